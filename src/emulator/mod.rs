@@ -1,0 +1,1 @@
+//! A Microsoft Graph and token endpoint emulator.

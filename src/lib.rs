@@ -1,0 +1,8 @@
+//! entra-cloud-operator: converts Entra Connect-synchronised identities into cloud-managed
+//! identities in Microsoft Entra ID by driving Microsoft Graph toward the state declared in
+//! custom resources.
+//!
+//! The reconcilers (`reconcile`) are independent of Kubernetes; the local runner (`local`)
+//! drives them from manifest files, and the emulator (`emulator`) stands in for Graph.
+
+pub mod emulator;
