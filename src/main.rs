@@ -1,1 +1,6 @@
-fn main() {}
+fn main() {
+    match entra_cloud_operator::api::crds_yaml() {
+        Ok(y) => print!("{y}"),
+        Err(e) => eprintln!("{e}"),
+    }
+}

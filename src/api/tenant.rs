@@ -1,0 +1,334 @@
+//! `TenantSyncPolicy`: one Entra tenant, how to reach it, and the tenant-wide directory
+//! synchronisation state the operator drives it toward.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{CertificateSecretRef, SecretKeyRef};
+
+/// Desired state of one Entra tenant.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "cloudidentity.dev",
+    version = "v1alpha1",
+    kind = "TenantSyncPolicy",
+    namespaced,
+    status = "TenantSyncPolicyStatus",
+    shortname = "tsp",
+    category = "entra",
+    printcolumn(
+        name = "Tenant",
+        type_ = "string",
+        json_path = ".spec.tenantId",
+        priority = 1
+    ),
+    printcolumn(name = "Desired", type_ = "string", json_path = ".spec.directorySync"),
+    printcolumn(
+        name = "Sync",
+        type_ = "string",
+        description = "Observed directory synchronisation state",
+        json_path = ".status.syncState"
+    ),
+    printcolumn(
+        name = "Progress",
+        type_ = "string",
+        description = "Synchronised objects converted to cloud-managed",
+        json_path = ".status.progress"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!self.clearImmutableIds || self.directorySync == 'Disabled'").message("clearImmutableIds: true requires directorySync: Disabled (ImmutableIDs can only be cleared once synchronisation is off)"))]
+pub struct TenantSyncPolicySpec {
+    /// The Entra tenant (directory) id, a GUID. Immutable: create a new resource for another tenant.
+    #[schemars(regex(
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    ))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("tenantId is immutable; create a new TenantSyncPolicy for another tenant"))]
+    pub tenant_id: String,
+
+    /// The Microsoft cloud the tenant lives in; selects the Graph and login endpoints.
+    #[serde(default)]
+    pub cloud: Cloud,
+
+    /// Overrides of the cloud's endpoints, for example to rehearse against the emulator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Endpoints>,
+
+    /// How the operator authenticates to Microsoft Graph as an application.
+    pub credentials: Credentials,
+
+    /// Desired tenant-wide directory synchronisation: `Disabled` converts every synchronised
+    /// user and group to cloud-managed; `Enabled` keeps (or turns) it on; `Unmanaged` only
+    /// observes and reports.
+    #[serde(default)]
+    pub directory_sync: DirectorySyncMode,
+
+    /// Once synchronisation is off everywhere, clear `onPremisesImmutableId` on every formerly
+    /// synchronised user (each prior value is kept in the journal first).
+    #[serde(default)]
+    pub clear_immutable_ids: bool,
+
+    /// What to do when Entra departs from the declared state after convergence (for example
+    /// directory synchronisation re-enabled by someone else): `Report` or `Remediate`.
+    #[serde(default)]
+    pub drift: DriftPolicy,
+
+    /// Stop acting on this tenant (no Graph calls) until set back to false.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// A Microsoft national cloud.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum Cloud {
+    /// Global Azure (also Microsoft 365 GCC moderate).
+    #[default]
+    Global,
+    /// US Government L4 (GCC High).
+    USGov,
+    /// US Government L5 (DoD).
+    USGovDoD,
+    /// Azure operated by 21Vianet.
+    China,
+}
+
+impl Cloud {
+    /// Graph root URL of this cloud; its `/.default` is the token scope.
+    pub fn graph_root(self) -> &'static str {
+        match self {
+            Cloud::Global => "https://graph.microsoft.com",
+            Cloud::USGov => "https://graph.microsoft.us",
+            Cloud::USGovDoD => "https://dod-graph.microsoft.us",
+            Cloud::China => "https://microsoftgraph.chinacloudapi.cn",
+        }
+    }
+
+    /// Token authority of this cloud.
+    pub fn login_root(self) -> &'static str {
+        match self {
+            Cloud::Global => "https://login.microsoftonline.com",
+            Cloud::USGov | Cloud::USGovDoD => "https://login.microsoftonline.us",
+            Cloud::China => "https://login.chinacloudapi.cn",
+        }
+    }
+}
+
+/// Endpoint overrides; each defaults to the cloud's own.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoints {
+    /// Graph root URL without version, e.g. `http://127.0.0.1:8080` for the emulator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"))]
+    pub graph: Option<String>,
+    /// Token authority root URL, e.g. `http://127.0.0.1:8080` for the emulator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"))]
+    pub login: Option<String>,
+}
+
+/// Application credentials: exactly one of `clientSecret`, `certificate`, `workloadIdentity`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("[has(self.clientSecret), has(self.certificate), has(self.workloadIdentity)].filter(x, x).size() == 1").message("credentials: set exactly one of clientSecret, certificate, workloadIdentity"))]
+pub struct Credentials {
+    /// A client secret of the application, read from a Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<ClientSecretCredential>,
+    /// A certificate registered on the application, read from a Secret (PEM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateCredential>,
+    /// Workload identity federation: the pod's projected service-account token is exchanged
+    /// for a Graph token (azure-workload-identity conventions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_identity: Option<WorkloadIdentityCredential>,
+}
+
+/// Client-secret credential.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientSecretCredential {
+    /// The application (client) id, a GUID.
+    #[schemars(regex(
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    ))]
+    pub client_id: String,
+    /// The Secret key holding the client secret value (not its id).
+    pub secret_ref: SecretKeyRef,
+}
+
+/// Certificate credential.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateCredential {
+    /// The application (client) id, a GUID.
+    #[schemars(regex(
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    ))]
+    pub client_id: String,
+    /// The Secret holding the certificate and its private key.
+    pub secret_ref: CertificateSecretRef,
+}
+
+/// Workload identity federation credential.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadIdentityCredential {
+    /// The application (client) id; defaults to `AZURE_CLIENT_ID` as injected by the
+    /// azure-workload-identity webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    ))]
+    pub client_id: Option<String>,
+}
+
+/// Desired tenant-wide directory synchronisation state.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DirectorySyncMode {
+    /// Keep (or turn) directory synchronisation on.
+    Enabled,
+    /// Turn directory synchronisation off: every synchronised object becomes cloud-managed.
+    Disabled,
+    /// Observe and report only; never change the tenant's synchronisation state.
+    #[default]
+    Unmanaged,
+}
+
+/// Drift handling after convergence.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DriftPolicy {
+    /// Report the drift (condition `DriftDetected`, an Event) and wait for a human.
+    #[default]
+    Report,
+    /// Report the drift and drive the tenant back to the declared state.
+    Remediate,
+}
+
+/// Observed state of the tenant.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSyncPolicyStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, `Reconciling`, `Stalled`, `DirectorySyncDisabled`, `DriftDetected`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// Observed tenant-wide synchronisation state: `Enabled`, `DisablePending` (off for the
+    /// tenant, objects still converting), `Disabled`, or `NeverSynced`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_state: Option<ObservedSyncState>,
+    /// Formerly synchronised objects now cloud-managed, over all synchronised ones, e.g. `4812/5040`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    /// The organization as last read from Graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationStatus>,
+    /// User counts from the last full read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<ObjectCounts>,
+    /// Group counts from the last full read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<ObjectCounts>,
+    /// ImmutableID clearing progress (only with `clearImmutableIds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immutable_ids: Option<ImmutableIdCounts>,
+    /// When the operator asked Entra to turn directory synchronisation off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_requested_at: Option<Time>,
+    /// When every object was first seen converted after the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converged_at: Option<Time>,
+    /// When drift was last detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_detected_at: Option<Time>,
+    /// The most recent per-object failures (at most 10); the journal has every one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_failures: Vec<ObjectFailure>,
+}
+
+/// Observed tenant-wide synchronisation state.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ObservedSyncState {
+    /// Directory synchronisation is on.
+    Enabled,
+    /// Turned off for the tenant; some objects still report synchronised.
+    DisablePending,
+    /// Off, and no object reports synchronised.
+    Disabled,
+    /// The tenant has never been synchronised.
+    NeverSynced,
+}
+
+/// The organization as read from Graph.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationStatus {
+    /// Display name of the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// `onPremisesSyncEnabled` as Graph reports it (absent = null: never synchronised, or
+    /// reported null while a disable runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_premises_sync_enabled: Option<bool>,
+    /// `onPremisesLastSyncDateTime` as Graph reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_premises_last_sync_date_time: Option<String>,
+}
+
+/// Counts of directory objects by synchronisation state.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectCounts {
+    /// Still synchronised from Active Directory.
+    pub synced: i64,
+    /// Formerly synchronised, now cloud-managed.
+    pub converted: i64,
+    /// Never synchronised.
+    pub cloud_only: i64,
+}
+
+/// ImmutableID clearing progress.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImmutableIdCounts {
+    /// Formerly synchronised users whose ImmutableID is clear.
+    pub cleared: i64,
+    /// Formerly synchronised users whose ImmutableID is still set.
+    pub remaining: i64,
+    /// Users whose clearing failed in the last pass.
+    pub failed: i64,
+}
+
+/// One per-object failure.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectFailure {
+    /// Entra object id.
+    pub object_id: String,
+    /// User principal name (users) or display name (groups), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The action that failed, e.g. `ClearImmutableId`.
+    pub action: String,
+    /// Graph's error code, e.g. `Request_BadRequest`.
+    pub code: String,
+    /// Graph's error message.
+    pub message: String,
+    /// When it failed.
+    pub time: Time,
+}

@@ -1,0 +1,220 @@
+//! Application tokens by the OAuth 2.0 client-credentials grant at the Entra v2.0 token
+//! endpoint, cached and refreshed before they expire.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::Mutex;
+use tracing::{debug, warn};
+use url::Url;
+
+use super::error::AuthError;
+use super::models::{TokenError, TokenResponse};
+use super::retry::{RetryPolicy, parse_retry_after};
+use super::secret::SecretString;
+
+/// How the application proves its identity.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// A client secret.
+    ClientSecret {
+        /// Application (client) id.
+        client_id: String,
+        /// The secret value.
+        secret: SecretString,
+    },
+}
+
+impl Credential {
+    /// The application (client) id.
+    pub fn client_id(&self) -> &str {
+        match self {
+            Credential::ClientSecret { client_id, .. } => client_id,
+        }
+    }
+}
+
+struct Cached {
+    token: SecretString,
+    refresh_at: Instant,
+}
+
+/// Fetches and caches tokens for one (tenant, application, scope).
+pub struct TokenProvider {
+    http: reqwest::Client,
+    token_url: Url,
+    scope: String,
+    credential: Credential,
+    retry: RetryPolicy,
+    // A tokio mutex: concurrent callers wait for the one refresh in flight instead of each
+    // asking the token endpoint.
+    cache: Mutex<Option<Cached>>,
+}
+
+impl TokenProvider {
+    /// `login_root` is the authority (`https://login.microsoftonline.com` or an override);
+    /// `scope` the Graph root's `/.default`.
+    pub fn new(
+        http: reqwest::Client,
+        login_root: &Url,
+        tenant_id: &str,
+        scope: String,
+        credential: Credential,
+        retry: RetryPolicy,
+    ) -> Result<Self, url::ParseError> {
+        let base = login_root.as_str().trim_end_matches('/');
+        let token_url = Url::parse(&format!("{base}/{tenant_id}/oauth2/v2.0/token"))?;
+        Ok(TokenProvider {
+            http,
+            token_url,
+            scope,
+            credential,
+            retry,
+            cache: Mutex::new(None),
+        })
+    }
+
+    /// The application (client) id.
+    pub fn client_id(&self) -> &str {
+        self.credential.client_id()
+    }
+
+    /// A valid token, from the cache or freshly fetched.
+    pub async fn token(&self) -> Result<SecretString, AuthError> {
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.as_ref()
+            && Instant::now() < c.refresh_at
+        {
+            return Ok(c.token.clone());
+        }
+        let (token, lifetime) = self.fetch().await?;
+        // Refresh 5 minutes before expiry, or halfway through a short-lived token.
+        let margin = Duration::from_secs(300).min(lifetime / 2);
+        *cache = Some(Cached {
+            token: token.clone(),
+            refresh_at: Instant::now() + lifetime.saturating_sub(margin),
+        });
+        Ok(token)
+    }
+
+    /// Drop the cached token (Graph said it is no longer valid).
+    pub async fn invalidate(&self) {
+        *self.cache.lock().await = None;
+    }
+
+    async fn fetch(&self) -> Result<(SecretString, Duration), AuthError> {
+        let client_id = self.credential.client_id().to_string();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let form: Vec<(&str, &str)> = match &self.credential {
+                Credential::ClientSecret { client_id, secret } => vec![
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id),
+                    ("scope", &self.scope),
+                    ("client_secret", secret.expose()),
+                ],
+            };
+            let sent = self
+                .http
+                .post(self.token_url.clone())
+                .form(&form)
+                .send()
+                .await;
+            let (retry_in, detail) = match sent {
+                Ok(resp) => {
+                    let status = resp.status();
+                    if status.is_success() {
+                        let body: TokenResponse =
+                            resp.json().await.map_err(|_| AuthError::Decode {
+                                status: status.as_u16(),
+                            })?;
+                        let lifetime = Duration::from_secs(body.expires_in.unwrap_or(3599).max(1));
+                        debug!(client_id = %client_id, lifetime_s = lifetime.as_secs(), "token acquired");
+                        return Ok((SecretString::new(body.access_token), lifetime));
+                    }
+                    let retry_after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(parse_retry_after);
+                    if status.is_server_error() || status.as_u16() == 429 {
+                        (retry_after, format!("HTTP {}", status.as_u16()))
+                    } else {
+                        let err: TokenError = resp.json().await.map_err(|_| AuthError::Decode {
+                            status: status.as_u16(),
+                        })?;
+                        return Err(AuthError::Rejected {
+                            status: status.as_u16(),
+                            client_id,
+                            error: err.error,
+                            aadsts: err.error_codes.first().copied(),
+                            description: first_line(&err.error_description),
+                        });
+                    }
+                }
+                Err(e) => (None, e.without_url().to_string()),
+            };
+            if attempt >= self.retry.max_attempts {
+                return Err(AuthError::Unavailable {
+                    url: self.token_url.to_string(),
+                    detail,
+                });
+            }
+            let wait = retry_in
+                .map(|d| self.retry.retry_after(d))
+                .unwrap_or_else(|| self.retry.backoff(attempt - 1));
+            warn!(client_id = %client_id, attempt, wait_ms = wait.as_millis() as u64, %detail, "token endpoint unavailable, retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Entra's `error_description` carries trace and correlation ids and a timestamp after the
+/// first line; keep only the sentence that explains the failure.
+fn first_line(description: &str) -> String {
+    description
+        .split(['\r', '\n'])
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_line_drops_trace_ids() {
+        let d =
+            "AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 1\r\nCorrelation ID: 2";
+        assert_eq!(
+            first_line(d),
+            "AADSTS7000215: Invalid client secret provided."
+        );
+    }
+
+    #[test]
+    fn token_url_is_per_tenant_and_tolerates_trailing_slash() {
+        let http = reqwest::Client::new();
+        for root in [
+            "https://login.microsoftonline.com",
+            "https://login.microsoftonline.com/",
+        ] {
+            let p = TokenProvider::new(
+                http.clone(),
+                &Url::parse(root).unwrap_or_else(|_| unreachable!()),
+                "t1",
+                "https://graph.microsoft.com/.default".into(),
+                Credential::ClientSecret {
+                    client_id: "c".into(),
+                    secret: SecretString::new("s"),
+                },
+                RetryPolicy::default(),
+            );
+            assert!(
+                matches!(p, Ok(ref p) if p.token_url.as_str() == "https://login.microsoftonline.com/t1/oauth2/v2.0/token")
+            );
+        }
+    }
+}

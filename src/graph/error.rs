@@ -1,0 +1,304 @@
+//! Typed errors of the Graph client, and the small fixed set of categories the reconcilers
+//! (and later metrics and Events) branch on.
+
+use std::fmt;
+use std::time::Duration;
+
+/// One Graph operation the operator performs. Names label logs and metrics; each knows the
+/// least-privileged application permission it needs, so a 403 can say what to grant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// `GET /organization`
+    GetOrganization,
+    /// `PATCH /organization/{id}` (`onPremisesSyncEnabled`)
+    UpdateOrganization,
+    /// `GET /users`
+    ListUsers,
+    /// `PATCH /users/{id}`
+    UpdateUser,
+    /// `GET /groups`
+    ListGroups,
+}
+
+impl Operation {
+    /// Stable name for logs and metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::GetOrganization => "organization.get",
+            Operation::UpdateOrganization => "organization.update",
+            Operation::ListUsers => "users.list",
+            Operation::UpdateUser => "users.update",
+            Operation::ListGroups => "groups.list",
+        }
+    }
+
+    /// The least-privileged application permission that allows this operation.
+    pub fn required_permission(self) -> &'static str {
+        match self {
+            Operation::GetOrganization => "Organization.Read.All",
+            Operation::UpdateOrganization => "Organization.ReadWrite.All",
+            Operation::ListUsers => "User.Read.All",
+            Operation::UpdateUser => "User.ReadWrite.All",
+            Operation::ListGroups => "Group.Read.All",
+        }
+    }
+
+    /// Whether the operation changes the directory.
+    pub fn is_write(self) -> bool {
+        matches!(self, Operation::UpdateOrganization | Operation::UpdateUser)
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What kind of failure an error is, for the decision "stall, retry later, or back off".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCategory {
+    /// The token endpoint refused the credentials (wrong or expired secret, unknown app).
+    InvalidCredentials,
+    /// The tenant does not exist (or the id is malformed).
+    TenantNotFound,
+    /// Graph refused for lack of an application permission.
+    MissingPermission,
+    /// The object or route does not exist.
+    NotFound,
+    /// Graph throttled the request (429), even after retries.
+    Throttled,
+    /// 5xx, connection or timeout: worth retrying later.
+    Transient,
+    /// Graph rejected the request itself (400): retrying unchanged won't help.
+    Rejected,
+    /// An answer we could not understand.
+    Unexpected,
+}
+
+impl ErrorCategory {
+    /// CamelCase label, usable as a condition reason, an Event reason and a metric label.
+    pub fn reason(self) -> &'static str {
+        match self {
+            ErrorCategory::InvalidCredentials => "InvalidCredentials",
+            ErrorCategory::TenantNotFound => "TenantNotFound",
+            ErrorCategory::MissingPermission => "MissingPermission",
+            ErrorCategory::NotFound => "NotFound",
+            ErrorCategory::Throttled => "Throttled",
+            ErrorCategory::Transient => "Transient",
+            ErrorCategory::Rejected => "GraphRejected",
+            ErrorCategory::Unexpected => "UnexpectedResponse",
+        }
+    }
+
+    /// Whether trying again later, unchanged, can succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCategory::Throttled | ErrorCategory::Transient | ErrorCategory::Unexpected
+        )
+    }
+}
+
+/// Failure of a token request. Never carries the secret or the token.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The token endpoint answered with an Entra (AADSTS) error.
+    #[error("the token endpoint refused the request for client {client_id}: {error}{}: {description}", aadsts.map(|c| format!(" (AADSTS{c})")).unwrap_or_default())]
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// Application (client) id the request was for.
+        client_id: String,
+        /// OAuth `error`, e.g. `invalid_client`.
+        error: String,
+        /// The AADSTS code, e.g. 7000215.
+        aadsts: Option<u32>,
+        /// First line of `error_description` (without trace and correlation ids).
+        description: String,
+    },
+    /// The token endpoint could not be reached or failed with 5xx after retries.
+    #[error("the token endpoint {url} is unavailable: {detail}")]
+    Unavailable {
+        /// Token endpoint URL.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The answer was not a token response.
+    #[error("the token endpoint answered {status} with an unexpected body")]
+    Decode {
+        /// HTTP status.
+        status: u16,
+    },
+}
+
+impl AuthError {
+    /// The category of this failure.
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            AuthError::Rejected { aadsts, error, .. } => match aadsts {
+                Some(90002 | 900023 | 90013) => ErrorCategory::TenantNotFound,
+                _ if error == "invalid_client" || error == "unauthorized_client" => {
+                    ErrorCategory::InvalidCredentials
+                }
+                _ => ErrorCategory::InvalidCredentials,
+            },
+            AuthError::Unavailable { .. } => ErrorCategory::Transient,
+            AuthError::Decode { .. } => ErrorCategory::Unexpected,
+        }
+    }
+}
+
+/// Failure of a Graph request.
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    /// Graph answered with its error envelope.
+    #[error("graph {operation} failed with {status} {code}: {message}{}", request_id.as_deref().map(|r| format!(" (request-id {r})")).unwrap_or_default())]
+    Api {
+        /// The operation.
+        operation: Operation,
+        /// HTTP status.
+        status: u16,
+        /// `error.code`, e.g. `Request_BadRequest`.
+        code: String,
+        /// `error.message`.
+        message: String,
+        /// `request-id` of the answer, for Microsoft support.
+        request_id: Option<String>,
+        /// `Retry-After`, when Graph gave one.
+        retry_after: Option<Duration>,
+    },
+    /// Getting a token failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The request could not be sent or its answer not read, after retries.
+    #[error("graph {operation} could not complete: {detail}")]
+    Transport {
+        /// The operation.
+        operation: Operation,
+        /// What went wrong (reqwest's description, which names the URL but no secret).
+        detail: String,
+    },
+    /// The answer could not be decoded.
+    #[error("graph {operation} answered with an unexpected body: {detail}")]
+    Decode {
+        /// The operation.
+        operation: Operation,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A paging link pointed somewhere the bearer token must not be sent.
+    #[error(
+        "graph {operation} returned a nextLink to another origin ({link}); refusing to follow it"
+    )]
+    ForeignLink {
+        /// The operation.
+        operation: Operation,
+        /// The link's origin.
+        link: String,
+    },
+    /// The configured endpoint is not a usable URL.
+    #[error("invalid Graph endpoint {url:?}: {detail}")]
+    Endpoint {
+        /// The URL as configured.
+        url: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+}
+
+impl GraphError {
+    /// The category of this failure.
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            GraphError::Api { status, code, .. } => match (*status, code.as_str()) {
+                (429, _) => ErrorCategory::Throttled,
+                (403, _) | (_, "Authorization_RequestDenied") => ErrorCategory::MissingPermission,
+                (401, _) => ErrorCategory::InvalidCredentials,
+                (404, _) => ErrorCategory::NotFound,
+                (s, _) if s >= 500 => ErrorCategory::Transient,
+                _ => ErrorCategory::Rejected,
+            },
+            GraphError::Auth(e) => e.category(),
+            GraphError::Transport { .. } => ErrorCategory::Transient,
+            GraphError::Decode { .. } => ErrorCategory::Unexpected,
+            GraphError::ForeignLink { .. } | GraphError::Endpoint { .. } => ErrorCategory::Rejected,
+        }
+    }
+
+    /// Graph's `error.code`, when the error came from Graph.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            GraphError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The operation that failed, when known.
+    pub fn operation(&self) -> Option<Operation> {
+        match self {
+            GraphError::Api { operation, .. }
+            | GraphError::Transport { operation, .. }
+            | GraphError::Decode { operation, .. }
+            | GraphError::ForeignLink { operation, .. } => Some(*operation),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, code: &str) -> GraphError {
+        GraphError::Api {
+            operation: Operation::UpdateUser,
+            status,
+            code: code.into(),
+            message: "m".into(),
+            request_id: Some("r-1".into()),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn categories() {
+        assert_eq!(
+            api(429, "TooManyRequests").category(),
+            ErrorCategory::Throttled
+        );
+        assert_eq!(
+            api(403, "Authorization_RequestDenied").category(),
+            ErrorCategory::MissingPermission
+        );
+        assert_eq!(
+            api(503, "serviceNotAvailable").category(),
+            ErrorCategory::Transient
+        );
+        assert_eq!(
+            api(400, "Request_BadRequest").category(),
+            ErrorCategory::Rejected
+        );
+        assert_eq!(
+            api(404, "Request_ResourceNotFound").category(),
+            ErrorCategory::NotFound
+        );
+        let e = AuthError::Rejected {
+            status: 400,
+            client_id: "c".into(),
+            error: "invalid_request".into(),
+            aadsts: Some(90002),
+            description: "Tenant not found".into(),
+        };
+        assert_eq!(e.category(), ErrorCategory::TenantNotFound);
+    }
+
+    #[test]
+    fn messages_name_operation_code_and_request_id() {
+        let m = api(400, "Request_BadRequest").to_string();
+        assert!(
+            m.contains("users.update") && m.contains("Request_BadRequest") && m.contains("r-1")
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! Microsoft Graph client: credentials and tokens, one request pipeline (retries, Retry-After,
+//! backoff with jitter, paging), typed models and typed errors.
+
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod models;
+pub mod retry;
+pub mod secret;
+
+pub use auth::{Credential, TokenProvider};
+pub use client::{GraphClient, GraphConfig, ListQuery, Page, Pager, WriteReceipt};
+pub use error::{AuthError, ErrorCategory, GraphError, Operation};
+pub use retry::RetryPolicy;
+pub use secret::SecretString;

@@ -1,0 +1,154 @@
+//! The journal: an append-only, hash-chained record of every change the operator makes to
+//! the directory, written (and made durable) *before* the change, with the prior values, so
+//! nothing is ever lost and a restart resumes without repeating harm.
+
+mod file;
+
+pub use file::{FileJournal, VerifyReport};
+
+use serde::{Deserialize, Serialize};
+
+/// Which resource a record belongs to.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceKey {
+    /// Kind, e.g. `TenantSyncPolicy`.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl std::fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+/// The change a record describes.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// `PATCH /organization/{id}` `onPremisesSyncEnabled: false`.
+    DisableDirectorySync,
+    /// `PATCH /organization/{id}` `onPremisesSyncEnabled: true`.
+    EnableDirectorySync,
+    /// `PATCH /users/{id}` `onPremisesImmutableId: null`.
+    ClearImmutableId,
+}
+
+/// Where in its life a change is.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// About to be sent. Durable before the request leaves.
+    Intent,
+    /// Graph accepted it.
+    Applied,
+    /// Graph refused it or it could not be sent.
+    Failed,
+}
+
+/// What a caller records; the journal adds sequence, time and hashes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    /// The resource on whose behalf the change is made.
+    pub resource: ResourceKey,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// `organization`, `user` or `group`.
+    pub object_type: String,
+    /// Entra object id.
+    pub object_id: String,
+    /// UPN or display name, for humans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_name: Option<String>,
+    /// The change.
+    pub action: Action,
+    /// Its phase.
+    pub phase: Phase,
+    /// Values before the change (for revert and audit), e.g. `{"onPremisesImmutableId": "…"}`.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub prior: serde_json::Value,
+    /// Graph's `request-id` of the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A record as stored: numbered, timed and chained to its predecessor.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// 1-based position in the journal.
+    pub seq: u64,
+    /// When it was written (RFC 3339, UTC).
+    pub time: String,
+    /// The record.
+    #[serde(flatten)]
+    pub record: Record,
+    /// Hash of the previous entry (64 zeros for the first).
+    pub prev_hash: String,
+    /// SHA-256 over the previous hash and this entry with `hash` empty.
+    pub hash: String,
+}
+
+/// Journal failures.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The journal file could not be read or written.
+    #[error("journal {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line is not a journal entry.
+    #[error("journal {path} line {line}: not a journal entry: {detail}")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The hash chain is broken: an entry was changed, removed or inserted.
+    #[error(
+        "journal {path} entry {seq}: hash chain broken ({detail}); the journal was altered after it was written"
+    )]
+    Tampered {
+        /// The file.
+        path: String,
+        /// The first entry that does not verify.
+        seq: u64,
+        /// Which check failed.
+        detail: String,
+    },
+}
+
+/// A durable, append-only journal.
+pub trait Journal: Send + Sync {
+    /// Append `records` in order; when this returns `Ok`, they are durable.
+    fn append(&self, records: &[Record]) -> Result<(), JournalError>;
+}
+
+/// Lowercase hex SHA-256 of `prev_hash` followed by `body`.
+pub(crate) fn chain_hash(prev_hash: &str, body: &[u8]) -> String {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(prev_hash.as_bytes());
+    ctx.update(b"\n");
+    ctx.update(body);
+    ctx.finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The hash of the (virtual) entry before the first.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
