@@ -1,1 +1,223 @@
-//! A Microsoft Graph and token endpoint emulator.
+//! A Microsoft Graph and Entra token endpoint emulator: users rehearse migrations on it, and
+//! every test of the operator stands on it.
+//!
+//! It serves `/v1.0` and `/beta` Graph routes (organization, users, groups) with Graph's
+//! query rules, paging, errors and throttling, a client-credentials token endpoint, and
+//! control endpoints under `/_emulator/` (see `control.rs`). Time is emulated (`clock.rs`):
+//! a tenant-wide disable of directory sync propagates over emulated time, object by object.
+//!
+//! Behaviours Microsoft leaves UNCONFIRMED (graph-api.md §13) are switches, so both answers
+//! can be rehearsed: [`EmulatorConfig::user_sync_after_disable`] and
+//! [`EmulatorConfig::org_sync_during_disable`].
+//!
+//! Unknown paths under a version answer `400 BadRequest` "Resource not found for the segment
+//! '…'." as Graph does; paths outside `/v1.0` and `/beta` answer `400 BadRequest`
+//! "Invalid version: …".
+
+mod cli;
+pub mod clock;
+mod control;
+pub mod faults;
+mod graph;
+pub mod model;
+pub mod odata;
+pub mod quota;
+mod routes;
+pub mod seed;
+mod server;
+pub mod state;
+mod token;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use cli::{EmulatorArgs, run};
+
+/// Value an object reports for `onPremisesSyncEnabled` where Microsoft's answer is
+/// UNCONFIRMED: `false` ("was synced, no longer") or `null`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterDisable {
+    /// Report `false`.
+    False,
+    /// Report `null`.
+    Null,
+}
+
+/// Default tenant id.
+pub const DEFAULT_TENANT_ID: &str = "3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b";
+/// Default application (client) id.
+pub const DEFAULT_CLIENT_ID: &str = "0b5e7c1d-2f3a-4b6c-8d9e-0f1a2b3c4d5e";
+/// Default client secret: the emulator's documented test credential, never a real one.
+pub const DEFAULT_CLIENT_SECRET: &str = "emulator-client-secret";
+/// Permissions granted by default.
+pub const DEFAULT_PERMISSIONS: &[&str] = &[
+    "Organization.ReadWrite.All",
+    "User.ReadWrite.All",
+    "Group.Read.All",
+];
+
+/// How the emulator behaves and what tenant it seeds.
+#[derive(Clone)]
+pub struct EmulatorConfig {
+    /// Tenant id (the organization's id).
+    pub tenant_id: String,
+    /// Organization display name; the initial domain is `{name lowercase}.onmicrosoft.com`.
+    pub tenant_name: String,
+    /// Verified custom domain of synced users.
+    pub domain: String,
+    /// The application's client id.
+    pub client_id: String,
+    /// The application's client secret.
+    pub client_secret: String,
+    /// Application permissions granted (changeable at run time).
+    pub permissions: Vec<String>,
+    /// Synced users to seed.
+    pub users: usize,
+    /// Synced groups to seed.
+    pub groups: usize,
+    /// RNG seed: the same seed gives the same tenant.
+    pub seed: u64,
+    /// Emulated seconds per real second (> 0).
+    pub time_scale: f64,
+    /// Emulated time a tenant-wide disable takes to reach every object (real tenants: up to 72 h).
+    pub propagation: Duration,
+    /// UNCONFIRMED: value converted users and groups report.
+    pub user_sync_after_disable: AfterDisable,
+    /// UNCONFIRMED: value the organization reports while a disable is pending.
+    pub org_sync_during_disable: AfterDisable,
+    /// Enforce resource-unit and write quotas.
+    pub quotas: bool,
+    /// Added to every Graph response.
+    pub latency: Duration,
+    /// Token lifetime (real time).
+    pub token_lifetime: Duration,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            tenant_id: DEFAULT_TENANT_ID.to_string(),
+            tenant_name: "Contoso".to_string(),
+            domain: "contoso.com".to_string(),
+            client_id: DEFAULT_CLIENT_ID.to_string(),
+            client_secret: DEFAULT_CLIENT_SECRET.to_string(),
+            permissions: DEFAULT_PERMISSIONS
+                .iter()
+                .map(|p| (*p).to_string())
+                .collect(),
+            users: 1_000,
+            groups: 50,
+            seed: 42,
+            time_scale: 1.0,
+            propagation: Duration::from_secs(30 * 60),
+            user_sync_after_disable: AfterDisable::False,
+            org_sync_during_disable: AfterDisable::False,
+            quotas: true,
+            latency: Duration::ZERO,
+            token_lifetime: Duration::from_secs(3_599),
+        }
+    }
+}
+
+/// Redacts the client secret, so a config can be logged.
+impl std::fmt::Debug for EmulatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorConfig")
+            .field("tenant_id", &self.tenant_id)
+            .field("tenant_name", &self.tenant_name)
+            .field("domain", &self.domain)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("permissions", &self.permissions)
+            .field("users", &self.users)
+            .field("groups", &self.groups)
+            .field("seed", &self.seed)
+            .field("time_scale", &self.time_scale)
+            .field("propagation", &self.propagation)
+            .field("user_sync_after_disable", &self.user_sync_after_disable)
+            .field("org_sync_during_disable", &self.org_sync_during_disable)
+            .field("quotas", &self.quotas)
+            .field("latency", &self.latency)
+            .field("token_lifetime", &self.token_lifetime)
+            .finish()
+    }
+}
+
+/// A running emulator.
+#[derive(Debug)]
+pub struct Emulator {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl Emulator {
+    /// Seeds the tenant, binds `listen` (port 0 picks a free port) and serves on the current
+    /// tokio runtime.
+    pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> anyhow::Result<Emulator> {
+        anyhow::ensure!(
+            config.time_scale.is_finite() && config.time_scale > 0.0,
+            "time scale must be a positive number, got {}",
+            config.time_scale
+        );
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding the emulator to {listen}"))?;
+        let bound = listener
+            .local_addr()
+            .context("reading the emulator's address")?;
+        let addr = if bound.ip().is_unspecified() {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), bound.port())
+        } else {
+            bound
+        };
+        let latency = config.latency;
+        let inner = tokio::task::spawn_blocking(move || server::Inner::new(config))
+            .await
+            .context("seeding the tenant")?;
+        let shared = Arc::new(server::Shared {
+            inner: Mutex::new(inner),
+            latency,
+            addr,
+        });
+        let app = server::router(shared);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "emulator server failed");
+            }
+        });
+        Ok(Emulator { addr, stop, task })
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash): Graph and the token endpoint.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting connections and waits for in-flight requests.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        if let Err(e) = self.task.await {
+            tracing::warn!(error = %e, "emulator task ended abnormally");
+        }
+    }
+}

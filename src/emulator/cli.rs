@@ -1,0 +1,153 @@
+//! `entra-cloud-operator emulator`: run the emulator as a process.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::clock::parse_duration;
+use super::{
+    AfterDisable, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, Emulator,
+    EmulatorConfig,
+};
+
+/// Flags of the `emulator` subcommand.
+#[derive(clap::Args, Debug)]
+pub struct EmulatorArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Synced users to seed (plus cloud-only, sync service and break-glass accounts).
+    #[arg(long, default_value_t = 1_000)]
+    pub users: usize,
+    /// Synced groups to seed (plus two cloud-only groups).
+    #[arg(long, default_value_t = 50)]
+    pub groups: usize,
+    /// RNG seed: the same seed gives the same tenant.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Emulated seconds per real second (e.g. 3600: an emulated hour per second).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
+    pub time_scale: f64,
+    /// Emulated time a tenant-wide disable of directory sync takes to reach every object
+    /// (30m, 72h, 90s, 1h30m; real tenants take up to 72h).
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    pub propagation: Duration,
+    /// Tenant id.
+    #[arg(long, default_value = DEFAULT_TENANT_ID)]
+    pub tenant_id: String,
+    /// Organization display name (the initial domain is `<name lowercase>.onmicrosoft.com`).
+    #[arg(long, default_value = "Contoso")]
+    pub tenant_name: String,
+    /// Verified custom domain of the synced users.
+    #[arg(long, default_value = "contoso.com")]
+    pub domain: String,
+    /// Application (client) id the token endpoint accepts.
+    #[arg(long, default_value = DEFAULT_CLIENT_ID)]
+    pub client_id: String,
+    /// Client secret the token endpoint accepts (a test credential, printed at start).
+    #[arg(long, env = "EMULATOR_CLIENT_SECRET", default_value = DEFAULT_CLIENT_SECRET, hide_env_values = true)]
+    pub client_secret: String,
+    /// Application permissions granted, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "Organization.ReadWrite.All,User.ReadWrite.All,Group.Read.All"
+    )]
+    pub permissions: Vec<String>,
+    /// UNCONFIRMED behaviour: what converted users and groups report as onPremisesSyncEnabled.
+    #[arg(long, value_enum, default_value_t = AfterDisable::False)]
+    pub user_sync_after_disable: AfterDisable,
+    /// UNCONFIRMED behaviour: what the organization reports while a disable is pending.
+    #[arg(long, value_enum, default_value_t = AfterDisable::False)]
+    pub org_sync_during_disable: AfterDisable,
+    /// Do not enforce resource-unit and write quotas.
+    #[arg(long)]
+    pub no_quotas: bool,
+    /// Milliseconds added to every Graph response.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+}
+
+fn parse_scale(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!(
+            "time scale must be a positive number, got '{text}'"
+        )),
+    }
+}
+
+impl EmulatorArgs {
+    /// The configuration these flags describe.
+    pub fn config(&self) -> EmulatorConfig {
+        EmulatorConfig {
+            tenant_id: self.tenant_id.clone(),
+            tenant_name: self.tenant_name.clone(),
+            domain: self.domain.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+            permissions: self
+                .permissions
+                .iter()
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            users: self.users,
+            groups: self.groups,
+            seed: self.seed,
+            time_scale: self.time_scale,
+            propagation: self.propagation,
+            user_sync_after_disable: self.user_sync_after_disable,
+            org_sync_during_disable: self.org_sync_during_disable,
+            quotas: !self.no_quotas,
+            latency: Duration::from_millis(self.latency_ms),
+            ..EmulatorConfig::default()
+        }
+    }
+}
+
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Starts the emulator, prints where it listens and the credentials it accepts, and serves
+/// until Ctrl-C or SIGTERM.
+pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
+    let config = args.config();
+    let banner = format!(
+        "tenant {} client_id {} client_secret {} (permissions: {})",
+        config.tenant_id,
+        config.client_id,
+        config.client_secret,
+        config.permissions.join(", ")
+    );
+    let emulator = Emulator::start(config, args.listen).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "emulator listening on {}", emulator.url())?;
+        writeln!(out, "{banner}")?;
+        out.flush()?;
+    }
+    terminated().await;
+    tracing::info!("emulator stopping");
+    emulator.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,298 @@
+//! Control endpoints under `/_emulator/` (no authentication; JSON; camelCase): read the
+//! state, reseed, re-enable sync as an admin, move time, inject faults, change grants.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::clock::rfc3339;
+use super::faults::FaultSpec;
+use super::routes::organization::PENDING_DISABLE;
+use super::server::{Inner, Shared, lock};
+use super::state::{Counts, SyncState};
+
+type AppState = State<Arc<Shared>>;
+
+/// Seeding limits (memory: about 2 KiB per user).
+const MAX_USERS: usize = 1_000_000;
+const MAX_GROUPS: usize = 100_000;
+/// At most a century per step, so emulated time stays representable.
+const MAX_ADVANCE: f64 = 100.0 * 365.25 * 86_400.0;
+
+/// The control routes (nested under `/_emulator`).
+pub fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/state", get(state))
+        .route("/users", get(users))
+        .route("/groups", get(groups))
+        .route("/seed", post(seed))
+        .route("/sync/enable", post(enable_sync))
+        .route("/time/advance", post(advance))
+        .route(
+            "/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route("/permissions", put(set_permissions).get(permissions))
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = json!({ "error": { "code": code, "message": message.into() } });
+    (status, axum::Json(body)).into_response()
+}
+
+/// Parses a JSON body (an empty body reads as `{}`); the error is a ready 400 answer.
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, String> {
+    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    serde_json::from_slice(text).map_err(|e| format!("invalid request body: {e}"))
+}
+
+fn bad_body(message: String) -> Response {
+    error(StatusCode::BAD_REQUEST, "BadRequest", message)
+}
+
+/// Locks the state and applies the flips due now.
+fn current(shared: &Shared) -> std::sync::MutexGuard<'_, Inner> {
+    let mut inner = lock(&shared.inner);
+    let now = inner.clock.now();
+    inner.tenant.apply_due(now);
+    inner
+}
+
+fn counts_json(c: Counts, with_anchor: bool) -> Value {
+    let mut v = json!({
+        "total": c.total,
+        "synced": c.synced,
+        "formerlySynced": c.formerly_synced,
+        "cloudOnly": c.cloud_only,
+    });
+    if let (true, Some(obj)) = (with_anchor, v.as_object_mut()) {
+        obj.insert("withImmutableId".into(), json!(c.with_immutable_id));
+    }
+    v
+}
+
+/// The `GET /_emulator/state` document.
+pub fn state_json(inner: &Inner) -> Value {
+    let tenant = &inner.tenant;
+    let (requested, completes) = match tenant.sync {
+        SyncState::PendingDisable {
+            requested,
+            completes,
+        } => (Some(rfc3339(requested)), Some(rfc3339(completes))),
+        _ => (None, None),
+    };
+    let s = &inner.stats;
+    let by_status: BTreeMap<String, u64> = s
+        .by_status
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    json!({
+        "tenantId": tenant.org.id,
+        "now": rfc3339(inner.clock.now()),
+        "timeScale": inner.clock.scale(),
+        "organization": {
+            "onPremisesSyncEnabled": tenant.org_sync_enabled(),
+            "syncState": tenant.sync.name(),
+            "disableRequestedAt": requested,
+            "disableCompletesAt": completes,
+        },
+        "users": counts_json(tenant.user_counts(), true),
+        "groups": counts_json(tenant.group_counts(), false),
+        "writes": {
+            "accepted": s.writes_accepted,
+            "refused": s.writes_refused,
+            "byOperation": s.writes_by_operation,
+        },
+        "requests": {
+            "total": s.requests,
+            "throttled": s.throttled,
+            "faulted": s.faulted,
+            "byStatus": by_status,
+        },
+        "tokens": {
+            "issued": s.tokens_issued,
+            "refused": s.tokens_refused,
+            "faulted": s.tokens_faulted,
+        },
+        "permissions": inner.config.permissions,
+    })
+}
+
+async fn state(State(shared): AppState) -> Response {
+    let body = state_json(&current(&shared));
+    axum::Json(body).into_response()
+}
+
+async fn users(State(shared): AppState) -> Response {
+    let value: Vec<Value> = {
+        let inner = current(&shared);
+        inner
+            .tenant
+            .users
+            .values()
+            .map(|u| {
+                let mut obj = u.to_json();
+                obj.insert("kind".into(), json!(u.kind));
+                obj.insert("writes".into(), json!(u.writes));
+                Value::Object(obj)
+            })
+            .collect()
+    };
+    axum::Json(json!({ "value": value })).into_response()
+}
+
+async fn groups(State(shared): AppState) -> Response {
+    let value: Vec<Value> = {
+        let inner = current(&shared);
+        inner
+            .tenant
+            .groups
+            .values()
+            .map(|g| {
+                let mut obj = g.to_json();
+                obj.insert("kind".into(), json!(g.kind));
+                obj.insert("writes".into(), json!(g.writes));
+                obj.insert("members".into(), json!(g.members));
+                Value::Object(obj)
+            })
+            .collect()
+    };
+    axum::Json(json!({ "value": value })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedRequest {
+    users: Option<usize>,
+    groups: Option<usize>,
+    seed: Option<u64>,
+}
+
+async fn seed(State(shared): AppState, body: Bytes) -> Response {
+    let request: SeedRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(message) => return bad_body(message),
+    };
+    let (config, clock) = {
+        let inner = lock(&shared.inner);
+        (inner.config.clone(), inner.clock.clone())
+    };
+    let users = request.users.unwrap_or(config.users);
+    let groups = request.groups.unwrap_or(config.groups);
+    let seed = request.seed.unwrap_or(config.seed);
+    if users > MAX_USERS || groups > MAX_GROUPS {
+        let message = format!("at most {MAX_USERS} users and {MAX_GROUPS} groups");
+        return error(StatusCode::BAD_REQUEST, "BadRequest", message);
+    }
+    // Seed without holding the lock: a large tenant takes a moment.
+    let seeded =
+        tokio::task::spawn_blocking(move || Inner::seed(&config, &clock, users, groups, seed))
+            .await;
+    let Ok(tenant) = seeded else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "generalException",
+            "seeding failed",
+        );
+    };
+    let mut inner = lock(&shared.inner);
+    inner.install(tenant);
+    tracing::info!(users, groups, seed, "tenant reseeded");
+    axum::Json(state_json(&inner)).into_response()
+}
+
+async fn enable_sync(State(shared): AppState) -> Response {
+    let mut inner = current(&shared);
+    let now = inner.clock.now();
+    match inner.tenant.enable(now) {
+        Ok(()) => axum::Json(state_json(&inner)).into_response(),
+        Err(_) => error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            PENDING_DISABLE,
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    seconds: f64,
+}
+
+async fn advance(State(shared): AppState, body: Bytes) -> Response {
+    let request: Advance = match parse(&body) {
+        Ok(r) => r,
+        Err(message) => return bad_body(message),
+    };
+    if !(0.0..=MAX_ADVANCE).contains(&request.seconds) {
+        let message = format!("seconds must be a number from 0 to {MAX_ADVANCE}");
+        return error(StatusCode::BAD_REQUEST, "BadRequest", message);
+    }
+    let mut inner = lock(&shared.inner);
+    inner.clock.advance(request.seconds);
+    let now = inner.clock.now();
+    inner.tenant.apply_due(now);
+    axum::Json(state_json(&inner)).into_response()
+}
+
+fn faults_json(inner: &Inner) -> Response {
+    axum::Json(json!({ "faults": inner.faults.pending() })).into_response()
+}
+
+async fn list_faults(State(shared): AppState) -> Response {
+    faults_json(&lock(&shared.inner))
+}
+
+async fn add_fault(State(shared): AppState, body: Bytes) -> Response {
+    let spec: FaultSpec = match parse(&body) {
+        Ok(r) => r,
+        Err(message) => return bad_body(message),
+    };
+    let mut inner = lock(&shared.inner);
+    match inner.faults.add(spec) {
+        Ok(()) => faults_json(&inner),
+        Err(message) => error(StatusCode::BAD_REQUEST, "BadRequest", message),
+    }
+}
+
+async fn clear_faults(State(shared): AppState) -> StatusCode {
+    lock(&shared.inner).faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Permissions {
+    permissions: Vec<String>,
+}
+
+async fn permissions(State(shared): AppState) -> Response {
+    let inner = lock(&shared.inner);
+    axum::Json(json!({ "permissions": inner.config.permissions })).into_response()
+}
+
+async fn set_permissions(State(shared): AppState, body: Bytes) -> Response {
+    let request: Permissions = match parse(&body) {
+        Ok(r) => r,
+        Err(message) => return bad_body(message),
+    };
+    let mut inner = lock(&shared.inner);
+    tracing::info!(permissions = ?request.permissions, "app permissions replaced");
+    inner.config.permissions = request.permissions;
+    axum::Json(json!({ "permissions": inner.config.permissions })).into_response()
+}

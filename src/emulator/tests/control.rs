@@ -1,0 +1,152 @@
+//! Control endpoints: state, seeding, time, permissions.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::Harness;
+
+#[tokio::test]
+async fn state_reports_the_documented_shape() {
+    let h = Harness::small().await;
+    h.get("/v1.0/users").await;
+    h.get("/v1.0/nothing").await;
+    let s = h.state().await;
+    assert_eq!(s["tenantId"], h.config.tenant_id.as_str());
+    assert!(s["now"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert_eq!(s["timeScale"], 1.0);
+    let org = &s["organization"];
+    assert_eq!(
+        (
+            org["onPremisesSyncEnabled"].clone(),
+            org["syncState"].clone()
+        ),
+        (json!(true), json!("Enabled"))
+    );
+    assert_eq!(
+        (
+            org["disableRequestedAt"].clone(),
+            org["disableCompletesAt"].clone()
+        ),
+        (Value::Null, Value::Null)
+    );
+    assert_eq!(
+        s["users"],
+        json!({"total": 35, "synced": 30, "formerlySynced": 0, "cloudOnly": 5, "withImmutableId": 30})
+    );
+    assert_eq!(
+        s["groups"],
+        json!({"total": 7, "synced": 5, "formerlySynced": 0, "cloudOnly": 2})
+    );
+    assert_eq!(
+        s["writes"],
+        json!({"accepted": 0, "refused": 0, "byOperation": {}})
+    );
+    assert_eq!(
+        s["requests"],
+        json!({"total": 2, "throttled": 0, "faulted": 0, "byStatus": {"200": 1, "400": 1}})
+    );
+    assert_eq!(
+        s["permissions"],
+        json!([
+            "Organization.ReadWrite.All",
+            "User.ReadWrite.All",
+            "Group.Read.All"
+        ])
+    );
+    let users = h.all_users().await;
+    let kinds = |k: &str| users.iter().filter(|u| u["kind"] == k).count();
+    assert_eq!(
+        (
+            kinds("synced"),
+            kinds("cloudOnly"),
+            kinds("syncServiceAccount"),
+            kinds("breakGlass")
+        ),
+        (30, 2, 1, 2)
+    );
+    assert!(
+        users
+            .iter()
+            .all(|u| u["writes"] == 0 && u.get("onPremisesImmutableId").is_some())
+    );
+    h.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn seeding_replaces_the_tenant_deterministically() {
+    let h = Harness::small().await;
+    h.get("/v1.0/users").await;
+    let a = h
+        .control(
+            Method::POST,
+            "/seed",
+            Some(json!({"users": 12, "groups": 3, "seed": 7})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    assert_eq!(a.body["users"]["total"], 12 + 5);
+    assert_eq!(a.body["requests"]["total"], 0);
+    assert_eq!(a.body["tenantId"], h.config.tenant_id.as_str());
+    let first: Vec<Value> = h
+        .all_users()
+        .await
+        .iter()
+        .map(|u| u["id"].clone())
+        .collect();
+    h.control(
+        Method::POST,
+        "/seed",
+        Some(json!({"users": 12, "groups": 3, "seed": 7})),
+    )
+    .await;
+    let second: Vec<Value> = h
+        .all_users()
+        .await
+        .iter()
+        .map(|u| u["id"].clone())
+        .collect();
+    assert_eq!(first, second);
+    h.control(Method::POST, "/seed", Some(json!({"seed": 8})))
+        .await;
+    let third = h.all_users().await;
+    assert_eq!(third.len(), 30 + 5);
+    // The token issued before reseeding still works.
+    assert_eq!(h.get("/v1.0/organization").await.status, StatusCode::OK);
+    for bad in [
+        json!({"users": "many"}),
+        json!({"users": 2_000_000}),
+        json!({"colour": 1}),
+    ] {
+        let a = h.control(Method::POST, "/seed", Some(bad.clone())).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    h.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn time_moves_forward_only() {
+    let h = Harness::small().await;
+    let before = h.state().await["now"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let after = h.advance(86_400.0).await["now"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(after > before);
+    for bad in [
+        json!({"seconds": -1}),
+        json!({}),
+        json!({"seconds": "1"}),
+        json!({"seconds": 1e300}),
+    ] {
+        let a = h
+            .control(Method::POST, "/time/advance", Some(bad.clone()))
+            .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let p = h.control(Method::GET, "/permissions", None).await;
+    assert_eq!(p.body["permissions"].as_array().map(Vec::len), Some(3));
+    h.emu.shutdown().await;
+}
