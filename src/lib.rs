@@ -9,3 +9,4 @@ pub mod api;
 pub mod emulator;
 pub mod graph;
 pub mod journal;
+pub mod reconcile;

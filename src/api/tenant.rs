@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::common::{CertificateSecretRef, SecretKeyRef};
 
 /// Desired state of one Entra tenant.
+// Each `printcolumn(...)` repeats `type_`, which clippy mistakes for a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "cloudidentity.dev",

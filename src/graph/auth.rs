@@ -22,13 +22,23 @@ pub enum Credential {
         /// The secret value.
         secret: SecretString,
     },
+    /// Workload identity federation: a token issued to the pod (a Kubernetes projected
+    /// service-account token) is presented as the client assertion. The file is read on
+    /// every token request because the kubelet rotates it.
+    WorkloadIdentity {
+        /// Application (client) id.
+        client_id: String,
+        /// The federated token file (`AZURE_FEDERATED_TOKEN_FILE`).
+        token_file: std::path::PathBuf,
+    },
 }
 
 impl Credential {
     /// The application (client) id.
     pub fn client_id(&self) -> &str {
         match self {
-            Credential::ClientSecret { client_id, .. } => client_id,
+            Credential::ClientSecret { client_id, .. }
+            | Credential::WorkloadIdentity { client_id, .. } => client_id,
         }
     }
 }
@@ -106,6 +116,7 @@ impl TokenProvider {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let assertion;
             let form: Vec<(&str, &str)> = match &self.credential {
                 Credential::ClientSecret { client_id, secret } => vec![
                     ("grant_type", "client_credentials"),
@@ -113,6 +124,22 @@ impl TokenProvider {
                     ("scope", &self.scope),
                     ("client_secret", secret.expose()),
                 ],
+                Credential::WorkloadIdentity {
+                    client_id,
+                    token_file,
+                } => {
+                    assertion = read_assertion(token_file)?;
+                    vec![
+                        ("grant_type", "client_credentials"),
+                        ("client_id", client_id),
+                        ("scope", &self.scope),
+                        (
+                            "client_assertion_type",
+                            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                        ),
+                        ("client_assertion", assertion.expose()),
+                    ]
+                }
             };
             let sent = self
                 .http
@@ -152,7 +179,7 @@ impl TokenProvider {
                         });
                     }
                 }
-                Err(e) => (None, e.without_url().to_string()),
+                Err(e) => (None, super::client::describe(&e.without_url())),
             };
             if attempt >= self.retry.max_attempts {
                 return Err(AuthError::Unavailable {
@@ -166,6 +193,21 @@ impl TokenProvider {
             warn!(client_id = %client_id, attempt, wait_ms = wait.as_millis() as u64, %detail, "token endpoint unavailable, retrying");
             tokio::time::sleep(wait).await;
         }
+    }
+}
+
+fn read_assertion(path: &std::path::Path) -> Result<SecretString, AuthError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) if !t.trim().is_empty() => Ok(SecretString::new(t.trim())),
+        Ok(_) => Err(AuthError::Credential {
+            detail: format!("the federated token file {} is empty", path.display()),
+        }),
+        Err(e) => Err(AuthError::Credential {
+            detail: format!(
+                "cannot read the federated token file {}: {e}",
+                path.display()
+            ),
+        }),
     }
 }
 

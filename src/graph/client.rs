@@ -417,7 +417,7 @@ fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
 
 /// reqwest's message, with the cause chain (connection refused, reset, timeout) that its
 /// top-level Display leaves out.
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     use std::error::Error as _;
     let mut s = e.to_string();
     let mut source = e.source();

@@ -125,6 +125,12 @@ pub enum AuthError {
         /// What went wrong.
         detail: String,
     },
+    /// The local credential material is unusable (e.g. an unreadable token file).
+    #[error("credential unusable: {detail}")]
+    Credential {
+        /// What is wrong.
+        detail: String,
+    },
     /// The answer was not a token response.
     #[error("the token endpoint answered {status} with an unexpected body")]
     Decode {
@@ -139,12 +145,11 @@ impl AuthError {
         match self {
             AuthError::Rejected { aadsts, error, .. } => match aadsts {
                 Some(90002 | 900023 | 90013) => ErrorCategory::TenantNotFound,
-                _ if error == "invalid_client" || error == "unauthorized_client" => {
-                    ErrorCategory::InvalidCredentials
-                }
+                _ if error == "invalid_scope" => ErrorCategory::Rejected,
                 _ => ErrorCategory::InvalidCredentials,
             },
             AuthError::Unavailable { .. } => ErrorCategory::Transient,
+            AuthError::Credential { .. } => ErrorCategory::InvalidCredentials,
             AuthError::Decode { .. } => ErrorCategory::Unexpected,
         }
     }

@@ -152,3 +152,45 @@ pub(crate) fn chain_hash(prev_hash: &str, body: &[u8]) -> String {
 
 /// The hash of the (virtual) entry before the first.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Write `entries` as CSV (RFC 4180 quoting), one row per entry, for spreadsheets and audits.
+pub fn write_csv(entries: &[Entry], out: &mut impl std::io::Write) -> std::io::Result<()> {
+    fn field(s: &str) -> String {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    }
+    writeln!(
+        out,
+        "seq,time,kind,namespace,name,tenantId,objectType,objectId,objectName,action,phase,prior,requestId,error,hash"
+    )?;
+    for e in entries {
+        let r = &e.record;
+        let row = [
+            e.seq.to_string(),
+            e.time.clone(),
+            r.resource.kind.clone(),
+            r.resource.namespace.clone(),
+            r.resource.name.clone(),
+            r.tenant_id.clone(),
+            r.object_type.clone(),
+            r.object_id.clone(),
+            r.object_name.clone().unwrap_or_default(),
+            format!("{:?}", r.action),
+            format!("{:?}", r.phase),
+            if r.prior.is_null() {
+                String::new()
+            } else {
+                r.prior.to_string()
+            },
+            r.request_id.clone().unwrap_or_default(),
+            r.error.clone().unwrap_or_default(),
+            e.hash.clone(),
+        ];
+        let line: Vec<String> = row.iter().map(|f| field(f)).collect();
+        writeln!(out, "{}", line.join(","))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,662 @@
+//! The tenant-wide cutover: turn directory synchronisation off for the whole tenant, wait
+//! while Entra converts every object, clear the ImmutableIDs, then keep watching for drift.
+//!
+//! Each pass reads inputs, validates (no I/O), observes Graph, decides (pure, `plan`), acts,
+//! and returns the new status with the Events to emit and when to look again.
+
+pub mod clear;
+pub mod observe;
+pub mod plan;
+pub mod validate;
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde_json::json;
+use tracing::{Instrument, info, info_span};
+
+use crate::api::conditions::{self as cond, FALSE, TRUE};
+use crate::api::tenant::{
+    DirectorySyncMode, ImmutableIdCounts, OrganizationStatus, TenantSyncPolicySpec,
+    TenantSyncPolicyStatus,
+};
+use crate::graph::{ErrorCategory, GraphClient, GraphError};
+use crate::journal::{Action, Journal, Phase, Record, ResourceKey};
+
+use super::{Outcome, ReconcileError, ReconcileEvent};
+use plan::{Decision, Drift, Observation};
+
+/// The resource kind, as journal records and Events name it.
+pub const KIND: &str = "TenantSyncPolicy";
+/// How often a converged tenant is checked for drift.
+pub const GUARD_INTERVAL: Duration = Duration::from_secs(300);
+/// How soon to look again after changing the tenant's sync state.
+const AFTER_WRITE: Duration = Duration::from_secs(30);
+/// How soon to retry ImmutableIDs that failed transiently.
+const RETRY_FAILED: Duration = Duration::from_secs(60);
+/// Per-object failures kept in status (the journal has all of them).
+const MAX_RECENT_FAILURES: usize = 10;
+
+/// What the pass works on.
+pub struct Input<'a> {
+    /// The declared state.
+    pub spec: &'a TenantSyncPolicySpec,
+    /// `metadata.generation`.
+    pub generation: Option<i64>,
+    /// The last status written.
+    pub status: Option<&'a TenantSyncPolicyStatus>,
+}
+
+/// What the pass works with.
+pub struct Context<'a> {
+    /// Graph for this tenant.
+    pub graph: &'a GraphClient,
+    /// Where changes are recorded before they are made.
+    pub journal: &'a dyn Journal,
+    /// The resource, for journal records.
+    pub resource: ResourceKey,
+    /// Writes in flight at once.
+    pub concurrency: usize,
+    /// The time to stamp on conditions and timestamps.
+    pub now: jiff::Timestamp,
+}
+
+/// How the resource stands, for `Ready` / `Reconciling` / `Stalled`.
+enum Health {
+    Ready(&'static str, String),
+    Progressing(&'static str, String),
+    Stalled(&'static str, String),
+}
+
+/// The outcome of a pass that could not start, e.g. because the credentials could not be
+/// resolved: `Stalled` with `reason` and `message`, nothing sent to Graph.
+pub fn stall(
+    input: Input<'_>,
+    now: jiff::Timestamp,
+    reason: &'static str,
+    message: String,
+) -> Outcome<TenantSyncPolicyStatus> {
+    let prev = input.status.cloned().unwrap_or_default();
+    Pass::new(prev, input.generation, now)
+        .finish(Health::Stalled(reason, message), Some(GUARD_INTERVAL))
+}
+
+/// One reconcile pass.
+pub async fn reconcile(
+    input: Input<'_>,
+    ctx: &Context<'_>,
+) -> Result<Outcome<TenantSyncPolicyStatus>, ReconcileError> {
+    let span = info_span!("reconcile", kind = KIND, resource = %ctx.resource);
+    reconcile_inner(input, ctx).instrument(span).await
+}
+
+async fn reconcile_inner(
+    input: Input<'_>,
+    ctx: &Context<'_>,
+) -> Result<Outcome<TenantSyncPolicyStatus>, ReconcileError> {
+    let spec = input.spec;
+    let prev = input.status.cloned().unwrap_or_default();
+    let fresh = prev.observed_generation != input.generation;
+    let mut pass = Pass::new(prev, input.generation, ctx.now);
+
+    if let Err(e) = validate::validate(spec) {
+        return Ok(pass.finish(Health::Stalled("InvalidSpec", e.to_string()), None));
+    }
+    if spec.suspend {
+        return Ok(pass.suspended());
+    }
+
+    let obs = match observe::observe(ctx.graph).await {
+        Ok(o) => o,
+        Err(e) => return pass.graph_failure(e, spec, &ctx.resource),
+    };
+    if !obs.organization.id.eq_ignore_ascii_case(&spec.tenant_id) {
+        let msg = format!(
+            "Graph answered for tenant {} but spec.tenantId is {}; check spec.tenantId and spec.endpoints",
+            obs.organization.id, spec.tenant_id
+        );
+        return Ok(pass.finish(Health::Stalled("TenantMismatch", msg), Some(GUARD_INTERVAL)));
+    }
+    pass.record_observation(&obs);
+
+    let decision = plan::decide(spec, &obs, &pass.status, fresh, ctx.now);
+    info!(?decision, synced = obs.still_synced(), progress = %obs.progress(), "decided");
+    match decision {
+        Decision::Observe => {
+            let msg = format!(
+                "observing only (directorySync: Unmanaged): sync is {:?}; {} users and {} groups synchronised",
+                obs.sync_state(),
+                obs.users.synced,
+                obs.groups.synced
+            );
+            Ok(pass.finish(Health::Ready("Observing", msg), Some(GUARD_INTERVAL)))
+        }
+        Decision::SetSync {
+            enabled,
+            remediation,
+        } => pass.set_sync(ctx, spec, &obs, enabled, remediation).await,
+        Decision::WaitForPropagation => {
+            let msg = format!(
+                "directory sync is off for the tenant; Entra is converting objects: {} users and {} groups still synchronised ({} converted)",
+                obs.users.synced,
+                obs.groups.synced,
+                obs.progress()
+            );
+            let wait = plan::propagation_poll(&pass.status, ctx.now);
+            Ok(pass.finish(Health::Progressing("Propagating", msg), Some(wait)))
+        }
+        Decision::WaitForPendingDisable => {
+            let msg = format!(
+                "a directory sync disable is still propagating ({} objects synchronised); Entra refuses to re-enable until it completes",
+                obs.still_synced()
+            );
+            let wait = plan::propagation_poll(&pass.status, ctx.now);
+            Ok(pass.finish(Health::Progressing("DisablePending", msg), Some(wait)))
+        }
+        Decision::ClearImmutableIds => pass.clear(ctx, spec, &obs).await,
+        Decision::Converged => Ok(pass.converged(spec, &obs)),
+        Decision::ReportDrift(drift) => Ok(pass.report_drift(spec, drift)),
+    }
+}
+
+/// The status being built in one pass, and the Events that go with it.
+struct Pass {
+    status: TenantSyncPolicyStatus,
+    generation: Option<i64>,
+    now: jiff::Timestamp,
+    events: Vec<ReconcileEvent>,
+    prev_ready_reason: Option<String>,
+}
+
+impl Pass {
+    fn new(prev: TenantSyncPolicyStatus, generation: Option<i64>, now: jiff::Timestamp) -> Self {
+        let prev_ready_reason = cond::get(&prev.conditions, cond::READY).map(|c| c.reason.clone());
+        let mut status = prev;
+        if status.observed_generation != generation {
+            // A new instruction: timestamps of the previous one no longer describe it.
+            status.converged_at = None;
+            status.disable_requested_at = None;
+        }
+        Pass {
+            status,
+            generation,
+            now,
+            events: Vec::new(),
+            prev_ready_reason,
+        }
+    }
+
+    fn record_observation(&mut self, obs: &Observation) {
+        let st = &mut self.status;
+        st.organization = Some(OrganizationStatus {
+            display_name: obs.organization.display_name.clone(),
+            on_premises_sync_enabled: obs.organization.on_premises_sync_enabled,
+            on_premises_last_sync_date_time: obs
+                .organization
+                .on_premises_last_sync_date_time
+                .clone(),
+        });
+        st.sync_state = Some(obs.sync_state());
+        st.progress = Some(obs.progress());
+        st.users = Some(obs.users);
+        st.groups = Some(obs.groups);
+        st.immutable_ids = Some(ImmutableIdCounts {
+            failed: 0,
+            ..obs.immutable_ids
+        });
+        let (status, reason, message) = match obs.sync_state() {
+            crate::api::tenant::ObservedSyncState::Enabled => (
+                FALSE,
+                "SyncEnabled",
+                "directory synchronisation is enabled for the tenant".to_string(),
+            ),
+            crate::api::tenant::ObservedSyncState::DisablePending => (
+                FALSE,
+                "Propagating",
+                format!(
+                    "disabled for the tenant; {} objects still synchronised",
+                    obs.still_synced()
+                ),
+            ),
+            crate::api::tenant::ObservedSyncState::Disabled => (
+                TRUE,
+                "Converted",
+                format!(
+                    "disabled; {} users and {} groups are cloud-managed",
+                    obs.users.converted, obs.groups.converted
+                ),
+            ),
+            crate::api::tenant::ObservedSyncState::NeverSynced => (
+                TRUE,
+                "NeverSynced",
+                "the tenant has never been synchronised".to_string(),
+            ),
+        };
+        cond::set(
+            &mut st.conditions,
+            cond::DIRECTORY_SYNC_DISABLED,
+            status,
+            reason,
+            message,
+            self.generation,
+            self.now,
+        );
+    }
+
+    async fn set_sync(
+        mut self,
+        ctx: &Context<'_>,
+        spec: &TenantSyncPolicySpec,
+        obs: &Observation,
+        enabled: bool,
+        remediation: bool,
+    ) -> Result<Outcome<TenantSyncPolicyStatus>, ReconcileError> {
+        let action = if enabled {
+            Action::EnableDirectorySync
+        } else {
+            Action::DisableDirectorySync
+        };
+        let org = &obs.organization;
+        let record = |phase, request_id, error| Record {
+            resource: ctx.resource.clone(),
+            tenant_id: spec.tenant_id.clone(),
+            object_type: "organization".into(),
+            object_id: org.id.clone(),
+            object_name: org.display_name.clone(),
+            action,
+            phase,
+            prior: json!({ "onPremisesSyncEnabled": org.on_premises_sync_enabled }),
+            request_id,
+            error,
+        };
+        if remediation {
+            let drift = if enabled {
+                Drift::SyncDisabled
+            } else {
+                Drift::SyncReEnabled
+            };
+            self.mark_drift(drift, "remediating (drift: Remediate)");
+        }
+        ctx.journal.append(&[record(Phase::Intent, None, None)])?;
+        match ctx.graph.set_directory_sync(&org.id, enabled).await {
+            Ok(receipt) => {
+                ctx.journal
+                    .append(&[record(Phase::Applied, receipt.request_id, None)])?;
+                self.status.converged_at = None;
+                let (reason, msg) = if enabled {
+                    (
+                        "EnableRequested",
+                        "asked Entra to turn directory synchronisation on".to_string(),
+                    )
+                } else {
+                    self.status.disable_requested_at = Some(Time(self.now));
+                    (
+                        "DisableRequested",
+                        format!(
+                            "asked Entra to turn directory synchronisation off; {} users and {} groups will become cloud-managed (Entra takes minutes to 72 hours)",
+                            obs.users.synced, obs.groups.synced
+                        ),
+                    )
+                };
+                Ok(self.finish(Health::Progressing(reason, msg), Some(AFTER_WRITE)))
+            }
+            Err(e) => {
+                ctx.journal
+                    .append(&[record(Phase::Failed, None, Some(e.to_string()))])?;
+                if is_pending_disable(&e) {
+                    let msg = format!("Entra refuses the change while a disable is pending: {e}");
+                    return Ok(self.finish(
+                        Health::Progressing("DisablePending", msg),
+                        Some(AFTER_WRITE),
+                    ));
+                }
+                self.graph_failure(e, spec, &ctx.resource)
+            }
+        }
+    }
+
+    async fn clear(
+        mut self,
+        ctx: &Context<'_>,
+        spec: &TenantSyncPolicySpec,
+        obs: &Observation,
+    ) -> Result<Outcome<TenantSyncPolicyStatus>, ReconcileError> {
+        self.mark_converged();
+        let clear_ctx = clear::ClearContext {
+            graph: ctx.graph,
+            journal: ctx.journal,
+            resource: &ctx.resource,
+            tenant_id: &spec.tenant_id,
+            concurrency: ctx.concurrency,
+            now: ctx.now,
+        };
+        let report = match clear::clear_immutable_ids(&clear_ctx).await {
+            Ok(r) => r,
+            Err(ReconcileError::Graph(e)) => return self.graph_failure(e, spec, &ctx.resource),
+            Err(e) => return Err(e),
+        };
+        let failed = report.failures.len() as i64;
+        let mut ids = obs.immutable_ids;
+        ids.cleared += report.cleared;
+        ids.remaining = (ids.remaining - report.cleared).max(0);
+        ids.failed = failed;
+        self.status.immutable_ids = Some(ids);
+        if report.cleared > 0 {
+            self.events.push(ReconcileEvent::normal(
+                "ImmutableIdsCleared",
+                "ClearImmutableId",
+                format!(
+                    "cleared {} ImmutableIDs ({} remaining); prior values are in the journal",
+                    report.cleared, ids.remaining
+                ),
+            ));
+        }
+        if let Some(fatal) = report.fatal {
+            return self.graph_failure(fatal, spec, &ctx.resource);
+        }
+        if !report.failures.is_empty() {
+            self.status.recent_failures = report
+                .failures
+                .into_iter()
+                .take(MAX_RECENT_FAILURES)
+                .collect();
+            let detail = format!(
+                "{failed} ImmutableIDs could not be cleared (first: {}: {}); see status.recentFailures and the journal",
+                self.status
+                    .recent_failures
+                    .first()
+                    .and_then(|f| f.name.clone())
+                    .unwrap_or_default(),
+                first_message(&self.status.recent_failures)
+            );
+            return if report.transient == failed {
+                Ok(self.finish(
+                    Health::Progressing("RetryingFailures", detail),
+                    Some(RETRY_FAILED),
+                ))
+            } else {
+                self.events.push(ReconcileEvent::warning(
+                    "ClearFailed",
+                    "ClearImmutableId",
+                    detail.clone(),
+                ));
+                Ok(self.finish(
+                    Health::Stalled("ClearFailed", format!("{detail}; retrying every 5 minutes")),
+                    Some(GUARD_INTERVAL),
+                ))
+            };
+        }
+        self.status.recent_failures.clear();
+        if ids.remaining > 0 {
+            // Users whose anchor reappeared during the pass: go round again soon.
+            let msg = format!("{} ImmutableIDs left to clear", ids.remaining);
+            return Ok(self.finish(
+                Health::Progressing("ClearingImmutableIds", msg),
+                Some(AFTER_WRITE),
+            ));
+        }
+        Ok(self.converged_message(spec, obs))
+    }
+
+    fn converged(
+        mut self,
+        spec: &TenantSyncPolicySpec,
+        obs: &Observation,
+    ) -> Outcome<TenantSyncPolicyStatus> {
+        self.mark_converged();
+        self.status.recent_failures.clear();
+        self.converged_message(spec, obs)
+    }
+
+    fn converged_message(
+        mut self,
+        spec: &TenantSyncPolicySpec,
+        obs: &Observation,
+    ) -> Outcome<TenantSyncPolicyStatus> {
+        self.resolve_drift();
+        let msg = match spec.directory_sync {
+            DirectorySyncMode::Enabled => {
+                "directory synchronisation is enabled as declared".to_string()
+            }
+            _ => {
+                let ids = self.status.immutable_ids.unwrap_or_default();
+                let cleared = if spec.clear_immutable_ids {
+                    format!("; {} ImmutableIDs cleared", ids.cleared)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "directory synchronisation is off; {} users and {} groups are cloud-managed{cleared}; watching for drift",
+                    obs.users.converted, obs.groups.converted
+                )
+            }
+        };
+        self.finish(Health::Ready("Converged", msg), Some(GUARD_INTERVAL))
+    }
+
+    fn report_drift(
+        mut self,
+        spec: &TenantSyncPolicySpec,
+        drift: Drift,
+    ) -> Outcome<TenantSyncPolicyStatus> {
+        let fix = match drift {
+            Drift::SyncReEnabled => {
+                "turn it off again, or set spec.drift: Remediate to let the operator do it"
+            }
+            Drift::SyncDisabled => {
+                "turn it on again, or set spec.drift: Remediate to let the operator do it"
+            }
+        };
+        self.mark_drift(drift, fix);
+        let msg = format!(
+            "{} ({:?} declared); {fix}",
+            drift_text(drift),
+            spec.directory_sync
+        );
+        self.finish(Health::Stalled("DriftDetected", msg), Some(GUARD_INTERVAL))
+    }
+
+    fn mark_converged(&mut self) {
+        if self.status.converged_at.is_none() {
+            self.status.converged_at = Some(Time(self.now));
+        }
+    }
+
+    fn mark_drift(&mut self, drift: Drift, what_next: &str) {
+        let was = cond::is_true(&self.status.conditions, cond::DRIFT_DETECTED);
+        let reason = match drift {
+            Drift::SyncReEnabled => "SyncReEnabled",
+            Drift::SyncDisabled => "SyncDisabled",
+        };
+        let msg = format!("{}; {what_next}", drift_text(drift));
+        if !was {
+            self.status.drift_detected_at = Some(Time(self.now));
+            self.events.push(ReconcileEvent::warning(
+                "DriftDetected",
+                "Observe",
+                msg.clone(),
+            ));
+        }
+        cond::set(
+            &mut self.status.conditions,
+            cond::DRIFT_DETECTED,
+            TRUE,
+            reason,
+            msg,
+            self.generation,
+            self.now,
+        );
+    }
+
+    fn resolve_drift(&mut self) {
+        if cond::is_true(&self.status.conditions, cond::DRIFT_DETECTED) {
+            let msg = "Entra is back in the declared state";
+            self.events
+                .push(ReconcileEvent::normal("DriftResolved", "Observe", msg));
+            cond::set(
+                &mut self.status.conditions,
+                cond::DRIFT_DETECTED,
+                FALSE,
+                "Resolved",
+                msg,
+                self.generation,
+                self.now,
+            );
+        }
+    }
+
+    fn suspended(mut self) -> Outcome<TenantSyncPolicyStatus> {
+        if self.status.observed_generation != self.generation {
+            self.events.push(ReconcileEvent::normal(
+                "Suspended",
+                "Suspend",
+                "spec.suspend is true: no Graph calls until it is set back to false",
+            ));
+        }
+        self.status.observed_generation = self.generation;
+        Outcome {
+            status: self.status,
+            events: self.events,
+            requeue_after: None,
+        }
+    }
+
+    /// A Graph failure: transient ones go back to the shell for a retry with backoff;
+    /// the rest stall with a message that names the fix.
+    fn graph_failure(
+        self,
+        e: GraphError,
+        spec: &TenantSyncPolicySpec,
+        resource: &ResourceKey,
+    ) -> Result<Outcome<TenantSyncPolicyStatus>, ReconcileError> {
+        let category = e.category();
+        if category.is_retryable() {
+            return Err(ReconcileError::Graph(e));
+        }
+        let fix = match category {
+            ErrorCategory::InvalidCredentials => credentials_fix(spec, resource),
+            ErrorCategory::TenantNotFound => format!(
+                "check spec.tenantId ({}) and spec.cloud ({:?})",
+                spec.tenant_id, spec.cloud
+            ),
+            ErrorCategory::MissingPermission => format!(
+                "grant the application permission {} to application {} and grant admin consent",
+                e.operation()
+                    .map(|o| o.required_permission())
+                    .unwrap_or("required"),
+                client_id(spec)
+            ),
+            _ => "see the message; the operator retries every 5 minutes".to_string(),
+        };
+        let msg = format!("{e}. Fix: {fix}");
+        Ok(self.finish(
+            Health::Stalled(category.reason(), msg),
+            Some(GUARD_INTERVAL),
+        ))
+    }
+
+    /// Set the summary conditions, record the generation, and derive transition Events.
+    fn finish(
+        mut self,
+        health: Health,
+        requeue_after: Option<Duration>,
+    ) -> Outcome<TenantSyncPolicyStatus> {
+        let (g, now) = (self.generation, self.now);
+        let conds = &mut self.status.conditions;
+        let (reason, message, event) = match health {
+            Health::Ready(reason, msg) => {
+                cond::set(conds, cond::READY, TRUE, reason, msg.clone(), g, now);
+                cond::remove(conds, cond::RECONCILING);
+                cond::remove(conds, cond::STALLED);
+                (
+                    reason,
+                    msg,
+                    ReconcileEvent::normal as fn(&str, &str, String) -> ReconcileEvent,
+                )
+            }
+            Health::Progressing(reason, msg) => {
+                cond::set(conds, cond::READY, FALSE, reason, msg.clone(), g, now);
+                cond::set(conds, cond::RECONCILING, TRUE, reason, msg.clone(), g, now);
+                cond::remove(conds, cond::STALLED);
+                (
+                    reason,
+                    msg,
+                    ReconcileEvent::normal as fn(&str, &str, String) -> ReconcileEvent,
+                )
+            }
+            Health::Stalled(reason, msg) => {
+                cond::set(conds, cond::READY, FALSE, reason, msg.clone(), g, now);
+                cond::set(conds, cond::STALLED, TRUE, reason, msg.clone(), g, now);
+                cond::remove(conds, cond::RECONCILING);
+                (
+                    reason,
+                    msg,
+                    ReconcileEvent::warning as fn(&str, &str, String) -> ReconcileEvent,
+                )
+            }
+        };
+        if self.prev_ready_reason.as_deref() != Some(reason) {
+            self.events.push(event(reason, "Reconcile", message));
+        }
+        self.status.observed_generation = g;
+        Outcome {
+            status: self.status,
+            events: self.events,
+            requeue_after,
+        }
+    }
+}
+
+fn drift_text(drift: Drift) -> &'static str {
+    match drift {
+        Drift::SyncReEnabled => "directory synchronisation was re-enabled outside the operator",
+        Drift::SyncDisabled => "directory synchronisation was disabled outside the operator",
+    }
+}
+
+fn first_message(failures: &[crate::api::tenant::ObjectFailure]) -> String {
+    failures
+        .first()
+        .map(|f| f.message.clone())
+        .unwrap_or_default()
+}
+
+fn client_id(spec: &TenantSyncPolicySpec) -> String {
+    let c = &spec.credentials;
+    c.client_secret
+        .as_ref()
+        .map(|s| s.client_id.clone())
+        .or_else(|| c.certificate.as_ref().map(|s| s.client_id.clone()))
+        .or_else(|| {
+            c.workload_identity
+                .as_ref()
+                .and_then(|s| s.client_id.clone())
+        })
+        .unwrap_or_else(|| "(AZURE_CLIENT_ID)".into())
+}
+
+fn credentials_fix(spec: &TenantSyncPolicySpec, resource: &ResourceKey) -> String {
+    let c = &spec.credentials;
+    if let Some(cs) = &c.client_secret {
+        format!(
+            "check that Secret {}/{} key {:?} holds a current client secret value (not the secret's id) of application {} registered in tenant {}",
+            resource.namespace, cs.secret_ref.name, cs.secret_ref.key, cs.client_id, spec.tenant_id
+        )
+    } else if let Some(cert) = &c.certificate {
+        format!(
+            "check that Secret {}/{} holds the certificate registered on application {} and its private key",
+            resource.namespace, cert.secret_ref.name, cert.client_id
+        )
+    } else {
+        format!(
+            "check the federated credential of application {} (issuer, subject and audience must match the pod's service account token)",
+            client_id(spec)
+        )
+    }
+}
+
+/// Entra's refusal while a tenant-wide disable runs (wording from the sync client; Graph's
+/// exact text is unconfirmed, so match its gist).
+fn is_pending_disable(e: &GraphError) -> bool {
+    matches!(e, GraphError::Api { status: 400, message, .. } if message.to_ascii_lowercase().contains("pending disable"))
+}

@@ -1,0 +1,180 @@
+//! Checks of the spec that need no I/O. The CRD schema enforces the same rules in a
+//! cluster; the local runner has no API server, so the reconciler checks them itself and
+//! stalls, naming the field, before any Graph call.
+
+use url::Url;
+
+use crate::api::common::is_uuid;
+use crate::api::tenant::{DirectorySyncMode, TenantSyncPolicySpec};
+
+/// An invalid field and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("spec.{field}: {message}")]
+pub struct SpecError {
+    /// Path below `spec`, e.g. `credentials.clientSecret.clientId`.
+    pub field: &'static str,
+    /// What is wrong and the fix.
+    pub message: String,
+}
+
+fn err(field: &'static str, message: impl Into<String>) -> SpecError {
+    SpecError {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Validate `spec`.
+pub fn validate(spec: &TenantSyncPolicySpec) -> Result<(), SpecError> {
+    if !is_uuid(&spec.tenant_id) {
+        return Err(err(
+            "tenantId",
+            format!(
+                "{:?} is not a GUID; use the Directory (tenant) ID shown in the Entra admin center",
+                spec.tenant_id
+            ),
+        ));
+    }
+    let c = &spec.credentials;
+    let set = [
+        c.client_secret.is_some(),
+        c.certificate.is_some(),
+        c.workload_identity.is_some(),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if set != 1 {
+        return Err(err(
+            "credentials",
+            format!("set exactly one of clientSecret, certificate, workloadIdentity ({set} set)"),
+        ));
+    }
+    if let Some(cs) = &c.client_secret {
+        if !is_uuid(&cs.client_id) {
+            return Err(err(
+                "credentials.clientSecret.clientId",
+                format!(
+                    "{:?} is not a GUID; use the Application (client) ID of the app registration",
+                    cs.client_id
+                ),
+            ));
+        }
+        if cs.secret_ref.name.is_empty() || cs.secret_ref.key.is_empty() {
+            return Err(err(
+                "credentials.clientSecret.secretRef",
+                "name and key are required",
+            ));
+        }
+    }
+    if let Some(cert) = &c.certificate
+        && !is_uuid(&cert.client_id)
+    {
+        return Err(err(
+            "credentials.certificate.clientId",
+            format!(
+                "{:?} is not a GUID; use the Application (client) ID of the app registration",
+                cert.client_id
+            ),
+        ));
+    }
+    if let Some(wi) = &c.workload_identity
+        && let Some(id) = &wi.client_id
+        && !is_uuid(id)
+    {
+        return Err(err(
+            "credentials.workloadIdentity.clientId",
+            format!(
+                "{id:?} is not a GUID; use the Application (client) ID of the app registration"
+            ),
+        ));
+    }
+    if let Some(ep) = &spec.endpoints {
+        for (field, value) in [
+            ("endpoints.graph", &ep.graph),
+            ("endpoints.login", &ep.login),
+        ] {
+            if let Some(v) = value {
+                check_url(field, v)?;
+            }
+        }
+    }
+    if spec.clear_immutable_ids && spec.directory_sync != DirectorySyncMode::Disabled {
+        return Err(err(
+            "clearImmutableIds",
+            "true requires directorySync: Disabled (ImmutableIDs can only be cleared once synchronisation is off)",
+        ));
+    }
+    Ok(())
+}
+
+fn check_url(field: &'static str, value: &str) -> Result<(), SpecError> {
+    match Url::parse(value) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.query().is_none() =>
+        {
+            Ok(())
+        }
+        Ok(_) => Err(err(
+            field,
+            format!("{value:?} must be an http(s) URL with a host and no query"),
+        )),
+        Err(e) => Err(err(field, format!("{value:?} is not a URL ({e})"))),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::api::tenant::{Endpoints, WorkloadIdentityCredential};
+
+    fn good() -> TenantSyncPolicySpec {
+        serde_json::from_value(serde_json::json!({
+            "tenantId": "3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b",
+            "credentials": {"clientSecret": {"clientId": "0b5e7c1d-2f3a-4b6c-8d9e-0f1a2b3c4d5e",
+                                             "secretRef": {"name": "graph-credentials", "key": "clientSecret"}}},
+            "directorySync": "Disabled",
+            "clearImmutableIds": true
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn accepts_the_documented_example() {
+        assert_eq!(validate(&good()), Ok(()));
+    }
+
+    #[test]
+    fn names_the_field() {
+        let mut s = good();
+        s.tenant_id = "contoso.com".into();
+        assert_eq!(validate(&s).unwrap_err().field, "tenantId");
+
+        let mut s = good();
+        s.credentials.workload_identity = Some(WorkloadIdentityCredential::default());
+        assert_eq!(validate(&s).unwrap_err().field, "credentials");
+
+        let mut s = good();
+        s.credentials.client_secret.as_mut().unwrap().client_id = "x".into();
+        assert_eq!(
+            validate(&s).unwrap_err().field,
+            "credentials.clientSecret.clientId"
+        );
+
+        let mut s = good();
+        s.endpoints = Some(Endpoints {
+            graph: Some("ftp://x".into()),
+            login: None,
+        });
+        assert_eq!(validate(&s).unwrap_err().field, "endpoints.graph");
+
+        let mut s = good();
+        s.directory_sync = DirectorySyncMode::Unmanaged;
+        let e = validate(&s).unwrap_err();
+        assert_eq!(e.field, "clearImmutableIds");
+        assert!(e.to_string().starts_with("spec.clearImmutableIds: "));
+    }
+}
