@@ -6,7 +6,9 @@
 //! drives them from manifest files, and the emulator (`emulator`) stands in for Graph.
 
 pub mod api;
+pub mod demo;
 pub mod emulator;
 pub mod graph;
 pub mod journal;
+pub mod local;
 pub mod reconcile;

@@ -1,6 +1,262 @@
-fn main() {
-    match entra_cloud_operator::api::crds_yaml() {
-        Ok(y) => print!("{y}"),
-        Err(e) => eprintln!("{e}"),
+//! `entra-cloud-operator`: the command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use entra_cloud_operator::emulator::{self, EmulatorArgs};
+use entra_cloud_operator::journal::FileJournal;
+use entra_cloud_operator::local::credentials::{EndpointOverrides, Env};
+use entra_cloud_operator::local::output::{self, Format, PlanFormat};
+use entra_cloud_operator::local::progress::ProgressMode;
+use entra_cloud_operator::local::{self, RunOptions, manifests};
+use entra_cloud_operator::{api, demo};
+
+/// Converts Entra Connect-synchronised users and groups into cloud-managed identities in
+/// Microsoft Entra ID, driven by Kubernetes custom resources.
+#[derive(Parser, Debug)]
+#[command(name = "entra-cloud-operator", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Reconcile the resources in manifest files until each is Ready or Stalled, without a
+    /// cluster. Exit code: 0 all Ready, 1 any Stalled or bad input, 2 timed out.
+    Apply {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Output format of the resources printed at the end.
+        #[arg(short = 'o', long, value_enum, default_value = "yaml")]
+        output: Format,
+        /// Give up after this long, e.g. `30m`, `72h`.
+        #[arg(long, default_value = "30m", value_parser = parse_duration)]
+        timeout: Duration,
+        /// Progress display on stderr.
+        #[arg(long, value_enum, default_value = "auto")]
+        progress: ProgressMode,
+    },
+    /// Observe each tenant and print what `apply` would change. Sends only reads.
+    Plan {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: PlanFormat,
+    },
+    /// Start the Graph emulator in-process with a synchronised tenant, apply `examples/`
+    /// against it, and show the whole cutover.
+    Demo(demo::DemoArgs),
+    /// Run the Microsoft Graph emulator.
+    Emulator(EmulatorArgs),
+    /// Print the CustomResourceDefinitions as YAML.
+    Crds,
+    /// Inspect the journal of changes.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum JournalCommand {
+    /// Check the hash chain: exit 0 when intact.
+    Verify {
+        /// The journal file.
+        #[arg(long, default_value = "entra-cloud-operator.journal.jsonl")]
+        journal: PathBuf,
+    },
+    /// Print every entry as CSV or JSON Lines.
+    Export {
+        /// The journal file.
+        #[arg(long, default_value = "entra-cloud-operator.journal.jsonl")]
+        journal: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ExportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Manifest files or directories (`*.yaml`, `*.yml`, `*.json`); Secrets among them supply
+    /// credentials, else AZURE_CLIENT_SECRET (and AZURE_CLIENT_ID, AZURE_TENANT_ID to check).
+    #[arg(short = 'f', long = "filename", required = true)]
+    files: Vec<PathBuf>,
+    /// Override every resource's Graph root URL, e.g. the emulator's.
+    #[arg(long)]
+    graph_url: Option<String>,
+    /// Override every resource's token authority URL.
+    #[arg(long)]
+    login_url: Option<String>,
+    /// Journal file: every change with its prior values, written before the change.
+    #[arg(long, default_value = "entra-cloud-operator.journal.jsonl")]
+    journal: PathBuf,
+    /// Tenant seconds per real second: match an emulator's `--time-scale` to rehearse a
+    /// 72-hour propagation in seconds. 1 against real tenants.
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Graph writes in flight at once per resource.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+}
+
+impl RunArgs {
+    fn options(&self, timeout: Duration, progress: ProgressMode) -> anyhow::Result<RunOptions> {
+        anyhow::ensure!(
+            self.time_scale.is_finite() && self.time_scale > 0.0,
+            "--time-scale must be a positive number"
+        );
+        Ok(RunOptions {
+            overrides: EndpointOverrides {
+                graph: self.graph_url.clone(),
+                login: self.login_url.clone(),
+            },
+            env: Env::from_process(),
+            journal: self.journal.clone(),
+            timeout,
+            time_scale: self.time_scale,
+            concurrency: usize::from(self.concurrency),
+            progress,
+        })
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    emulator::clock::parse_duration(s)
+}
+
+fn init_logging(format: LogFormat, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Emulator(_) => "info",
+        _ => "warn",
+    };
+    init_logging(cli.log_format, default_level);
+    match run(cli.command).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Apply {
+            run,
+            output: format,
+            timeout,
+            progress,
+        } => {
+            let opts = run.options(timeout, progress)?;
+            let m = manifests::load(&run.files)?;
+            let result = local::apply(m, &opts).await?;
+            print!("{}", output::resources(&result, format)?);
+            Ok(exit_code(&result))
+        }
+        Command::Plan {
+            run,
+            output: format,
+        } => {
+            let opts = run.options(Duration::from_secs(600), ProgressMode::Quiet)?;
+            let m = manifests::load(&run.files)?;
+            let reports = local::plan(m, &opts).await;
+            print!("{}", output::plans(&reports, format)?);
+            Ok(if reports.iter().any(|r| r.problem.is_some()) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Demo(args) => demo::run(args).await,
+        Command::Emulator(args) => {
+            emulator::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Crds => {
+            print!("{}", api::crds_yaml()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Journal { command } => journal(command),
+    }
+}
+
+fn exit_code(result: &local::RunResult) -> ExitCode {
+    use local::Settled;
+    if result.all_ready() {
+        ExitCode::SUCCESS
+    } else if result
+        .resources
+        .iter()
+        .any(|(_, s)| *s == Settled::TimedOut)
+    {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        JournalCommand::Verify { journal } => {
+            let report = FileJournal::verify(&journal)?;
+            println!(
+                "{}: {} entries, chain intact, head {}",
+                journal.display(),
+                report.entries,
+                report.head
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        JournalCommand::Export { journal, format } => {
+            let entries = FileJournal::read(&journal)
+                .with_context(|| format!("reading {}", journal.display()))?;
+            let mut out = std::io::stdout().lock();
+            match format {
+                ExportFormat::Json => {
+                    for e in &entries {
+                        serde_json::to_writer(&mut out, e)?;
+                        std::io::Write::write_all(&mut out, b"\n")?;
+                    }
+                }
+                ExportFormat::Csv => entra_cloud_operator::journal::write_csv(&entries, &mut out)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

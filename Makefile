@@ -1,0 +1,40 @@
+# entra-cloud-operator: every target has a one-line description (`make help`).
+SHELL := /bin/bash
+CARGO ?= cargo
+BIN := target/debug/entra-cloud-operator
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## Build the binary (debug)
+	$(CARGO) build --locked
+
+.PHONY: demo
+demo: ## The whole tenant-wide cutover on the embedded emulator, in under a minute
+	$(CARGO) build --locked --quiet
+	$(BIN) demo
+
+.PHONY: test
+test: lint ## Every check and test: format, lints, unit, integration, CLI, CRD drift
+	$(CARGO) test --locked --all-targets
+
+.PHONY: lint
+lint: ## cargo fmt --check and clippy with warnings denied
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+.PHONY: crds
+crds: ## Regenerate crds/ from the Rust types
+	$(CARGO) run --locked --quiet -- crds > crds/crds.yaml
+
+.PHONY: emulator
+emulator: ## Run the Graph emulator on 127.0.0.1:8080 (see --help for its options)
+	$(CARGO) run --locked --quiet -- emulator --listen 127.0.0.1:8080
+
+.PHONY: clean
+clean: ## Remove build output
+	$(CARGO) clean

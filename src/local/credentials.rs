@@ -1,0 +1,240 @@
+//! Turning a `TenantSyncPolicy`'s credentials into a Graph client, outside a cluster:
+//! Secrets come from the manifests given with `-f`, else from the environment
+//! (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_FEDERATED_TOKEN_FILE).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::api::TenantSyncPolicy;
+use crate::graph::{Credential, GraphClient, GraphConfig, RetryPolicy, SecretString};
+
+/// Why no client could be built. Messages name the Secret, key or variable to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CredentialError(pub String);
+
+/// Environment variables the CLI honours (read once, passed in so tests control them).
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    /// AZURE_TENANT_ID
+    pub tenant_id: Option<String>,
+    /// AZURE_CLIENT_ID
+    pub client_id: Option<String>,
+    /// AZURE_CLIENT_SECRET
+    pub client_secret: Option<SecretString>,
+    /// AZURE_FEDERATED_TOKEN_FILE
+    pub federated_token_file: Option<String>,
+}
+
+impl Env {
+    /// Read the process environment.
+    pub fn from_process() -> Self {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Env {
+            tenant_id: get("AZURE_TENANT_ID"),
+            client_id: get("AZURE_CLIENT_ID"),
+            client_secret: get("AZURE_CLIENT_SECRET").map(SecretString::new),
+            federated_token_file: get("AZURE_FEDERATED_TOKEN_FILE"),
+        }
+    }
+}
+
+/// Endpoint overrides from the command line (`--graph-url`, `--login-url`).
+#[derive(Clone, Debug, Default)]
+pub struct EndpointOverrides {
+    /// Graph root.
+    pub graph: Option<String>,
+    /// Token authority.
+    pub login: Option<String>,
+}
+
+/// Resolve the credential of `tsp`.
+pub fn resolve(
+    tsp: &TenantSyncPolicy,
+    secrets: &BTreeMap<(String, String), BTreeMap<String, SecretString>>,
+    env: &Env,
+) -> Result<Credential, CredentialError> {
+    let spec = &tsp.spec;
+    let ns = tsp
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    if let Some(t) = &env.tenant_id
+        && !t.eq_ignore_ascii_case(&spec.tenant_id)
+    {
+        return Err(CredentialError(format!(
+            "AZURE_TENANT_ID is {t} but spec.tenantId is {}; unset AZURE_TENANT_ID or fix spec.tenantId",
+            spec.tenant_id
+        )));
+    }
+    let c = &spec.credentials;
+    if let Some(cs) = &c.client_secret {
+        let r = &cs.secret_ref;
+        if let Some(data) = secrets.get(&(ns.clone(), r.name.clone())) {
+            let secret = data.get(&r.key).ok_or_else(|| {
+                let keys: Vec<&str> = data.keys().map(String::as_str).collect();
+                CredentialError(format!(
+                    "Secret {ns}/{} has no key {:?} (keys: {}); fix spec.credentials.clientSecret.secretRef.key or the Secret",
+                    r.name,
+                    r.key,
+                    keys.join(", ")
+                ))
+            })?;
+            if secret.is_empty() {
+                return Err(CredentialError(format!(
+                    "Secret {ns}/{} key {:?} is empty; put the client secret value there",
+                    r.name, r.key
+                )));
+            }
+            return Ok(Credential::ClientSecret {
+                client_id: cs.client_id.clone(),
+                secret: secret.clone(),
+            });
+        }
+        if let Some(secret) = &env.client_secret {
+            if let Some(id) = &env.client_id
+                && !id.eq_ignore_ascii_case(&cs.client_id)
+            {
+                return Err(CredentialError(format!(
+                    "AZURE_CLIENT_ID is {id} but spec.credentials.clientSecret.clientId is {}; they must name the same application",
+                    cs.client_id
+                )));
+            }
+            return Ok(Credential::ClientSecret {
+                client_id: cs.client_id.clone(),
+                secret: secret.clone(),
+            });
+        }
+        return Err(CredentialError(format!(
+            "Secret {ns}/{} is not among the manifests and AZURE_CLIENT_SECRET is not set; add the Secret to the files given with -f, or export AZURE_CLIENT_SECRET",
+            r.name
+        )));
+    }
+    if let Some(wi) = &c.workload_identity {
+        let client_id = wi.client_id.clone().or_else(|| env.client_id.clone()).ok_or_else(|| {
+            CredentialError(
+                "spec.credentials.workloadIdentity.clientId is not set and AZURE_CLIENT_ID is not in the environment".into(),
+            )
+        })?;
+        let token_file = env.federated_token_file.clone().ok_or_else(|| {
+            CredentialError(
+                "workload identity needs AZURE_FEDERATED_TOKEN_FILE (injected by the azure-workload-identity webhook in a cluster)".into(),
+            )
+        })?;
+        return Ok(Credential::WorkloadIdentity {
+            client_id,
+            token_file: token_file.into(),
+        });
+    }
+    if c.certificate.is_some() {
+        return Err(CredentialError(
+            "certificate credentials are not supported by this release yet; use clientSecret or workloadIdentity".into(),
+        ));
+    }
+    Err(CredentialError(
+        "spec.credentials: set exactly one of clientSecret, certificate, workloadIdentity".into(),
+    ))
+}
+
+/// Build the Graph client of `tsp`: the cloud's endpoints unless the spec or the command
+/// line override them; the scope is always the cloud's own.
+pub fn graph_client(
+    tsp: &TenantSyncPolicy,
+    credential: Credential,
+    overrides: &EndpointOverrides,
+) -> Result<GraphClient, CredentialError> {
+    let spec = &tsp.spec;
+    let ep = spec.endpoints.clone().unwrap_or_default();
+    let graph_root = overrides
+        .graph
+        .clone()
+        .or(ep.graph)
+        .unwrap_or_else(|| spec.cloud.graph_root().to_string());
+    let login_root = overrides
+        .login
+        .clone()
+        .or(ep.login)
+        .unwrap_or_else(|| spec.cloud.login_root().to_string());
+    let config = GraphConfig {
+        graph_root,
+        login_root,
+        scope: format!("{}/.default", spec.cloud.graph_root()),
+        tenant_id: spec.tenant_id.clone(),
+        retry: RetryPolicy::default(),
+        timeout: Duration::from_secs(60),
+    };
+    GraphClient::new(config, credential).map_err(|e| CredentialError(e.to_string()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn tsp() -> TenantSyncPolicy {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "cloudidentity.dev/v1alpha1", "kind": "TenantSyncPolicy",
+            "metadata": {"name": "contoso", "namespace": "identity"},
+            "spec": {"tenantId": "3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b",
+                     "credentials": {"clientSecret": {"clientId": "0b5e7c1d-2f3a-4b6c-8d9e-0f1a2b3c4d5e",
+                                     "secretRef": {"name": "graph-credentials", "key": "clientSecret"}}}}
+        }))
+        .unwrap()
+    }
+
+    fn secrets(
+        key: &str,
+        value: &str,
+    ) -> BTreeMap<(String, String), BTreeMap<String, SecretString>> {
+        let mut data = BTreeMap::new();
+        data.insert(key.to_string(), SecretString::new(value));
+        let mut m = BTreeMap::new();
+        m.insert(
+            ("identity".to_string(), "graph-credentials".to_string()),
+            data,
+        );
+        m
+    }
+
+    #[test]
+    fn secret_from_manifests_then_env() {
+        let c = resolve(&tsp(), &secrets("clientSecret", "abc"), &Env::default()).unwrap();
+        assert!(
+            matches!(c, Credential::ClientSecret { ref secret, .. } if secret.expose() == "abc")
+        );
+        let env = Env {
+            client_secret: Some(SecretString::new("from-env")),
+            ..Default::default()
+        };
+        let c = resolve(&tsp(), &BTreeMap::new(), &env).unwrap();
+        assert!(
+            matches!(c, Credential::ClientSecret { ref secret, .. } if secret.expose() == "from-env")
+        );
+    }
+
+    #[test]
+    fn errors_name_what_to_fix_and_never_the_secret() {
+        let e = resolve(&tsp(), &secrets("other", "abc"), &Env::default()).unwrap_err();
+        assert!(
+            e.0.contains("no key \"clientSecret\"")
+                && e.0.contains("other")
+                && !e.0.contains("abc"),
+            "{e}"
+        );
+        let e = resolve(&tsp(), &secrets("clientSecret", "  "), &Env::default()).unwrap_err();
+        assert!(e.0.contains("is empty"), "{e}");
+        let e = resolve(&tsp(), &BTreeMap::new(), &Env::default()).unwrap_err();
+        assert!(e.0.contains("AZURE_CLIENT_SECRET"), "{e}");
+        let env = Env {
+            tenant_id: Some("00000000-0000-0000-0000-000000000000".into()),
+            ..Default::default()
+        };
+        assert!(
+            resolve(&tsp(), &secrets("clientSecret", "abc"), &env)
+                .unwrap_err()
+                .0
+                .contains("AZURE_TENANT_ID")
+        );
+    }
+}

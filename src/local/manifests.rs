@@ -1,0 +1,308 @@
+//! Reading manifests from files and directories: the resources to reconcile and the Secrets
+//! that hold their credentials.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use kube::CustomResourceExt;
+use serde_json::Value;
+
+use crate::api::{API_VERSION, TenantSyncPolicy};
+use crate::graph::SecretString;
+
+/// A problem with the input files. Each names the file and document.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// A path could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The path.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is not valid YAML or JSON.
+    #[error("{path}: not valid YAML: {detail}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        detail: String,
+    },
+    /// A document is not one we can use.
+    #[error("{path} document {index}: {detail}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// 1-based document number in the file.
+        index: usize,
+        /// What is wrong and the fix.
+        detail: String,
+    },
+    /// Nothing to do.
+    #[error("no TenantSyncPolicy found in {0}")]
+    Empty(String),
+}
+
+/// A `TenantSyncPolicy` and where it came from.
+#[derive(Clone, Debug)]
+pub struct Loaded<T> {
+    /// The resource (namespace defaulted to `default`).
+    pub resource: T,
+    /// `file#document`.
+    pub source: String,
+}
+
+/// Everything read from the inputs.
+#[derive(Default)]
+pub struct Manifests {
+    /// Tenant policies, in input order.
+    pub tenants: Vec<Loaded<TenantSyncPolicy>>,
+    /// Secrets by (namespace, name), each key decoded.
+    pub secrets: BTreeMap<(String, String), BTreeMap<String, SecretString>>,
+}
+
+/// Read `paths` (files, or directories whose `*.yaml`, `*.yml` and `*.json` files are read in
+/// name order).
+pub fn load(paths: &[PathBuf]) -> Result<Manifests, ManifestError> {
+    let mut files = Vec::new();
+    for p in paths {
+        collect(p, &mut files)?;
+    }
+    let mut out = Manifests::default();
+    for f in &files {
+        load_file(f, &mut out)?;
+    }
+    if out.tenants.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(ManifestError::Empty(shown.join(", ")));
+    }
+    Ok(out)
+}
+
+fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), ManifestError> {
+    let read_err = |source| ManifestError::Read {
+        path: path.display().to_string(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(read_err)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && matches!(
+                        p.extension().and_then(|e| e.to_str()),
+                        Some("yaml" | "yml" | "json")
+                    )
+            })
+            .collect();
+        entries.sort();
+        files.extend(entries);
+    } else {
+        files.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+fn load_file(path: &Path, out: &mut Manifests) -> Result<(), ManifestError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple(&text).map_err(|e| ManifestError::Parse {
+            path: shown.clone(),
+            detail: e.to_string(),
+        })?;
+    let schema = tenant_schema();
+    for (i, doc) in docs.into_iter().enumerate().filter(|(_, d)| !d.is_null()) {
+        let index = i + 1;
+        let invalid = |detail: String| ManifestError::Invalid {
+            path: shown.clone(),
+            index,
+            detail,
+        };
+        let field = |p: &str| {
+            doc.pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (api_version, kind, name) = (
+            field("/apiVersion"),
+            field("/kind"),
+            field("/metadata/name"),
+        );
+        if name.is_empty() {
+            return Err(invalid(format!("{kind} without metadata.name")));
+        }
+        match (api_version.as_str(), kind.as_str()) {
+            (API_VERSION, "TenantSyncPolicy") => {
+                let problems = super::schema::check(&doc, &schema);
+                if !problems.is_empty() {
+                    return Err(invalid(format!(
+                        "TenantSyncPolicy {name} is invalid:\n  {}",
+                        problems.join("\n  ")
+                    )));
+                }
+                let mut tsp: TenantSyncPolicy = serde_json::from_value(doc)
+                    .map_err(|e| invalid(format!("TenantSyncPolicy {name}: {e}")))?;
+                if tsp.metadata.namespace.is_none() {
+                    tsp.metadata.namespace = Some("default".into());
+                }
+                tsp.metadata.generation.get_or_insert(1);
+                out.tenants.push(Loaded {
+                    resource: tsp,
+                    source: format!("{shown}#{index}"),
+                });
+            }
+            ("v1", "Secret") => {
+                let ns = doc
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("default")
+                    .to_string();
+                let data = secret_data(&doc).map_err(|d| invalid(format!("Secret {name}: {d}")))?;
+                out.secrets.insert((ns, name.clone()), data);
+            }
+            (API_VERSION, other) => {
+                return Err(invalid(format!(
+                    "kind {other:?} is not served by this version (known: TenantSyncPolicy)"
+                )));
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "{api_version}/{kind} is not a resource this tool reads (expected {API_VERSION} TenantSyncPolicy or v1 Secret)"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn tenant_schema() -> Value {
+    serde_json::to_value(TenantSyncPolicy::crd())
+        .ok()
+        .and_then(|crd| {
+            crd.pointer("/spec/versions/0/schema/openAPIV3Schema")
+                .cloned()
+        })
+        .unwrap_or(Value::Null)
+}
+
+/// `data` (base64) and `stringData` of a Secret, `stringData` winning as in Kubernetes.
+fn secret_data(doc: &Value) -> Result<BTreeMap<String, SecretString>, String> {
+    let mut out = BTreeMap::new();
+    if let Some(data) = doc.get("data").and_then(Value::as_object) {
+        for (k, v) in data {
+            let encoded = v
+                .as_str()
+                .ok_or_else(|| format!("data.{k} must be a base64 string"))?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .map_err(|_| {
+                    format!("data.{k} is not valid base64 (use stringData for plain text)")
+                })?;
+            let text =
+                String::from_utf8(bytes).map_err(|_| format!("data.{k} is not UTF-8 text"))?;
+            out.insert(k.clone(), SecretString::new(text));
+        }
+    }
+    if let Some(data) = doc.get("stringData").and_then(Value::as_object) {
+        for (k, v) in data {
+            let text = v
+                .as_str()
+                .ok_or_else(|| format!("stringData.{k} must be a string"))?;
+            out.insert(k.clone(), SecretString::new(text));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "eco-manifests-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    const GOOD: &str = r#"
+apiVersion: cloudidentity.dev/v1alpha1
+kind: TenantSyncPolicy
+metadata: {name: contoso, namespace: identity}
+spec:
+  tenantId: 3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b
+  credentials:
+    clientSecret:
+      clientId: 0b5e7c1d-2f3a-4b6c-8d9e-0f1a2b3c4d5e
+      secretRef: {name: graph-credentials, key: clientSecret}
+  directorySync: Disabled
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: graph-credentials, namespace: identity}
+data: {other: c2VjcmV0}
+stringData: {clientSecret: "s3cr3t"}
+"#;
+
+    #[test]
+    fn reads_policies_and_secrets() {
+        let m = load(&[write("a.yaml", GOOD)]).unwrap();
+        assert_eq!(m.tenants.len(), 1);
+        assert_eq!(
+            m.tenants[0].resource.metadata.namespace.as_deref(),
+            Some("identity")
+        );
+        let s = &m.secrets[&("identity".to_string(), "graph-credentials".to_string())];
+        assert_eq!(s["clientSecret"].expose(), "s3cr3t");
+        assert_eq!(s["other"].expose(), "secret");
+    }
+
+    #[test]
+    fn errors_name_file_document_and_field() {
+        let bad = GOOD.replace(
+            "directorySync: Disabled",
+            "directorySync: Off\n  surprise: 1",
+        );
+        let p = write("bad.yaml", &bad);
+        let e = load(std::slice::from_ref(&p)).err().unwrap().to_string();
+        assert!(e.contains("bad.yaml document 1"), "{e}");
+        assert!(
+            e.contains("spec.directorySync") && e.contains("spec.surprise: unknown field"),
+            "{e}"
+        );
+
+        let other = write(
+            "x.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n",
+        );
+        assert!(
+            load(&[other])
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("apps/v1/Deployment")
+        );
+
+        let empty = write(
+            "e.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n",
+        );
+        assert!(matches!(load(&[empty]), Err(ManifestError::Empty(_))));
+    }
+}

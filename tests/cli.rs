@@ -1,0 +1,275 @@
+//! The command line end to end: the emulator as its own process, `plan` and `apply` against
+//! it, exit codes and output.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_entra-cloud-operator");
+
+/// The emulator process; killed on drop.
+struct EmulatorProcess {
+    child: Child,
+    url: String,
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn emulator(args: &[&str]) -> EmulatorProcess {
+    let mut child = Command::new(BIN)
+        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    // Keep draining: a closed pipe would end the emulator at its next line.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let url = first
+        .trim()
+        .strip_prefix("emulator listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_string();
+    EmulatorProcess { child, url }
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "eco-cli-{name}-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn state(url: &str) -> serde_json::Value {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        reqwest::get(format!("{url}/_emulator/state"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("AZURE_CLIENT_SECRET")
+        .env_remove("AZURE_CLIENT_ID")
+        .env_remove("AZURE_TENANT_ID")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn plan_then_apply_examples_against_the_emulator_process() {
+    let emu = emulator(&[
+        "--users",
+        "400",
+        "--groups",
+        "10",
+        "--time-scale",
+        "3600",
+        "--propagation",
+        "30m",
+    ]);
+    let dir = temp("apply");
+    let journal = dir.join("journal.jsonl");
+    let journal = journal.to_str().unwrap();
+    let ex = examples();
+    let ex = ex.to_str().unwrap();
+
+    // plan: reads only, says what would change.
+    let (code, out, err) = run(&[
+        "plan",
+        "-f",
+        ex,
+        "--graph-url",
+        &emu.url,
+        "--login-url",
+        &emu.url,
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains(
+            "PATCH /organization/3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b onPremisesSyncEnabled=false"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("400 users"), "{out}");
+    assert!(
+        out.contains("identity/contoso-observer") && out.contains("no changes"),
+        "{out}"
+    );
+    let s = state(&emu.url);
+    assert_eq!(s["writes"]["accepted"], 0, "plan wrote: {s}");
+    assert_eq!(s["writes"]["refused"], 0, "plan wrote: {s}");
+
+    // apply: converges, prints the resources with status, exit 0.
+    let started = Instant::now();
+    let (code, out, err) = run(&[
+        "apply",
+        "-f",
+        ex,
+        "--graph-url",
+        &emu.url,
+        "--login-url",
+        &emu.url,
+        "--time-scale",
+        "3600",
+        "--journal",
+        journal,
+        "--progress",
+        "plain",
+        "-o",
+        "json",
+        "--timeout",
+        "120s",
+    ]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(started.elapsed() < Duration::from_secs(120));
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list["kind"], "List");
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    for item in items {
+        let ready = item["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Ready")
+            .unwrap();
+        assert_eq!(ready["status"], "True", "{item}");
+    }
+    let cutover = items
+        .iter()
+        .find(|i| i["metadata"]["name"] == "contoso")
+        .unwrap();
+    assert_eq!(cutover["status"]["syncState"], "Disabled");
+    assert_eq!(cutover["status"]["immutableIds"]["cleared"], 400);
+    assert!(
+        err.contains("DisableRequested") && err.contains("Propagating"),
+        "{err}"
+    );
+    let s = state(&emu.url);
+    assert_eq!(s["users"]["withImmutableId"], 0, "{s}");
+    assert_eq!(s["writes"]["refused"], 0, "{s}");
+
+    // The journal verifies and exports.
+    let (code, out, _) = run(&["journal", "verify", "--journal", journal]);
+    assert_eq!(code, 0);
+    assert!(out.contains("chain intact"), "{out}");
+    let (code, csv, _) = run(&["journal", "export", "--journal", journal, "--format", "csv"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        csv.lines()
+            .filter(|l| l.contains(",ClearImmutableId,Intent,"))
+            .count(),
+        400
+    );
+
+    // A second apply finds nothing to do and writes nothing.
+    let before = state(&emu.url)["writes"]["accepted"].clone();
+    let (code, _, err) = run(&[
+        "apply",
+        "-f",
+        ex,
+        "--graph-url",
+        &emu.url,
+        "--login-url",
+        &emu.url,
+        "--journal",
+        journal,
+        "--progress",
+        "quiet",
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(state(&emu.url)["writes"]["accepted"], before);
+}
+
+#[test]
+fn wrong_secret_exits_1_with_a_stalled_status_and_no_secret_in_output() {
+    let emu = emulator(&["--users", "10", "--groups", "1"]);
+    let dir = temp("wrong");
+    let manifest = std::fs::read_to_string(examples().join("tenant-cutover.yaml"))
+        .unwrap()
+        .replace(
+            "clientSecret: emulator-client-secret",
+            "clientSecret: Wr0ng-Canary-Value",
+        );
+    let file = dir.join("m.yaml");
+    std::fs::write(&file, manifest).unwrap();
+    let (code, out, err) = run(&[
+        "apply",
+        "-f",
+        file.to_str().unwrap(),
+        "--graph-url",
+        &emu.url,
+        "--login-url",
+        &emu.url,
+        "--journal",
+        dir.join("j.jsonl").to_str().unwrap(),
+        "--progress",
+        "plain",
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("reason: InvalidCredentials"), "{out}");
+    assert!(out.contains("AADSTS7000215"), "{out}");
+    for text in [&out, &err] {
+        assert!(!text.contains("Wr0ng-Canary-Value"));
+        assert!(!text.contains("emulator-client-secret"));
+    }
+    assert_eq!(state(&emu.url)["writes"]["accepted"], 0);
+}
+
+#[test]
+fn bad_manifests_exit_1_naming_file_and_field() {
+    let dir = temp("bad");
+    let file = dir.join("bad.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: cloudidentity.dev/v1alpha1\nkind: TenantSyncPolicy\nmetadata: {name: x}\nspec:\n  tenantId: not-a-guid\n  credentials: {}\n  directorySync: Off\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["apply", "-f", file.to_str().unwrap(), "--timeout", "5s"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("bad.yaml document 1"), "{err}");
+    assert!(
+        err.contains("spec.tenantId") && err.contains("spec.directorySync"),
+        "{err}"
+    );
+
+    let (code, _, err) = run(&["apply", "-f", dir.join("missing.yaml").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("missing.yaml"), "{err}");
+}

@@ -1,0 +1,228 @@
+//! Shared helpers of the integration tests: an in-process emulator, a Graph client for it,
+//! manifests and a bounded reconcile loop.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use entra_cloud_operator::api::TenantSyncPolicy;
+use entra_cloud_operator::api::conditions as cond;
+use entra_cloud_operator::api::tenant::TenantSyncPolicyStatus;
+use entra_cloud_operator::emulator::{Emulator, EmulatorConfig};
+use entra_cloud_operator::graph::{
+    Credential, GraphClient, GraphConfig, RetryPolicy, SecretString,
+};
+use entra_cloud_operator::journal::{FileJournal, ResourceKey};
+use entra_cloud_operator::reconcile::Outcome;
+use entra_cloud_operator::reconcile::tenant::{self, Context, Input};
+use serde_json::{Value, json};
+
+pub const TENANT: &str = "3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b";
+pub const CLIENT: &str = "0b5e7c1d-2f3a-4b6c-8d9e-0f1a2b3c4d5e";
+/// A recognisable secret, so tests can look for leaks.
+pub const SECRET: &str = "S3cr3t-Leak-Canary-7f3e9b";
+
+pub fn config(users: usize, groups: usize) -> EmulatorConfig {
+    EmulatorConfig {
+        tenant_id: TENANT.into(),
+        client_id: CLIENT.into(),
+        client_secret: SECRET.into(),
+        users,
+        groups,
+        time_scale: 1.0,
+        propagation: Duration::from_secs(3600),
+        ..EmulatorConfig::default()
+    }
+}
+
+pub async fn start(config: EmulatorConfig) -> Emulator {
+    Emulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("emulator starts")
+}
+
+/// Fast retries: the emulator answers in microseconds and tests inject many faults.
+pub fn retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 10,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(200),
+        max_retry_after: Duration::from_secs(5),
+    }
+}
+
+pub fn client(emu: &Emulator, secret: &str) -> GraphClient {
+    GraphClient::new(
+        GraphConfig {
+            graph_root: emu.url(),
+            login_root: emu.url(),
+            scope: "https://graph.microsoft.com/.default".into(),
+            tenant_id: TENANT.into(),
+            retry: retry(),
+            timeout: Duration::from_secs(30),
+        },
+        Credential::ClientSecret {
+            client_id: CLIENT.into(),
+            secret: SecretString::new(secret),
+        },
+    )
+    .unwrap()
+}
+
+pub fn policy(directory_sync: &str, clear: bool, drift: &str) -> TenantSyncPolicy {
+    serde_json::from_value(json!({
+        "apiVersion": "cloudidentity.dev/v1alpha1",
+        "kind": "TenantSyncPolicy",
+        "metadata": {"name": "contoso", "namespace": "identity", "generation": 1},
+        "spec": {
+            "tenantId": TENANT,
+            "credentials": {"clientSecret": {"clientId": CLIENT,
+                            "secretRef": {"name": "graph-credentials", "key": "clientSecret"}}},
+            "directorySync": directory_sync,
+            "clearImmutableIds": clear,
+            "drift": drift
+        }
+    }))
+    .unwrap()
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "eco-it-{name}-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A resource under test: its spec and status, a journal, a client.
+pub struct Harness {
+    pub tsp: TenantSyncPolicy,
+    pub graph: GraphClient,
+    pub journal: FileJournal,
+    pub journal_path: PathBuf,
+    pub events: Vec<entra_cloud_operator::reconcile::ReconcileEvent>,
+}
+
+impl Harness {
+    pub fn new(emu: &Emulator, tsp: TenantSyncPolicy, secret: &str) -> Self {
+        let journal_path = temp_dir("journal").join("journal.jsonl");
+        Harness {
+            tsp,
+            graph: client(emu, secret),
+            journal: FileJournal::open(&journal_path).unwrap(),
+            journal_path,
+            events: Vec::new(),
+        }
+    }
+
+    /// One reconcile pass; transient errors are returned, not retried.
+    pub async fn pass(
+        &mut self,
+    ) -> Result<Outcome<TenantSyncPolicyStatus>, entra_cloud_operator::reconcile::ReconcileError>
+    {
+        let ctx = Context {
+            graph: &self.graph,
+            journal: &self.journal,
+            resource: ResourceKey {
+                kind: "TenantSyncPolicy".into(),
+                namespace: "identity".into(),
+                name: "contoso".into(),
+            },
+            concurrency: 8,
+            now: jiff::Timestamp::now(),
+        };
+        let outcome = tenant::reconcile(
+            Input {
+                spec: &self.tsp.spec,
+                generation: self.tsp.metadata.generation,
+                status: self.tsp.status.as_ref(),
+            },
+            &ctx,
+        )
+        .await?;
+        self.tsp.status = Some(outcome.status.clone());
+        self.events.extend(outcome.events.clone());
+        Ok(outcome)
+    }
+
+    pub fn status(&self) -> TenantSyncPolicyStatus {
+        self.tsp.status.clone().unwrap_or_default()
+    }
+
+    pub fn condition(&self, t: &str) -> Option<(String, String, String)> {
+        cond::get(&self.status().conditions, t)
+            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+    }
+
+    /// Pass until `done(status)` holds, at most `max` passes (transient errors retried).
+    pub async fn until(&mut self, max: usize, done: impl Fn(&TenantSyncPolicyStatus) -> bool) {
+        for _ in 0..max {
+            match self.pass().await {
+                Ok(_) if done(&self.status()) => return,
+                Ok(_) => {}
+                Err(e) => eprintln!("transient: {e}"),
+            }
+        }
+        panic!(
+            "condition not reached after {max} passes; status: {:#?}",
+            self.status()
+        );
+    }
+}
+
+pub fn is_ready(s: &TenantSyncPolicyStatus) -> bool {
+    cond::is_true(&s.conditions, cond::READY)
+}
+
+pub fn is_stalled(s: &TenantSyncPolicyStatus) -> bool {
+    cond::is_true(&s.conditions, cond::STALLED)
+}
+
+/// `GET /_emulator/<path>`.
+pub async fn control_get(emu: &Emulator, path: &str) -> Value {
+    reqwest::get(format!("{}/_emulator/{path}", emu.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `POST /_emulator/<path>` with a JSON body; panics unless 2xx.
+pub async fn control_post(emu: &Emulator, path: &str, body: Value) -> Value {
+    let r = reqwest::Client::new()
+        .post(format!("{}/_emulator/{path}", emu.url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "POST {path}: {}", r.status());
+    r.json().await.unwrap_or(Value::Null)
+}
+
+pub async fn control_put(emu: &Emulator, path: &str, body: Value) {
+    let r = reqwest::Client::new()
+        .put(format!("{}/_emulator/{path}", emu.url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "PUT {path}: {}", r.status());
+}
+
+pub async fn advance(emu: &Emulator, seconds: f64) {
+    control_post(emu, "time/advance", json!({ "seconds": seconds })).await;
+}
+
+pub async fn state(emu: &Emulator) -> Value {
+    control_get(emu, "state").await
+}
+
+pub async fn users(emu: &Emulator) -> Vec<Value> {
+    control_get(emu, "users").await["value"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
