@@ -202,34 +202,27 @@ impl GraphClient {
         organization_id: &str,
         enabled: bool,
     ) -> Result<WriteReceipt, GraphError> {
-        let url = self.url(&format!("organization/{}", path_segment(organization_id)))?;
+        let path = format!("organization/{}", path_segment(organization_id));
         let body = json!({ "onPremisesSyncEnabled": enabled });
-        let resp = self
-            .send(
-                Operation::UpdateOrganization,
-                Method::PATCH,
-                url,
-                Some(&body),
-                false,
-            )
-            .await?;
-        Ok(WriteReceipt {
-            request_id: resp.request_id,
-        })
+        self.patch(Operation::UpdateOrganization, &path, &body)
+            .await
     }
 
     /// `PATCH /users/{id}` with `onPremisesImmutableId: null`.
     pub async fn clear_immutable_id(&self, user_id: &str) -> Result<WriteReceipt, GraphError> {
-        let url = self.url(&format!("users/{}", path_segment(user_id)))?;
+        let path = format!("users/{}", path_segment(user_id));
         let body = json!({ "onPremisesImmutableId": null });
+        self.patch(Operation::UpdateUser, &path, &body).await
+    }
+
+    async fn patch(
+        &self,
+        op: Operation,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<WriteReceipt, GraphError> {
         let resp = self
-            .send(
-                Operation::UpdateUser,
-                Method::PATCH,
-                url,
-                Some(&body),
-                false,
-            )
+            .send(op, Method::PATCH, self.url(path)?, Some(body), false)
             .await?;
         Ok(WriteReceipt {
             request_id: resp.request_id,
