@@ -6,6 +6,8 @@
 //! drives them from manifest files, and the emulator (`emulator`) stands in for Graph.
 
 pub mod api;
+pub mod clock;
+pub mod controller;
 pub mod demo;
 pub mod emulator;
 pub mod graph;

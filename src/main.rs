@@ -61,6 +61,8 @@ enum Command {
     /// Start the Graph emulator in-process with a synchronised tenant, apply `examples/`
     /// against it, and show the whole cutover.
     Demo(demo::DemoArgs),
+    /// Run the operator in a Kubernetes cluster (in-cluster config or KUBECONFIG).
+    Controller(entra_cloud_operator::controller::cli::ControllerArgs),
     /// Run the Microsoft Graph emulator.
     Emulator(EmulatorArgs),
     /// Print the CustomResourceDefinitions as YAML.
@@ -162,7 +164,7 @@ fn init_logging(format: LogFormat, default: &str) {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Emulator(_) => "info",
+        Command::Emulator(_) | Command::Controller(_) => "info",
         _ => "warn",
     };
     init_logging(cli.log_format, default_level);
@@ -204,6 +206,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Demo(args) => demo::run(args).await,
+        Command::Controller(args) => {
+            entra_cloud_operator::controller::cli::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Emulator(args) => {
             emulator::run(args).await?;
             Ok(ExitCode::SUCCESS)

@@ -247,6 +247,7 @@ async fn unknown_tenant_stalls() {
             tenant_id: "11111111-2222-3333-4444-555555555555".into(),
             retry: retry(),
             timeout: std::time::Duration::from_secs(10),
+            observer: None,
         },
         entra_cloud_operator::graph::Credential::ClientSecret {
             client_id: CLIENT.into(),

@@ -18,8 +18,22 @@ use super::error::{GraphError, Operation};
 use super::models::{Collection, ErrorEnvelope, Group, Organization, User};
 use super::retry::{RetryPolicy, parse_retry_after};
 
+/// Told about every request as it completes, for metrics: the operation, the HTTP status
+/// (`None` when no answer came), how long it took, and Graph's
+/// `x-ms-throttle-limit-percentage` when present (1.0 = at the quota).
+pub trait RequestObserver: Send + Sync {
+    /// One request completed.
+    fn observe(
+        &self,
+        operation: Operation,
+        status: Option<u16>,
+        elapsed: Duration,
+        quota_used: Option<f64>,
+    );
+}
+
 /// Where and how to reach Graph for one tenant.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct GraphConfig {
     /// Graph root without version, e.g. `https://graph.microsoft.com`.
     pub graph_root: String,
@@ -34,6 +48,22 @@ pub struct GraphConfig {
     pub retry: RetryPolicy,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Told about every request (metrics).
+    pub observer: Option<Arc<dyn RequestObserver>>,
+}
+
+impl std::fmt::Debug for GraphConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphConfig")
+            .field("graph_root", &self.graph_root)
+            .field("login_root", &self.login_root)
+            .field("scope", &self.scope)
+            .field("tenant_id", &self.tenant_id)
+            .field("retry", &self.retry)
+            .field("timeout", &self.timeout)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
 }
 
 /// Counters of what the client did, for progress lines, tests and benchmarks.
@@ -61,6 +91,7 @@ struct Inner {
     tokens: TokenProvider,
     retry: RetryPolicy,
     stats: ClientStats,
+    observer: Option<Arc<dyn RequestObserver>>,
 }
 
 /// A Microsoft Graph client for one tenant and application. Cheap to clone.
@@ -168,6 +199,7 @@ impl GraphClient {
                 tokens,
                 retry: config.retry,
                 stats: ClientStats::default(),
+                observer: config.observer,
             }),
         })
     }
@@ -336,6 +368,11 @@ impl GraphClient {
             let outcome = match req.send().await {
                 Ok(resp) => {
                     let status = resp.status();
+                    if let Some(o) = &inner.observer {
+                        let quota = header(&resp, "x-ms-throttle-limit-percentage")
+                            .and_then(|v| v.trim().parse::<f64>().ok());
+                        o.observe(op, Some(status.as_u16()), started.elapsed(), quota);
+                    }
                     let request_id = header(&resp, "request-id");
                     let retry_after = resp
                         .headers()
@@ -347,7 +384,12 @@ impl GraphClient {
                         Err(e) => Err(e.without_url().to_string()),
                     }
                 }
-                Err(e) => Err(describe(&e)),
+                Err(e) => {
+                    if let Some(o) = &inner.observer {
+                        o.observe(op, None, started.elapsed(), None);
+                    }
+                    Err(describe(&e))
+                }
             };
             let elapsed_ms = started.elapsed().as_millis() as u64;
             let (wait, failure) = match outcome {

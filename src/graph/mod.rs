@@ -9,7 +9,7 @@ pub mod retry;
 pub mod secret;
 
 pub use auth::{Credential, TokenProvider};
-pub use client::{GraphClient, GraphConfig, ListQuery, Page, Pager, WriteReceipt};
+pub use client::{GraphClient, GraphConfig, ListQuery, Page, Pager, RequestObserver, WriteReceipt};
 pub use error::{AuthError, ErrorCategory, GraphError, Operation};
 pub use retry::RetryPolicy;
 pub use secret::SecretString;

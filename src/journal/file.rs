@@ -111,7 +111,18 @@ impl FileJournal {
 }
 
 impl Journal for FileJournal {
-    fn append(&self, records: &[Record]) -> Result<(), JournalError> {
+    fn append<'a>(
+        &'a self,
+        records: &'a [Record],
+    ) -> super::BoxFuture<'a, Result<(), JournalError>> {
+        // Small synchronous writes and one fsync per group: cheaper than a thread hop.
+        Box::pin(std::future::ready(self.append_now(records)))
+    }
+}
+
+impl FileJournal {
+    /// Append synchronously (what [`Journal::append`] does).
+    pub fn append_now(&self, records: &[Record]) -> Result<(), JournalError> {
         if records.is_empty() {
             return Ok(());
         }
@@ -148,7 +159,7 @@ impl Journal for FileJournal {
     }
 }
 
-fn entry_hash(e: &Entry) -> Result<String, JournalError> {
+pub(super) fn entry_hash(e: &Entry) -> Result<String, JournalError> {
     let mut unhashed = e.clone();
     unhashed.hash.clear();
     let body = serde_json::to_vec(&unhashed).map_err(|err| JournalError::Corrupt {
@@ -231,11 +242,11 @@ mod tests {
     fn appends_chain_and_survive_reopen() {
         let p = temp("reopen");
         let j = FileJournal::open(&p).unwrap();
-        j.append(&[rec("a", Phase::Intent), rec("b", Phase::Intent)])
+        j.append_now(&[rec("a", Phase::Intent), rec("b", Phase::Intent)])
             .unwrap();
         drop(j);
         let j = FileJournal::open(&p).unwrap();
-        j.append(&[rec("a", Phase::Applied)]).unwrap();
+        j.append_now(&[rec("a", Phase::Applied)]).unwrap();
         let entries = FileJournal::read(&p).unwrap();
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[2].seq, 3);
@@ -253,7 +264,7 @@ mod tests {
     fn tampering_is_detected() {
         let p = temp("tamper");
         let j = FileJournal::open(&p).unwrap();
-        j.append(&[
+        j.append_now(&[
             rec("a", Phase::Intent),
             rec("b", Phase::Intent),
             rec("c", Phase::Intent),

@@ -2,8 +2,11 @@
 //! the directory, written (and made durable) *before* the change, with the prior values, so
 //! nothing is ever lost and a restart resumes without repeating harm.
 
+mod configmap;
 mod file;
 
+pub use configmap::{ConfigMapJournal, JOURNAL_LABEL, RESOURCE_LABEL};
+use file::entry_hash;
 pub use file::{FileJournal, VerifyReport};
 
 use serde::{Deserialize, Serialize};
@@ -133,9 +136,12 @@ pub enum JournalError {
 
 /// A durable, append-only journal.
 pub trait Journal: Send + Sync {
-    /// Append `records` in order; when this returns `Ok`, they are durable.
-    fn append(&self, records: &[Record]) -> Result<(), JournalError>;
+    /// Append `records` in order; when the future resolves to `Ok`, they are durable.
+    fn append<'a>(&'a self, records: &'a [Record]) -> BoxFuture<'a, Result<(), JournalError>>;
 }
+
+/// The future a [`Journal`] returns.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// Lowercase hex SHA-256 of `prev_hash` followed by `body`.
 pub(crate) fn chain_hash(prev_hash: &str, body: &[u8]) -> String {

@@ -163,6 +163,7 @@ pub fn graph_client(
         tenant_id: spec.tenant_id.clone(),
         retry: RetryPolicy::default(),
         timeout: Duration::from_secs(60),
+        observer: None,
     };
     GraphClient::new(config, credential).map_err(|e| CredentialError(e.to_string()))
 }

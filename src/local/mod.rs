@@ -1,7 +1,6 @@
 //! The reconcilers over manifest files, without a cluster: `apply` drives each resource until
 //! it is Ready or Stalled; `plan` observes and says what would change, writing nothing.
 
-pub mod clock;
 pub mod credentials;
 pub mod manifests;
 pub mod output;

@@ -13,10 +13,10 @@ use crate::api::tenant::TenantSyncPolicyStatus;
 use crate::journal::{FileJournal, Journal, ResourceKey};
 use crate::reconcile::tenant::{self, Context, Input, observe, plan, validate};
 
-use super::clock::ScaledClock;
 use super::credentials::{self, EndpointOverrides, Env};
 use super::manifests::Manifests;
 use super::progress::{Progress, ProgressMode};
+use crate::clock::ScaledClock;
 
 /// Options of `apply` and `plan`.
 #[derive(Clone, Debug)]
@@ -124,7 +124,7 @@ async fn run_one(
     let shown = format!("{}/{}", key.namespace, key.name);
     // A spec error explains itself better than the credential error it may cause.
     let client = match validate::validate(&tsp.spec) {
-        Err(e) => Err(("InvalidSpec", e.to_string())),
+        Err(e) => Err((tenant::INVALID_SPEC, e.to_string())),
         Ok(()) => credentials::resolve(&tsp, secrets, &opts.env)
             .and_then(|c| credentials::graph_client(&tsp, c, &opts.overrides))
             .map_err(|e| ("CredentialsUnavailable", e.0)),

@@ -60,6 +60,7 @@ pub fn client(emu: &Emulator, secret: &str) -> GraphClient {
             tenant_id: TENANT.into(),
             retry: retry(),
             timeout: Duration::from_secs(30),
+            observer: None,
         },
         Credential::ClientSecret {
             client_id: CLIENT.into(),

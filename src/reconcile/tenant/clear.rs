@@ -76,15 +76,25 @@ async fn clear_chunk(
         .iter()
         .map(|u| record(ctx, u, Phase::Intent, None, None))
         .collect();
-    ctx.journal.append(&intents)?;
+    ctx.journal.append(&intents).await?;
 
-    let results: Vec<(&User, Result<_, GraphError>)> = futures::stream::iter(users)
-        .map(|u| async move { (u, ctx.graph.clear_immutable_id(&u.id).await) })
-        .buffer_unordered(ctx.concurrency.max(1))
+    // Each request owns what it needs (a client handle and an id), so the futures are
+    // 'static and Send whatever drives them; `buffered` keeps the input order.
+    let requests: Vec<_> = users
+        .iter()
+        .map(|u| {
+            let graph = ctx.graph.clone();
+            let id = u.id.clone();
+            async move { graph.clear_immutable_id(&id).await }
+        })
+        .collect();
+    let answers: Vec<Result<_, GraphError>> = futures::stream::iter(requests)
+        .buffered(ctx.concurrency.max(1))
         .collect()
         .await;
+    let results = users.iter().zip(answers);
 
-    let mut outcomes = Vec::with_capacity(results.len());
+    let mut outcomes = Vec::with_capacity(users.len());
     for (user, result) in results {
         match result {
             Ok(receipt) => {
@@ -125,7 +135,7 @@ async fn clear_chunk(
             }
         }
     }
-    ctx.journal.append(&outcomes)
+    ctx.journal.append(&outcomes).await
 }
 
 fn record(

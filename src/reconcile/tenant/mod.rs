@@ -69,7 +69,9 @@ enum Health {
 }
 
 /// The outcome of a pass that could not start, e.g. because the credentials could not be
-/// resolved: `Stalled` with `reason` and `message`, nothing sent to Graph.
+/// resolved: `Stalled` with `reason` and `message`, nothing sent to Graph. A bad spec waits
+/// for a spec change (no requeue); anything else (a missing Secret, say) is looked at again
+/// every [`GUARD_INTERVAL`], since it can be fixed without touching the resource.
 pub fn stall(
     input: Input<'_>,
     now: jiff::Timestamp,
@@ -77,9 +79,12 @@ pub fn stall(
     message: String,
 ) -> Outcome<TenantSyncPolicyStatus> {
     let prev = input.status.cloned().unwrap_or_default();
-    Pass::new(prev, input.generation, now)
-        .finish(Health::Stalled(reason, message), Some(GUARD_INTERVAL))
+    let requeue = (reason != INVALID_SPEC).then_some(GUARD_INTERVAL);
+    Pass::new(prev, input.generation, now).finish(Health::Stalled(reason, message), requeue)
 }
+
+/// The `Stalled` reason of a spec the reconciler rejects.
+pub const INVALID_SPEC: &str = "InvalidSpec";
 
 /// One reconcile pass.
 pub async fn reconcile(
@@ -100,7 +105,7 @@ async fn reconcile_inner(
     let mut pass = Pass::new(prev, input.generation, ctx.now);
 
     if let Err(e) = validate::validate(spec) {
-        return Ok(pass.finish(Health::Stalled("InvalidSpec", e.to_string()), None));
+        return Ok(pass.finish(Health::Stalled(INVALID_SPEC, e.to_string()), None));
     }
     if spec.suspend {
         return Ok(pass.suspended());
@@ -277,11 +282,14 @@ impl Pass {
             };
             self.mark_drift(drift, "remediating (drift: Remediate)");
         }
-        ctx.journal.append(&[record(Phase::Intent, None, None)])?;
+        ctx.journal
+            .append(&[record(Phase::Intent, None, None)])
+            .await?;
         match ctx.graph.set_directory_sync(&org.id, enabled).await {
             Ok(receipt) => {
                 ctx.journal
-                    .append(&[record(Phase::Applied, receipt.request_id, None)])?;
+                    .append(&[record(Phase::Applied, receipt.request_id, None)])
+                    .await?;
                 self.status.converged_at = None;
                 let (reason, msg) = if enabled {
                     (
@@ -302,7 +310,8 @@ impl Pass {
             }
             Err(e) => {
                 ctx.journal
-                    .append(&[record(Phase::Failed, None, Some(e.to_string()))])?;
+                    .append(&[record(Phase::Failed, None, Some(e.to_string()))])
+                    .await?;
                 if is_pending_disable(&e) {
                     let msg = format!("Entra refuses the change while a disable is pending: {e}");
                     return Ok(self.finish(

@@ -1,5 +1,5 @@
-//! Tenant time for rehearsals: the local runner's clock can run faster than real time, in
-//! step with an emulator started with the same `--time-scale`.
+//! Tenant time for rehearsals: the operator's clock (local runner and controller alike) can
+//! run faster than real time, in step with an emulator started with the same `--time-scale`.
 
 use std::time::{Duration, Instant};
 

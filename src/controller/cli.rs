@@ -1,0 +1,117 @@
+//! `entra-cloud-operator controller`: the command line of the in-cluster operator.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use tracing::info;
+
+use super::{ControllerOptions, JournalStore, LeaseOptions, Metrics};
+
+/// Options of `controller`.
+#[derive(clap::Args, Debug)]
+pub struct ControllerArgs {
+    /// Namespaces to watch, comma-separated (default: all namespaces).
+    #[arg(long, value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// Address of the HTTP server for /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Name of the coordination.k8s.io Lease used for leader election.
+    #[arg(long, default_value = "entra-cloud-operator")]
+    pub lease_name: String,
+    /// Namespace of the Lease (default: POD_NAMESPACE, else the client's default namespace).
+    #[arg(long)]
+    pub lease_namespace: Option<String>,
+    /// Run without leader election (only ever one replica!).
+    #[arg(long)]
+    pub no_leader_election: bool,
+    /// Namespace of the journal ConfigMaps (default: POD_NAMESPACE, else the client's default
+    /// namespace).
+    #[arg(long)]
+    pub journal_namespace: Option<String>,
+    /// Graph writes in flight at once per resource.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Resources reconciled at once.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub workers: u16,
+    /// Tenant seconds per real second, to rehearse against an emulator running with the same
+    /// scale. 1 against real tenants.
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+}
+
+/// Run the controller until SIGTERM or Ctrl-C.
+pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.time_scale.is_finite() && args.time_scale > 0.0,
+        "--time-scale must be a positive number"
+    );
+    let client = kube::Client::try_default().await?;
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let own_ns = env("POD_NAMESPACE").unwrap_or_else(|| client.default_namespace().to_string());
+    let identity = env("POD_NAME").unwrap_or_else(|| {
+        format!(
+            "{}-{:08x}",
+            env("HOSTNAME").unwrap_or_else(|| "entra-cloud-operator".into()),
+            fastrand::u32(..)
+        )
+    });
+    let options = ControllerOptions {
+        namespaces: args.namespaces.clone(),
+        journal: JournalStore::ConfigMaps(
+            args.journal_namespace
+                .clone()
+                .unwrap_or_else(|| own_ns.clone()),
+        ),
+        concurrency: usize::from(args.concurrency),
+        workers: args.workers,
+        time_scale: args.time_scale,
+        lease: (!args.no_leader_election).then(|| LeaseOptions {
+            name: args.lease_name.clone(),
+            namespace: args
+                .lease_namespace
+                .clone()
+                .unwrap_or_else(|| own_ns.clone()),
+            identity: identity.clone(),
+            duration_s: 15,
+        }),
+        instance: Some(identity),
+    };
+    let metrics = Arc::new(Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (addr, http) = super::http::serve(args.metrics_addr, metrics.clone(), ready.clone(), {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    })
+    .await?;
+    info!(%addr, namespaces = ?args.namespaces, "controller starting");
+    let result = super::run(client, options, metrics, ready, async move {
+        terminated().await;
+        info!("shutting down");
+    })
+    .await;
+    let _ = stop_tx.send(true);
+    let _ = http.await;
+    result
+}
+
+/// SIGTERM (what Kubernetes sends) or Ctrl-C.
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

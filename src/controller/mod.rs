@@ -1,0 +1,319 @@
+//! The operator in a cluster: kube-runtime controllers around the Kubernetes-free reconcilers,
+//! leader election on a Lease, status by server-side apply, Events, metrics and health.
+
+pub mod cli;
+pub mod credentials;
+pub mod http;
+pub mod metrics;
+pub mod tenant;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::StreamExt;
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
+use kube::{Api, Client};
+use kube_lease_manager::LeaseManagerBuilder;
+use tokio::sync::{Mutex, watch};
+use tracing::{error, info, warn};
+
+use crate::api::TenantSyncPolicy;
+use crate::clock::ScaledClock;
+use crate::graph::GraphClient;
+use crate::journal::{ConfigMapJournal, Journal, ResourceKey};
+use crate::reconcile::ReconcileError;
+
+use credentials::{CredentialProblem, WorkloadIdentityEnv};
+pub use metrics::Metrics;
+
+/// The field manager of every status write.
+pub const FIELD_MANAGER: &str = "entra-cloud-operator";
+
+/// Leader election settings.
+#[derive(Clone, Debug)]
+pub struct LeaseOptions {
+    /// Lease name.
+    pub name: String,
+    /// Lease namespace.
+    pub namespace: String,
+    /// This replica's identity (the pod name).
+    pub identity: String,
+    /// Seconds a lease stays valid without renewal.
+    pub duration_s: u64,
+}
+
+/// Where journals go.
+#[derive(Clone)]
+pub enum JournalStore {
+    /// ConfigMaps in this namespace (the default in a cluster).
+    ConfigMaps(String),
+    /// One shared journal (tests, local rehearsals).
+    Shared(Arc<dyn Journal>),
+}
+
+/// How the controller runs.
+#[derive(Clone)]
+pub struct ControllerOptions {
+    /// Namespaces to watch; empty = all.
+    pub namespaces: Vec<String>,
+    /// Where journals are kept.
+    pub journal: JournalStore,
+    /// Graph writes in flight at once per resource.
+    pub concurrency: usize,
+    /// Resources reconciled at once.
+    pub workers: u16,
+    /// Tenant seconds per real second (rehearsals against a fast emulator).
+    pub time_scale: f64,
+    /// Leader election; `None` runs without (a single replica).
+    pub lease: Option<LeaseOptions>,
+    /// Reported as the Events' reporting instance.
+    pub instance: Option<String>,
+}
+
+/// Why a controller pass failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The reconciler failed transiently.
+    #[error(transparent)]
+    Reconcile(#[from] ReconcileError),
+    /// The Kubernetes API failed.
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+impl Error {
+    /// Metric label and log field.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Reconcile(ReconcileError::Graph(e)) => e.category().reason(),
+            Error::Reconcile(ReconcileError::Journal(_)) => "Journal",
+            Error::Kube(_) => "KubernetesAPI",
+        }
+    }
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// Publishes Events.
+    pub recorder: Recorder,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Options.
+    pub options: ControllerOptions,
+    /// The operator's clock.
+    pub clock: ScaledClock,
+    wi: WorkloadIdentityEnv,
+    graphs: Mutex<HashMap<String, (String, GraphClient)>>,
+    journals: Mutex<HashMap<String, Arc<dyn Journal>>>,
+    failures: std::sync::Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    /// A context for `client`.
+    pub fn new(client: Client, options: ControllerOptions, metrics: Arc<Metrics>) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: options.instance.clone(),
+        };
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            clock: ScaledClock::new(options.time_scale),
+            client,
+            metrics,
+            options,
+            wi: WorkloadIdentityEnv::from_process(),
+            graphs: Mutex::new(HashMap::new()),
+            journals: Mutex::new(HashMap::new()),
+            failures: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The Graph client of `tsp`, reused while its credentials and endpoints are unchanged so
+    /// the token cache survives between passes.
+    pub async fn graph_for(
+        &self,
+        tsp: &TenantSyncPolicy,
+    ) -> Result<GraphClient, CredentialProblem> {
+        let (credential, version) = credentials::resolve(&self.client, tsp, &self.wi).await?;
+        let fp = credentials::fingerprint(tsp, version.as_deref());
+        let key = format!(
+            "{}/{}",
+            tsp.metadata.namespace.clone().unwrap_or_default(),
+            tsp.metadata.name.clone().unwrap_or_default()
+        );
+        let mut graphs = self.graphs.lock().await;
+        if let Some((f, g)) = graphs.get(&key)
+            && *f == fp
+        {
+            return Ok(g.clone());
+        }
+        let observer = self.metrics.graph_observer(&tsp.spec.tenant_id);
+        let g = credentials::graph_client(tsp, credential, &self.wi, observer)?;
+        graphs.insert(key, (fp, g.clone()));
+        Ok(g)
+    }
+
+    /// The journal of `key`.
+    pub async fn journal_for(&self, key: &ResourceKey) -> Arc<dyn Journal> {
+        match &self.options.journal {
+            JournalStore::Shared(j) => j.clone(),
+            JournalStore::ConfigMaps(ns) => {
+                let mut journals = self.journals.lock().await;
+                journals
+                    .entry(key.to_string())
+                    .or_insert_with(|| {
+                        Arc::new(ConfigMapJournal::new(self.client.clone(), ns, key.clone()))
+                    })
+                    .clone()
+            }
+        }
+    }
+
+    fn count_failure(&self, key: &str) -> u32 {
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let n = f.entry(key.to_string()).or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    async fn reset_failures(&self, key: &str) {
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        f.remove(key);
+    }
+}
+
+/// Run the controllers until `shutdown` resolves: with leader election, only while this
+/// replica holds the Lease. `ready` turns true once the controller is up (leading or standing by).
+pub async fn run(
+    client: Client,
+    options: ControllerOptions,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        options.clone(),
+        metrics.clone(),
+    ));
+    let Some(lease) = options.lease.clone() else {
+        ready.store(true, Ordering::Relaxed);
+        metrics.leader(true);
+        run_controllers(ctx, wait_true(stop_rx)).await;
+        return Ok(());
+    };
+
+    let manager = LeaseManagerBuilder::new(client, &lease.name)
+        .with_namespace(&lease.namespace)
+        .with_identity(&lease.identity)
+        .with_field_manager(FIELD_MANAGER)
+        .with_duration(lease.duration_s)
+        .with_grace((lease.duration_s / 3).max(1))
+        .build()
+        .await?;
+    let (mut leading, task) = manager.watch().await;
+    ready.store(true, Ordering::Relaxed);
+    let mut stop = stop_rx.clone();
+    loop {
+        // Stand by until this replica leads or the process stops.
+        while !*leading.borrow_and_update() {
+            tokio::select! {
+                changed = leading.changed() => if changed.is_err() { break },
+                _ = stop.wait_for(|s| *s) => break,
+            }
+        }
+        if *stop.borrow() {
+            break;
+        }
+        if !*leading.borrow() {
+            error!("leader election stopped unexpectedly");
+            break;
+        }
+        info!(identity = %lease.identity, "leading: starting controllers");
+        metrics.leader(true);
+        let mut lost = leading.clone();
+        let mut stop_now = stop_rx.clone();
+        let trigger = async move {
+            tokio::select! {
+                _ = lost.wait_for(|l| !*l) => warn!("lease lost: stopping controllers"),
+                _ = stop_now.wait_for(|s| *s) => {}
+            }
+        };
+        run_controllers(ctx.clone(), trigger).await;
+        metrics.leader(false);
+        if *stop.borrow() {
+            break;
+        }
+    }
+    // Hand the lease over at once rather than making the next leader wait for it to expire.
+    drop(leading);
+    match task.await {
+        Ok(Ok(manager)) => {
+            if let Err(e) = manager.release().await {
+                warn!(error = %e, "could not release the lease");
+            }
+        }
+        Ok(Err(e)) => warn!(error = %e, "lease manager failed"),
+        Err(e) => warn!(error = %e, "lease manager task failed"),
+    }
+    Ok(())
+}
+
+async fn wait_true(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// One controller per watched scope, all stopping gracefully (in-flight passes finish) when
+/// `stop` resolves.
+async fn run_controllers(ctx: Arc<Context>, stop: impl Future<Output = ()> + Send + 'static) {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        stop.await;
+        let _ = tx.send(true);
+    });
+    let apis: Vec<Api<TenantSyncPolicy>> = if ctx.options.namespaces.is_empty() {
+        vec![Api::all(ctx.client.clone())]
+    } else {
+        ctx.options
+            .namespaces
+            .iter()
+            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
+            .collect()
+    };
+    let runs = apis.into_iter().map(|api| {
+        let ctx = ctx.clone();
+        let stop = wait_true(rx.clone());
+        async move {
+            let (reader, writer) = reflector::store();
+            // Status writes change the resourceVersion but not the generation: filtering on
+            // generation keeps them from triggering another pass.
+            let stream = watcher(api, watcher::Config::default().any_semantic())
+                .default_backoff()
+                .reflect(writer)
+                .applied_objects()
+                .predicate_filter(predicates::generation, Default::default());
+            Controller::for_stream(stream, reader)
+                .with_config(ControllerConfig::default().concurrency(ctx.options.workers))
+                .graceful_shutdown_on(stop)
+                .run(tenant::reconcile, tenant::error_policy, ctx)
+                .for_each(|r| async move {
+                    if let Err(e) = r {
+                        tracing::debug!(error = %e, "controller event");
+                    }
+                })
+                .await;
+        }
+    });
+    futures::future::join_all(runs).await;
+}

@@ -1,0 +1,199 @@
+//! The `TenantSyncPolicy` controller: resolve credentials, run the Kubernetes-free reconciler,
+//! publish its Events, write its status by server-side apply, requeue.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType as KubeEventType};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::api::conditions as cond;
+use crate::api::tenant::TenantSyncPolicyStatus;
+use crate::api::{API_VERSION, TenantSyncPolicy};
+use crate::journal::ResourceKey;
+use crate::reconcile::tenant::{self as rec, Input, validate};
+use crate::reconcile::{EventType, ReconcileError};
+
+use super::credentials::CredentialProblem;
+use super::{Context, Error, FIELD_MANAGER};
+
+const KIND: &str = rec::KIND;
+
+/// Reconcile one `TenantSyncPolicy`.
+pub async fn reconcile(obj: Arc<TenantSyncPolicy>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let ns = obj.namespace().unwrap_or_else(|| "default".into());
+    let name = obj.name_any();
+    if obj.meta().deletion_timestamp.is_some() {
+        // Nothing to undo for a tenant policy: the journal stays, the tenant stays as it is.
+        return Ok(Action::await_change());
+    }
+    let key = ResourceKey {
+        kind: KIND.into(),
+        namespace: ns.clone(),
+        name: name.clone(),
+    };
+    let input = Input {
+        spec: &obj.spec,
+        generation: obj.metadata.generation,
+        status: obj.status.as_ref(),
+    };
+    let now = ctx.clock.now();
+    let outcome = if let Err(e) = validate::validate(&obj.spec) {
+        rec::stall(input, now, rec::INVALID_SPEC, e.to_string())
+    } else {
+        match ctx.graph_for(&obj).await {
+            Err(CredentialProblem::Stall(reason, msg)) => rec::stall(input, now, reason, msg),
+            Err(CredentialProblem::Transient(e)) => return Err(Error::Kube(e)),
+            Ok(graph) => {
+                let journal = ctx.journal_for(&key).await;
+                let rctx = rec::Context {
+                    graph: &graph,
+                    journal: journal.as_ref(),
+                    resource: key.clone(),
+                    concurrency: ctx.options.concurrency,
+                    now,
+                };
+                rec::reconcile(input, &rctx).await?
+            }
+        }
+    };
+
+    let oref = obj.object_ref(&());
+    for e in &outcome.events {
+        let ev = Event {
+            type_: match e.type_ {
+                EventType::Normal => KubeEventType::Normal,
+                EventType::Warning => KubeEventType::Warning,
+            },
+            reason: e.reason.clone(),
+            note: Some(truncate(&e.note, 1000)),
+            action: e.action.clone(),
+            secondary: None,
+        };
+        if let Err(err) = ctx.recorder.publish(&ev, &oref).await {
+            warn!(resource = %key, reason = %e.reason, error = %err, "could not publish event");
+        }
+    }
+
+    let old = obj.status.clone().unwrap_or_default();
+    record_metrics(&ctx, &ns, &name, &old, &outcome.status, started.elapsed());
+    if obj.status.as_ref() != Some(&outcome.status) {
+        patch_status(&ctx, &ns, &name, &outcome.status).await?;
+    }
+    ctx.reset_failures(&key.to_string()).await;
+    Ok(match outcome.requeue_after {
+        Some(d) => Action::requeue(ctx.clock.real(d)),
+        None => Action::await_change(),
+    })
+}
+
+/// Write the status by server-side apply on the status subresource, one field manager.
+pub async fn patch_status(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    status: &TenantSyncPolicyStatus,
+) -> Result<(), Error> {
+    let api: Api<TenantSyncPolicy> = Api::namespaced(ctx.client.clone(), ns);
+    let patch = json!({
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "status": status,
+    });
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    info!(namespace = ns, name, "status written");
+    Ok(())
+}
+
+fn record_metrics(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    old: &TenantSyncPolicyStatus,
+    new: &TenantSyncPolicyStatus,
+    took: Duration,
+) {
+    let c = &new.conditions;
+    let result = if cond::is_true(c, cond::READY) {
+        "ready"
+    } else if cond::is_true(c, cond::STALLED) {
+        "stalled"
+    } else {
+        "progressing"
+    };
+    ctx.metrics.reconciled(KIND, result, took);
+    let cleared = |s: &TenantSyncPolicyStatus| s.immutable_ids.map(|i| i.cleared).unwrap_or(0);
+    let converted = (cleared(new) - cleared(old)).max(0) as u64;
+    let failed = new.immutable_ids.map(|i| i.failed).unwrap_or(0).max(0) as u64;
+    ctx.metrics.objects(KIND, converted, failed);
+    ctx.metrics
+        .drift(ns, name, cond::is_true(c, cond::DRIFT_DETECTED));
+}
+
+/// What to do after a failed pass: throttling waits as Graph asked; transient failures back
+/// off exponentially (5 s doubling to 5 min, jittered) per resource. Permanent problems never
+/// get here: they end the pass with `Stalled`.
+pub fn error_policy(obj: Arc<TenantSyncPolicy>, err: &Error, ctx: Arc<Context>) -> Action {
+    let key = format!(
+        "{KIND}/{}/{}",
+        obj.namespace().unwrap_or_default(),
+        obj.name_any()
+    );
+    ctx.metrics.reconcile_error(KIND, err.category());
+    ctx.metrics.reconciled(KIND, "error", Duration::ZERO);
+    let failures = ctx.count_failure(&key);
+    let wait = match err {
+        Error::Reconcile(e @ ReconcileError::Graph(_)) if e.retry_after().is_some() => {
+            e.retry_after().unwrap_or_default()
+        }
+        _ => backoff(failures),
+    };
+    warn!(resource = %key, error = %err, category = err.category(), retry_in_s = wait.as_secs_f64(), "reconcile failed");
+    Action::requeue(wait)
+}
+
+fn backoff(failures: u32) -> Duration {
+    let step = Duration::from_secs(5)
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(6))
+        .min(Duration::from_secs(300));
+    step / 2 + (step / 2).mul_f64(fastrand::f64())
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded_and_grows() {
+        assert!(backoff(1) <= Duration::from_secs(5));
+        assert!(backoff(3) >= Duration::from_secs(10));
+        assert!(backoff(50) <= Duration::from_secs(300));
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("abc", 10), "abc");
+        assert_eq!(truncate("ééé", 3), "é…");
+    }
+}

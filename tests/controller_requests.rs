@@ -1,0 +1,331 @@
+//! The controller's exact Kubernetes API requests for one reconcile, against a scripted API
+//! stand-in at the HTTP level (kube-rs's ApiServerVerifier pattern with tower-test), while
+//! Graph is the in-process emulator.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use entra_cloud_operator::api::TenantSyncPolicy;
+use entra_cloud_operator::controller::{self, ControllerOptions, JournalStore, Metrics};
+use entra_cloud_operator::journal::FileJournal;
+use http::{Request, Response};
+use kube::client::Body;
+use serde_json::{Value, json};
+
+type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+fn context(emu_url: &str) -> (Arc<controller::Context>, Handle, TenantSyncPolicy) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(service, "default");
+    let journal = FileJournal::open(temp_dir("ctl").join("journal.jsonl")).unwrap();
+    let options = ControllerOptions {
+        namespaces: vec![],
+        journal: JournalStore::Shared(Arc::new(journal)),
+        concurrency: 4,
+        workers: 1,
+        time_scale: 1.0,
+        lease: None,
+        instance: Some("test-pod".into()),
+    };
+    let ctx = Arc::new(controller::Context::new(
+        client,
+        options,
+        Arc::new(Metrics::default()),
+    ));
+    let mut tsp = policy("Disabled", true, "Report");
+    tsp.spec.endpoints = Some(entra_cloud_operator::api::tenant::Endpoints {
+        graph: Some(emu_url.into()),
+        login: Some(emu_url.into()),
+    });
+    (ctx, handle, tsp)
+}
+
+async fn next(
+    handle: &mut Handle,
+) -> (
+    Request<Body>,
+    tower_test::mock::SendResponse<Response<Body>>,
+) {
+    tokio::time::timeout(Duration::from_secs(10), handle.next_request())
+        .await
+        .expect("the controller made the expected request in time")
+        .expect("a request")
+}
+
+fn respond(send: tower_test::mock::SendResponse<Response<Body>>, status: u16, body: &Value) {
+    send.send_response(
+        Response::builder()
+            .status(status)
+            .body(Body::from(serde_json::to_vec(body).unwrap()))
+            .unwrap(),
+    );
+}
+
+async fn body(req: Request<Body>) -> Value {
+    let bytes = req.into_body().collect_bytes().await.unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+async fn expect_secret_get(handle: &mut Handle, secret: Option<&str>) {
+    let (req, send) = next(handle).await;
+    assert_eq!(req.method(), "GET");
+    assert_eq!(
+        req.uri().path(),
+        "/api/v1/namespaces/identity/secrets/graph-credentials"
+    );
+    match secret {
+        Some(s) => respond(
+            send,
+            200,
+            &json!({"apiVersion": "v1", "kind": "Secret",
+                    "metadata": {"name": "graph-credentials", "namespace": "identity", "resourceVersion": "7"},
+                    "data": {"clientSecret": base64(s)}}),
+        ),
+        None => respond(
+            send,
+            404,
+            &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+                    "code": 404, "message": "secrets \"graph-credentials\" not found"}),
+        ),
+    }
+}
+
+fn base64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+async fn expect_event(handle: &mut Handle, type_: &str, reason: &str) {
+    let (req, send) = next(handle).await;
+    assert_eq!(req.method(), "POST");
+    assert_eq!(
+        req.uri().path(),
+        "/apis/events.k8s.io/v1/namespaces/identity/events"
+    );
+    let ev = body(req).await;
+    assert_eq!(ev["type"], type_, "{ev}");
+    assert_eq!(ev["reason"], reason, "{ev}");
+    assert_eq!(ev["regarding"]["kind"], "TenantSyncPolicy");
+    assert_eq!(ev["regarding"]["name"], "contoso");
+    assert_eq!(ev["reportingController"], "entra-cloud-operator");
+    assert_eq!(ev["reportingInstance"], "test-pod");
+    respond(send, 201, &ev);
+}
+
+async fn expect_status_patch(handle: &mut Handle, tsp: &TenantSyncPolicy) -> Value {
+    let (req, send) = next(handle).await;
+    assert_eq!(req.method(), "PATCH");
+    assert_eq!(
+        req.uri().to_string(),
+        "/apis/cloudidentity.dev/v1alpha1/namespaces/identity/tenantsyncpolicies/contoso/status?&force=true&fieldManager=entra-cloud-operator"
+    );
+    assert_eq!(
+        req.headers()["content-type"],
+        "application/apply-patch+yaml"
+    );
+    let patch = body(req).await;
+    assert_eq!(patch["apiVersion"], "cloudidentity.dev/v1alpha1");
+    assert_eq!(patch["kind"], "TenantSyncPolicy");
+    assert!(
+        patch.get("spec").is_none(),
+        "a status patch carries no spec"
+    );
+    let mut answer = serde_json::to_value(tsp).unwrap();
+    answer["status"] = patch["status"].clone();
+    respond(send, 200, &answer);
+    patch
+}
+
+fn condition<'a>(status: &'a Value, t: &str) -> &'a Value {
+    status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == t)
+        .unwrap_or(&Value::Null)
+}
+
+#[tokio::test]
+async fn first_pass_reads_the_secret_publishes_an_event_and_applies_status() {
+    let emu = start(config(20, 2)).await;
+    let (ctx, mut handle, tsp) = context(&emu.url());
+    let obj = Arc::new(tsp.clone());
+    let verifier = tokio::spawn(async move {
+        expect_secret_get(&mut handle, Some(SECRET)).await;
+        expect_event(&mut handle, "Normal", "DisableRequested").await;
+        let patch = expect_status_patch(&mut handle, &tsp).await;
+        (handle, patch)
+    });
+    let action = controller::tenant::reconcile(obj, ctx.clone())
+        .await
+        .unwrap();
+    let (_handle, patch) = tokio::time::timeout(Duration::from_secs(10), verifier)
+        .await
+        .unwrap()
+        .unwrap();
+    let status = &patch["status"];
+    assert_eq!(status["observedGeneration"], 1);
+    assert_eq!(condition(status, "Ready")["status"], "False");
+    assert_eq!(
+        condition(status, "Reconciling")["reason"],
+        "DisableRequested"
+    );
+    assert!(condition(status, "Stalled").is_null());
+    assert_eq!(condition(status, "Ready")["observedGeneration"], 1);
+    assert_eq!(
+        format!("{action:?}"),
+        format!(
+            "{:?}",
+            kube::runtime::controller::Action::requeue(Duration::from_secs(30))
+        )
+    );
+    assert_eq!(state(&emu).await["writes"]["accepted"], 1);
+
+    let metrics = ctx.metrics.encode();
+    assert!(metrics.contains("entra_cloud_operator_reconciles_total{kind=\"TenantSyncPolicy\",result=\"progressing\"} 1"), "{metrics}");
+    assert!(metrics.contains("entra_cloud_operator_graph_requests_total{operation=\"organization.update\",status=\"204\"} 1"), "{metrics}");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unchanged_status_is_not_written_again() {
+    let emu = start(config(10, 1)).await;
+    let (ctx, mut handle, mut tsp) = context(&emu.url());
+    tsp.spec.directory_sync = entra_cloud_operator::api::tenant::DirectorySyncMode::Unmanaged;
+    tsp.spec.clear_immutable_ids = false;
+    let first = tsp.clone();
+    let verifier = tokio::spawn(async move {
+        expect_secret_get(&mut handle, Some(SECRET)).await;
+        expect_event(&mut handle, "Normal", "Observing").await;
+        let patch = expect_status_patch(&mut handle, &first).await;
+        (handle, patch)
+    });
+    controller::tenant::reconcile(Arc::new(tsp.clone()), ctx.clone())
+        .await
+        .unwrap();
+    let (mut handle, patch) = verifier.await.unwrap();
+    assert_eq!(condition(&patch["status"], "Ready")["status"], "True");
+
+    // Second pass with that status: the Secret is read, nothing else. A status patch or an
+    // Event would wait for an answer that never comes, and the bounded wait would fail.
+    tsp.status = Some(serde_json::from_value(patch["status"].clone()).unwrap());
+    tsp.spec.endpoints = patch_endpoints(&emu.url());
+    let verifier = tokio::spawn(async move {
+        expect_secret_get(&mut handle, Some(SECRET)).await;
+        handle
+    });
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        controller::tenant::reconcile(Arc::new(tsp), ctx.clone()),
+    )
+    .await
+    .expect("no request beyond the Secret read")
+    .unwrap();
+    verifier.await.unwrap();
+    emu.shutdown().await;
+}
+
+fn patch_endpoints(url: &str) -> Option<entra_cloud_operator::api::tenant::Endpoints> {
+    Some(entra_cloud_operator::api::tenant::Endpoints {
+        graph: Some(url.into()),
+        login: Some(url.into()),
+    })
+}
+
+#[tokio::test]
+async fn a_missing_secret_stalls_with_a_warning_and_no_graph_call() {
+    let emu = start(config(5, 1)).await;
+    let (ctx, mut handle, tsp) = context(&emu.url());
+    let obj = Arc::new(tsp.clone());
+    let verifier = tokio::spawn(async move {
+        expect_secret_get(&mut handle, None).await;
+        expect_event(&mut handle, "Warning", "SecretNotFound").await;
+        expect_status_patch(&mut handle, &tsp).await
+    });
+    let action = controller::tenant::reconcile(obj, ctx).await.unwrap();
+    let patch = verifier.await.unwrap();
+    let stalled = condition(&patch["status"], "Stalled");
+    assert_eq!(stalled["status"], "True");
+    assert_eq!(stalled["reason"], "SecretNotFound");
+    assert!(
+        stalled["message"]
+            .as_str()
+            .unwrap()
+            .contains("kubectl -n identity create secret generic graph-credentials")
+    );
+    assert_eq!(
+        format!("{action:?}"),
+        format!(
+            "{:?}",
+            kube::runtime::controller::Action::requeue(Duration::from_secs(300))
+        )
+    );
+    assert_eq!(state(&emu).await["requests"]["total"], 0);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_invalid_spec_stalls_without_reading_the_secret() {
+    let emu = start(config(5, 1)).await;
+    let (ctx, mut handle, mut tsp) = context(&emu.url());
+    tsp.spec.directory_sync = entra_cloud_operator::api::tenant::DirectorySyncMode::Unmanaged;
+    let obj = Arc::new(tsp.clone());
+    let verifier = tokio::spawn(async move {
+        expect_event(&mut handle, "Warning", "InvalidSpec").await;
+        expect_status_patch(&mut handle, &tsp).await
+    });
+    let action = controller::tenant::reconcile(obj, ctx).await.unwrap();
+    let patch = verifier.await.unwrap();
+    assert_eq!(
+        condition(&patch["status"], "Stalled")["reason"],
+        "InvalidSpec"
+    );
+    assert_eq!(
+        format!("{action:?}"),
+        format!("{:?}", kube::runtime::controller::Action::await_change())
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn throttling_beyond_the_retries_requeues_after_retry_after() {
+    let emu = start(config(5, 1)).await;
+    let (ctx, mut handle, tsp) = context(&emu.url());
+    control_post(
+        &emu,
+        "faults",
+        json!({"status": 429, "count": 1000, "retryAfter": 0.002}),
+    )
+    .await;
+    let obj = Arc::new(tsp);
+    let verifier = tokio::spawn(async move {
+        expect_secret_get(&mut handle, Some(SECRET)).await;
+    });
+    let err = controller::tenant::reconcile(obj.clone(), ctx.clone())
+        .await
+        .unwrap_err();
+    verifier.await.unwrap();
+    assert_eq!(err.category(), "Throttled");
+    let action = controller::tenant::error_policy(obj, &err, ctx.clone());
+    // Graph's Retry-After (2 ms here), not the generic backoff.
+    assert_eq!(
+        format!("{action:?}"),
+        format!(
+            "{:?}",
+            kube::runtime::controller::Action::requeue(Duration::from_millis(2))
+        )
+    );
+    let metrics = ctx.metrics.encode();
+    assert!(metrics.contains("entra_cloud_operator_reconcile_errors_total{kind=\"TenantSyncPolicy\",category=\"Throttled\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains(
+            "entra_cloud_operator_graph_throttled_total{operation=\"organization.get\"} 8"
+        ),
+        "{metrics}"
+    );
+    emu.shutdown().await;
+}
