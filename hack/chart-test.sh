@@ -40,7 +40,7 @@ for case in default full; do
     "$chart/dashboards/entra-cloud-operator.json" "$namespace"
 done
 
-step "canary: the values schema refuses bad values"
+step "canary: the values schema and the templates refuse bad values"
 # value to --set, then the part of helm's message that shows why it was refused.
 canaries=(
   "replicaCount=one" "at '/replicaCount': got string, want integer"
@@ -48,6 +48,9 @@ canaries=(
   "logFormat=xml" "at '/logFormat': value must be one of"
   "unknownKey=1" "additional properties 'unknownKey' not allowed"
   "workloadIdentity.enabled=true" "at '/workloadIdentity/clientId'"
+  "watchNamespaces={a,a}" "at '/watchNamespaces': items at 0 and 1 are equal"
+  "serviceAccount.create=false" "serviceAccount.name is required"
+  "service.enabled=false,serviceMonitor.enabled=true" "serviceMonitor.enabled needs service.enabled"
 )
 for ((i = 0; i < ${#canaries[@]}; i += 2)); do
   bad=${canaries[i]} why=${canaries[i + 1]}
