@@ -676,3 +676,194 @@ async fn controller_reconciles_to_a_steady_state() {
     running.abort();
     assert!(calls.load(Ordering::SeqCst) >= 2);
 }
+
+#[tokio::test]
+async fn controller_with_the_finalizer_helper_cleans_up_on_delete() {
+    use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+    type Ctx = (Api<DynamicObject>, Arc<AtomicUsize>);
+    let server = FakeApiServer::start().await;
+    let api = tsp_api(&server);
+    let cleanups = Arc::new(AtomicUsize::new(0));
+    let reconcile = |obj: Arc<DynamicObject>, ctx: Arc<Ctx>| async move {
+        let cleanups = Arc::clone(&ctx.1);
+        finalizer(
+            &ctx.0,
+            "cloudidentity.dev/cleanup",
+            obj,
+            |event| async move {
+                if let Finalizer::Cleanup(_) = event {
+                    cleanups.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok::<_, kube::Error>(Action::await_change())
+            },
+        )
+        .await
+    };
+    let error_policy =
+        |_: Arc<DynamicObject>, _: &_, _: Arc<Ctx>| Action::requeue(Duration::from_millis(200));
+    let ctx = Arc::new((api.clone(), Arc::clone(&cleanups)));
+    let controller = Controller::new_with(api.clone(), watcher::Config::default(), tsp_resource())
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| async {});
+    let running = tokio::spawn(controller);
+
+    api.create(&PostParams::default(), &tsp("t1", json!({})))
+        .await
+        .unwrap();
+    let has_finalizer =
+        |o: &Value| o["metadata"]["finalizers"] == json!(["cloudidentity.dev/cleanup"]);
+    assert!(
+        server
+            .wait_for("tenantsyncpolicies", "default", "t1", has_finalizer, WAIT)
+            .await
+            .is_some()
+    );
+    api.delete("t1", &DeleteParams::default()).await.unwrap();
+    assert!(
+        server
+            .wait_for_absent("tenantsyncpolicies", "default", "t1", WAIT)
+            .await
+    );
+    running.abort();
+    assert_eq!(cleanups.load(Ordering::SeqCst), 1);
+    let patches: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.verb() == Some("patch"))
+        .collect();
+    assert!(
+        patches
+            .iter()
+            .all(|r| r.content_type.as_deref() == Some("application/json-patch+json"))
+    );
+}
+
+#[tokio::test]
+async fn metadata_only_requests_get_partial_objects() {
+    let server = FakeApiServer::start().await;
+    let api = tsp_api(&server);
+    for name in ["a", "b"] {
+        api.create(&PostParams::default(), &tsp(name, json!({"secret": "x"})))
+            .await
+            .unwrap();
+    }
+    let listed = api.list_metadata(&ListParams::default()).await.unwrap();
+    assert_eq!(
+        listed
+            .items
+            .iter()
+            .map(|m| m.name_any())
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert_eq!(
+        api.get_metadata("a").await.unwrap().metadata.generation,
+        Some(1)
+    );
+
+    let meta_api: Api<kube::core::PartialObjectMeta<DynamicObject>> =
+        Api::namespaced_with(server.client(), "default", &tsp_resource());
+    let mut events = watcher(meta_api, watcher::Config::default()).boxed();
+    let mut names = Vec::new();
+    loop {
+        match timeout(WAIT, events.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+        {
+            watcher::Event::InitApply(m) => names.push(m.name_any()),
+            watcher::Event::InitDone => break,
+            _ => {}
+        }
+    }
+    assert_eq!(names, ["a", "b"]);
+}
+
+#[tokio::test]
+async fn collections_selectors_hooks_and_discovery() {
+    let server = FakeApiServer::start().await;
+    let client = server.client();
+    for (ns, env) in [("team-a", "prod"), ("team-b", "dev"), ("team-b", "test")] {
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &tsp_resource());
+        let mut obj = tsp(&format!("t-{env}"), json!({}));
+        obj.metadata.labels = Some([("env".to_string(), env.to_string())].into());
+        api.create(&PostParams::default(), &obj).await.unwrap();
+    }
+    let all: Api<DynamicObject> = Api::all_with(client.clone(), &tsp_resource());
+    assert_eq!(
+        all.list(&ListParams::default()).await.unwrap().items.len(),
+        3
+    );
+    let some = all
+        .list(&ListParams::default().labels("env in (prod,dev)"))
+        .await
+        .unwrap();
+    assert_eq!(some.items.len(), 2);
+    let bad = all.list(&ListParams::default().labels("env in prod")).await;
+    assert_eq!(api_error(bad).0, 400);
+
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "team-b", &tsp_resource());
+    let mut generated = tsp("", json!({}));
+    generated.metadata.name = None;
+    generated.metadata.generate_name = Some("gen-".into());
+    let created = api
+        .create(&PostParams::default(), &generated)
+        .await
+        .unwrap();
+    assert!(created.name_any().starts_with("gen-") && created.name_any().len() == 9);
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    api.create(&dry, &tsp("dry", json!({}))).await.unwrap();
+    assert!(server.get("tenantsyncpolicies", "team-b", "dry").is_none());
+    let bad_name = api
+        .create(&PostParams::default(), &tsp("Not_A_Name", json!({})))
+        .await;
+    assert_eq!(api_error(bad_name).0, 422);
+
+    server.fail_next("GET", "/tenantsyncpolicies/t-dev", 500, 1);
+    assert_eq!(
+        api_error(api.get("t-dev").await),
+        (500, "InternalError".into())
+    );
+    api.get("t-dev").await.unwrap();
+
+    let seeded = server.put_object(
+        "tenantsyncpolicies",
+        json!({"apiVersion": "cloudidentity.dev/v1alpha1", "kind": "TenantSyncPolicy",
+               "metadata": {"name": "seeded", "namespace": "team-b"}, "status": {"syncState": "Seeded"}}),
+    );
+    assert_eq!(seeded["metadata"]["generation"], 1);
+    assert_eq!(
+        api.get("seeded").await.unwrap().data["status"]["syncState"],
+        "Seeded"
+    );
+
+    let deleted = api
+        .delete_collection(
+            &DeleteParams::default(),
+            &ListParams::default().labels("env"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(deleted.left().unwrap().items.len(), 2);
+    assert_eq!(
+        server.objects("tenantsyncpolicies").len(),
+        3,
+        "team-a's and the unlabelled ones stay"
+    );
+
+    let version = client.apiserver_version().await.unwrap();
+    assert_eq!(version.git_version, "v1.37.0");
+    let unknown = api
+        .patch_subresource(
+            "scale",
+            "seeded",
+            &PatchParams::default(),
+            &Patch::Merge(json!({})),
+        )
+        .await;
+    assert_eq!(api_error(unknown).0, 404);
+}

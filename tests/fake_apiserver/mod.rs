@@ -16,6 +16,7 @@
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod delete;
 mod error;
 mod http;
 mod patch;

@@ -1,4 +1,4 @@
-//! The write verbs: create, replace, patch (merge, JSON, strategic, apply) and delete, with the
+//! The write verbs: create, replace and patch (merge, JSON, strategic, apply), with the
 //! API server's rules for server-owned metadata, generation, the status subresource,
 //! optimistic concurrency and finalizers.
 
@@ -48,7 +48,7 @@ const SERVER_META: &[&str] = &[
     "generation",
 ];
 
-fn id_of(rp: &ResourcePath, name: &str) -> Id {
+pub(crate) fn id_of(rp: &ResourcePath, name: &str) -> Id {
     Id {
         key: rp.key(),
         ns: rp.namespace.clone().unwrap_or_default(),
@@ -133,7 +133,7 @@ fn generation_basis(obj: &Value) -> Value {
 }
 
 impl Store {
-    fn existing(&self, rp: &ResourcePath, id: &Id) -> ApiResult<Stored> {
+    pub(crate) fn existing(&self, rp: &ResourcePath, id: &Id) -> ApiResult<Stored> {
         self.lookup(&id.key, &id.ns, &id.name)
             .cloned()
             .ok_or_else(|| ApiError::not_found(&rp.group, &rp.plural, &id.name))
@@ -417,93 +417,5 @@ impl Store {
             Ownership::Applied(managers) => managers,
         };
         Ok(self.commit(id, Some(old), obj, managers, opts.dry_run))
-    }
-
-    /// DELETE of one object: with finalizers it only gets a deletionTimestamp.
-    pub fn delete(
-        &mut self,
-        rp: &ResourcePath,
-        name: &str,
-        options: Option<&Value>,
-        opts: &WriteOpts,
-    ) -> ApiResult<Value> {
-        if rp.subresource.is_some() {
-            return Err(ApiError::new(
-                405,
-                "the server does not allow this method on the requested resource",
-            ));
-        }
-        let id = id_of(rp, name);
-        let old = self.existing(rp, &id)?;
-        let preconditions = options.and_then(|o| o.get("preconditions"));
-        for field in ["uid", "resourceVersion"] {
-            let wanted = preconditions
-                .and_then(|p| p.get(field))
-                .and_then(Value::as_str);
-            let actual = meta_str(&old.obj, field).unwrap_or_default();
-            if let Some(wanted) = wanted
-                && wanted != actual
-            {
-                let mut err = ApiError::conflict(&rp.group, &rp.plural, name);
-                err.message = format!(
-                    "Precondition failed: {field} in precondition: {wanted}, {field} in object meta: {actual}"
-                );
-                return Err(err);
-            }
-        }
-        let t = traits(&rp.group, &rp.plural);
-        if !finalizers(&old.obj).is_empty() {
-            if meta_str(&old.obj, "deletionTimestamp").is_some() {
-                return Ok(old.obj);
-            }
-            let mut obj = old.obj.clone();
-            if let Some(meta) = meta_mut(&mut obj) {
-                meta.insert("deletionTimestamp".into(), json!(now_rfc3339()));
-                meta.insert("deletionGracePeriodSeconds".into(), json!(0));
-                if t.generation {
-                    let next = meta.get("generation").and_then(Value::as_i64).unwrap_or(0) + 1;
-                    meta.insert("generation".into(), json!(next));
-                }
-            }
-            let managers = old.managers.clone();
-            return Ok(self.commit(&id, Some(old), obj, managers, opts.dry_run));
-        }
-        let obj = self
-            .remove(&id, opts.dry_run)
-            .ok_or_else(|| ApiError::not_found(&rp.group, &rp.plural, name))?;
-        if t.custom {
-            return Ok(obj);
-        }
-        let uid = meta_str(&obj, "uid").unwrap_or_default();
-        Ok(json!({
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-            "details": {"name": name, "group": rp.group, "kind": rp.plural, "uid": uid},
-        }))
-    }
-
-    /// DELETE on a collection: every matching object goes through [`Store::delete`].
-    pub fn delete_collection(
-        &mut self,
-        rp: &ResourcePath,
-        selectors: &super::select::Selectors,
-        opts: &WriteOpts,
-    ) -> ApiResult<Value> {
-        let key = rp.key();
-        let items: Vec<Value> = self
-            .list(&key, rp.namespace.as_deref(), selectors)
-            .iter()
-            .filter_map(|obj| {
-                let mut one = rp.clone();
-                one.namespace = meta_str(obj, "namespace").map(str::to_string);
-                let name = meta_str(obj, "name")?.to_string();
-                self.delete(&one, &name, None, opts).ok()
-            })
-            .collect();
-        Ok(json!({
-            "apiVersion": rp.api_version(),
-            "kind": format!("{}List", self.kind_of(&key)),
-            "metadata": {"resourceVersion": self.rv.to_string()},
-            "items": items,
-        }))
     }
 }
