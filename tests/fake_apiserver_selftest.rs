@@ -802,6 +802,14 @@ async fn collections_selectors_hooks_and_discovery() {
     assert_eq!(some.items.len(), 2);
     let bad = all.list(&ListParams::default().labels("env in prod")).await;
     assert_eq!(api_error(bad).0, 400);
+    let unsupported = all
+        .list(&ListParams::default().fields("spec.tenantId=x"))
+        .await;
+    assert_eq!(
+        api_error(unsupported).0,
+        400,
+        "custom resources select on name and namespace only"
+    );
 
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "team-b", &tsp_resource());
     let mut generated = tsp("", json!({}));

@@ -51,9 +51,10 @@ impl Store {
             if let Some(meta) = meta_mut(&mut obj) {
                 meta.insert("deletionTimestamp".into(), json!(now_rfc3339()));
                 meta.insert("deletionGracePeriodSeconds".into(), json!(0));
-                if t.generation {
-                    let next = meta.get("generation").and_then(Value::as_i64).unwrap_or(0) + 1;
-                    meta.insert("generation".into(), json!(next));
+                // Like the API server's markAsDeleting: a set generation moves on.
+                let generation = meta.get("generation").and_then(Value::as_i64).unwrap_or(0);
+                if generation > 0 {
+                    meta.insert("generation".into(), json!(generation + 1));
                 }
             }
             let managers = old.managers.clone();

@@ -49,8 +49,21 @@ impl Request {
         }
     }
 
-    fn selectors(&self) -> ApiResult<Selectors> {
-        Selectors::parse(self.param("labelSelector"), self.param("fieldSelector"))
+    /// The label and field selectors. Custom resources (without `selectableFields`) only
+    /// support `metadata.name` and `metadata.namespace` in field selectors, as on a cluster.
+    fn selectors(&self, rp: &ResourcePath) -> ApiResult<Selectors> {
+        let selectors = Selectors::parse(self.param("labelSelector"), self.param("fieldSelector"))?;
+        if traits(&rp.group, &rp.plural).custom
+            && let Some(path) = selectors
+                .fields
+                .paths()
+                .find(|p| p != "metadata.name" && p != "metadata.namespace")
+        {
+            return Err(ApiError::bad_request(format!(
+                "field label not supported: {path}"
+            )));
+        }
+        Ok(selectors)
     }
 
     fn metadata_only(&self) -> bool {
@@ -186,7 +199,7 @@ fn route(shared: &Arc<Shared>, path: &str, req: &Request) -> ApiResult<Response>
             )
         }
         (&Method::DELETE, None) => {
-            let selectors = req.selectors()?;
+            let selectors = req.selectors(&rp)?;
             answer(
                 shared.mutate(|s| s.delete_collection(&rp, &selectors, &opts)),
                 200,
@@ -200,7 +213,7 @@ fn route(shared: &Arc<Shared>, path: &str, req: &Request) -> ApiResult<Response>
 }
 
 fn list(shared: &Arc<Shared>, rp: &ResourcePath, req: &Request) -> ApiResult<Response> {
-    let selectors = req.selectors()?;
+    let selectors = req.selectors(rp)?;
     let store = shared.store();
     let key = rp.key();
     let mut items = store.list(&key, rp.namespace.as_deref(), &selectors);
@@ -223,7 +236,7 @@ fn list(shared: &Arc<Shared>, rp: &ResourcePath, req: &Request) -> ApiResult<Res
 }
 
 fn watch(shared: &Arc<Shared>, rp: &ResourcePath, req: &Request) -> ApiResult<Response> {
-    let selectors = req.selectors()?;
+    let selectors = req.selectors(rp)?;
     let start = match req.param("resourceVersion") {
         _ if req.flag("sendInitialEvents") => Start::Streaming,
         None | Some("" | "0") => Start::Current,

@@ -135,6 +135,11 @@ impl FieldSelector {
         Ok(Self(reqs))
     }
 
+    /// The dotted paths the selector reads.
+    pub fn paths(&self) -> impl Iterator<Item = String> + '_ {
+        self.0.iter().map(|(path, _, _)| path.join("."))
+    }
+
     pub fn matches(&self, obj: &Value) -> bool {
         self.0.iter().all(|(path, equal, value)| {
             let found = path.iter().try_fold(obj, |cur, k| cur.get(k));
