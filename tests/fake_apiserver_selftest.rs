@@ -875,3 +875,173 @@ async fn collections_selectors_hooks_and_discovery() {
         .await;
     assert_eq!(api_error(unknown).0, 404);
 }
+
+#[tokio::test]
+async fn malformed_requests_get_status_errors() {
+    let server = FakeApiServer::start().await;
+    let http = reqwest::Client::new();
+    let base = format!(
+        "{}/apis/cloudidentity.dev/v1alpha1/namespaces/default/tenantsyncpolicies",
+        server.url()
+    );
+    let send =
+        |method: reqwest::Method, url: String, content_type: &'static str, body: &'static str| {
+            let request = http
+                .request(method, url)
+                .header("content-type", content_type)
+                .body(body);
+            async move {
+                let response = request.send().await.unwrap();
+                let code = response.status().as_u16();
+                let body: Value = response.json().await.unwrap();
+                if code >= 400 {
+                    let status = (body["kind"].as_str(), body["code"].as_u64());
+                    assert_eq!(status, (Some("Status"), Some(u64::from(code))));
+                }
+                code
+            }
+        };
+    use reqwest::Method;
+    assert_eq!(
+        send(Method::POST, base.clone(), "application/json", "{not json").await,
+        400
+    );
+    assert_eq!(
+        send(Method::POST, base.clone(), "application/json", "[1]").await,
+        400
+    );
+    assert_eq!(
+        send(
+            Method::POST,
+            base.clone(),
+            "application/json",
+            r#"{"metadata":{}}"#
+        )
+        .await,
+        422
+    );
+    assert_eq!(
+        send(
+            Method::POST,
+            base.clone(),
+            "application/json",
+            r#"{"metadata":{"name":"t1"}}"#
+        )
+        .await,
+        201
+    );
+    let one = format!("{base}/t1");
+    assert_eq!(
+        send(Method::PATCH, one.clone(), "text/plain", "{}").await,
+        415
+    );
+    assert_eq!(
+        send(
+            Method::PATCH,
+            one.clone(),
+            "application/strategic-merge-patch+json",
+            "{}"
+        )
+        .await,
+        415
+    );
+    assert_eq!(
+        send(
+            Method::PATCH,
+            one.clone(),
+            "application/json-patch+json",
+            "{}"
+        )
+        .await,
+        400
+    );
+    assert_eq!(
+        send(
+            Method::PATCH,
+            one.clone(),
+            "application/json-patch+json",
+            r#"[{"op":"nope","path":"/a"}]"#
+        )
+        .await,
+        422
+    );
+    assert_eq!(
+        send(
+            Method::PATCH,
+            one.clone(),
+            "application/json-patch+json",
+            r#"[{"op":"remove","path":"/spec/x/0"}]"#
+        )
+        .await,
+        422
+    );
+    assert_eq!(
+        send(
+            Method::PATCH,
+            one.clone(),
+            "application/apply-patch+yaml",
+            "spec: {}"
+        )
+        .await,
+        400
+    );
+    let apply = format!("{one}?fieldManager=m");
+    let yaml = "apiVersion: cloudidentity.dev/v1alpha1\nkind: TenantSyncPolicy\nspec:\n  tenantId: tenant-y\n";
+    assert_eq!(
+        send(Method::PATCH, apply, "application/apply-patch+yaml", yaml).await,
+        200
+    );
+    assert_eq!(
+        server.get("tenantsyncpolicies", "default", "t1").unwrap()["spec"]["tenantId"],
+        "tenant-y"
+    );
+    assert_eq!(
+        send(Method::PUT, base.clone(), "application/json", "{}").await,
+        405
+    );
+    assert_eq!(
+        send(
+            Method::GET,
+            format!("{base}?watch=true&resourceVersion=abc"),
+            "application/json",
+            ""
+        )
+        .await,
+        400
+    );
+    assert_eq!(
+        send(
+            Method::GET,
+            format!("{one}/scale/extra"),
+            "application/json",
+            ""
+        )
+        .await,
+        404
+    );
+    assert_eq!(
+        send(
+            Method::GET,
+            format!("{}/nothing/here", server.url()),
+            "application/json",
+            ""
+        )
+        .await,
+        404
+    );
+    let bad_name = format!(
+        "{}/api/v1/namespaces/default/configmaps/Bad_Name",
+        server.url()
+    );
+    let cm = r#"{"apiVersion":"v1","kind":"ConfigMap"}"#;
+    assert_eq!(
+        send(
+            Method::PATCH,
+            format!("{bad_name}?fieldManager=m"),
+            "application/apply-patch+yaml",
+            cm
+        )
+        .await,
+        422
+    );
+}

@@ -54,7 +54,7 @@ impl Store {
                 // Like the API server's markAsDeleting: a set generation moves on.
                 let generation = meta.get("generation").and_then(Value::as_i64).unwrap_or(0);
                 if generation > 0 {
-                    meta.insert("generation".into(), json!(generation + 1));
+                    meta.insert("generation".into(), json!(generation.saturating_add(1)));
                 }
             }
             let managers = old.managers.clone();

@@ -307,9 +307,13 @@ fn discovery(shared: &Shared, path: &str) -> Option<Response> {
             json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
         }
         other => {
-            let group_version = other
-                .strip_prefix("/api/")
-                .or_else(|| other.strip_prefix("/apis/"))?;
+            let group_version = match other.strip_prefix("/api/") {
+                Some(v) if !v.contains('/') => v,
+                Some(_) => return None,
+                None => other
+                    .strip_prefix("/apis/")
+                    .filter(|gv| gv.matches('/').count() == 1)?,
+            };
             let (group, _) = split_api_version(group_version);
             let list: Vec<Value> = resources
                 .iter()

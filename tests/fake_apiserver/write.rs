@@ -403,7 +403,7 @@ impl Store {
                 .get("generation")
                 .and_then(Value::as_i64)
                 .unwrap_or(0)
-                + 1;
+                .saturating_add(1);
             if let Some(meta) = meta_mut(&mut obj) {
                 meta.insert("generation".into(), json!(next));
             }
