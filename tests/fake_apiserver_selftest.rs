@@ -39,6 +39,12 @@ fn tsp(name: &str, spec: Value) -> DynamicObject {
     DynamicObject::new(name, &tsp_resource()).data(json!({ "spec": spec }))
 }
 
+async fn create_tsp(api: &Api<DynamicObject>, name: &str, spec: Value) -> DynamicObject {
+    api.create(&PostParams::default(), &tsp(name, spec))
+        .await
+        .unwrap()
+}
+
 /// The HTTP code and reason of a failed call.
 fn api_error<T: std::fmt::Debug>(result: kube::Result<T>) -> (u16, String) {
     match result {
@@ -205,9 +211,7 @@ async fn generation_moves_with_the_spec_only() {
 async fn json_patch_test_guards_finalizer_changes() {
     let server = FakeApiServer::start().await;
     let api = tsp_api(&server);
-    api.create(&PostParams::default(), &tsp("t1", json!({})))
-        .await
-        .unwrap();
+    create_tsp(&api, "t1", json!({})).await;
 
     // kube's finalizer helper: test that finalizers are absent (null), then add them.
     let add = json!([
@@ -356,9 +360,7 @@ async fn finalizers_hold_deletion_until_removed() {
 async fn watcher_sees_added_modified_deleted_in_order() {
     let server = FakeApiServer::start().await;
     let api = tsp_api(&server);
-    api.create(&PostParams::default(), &tsp("before", json!({})))
-        .await
-        .unwrap();
+    create_tsp(&api, "before", json!({})).await;
     let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
     let mut initial = Vec::new();
     loop {
@@ -375,9 +377,7 @@ async fn watcher_sees_added_modified_deleted_in_order() {
     }
     assert_eq!(initial, ["before"]);
 
-    api.create(&PostParams::default(), &tsp("t1", json!({"a": 1})))
-        .await
-        .unwrap();
+    create_tsp(&api, "t1", json!({"a": 1})).await;
     let spec = Patch::Merge(json!({"spec": {"a": 2}}));
     api.patch("t1", &PatchParams::default(), &spec)
         .await
@@ -416,13 +416,9 @@ async fn raw_watch_expires_bookmarks_and_ends_on_shutdown() {
     };
     let server = FakeApiServer::start_with(options).await;
     let api = tsp_api(&server);
-    api.create(&PostParams::default(), &tsp("t1", json!({})))
-        .await
-        .unwrap();
+    create_tsp(&api, "t1", json!({})).await;
     let old = server.resource_version().to_string();
-    api.create(&PostParams::default(), &tsp("t2", json!({})))
-        .await
-        .unwrap();
+    create_tsp(&api, "t2", json!({})).await;
     server.expire_watch_log();
     let mut stream = api
         .watch(&WatchParams::default(), &old)
@@ -459,17 +455,13 @@ async fn raw_watch_expires_bookmarks_and_ends_on_shutdown() {
 async fn reflector_store_converges_and_streaming_lists_work() {
     let server = FakeApiServer::start().await;
     let api = tsp_api(&server);
-    api.create(&PostParams::default(), &tsp("a", json!({})))
-        .await
-        .unwrap();
+    create_tsp(&api, "a", json!({})).await;
     let writer = reflector::store::Writer::<DynamicObject>::new(tsp_resource());
     let reader = writer.as_reader();
     let config = watcher::Config::default().streaming_lists();
     let mut stream = reflector(writer, watcher(api.clone(), config)).boxed();
     for name in ["b", "c"] {
-        api.create(&PostParams::default(), &tsp(name, json!({})))
-            .await
-            .unwrap();
+        create_tsp(&api, name, json!({})).await;
     }
     timeout(WAIT, async {
         while reader.state().len() < 3 {
@@ -489,10 +481,7 @@ async fn reflector_store_converges_and_streaming_lists_work() {
 async fn recorder_events_land_in_the_store() {
     let server = FakeApiServer::start().await;
     let api = tsp_api(&server);
-    let obj = api
-        .create(&PostParams::default(), &tsp("t1", json!({})))
-        .await
-        .unwrap();
+    let obj = create_tsp(&api, "t1", json!({})).await;
     let reporter = Reporter {
         controller: "entra-cloud-operator".into(),
         instance: Some("pod-1".into()),
@@ -647,9 +636,7 @@ async fn controller_reconciles_to_a_steady_state() {
         .for_each(|_| async {});
     let running = tokio::spawn(controller);
 
-    api.create(&PostParams::default(), &tsp("t1", json!({"a": 1})))
-        .await
-        .unwrap();
+    create_tsp(&api, "t1", json!({"a": 1})).await;
     let done = server.wait_for(
         "tenantsyncpolicies",
         "default",
@@ -707,9 +694,7 @@ async fn controller_with_the_finalizer_helper_cleans_up_on_delete() {
         .for_each(|_| async {});
     let running = tokio::spawn(controller);
 
-    api.create(&PostParams::default(), &tsp("t1", json!({})))
-        .await
-        .unwrap();
+    create_tsp(&api, "t1", json!({})).await;
     let has_finalizer =
         |o: &Value| o["metadata"]["finalizers"] == json!(["cloudidentity.dev/cleanup"]);
     assert!(
@@ -743,9 +728,7 @@ async fn metadata_only_requests_get_partial_objects() {
     let server = FakeApiServer::start().await;
     let api = tsp_api(&server);
     for name in ["a", "b"] {
-        api.create(&PostParams::default(), &tsp(name, json!({"secret": "x"})))
-            .await
-            .unwrap();
+        create_tsp(&api, name, json!({"secret": "x"})).await;
     }
     let listed = api.list_metadata(&ListParams::default()).await.unwrap();
     assert_eq!(
@@ -878,170 +861,86 @@ async fn collections_selectors_hooks_and_discovery() {
 
 #[tokio::test]
 async fn malformed_requests_get_status_errors() {
+    const TSPS: &str = "/apis/cloudidentity.dev/v1alpha1/namespaces/default/tenantsyncpolicies";
+    const T1: &str = "/apis/cloudidentity.dev/v1alpha1/namespaces/default/tenantsyncpolicies/t1";
+    const JSON: &str = "application/json";
+    const JSON_PATCH: &str = "application/json-patch+json";
+    const APPLY: &str = "application/apply-patch+yaml";
+    const YAML: &str = "apiVersion: cloudidentity.dev/v1alpha1\nkind: TenantSyncPolicy\nspec:\n  tenantId: tenant-y\n";
+    let cases: &[(&str, &str, &str, &str, &str, u16)] = &[
+        ("POST", TSPS, "", JSON, "{not json", 400),
+        ("POST", TSPS, "", JSON, "[1]", 400),
+        ("POST", TSPS, "", JSON, r#"{"metadata":{}}"#, 422),
+        ("POST", TSPS, "", JSON, r#"{"metadata":{"name":"t1"}}"#, 201),
+        ("PATCH", T1, "", "text/plain", "{}", 415),
+        (
+            "PATCH",
+            T1,
+            "",
+            "application/strategic-merge-patch+json",
+            "{}",
+            415,
+        ),
+        ("PATCH", T1, "", JSON_PATCH, "{}", 400),
+        (
+            "PATCH",
+            T1,
+            "",
+            JSON_PATCH,
+            r#"[{"op":"nope","path":"/a"}]"#,
+            422,
+        ),
+        (
+            "PATCH",
+            T1,
+            "",
+            JSON_PATCH,
+            r#"[{"op":"remove","path":"/spec/x/0"}]"#,
+            422,
+        ),
+        ("PATCH", T1, "", APPLY, "spec: {}", 400),
+        ("PATCH", T1, "?fieldManager=m", APPLY, "spec: {}", 400),
+        ("PATCH", T1, "?fieldManager=m", APPLY, YAML, 200),
+        ("PUT", TSPS, "", JSON, "{}", 405),
+        (
+            "GET",
+            TSPS,
+            "?watch=true&resourceVersion=abc",
+            JSON,
+            "",
+            400,
+        ),
+        ("GET", T1, "/scale/extra", JSON, "", 404),
+        ("GET", "/nothing/here", "", JSON, "", 404),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/Bad_Name",
+            "?fieldManager=m",
+            APPLY,
+            r#"{"apiVersion":"v1","kind":"ConfigMap"}"#,
+            422,
+        ),
+    ];
     let server = FakeApiServer::start().await;
     let http = reqwest::Client::new();
-    let base = format!(
-        "{}/apis/cloudidentity.dev/v1alpha1/namespaces/default/tenantsyncpolicies",
-        server.url()
-    );
-    let send =
-        |method: reqwest::Method, url: String, content_type: &'static str, body: &'static str| {
-            let request = http
-                .request(method, url)
-                .header("content-type", content_type)
-                .body(body);
-            async move {
-                let response = request.send().await.unwrap();
-                let code = response.status().as_u16();
-                let body: Value = response.json().await.unwrap();
-                if code >= 400 {
-                    let status = (body["kind"].as_str(), body["code"].as_u64());
-                    assert_eq!(status, (Some("Status"), Some(u64::from(code))));
-                }
-                code
-            }
-        };
-    use reqwest::Method;
+    for (method, path, suffix, content_type, body, expected) in cases {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let url = format!("{}{path}{suffix}", server.url());
+        let request = http
+            .request(method.clone(), url)
+            .header("content-type", *content_type);
+        let response = request.body(*body).send().await.unwrap();
+        let code = response.status().as_u16();
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(code, *expected, "{method} {path}{suffix}: {answer}");
+        if code >= 400 {
+            let status = (answer["kind"].as_str(), answer["code"].as_u64());
+            assert_eq!(status, (Some("Status"), Some(u64::from(code))), "{answer}");
+        }
+    }
+    let applied = server.get("tenantsyncpolicies", "default", "t1").unwrap();
     assert_eq!(
-        send(Method::POST, base.clone(), "application/json", "{not json").await,
-        400
-    );
-    assert_eq!(
-        send(Method::POST, base.clone(), "application/json", "[1]").await,
-        400
-    );
-    assert_eq!(
-        send(
-            Method::POST,
-            base.clone(),
-            "application/json",
-            r#"{"metadata":{}}"#
-        )
-        .await,
-        422
-    );
-    assert_eq!(
-        send(
-            Method::POST,
-            base.clone(),
-            "application/json",
-            r#"{"metadata":{"name":"t1"}}"#
-        )
-        .await,
-        201
-    );
-    let one = format!("{base}/t1");
-    assert_eq!(
-        send(Method::PATCH, one.clone(), "text/plain", "{}").await,
-        415
-    );
-    assert_eq!(
-        send(
-            Method::PATCH,
-            one.clone(),
-            "application/strategic-merge-patch+json",
-            "{}"
-        )
-        .await,
-        415
-    );
-    assert_eq!(
-        send(
-            Method::PATCH,
-            one.clone(),
-            "application/json-patch+json",
-            "{}"
-        )
-        .await,
-        400
-    );
-    assert_eq!(
-        send(
-            Method::PATCH,
-            one.clone(),
-            "application/json-patch+json",
-            r#"[{"op":"nope","path":"/a"}]"#
-        )
-        .await,
-        422
-    );
-    assert_eq!(
-        send(
-            Method::PATCH,
-            one.clone(),
-            "application/json-patch+json",
-            r#"[{"op":"remove","path":"/spec/x/0"}]"#
-        )
-        .await,
-        422
-    );
-    assert_eq!(
-        send(
-            Method::PATCH,
-            one.clone(),
-            "application/apply-patch+yaml",
-            "spec: {}"
-        )
-        .await,
-        400
-    );
-    let apply = format!("{one}?fieldManager=m");
-    let yaml = "apiVersion: cloudidentity.dev/v1alpha1\nkind: TenantSyncPolicy\nspec:\n  tenantId: tenant-y\n";
-    assert_eq!(
-        send(Method::PATCH, apply, "application/apply-patch+yaml", yaml).await,
-        200
-    );
-    assert_eq!(
-        server.get("tenantsyncpolicies", "default", "t1").unwrap()["spec"]["tenantId"],
-        "tenant-y"
-    );
-    assert_eq!(
-        send(Method::PUT, base.clone(), "application/json", "{}").await,
-        405
-    );
-    assert_eq!(
-        send(
-            Method::GET,
-            format!("{base}?watch=true&resourceVersion=abc"),
-            "application/json",
-            ""
-        )
-        .await,
-        400
-    );
-    assert_eq!(
-        send(
-            Method::GET,
-            format!("{one}/scale/extra"),
-            "application/json",
-            ""
-        )
-        .await,
-        404
-    );
-    assert_eq!(
-        send(
-            Method::GET,
-            format!("{}/nothing/here", server.url()),
-            "application/json",
-            ""
-        )
-        .await,
-        404
-    );
-    let bad_name = format!(
-        "{}/api/v1/namespaces/default/configmaps/Bad_Name",
-        server.url()
-    );
-    let cm = r#"{"apiVersion":"v1","kind":"ConfigMap"}"#;
-    assert_eq!(
-        send(
-            Method::PATCH,
-            format!("{bad_name}?fieldManager=m"),
-            "application/apply-patch+yaml",
-            cm
-        )
-        .await,
-        422
+        applied["spec"]["tenantId"], "tenant-y",
+        "YAML apply bodies are read"
     );
 }
