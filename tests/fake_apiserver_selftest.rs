@@ -944,3 +944,30 @@ async fn malformed_requests_get_status_errors() {
         "YAML apply bodies are read"
     );
 }
+
+#[tokio::test]
+async fn selector_watches_see_objects_enter_and_leave() {
+    let server = FakeApiServer::start().await;
+    let api = tsp_api(&server);
+    let now = server.resource_version().to_string();
+    let selected = WatchParams::default().labels("team=id");
+    let mut stream = api.watch(&selected, &now).await.unwrap().boxed();
+    create_tsp(&api, "t1", json!({})).await;
+    let label = |v: Value| Patch::Merge(json!({"metadata": {"labels": {"team": v}}}));
+    api.patch("t1", &PatchParams::default(), &label(json!("id")))
+        .await
+        .unwrap();
+    api.patch("t1", &PatchParams::default(), &label(json!("other")))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        match timeout(WAIT, stream.try_next()).await.unwrap().unwrap() {
+            Some(WatchEvent::Added(_)) => seen.push("added"),
+            Some(WatchEvent::Deleted(_)) => seen.push("deleted"),
+            Some(WatchEvent::Bookmark(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(seen, ["added", "deleted"]);
+}

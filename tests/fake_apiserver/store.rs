@@ -27,6 +27,8 @@ pub(crate) struct LogEvent {
     pub namespace: String,
     pub kind: &'static str,
     pub obj: Value,
+    /// The object before a MODIFIED event, so selector watches see it enter or leave.
+    pub previous: Option<Value>,
 }
 
 /// One object's address in the store; `ns` is empty for cluster-scoped objects.
@@ -129,12 +131,24 @@ impl Store {
     }
 
     fn record(&mut self, key: &ResKey, ns: &str, kind: &'static str, obj: Value) {
+        self.record_change(key, ns, kind, obj, None);
+    }
+
+    fn record_change(
+        &mut self,
+        key: &ResKey,
+        ns: &str,
+        kind: &'static str,
+        obj: Value,
+        previous: Option<Value>,
+    ) {
         self.log.push_back(LogEvent {
             rv: self.rv,
             key: key.clone(),
             namespace: ns.to_string(),
             kind,
             obj,
+            previous,
         });
         while self.log.len() > self.log_capacity {
             if let Some(dropped) = self.log.pop_front() {
@@ -196,7 +210,7 @@ impl Store {
                 managers,
             },
         );
-        self.record(key, ns, event, obj.clone());
+        self.record_change(key, ns, event, obj.clone(), old.map(|o| o.obj));
         obj
     }
 

@@ -138,9 +138,20 @@ impl State {
                 .namespace
                 .as_ref()
                 .is_none_or(|ns| *ns == e.namespace);
-            if e.key == self.req.key && ns_ok && self.req.selectors.matches(&e.obj) {
-                self.event(e.kind, &e.obj);
+            if e.key != self.req.key || !ns_ok {
+                continue;
             }
+            // Like the watch cache: an object entering the selection is ADDED, one leaving it
+            // is DELETED.
+            let now = self.req.selectors.matches(&e.obj);
+            let before = e.previous.as_ref().map(|p| self.req.selectors.matches(p));
+            let kind = match (e.kind, before, now) {
+                (_, None, true) | ("MODIFIED", Some(true), true) => e.kind,
+                ("MODIFIED", Some(false), true) => "ADDED",
+                ("MODIFIED", Some(true), false) => "DELETED",
+                _ => continue,
+            };
+            self.event(kind, &e.obj);
         }
         self.cursor = self.cursor.max(store.rv);
     }
