@@ -400,12 +400,22 @@ async fn watcher_sees_added_modified_deleted_in_order() {
         }
     }
     assert_eq!(seen, ["apply t1 gen 1", "apply t1 gen 2", "delete t1"]);
-    let watches = server
-        .requests()
-        .into_iter()
-        .filter(|r| r.verb() == Some("watch"))
-        .count();
-    assert!(watches >= 1);
+
+    // A dropped connection: the watcher resumes from its resourceVersion, no relist.
+    server.close_watches();
+    create_tsp(&api, "t2", json!({})).await;
+    match timeout(WAIT, events.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+    {
+        watcher::Event::Apply(o) => assert_eq!(o.name_any(), "t2"),
+        other => panic!("unexpected {other:?}"),
+    }
+    let verbs: Vec<_> = server.requests().iter().filter_map(|r| r.verb()).collect();
+    assert_eq!(verbs.iter().filter(|v| **v == "list").count(), 1);
+    assert_eq!(verbs.iter().filter(|v| **v == "watch").count(), 2);
 }
 
 #[tokio::test]

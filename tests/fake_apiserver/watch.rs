@@ -172,7 +172,8 @@ impl State {
             if let Some(next) = self.pending.pop_front() {
                 return Some((Ok(Bytes::from(next)), self));
             }
-            if self.done || *self.shutdown.borrow() {
+            let closed = self.epoch.has_changed().unwrap_or(true);
+            if self.done || closed || *self.shutdown.borrow() {
                 return None;
             }
             self.changes.borrow_and_update();
