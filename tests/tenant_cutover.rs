@@ -379,3 +379,17 @@ async fn enabled_turns_sync_back_on_after_a_disable_completes() {
     assert_eq!(s["users"]["synced"], 10);
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn suspend_makes_no_graph_call() {
+    let emu = start(config(5, 1)).await;
+    let mut tsp = policy("Disabled", true, "Report");
+    tsp.spec.suspend = true;
+    let mut h = Harness::new(&emu, tsp, SECRET);
+    let outcome = h.pass().await.unwrap();
+    assert_eq!(outcome.requeue_after, None);
+    assert!(outcome.events.iter().any(|e| e.reason == "Suspended"));
+    assert_eq!(outcome.status.observed_generation, Some(1));
+    assert_eq!(state(&emu).await["requests"]["total"], 0);
+    emu.shutdown().await;
+}

@@ -79,6 +79,65 @@ pub fn is_valid_reason(reason: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ',' || c == ':')
 }
 
+/// Check `conditions` against the kstatus conventions that Argo CD and Flux rely on to read
+/// health without custom checks, for a resource at `generation`:
+/// - `status.observedGeneration` and every condition's `observedGeneration` equal `generation`;
+/// - `Ready` is present; `Reconciling` and `Stalled` are "abnormal-true": present only while
+///   `True`, never both;
+/// - `Ready=True` has neither; `Ready=False` has exactly one of them, so the state is
+///   unambiguous (in progress or failed);
+/// - each condition has a CamelCase reason, a message and a known status.
+pub fn check_kstatus(
+    conditions: &[Condition],
+    observed_generation: Option<i64>,
+    generation: Option<i64>,
+) -> Result<(), String> {
+    if observed_generation != generation {
+        return Err(format!(
+            "observedGeneration {observed_generation:?} != generation {generation:?}"
+        ));
+    }
+    for c in conditions {
+        if c.observed_generation != generation {
+            return Err(format!(
+                "condition {} has observedGeneration {:?}",
+                c.type_, c.observed_generation
+            ));
+        }
+        if !is_valid_reason(&c.reason) {
+            return Err(format!("condition {} has reason {:?}", c.type_, c.reason));
+        }
+        if c.message.trim().is_empty() {
+            return Err(format!("condition {} has no message", c.type_));
+        }
+        if ![TRUE, FALSE, UNKNOWN].contains(&c.status.as_str()) {
+            return Err(format!("condition {} has status {:?}", c.type_, c.status));
+        }
+        if conditions.iter().filter(|o| o.type_ == c.type_).count() > 1 {
+            return Err(format!("condition {} appears twice", c.type_));
+        }
+    }
+    for abnormal in [RECONCILING, STALLED] {
+        if get(conditions, abnormal).is_some_and(|c| c.status != TRUE) {
+            return Err(format!(
+                "{abnormal} must be removed rather than set to False"
+            ));
+        }
+    }
+    let reconciling = is_true(conditions, RECONCILING);
+    let stalled = is_true(conditions, STALLED);
+    match get(conditions, READY).map(|c| c.status.as_str()) {
+        None => Err("no Ready condition".into()),
+        Some(TRUE) if reconciling || stalled => {
+            Err("Ready=True alongside Reconciling or Stalled".into())
+        }
+        Some(FALSE) if reconciling == stalled => {
+            Err("Ready=False needs exactly one of Reconciling or Stalled".into())
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +160,45 @@ mod tests {
         assert!(is_true(&c, READY));
         remove(&mut c, READY);
         assert!(get(&c, READY).is_none());
+    }
+
+    #[test]
+    fn kstatus_rules() {
+        let now = at(1);
+        let mut c = Vec::new();
+        assert!(
+            check_kstatus(&c, Some(1), Some(1)).is_err(),
+            "Ready is required"
+        );
+        set(&mut c, READY, FALSE, "Propagating", "m", Some(1), now);
+        assert!(
+            check_kstatus(&c, Some(1), Some(1)).is_err(),
+            "Ready=False alone is ambiguous"
+        );
+        set(&mut c, RECONCILING, TRUE, "Propagating", "m", Some(1), now);
+        assert_eq!(check_kstatus(&c, Some(1), Some(1)), Ok(()));
+        assert!(
+            check_kstatus(&c, Some(1), Some(2)).is_err(),
+            "stale observedGeneration"
+        );
+        set(&mut c, STALLED, TRUE, "X", "m", Some(1), now);
+        assert!(
+            check_kstatus(&c, Some(1), Some(1)).is_err(),
+            "both abnormal conditions"
+        );
+        remove(&mut c, RECONCILING);
+        set(&mut c, READY, TRUE, "Converged", "m", Some(1), now);
+        assert!(
+            check_kstatus(&c, Some(1), Some(1)).is_err(),
+            "Ready=True with Stalled"
+        );
+        set(&mut c, STALLED, FALSE, "X", "m", Some(1), now);
+        assert!(
+            check_kstatus(&c, Some(1), Some(1)).is_err(),
+            "Stalled=False must be removed"
+        );
+        remove(&mut c, STALLED);
+        assert_eq!(check_kstatus(&c, Some(1), Some(1)), Ok(()));
     }
 
     #[test]

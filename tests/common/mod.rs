@@ -143,6 +143,16 @@ impl Harness {
             &ctx,
         )
         .await?;
+        // Every status a reconciler produces follows kstatus (spec.suspend aside, which
+        // leaves the status as it was).
+        if !self.tsp.spec.suspend {
+            entra_cloud_operator::api::conditions::check_kstatus(
+                &outcome.status.conditions,
+                outcome.status.observed_generation,
+                self.tsp.metadata.generation,
+            )
+            .unwrap_or_else(|e| panic!("kstatus: {e}\n{:#?}", outcome.status));
+        }
         self.tsp.status = Some(outcome.status.clone());
         self.events.extend(outcome.events.clone());
         Ok(outcome)

@@ -1,0 +1,324 @@
+//! The whole loop without a cluster: the controller (with leader election) against a stateful
+//! Kubernetes API stand-in, driving the Graph emulator. Create a TenantSyncPolicy → Ready →
+//! drift injected in the emulator → DriftDetected; the journal lands in ConfigMaps.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod fake_apiserver;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::*;
+use entra_cloud_operator::api::TenantSyncPolicy;
+use entra_cloud_operator::controller::{
+    self, ControllerOptions, JournalStore, LeaseOptions, Metrics,
+};
+use entra_cloud_operator::journal::{
+    Action as JournalAction, ConfigMapJournal, Phase, ResourceKey,
+};
+use fake_apiserver::FakeApiServer;
+use kube::Api;
+use kube::api::PostParams;
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn condition(obj: &Value, t: &str) -> Option<Value> {
+    obj.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == t)
+        .cloned()
+}
+
+fn is(obj: &Value, t: &str, status: &str) -> bool {
+    condition(obj, t).is_some_and(|c| c["status"] == status)
+}
+
+#[tokio::test]
+async fn create_then_ready_then_drift_detected() {
+    let emu = start(entra_cloud_operator::emulator::EmulatorConfig {
+        time_scale: 3600.0,
+        propagation: Duration::from_secs(1800),
+        ..config(60, 4)
+    })
+    .await;
+    let api_server = FakeApiServer::start().await;
+    let client = api_server.client();
+
+    api_server.put_object(
+        "secrets",
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": "graph-credentials", "namespace": "identity"},
+               "stringData": {"clientSecret": SECRET}}),
+    );
+    let mut tsp = policy("Disabled", true, "Report");
+    tsp.metadata.generation = None;
+    tsp.spec.endpoints = Some(entra_cloud_operator::api::tenant::Endpoints {
+        graph: Some(emu.url()),
+        login: Some(emu.url()),
+    });
+    let api: Api<TenantSyncPolicy> = Api::namespaced(client.clone(), "identity");
+    api.create(&PostParams::default(), &tsp).await.unwrap();
+
+    let metrics = Arc::new(Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let options = ControllerOptions {
+        namespaces: vec![],
+        journal: JournalStore::ConfigMaps("operator".into()),
+        concurrency: 8,
+        workers: 2,
+        time_scale: 3600.0,
+        lease: Some(LeaseOptions {
+            name: "entra-cloud-operator".into(),
+            namespace: "operator".into(),
+            identity: "replica-a".into(),
+            duration_s: 15,
+        }),
+        instance: Some("replica-a".into()),
+    };
+    let run = tokio::spawn(controller::run(
+        client.clone(),
+        options,
+        metrics.clone(),
+        ready.clone(),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+
+    // Ready: every object converted, every ImmutableID cleared.
+    let done = api_server
+        .wait_for(
+            "tenantsyncpolicies",
+            "identity",
+            "contoso",
+            |o| is(o, "Ready", "True"),
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "not Ready: {:#?}",
+                api_server.get("tenantsyncpolicies", "identity", "contoso")
+            )
+        });
+    assert!(ready.load(Ordering::Relaxed));
+    assert_eq!(done["status"]["observedGeneration"], 1);
+    assert_eq!(done["status"]["syncState"], "Disabled");
+    assert_eq!(done["status"]["immutableIds"]["cleared"], 60);
+    assert!(condition(&done, "Reconciling").is_none());
+    let s = state(&emu).await;
+    assert_eq!(s["users"]["withImmutableId"], 0);
+    assert_eq!(s["writes"]["refused"], 0);
+
+    // Leader election: this replica holds the Lease.
+    let lease = api_server
+        .get("leases", "operator", "entra-cloud-operator")
+        .unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "replica-a");
+    assert!(metrics.encode().contains("entra_cloud_operator_leader 1"));
+
+    // Events were published for the transitions.
+    let reasons: Vec<String> = api_server
+        .objects("events")
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for r in ["DisableRequested", "Converged", "ImmutableIdsCleared"] {
+        assert!(
+            reasons.iter().any(|x| x == r),
+            "no {r} event in {reasons:?}"
+        );
+    }
+
+    // The journal is in ConfigMaps of the operator's namespace, chained and complete.
+    let journal = ConfigMapJournal::new(
+        client.clone(),
+        "operator",
+        ResourceKey {
+            kind: "TenantSyncPolicy".into(),
+            namespace: "identity".into(),
+            name: "contoso".into(),
+        },
+    );
+    let entries = journal.entries().await.unwrap();
+    let intents = entries
+        .iter()
+        .filter(|e| {
+            e.record.action == JournalAction::ClearImmutableId && e.record.phase == Phase::Intent
+        })
+        .count();
+    assert_eq!(intents, 60);
+    assert!(
+        api_server
+            .objects("configmaps")
+            .iter()
+            .all(|cm| cm["metadata"]["namespace"] == "operator")
+    );
+
+    // Idle guard passes read Graph but write no status.
+    let status_writes = |api: &FakeApiServer| {
+        api.requests()
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.path.ends_with("/contoso/status"))
+            .count()
+    };
+    let writes_before = status_writes(&api_server);
+    let org_reads = |s: &Value| s["requests"]["byStatus"]["200"].as_u64().unwrap_or(0);
+    let reads_before = org_reads(&state(&emu).await);
+    for _ in 0..200 {
+        if org_reads(&state(&emu).await) > reads_before + 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        org_reads(&state(&emu).await) > reads_before + 20,
+        "guard passes continue"
+    );
+    assert_eq!(
+        status_writes(&api_server),
+        writes_before,
+        "an unchanged status is not written"
+    );
+
+    // Drift: an admin re-enables directory sync.
+    control_post(&emu, "sync/enable", json!({})).await;
+    let drifted = api_server
+        .wait_for(
+            "tenantsyncpolicies",
+            "identity",
+            "contoso",
+            |o| is(o, "DriftDetected", "True"),
+            WAIT,
+        )
+        .await
+        .expect("DriftDetected");
+    assert_eq!(
+        condition(&drifted, "DriftDetected").unwrap()["reason"],
+        "SyncReEnabled"
+    );
+    assert!(is(&drifted, "Stalled", "True"));
+    for obj in [&done, &drifted] {
+        let st: entra_cloud_operator::api::TenantSyncPolicyStatus =
+            serde_json::from_value(obj["status"].clone()).unwrap();
+        entra_cloud_operator::api::conditions::check_kstatus(
+            &st.conditions,
+            st.observed_generation,
+            obj["metadata"]["generation"].as_i64(),
+        )
+        .unwrap_or_else(|e| panic!("kstatus: {e}"));
+    }
+    assert!(metrics.encode().contains(
+        "entra_cloud_operator_drift_detected{namespace=\"identity\",name=\"contoso\"} 1"
+    ));
+
+    // Graceful shutdown releases the Lease.
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(WAIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let lease = api_server
+        .get("leases", "operator", "entra-cloud-operator")
+        .unwrap();
+    assert!(
+        lease["spec"]["holderIdentity"].is_null(),
+        "lease released: {lease}"
+    );
+    api_server.shutdown().await;
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_second_replica_stands_by_while_the_first_leads() {
+    let api_server = FakeApiServer::start().await;
+    let options = |id: &str| ControllerOptions {
+        namespaces: vec!["identity".into()],
+        journal: JournalStore::ConfigMaps("operator".into()),
+        concurrency: 1,
+        workers: 1,
+        time_scale: 1.0,
+        lease: Some(LeaseOptions {
+            name: "eco".into(),
+            namespace: "operator".into(),
+            identity: id.into(),
+            duration_s: 15,
+        }),
+        instance: Some(id.into()),
+    };
+    let (m1, m2) = (Arc::new(Metrics::default()), Arc::new(Metrics::default()));
+    let (r1, r2) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (s1, rx1) = tokio::sync::oneshot::channel::<()>();
+    let (s2, rx2) = tokio::sync::oneshot::channel::<()>();
+    let a = tokio::spawn(controller::run(
+        api_server.client(),
+        options("a"),
+        m1.clone(),
+        r1.clone(),
+        async move {
+            let _ = rx1.await;
+        },
+    ));
+    api_server
+        .wait_for(
+            "leases",
+            "operator",
+            "eco",
+            |l| l["spec"]["holderIdentity"] == "a",
+            WAIT,
+        )
+        .await
+        .expect("a leads");
+    let b = tokio::spawn(controller::run(
+        api_server.client(),
+        options("b"),
+        m2.clone(),
+        r2.clone(),
+        async move {
+            let _ = rx2.await;
+        },
+    ));
+    // b is up (ready) but standing by.
+    for _ in 0..400 {
+        if r2.load(Ordering::Relaxed) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(r2.load(Ordering::Relaxed), "b starts");
+    assert!(m2.encode().contains("entra_cloud_operator_leader 0"));
+    assert!(m1.encode().contains("entra_cloud_operator_leader 1"));
+    // a stops and releases: b takes over.
+    s1.send(()).unwrap();
+    tokio::time::timeout(WAIT, a)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    api_server
+        .wait_for(
+            "leases",
+            "operator",
+            "eco",
+            |l| l["spec"]["holderIdentity"] == "b",
+            WAIT,
+        )
+        .await
+        .expect("b takes over after a releases");
+    s2.send(()).unwrap();
+    tokio::time::timeout(WAIT, b)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    api_server.shutdown().await;
+}
