@@ -19,7 +19,7 @@ demo: ## The whole tenant-wide cutover on the embedded emulator, in under a minu
 	$(BIN) demo
 
 .PHONY: test
-test: lint chart-test ## Every check and test: format, lints, unit, integration, CLI, CRD drift
+test: lint chart-test ## Every check and test: format, lints, chart render/lint/validation, unit, integration, controller, CLI, CRD drift
 	$(CARGO) test --locked --all-targets
 
 .PHONY: lint
@@ -51,3 +51,8 @@ image: ## Build the container image (needs docker with BuildKit)
 .PHONY: clean
 clean: ## Remove build output
 	$(CARGO) clean
+
+.PHONY: e2e
+e2e: ## The full loop against a real cluster: needs KUBECONFIG (kind, k3d); installs the CRDs
+	@test -n "$$KUBECONFIG" || { echo "set KUBECONFIG to a disposable cluster (kind, k3d)"; exit 1; }
+	$(CARGO) test --locked --test e2e_cluster -- --ignored --nocapture

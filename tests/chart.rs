@@ -202,3 +202,35 @@ fn rbac_covers_every_resource_the_controller_uses() {
         "the controller never deletes and never needs wildcards"
     );
 }
+
+/// Every flag the chart's Deployment passes exists on the binary (the chart and the code
+/// cannot drift apart silently).
+#[test]
+fn deployment_flags_exist_on_the_binary() {
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/charts/entra-cloud-operator/templates/deployment.yaml"
+    ))
+    .unwrap();
+    let help = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_entra-cloud-operator"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let known = help(&["controller", "--help"]) + &help(&["--help"]);
+    let flags: Vec<&str> = template
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- --"))
+        .map(|l| l.split(['=', ' ']).next().unwrap_or_default())
+        .collect();
+    assert!(flags.len() >= 6, "{flags:?}");
+    for f in flags {
+        assert!(
+            known.contains(&format!("--{f}")),
+            "the chart passes --{f}, which the binary does not know"
+        );
+    }
+}
