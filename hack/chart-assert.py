@@ -82,11 +82,12 @@ sa = pod["serviceAccountName"]
 
 # RBAC: exactly the contract's rules.
 watch_rules = [
-    {"apiGroups": ["cloudidentity.dev"], "resources": ["tenantsyncpolicies"],
+    {"apiGroups": ["cloudidentity.dev"], "resources": ["tenantsyncpolicies", "clouduserconversions"],
      "verbs": ["get", "list", "watch", "patch"]},
-    {"apiGroups": ["cloudidentity.dev"], "resources": ["tenantsyncpolicies/status"],
+    {"apiGroups": ["cloudidentity.dev"], "resources": ["tenantsyncpolicies/status", "clouduserconversions/status"],
      "verbs": ["get", "patch", "update"]},
-    {"apiGroups": ["cloudidentity.dev"], "resources": ["tenantsyncpolicies/finalizers"], "verbs": ["update"]},
+    {"apiGroups": ["cloudidentity.dev"], "resources": ["tenantsyncpolicies/finalizers", "clouduserconversions/finalizers"],
+     "verbs": ["update"]},
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
 ]

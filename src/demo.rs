@@ -107,20 +107,21 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "\n{:<28} {:<10} {:<14} {:<6} MESSAGE",
         "NAME", "DESIRED", "SYNC", "READY"
     );
-    for (r, _) in &result.resources {
-        let st = r.status.clone().unwrap_or_default();
-        let ready = cond::get(&st.conditions, cond::READY);
+    for r in &result.resources {
+        let o = &r.object;
+        let ready = o["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == cond::READY))
+            .cloned()
+            .unwrap_or_default();
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
         println!(
             "{:<28} {:<10} {:<14} {:<6} {}",
-            format!(
-                "{}/{}",
-                r.metadata.namespace.clone().unwrap_or_default(),
-                r.metadata.name.clone().unwrap_or_default()
-            ),
-            format!("{:?}", r.spec.directory_sync),
-            st.sync_state.map(|s| format!("{s:?}")).unwrap_or_default(),
-            ready.map(|c| c.status.as_str()).unwrap_or("-"),
-            ready.map(|c| c.message.as_str()).unwrap_or("")
+            r.name,
+            text(&o["spec"]["directorySync"]),
+            text(&o["status"]["syncState"]),
+            text(&ready["status"]),
+            text(&ready["message"])
         );
     }
     let state: serde_json::Value = reqwest::get(format!("{}/_emulator/state", emu.url()))

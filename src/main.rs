@@ -229,7 +229,7 @@ fn exit_code(result: &local::RunResult) -> ExitCode {
     } else if result
         .resources
         .iter()
-        .any(|(_, s)| *s == Settled::TimedOut)
+        .any(|r| r.settled == Settled::TimedOut)
     {
         ExitCode::from(2)
     } else {

@@ -180,6 +180,7 @@ fn rbac_covers_every_resource_the_controller_uses() {
         // cloudidentity.dev: the kinds, with their status and finalizers subresources
         "cloudidentity.dev",
         "- tenantsyncpolicies",
+        "- clouduserconversions",
         "{{ . }}/status",
         "{{ . }}/finalizers",
         // credentials, events, leader election, journal

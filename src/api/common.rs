@@ -61,8 +61,143 @@ fn default_key_key() -> String {
     "tls.key".into()
 }
 
+/// A reference from a conversion resource to the `TenantSyncPolicy` it acts for.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantRef {
+    /// Name of a `TenantSyncPolicy` in the same namespace; its tenant, cloud and credentials
+    /// are used.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// Plan or Apply.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ConversionMode {
+    /// Compute and report what would change; write nothing.
+    Plan,
+    /// Make the changes.
+    Apply,
+}
+
+/// What to do when the resource is deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum OnDelete {
+    /// Leave the converted objects as they are.
+    #[default]
+    Keep,
+    /// Switch the objects back and restore their prior values from the journal.
+    Revert,
+}
+
+/// A group whose members are selected (or excluded).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRef {
+    /// The group's object id.
+    #[schemars(regex(
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    ))]
+    pub id: String,
+    /// Include members of nested groups too (`transitiveMembers`).
+    #[serde(default)]
+    pub transitive: bool,
+}
+
+/// Blast-radius and wave settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollout {
+    /// More matching objects than this: `Stalled` (reason `BlastRadiusExceeded`), nothing
+    /// written. Raise it deliberately.
+    #[serde(default = "default_max_objects")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub max_objects: i64,
+    /// Objects converted per wave.
+    #[serde(default = "default_wave_size")]
+    #[schemars(range(min = 1, max = 100_000))]
+    pub wave_size: i64,
+    /// Objects converted and verified first, as a wave of their own (0: no canary).
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 10_000))]
+    pub canary: i64,
+    /// Wait between waves, e.g. `10m`, `1h` (`0s`: none).
+    #[serde(default = "default_pause")]
+    #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h))+$"))]
+    pub pause_between_waves: String,
+    /// Failures tolerated in one wave; one more halts the rollout (`Stalled`, reason
+    /// `AutoHalted`) until the spec changes.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100_000))]
+    pub max_failures_per_wave: i64,
+}
+
+fn default_max_objects() -> i64 {
+    1000
+}
+fn default_wave_size() -> i64 {
+    100
+}
+fn default_pause() -> String {
+    "0s".into()
+}
+
+impl Default for Rollout {
+    fn default() -> Self {
+        Rollout {
+            max_objects: default_max_objects(),
+            wave_size: default_wave_size(),
+            canary: 0,
+            pause_between_waves: default_pause(),
+            max_failures_per_wave: 0,
+        }
+    }
+}
+
+/// Parse a duration such as `90s`, `10m`, `1h30m`, `250ms`.
+pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let mut total = std::time::Duration::ZERO;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let n: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let (unit, len) = if rest.starts_with("ms") {
+            (std::time::Duration::from_millis(1), 2)
+        } else if rest.starts_with('s') {
+            (std::time::Duration::from_secs(1), 1)
+        } else if rest.starts_with('m') {
+            (std::time::Duration::from_secs(60), 1)
+        } else if rest.starts_with('h') {
+            (std::time::Duration::from_secs(3600), 1)
+        } else {
+            return None;
+        };
+        total = total.checked_add(unit.checked_mul(u32::try_from(n).ok()?)?)?;
+        rest = &rest[len..];
+    }
+    Some(total)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("0s"), Some(Duration::ZERO));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("m"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+
     use super::*;
 
     #[test]

@@ -4,8 +4,10 @@
 pub mod common;
 pub mod conditions;
 pub mod tenant;
+pub mod user;
 
 pub use tenant::{TenantSyncPolicy, TenantSyncPolicySpec, TenantSyncPolicyStatus};
+pub use user::{CloudUserConversion, CloudUserConversionSpec, CloudUserConversionStatus};
 
 /// The API group of every resource of this operator.
 pub const GROUP: &str = "cloudidentity.dev";
@@ -19,7 +21,7 @@ pub fn crds()
 -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
 {
     use kube::CustomResourceExt;
-    vec![TenantSyncPolicy::crd()]
+    vec![TenantSyncPolicy::crd(), CloudUserConversion::crd()]
 }
 
 /// The CRDs as one multi-document YAML stream (what `crds/` holds).

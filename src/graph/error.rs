@@ -18,6 +18,14 @@ pub enum Operation {
     UpdateUser,
     /// `GET /groups`
     ListGroups,
+    /// `GET /users/{id or UPN}`
+    GetUser,
+    /// `GET /groups/{id}/members` or `/transitiveMembers`
+    ListGroupMembers,
+    /// `GET /users/{id}/onPremisesSyncBehavior`
+    GetSyncBehavior,
+    /// `PATCH /users/{id}/onPremisesSyncBehavior`
+    UpdateSyncBehavior,
 }
 
 impl Operation {
@@ -29,6 +37,10 @@ impl Operation {
             Operation::ListUsers => "users.list",
             Operation::UpdateUser => "users.update",
             Operation::ListGroups => "groups.list",
+            Operation::GetUser => "users.get",
+            Operation::ListGroupMembers => "groups.members.list",
+            Operation::GetSyncBehavior => "users.syncBehavior.get",
+            Operation::UpdateSyncBehavior => "users.syncBehavior.update",
         }
     }
 
@@ -40,12 +52,20 @@ impl Operation {
             Operation::ListUsers => "User.Read.All",
             Operation::UpdateUser => "User.ReadWrite.All",
             Operation::ListGroups => "Group.Read.All",
+            Operation::GetUser => "User.Read.All",
+            Operation::ListGroupMembers => "GroupMember.Read.All",
+            Operation::GetSyncBehavior | Operation::UpdateSyncBehavior => {
+                "User-OnPremisesSyncBehavior.ReadWrite.All"
+            }
         }
     }
 
     /// Whether the operation changes the directory.
     pub fn is_write(self) -> bool {
-        matches!(self, Operation::UpdateOrganization | Operation::UpdateUser)
+        matches!(
+            self,
+            Operation::UpdateOrganization | Operation::UpdateUser | Operation::UpdateSyncBehavior
+        )
     }
 }
 

@@ -38,6 +38,9 @@ pub struct User {
     /// Last synchronisation time; set on every user that was ever synchronised.
     #[serde(default)]
     pub on_premises_last_sync_date_time: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
 }
 
 impl User {
@@ -45,6 +48,7 @@ impl User {
     pub const SELECT: &'static [&'static str] = &[
         "id",
         "userPrincipalName",
+        "displayName",
         "onPremisesSyncEnabled",
         "onPremisesImmutableId",
         "onPremisesLastSyncDateTime",
@@ -98,6 +102,15 @@ impl Group {
     pub fn is_formerly_synced(&self) -> bool {
         !self.is_synced() && self.on_premises_last_sync_date_time.is_some()
     }
+}
+
+/// `onPremisesSyncBehavior` of a user or group.
+#[derive(Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncBehavior {
+    /// `true`: cloud-managed (AD changes no longer flow).
+    #[serde(default)]
+    pub is_cloud_managed: bool,
 }
 
 /// A page of a collection.

@@ -247,4 +247,18 @@ impl Journal for ConfigMapJournal {
     fn append<'a>(&'a self, records: &'a [Record]) -> BoxFuture<'a, Result<(), JournalError>> {
         Box::pin(self.append_inner(records))
     }
+
+    fn entries_for<'a>(
+        &'a self,
+        resource: &'a ResourceKey,
+    ) -> BoxFuture<'a, Result<Vec<Entry>, JournalError>> {
+        Box::pin(async move {
+            Ok(self
+                .entries()
+                .await?
+                .into_iter()
+                .filter(|e| &e.record.resource == resource)
+                .collect())
+        })
+    }
 }

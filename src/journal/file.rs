@@ -118,6 +118,18 @@ impl Journal for FileJournal {
         // Small synchronous writes and one fsync per group: cheaper than a thread hop.
         Box::pin(std::future::ready(self.append_now(records)))
     }
+
+    fn entries_for<'a>(
+        &'a self,
+        resource: &'a super::ResourceKey,
+    ) -> super::BoxFuture<'a, Result<Vec<Entry>, JournalError>> {
+        let result = Self::read(&self.path).map(|all| {
+            all.into_iter()
+                .filter(|e| &e.record.resource == resource)
+                .collect()
+        });
+        Box::pin(std::future::ready(result))
+    }
 }
 
 impl FileJournal {

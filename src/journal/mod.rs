@@ -38,6 +38,8 @@ pub enum Action {
     EnableDirectorySync,
     /// `PATCH /users/{id}` `onPremisesImmutableId: null`.
     ClearImmutableId,
+    /// `PATCH /users/{id}/onPremisesSyncBehavior` `isCloudManaged: true`.
+    SwitchToCloud,
 }
 
 /// Where in its life a change is.
@@ -138,6 +140,12 @@ pub enum JournalError {
 pub trait Journal: Send + Sync {
     /// Append `records` in order; when the future resolves to `Ok`, they are durable.
     fn append<'a>(&'a self, records: &'a [Record]) -> BoxFuture<'a, Result<(), JournalError>>;
+
+    /// Every entry recorded for `resource`, in order (to resume, detect drift and revert).
+    fn entries_for<'a>(
+        &'a self,
+        resource: &'a ResourceKey,
+    ) -> BoxFuture<'a, Result<Vec<Entry>, JournalError>>;
 }
 
 /// The future a [`Journal`] returns.

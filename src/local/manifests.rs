@@ -8,7 +8,7 @@ use base64::Engine;
 use kube::CustomResourceExt;
 use serde_json::Value;
 
-use crate::api::{API_VERSION, TenantSyncPolicy};
+use crate::api::{API_VERSION, CloudUserConversion, TenantSyncPolicy};
 use crate::graph::SecretString;
 
 /// A problem with the input files. Each names the file and document.
@@ -42,7 +42,7 @@ pub enum ManifestError {
         detail: String,
     },
     /// Nothing to do.
-    #[error("no TenantSyncPolicy found in {0}")]
+    #[error("no TenantSyncPolicy or CloudUserConversion found in {0}")]
     Empty(String),
 }
 
@@ -60,6 +60,8 @@ pub struct Loaded<T> {
 pub struct Manifests {
     /// Tenant policies, in input order.
     pub tenants: Vec<Loaded<TenantSyncPolicy>>,
+    /// User conversions, in input order.
+    pub users: Vec<Loaded<CloudUserConversion>>,
     /// Secrets by (namespace, name), each key decoded.
     pub secrets: BTreeMap<(String, String), BTreeMap<String, SecretString>>,
 }
@@ -75,7 +77,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Manifests, ManifestError> {
     for f in &files {
         load_file(f, &mut out)?;
     }
-    if out.tenants.is_empty() {
+    if out.tenants.is_empty() && out.users.is_empty() {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         return Err(ManifestError::Empty(shown.join(", ")));
     }
@@ -119,7 +121,8 @@ fn load_file(path: &Path, out: &mut Manifests) -> Result<(), ManifestError> {
             path: shown.clone(),
             detail: e.to_string(),
         })?;
-    let schema = tenant_schema();
+    let schema = crd_schema::<TenantSyncPolicy>();
+    let user_schema = crd_schema::<CloudUserConversion>();
     for (i, doc) in docs.into_iter().enumerate().filter(|(_, d)| !d.is_null()) {
         let index = i + 1;
         let invalid = |detail: String| ManifestError::Invalid {
@@ -170,14 +173,33 @@ fn load_file(path: &Path, out: &mut Manifests) -> Result<(), ManifestError> {
                 let data = secret_data(&doc).map_err(|d| invalid(format!("Secret {name}: {d}")))?;
                 out.secrets.insert((ns, name.clone()), data);
             }
+            (API_VERSION, "CloudUserConversion") => {
+                let problems = super::schema::check(&doc, &user_schema);
+                if !problems.is_empty() {
+                    return Err(invalid(format!(
+                        "CloudUserConversion {name} is invalid:\n  {}",
+                        problems.join("\n  ")
+                    )));
+                }
+                let mut cuc: CloudUserConversion = serde_json::from_value(doc)
+                    .map_err(|e| invalid(format!("CloudUserConversion {name}: {e}")))?;
+                if cuc.metadata.namespace.is_none() {
+                    cuc.metadata.namespace = Some("default".into());
+                }
+                cuc.metadata.generation.get_or_insert(1);
+                out.users.push(Loaded {
+                    resource: cuc,
+                    source: format!("{shown}#{index}"),
+                });
+            }
             (API_VERSION, other) => {
                 return Err(invalid(format!(
-                    "kind {other:?} is not served by this version (known: TenantSyncPolicy)"
+                    "kind {other:?} is not served by this version (known: TenantSyncPolicy, CloudUserConversion)"
                 )));
             }
             _ => {
                 return Err(invalid(format!(
-                    "{api_version}/{kind} is not a resource this tool reads (expected {API_VERSION} TenantSyncPolicy or v1 Secret)"
+                    "{api_version}/{kind} is not a resource this tool reads (expected {API_VERSION} TenantSyncPolicy or CloudUserConversion, or v1 Secret)"
                 )));
             }
         }
@@ -185,8 +207,8 @@ fn load_file(path: &Path, out: &mut Manifests) -> Result<(), ManifestError> {
     Ok(())
 }
 
-fn tenant_schema() -> Value {
-    serde_json::to_value(TenantSyncPolicy::crd())
+fn crd_schema<K: CustomResourceExt>() -> Value {
+    serde_json::to_value(K::crd())
         .ok()
         .and_then(|crd| {
             crd.pointer("/spec/versions/0/schema/openAPIV3Schema")

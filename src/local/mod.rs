@@ -8,4 +8,4 @@ pub mod progress;
 pub mod runner;
 pub mod schema;
 
-pub use runner::{PlanReport, RunOptions, RunResult, Settled, apply, plan};
+pub use runner::{PlanReport, Ran, RunOptions, RunResult, Settled, apply, plan};

@@ -26,7 +26,7 @@ pub enum PlanFormat {
 
 /// The resources with their status, as a `v1 List` (what `kubectl get -o yaml` prints).
 pub fn resources(result: &RunResult, format: Format) -> anyhow::Result<String> {
-    let items: Vec<_> = result.resources.iter().map(|(r, _)| r).collect();
+    let items: Vec<_> = result.resources.iter().map(|r| &r.object).collect();
     let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
     Ok(match format {
         Format::Json => serde_json::to_string_pretty(&list)? + "\n",

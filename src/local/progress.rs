@@ -9,8 +9,8 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::api::conditions as cond;
-use crate::api::tenant::TenantSyncPolicyStatus;
 use crate::reconcile::{EventType, ReconcileEvent};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 /// How to show progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -53,11 +53,11 @@ impl Progress {
     }
 
     /// The resource's status changed.
-    pub fn status(&self, key: &str, status: &TenantSyncPolicyStatus) {
-        let ready = cond::get(&status.conditions, cond::READY);
+    pub fn status(&self, key: &str, conditions: &[Condition], progress: Option<String>) {
+        let ready = cond::get(conditions, cond::READY);
         let reason = ready.map(|c| c.reason.as_str()).unwrap_or("Pending");
         let message = ready.map(|c| c.message.as_str()).unwrap_or("");
-        let progress = status.progress.clone().unwrap_or_default();
+        let progress = progress.unwrap_or_default();
         if let Some(m) = &self.multi {
             let mut bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
             let bar = bars.entry(key.to_string()).or_insert_with(|| {

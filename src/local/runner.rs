@@ -50,16 +50,27 @@ pub enum Settled {
     TimedOut,
 }
 
+/// One resource after the run.
+#[derive(Clone, Debug)]
+pub struct Ran {
+    /// `namespace/name`.
+    pub name: String,
+    /// The whole object with its status, as kubectl would print it.
+    pub object: serde_json::Value,
+    /// Where it ended.
+    pub settled: Settled,
+}
+
 /// The resources after the run, with their status.
 pub struct RunResult {
-    /// Each resource and where it ended.
-    pub resources: Vec<(TenantSyncPolicy, Settled)>,
+    /// Each resource, in input order (tenant policies first).
+    pub resources: Vec<Ran>,
 }
 
 impl RunResult {
     /// Whether every resource is Ready.
     pub fn all_ready(&self) -> bool {
-        self.resources.iter().all(|(_, s)| *s == Settled::Ready)
+        self.resources.iter().all(|r| r.settled == Settled::Ready)
     }
 }
 
@@ -68,94 +79,270 @@ type Secrets = std::collections::BTreeMap<
     std::collections::BTreeMap<String, crate::graph::SecretString>,
 >;
 
-fn key_of(tsp: &TenantSyncPolicy) -> ResourceKey {
+fn key_of(kind: &str, meta: &kube::api::ObjectMeta) -> ResourceKey {
     ResourceKey {
-        kind: tenant::KIND.into(),
-        namespace: tsp
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".into()),
-        name: tsp.metadata.name.clone().unwrap_or_default(),
+        kind: kind.into(),
+        namespace: meta.namespace.clone().unwrap_or_else(|| "default".into()),
+        name: meta.name.clone().unwrap_or_default(),
+    }
+}
+
+/// A resource the runner can drive: one reconcile pass at a time.
+trait Runnable {
+    fn key(&self) -> ResourceKey;
+    fn suspended(&self) -> bool;
+    fn conditions(&self) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>;
+    fn progress(&self) -> Option<String>;
+    fn to_json(&self) -> serde_json::Value;
+    /// One pass; returns its Events and requeue delay, having stored the new status.
+    async fn pass(
+        &mut self,
+        ctx: Result<Context<'_>, (&'static str, String)>,
+        now: jiff::Timestamp,
+    ) -> Result<
+        (Vec<crate::reconcile::ReconcileEvent>, Option<Duration>),
+        crate::reconcile::ReconcileError,
+    >;
+}
+
+struct TenantRun(TenantSyncPolicy);
+
+impl Runnable for TenantRun {
+    fn key(&self) -> ResourceKey {
+        key_of(tenant::KIND, &self.0.metadata)
+    }
+    fn suspended(&self) -> bool {
+        self.0.spec.suspend
+    }
+    fn conditions(&self) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+        self.0
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default()
+    }
+    fn progress(&self) -> Option<String> {
+        self.0.status.as_ref().and_then(|s| s.progress.clone())
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.0).unwrap_or_default()
+    }
+    async fn pass(
+        &mut self,
+        ctx: Result<Context<'_>, (&'static str, String)>,
+        now: jiff::Timestamp,
+    ) -> Result<
+        (Vec<crate::reconcile::ReconcileEvent>, Option<Duration>),
+        crate::reconcile::ReconcileError,
+    > {
+        let input = Input {
+            spec: &self.0.spec,
+            generation: self.0.metadata.generation,
+            status: self.0.status.as_ref(),
+        };
+        let outcome = match ctx {
+            Err((reason, message)) => tenant::stall(input, now, reason, message),
+            Ok(ctx) => tenant::reconcile(input, &ctx).await?,
+        };
+        self.0.status = Some(outcome.status);
+        Ok((outcome.events, outcome.requeue_after))
+    }
+}
+
+struct UserRun {
+    cuc: crate::api::CloudUserConversion,
+    tenant: Option<crate::api::TenantSyncPolicySpec>,
+}
+
+impl Runnable for UserRun {
+    fn key(&self) -> ResourceKey {
+        key_of(crate::reconcile::user::KIND, &self.cuc.metadata)
+    }
+    fn suspended(&self) -> bool {
+        self.cuc.spec.suspend
+    }
+    fn conditions(&self) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+        self.cuc
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default()
+    }
+    fn progress(&self) -> Option<String> {
+        self.cuc
+            .status
+            .as_ref()
+            .map(|s| format!("{}/{}", s.converted, s.converted + s.pending))
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.cuc).unwrap_or_default()
+    }
+    async fn pass(
+        &mut self,
+        ctx: Result<Context<'_>, (&'static str, String)>,
+        now: jiff::Timestamp,
+    ) -> Result<
+        (Vec<crate::reconcile::ReconcileEvent>, Option<Duration>),
+        crate::reconcile::ReconcileError,
+    > {
+        use crate::reconcile::user;
+        let fallback = crate::api::TenantSyncPolicySpec {
+            tenant_id: String::new(),
+            cloud: Default::default(),
+            endpoints: None,
+            credentials: Default::default(),
+            directory_sync: Default::default(),
+            clear_immutable_ids: false,
+            drift: Default::default(),
+            suspend: false,
+        };
+        let input = user::Input {
+            spec: &self.cuc.spec,
+            generation: self.cuc.metadata.generation,
+            status: self.cuc.status.as_ref(),
+            tenant: self.tenant.as_ref().unwrap_or(&fallback),
+        };
+        let outcome = match ctx {
+            Err((reason, message)) => user::stall(input, now, reason, message),
+            Ok(ctx) => user::reconcile(input, &ctx).await?,
+        };
+        self.cuc.status = Some(outcome.status);
+        Ok((outcome.events, outcome.requeue_after))
     }
 }
 
 /// Reconcile every resource until it is Ready or Stalled, or the timeout passes.
 pub async fn apply(manifests: Manifests, opts: &RunOptions) -> anyhow::Result<RunResult> {
     let journal: Arc<dyn Journal> = Arc::new(FileJournal::open(&opts.journal)?);
-    let progress = Arc::new(Progress::new(opts.progress));
+    let progress = Progress::new(opts.progress);
     let clock = ScaledClock::new(opts.time_scale);
     let deadline = Instant::now() + opts.timeout;
-    let secrets = Arc::new(manifests.secrets);
-    let tasks = manifests.tenants.into_iter().map(|loaded| {
-        let (journal, progress, clock, secrets) = (
-            journal.clone(),
-            progress.clone(),
-            clock.clone(),
-            secrets.clone(),
-        );
-        async move {
-            run_one(
-                loaded.resource,
-                &secrets,
-                opts,
-                journal.as_ref(),
-                &progress,
-                &clock,
-                deadline,
-            )
-            .await
-        }
-    });
-    let resources = futures::future::join_all(tasks).await;
+    let secrets = &manifests.secrets;
+    let tenants: Vec<TenantSyncPolicy> = manifests
+        .tenants
+        .iter()
+        .map(|l| l.resource.clone())
+        .collect();
+    let mut runs = Vec::new();
+    for t in &tenants {
+        let client = tenant_client(t, secrets, opts);
+        let run = TenantRun(t.clone());
+        runs.push(futures::future::Either::Left(run_one(
+            run,
+            client,
+            opts,
+            journal.as_ref(),
+            &progress,
+            &clock,
+            deadline,
+        )));
+    }
+    for l in manifests.users {
+        let cuc = l.resource;
+        let ns = cuc.metadata.namespace.clone();
+        let tenant = tenants.iter().find(|t| {
+            t.metadata.namespace == ns
+                && t.metadata.name.as_deref() == Some(cuc.spec.tenant_ref.name.as_str())
+        });
+        let client = match tenant {
+            None => Err((
+                "TenantNotFound",
+                format!(
+                    "spec.tenantRef.name: TenantSyncPolicy {}/{} is not among the manifests; add it to the files given with -f",
+                    ns.clone().unwrap_or_default(),
+                    cuc.spec.tenant_ref.name
+                ),
+            )),
+            Some(t) => tenant_client(t, secrets, opts),
+        };
+        let client = match crate::reconcile::user::validate::validate(&cuc.spec) {
+            Err(e) => Err((tenant::INVALID_SPEC, e.to_string())),
+            Ok(()) => client,
+        };
+        let run = UserRun {
+            tenant: tenant.map(|t| t.spec.clone()),
+            cuc,
+        };
+        runs.push(futures::future::Either::Right(run_one(
+            run,
+            client,
+            opts,
+            journal.as_ref(),
+            &progress,
+            &clock,
+            deadline,
+        )));
+    }
+    let resources = futures::future::join_all(runs).await;
     Ok(RunResult { resources })
 }
 
-async fn run_one(
-    mut tsp: TenantSyncPolicy,
+/// The Graph client of a tenant, or why there is none (a spec error explains itself better
+/// than the credential error it may cause).
+fn tenant_client(
+    t: &TenantSyncPolicy,
     secrets: &Secrets,
+    opts: &RunOptions,
+) -> Result<crate::graph::GraphClient, (&'static str, String)> {
+    match validate::validate(&t.spec) {
+        Err(e) => Err((tenant::INVALID_SPEC, e.to_string())),
+        Ok(()) => credentials::resolve(t, secrets, &opts.env)
+            .and_then(|c| credentials::graph_client(t, c, &opts.overrides))
+            .map_err(|e| ("CredentialsUnavailable", e.0)),
+    }
+}
+
+async fn run_one<R: Runnable>(
+    mut res: R,
+    client: Result<crate::graph::GraphClient, (&'static str, String)>,
     opts: &RunOptions,
     journal: &dyn Journal,
     progress: &Progress,
     clock: &ScaledClock,
     deadline: Instant,
-) -> (TenantSyncPolicy, Settled) {
-    let key = key_of(&tsp);
+) -> Ran {
+    let key = res.key();
     let shown = format!("{}/{}", key.namespace, key.name);
-    // A spec error explains itself better than the credential error it may cause.
-    let client = match validate::validate(&tsp.spec) {
-        Err(e) => Err((tenant::INVALID_SPEC, e.to_string())),
-        Ok(()) => credentials::resolve(&tsp, secrets, &opts.env)
-            .and_then(|c| credentials::graph_client(&tsp, c, &opts.overrides))
-            .map_err(|e| ("CredentialsUnavailable", e.0)),
-    };
     let mut failures: u32 = 0;
+    let done = |res: &R, settled| Ran {
+        name: shown.clone(),
+        object: res.to_json(),
+        settled,
+    };
     loop {
-        let input = Input {
-            spec: &tsp.spec,
-            generation: tsp.metadata.generation,
-            status: tsp.status.as_ref(),
+        let now = clock.now();
+        let ctx = match &client {
+            Err((reason, message)) => Err((*reason, message.clone())),
+            Ok(graph) => Ok(Context {
+                graph,
+                journal,
+                resource: key.clone(),
+                concurrency: opts.concurrency,
+                now,
+            }),
         };
-        let result = match &client {
-            Err((reason, message)) => {
-                Ok(tenant::stall(input, clock.now(), reason, message.clone()))
-            }
-            Ok(graph) => tenant::reconcile(input, &ctx(graph, journal, &key, opts, clock)).await,
-        };
-        let wait = match result {
-            Ok(outcome) => {
+        let wait = match res.pass(ctx, now).await {
+            Ok((events, requeue_after)) => {
                 failures = 0;
-                for e in &outcome.events {
+                for e in &events {
                     progress.event(&shown, e);
                 }
-                progress.status(&shown, &outcome.status);
-                let settled = settled(&tsp, &outcome.status);
-                tsp.status = Some(outcome.status);
+                let conditions = res.conditions();
+                progress.status(&shown, &conditions, res.progress());
+                let settled = if res.suspended() {
+                    Some(Settled::Suspended)
+                } else if cond::is_true(&conditions, cond::READY) {
+                    Some(Settled::Ready)
+                } else if cond::is_true(&conditions, cond::STALLED) {
+                    Some(Settled::Stalled)
+                } else {
+                    None
+                };
                 if let Some(s) = settled {
                     progress.finish(&shown);
-                    return (tsp, s);
+                    return done(&res, s);
                 }
-                clock.real(outcome.requeue_after.unwrap_or(tenant::GUARD_INTERVAL))
+                clock.real(requeue_after.unwrap_or(tenant::GUARD_INTERVAL))
             }
             Err(e) => {
                 failures += 1;
@@ -172,37 +359,9 @@ async fn run_one(
         let now = Instant::now();
         if now >= deadline {
             progress.finish(&shown);
-            return (tsp, Settled::TimedOut);
+            return done(&res, Settled::TimedOut);
         }
         tokio::time::sleep(wait.min(deadline - now)).await;
-    }
-}
-
-fn ctx<'a>(
-    graph: &'a crate::graph::GraphClient,
-    journal: &'a dyn Journal,
-    key: &ResourceKey,
-    opts: &RunOptions,
-    clock: &ScaledClock,
-) -> Context<'a> {
-    Context {
-        graph,
-        journal,
-        resource: key.clone(),
-        concurrency: opts.concurrency,
-        now: clock.now(),
-    }
-}
-
-fn settled(tsp: &TenantSyncPolicy, status: &TenantSyncPolicyStatus) -> Option<Settled> {
-    if tsp.spec.suspend {
-        Some(Settled::Suspended)
-    } else if cond::is_true(&status.conditions, cond::READY) {
-        Some(Settled::Ready)
-    } else if cond::is_true(&status.conditions, cond::STALLED) {
-        Some(Settled::Stalled)
-    } else {
-        None
     }
 }
 
@@ -231,7 +390,7 @@ pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
     let mut out = Vec::new();
     for loaded in manifests.tenants {
         let tsp = loaded.resource;
-        let key = key_of(&tsp);
+        let key = key_of(tenant::KIND, &tsp.metadata);
         let mut report = PlanReport {
             resource: format!("{}/{}", key.namespace, key.name),
             tenant_id: tsp.spec.tenant_id.clone(),

@@ -2,12 +2,14 @@
 //! status plus Graph, and returns the new status, the Events to emit and when to look again.
 //! They know nothing of Kubernetes; the controller and the local runner are thin shells.
 
+pub mod health;
 pub mod tenant;
+pub mod user;
 
 use std::time::Duration;
 
-use crate::graph::GraphError;
-use crate::journal::JournalError;
+use crate::graph::{GraphClient, GraphError};
+use crate::journal::{Journal, JournalError, ResourceKey};
 
 /// Kubernetes Event type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,4 +85,18 @@ impl ReconcileError {
             _ => None,
         }
     }
+}
+
+/// What the pass works with.
+pub struct Context<'a> {
+    /// Graph for this tenant.
+    pub graph: &'a GraphClient,
+    /// Where changes are recorded before they are made.
+    pub journal: &'a dyn Journal,
+    /// The resource, for journal records.
+    pub resource: ResourceKey,
+    /// Writes in flight at once.
+    pub concurrency: usize,
+    /// The time to stamp on conditions and timestamps.
+    pub now: jiff::Timestamp,
 }

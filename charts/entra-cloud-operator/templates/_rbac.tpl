@@ -11,6 +11,7 @@ more entry here: it gets get/list/watch/patch, its status subresource and its fi
 */}}
 {{- define "entra-cloud-operator.crdResources" -}}
 - tenantsyncpolicies
+- clouduserconversions
 {{- end }}
 
 {{- define "entra-cloud-operator.watchRules" -}}

@@ -20,9 +20,10 @@ use crate::api::tenant::{
     DirectorySyncMode, ImmutableIdCounts, OrganizationStatus, TenantSyncPolicySpec,
     TenantSyncPolicyStatus,
 };
-use crate::graph::{ErrorCategory, GraphClient, GraphError};
-use crate::journal::{Action, Journal, Phase, Record, ResourceKey};
+use crate::graph::{ErrorCategory, GraphError};
+use crate::journal::{Action, Phase, Record, ResourceKey};
 
+use super::health::{self, Health};
 use super::{Outcome, ReconcileError, ReconcileEvent};
 use plan::{Decision, Drift, Observation};
 
@@ -47,26 +48,7 @@ pub struct Input<'a> {
     pub status: Option<&'a TenantSyncPolicyStatus>,
 }
 
-/// What the pass works with.
-pub struct Context<'a> {
-    /// Graph for this tenant.
-    pub graph: &'a GraphClient,
-    /// Where changes are recorded before they are made.
-    pub journal: &'a dyn Journal,
-    /// The resource, for journal records.
-    pub resource: ResourceKey,
-    /// Writes in flight at once.
-    pub concurrency: usize,
-    /// The time to stamp on conditions and timestamps.
-    pub now: jiff::Timestamp,
-}
-
-/// How the resource stands, for `Ready` / `Reconciling` / `Stalled`.
-enum Health {
-    Ready(&'static str, String),
-    Progressing(&'static str, String),
-    Stalled(&'static str, String),
-}
+pub use super::Context;
 
 /// The outcome of a pass that could not start, e.g. because the credentials could not be
 /// resolved: `Stalled` with `reason` and `message`, nothing sent to Graph. A bad spec waits
@@ -170,12 +152,10 @@ struct Pass {
     generation: Option<i64>,
     now: jiff::Timestamp,
     events: Vec<ReconcileEvent>,
-    prev_ready_reason: Option<String>,
 }
 
 impl Pass {
     fn new(prev: TenantSyncPolicyStatus, generation: Option<i64>, now: jiff::Timestamp) -> Self {
-        let prev_ready_reason = cond::get(&prev.conditions, cond::READY).map(|c| c.reason.clone());
         let mut status = prev;
         if status.observed_generation != generation {
             // A new instruction: timestamps of the previous one no longer describe it.
@@ -187,7 +167,6 @@ impl Pass {
             generation,
             now,
             events: Vec::new(),
-            prev_ready_reason,
         }
     }
 
@@ -542,22 +521,7 @@ impl Pass {
         if category.is_retryable() {
             return Err(ReconcileError::Graph(e));
         }
-        let fix = match category {
-            ErrorCategory::InvalidCredentials => credentials_fix(spec, resource),
-            ErrorCategory::TenantNotFound => format!(
-                "check spec.tenantId ({}) and spec.cloud ({:?})",
-                spec.tenant_id, spec.cloud
-            ),
-            ErrorCategory::MissingPermission => format!(
-                "grant the application permission {} to application {} and grant admin consent",
-                e.operation()
-                    .map(|o| o.required_permission())
-                    .unwrap_or("required"),
-                client_id(spec)
-            ),
-            _ => "see the message; the operator retries every 5 minutes".to_string(),
-        };
-        let msg = format!("{e}. Fix: {fix}");
+        let msg = stall_message(&e, spec, &resource.namespace);
         Ok(self.finish(
             Health::Stalled(category.reason(), msg),
             Some(GUARD_INTERVAL),
@@ -570,44 +534,15 @@ impl Pass {
         health: Health,
         requeue_after: Option<Duration>,
     ) -> Outcome<TenantSyncPolicyStatus> {
-        let (g, now) = (self.generation, self.now);
-        let conds = &mut self.status.conditions;
-        let (reason, message, event) = match health {
-            Health::Ready(reason, msg) => {
-                cond::set(conds, cond::READY, TRUE, reason, msg.clone(), g, now);
-                cond::remove(conds, cond::RECONCILING);
-                cond::remove(conds, cond::STALLED);
-                (
-                    reason,
-                    msg,
-                    ReconcileEvent::normal as fn(&str, &str, String) -> ReconcileEvent,
-                )
-            }
-            Health::Progressing(reason, msg) => {
-                cond::set(conds, cond::READY, FALSE, reason, msg.clone(), g, now);
-                cond::set(conds, cond::RECONCILING, TRUE, reason, msg.clone(), g, now);
-                cond::remove(conds, cond::STALLED);
-                (
-                    reason,
-                    msg,
-                    ReconcileEvent::normal as fn(&str, &str, String) -> ReconcileEvent,
-                )
-            }
-            Health::Stalled(reason, msg) => {
-                cond::set(conds, cond::READY, FALSE, reason, msg.clone(), g, now);
-                cond::set(conds, cond::STALLED, TRUE, reason, msg.clone(), g, now);
-                cond::remove(conds, cond::RECONCILING);
-                (
-                    reason,
-                    msg,
-                    ReconcileEvent::warning as fn(&str, &str, String) -> ReconcileEvent,
-                )
-            }
-        };
-        if self.prev_ready_reason.as_deref() != Some(reason) {
-            self.events.push(event(reason, "Reconcile", message));
+        if let Some(event) = health::apply(
+            &mut self.status.conditions,
+            health,
+            self.generation,
+            self.now,
+        ) {
+            self.events.push(event);
         }
-        self.status.observed_generation = g;
+        self.status.observed_generation = self.generation;
         Outcome {
             status: self.status,
             events: self.events,
@@ -644,17 +579,17 @@ fn client_id(spec: &TenantSyncPolicySpec) -> String {
         .unwrap_or_else(|| "(AZURE_CLIENT_ID)".into())
 }
 
-fn credentials_fix(spec: &TenantSyncPolicySpec, resource: &ResourceKey) -> String {
+fn credentials_fix(spec: &TenantSyncPolicySpec, namespace: &str) -> String {
     let c = &spec.credentials;
     if let Some(cs) = &c.client_secret {
         format!(
             "check that Secret {}/{} key {:?} holds a current client secret value (not the secret's id) of application {} registered in tenant {}",
-            resource.namespace, cs.secret_ref.name, cs.secret_ref.key, cs.client_id, spec.tenant_id
+            namespace, cs.secret_ref.name, cs.secret_ref.key, cs.client_id, spec.tenant_id
         )
     } else if let Some(cert) = &c.certificate {
         format!(
             "check that Secret {}/{} holds the certificate registered on application {} and its private key",
-            resource.namespace, cert.secret_ref.name, cert.client_id
+            namespace, cert.secret_ref.name, cert.client_id
         )
     } else {
         format!(
@@ -662,6 +597,27 @@ fn credentials_fix(spec: &TenantSyncPolicySpec, resource: &ResourceKey) -> Strin
             client_id(spec)
         )
     }
+}
+
+/// The message of a resource stalled by `e` (not retryable): what failed and the fix, naming
+/// the Secret, permission or field to change. Shared by every resource of the tenant.
+pub fn stall_message(e: &GraphError, spec: &TenantSyncPolicySpec, namespace: &str) -> String {
+    let fix = match e.category() {
+        ErrorCategory::InvalidCredentials => credentials_fix(spec, namespace),
+        ErrorCategory::TenantNotFound => format!(
+            "check spec.tenantId ({}) and spec.cloud ({:?}) of the TenantSyncPolicy",
+            spec.tenant_id, spec.cloud
+        ),
+        ErrorCategory::MissingPermission => format!(
+            "grant the application permission {} to application {} and grant admin consent",
+            e.operation()
+                .map(|o| o.required_permission())
+                .unwrap_or("required"),
+            client_id(spec)
+        ),
+        _ => "see the message; the operator retries every 5 minutes".to_string(),
+    };
+    format!("{e}. Fix: {fix}")
 }
 
 /// Entra's refusal while a tenant-wide disable runs (wording from the sync client; Graph's

@@ -1,0 +1,191 @@
+//! `CloudUserConversion`: a set of users to make cloud-managed, wave by wave, while Entra
+//! Connect keeps synchronising everyone else.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{ConversionMode, GroupRef, OnDelete, Rollout, TenantRef};
+use super::tenant::ObjectFailure;
+
+/// Users to convert to cloud-managed identities.
+// Each `printcolumn(...)` repeats `type_`, which clippy mistakes for a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "cloudidentity.dev",
+    version = "v1alpha1",
+    kind = "CloudUserConversion",
+    namespaced,
+    status = "CloudUserConversionStatus",
+    shortname = "cuc",
+    category = "entra",
+    printcolumn(name = "Mode", type_ = "string", json_path = ".spec.mode"),
+    printcolumn(name = "Matched", type_ = "integer", json_path = ".status.matched"),
+    printcolumn(name = "Converted", type_ = "integer", json_path = ".status.converted"),
+    printcolumn(name = "Failed", type_ = "integer", json_path = ".status.failed"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!self.clearImmutableId || self.method == 'SourceOfAuthority'").message("clearImmutableId applies to method SourceOfAuthority only (the other methods clear it anyway)"))]
+pub struct CloudUserConversionSpec {
+    /// The `TenantSyncPolicy` (same namespace) whose tenant and credentials are used.
+    pub tenant_ref: TenantRef,
+    /// `Plan`: compute and report what would change, write nothing. `Apply`: convert.
+    pub mode: ConversionMode,
+    /// How each user is converted.
+    #[serde(default)]
+    pub method: UserConversionMethod,
+    /// With `SourceOfAuthority`: also clear the ImmutableID once the switch is verified (the
+    /// prior value is journaled first). Microsoft advises keeping it while AD resources are
+    /// still in use.
+    #[serde(default)]
+    pub clear_immutable_id: bool,
+    /// Which users: the union of every criterion given (at least one).
+    pub selector: UserSelector,
+    /// Users never converted, whatever the selector says. The directory synchronisation
+    /// service accounts are always excluded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<UserExclusions>,
+    /// Blast radius and waves.
+    #[serde(default)]
+    pub rollout: Rollout,
+    /// What deleting this resource does: `Keep` the users as converted, or `Revert` them.
+    #[serde(default)]
+    pub on_delete: OnDelete,
+    /// Stop acting (no Graph calls) until set back to false.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// How a user is converted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum UserConversionMethod {
+    /// Switch the user's Source of Authority to the cloud
+    /// (`onPremisesSyncBehavior.isCloudManaged = true`), then read it back.
+    #[default]
+    SourceOfAuthority,
+    /// The legacy path: the AD object has left sync scope, so Entra soft-deleted the user;
+    /// restore it and clear its ImmutableID.
+    RestoreDeleted,
+    /// Only clear the ImmutableID, for users already cloud-managed after a tenant-wide disable.
+    ClearImmutableId,
+}
+
+/// Selection criteria; the selected users are the union of all of them.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("(has(self.userPrincipalNames) && size(self.userPrincipalNames) > 0) || (has(self.groups) && size(self.groups) > 0) || (has(self.filter) && size(self.filter) > 0) || (has(self.domains) && size(self.domains) > 0)").message("selector: give at least one of userPrincipalNames, groups, filter, domains"))]
+pub struct UserSelector {
+    /// Users by UPN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 10000),
+        inner(regex(pattern = r"^[^@\s']+@[A-Za-z0-9.-]+$"))
+    )]
+    pub user_principal_names: Vec<String>,
+    /// Members of these groups (direct, or transitive).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub groups: Vec<GroupRef>,
+    /// An OData `$filter` on users, e.g. `department eq 'Sales'` (sent with advanced-query
+    /// parameters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub filter: Option<String>,
+    /// Users whose UPN is in one of these domains.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 100),
+        inner(regex(
+            pattern = r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+        ))
+    )]
+    pub domains: Vec<String>,
+}
+
+/// Users never converted.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserExclusions {
+    /// Users by UPN, e.g. break-glass accounts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 10000),
+        inner(regex(pattern = r"^[^@\s']+@[A-Za-z0-9.-]+$"))
+    )]
+    pub user_principal_names: Vec<String>,
+    /// Members of these groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub groups: Vec<GroupRef>,
+}
+
+/// Observed state of the conversion.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudUserConversionStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, `Reconciling`, `Stalled`, `DriftDetected`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// `Planned`, `Canary`, `Converting`, `Converted` or `Halted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// Users the selector matched (exclusions included).
+    #[serde(default)]
+    pub matched: i64,
+    /// Selected users that are cloud-managed (as declared).
+    #[serde(default)]
+    pub converted: i64,
+    /// Selected users still to convert.
+    #[serde(default)]
+    pub pending: i64,
+    /// Users whose conversion failed in the last pass.
+    #[serde(default)]
+    pub failed: i64,
+    /// Users left alone because there is nothing to do (never synchronised).
+    #[serde(default)]
+    pub skipped: i64,
+    /// Users excluded (by the spec, or as sync service accounts).
+    #[serde(default)]
+    pub excluded: i64,
+    /// Waves completed in this generation (the canary counts as one).
+    #[serde(default)]
+    pub waves_completed: i64,
+    /// When the last wave ended (the next starts `pauseBetweenWaves` later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_wave_at: Option<Time>,
+    /// Some excluded users and why (at most 20).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclusions: Vec<Exclusion>,
+    /// Converted users taken back by AD (at most 20).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drifted: Vec<String>,
+    /// The most recent per-user failures (at most 10); the journal has every one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_failures: Vec<ObjectFailure>,
+}
+
+/// An excluded user.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Exclusion {
+    /// UPN.
+    pub user_principal_name: String,
+    /// Why: `ExcludedByName`, `ExcludedByGroup`, `SyncServiceAccount`.
+    pub reason: String,
+}

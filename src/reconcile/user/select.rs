@@ -1,0 +1,212 @@
+//! Resolve a selector to users: the union of the UPNs, group members, filter and domains,
+//! minus the exclusions and the directory synchronisation service accounts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::api::user::{CloudUserConversionSpec, Exclusion};
+use crate::graph::models::User;
+use crate::graph::{GraphClient, GraphError, ListQuery, Pager};
+
+/// A selected user, with what the plan needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// Object id.
+    pub id: String,
+    /// UPN.
+    pub upn: String,
+    /// Currently synchronised from AD.
+    pub synced: bool,
+    /// Synchronised once, no longer (cloud-managed).
+    pub formerly_synced: bool,
+    /// The ImmutableID.
+    pub immutable_id: Option<String>,
+}
+
+impl From<User> for Candidate {
+    fn from(u: User) -> Self {
+        Candidate {
+            synced: u.is_synced(),
+            formerly_synced: u.is_formerly_synced(),
+            upn: u.user_principal_name.clone().unwrap_or_default(),
+            immutable_id: u.on_premises_immutable_id,
+            id: u.id,
+        }
+    }
+}
+
+/// The resolved selection.
+#[derive(Debug, Default)]
+pub struct Selection {
+    /// Selected and not excluded, by object id (ordered: waves are deterministic).
+    pub candidates: BTreeMap<String, Candidate>,
+    /// Users the selector matched, exclusions included.
+    pub matched: i64,
+    /// Excluded users and why.
+    pub excluded: Vec<Exclusion>,
+    /// UPNs named in the selector that do not exist.
+    pub missing: Vec<String>,
+}
+
+/// Where a selection failed, for a message naming the field.
+#[derive(Debug)]
+pub struct SelectError {
+    /// The spec field, e.g. `selector.filter`.
+    pub field: &'static str,
+    /// The Graph error.
+    pub error: GraphError,
+}
+
+fn at(field: &'static str) -> impl Fn(GraphError) -> SelectError {
+    move |error| SelectError { field, error }
+}
+
+/// Whether `u` is a directory synchronisation service account (Entra Connect's
+/// `Sync_<server>_<id>@…`, Cloud Sync's `ADToAADSyncServiceAccount@…`, or so named).
+pub fn is_sync_service_account(upn: &str, display_name: Option<&str>) -> bool {
+    let upn = upn.to_ascii_lowercase();
+    upn.starts_with("sync_")
+        || upn.starts_with("adtoaadsyncserviceaccount@")
+        || display_name.is_some_and(|d| {
+            d.eq_ignore_ascii_case("On-Premises Directory Synchronization Service Account")
+        })
+}
+
+async fn drain(pager: &mut Pager<User>, out: &mut Vec<User>) -> Result<(), GraphError> {
+    while let Some(page) = pager.next_page().await? {
+        out.extend(page.items);
+    }
+    Ok(())
+}
+
+fn advanced(filter: String) -> ListQuery {
+    ListQuery {
+        select: User::SELECT.iter().map(|s| s.to_string()).collect(),
+        filter: Some(filter),
+        top: Some(999),
+        advanced: true,
+    }
+}
+
+/// Resolve `spec`'s selector and exclusions.
+pub async fn select(
+    graph: &GraphClient,
+    spec: &CloudUserConversionSpec,
+) -> Result<Selection, SelectError> {
+    let s = &spec.selector;
+    let mut found: Vec<User> = Vec::new();
+    let mut missing = Vec::new();
+    for upn in &s.user_principal_names {
+        match graph
+            .user(upn)
+            .await
+            .map_err(at("selector.userPrincipalNames"))?
+        {
+            Some(u) => found.push(u),
+            None => missing.push(upn.clone()),
+        }
+    }
+    for g in &s.groups {
+        let mut pager = graph
+            .group_member_users(&g.id, g.transitive)
+            .map_err(at("selector.groups"))?;
+        drain(&mut pager, &mut found)
+            .await
+            .map_err(at("selector.groups"))?;
+    }
+    if let Some(f) = s.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+        let mut pager = graph
+            .users(&advanced(f.to_string()))
+            .map_err(at("selector.filter"))?;
+        drain(&mut pager, &mut found)
+            .await
+            .map_err(at("selector.filter"))?;
+    }
+    for d in &s.domains {
+        // Domains were validated (no quote can break out of the literal).
+        let filter = format!("endswith(userPrincipalName,'@{d}')");
+        let mut pager = graph
+            .users(&advanced(filter))
+            .map_err(at("selector.domains"))?;
+        drain(&mut pager, &mut found)
+            .await
+            .map_err(at("selector.domains"))?;
+    }
+
+    let mut excluded_upns: BTreeSet<String> = BTreeSet::new();
+    let mut excluded_ids: BTreeSet<String> = BTreeSet::new();
+    if let Some(x) = &spec.exclude {
+        excluded_upns.extend(
+            x.user_principal_names
+                .iter()
+                .map(|u| u.to_ascii_lowercase()),
+        );
+        for g in &x.groups {
+            let mut members = Vec::new();
+            let mut pager = graph
+                .group_member_users(&g.id, g.transitive)
+                .map_err(at("exclude.groups"))?;
+            drain(&mut pager, &mut members)
+                .await
+                .map_err(at("exclude.groups"))?;
+            excluded_ids.extend(members.into_iter().map(|m| m.id));
+        }
+    }
+
+    let mut sel = Selection {
+        missing,
+        ..Default::default()
+    };
+    let mut seen = BTreeSet::new();
+    for u in found {
+        if !seen.insert(u.id.clone()) {
+            continue;
+        }
+        sel.matched += 1;
+        let upn = u.user_principal_name.clone().unwrap_or_default();
+        let reason = if is_sync_service_account(&upn, u.display_name.as_deref()) {
+            Some("SyncServiceAccount")
+        } else if excluded_upns.contains(&upn.to_ascii_lowercase()) {
+            Some("ExcludedByName")
+        } else if excluded_ids.contains(&u.id) {
+            Some("ExcludedByGroup")
+        } else {
+            None
+        };
+        match reason {
+            Some(r) => sel.excluded.push(Exclusion {
+                user_principal_name: upn,
+                reason: r.into(),
+            }),
+            None => {
+                sel.candidates.insert(u.id.clone(), u.into());
+            }
+        }
+    }
+    Ok(sel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_accounts_are_recognised() {
+        assert!(is_sync_service_account(
+            "Sync_DC01_1a2b3c4d5e6f@contoso.onmicrosoft.com",
+            None
+        ));
+        assert!(is_sync_service_account(
+            "ADToAADSyncServiceAccount@contoso.onmicrosoft.com",
+            None
+        ));
+        assert!(is_sync_service_account(
+            "x@contoso.com",
+            Some("On-Premises Directory Synchronization Service Account")
+        ));
+        assert!(!is_sync_service_account("syncope@contoso.com", None));
+        assert!(!is_sync_service_account(
+            "jane.doe@contoso.com",
+            Some("Jane Doe")
+        ));
+    }
+}
