@@ -11,7 +11,7 @@ use super::common::{CertificateSecretRef, SecretKeyRef};
 /// Desired state of one Entra tenant.
 // Each `printcolumn(...)` repeats `type_`, which clippy mistakes for a duplicated attribute.
 #[allow(clippy::duplicated_attributes)]
-#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(
     group = "cloudidentity.dev",
     version = "v1alpha1",

@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod http;
 pub mod metrics;
 pub mod tenant;
+pub mod user;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -21,7 +22,7 @@ use kube_lease_manager::LeaseManagerBuilder;
 use tokio::sync::{Mutex, watch};
 use tracing::{error, info, warn};
 
-use crate::api::TenantSyncPolicy;
+use crate::api::{CloudUserConversion, TenantSyncPolicy};
 use crate::clock::ScaledClock;
 use crate::graph::GraphClient;
 use crate::journal::{ConfigMapJournal, Journal, ResourceKey};
@@ -175,14 +176,14 @@ impl Context {
         }
     }
 
-    fn count_failure(&self, key: &str) -> u32 {
+    pub(crate) fn count_failure(&self, key: &str) -> u32 {
         let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let n = f.entry(key.to_string()).or_insert(0);
         *n += 1;
         *n
     }
 
-    async fn reset_failures(&self, key: &str) {
+    pub(crate) async fn reset_failures(&self, key: &str) {
         let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         f.remove(key);
     }
@@ -274,7 +275,57 @@ async fn wait_true(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-/// One controller per watched scope, all stopping gracefully (in-flight passes finish) when
+fn scoped<K>(client: &Client, scope: &Option<String>) -> Api<K>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
+{
+    match scope {
+        None => Api::all(client.clone()),
+        Some(ns) => Api::namespaced(client.clone(), ns),
+    }
+}
+
+/// One kind's controller over one scope. Status writes change the resourceVersion but not the
+/// generation: filtering on generation keeps them from triggering another pass.
+async fn run_kind<K, R, F>(
+    api: Api<K>,
+    ctx: Arc<Context>,
+    stop: impl Future<Output = ()> + Send + Sync + 'static,
+    reconcile: R,
+    error_policy: impl Fn(Arc<K>, &Error, Arc<Context>) -> kube::runtime::controller::Action
+    + Send
+    + Sync
+    + 'static,
+) where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    R: FnMut(Arc<K>, Arc<Context>) -> F + Send + 'static,
+    F: Future<Output = Result<kube::runtime::controller::Action, Error>> + Send + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation, Default::default());
+    Controller::for_stream(stream, reader)
+        .with_config(ControllerConfig::default().concurrency(ctx.options.workers))
+        .graceful_shutdown_on(stop)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "controller event");
+            }
+        })
+        .await;
+}
+
+/// One controller per kind and watched scope, all stopping gracefully (in-flight passes finish) when
 /// `stop` resolves.
 async fn run_controllers(ctx: Arc<Context>, stop: impl Future<Output = ()> + Send + 'static) {
     let (tx, rx) = watch::channel(false);
@@ -282,38 +333,29 @@ async fn run_controllers(ctx: Arc<Context>, stop: impl Future<Output = ()> + Sen
         stop.await;
         let _ = tx.send(true);
     });
-    let apis: Vec<Api<TenantSyncPolicy>> = if ctx.options.namespaces.is_empty() {
-        vec![Api::all(ctx.client.clone())]
+    let scopes: Vec<Option<String>> = if ctx.options.namespaces.is_empty() {
+        vec![None]
     } else {
-        ctx.options
-            .namespaces
-            .iter()
-            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
-            .collect()
+        ctx.options.namespaces.iter().cloned().map(Some).collect()
     };
-    let runs = apis.into_iter().map(|api| {
-        let ctx = ctx.clone();
-        let stop = wait_true(rx.clone());
-        async move {
-            let (reader, writer) = reflector::store();
-            // Status writes change the resourceVersion but not the generation: filtering on
-            // generation keeps them from triggering another pass.
-            let stream = watcher(api, watcher::Config::default().any_semantic())
-                .default_backoff()
-                .reflect(writer)
-                .applied_objects()
-                .predicate_filter(predicates::generation, Default::default());
-            Controller::for_stream(stream, reader)
-                .with_config(ControllerConfig::default().concurrency(ctx.options.workers))
-                .graceful_shutdown_on(stop)
-                .run(tenant::reconcile, tenant::error_policy, ctx)
-                .for_each(|r| async move {
-                    if let Err(e) = r {
-                        tracing::debug!(error = %e, "controller event");
-                    }
-                })
-                .await;
-        }
-    });
+    let mut runs: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
+    for scope in scopes {
+        let tenants: Api<TenantSyncPolicy> = scoped(&ctx.client, &scope);
+        runs.push(Box::pin(run_kind(
+            tenants,
+            ctx.clone(),
+            wait_true(rx.clone()),
+            tenant::reconcile,
+            tenant::error_policy,
+        )));
+        let users: Api<CloudUserConversion> = scoped(&ctx.client, &scope);
+        runs.push(Box::pin(run_kind(
+            users,
+            ctx.clone(),
+            wait_true(rx.clone()),
+            user::reconcile,
+            user::error_policy,
+        )));
+    }
     futures::future::join_all(runs).await;
 }

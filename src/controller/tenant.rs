@@ -15,8 +15,8 @@ use crate::api::conditions as cond;
 use crate::api::tenant::TenantSyncPolicyStatus;
 use crate::api::{API_VERSION, TenantSyncPolicy};
 use crate::journal::ResourceKey;
+use crate::reconcile::EventType;
 use crate::reconcile::tenant::{self as rec, Input, validate};
-use crate::reconcile::{EventType, ReconcileError};
 
 use super::credentials::CredentialProblem;
 use super::{Context, Error, FIELD_MANAGER};
@@ -63,22 +63,7 @@ pub async fn reconcile(obj: Arc<TenantSyncPolicy>, ctx: Arc<Context>) -> Result<
         }
     };
 
-    let oref = obj.object_ref(&());
-    for e in &outcome.events {
-        let ev = Event {
-            type_: match e.type_ {
-                EventType::Normal => KubeEventType::Normal,
-                EventType::Warning => KubeEventType::Warning,
-            },
-            reason: e.reason.clone(),
-            note: Some(truncate(&e.note, 1000)),
-            action: e.action.clone(),
-            secondary: None,
-        };
-        if let Err(err) = ctx.recorder.publish(&ev, &oref).await {
-            warn!(resource = %key, reason = %e.reason, error = %err, "could not publish event");
-        }
-    }
+    publish(&ctx, &obj.object_ref(&()), &key, &outcome.events).await;
 
     let old = obj.status.clone().unwrap_or_default();
     record_metrics(&ctx, &ns, &name, &old, &outcome.status, started.elapsed());
@@ -90,6 +75,30 @@ pub async fn reconcile(obj: Arc<TenantSyncPolicy>, ctx: Arc<Context>) -> Result<
         Some(d) => Action::requeue(ctx.clock.real(d)),
         None => Action::await_change(),
     })
+}
+
+/// Publish the pass's Events about `oref` (failures to publish are logged, not fatal).
+pub async fn publish(
+    ctx: &Context,
+    oref: &k8s_openapi::api::core::v1::ObjectReference,
+    key: &ResourceKey,
+    events: &[crate::reconcile::ReconcileEvent],
+) {
+    for e in events {
+        let ev = Event {
+            type_: match e.type_ {
+                EventType::Normal => KubeEventType::Normal,
+                EventType::Warning => KubeEventType::Warning,
+            },
+            reason: e.reason.clone(),
+            note: Some(truncate(&e.note, 1000)),
+            action: e.action.clone(),
+            secondary: None,
+        };
+        if let Err(err) = ctx.recorder.publish(&ev, oref).await {
+            warn!(resource = %key, reason = %e.reason, error = %err, "could not publish event");
+        }
+    }
 }
 
 /// Write the status by server-side apply on the status subresource, one field manager.
@@ -151,15 +160,19 @@ pub fn error_policy(obj: Arc<TenantSyncPolicy>, err: &Error, ctx: Arc<Context>) 
     );
     ctx.metrics.reconcile_error(KIND, err.category());
     ctx.metrics.reconciled(KIND, "error", Duration::ZERO);
-    let failures = ctx.count_failure(&key);
-    let wait = match err {
-        Error::Reconcile(e @ ReconcileError::Graph(_)) if e.retry_after().is_some() => {
-            e.retry_after().unwrap_or_default()
-        }
-        _ => backoff(failures),
-    };
+    let wait = backoff_for(&ctx, &key, err);
     warn!(resource = %key, error = %err, category = err.category(), retry_in_s = wait.as_secs_f64(), "reconcile failed");
     Action::requeue(wait)
+}
+
+/// How long to wait after `err`: Graph's Retry-After when it gave one, else exponential
+/// backoff on the resource's consecutive failures.
+pub fn backoff_for(ctx: &Context, key: &str, err: &Error) -> Duration {
+    let failures = ctx.count_failure(key);
+    match err {
+        Error::Reconcile(e) if e.retry_after().is_some() => e.retry_after().unwrap_or_default(),
+        _ => backoff(failures),
+    }
 }
 
 fn backoff(failures: u32) -> Duration {

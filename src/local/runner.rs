@@ -186,16 +186,7 @@ impl Runnable for UserRun {
         crate::reconcile::ReconcileError,
     > {
         use crate::reconcile::user;
-        let fallback = crate::api::TenantSyncPolicySpec {
-            tenant_id: String::new(),
-            cloud: Default::default(),
-            endpoints: None,
-            credentials: Default::default(),
-            directory_sync: Default::default(),
-            clear_immutable_ids: false,
-            drift: Default::default(),
-            suspend: false,
-        };
+        let fallback = crate::api::TenantSyncPolicySpec::default();
         let input = user::Input {
             spec: &self.cuc.spec,
             generation: self.cuc.metadata.generation,
