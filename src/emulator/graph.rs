@@ -211,7 +211,10 @@ fn run(
         Ok(r) => r,
         Err(e) => return Outcome::error(e),
     };
-    if !route.access().allowed(&inner.config.permissions) {
+    if !route
+        .access(&inner.tenant)
+        .allowed(&inner.config.permissions)
+    {
         return Outcome::error(GraphError::new(
             StatusCode::FORBIDDEN,
             "Authorization_RequestDenied",

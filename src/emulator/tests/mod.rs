@@ -261,7 +261,7 @@ async fn every_graph_answer_carries_correlation_headers() {
         (v.status, v.message()),
         (StatusCode::BAD_REQUEST, "Invalid version: v2.0")
     );
-    let m = h.call(Method::DELETE, "/v1.0/users/x", None, &[]).await;
+    let m = h.call(Method::PUT, "/v1.0/users/x", None, &[]).await;
     assert_eq!(m.status, StatusCode::METHOD_NOT_ALLOWED);
     h.emu.shutdown().await;
 }
