@@ -401,5 +401,8 @@ fn counts<'a>(syncs: impl Iterator<Item = &'a super::model::SyncInfo>) -> Counts
 }
 
 #[cfg(test)]
+mod fixture;
+
+#[cfg(test)]
 #[path = "state_tests.rs"]
 mod tests;

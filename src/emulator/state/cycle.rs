@@ -434,3 +434,7 @@ fn sort(
         Action::None => {}
     }
 }
+
+#[cfg(test)]
+#[path = "cycle_tests.rs"]
+mod tests;

@@ -269,3 +269,7 @@ fn restored_sync(sync: &mut crate::emulator::model::SyncInfo, anchor: ImmutableI
         sync.values.immutable_id = None;
     }
 }
+
+#[cfg(test)]
+#[path = "deleted_tests.rs"]
+mod tests;

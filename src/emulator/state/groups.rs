@@ -241,3 +241,7 @@ impl Tenant {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "groups_tests.rs"]
+mod tests;

@@ -90,3 +90,7 @@ impl Tenant {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "soa_tests.rs"]
+mod tests;
