@@ -189,3 +189,75 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     emulator.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+
+    fn config(flags: &[&str]) -> Option<EmulatorConfig> {
+        let argv = std::iter::once("emulator").chain(flags.iter().copied());
+        Cli::try_parse_from(argv).ok().map(|c| c.args.config())
+    }
+
+    #[test]
+    fn per_object_flags_default_like_the_config() {
+        let Some(c) = config(&[]) else {
+            panic!("no flags must parse");
+        };
+        let d = EmulatorConfig::default();
+        assert_eq!(c.sync_interval, d.sync_interval);
+        assert_eq!(c.block_hard_match_takeover, d.block_hard_match_takeover);
+        assert_eq!(c.soa_patch_response, d.soa_patch_response);
+        assert_eq!(c.soa_on_cloud_object, d.soa_on_cloud_object);
+        assert_eq!(c.immutable_id_after_soa, d.immutable_id_after_soa);
+        assert_eq!(c.hard_match_flag_app_only, d.hard_match_flag_app_only);
+        assert_eq!(
+            c.immutable_id_survives_restore,
+            d.immutable_id_survives_restore
+        );
+        assert_eq!(c.owner_add_on_synced_group, d.owner_add_on_synced_group);
+    }
+
+    #[test]
+    fn per_object_flags_reach_the_config() {
+        let parsed = config(&[
+            "--sync-interval",
+            "10m",
+            "--block-hard-match-takeover",
+            "false",
+            "--soa-patch-response",
+            "no-content",
+            "--soa-on-cloud-object",
+            "accept",
+            "--immutable-id-after-soa",
+            "refuse",
+            "--hard-match-flag-app-only",
+            "allow",
+            "--immutable-id-survives-restore",
+            "clear",
+            "--owner-add-on-synced-group",
+            "allow",
+        ]);
+        let Some(c) = parsed else {
+            panic!("the per-object flags must parse");
+        };
+        assert_eq!(c.sync_interval, Duration::from_secs(600));
+        assert!(!c.block_hard_match_takeover);
+        assert_eq!(c.soa_patch_response, SoaPatchResponse::NoContent);
+        assert_eq!(c.soa_on_cloud_object, SoaOnCloudObject::Accept);
+        assert_eq!(c.immutable_id_after_soa, ImmutableIdAfterSoa::Refuse);
+        assert_eq!(c.hard_match_flag_app_only, HardMatchFlagAppOnly::Allow);
+        assert_eq!(c.immutable_id_survives_restore, ImmutableIdOnRestore::Clear);
+        assert_eq!(c.owner_add_on_synced_group, OwnerAddOnSyncedGroup::Allow);
+        assert!(config(&["--soa-patch-response", "maybe"]).is_none());
+        assert!(config(&["--sync-interval", "soon"]).is_none());
+    }
+}

@@ -198,3 +198,62 @@ impl Route {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::routes::resolve::Cast;
+    use crate::emulator::routes::resolve::Listing::{Members, Owners, TransitiveMembers};
+
+    fn ru(route: Route, query: &str) -> (u32, u32) {
+        let params = Params::parse(Some(query)).unwrap_or_default();
+        let parsed = route.query(&params, &HeaderMap::new(), 7);
+        assert!(parsed.is_ok(), "{route:?} {query}: {parsed:?}");
+        let c = route.charge(parsed.as_ref().ok());
+        (c.ru, c.writes)
+    }
+
+    #[test]
+    fn the_new_routes_cost_what_graph_charges() {
+        let g = || "g1".to_string();
+        let related = |l| Route::Related(g(), l, Cast::Any);
+        assert_eq!(ru(related(Members), ""), (3, 0));
+        assert_eq!(ru(related(Members), "$select=id"), (2, 0));
+        assert_eq!(ru(related(Members), "$select=id&$top=5"), (1, 0));
+        assert_eq!(ru(related(TransitiveMembers), ""), (5, 0));
+        assert_eq!(
+            ru(related(TransitiveMembers), "$select=id&$top=999"),
+            (4, 0)
+        );
+        assert_eq!(ru(related(Owners), "$select=id"), (1, 0));
+        assert_eq!(
+            ru(
+                Route::SoaGet(ObjectKind::User, g()),
+                "$select=isCloudManaged"
+            ),
+            (1, 0)
+        );
+        assert_eq!(ru(Route::SyncList, ""), (1, 0));
+        assert_eq!(
+            ru(Route::DeletedList(ObjectKind::User), "$select=id"),
+            (1, 0)
+        );
+        assert_eq!(ru(Route::DeletedGet(g()), ""), (1, 0));
+        for write in [
+            Route::SoaPatch(ObjectKind::User, g()),
+            Route::SoaPatch(ObjectKind::Group, g()),
+            Route::RefAdd(g(), Relation::Owners),
+            Route::RefAdd(g(), Relation::Members),
+            Route::RefRemove(g(), Relation::Owners, g()),
+            Route::SyncPatch(g()),
+            Route::DeletedRestore(g()),
+            Route::DeletedPurge(g()),
+            Route::UserDelete(g()),
+            Route::GroupPatch(g()),
+            Route::GroupDelete(g()),
+        ] {
+            assert!(write.write_operation().is_some(), "{write:?}");
+            assert_eq!(ru(write, ""), (1, 1));
+        }
+    }
+}

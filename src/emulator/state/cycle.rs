@@ -61,11 +61,20 @@ pub struct Features {
 impl Features {
     /// The defaults, with the hard-match takeover block as given.
     pub fn new(block_hard_match: bool) -> Self {
-        let mut f = Self {
-            values: FEATURES.to_vec(),
-        };
-        f.values[0].1 = block_hard_match;
-        f
+        let values = FEATURES
+            .iter()
+            .map(|(n, v)| {
+                (
+                    *n,
+                    if *n == BLOCK_HARD_MATCH {
+                        block_hard_match
+                    } else {
+                        *v
+                    },
+                )
+            })
+            .collect();
+        Self { values }
     }
 
     /// A feature's value (false for an unknown name).
