@@ -7,9 +7,15 @@
 //! a tenant-wide disable of directory sync propagates over emulated time, object by object.
 //!
 //! Per object it serves the Source of Authority switch (`…/onPremisesSyncBehavior`), the
-//! directory synchronisation features, group members and owners (nested, `$ref` writes), and
-//! soft delete with restore; a simulated sync client runs a cycle every
-//! [`EmulatorConfig::sync_interval`] of emulated time while directory sync is enabled.
+//! directory synchronisation features (`/directory/onPremisesSynchronization`), group members
+//! and owners (nested, `$ref` writes), and soft delete with restore
+//! (`/directory/deletedItems`); a simulated sync client runs a cycle every
+//! [`EmulatorConfig::sync_interval`] of emulated time while directory sync is enabled (see
+//! `state/cycle.rs`). Those routes need their own application permissions
+//! (`User-OnPremisesSyncBehavior.ReadWrite.All`, `Group-OnPremisesSyncBehavior.ReadWrite.All`,
+//! `OnPremDirectorySynchronization.ReadWrite.All`, `Group.ReadWrite.All`, …; the table is in
+//! `routes/access.rs`), which the default grants do not include: add them to
+//! [`EmulatorConfig::permissions`] or with `PUT /_emulator/permissions`.
 //!
 //! Behaviours Microsoft leaves UNCONFIRMED (graph-api.md §13) are switches, so both answers
 //! can be rehearsed: [`EmulatorConfig::user_sync_after_disable`],
