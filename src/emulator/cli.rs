@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::clock::parse_duration;
 use super::{
     AfterDisable, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, Emulator,
-    EmulatorConfig,
+    EmulatorConfig, HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore,
+    OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse,
 };
 
 /// Flags of the `emulator` subcommand.
@@ -60,6 +61,35 @@ pub struct EmulatorArgs {
     /// UNCONFIRMED behaviour: what the organization reports while a disable is pending.
     #[arg(long, value_enum, default_value_t = AfterDisable::False)]
     pub org_sync_during_disable: AfterDisable,
+    /// Emulated time between two cycles of the simulated sync client while directory sync is
+    /// enabled (Entra Connect: 30m); 0: cycles only run on `POST /_emulator/sync/cycle`.
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    pub sync_interval: Duration,
+    /// Initial blockCloudObjectTakeoverThroughHardMatchEnabled (true: blocking; user SOA
+    /// rollbacks are refused until it is turned off).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub block_hard_match_takeover: bool,
+    /// UNCONFIRMED behaviour: a successful SOA PATCH answers 200 with a body or 204.
+    #[arg(long, value_enum, default_value_t = SoaPatchResponse::Body)]
+    pub soa_patch_response: SoaPatchResponse,
+    /// UNCONFIRMED behaviour: an SOA PATCH on a never-synced object is refused (400) or
+    /// accepted as a no-op (200).
+    #[arg(long, value_enum, default_value_t = SoaOnCloudObject::Refuse)]
+    pub soa_on_cloud_object: SoaOnCloudObject,
+    /// UNCONFIRMED behaviour: whether onPremisesImmutableId can be changed on a user switched
+    /// by SOA.
+    #[arg(long, value_enum, default_value_t = ImmutableIdAfterSoa::Allow)]
+    pub immutable_id_after_soa: ImmutableIdAfterSoa,
+    /// UNCONFIRMED behaviour: whether an application may PATCH
+    /// /v1.0/directory/onPremisesSynchronization (beta always accepts it).
+    #[arg(long, value_enum, default_value_t = HardMatchFlagAppOnly::Deny)]
+    pub hard_match_flag_app_only: HardMatchFlagAppOnly,
+    /// UNCONFIRMED behaviour: whether a restored user keeps its onPremisesImmutableId.
+    #[arg(long, value_enum, default_value_t = ImmutableIdOnRestore::Keep)]
+    pub immutable_id_survives_restore: ImmutableIdOnRestore,
+    /// UNCONFIRMED behaviour: whether owners can be added to (removed from) a still-synced group.
+    #[arg(long, value_enum, default_value_t = OwnerAddOnSyncedGroup::Refuse)]
+    pub owner_add_on_synced_group: OwnerAddOnSyncedGroup,
     /// Do not enforce resource-unit and write quotas.
     #[arg(long)]
     pub no_quotas: bool,
@@ -101,6 +131,14 @@ impl EmulatorArgs {
             org_sync_during_disable: self.org_sync_during_disable,
             quotas: !self.no_quotas,
             latency: Duration::from_millis(self.latency_ms),
+            sync_interval: self.sync_interval,
+            block_hard_match_takeover: self.block_hard_match_takeover,
+            soa_patch_response: self.soa_patch_response,
+            soa_on_cloud_object: self.soa_on_cloud_object,
+            immutable_id_after_soa: self.immutable_id_after_soa,
+            hard_match_flag_app_only: self.hard_match_flag_app_only,
+            immutable_id_survives_restore: self.immutable_id_survives_restore,
+            owner_add_on_synced_group: self.owner_add_on_synced_group,
             ..EmulatorConfig::default()
         }
     }
@@ -150,4 +188,76 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     tracing::info!("emulator stopping");
     emulator.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+
+    fn config(flags: &[&str]) -> Option<EmulatorConfig> {
+        let argv = std::iter::once("emulator").chain(flags.iter().copied());
+        Cli::try_parse_from(argv).ok().map(|c| c.args.config())
+    }
+
+    #[test]
+    fn per_object_flags_default_like_the_config() {
+        let Some(c) = config(&[]) else {
+            panic!("no flags must parse");
+        };
+        let d = EmulatorConfig::default();
+        assert_eq!(c.sync_interval, d.sync_interval);
+        assert_eq!(c.block_hard_match_takeover, d.block_hard_match_takeover);
+        assert_eq!(c.soa_patch_response, d.soa_patch_response);
+        assert_eq!(c.soa_on_cloud_object, d.soa_on_cloud_object);
+        assert_eq!(c.immutable_id_after_soa, d.immutable_id_after_soa);
+        assert_eq!(c.hard_match_flag_app_only, d.hard_match_flag_app_only);
+        assert_eq!(
+            c.immutable_id_survives_restore,
+            d.immutable_id_survives_restore
+        );
+        assert_eq!(c.owner_add_on_synced_group, d.owner_add_on_synced_group);
+    }
+
+    #[test]
+    fn per_object_flags_reach_the_config() {
+        let parsed = config(&[
+            "--sync-interval",
+            "10m",
+            "--block-hard-match-takeover",
+            "false",
+            "--soa-patch-response",
+            "no-content",
+            "--soa-on-cloud-object",
+            "accept",
+            "--immutable-id-after-soa",
+            "refuse",
+            "--hard-match-flag-app-only",
+            "allow",
+            "--immutable-id-survives-restore",
+            "clear",
+            "--owner-add-on-synced-group",
+            "allow",
+        ]);
+        let Some(c) = parsed else {
+            panic!("the per-object flags must parse");
+        };
+        assert_eq!(c.sync_interval, Duration::from_secs(600));
+        assert!(!c.block_hard_match_takeover);
+        assert_eq!(c.soa_patch_response, SoaPatchResponse::NoContent);
+        assert_eq!(c.soa_on_cloud_object, SoaOnCloudObject::Accept);
+        assert_eq!(c.immutable_id_after_soa, ImmutableIdAfterSoa::Refuse);
+        assert_eq!(c.hard_match_flag_app_only, HardMatchFlagAppOnly::Allow);
+        assert_eq!(c.immutable_id_survives_restore, ImmutableIdOnRestore::Clear);
+        assert_eq!(c.owner_add_on_synced_group, OwnerAddOnSyncedGroup::Allow);
+        assert!(config(&["--soa-patch-response", "maybe"]).is_none());
+        assert!(config(&["--sync-interval", "soon"]).is_none());
+    }
 }

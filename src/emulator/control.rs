@@ -1,5 +1,9 @@
 //! Control endpoints under `/_emulator/` (no authentication; JSON; camelCase): read the
-//! state, reseed, re-enable sync as an admin, move time, inject faults, change grants.
+//! state, reseed, re-enable sync as an admin, move time, inject faults, change grants; and
+//! (`control/sync.rs`) move AD objects in and out of scope, run a sync cycle, set the sync
+//! features as an admin, list the deleted items.
+
+mod sync;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,10 +16,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::clock::rfc3339;
 use super::faults::FaultSpec;
+use super::model::{Kind, SyncInfo, Writes};
 use super::routes::organization::PENDING_DISABLE;
 use super::server::{Inner, Shared, lock};
 use super::state::{Counts, SyncState};
@@ -42,6 +47,7 @@ pub fn router() -> Router<Arc<Shared>> {
             get(list_faults).post(add_fault).delete(clear_faults),
         )
         .route("/permissions", put(set_permissions).get(permissions))
+        .merge(sync::router())
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -63,7 +69,7 @@ fn bad_body(message: String) -> Response {
     error(StatusCode::BAD_REQUEST, "BadRequest", message)
 }
 
-/// Locks the state and applies the flips due now.
+/// Locks the state and applies the flips, cycles and purges due now.
 fn current(shared: &Shared) -> std::sync::MutexGuard<'_, Inner> {
     let mut inner = lock(&shared.inner);
     let now = inner.clock.now();
@@ -77,6 +83,7 @@ fn counts_json(c: Counts, with_anchor: bool) -> Value {
         "synced": c.synced,
         "formerlySynced": c.formerly_synced,
         "cloudOnly": c.cloud_only,
+        "cloudManaged": c.cloud_managed,
     });
     if let (true, Some(obj)) = (with_anchor, v.as_object_mut()) {
         obj.insert("withImmutableId".into(), json!(c.with_immutable_id));
@@ -112,6 +119,16 @@ pub fn state_json(inner: &Inner) -> Value {
         },
         "users": counts_json(tenant.user_counts(), true),
         "groups": counts_json(tenant.group_counts(), false),
+        "deleted": {
+            "users": tenant.deleted_users.len(),
+            "groups": tenant.deleted_groups.len(),
+        },
+        "directorySync": {
+            "syncIntervalSeconds": tenant.behaviour.sync_interval.as_secs_f64(),
+            "lastSyncAt": tenant.org.last_sync.map(rfc3339),
+            "nextCycleAt": tenant.next_cycle().map(rfc3339),
+            "features": tenant.features.to_json(),
+        },
         "writes": {
             "accepted": s.writes_accepted,
             "refused": s.writes_refused,
@@ -137,6 +154,21 @@ async fn state(State(shared): AppState) -> Response {
     axum::Json(body).into_response()
 }
 
+/// Adds what tests assert on to an object's Graph JSON: `kind`, `isCloudManaged`, `inScope`
+/// (its AD twin is in the sync scope), `joined`, `writes` (accepted writes) and
+/// `writeCounts` (by kind).
+pub fn annotate(obj: &mut Map<String, Value>, kind: Kind, sync: &SyncInfo, writes: Writes) {
+    obj.insert("kind".into(), json!(kind));
+    obj.insert("isCloudManaged".into(), json!(sync.cloud_managed));
+    obj.insert(
+        "inScope".into(),
+        json!(sync.ad_twin.is_some() && sync.in_scope),
+    );
+    obj.insert("joined".into(), json!(sync.joined));
+    obj.insert("writes".into(), json!(writes.total()));
+    obj.insert("writeCounts".into(), json!(writes));
+}
+
 async fn users(State(shared): AppState) -> Response {
     let value: Vec<Value> = {
         let inner = current(&shared);
@@ -146,8 +178,7 @@ async fn users(State(shared): AppState) -> Response {
             .values()
             .map(|u| {
                 let mut obj = u.to_json();
-                obj.insert("kind".into(), json!(u.kind));
-                obj.insert("writes".into(), json!(u.writes));
+                annotate(&mut obj, u.kind, &u.sync, u.writes);
                 Value::Object(obj)
             })
             .collect()
@@ -164,9 +195,9 @@ async fn groups(State(shared): AppState) -> Response {
             .values()
             .map(|g| {
                 let mut obj = g.to_json();
-                obj.insert("kind".into(), json!(g.kind));
-                obj.insert("writes".into(), json!(g.writes));
+                annotate(&mut obj, g.kind, &g.sync, g.writes);
                 obj.insert("members".into(), json!(g.members));
+                obj.insert("owners".into(), json!(g.owners));
                 Value::Object(obj)
             })
             .collect()

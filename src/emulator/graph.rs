@@ -1,5 +1,6 @@
-//! The Graph request pipeline: version → faults → authentication → pending flips → route →
-//! permission → query → quota → the route itself; then Graph's headers and error envelope.
+//! The Graph request pipeline: version → faults → authentication → due flips, sync cycles and
+//! purges → route → permission → query → quota → the route itself; then Graph's headers and
+//! error envelope.
 //!
 //! Everything happens in one short critical section on the emulator state, never held across
 //! an `.await`.
@@ -211,7 +212,10 @@ fn run(
         Ok(r) => r,
         Err(e) => return Outcome::error(e),
     };
-    if !route.access().allowed(&inner.config.permissions) {
+    if !route
+        .access(&inner.tenant)
+        .allowed(&inner.config.permissions)
+    {
         return Outcome::error(GraphError::new(
             StatusCode::FORBIDDEN,
             "Authorization_RequestDenied",

@@ -6,9 +6,20 @@
 //! control endpoints under `/_emulator/` (see `control.rs`). Time is emulated (`clock.rs`):
 //! a tenant-wide disable of directory sync propagates over emulated time, object by object.
 //!
+//! Per object it serves the Source of Authority switch (`…/onPremisesSyncBehavior`), the
+//! directory synchronisation features (`/directory/onPremisesSynchronization`), group members
+//! and owners (nested, `$ref` writes), and soft delete with restore
+//! (`/directory/deletedItems`); a simulated sync client runs a cycle every
+//! [`EmulatorConfig::sync_interval`] of emulated time while directory sync is enabled (see
+//! `state/cycle.rs`). Those routes need their own application permissions
+//! (`User-OnPremisesSyncBehavior.ReadWrite.All`, `Group-OnPremisesSyncBehavior.ReadWrite.All`,
+//! `OnPremDirectorySynchronization.ReadWrite.All`, `Group.ReadWrite.All`, …; the table is in
+//! `routes/access.rs`), which the default grants do not include: add them to
+//! [`EmulatorConfig::permissions`] or with `PUT /_emulator/permissions`.
+//!
 //! Behaviours Microsoft leaves UNCONFIRMED (graph-api.md §13) are switches, so both answers
-//! can be rehearsed: [`EmulatorConfig::user_sync_after_disable`] and
-//! [`EmulatorConfig::org_sync_during_disable`].
+//! can be rehearsed: [`EmulatorConfig::user_sync_after_disable`],
+//! [`EmulatorConfig::org_sync_during_disable`], and the per-object ones in [`switches`].
 //!
 //! Unknown paths under a version answer `400 BadRequest` "Resource not found for the segment
 //! '…'." as Graph does; paths outside `/v1.0` and `/beta` answer `400 BadRequest`
@@ -26,6 +37,7 @@ mod routes;
 pub mod seed;
 mod server;
 pub mod state;
+pub mod switches;
 mod token;
 
 #[cfg(test)]
@@ -41,6 +53,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use cli::{EmulatorArgs, run};
+pub use switches::{
+    HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup,
+    SoaOnCloudObject, SoaPatchResponse,
+};
 
 /// Value an object reports for `onPremisesSyncEnabled` where Microsoft's answer is
 /// UNCONFIRMED: `false` ("was synced, no longer") or `null`.
@@ -101,6 +117,25 @@ pub struct EmulatorConfig {
     pub latency: Duration,
     /// Token lifetime (real time).
     pub token_lifetime: Duration,
+    /// Emulated time between two cycles of the simulated sync client while directory sync is
+    /// enabled (Entra Connect's default: 30 min); zero: cycles run only when asked
+    /// (`POST /_emulator/sync/cycle`).
+    pub sync_interval: Duration,
+    /// Initial `blockCloudObjectTakeoverThroughHardMatchEnabled` of the tenant's directory
+    /// synchronisation features (true: blocking, which also refuses user SOA rollbacks).
+    pub block_hard_match_takeover: bool,
+    /// UNCONFIRMED: 200 with a body or 204 for a successful SOA PATCH.
+    pub soa_patch_response: SoaPatchResponse,
+    /// UNCONFIRMED: SOA PATCH on a never-synced object.
+    pub soa_on_cloud_object: SoaOnCloudObject,
+    /// UNCONFIRMED: changing `onPremisesImmutableId` on a user switched by SOA.
+    pub immutable_id_after_soa: ImmutableIdAfterSoa,
+    /// UNCONFIRMED: app-only `PATCH /v1.0/directory/onPremisesSynchronization/{id}`.
+    pub hard_match_flag_app_only: HardMatchFlagAppOnly,
+    /// UNCONFIRMED: `onPremisesImmutableId` of a restored user.
+    pub immutable_id_survives_restore: ImmutableIdOnRestore,
+    /// UNCONFIRMED: owner `$ref` writes on a still-synced group.
+    pub owner_add_on_synced_group: OwnerAddOnSyncedGroup,
 }
 
 impl Default for EmulatorConfig {
@@ -125,6 +160,14 @@ impl Default for EmulatorConfig {
             quotas: true,
             latency: Duration::ZERO,
             token_lifetime: Duration::from_secs(3_599),
+            sync_interval: Duration::from_secs(30 * 60),
+            block_hard_match_takeover: true,
+            soa_patch_response: SoaPatchResponse::Body,
+            soa_on_cloud_object: SoaOnCloudObject::Refuse,
+            immutable_id_after_soa: ImmutableIdAfterSoa::Allow,
+            hard_match_flag_app_only: HardMatchFlagAppOnly::Deny,
+            immutable_id_survives_restore: ImmutableIdOnRestore::Keep,
+            owner_add_on_synced_group: OwnerAddOnSyncedGroup::Refuse,
         }
     }
 }
@@ -149,6 +192,17 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("quotas", &self.quotas)
             .field("latency", &self.latency)
             .field("token_lifetime", &self.token_lifetime)
+            .field("sync_interval", &self.sync_interval)
+            .field("block_hard_match_takeover", &self.block_hard_match_takeover)
+            .field("soa_patch_response", &self.soa_patch_response)
+            .field("soa_on_cloud_object", &self.soa_on_cloud_object)
+            .field("immutable_id_after_soa", &self.immutable_id_after_soa)
+            .field("hard_match_flag_app_only", &self.hard_match_flag_app_only)
+            .field(
+                "immutable_id_survives_restore",
+                &self.immutable_id_survives_restore,
+            )
+            .field("owner_add_on_synced_group", &self.owner_add_on_synced_group)
             .finish()
     }
 }

@@ -66,12 +66,77 @@ pub struct SyncInfo {
     pub values: OnPremIdentity,
     /// The original AD object, kept so a re-enabled sync client can re-link (synced objects only).
     pub ad_twin: Option<Box<OnPremIdentity>>,
+    /// `onPremisesSyncBehavior.isCloudManaged`: the Source of Authority was switched to the
+    /// cloud; the sync client skips the object (Connect Sync's `blockOnPremisesSync`).
+    pub cloud_managed: bool,
+    /// The AD twin is in the sync client's scope (an OU it synchronises).
+    pub in_scope: bool,
+    /// The sync client has the object joined to its AD twin. A tenant-wide disable and a
+    /// restore from the deleted items break the join; re-enabling sync (or a hard or soft
+    /// match in a later cycle) makes it again.
+    pub joined: bool,
 }
 
 impl SyncInfo {
     /// True while directory sync masters the object.
     pub fn is_synced(&self) -> bool {
         self.enabled == Some(true)
+    }
+
+    /// Synchronised from AD as far as the Source of Authority switch is concerned: mastered by
+    /// the sync client, switched to the cloud, or rolled back and waiting for the next cycle.
+    pub fn is_soa_eligible(&self) -> bool {
+        self.is_synced() || self.cloud_managed || (self.joined && self.ad_twin.is_some())
+    }
+
+    /// The on-premises values of the AD twin, written back: the object is synced again.
+    pub fn relink(&mut self, at: Timestamp) {
+        if let Some(twin) = &self.ad_twin {
+            self.values = (**twin).clone();
+            self.enabled = Some(true);
+            self.last_sync = Some(at);
+            self.joined = true;
+            self.cloud_managed = false;
+        }
+    }
+}
+
+/// Accepted writes to one object, by kind (what `/_emulator/users` and `/groups` report, so
+/// tests can assert "exactly once" and "never written").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Writes {
+    /// `PATCH /users/{id}`, `PATCH /groups/{id}`.
+    pub patch: u32,
+    /// `PATCH …/onPremisesSyncBehavior`.
+    pub soa: u32,
+    /// `POST /directory/deletedItems/{id}/restore`.
+    pub restore: u32,
+    /// `POST /groups/{id}/owners/$ref`.
+    pub owners_added: u32,
+    /// `DELETE /groups/{id}/owners/{id}/$ref`.
+    pub owners_removed: u32,
+    /// `POST /groups/{id}/members/$ref`.
+    pub members_added: u32,
+    /// `DELETE /groups/{id}/members/{id}/$ref`.
+    pub members_removed: u32,
+}
+
+impl Writes {
+    /// Every accepted write.
+    pub fn total(&self) -> u64 {
+        [
+            self.patch,
+            self.soa,
+            self.restore,
+            self.owners_added,
+            self.owners_removed,
+            self.members_added,
+            self.members_removed,
+        ]
+        .iter()
+        .map(|n| u64::from(*n))
+        .sum()
     }
 }
 
@@ -115,7 +180,7 @@ pub struct User {
     /// Emulator tag.
     pub kind: Kind,
     /// Accepted writes to this object.
-    pub writes: u64,
+    pub writes: Writes,
 }
 
 /// The map of a JSON object (empty for anything else).
@@ -163,6 +228,7 @@ impl User {
             "onPremisesDomainName": on.domain_name,
             "onPremisesSecurityIdentifier": on.security_identifier,
             "onPremisesObjectIdentifier": Value::Null,
+            "deletedDateTime": Value::Null,
         });
         into_map(obj)
     }
@@ -191,12 +257,14 @@ pub struct Group {
     pub created: Timestamp,
     /// Synchronisation status and on-premises values.
     pub sync: SyncInfo,
-    /// Member user ids.
+    /// Member ids (users and groups), sorted.
     pub members: Vec<String>,
+    /// Owner (user) ids, sorted.
+    pub owners: Vec<String>,
     /// Emulator tag.
     pub kind: Kind,
     /// Accepted writes to this object.
-    pub writes: u64,
+    pub writes: Writes,
 }
 
 impl Group {
@@ -222,8 +290,45 @@ impl Group {
             "onPremisesDomainName": on.domain_name,
             "onPremisesNetBiosName": on.net_bios_name,
             "onPremisesProvisioningErrors": [],
+            "deletedDateTime": Value::Null,
         });
         into_map(obj)
+    }
+
+    /// A Microsoft 365 group (`groupTypes` contains `Unified`): restorable after deletion,
+    /// users only as members.
+    pub fn is_unified(&self) -> bool {
+        self.group_types
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("Unified"))
+    }
+
+    /// A distribution list or mail-enabled security group: Exchange Online masters it once
+    /// it is no longer synchronised (graph-api.md §3).
+    pub fn is_exchange_managed(&self) -> bool {
+        self.mail_enabled && !self.is_unified()
+    }
+}
+
+/// Inserts `id` into a sorted id list; false when it was already there.
+pub fn insert_sorted(list: &mut Vec<String>, id: &str) -> bool {
+    match list.binary_search_by(|x| x.as_str().cmp(id)) {
+        Ok(_) => false,
+        Err(at) => {
+            list.insert(at, id.to_string());
+            true
+        }
+    }
+}
+
+/// Removes `id` from a sorted id list; false when it was not there.
+pub fn remove_sorted(list: &mut Vec<String>, id: &str) -> bool {
+    match list.binary_search_by(|x| x.as_str().cmp(id)) {
+        Ok(at) => {
+            list.remove(at);
+            true
+        }
+        Err(_) => false,
     }
 }
 

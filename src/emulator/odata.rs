@@ -162,6 +162,8 @@ const USER_PROPS: &[PropSpec] = &[
     p("onPremisesDomainName", Str, 0),
     p("onPremisesSecurityIdentifier", Str, EQ | NULL),
     p("onPremisesObjectIdentifier", Str, 0),
+    // A directoryObject property: null on live objects, set on deleted items (not filterable).
+    p("deletedDateTime", DateTime, 0),
 ];
 
 const GROUP_PROPS: &[PropSpec] = &[
@@ -182,6 +184,7 @@ const GROUP_PROPS: &[PropSpec] = &[
     p("onPremisesDomainName", Str, 0),
     p("onPremisesNetBiosName", Str, 0),
     p("onPremisesProvisioningErrors", Coll, 0),
+    p("deletedDateTime", DateTime, 0),
 ];
 
 #[rustfmt::skip]

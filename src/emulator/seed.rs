@@ -9,7 +9,7 @@ use fastrand::Rng;
 use jiff::Timestamp;
 
 use super::clock::add_secs;
-use super::model::{Group, Kind, OnPremIdentity, SyncInfo, User, VerifiedDomain};
+use super::model::{Group, Kind, OnPremIdentity, SyncInfo, User, VerifiedDomain, Writes};
 use super::state::{Behaviour, Organization, Tenant};
 
 /// What to seed.
@@ -196,6 +196,9 @@ impl Seeder<'_> {
             last_sync: Some(self.ago(120, 1_800)),
             ad_twin: Some(Box::new(values.clone())),
             values,
+            cloud_managed: false,
+            in_scope: true,
+            joined: true,
         };
         user
     }
@@ -221,7 +224,7 @@ impl Seeder<'_> {
             created: self.ago(30 * 86_400, 2_000 * 86_400),
             sync: SyncInfo::default(),
             kind,
-            writes: 0,
+            writes: Writes::default(),
         }
     }
 
@@ -301,14 +304,24 @@ impl Seeder<'_> {
                 last_sync: Some(self.ago(120, 1_800)),
                 ad_twin: Some(Box::new(values.clone())),
                 values,
+                cloud_managed: false,
+                in_scope: true,
+                joined: true,
             },
             members,
+            owners: Vec::new(),
             kind: Kind::Synced,
-            writes: 0,
+            writes: Writes::default(),
         }
     }
 
-    fn cloud_group(&mut self, name: &str, unified: bool, members: Vec<String>) -> Group {
+    fn cloud_group(
+        &mut self,
+        name: &str,
+        unified: bool,
+        members: Vec<String>,
+        owners: Vec<String>,
+    ) -> Group {
         let nickname: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
         Group {
             id: guid(&mut self.rng),
@@ -326,15 +339,35 @@ impl Seeder<'_> {
             created: self.ago(30 * 86_400, 2_000 * 86_400),
             sync: SyncInfo::default(),
             members,
+            owners,
             kind: Kind::CloudOnly,
-            writes: 0,
+            writes: Writes::default(),
         }
     }
 }
 
+/// Nests synced groups as AD would have them, without touching the RNG (so ids and names stay
+/// what they were): in every run of five groups `a b c d e`, `a` contains `b` and `c`, and `b`
+/// contains `d` (three levels).
+fn nest(groups: &mut [Group]) {
+    for chunk in groups.chunks_mut(5) {
+        let ids: Vec<String> = chunk.iter().map(|g| g.id.clone()).collect();
+        let mut add = |parent: usize, child: usize| {
+            if let (Some(p), Some(c)) = (chunk.get_mut(parent), ids.get(child)) {
+                super::model::insert_sorted(&mut p.members, c);
+            }
+        };
+        add(0, 1);
+        add(0, 2);
+        add(1, 3);
+    }
+}
+
 /// Seeds a tenant: `spec.users` synced users plus cloud-only users (about 2 %, at least 2),
-/// the sync service account and two break-glass accounts; `spec.groups` synced groups plus two
-/// cloud-only groups. Directory sync is enabled.
+/// the sync service account and two break-glass accounts; `spec.groups` synced groups (users
+/// and, three levels deep, other synced groups as members; no owners) plus two cloud-only
+/// groups owned by the tenant admin. Directory sync is enabled; every synced object is in the
+/// sync client's scope.
 pub fn seed_tenant(spec: &SeedSpec<'_>, start: Timestamp, behaviour: Behaviour) -> Tenant {
     let mut rng = Rng::with_seed(spec.seed);
     let sub: Vec<String> = (0..3)
@@ -366,14 +399,19 @@ pub fn seed_tenant(spec: &SeedSpec<'_>, start: Timestamp, behaviour: Behaviour) 
         members.sort();
         groups.push(seeder.synced_group(index, members));
     }
+    nest(&mut groups);
     let cloud = seeder.cloud_users();
-    let admins: Vec<String> = cloud
+    let mut admins: Vec<String> = cloud
         .iter()
         .filter(|u| u.kind != Kind::SyncServiceAccount)
         .map(|u| u.id.clone())
         .collect();
-    groups.push(seeder.cloud_group("All Company", true, admins.clone()));
-    groups.push(seeder.cloud_group("Cloud Admins", false, admins));
+    admins.sort();
+    // The tenant admin (the first cloud user) owns both cloud-only groups.
+    let owner: Vec<String> = cloud.first().map(|u| u.id.clone()).into_iter().collect();
+    let all_company = seeder.cloud_group("All Company", true, admins.clone(), owner.clone());
+    groups.push(all_company);
+    groups.push(seeder.cloud_group("Cloud Admins", false, admins, owner));
     users.extend(cloud);
     let org = Organization {
         id: spec.tenant_id.to_string(),

@@ -20,6 +20,7 @@ fn behaviour() -> Behaviour {
         user_sync_after_disable: AfterDisable::False,
         org_sync_during_disable: AfterDisable::False,
         propagation: Duration::from_secs(1800),
+        ..Behaviour::default()
     }
 }
 
@@ -103,8 +104,54 @@ fn seeded_objects_look_like_a_synced_tenant() {
         t.groups.values().any(|g| g.mail_enabled) && t.groups.values().any(|g| g.security_enabled)
     );
     for g in t.groups.values() {
-        assert!(g.members.iter().all(|m| t.users.contains_key(m)));
+        assert!(
+            g.members
+                .iter()
+                .all(|m| t.users.contains_key(m) || t.groups.contains_key(m))
+        );
+        assert!(g.members.is_sorted() && g.owners.is_sorted());
+        // Synced groups have no owners; both cloud-only groups are owned by the admin.
+        assert_eq!(
+            g.owners.is_empty(),
+            g.kind == Kind::Synced,
+            "{}",
+            g.display_name
+        );
+        assert!(g.sync.is_synced() == (g.sync.in_scope && g.sync.joined));
     }
+}
+
+#[test]
+fn synced_groups_nest_three_levels_deep() {
+    let t = seed_tenant(&spec(100, 42), Timestamp::now(), behaviour());
+    let synced: Vec<&Group> = t
+        .groups
+        .values()
+        .filter(|g| g.kind == Kind::Synced)
+        .collect();
+    let nested = |g: &Group| {
+        g.members
+            .iter()
+            .filter(|m| t.groups.contains_key(*m))
+            .count()
+    };
+    // Twenty groups in runs of five: each run has a parent of two and a parent of one.
+    assert_eq!(synced.iter().map(|g| nested(g)).sum::<usize>(), 12);
+    let depth = |root: &Group| {
+        let mut depth = 0;
+        let mut level: Vec<&Group> = vec![root];
+        while !level.is_empty() && depth < 10 {
+            depth += 1;
+            level = level
+                .iter()
+                .flat_map(|g| g.members.iter().filter_map(|m| t.groups.get(m)))
+                .collect();
+        }
+        depth
+    };
+    assert_eq!(synced.iter().map(|g| depth(g)).max(), Some(3));
+    // Every run's parent has users and groups as members.
+    assert!(synced.iter().any(|g| nested(g) == 2 && g.members.len() > 2));
 }
 
 #[test]

@@ -106,12 +106,7 @@ impl Inner {
             groups,
             seed,
         };
-        let behaviour = Behaviour {
-            user_sync_after_disable: config.user_sync_after_disable,
-            org_sync_during_disable: config.org_sync_during_disable,
-            propagation: config.propagation,
-        };
-        seed_tenant(&spec, clock.now(), behaviour)
+        seed_tenant(&spec, clock.now(), Behaviour::from_config(config))
     }
 
     /// Replaces the tenant (same organization id) and resets counters and quotas. Tokens,

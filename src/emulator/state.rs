@@ -1,14 +1,34 @@
 //! The tenant: organization, users and groups, the directory-sync state machine with its
 //! lazily applied per-object flips, and the simulated sync client. No HTTP here.
+//!
+//! Per-object behaviour lives in submodules: the Source of Authority switch (`soa`), group
+//! members and owners (`groups`), soft delete and restore (`deleted`), and the sync client's
+//! cycles with the directory synchronisation features (`cycle`).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+mod cycle;
+mod deleted;
+mod groups;
+mod soa;
+mod users;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::AfterDisable;
 use super::clock::add_secs;
 use super::model::{Group, User, VerifiedDomain};
+use super::switches::{
+    HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup,
+    SoaOnCloudObject, SoaPatchResponse,
+};
+use super::{AfterDisable, EmulatorConfig};
+
+pub use cycle::{BLOCK_HARD_MATCH, CycleReport, Features, Recreated, ScopeError, ScopeState};
+pub use deleted::{DeleteError, Deleted, RETENTION, RestoreError, RestoreOptions};
+pub use groups::{GroupChange, GroupUpdateError, MAX_OWNERS, RefError, Relation};
+pub use soa::SoaError;
+pub use users::{TextProp, UpdateError, UserChange};
 
 /// The organization (tenant) object.
 #[derive(Debug, Clone)]
@@ -52,7 +72,7 @@ impl SyncState {
     }
 }
 
-/// The UNCONFIRMED behaviours and the propagation delay (see `EmulatorConfig`).
+/// The UNCONFIRMED behaviours and the delays (see `EmulatorConfig`).
 #[derive(Debug, Clone, Copy)]
 pub struct Behaviour {
     /// Value converted users and groups report.
@@ -61,6 +81,66 @@ pub struct Behaviour {
     pub org_sync_during_disable: AfterDisable,
     /// Emulated time a disable takes to reach every object.
     pub propagation: Duration,
+    /// Emulated time between sync cycles (zero: only on request).
+    pub sync_interval: Duration,
+    /// Initial `blockCloudObjectTakeoverThroughHardMatchEnabled`.
+    pub block_hard_match_takeover: bool,
+    /// 200 + body or 204 for an SOA PATCH.
+    pub soa_patch_response: SoaPatchResponse,
+    /// SOA PATCH on a never-synced object.
+    pub soa_on_cloud_object: SoaOnCloudObject,
+    /// Changing the anchor of a user switched by SOA.
+    pub immutable_id_after_soa: ImmutableIdAfterSoa,
+    /// App-only update of the sync features on v1.0.
+    pub hard_match_flag_app_only: HardMatchFlagAppOnly,
+    /// The anchor of a restored user.
+    pub immutable_id_survives_restore: ImmutableIdOnRestore,
+    /// Owner `$ref` writes on a still-synced group.
+    pub owner_add_on_synced_group: OwnerAddOnSyncedGroup,
+}
+
+impl Behaviour {
+    /// The behaviour `config` asks for.
+    pub fn from_config(config: &EmulatorConfig) -> Self {
+        Self {
+            user_sync_after_disable: config.user_sync_after_disable,
+            org_sync_during_disable: config.org_sync_during_disable,
+            propagation: config.propagation,
+            sync_interval: config.sync_interval,
+            block_hard_match_takeover: config.block_hard_match_takeover,
+            soa_patch_response: config.soa_patch_response,
+            soa_on_cloud_object: config.soa_on_cloud_object,
+            immutable_id_after_soa: config.immutable_id_after_soa,
+            hard_match_flag_app_only: config.hard_match_flag_app_only,
+            immutable_id_survives_restore: config.immutable_id_survives_restore,
+            owner_add_on_synced_group: config.owner_add_on_synced_group,
+        }
+    }
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Self::from_config(&EmulatorConfig::default())
+    }
+}
+
+/// User or group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// `microsoft.graph.user`
+    User,
+    /// `microsoft.graph.group`
+    Group,
+}
+
+impl ObjectKind {
+    /// `#microsoft.graph.user` or `#microsoft.graph.group`.
+    pub fn odata_type(self) -> &'static str {
+        match self {
+            ObjectKind::User => "#microsoft.graph.user",
+            ObjectKind::Group => "#microsoft.graph.group",
+        }
+    }
 }
 
 /// Why re-enabling sync was refused.
@@ -76,69 +156,6 @@ enum ObjectRef {
     Group(String),
 }
 
-/// A user property holding an optional string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TextProp {
-    /// `givenName`
-    GivenName,
-    /// `surname`
-    Surname,
-    /// `mail`
-    Mail,
-    /// `mailNickname`
-    MailNickname,
-    /// `jobTitle`
-    JobTitle,
-    /// `department`
-    Department,
-    /// `officeLocation`
-    OfficeLocation,
-    /// `mobilePhone`
-    MobilePhone,
-    /// `preferredLanguage`
-    PreferredLanguage,
-    /// `onPremisesImmutableId`
-    ImmutableId,
-    /// `onPremisesDistinguishedName` (beta, cloud-managed users only)
-    OnPremDistinguishedName,
-    /// `onPremisesSamAccountName` (beta, cloud-managed users only)
-    OnPremSamAccountName,
-    /// `onPremisesUserPrincipalName` (beta, cloud-managed users only)
-    OnPremUserPrincipalName,
-    /// `onPremisesDomainName` (beta, cloud-managed users only)
-    OnPremDomainName,
-    /// `onPremisesSecurityIdentifier` (beta, cloud-managed users only)
-    OnPremSecurityIdentifier,
-}
-
-/// One validated change of a user PATCH.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UserChange {
-    /// An optional string property.
-    Text(TextProp, Option<String>),
-    /// `displayName`
-    DisplayName(String),
-    /// `accountEnabled`
-    AccountEnabled(bool),
-    /// `userType`
-    UserType(String),
-    /// `businessPhones`
-    BusinessPhones(Vec<String>),
-    /// `userPrincipalName` (already checked against the verified domains)
-    UserPrincipalName(String),
-}
-
-/// Why a user update was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpdateError {
-    /// No such user.
-    NotFound,
-    /// The user is mastered by directory sync.
-    SyncMastered,
-    /// Another user already has this UPN.
-    UpnConflict,
-}
-
 /// Object counts for the control endpoint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -152,6 +169,8 @@ pub struct Counts {
     pub cloud_only: usize,
     /// Users with an `onPremisesImmutableId`.
     pub with_immutable_id: usize,
+    /// `isCloudManaged == true`.
+    pub cloud_managed: usize,
 }
 
 /// The emulated tenant.
@@ -167,8 +186,20 @@ pub struct Tenant {
     pub sync: SyncState,
     /// Switches and delays.
     pub behaviour: Behaviour,
+    /// The directory synchronisation features (`/directory/onPremisesSynchronization`).
+    pub features: Features,
+    /// Soft-deleted users by id.
+    pub deleted_users: BTreeMap<String, Deleted<User>>,
+    /// Soft-deleted (Microsoft 365) groups by id.
+    pub deleted_groups: BTreeMap<String, Deleted<Group>>,
     upn_index: HashMap<String, String>,
     flips: VecDeque<(Timestamp, ObjectRef)>,
+    purges: BTreeSet<(Timestamp, String)>,
+    /// Purged or hard-deleted objects that still have an AD twin, by their former id: the sync
+    /// client re-creates them (with a new id) when the twin comes back in scope.
+    gone_users: BTreeMap<String, User>,
+    gone_groups: BTreeMap<String, Group>,
+    next_cycle: Option<Timestamp>,
 }
 
 /// A fraction in [0, 1) derived from an object id (FNV-1a), so flip times are deterministic.
@@ -193,14 +224,35 @@ impl Tenant {
             .iter()
             .map(|u| (u.user_principal_name.to_lowercase(), u.id.clone()))
             .collect();
+        let next_cycle = org
+            .last_sync
+            .and_then(|t| cycle::after_interval(t, &behaviour));
         Self {
             org,
             users: users.into_iter().map(|u| (u.id.clone(), u)).collect(),
             groups: groups.into_iter().map(|g| (g.id.clone(), g)).collect(),
             sync: SyncState::Enabled,
+            features: Features::new(behaviour.block_hard_match_takeover),
             behaviour,
+            deleted_users: BTreeMap::new(),
+            deleted_groups: BTreeMap::new(),
             upn_index,
             flips: VecDeque::new(),
+            purges: BTreeSet::new(),
+            gone_users: BTreeMap::new(),
+            gone_groups: BTreeMap::new(),
+            next_cycle,
+        }
+    }
+
+    /// Whether `id` is a user or a group (live objects only).
+    pub fn object_kind(&self, id: &str) -> Option<ObjectKind> {
+        if self.users.contains_key(id) {
+            Some(ObjectKind::User)
+        } else if self.groups.contains_key(id) {
+            Some(ObjectKind::Group)
+        } else {
+            None
         }
     }
 
@@ -221,9 +273,16 @@ impl Tenant {
         })
     }
 
-    /// Applies every per-object flip due at `now`, and completes the disable when its time
-    /// has come. Cheap when nothing is due.
+    /// Applies every per-object flip due at `now`, completes the disable when its time has
+    /// come, runs the sync cycles that fell due and purges deleted items older than 30 days.
+    /// Cheap when nothing is due.
     pub fn apply_due(&mut self, now: Timestamp) {
+        self.apply_flips(now);
+        self.run_due_cycles(now);
+        self.purge_due(now);
+    }
+
+    fn apply_flips(&mut self, now: Timestamp) {
         let value = after(self.behaviour.user_sync_after_disable);
         while self.flips.front().is_some_and(|(at, _)| *at <= now) {
             let Some((_, object)) = self.flips.pop_front() else {
@@ -235,6 +294,7 @@ impl Tenant {
             };
             if let Some(sync) = sync.filter(|s| s.is_synced()) {
                 sync.enabled = value;
+                sync.joined = false;
                 sync.values.clear_on_disable();
             }
         }
@@ -277,7 +337,8 @@ impl Tenant {
 
     /// An admin turns directory sync back on: refused while a disable is pending, a no-op
     /// while enabled; once disabled, the sync client re-links every object that still has an
-    /// AD twin (its on-premises values written back, the anchor included).
+    /// AD twin in scope (its on-premises values written back, the anchor included), except
+    /// objects switched to the cloud by SOA. Sync cycles resume.
     pub fn enable(&mut self, now: Timestamp) -> Result<(), EnableError> {
         match self.sync {
             SyncState::Enabled => Ok(()),
@@ -288,54 +349,15 @@ impl Tenant {
                     .values_mut()
                     .map(|u| &mut u.sync)
                     .chain(self.groups.values_mut().map(|g| &mut g.sync));
-                for sync in syncs {
-                    if let Some(twin) = &sync.ad_twin {
-                        sync.values = (**twin).clone();
-                        sync.enabled = Some(true);
-                        sync.last_sync = Some(now);
-                    }
+                for sync in syncs.filter(|s| !s.cloud_managed && s.in_scope) {
+                    sync.relink(now);
                 }
                 self.org.last_sync = Some(now);
                 self.sync = SyncState::Enabled;
+                self.next_cycle = cycle::after_interval(now, &self.behaviour);
                 Ok(())
             }
         }
-    }
-
-    /// Applies a validated PATCH to a user: refused for sync-mastered users; a new UPN must
-    /// be free. Counts the accepted write on the user.
-    pub fn update_user(&mut self, id: &str, changes: Vec<UserChange>) -> Result<(), UpdateError> {
-        let user = self.users.get(id).ok_or(UpdateError::NotFound)?;
-        if user.sync.is_synced() {
-            return Err(UpdateError::SyncMastered);
-        }
-        let old_upn = user.user_principal_name.to_lowercase();
-        for change in &changes {
-            if let UserChange::UserPrincipalName(upn) = change {
-                let key = upn.to_lowercase();
-                if key != old_upn && self.upn_index.contains_key(&key) {
-                    return Err(UpdateError::UpnConflict);
-                }
-            }
-        }
-        let user = self.users.get_mut(id).ok_or(UpdateError::NotFound)?;
-        for change in changes {
-            match change {
-                UserChange::Text(prop, value) => *text_slot(user, prop) = value,
-                UserChange::DisplayName(v) => user.display_name = v,
-                UserChange::AccountEnabled(v) => user.account_enabled = v,
-                UserChange::UserType(v) => user.user_type = v,
-                UserChange::BusinessPhones(v) => user.business_phones = v,
-                UserChange::UserPrincipalName(upn) => {
-                    self.upn_index
-                        .remove(&user.user_principal_name.to_lowercase());
-                    self.upn_index.insert(upn.to_lowercase(), user.id.clone());
-                    user.user_principal_name = upn;
-                }
-            }
-        }
-        user.writes += 1;
-        Ok(())
     }
 
     /// User counts.
@@ -362,31 +384,11 @@ fn after(value: AfterDisable) -> Option<bool> {
     }
 }
 
-fn text_slot(user: &mut User, prop: TextProp) -> &mut Option<String> {
-    let on = &mut user.sync.values;
-    match prop {
-        TextProp::GivenName => &mut user.given_name,
-        TextProp::Surname => &mut user.surname,
-        TextProp::Mail => &mut user.mail,
-        TextProp::MailNickname => &mut user.mail_nickname,
-        TextProp::JobTitle => &mut user.job_title,
-        TextProp::Department => &mut user.department,
-        TextProp::OfficeLocation => &mut user.office_location,
-        TextProp::MobilePhone => &mut user.mobile_phone,
-        TextProp::PreferredLanguage => &mut user.preferred_language,
-        TextProp::ImmutableId => &mut on.immutable_id,
-        TextProp::OnPremDistinguishedName => &mut on.distinguished_name,
-        TextProp::OnPremSamAccountName => &mut on.sam_account_name,
-        TextProp::OnPremUserPrincipalName => &mut on.user_principal_name,
-        TextProp::OnPremDomainName => &mut on.domain_name,
-        TextProp::OnPremSecurityIdentifier => &mut on.security_identifier,
-    }
-}
-
 fn counts<'a>(syncs: impl Iterator<Item = &'a super::model::SyncInfo>) -> Counts {
     let mut c = Counts::default();
     for s in syncs {
         c.total += 1;
+        c.cloud_managed += usize::from(s.cloud_managed);
         if s.is_synced() {
             c.synced += 1;
         } else if s.last_sync.is_some() {
@@ -397,6 +399,9 @@ fn counts<'a>(syncs: impl Iterator<Item = &'a super::model::SyncInfo>) -> Counts
     }
     c
 }
+
+#[cfg(test)]
+mod fixture;
 
 #[cfg(test)]
 #[path = "state_tests.rs"]

@@ -12,6 +12,7 @@ use super::query::ListQuery;
 use super::{Reply, Request};
 use crate::emulator::model::{Group, User, into_map};
 use crate::emulator::odata::{self, Filter};
+use crate::emulator::state::Deleted;
 
 /// A directory object that can be listed.
 pub trait Listed {
@@ -31,6 +32,24 @@ impl Listed for Group {
     }
 }
 
+impl<T: Listed> Listed for Deleted<T> {
+    fn to_json(&self) -> Map<String, Value> {
+        self.with_deleted_time(self.object.to_json())
+    }
+}
+
+/// Where a collection lives: its `@odata.context` fragment, the path of its next links, and
+/// the properties returned without `$select`.
+#[derive(Debug, Clone, Copy)]
+pub struct Collection<'a> {
+    /// `@odata.context` fragment (before the selected properties).
+    pub context: &'a str,
+    /// Path (after the version) of `@odata.nextLink`.
+    pub link: &'a str,
+    /// Default properties.
+    pub defaults: &'a [&'a str],
+}
+
 /// `@odata.context` fragment for a collection, with the selected properties.
 pub fn context_fragment(segment: &str, select: Option<&[String]>) -> String {
     match select {
@@ -47,19 +66,34 @@ pub fn project(obj: &Map<String, Value>, select: Option<&[String]>, defaults: &[
     })
 }
 
-/// One page of a list query.
+/// One page of a list query on `/{segment}`.
 pub fn page<T: Listed>(
     items: &BTreeMap<String, T>,
     q: &ListQuery,
     req: &Request<'_>,
     segment: &str,
 ) -> Reply {
+    let at = Collection {
+        context: segment,
+        link: segment,
+        defaults: odata::default_properties(q.resource),
+    };
+    page_in(items, q, req, at)
+}
+
+/// One page of a list query on any collection.
+pub fn page_in<T: Listed>(
+    items: &BTreeMap<String, T>,
+    q: &ListQuery,
+    req: &Request<'_>,
+    at: Collection<'_>,
+) -> Reply {
     let lower = match &q.after {
         Some(after) => Bound::Excluded(after.as_str()),
         None => Bound::Unbounded,
     };
     let matches = |obj: &Map<String, Value>| q.filter.as_ref().is_none_or(|f| f.matches(obj));
-    let defaults = odata::default_properties(q.resource);
+    let defaults = at.defaults;
     let select = q.select.as_deref();
     let top = q.top();
     // A filtered count (first page only) scans everything once; otherwise stop after the
@@ -86,7 +120,7 @@ pub fn page<T: Listed>(
         }
     }
     let mut body = Map::new();
-    let fragment = context_fragment(segment, select);
+    let fragment = context_fragment(at.context, select);
     body.insert(
         "@odata.context".into(),
         Value::String(req.context(&fragment)),
@@ -98,9 +132,10 @@ pub fn page<T: Listed>(
     if let (true, Some(last)) = (more, last) {
         let token = q.next_token(last, req.token_key);
         let link = format!(
-            "{}/{}/{segment}?$skiptoken={token}",
+            "{}/{}/{}?$skiptoken={token}",
             req.base,
-            req.version.as_str()
+            req.version.as_str(),
+            at.link
         );
         body.insert("@odata.nextLink".into(), Value::String(link));
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use axum::http::HeaderMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::GraphError;
@@ -74,7 +75,8 @@ pub fn eventual(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("eventual"))
 }
 
-fn parse_count(raw: &str) -> Result<bool, GraphError> {
+/// `$count=true|false`.
+pub fn parse_count(raw: &str) -> Result<bool, GraphError> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
@@ -103,11 +105,13 @@ struct Token {
     last: String,
 }
 
-/// A list request (`GET /users`, `GET /groups`), first page or continuation.
+/// A list request (`GET /users`, `GET /groups`, deleted items), first page or continuation.
 #[derive(Debug, Clone)]
 pub struct ListQuery {
     /// Users or groups.
     pub resource: Resource,
+    /// What the `$skiptoken` is valid for (a token of one collection is refused by another).
+    scope: String,
     select_raw: Option<String>,
     /// Selected properties (`None` = the default set).
     pub select: Option<Vec<String>>,
@@ -122,18 +126,22 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    /// Reads a list query: from the `$skiptoken` when there is one (other options are then
-    /// ignored, the token's win), else from the options and the `ConsistencyLevel` header.
-    pub fn parse(
+    /// Reads a list query on a collection of `resource` objects named `scope`: from the
+    /// `$skiptoken` when there is one (other options are then ignored, the token's win; the
+    /// token of another collection is refused), else from the options and the
+    /// `ConsistencyLevel` header.
+    pub fn parse_scoped(
+        scope: &str,
         resource: Resource,
         params: &Params,
         headers: &HeaderMap,
         key: u64,
     ) -> Result<Self, GraphError> {
         if let Some(raw) = params.get("skiptoken") {
-            let token = decode(raw, key).filter(|t| t.resource == resource.type_name());
-            let token = token.ok_or_else(|| GraphError::bad_request("Invalid $skiptoken value: the token is malformed or was not issued for this request."))?;
+            let token = decode::<Token>(raw, key).filter(|t| t.resource == scope);
+            let token = token.ok_or_else(invalid_skiptoken)?;
             return Self::build(
+                scope,
                 resource,
                 token.select,
                 token.filter,
@@ -152,10 +160,12 @@ impl ListQuery {
         let advanced = count && eventual(headers);
         let select = params.get("select").map(str::to_string);
         let filter = params.get("filter").map(str::to_string);
-        Self::build(resource, select, filter, top, count, advanced, None)
+        Self::build(scope, resource, select, filter, top, count, advanced, None)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn build(
+        scope: &str,
         resource: Resource,
         select_raw: Option<String>,
         filter_raw: Option<String>,
@@ -174,6 +184,7 @@ impl ListQuery {
             .transpose()?;
         Ok(Self {
             resource,
+            scope: scope.to_string(),
             select_raw,
             select,
             filter_raw,
@@ -209,7 +220,7 @@ impl ListQuery {
     /// The `$skiptoken` that continues this query after `last`.
     pub fn next_token(&self, last: &str, key: u64) -> String {
         let token = Token {
-            resource: self.resource.type_name().to_string(),
+            resource: self.scope.clone(),
             select: self.select_raw.clone(),
             filter: self.filter_raw.clone(),
             top: self.top_given,
@@ -231,13 +242,22 @@ fn mac(payload: &[u8], key: u64) -> u64 {
     h
 }
 
-fn encode(token: &Token, key: u64) -> String {
+/// Graph's answer to a `$skiptoken` that was edited or belongs to another request.
+pub fn invalid_skiptoken() -> GraphError {
+    GraphError::bad_request(
+        "Invalid $skiptoken value: the token is malformed or was not issued for this request.",
+    )
+}
+
+/// Seals a continuation state into an opaque, tamper-evident `$skiptoken`.
+pub fn encode<T: Serialize>(token: &T, key: u64) -> String {
     let json = serde_json::to_string(token).unwrap_or_default();
     let tag = mac(json.as_bytes(), key);
     URL_SAFE_NO_PAD.encode(format!("{tag:016x}{json}"))
 }
 
-fn decode(raw: &str, key: u64) -> Option<Token> {
+/// Opens a `$skiptoken` made by [`encode`] with the same key.
+pub fn decode<T: DeserializeOwned>(raw: &str, key: u64) -> Option<T> {
     let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let (tag, json) = (text.get(..16)?, text.get(16..)?);
@@ -268,13 +288,16 @@ mod tests {
     fn skiptoken_round_trips_and_detects_tampering() {
         let raw = encode(&token(), 7);
         assert_eq!(decode(&raw, 7), Some(token()));
-        assert_eq!(decode(&raw, 8), None);
+        assert_eq!(decode::<Token>(&raw, 8), None);
         let mut tampered = raw.clone().into_bytes();
         let last = tampered.len() - 2;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
-        assert_eq!(decode(&String::from_utf8_lossy(&tampered), 7), None);
-        assert_eq!(decode("not a token", 7), None);
-        assert_eq!(decode("", 7), None);
+        assert_eq!(
+            decode::<Token>(&String::from_utf8_lossy(&tampered), 7),
+            None
+        );
+        assert_eq!(decode::<Token>("not a token", 7), None);
+        assert_eq!(decode::<Token>("", 7), None);
     }
 
     #[test]

@@ -1,11 +1,11 @@
-//! `/users/{id | userPrincipalName}`: read one user, and update it (graph-api.md §2.4).
+//! `/users/{id | userPrincipalName}`: read one user, update it (graph-api.md §2.4), delete it.
 
 use serde_json::Value;
 
 use super::list::entity;
 use super::{GraphError, Reply, Request, Version, json_object};
 use crate::emulator::odata::{self, Resource};
-use crate::emulator::state::{Tenant, TextProp, UpdateError, UserChange};
+use crate::emulator::state::{DeleteError, Tenant, TextProp, UpdateError, UserChange};
 
 /// Graph's answer to a write on an object directory sync masters (graph-api.md §2.4).
 pub const SYNC_MASTERED: &str = "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.";
@@ -43,17 +43,51 @@ pub fn patch(tenant: &mut Tenant, key: &str, req: &Request<'_>) -> Result<Reply,
     tenant.update_user(&id, changes).map_err(|e| match e {
         UpdateError::NotFound => GraphError::not_found(key),
         UpdateError::SyncMastered => GraphError::bad_request(SYNC_MASTERED),
-        UpdateError::UpnConflict => {
-            let mut e = GraphError::bad_request(
-                "Another object with the same value for property userPrincipalName already exists.",
-            );
-            e.details = Some(
-                serde_json::json!([{ "target": "userPrincipalName", "code": "ObjectConflict" }]),
-            );
-            e
-        }
+        UpdateError::UpnConflict => conflict("userPrincipalName"),
+        UpdateError::AnchorAfterSoa => GraphError::bad_request(EXTERNAL_SERVICE),
     })?;
     Ok(Reply::NoContent)
+}
+
+/// Graph's answer (user report, graph-api.md §2.4) to writes on previously synced users; used
+/// for the anchor of an SOA-switched user when `immutable_id_after_soa` refuses.
+pub const EXTERNAL_SERVICE: &str = "Unable to update the specified properties for objects that have originated within an external service.";
+
+/// 400 for a uniqueness conflict on `property` (graph-api.md §4).
+pub fn conflict(property: &str) -> GraphError {
+    let mut e = GraphError::bad_request(format!(
+        "Another object with the same value for property {property} already exists."
+    ));
+    e.details = Some(serde_json::json!([{ "target": property, "code": "ObjectConflict" }]));
+    e
+}
+
+/// `DELETE /users/{key}`: soft delete (204); refused for sync-mastered users.
+pub fn delete(tenant: &mut Tenant, key: &str, req: &Request<'_>) -> Result<Reply, GraphError> {
+    tenant.delete_user(key, req.now).map_err(|e| match e {
+        DeleteError::NotFound => GraphError::not_found(key),
+        DeleteError::SyncMastered => GraphError::bad_request(SYNC_MASTERED),
+    })?;
+    Ok(Reply::NoContent)
+}
+
+/// Checks a new user principal name (parameter `name`) against the tenant's verified domains.
+pub fn check_upn(upn: &str, tenant: &Tenant, name: &str) -> Result<(), GraphError> {
+    let domains: Vec<String> = tenant.org.domains.iter().map(|d| d.name.clone()).collect();
+    validate_upn(upn, &domains, name)
+}
+
+fn validate_upn(upn: &str, domains: &[String], name: &str) -> Result<(), GraphError> {
+    let (local, domain) = upn.rsplit_once('@').unwrap_or(("", ""));
+    if local.is_empty() || local.contains(char::is_whitespace) {
+        return Err(invalid_value(name));
+    }
+    if !domains.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
+        return Err(GraphError::bad_request(
+            "The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.",
+        ));
+    }
+    Ok(())
 }
 
 const READ_ONLY: &[&str] = &[
@@ -64,6 +98,7 @@ const READ_ONLY: &[&str] = &[
     "onPremisesObjectIdentifier",
     "proxyAddresses",
     "otherMails",
+    "deletedDateTime",
 ];
 
 fn text_prop(name: &str) -> Option<TextProp> {
@@ -162,15 +197,7 @@ fn change(
                 .ok_or_else(|| invalid_value(name))
         }
         ("userPrincipalName", Value::String(upn)) => {
-            let (local, domain) = upn.rsplit_once('@').unwrap_or(("", ""));
-            if local.is_empty() || local.contains(char::is_whitespace) {
-                return Err(invalid_value(name));
-            }
-            if !domains.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
-                return Err(GraphError::bad_request(
-                    "The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.",
-                ));
-            }
+            validate_upn(upn, domains, name)?;
             Ok(UserChange::UserPrincipalName(upn.clone()))
         }
         (

@@ -31,11 +31,11 @@ async fn state_reports_the_documented_shape() {
     );
     assert_eq!(
         s["users"],
-        json!({"total": 35, "synced": 30, "formerlySynced": 0, "cloudOnly": 5, "withImmutableId": 30})
+        json!({"total": 35, "synced": 30, "formerlySynced": 0, "cloudOnly": 5, "cloudManaged": 0, "withImmutableId": 30})
     );
     assert_eq!(
         s["groups"],
-        json!({"total": 7, "synced": 5, "formerlySynced": 0, "cloudOnly": 2})
+        json!({"total": 7, "synced": 5, "formerlySynced": 0, "cloudOnly": 2, "cloudManaged": 0})
     );
     assert_eq!(
         s["writes"],

@@ -6,8 +6,12 @@
 
 mod auth;
 mod control;
+mod deleted;
+mod members;
 mod organization;
 mod quotas;
+mod soa;
+mod sync;
 mod users;
 
 use std::net::SocketAddr;
@@ -220,6 +224,79 @@ impl Harness {
     pub fn org_path(&self) -> String {
         format!("/v1.0/organization/{}", self.config.tenant_id)
     }
+
+    pub async fn post(&self, path: &str, body: Option<Value>) -> Answer {
+        self.call(Method::POST, path, body, &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.call(Method::DELETE, path, None, &[]).await
+    }
+
+    /// Replaces the app's permissions.
+    pub async fn grant(&self, permissions: &[&str]) {
+        let a = self
+            .control(
+                Method::PUT,
+                "/permissions",
+                Some(json!({ "permissions": permissions })),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    }
+
+    /// Runs one sync cycle now; returns its report.
+    pub async fn cycle(&self) -> Value {
+        let a = self.control(Method::POST, "/sync/cycle", None).await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        a.body
+    }
+
+    /// Moves the AD twin of a user (`users`) or group (`groups`) in or out of scope.
+    pub async fn scope(&self, collection: &str, id: &str, in_scope: bool) -> Value {
+        let path = format!("/{collection}/{id}/scope");
+        let a = self
+            .control(Method::POST, &path, Some(json!({ "inScope": in_scope })))
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        a.body
+    }
+
+    /// The `/_emulator/users` or `/groups` entry of an object.
+    pub async fn object(&self, collection: &str, id: &str) -> Value {
+        let a = self
+            .control(Method::GET, &format!("/{collection}"), None)
+            .await;
+        let all = a.body["value"].as_array().cloned().unwrap_or_default();
+        all.into_iter()
+            .find(|o| o["id"] == id)
+            .unwrap_or(Value::Null)
+    }
+}
+
+/// Every permission the per-object routes need, and the defaults.
+pub const PER_OBJECT: &[&str] = &[
+    "Organization.ReadWrite.All",
+    "User.ReadWrite.All",
+    "Group.ReadWrite.All",
+    "User-OnPremisesSyncBehavior.ReadWrite.All",
+    "Group-OnPremisesSyncBehavior.ReadWrite.All",
+    "OnPremDirectorySynchronization.ReadWrite.All",
+];
+
+/// The values of a collection answer.
+pub fn values(body: &Value) -> Vec<Value> {
+    body["value"].as_array().cloned().unwrap_or_default()
+}
+
+/// The `n`-th emulator entry of a kind (`synced`, `cloudOnly`, …) in a control listing.
+pub fn nth_of_kind(all: &[Value], kind: &str, n: usize) -> String {
+    all.iter()
+        .filter(|o| o["kind"] == kind)
+        .nth(n)
+        .and_then(|o| o["id"].as_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[tokio::test]
@@ -261,7 +338,7 @@ async fn every_graph_answer_carries_correlation_headers() {
         (v.status, v.message()),
         (StatusCode::BAD_REQUEST, "Invalid version: v2.0")
     );
-    let m = h.call(Method::DELETE, "/v1.0/users/x", None, &[]).await;
+    let m = h.call(Method::PUT, "/v1.0/users/x", None, &[]).await;
     assert_eq!(m.status, StatusCode::METHOD_NOT_ALLOWED);
     h.emu.shutdown().await;
 }

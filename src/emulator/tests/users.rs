@@ -441,13 +441,16 @@ async fn groups_are_listed_with_on_premises_properties_by_default() {
         .get("/v1.0/groups/00000000-0000-0000-0000-000000000000")
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    // The default grants read groups only: a group PATCH is forbidden, a PUT not a method.
+    let path = format!("/v1.0/groups/{}", id.as_str().unwrap_or_default());
     assert_eq!(
-        h.patch(
-            &format!("/v1.0/groups/{}", id.as_str().unwrap_or_default()),
-            json!({})
-        )
-        .await
-        .status,
+        h.patch(&path, json!({})).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        h.call(Method::PUT, &path, Some(json!({})), &[])
+            .await
+            .status,
         StatusCode::METHOD_NOT_ALLOWED
     );
     let dump = h.all_groups().await;

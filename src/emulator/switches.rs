@@ -1,0 +1,68 @@
+//! Switches for the per-object behaviours Microsoft leaves UNCONFIRMED (graph-api.md §3, §4, §5,
+//! §13): each can be rehearsed both ways. Defaults follow the most likely reading.
+
+use serde::{Deserialize, Serialize};
+
+/// What a successful `PATCH …/onPremisesSyncBehavior` answers (the beta reference shows
+/// 200 with a body; some SDK code tolerates 204).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SoaPatchResponse {
+    /// `200 OK` with `{"@odata.type","id","isCloudManaged"}` (default).
+    Body,
+    /// `204 No Content`.
+    NoContent,
+}
+
+/// What a Source of Authority PATCH does on an object that was never synchronised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SoaOnCloudObject {
+    /// `400 Request_BadRequest`: the object is not synchronised from on-premises (default).
+    Refuse,
+    /// `200`, nothing changes (`isCloudManaged` stays `false`).
+    Accept,
+}
+
+/// Whether `onPremisesImmutableId` may be changed or cleared on a user switched by SOA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImmutableIdAfterSoa {
+    /// Accepted like on any cloud-managed user (default).
+    Allow,
+    /// `400 Request_BadRequest`.
+    Refuse,
+}
+
+/// Whether an application (app-only token) may `PATCH /v1.0/directory/onPremisesSynchronization/{id}`.
+/// The current v1.0 reference says application: not supported, an older one listed it; beta
+/// always accepts the application permission (the SOA how-to uses beta).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HardMatchFlagAppOnly {
+    /// v1.0 accepts it too.
+    Allow,
+    /// v1.0 answers `403 Authorization_RequestDenied` even with the permission (default).
+    Deny,
+}
+
+/// Whether a user restored from the deleted items keeps its `onPremisesImmutableId`
+/// (community reports say it does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImmutableIdOnRestore {
+    /// The anchor survives the restore (default).
+    Keep,
+    /// The restore clears it.
+    Clear,
+}
+
+/// Whether owners can be added to (or removed from) a group directory sync still masters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OwnerAddOnSyncedGroup {
+    /// `400 Request_BadRequest` with the synced-object message (default).
+    Refuse,
+    /// Owners are cloud-only references: accepted.
+    Allow,
+}
