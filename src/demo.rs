@@ -104,7 +104,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let result = local::apply(m, &opts).await?;
 
     println!(
-        "\n{:<28} {:<10} {:<14} {:<6} MESSAGE",
+        "\n{:<34} {:<10} {:<14} {:<6} MESSAGE",
         "NAME", "DESIRED", "SYNC", "READY"
     );
     for r in &result.resources {
@@ -116,7 +116,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default();
         let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
         println!(
-            "{:<28} {:<10} {:<14} {:<6} {}",
+            "{:<34} {:<10} {:<14} {:<6} {}",
             r.name,
             text(&o["spec"]["directorySync"]),
             text(&o["status"]["syncState"]),

@@ -157,7 +157,11 @@ fn plan_then_apply_examples_against_the_emulator_process() {
     let list: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(list["kind"], "List");
     let items = list["items"].as_array().unwrap();
-    assert_eq!(items.len(), 2);
+    assert_eq!(
+        items.len(),
+        4,
+        "two TenantSyncPolicies and two CloudUserConversions"
+    );
     for item in items {
         let ready = item["status"]["conditions"]
             .as_array()

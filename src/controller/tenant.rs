@@ -68,7 +68,7 @@ pub async fn reconcile(obj: Arc<TenantSyncPolicy>, ctx: Arc<Context>) -> Result<
     let old = obj.status.clone().unwrap_or_default();
     record_metrics(&ctx, &ns, &name, &old, &outcome.status, started.elapsed());
     if obj.status.as_ref() != Some(&outcome.status) {
-        patch_status(&ctx, &ns, &name, &outcome.status).await?;
+        patch_status::<TenantSyncPolicy>(&ctx, &ns, &name, &outcome.status).await?;
     }
     ctx.reset_failures(&key.to_string()).await;
     Ok(match outcome.requeue_after {
@@ -102,16 +102,22 @@ pub async fn publish(
 }
 
 /// Write the status by server-side apply on the status subresource, one field manager.
-pub async fn patch_status(
+pub async fn patch_status<K>(
     ctx: &Context,
     ns: &str,
     name: &str,
-    status: &TenantSyncPolicyStatus,
-) -> Result<(), Error> {
-    let api: Api<TenantSyncPolicy> = Api::namespaced(ctx.client.clone(), ns);
+    status: &impl serde::Serialize,
+) -> Result<(), Error>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
     let patch = json!({
         "apiVersion": API_VERSION,
-        "kind": KIND,
+        "kind": K::kind(&()),
         "status": status,
     });
     api.patch_status(
@@ -120,8 +126,21 @@ pub async fn patch_status(
         &Patch::Apply(&patch),
     )
     .await?;
-    info!(namespace = ns, name, "status written");
+    info!(namespace = ns, name, kind = %K::kind(&()), "status written");
     Ok(())
+}
+
+/// The metric label of a status: ready, stalled or progressing.
+pub fn result_label(
+    c: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+) -> &'static str {
+    if cond::is_true(c, cond::READY) {
+        "ready"
+    } else if cond::is_true(c, cond::STALLED) {
+        "stalled"
+    } else {
+        "progressing"
+    }
 }
 
 fn record_metrics(
@@ -133,14 +152,7 @@ fn record_metrics(
     took: Duration,
 ) {
     let c = &new.conditions;
-    let result = if cond::is_true(c, cond::READY) {
-        "ready"
-    } else if cond::is_true(c, cond::STALLED) {
-        "stalled"
-    } else {
-        "progressing"
-    };
-    ctx.metrics.reconciled(KIND, result, took);
+    ctx.metrics.reconciled(KIND, result_label(c), took);
     let cleared = |s: &TenantSyncPolicyStatus| s.immutable_ids.map(|i| i.cleared).unwrap_or(0);
     let converted = (cleared(new) - cleared(old)).max(0) as u64;
     let failed = new.immutable_ids.map(|i| i.failed).unwrap_or(0).max(0) as u64;

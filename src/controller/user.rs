@@ -4,21 +4,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
-use serde_json::json;
 use tracing::warn;
 
 use crate::api::conditions as cond;
-use crate::api::{API_VERSION, CloudUserConversion, TenantSyncPolicy};
+use crate::api::{CloudUserConversion, TenantSyncPolicy};
 use crate::journal::ResourceKey;
 use crate::reconcile::tenant::INVALID_SPEC;
 use crate::reconcile::user::{self as rec, Input, validate};
 
 use super::credentials::CredentialProblem;
-use super::tenant::{backoff_for, publish};
-use super::{Context, Error, FIELD_MANAGER};
+use super::tenant::{backoff_for, patch_status, publish, result_label};
+use super::{Context, Error};
 
 const KIND: &str = rec::KIND;
 
@@ -80,7 +78,7 @@ pub async fn reconcile(obj: Arc<CloudUserConversion>, ctx: Arc<Context>) -> Resu
     publish(&ctx, &obj.object_ref(&()), &key, &outcome.events).await;
     record(&ctx, &ns, &name, &obj, &outcome.status, started.elapsed());
     if obj.status.as_ref() != Some(&outcome.status) {
-        patch_status(&ctx, &ns, &name, &json!(outcome.status)).await?;
+        patch_status::<CloudUserConversion>(&ctx, &ns, &name, &outcome.status).await?;
     }
     ctx.reset_failures(&key.to_string()).await;
     Ok(match outcome.requeue_after {
@@ -115,28 +113,12 @@ async fn finish_stalled(
         started.elapsed(),
     );
     if obj.status.as_ref() != Some(&outcome.status) {
-        patch_status(ctx, &key.namespace, &key.name, &json!(outcome.status)).await?;
+        patch_status::<CloudUserConversion>(ctx, &key.namespace, &key.name, &outcome.status)
+            .await?;
     }
     Ok(Action::requeue(
         ctx.clock.real(crate::reconcile::tenant::GUARD_INTERVAL),
     ))
-}
-
-async fn patch_status(
-    ctx: &Context,
-    ns: &str,
-    name: &str,
-    status: &serde_json::Value,
-) -> Result<(), Error> {
-    let api: Api<CloudUserConversion> = Api::namespaced(ctx.client.clone(), ns);
-    let patch = json!({"apiVersion": API_VERSION, "kind": KIND, "status": status});
-    api.patch_status(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
-    Ok(())
 }
 
 fn record(
@@ -148,14 +130,7 @@ fn record(
     took: Duration,
 ) {
     let c = &new.conditions;
-    let result = if cond::is_true(c, cond::READY) {
-        "ready"
-    } else if cond::is_true(c, cond::STALLED) {
-        "stalled"
-    } else {
-        "progressing"
-    };
-    ctx.metrics.reconciled(KIND, result, took);
+    ctx.metrics.reconciled(KIND, result_label(c), took);
     let before = old.status.as_ref().map(|s| s.converted).unwrap_or(0);
     ctx.metrics.objects(
         KIND,

@@ -80,6 +80,8 @@ pub const DEFAULT_PERMISSIONS: &[&str] = &[
     "Organization.ReadWrite.All",
     "User.ReadWrite.All",
     "Group.Read.All",
+    "GroupMember.Read.All",
+    "User-OnPremisesSyncBehavior.ReadWrite.All",
 ];
 
 /// How the emulator behaves and what tenant it seeds.

@@ -376,9 +376,13 @@ pub struct PlanReport {
     pub problem: Option<String>,
 }
 
-/// Observe each tenant and say what `apply` would change. Sends only reads.
+/// Observe each tenant and user conversion and say what `apply` would change. Sends only
+/// reads.
 pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
     let mut out = Vec::new();
+    for loaded in &manifests.users {
+        out.push(plan_users(&loaded.resource, &manifests, opts).await);
+    }
     for loaded in manifests.tenants {
         let tsp = loaded.resource;
         let key = key_of(tenant::KIND, &tsp.metadata);
@@ -424,5 +428,107 @@ pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
         }
         out.push(report);
     }
+    out.rotate_left(manifests.users.len());
     out
+}
+
+async fn plan_users(
+    cuc: &crate::api::CloudUserConversion,
+    m: &Manifests,
+    opts: &RunOptions,
+) -> PlanReport {
+    use crate::reconcile::user::{plan as uplan, select, validate as uvalidate};
+    let key = key_of(crate::reconcile::user::KIND, &cuc.metadata);
+    let mut report = PlanReport {
+        resource: format!("{}/{} (CloudUserConversion)", key.namespace, key.name),
+        tenant_id: String::new(),
+        observed: None,
+        next_step: String::new(),
+        changes: Vec::new(),
+        problem: None,
+    };
+    let tenant = m.tenants.iter().map(|l| &l.resource).find(|t| {
+        t.metadata.namespace == cuc.metadata.namespace
+            && t.metadata.name.as_deref() == Some(cuc.spec.tenant_ref.name.as_str())
+    });
+    let Some(tenant) = tenant else {
+        report.problem = Some(format!(
+            "spec.tenantRef.name: TenantSyncPolicy {} is not among the manifests",
+            cuc.spec.tenant_ref.name
+        ));
+        return report;
+    };
+    report.tenant_id = tenant.spec.tenant_id.clone();
+    if let Err(e) = uvalidate::validate(&cuc.spec) {
+        report.problem = Some(e.to_string());
+        return report;
+    }
+    let graph = match tenant_client(tenant, &m.secrets, opts) {
+        Ok(g) => g,
+        Err((_, msg)) => {
+            report.problem = Some(msg);
+            return report;
+        }
+    };
+    let sel = match select::select(&graph, &cuc.spec).await {
+        Ok(s) => s,
+        Err(e) => {
+            report.problem = Some(format!("spec.{}: {}", e.field, e.error));
+            return report;
+        }
+    };
+    let c = uplan::classify(&cuc.spec, &sel, &std::collections::BTreeSet::new());
+    let mut spec = cuc.spec.clone();
+    spec.mode = crate::api::common::ConversionMode::Plan;
+    let step = uplan::decide(
+        &spec,
+        &c,
+        &Default::default(),
+        tenant.spec.drift,
+        true,
+        jiff::Timestamp::now(),
+    );
+    report.next_step = match step {
+        uplan::Step::BlastRadiusExceeded(n) => format!(
+            "stall: {n} users selected, more than rollout.maxObjects ({})",
+            cuc.spec.rollout.max_objects
+        ),
+        _ if c.pending.is_empty() => "nothing: every selected user is as declared".into(),
+        _ => format!(
+            "convert {} users ({:?}), canary {} then waves of {}",
+            c.pending.len(),
+            cuc.spec.method,
+            cuc.spec.rollout.canary,
+            cuc.spec.rollout.wave_size
+        ),
+    };
+    if !c.pending.is_empty() && !matches!(step, uplan::Step::BlastRadiusExceeded(_)) {
+        let request = match cuc.spec.method {
+            crate::api::user::UserConversionMethod::ClearImmutableId => {
+                "PATCH /users/{id} onPremisesImmutableId=null"
+            }
+            _ => "PATCH /users/{id}/onPremisesSyncBehavior isCloudManaged=true",
+        };
+        let sample: Vec<String> = c.pending.iter().take(5).map(|u| u.upn.clone()).collect();
+        report.changes.push(plan::PlannedChange {
+            request: request.into(),
+            objects: c.pending.len() as i64,
+            detail: format!("e.g. {}", sample.join(", ")),
+        });
+    }
+    for x in &sel.excluded {
+        report.changes.push(plan::PlannedChange {
+            request: "none (excluded)".into(),
+            objects: 0,
+            detail: format!("{}: {}", x.user_principal_name, x.reason),
+        });
+    }
+    for upn in &sel.missing {
+        report.changes.push(plan::PlannedChange {
+            request: "none (not found)".into(),
+            objects: 0,
+            detail: format!("{upn} does not exist in the tenant"),
+        });
+    }
+    report
 }

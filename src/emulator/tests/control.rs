@@ -47,11 +47,7 @@ async fn state_reports_the_documented_shape() {
     );
     assert_eq!(
         s["permissions"],
-        json!([
-            "Organization.ReadWrite.All",
-            "User.ReadWrite.All",
-            "Group.Read.All"
-        ])
+        json!(crate::emulator::DEFAULT_PERMISSIONS)
     );
     let users = h.all_users().await;
     let kinds = |k: &str| users.iter().filter(|u| u["kind"] == k).count();
@@ -147,6 +143,9 @@ async fn time_moves_forward_only() {
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad}");
     }
     let p = h.control(Method::GET, "/permissions", None).await;
-    assert_eq!(p.body["permissions"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        p.body["permissions"].as_array().map(Vec::len),
+        Some(crate::emulator::DEFAULT_PERMISSIONS.len())
+    );
     h.emu.shutdown().await;
 }

@@ -1,0 +1,523 @@
+//! CloudUserConversion against the in-process emulator: selection, exclusions, Plan vs
+//! Apply, blast radius, canary and waves, auto-halt, restart mid-rollout, drift, methods.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::*;
+use entra_cloud_operator::api::conditions as cond;
+use entra_cloud_operator::api::{
+    CloudUserConversion, CloudUserConversionStatus, TenantSyncPolicySpec,
+};
+use entra_cloud_operator::journal::{Action, FileJournal, Phase, ResourceKey};
+use entra_cloud_operator::reconcile::user::{self, Input};
+use entra_cloud_operator::reconcile::{Context, Outcome, ReconcileError, ReconcileEvent};
+use serde_json::{Value, json};
+
+const PERMISSIONS: &[&str] = &[
+    "Organization.Read.All",
+    "User.ReadWrite.All",
+    "Group.Read.All",
+    "GroupMember.Read.All",
+    "User-OnPremisesSyncBehavior.ReadWrite.All",
+];
+
+async fn grant(emu: &entra_cloud_operator::emulator::Emulator, perms: &[&str]) {
+    control_put(emu, "permissions", json!({ "permissions": perms })).await;
+}
+
+fn cuc(spec: Value) -> CloudUserConversion {
+    serde_json::from_value(json!({
+        "apiVersion": "cloudidentity.dev/v1alpha1", "kind": "CloudUserConversion",
+        "metadata": {"name": "wave-1", "namespace": "identity", "generation": 1},
+        "spec": spec
+    }))
+    .unwrap()
+}
+
+struct UserHarness {
+    obj: CloudUserConversion,
+    tenant: TenantSyncPolicySpec,
+    graph: entra_cloud_operator::graph::GraphClient,
+    journal: FileJournal,
+    journal_path: std::path::PathBuf,
+    events: Vec<ReconcileEvent>,
+}
+
+impl UserHarness {
+    fn new(
+        emu: &entra_cloud_operator::emulator::Emulator,
+        obj: CloudUserConversion,
+        drift: &str,
+    ) -> Self {
+        let journal_path = temp_dir("cuc").join("journal.jsonl");
+        UserHarness {
+            obj,
+            tenant: policy("Unmanaged", false, drift).spec,
+            graph: client(emu, SECRET),
+            journal: FileJournal::open(&journal_path).unwrap(),
+            journal_path,
+            events: Vec::new(),
+        }
+    }
+
+    fn key() -> ResourceKey {
+        ResourceKey {
+            kind: "CloudUserConversion".into(),
+            namespace: "identity".into(),
+            name: "wave-1".into(),
+        }
+    }
+
+    async fn pass(&mut self) -> Result<Outcome<CloudUserConversionStatus>, ReconcileError> {
+        let ctx = Context {
+            graph: &self.graph,
+            journal: &self.journal,
+            resource: Self::key(),
+            concurrency: 4,
+            now: jiff::Timestamp::now(),
+        };
+        let outcome = user::reconcile(
+            Input {
+                spec: &self.obj.spec,
+                generation: self.obj.metadata.generation,
+                status: self.obj.status.as_ref(),
+                tenant: &self.tenant,
+            },
+            &ctx,
+        )
+        .await?;
+        cond::check_kstatus(
+            &outcome.status.conditions,
+            outcome.status.observed_generation,
+            self.obj.metadata.generation,
+        )
+        .unwrap_or_else(|e| panic!("kstatus: {e}\n{:#?}", outcome.status));
+        self.obj.status = Some(outcome.status.clone());
+        self.events.extend(outcome.events.clone());
+        Ok(outcome)
+    }
+
+    fn status(&self) -> CloudUserConversionStatus {
+        self.obj.status.clone().unwrap_or_default()
+    }
+
+    fn reason(&self, t: &str) -> Option<String> {
+        cond::get(&self.status().conditions, t).map(|c| c.reason.clone())
+    }
+
+    async fn until(&mut self, max: usize, done: impl Fn(&CloudUserConversionStatus) -> bool) {
+        for _ in 0..max {
+            match self.pass().await {
+                Ok(_) if done(&self.status()) => return,
+                Ok(_) => {}
+                Err(e) => eprintln!("transient: {e}"),
+            }
+        }
+        panic!("not reached after {max} passes: {:#?}", self.status());
+    }
+}
+
+fn ready(s: &CloudUserConversionStatus) -> bool {
+    cond::is_true(&s.conditions, cond::READY)
+}
+
+/// Users by kind, from the emulator's control endpoint.
+async fn by_kind(emu: &entra_cloud_operator::emulator::Emulator) -> HashMap<String, Vec<Value>> {
+    let mut m: HashMap<String, Vec<Value>> = HashMap::new();
+    for u in users(emu).await {
+        m.entry(u["kind"].as_str().unwrap_or_default().to_string())
+            .or_default()
+            .push(u);
+    }
+    m
+}
+
+fn synced_in(users: &[Value], domain: &str) -> usize {
+    users
+        .iter()
+        .filter(|u| {
+            u["userPrincipalName"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with(&format!("@{domain}"))
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn plan_reports_and_writes_nothing() {
+    let emu = start(config(30, 3)).await;
+    grant(&emu, PERMISSIONS).await;
+    let synced = synced_in(&by_kind(&emu).await["synced"], "contoso.com");
+    let mut h = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Plan",
+            "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 100}
+        })),
+        "Report",
+    );
+    h.pass().await.unwrap();
+    let st = h.status();
+    assert_eq!(h.reason(cond::READY).as_deref(), Some("Planned"));
+    assert_eq!(st.pending as usize, synced);
+    assert_eq!(st.converted, 0);
+    assert_eq!(st.phase.as_deref(), Some("Planned"));
+    let s = state(&emu).await;
+    assert_eq!(s["writes"]["accepted"], 0, "{s}");
+    assert_eq!(s["writes"]["refused"], 0, "{s}");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn apply_converts_canary_then_waves_never_touching_excluded_or_sync_accounts() {
+    let emu = start(config(25, 2)).await;
+    grant(&emu, PERMISSIONS).await;
+    let kinds = by_kind(&emu).await;
+    let breakglass: Vec<String> = kinds["breakGlass"]
+        .iter()
+        .map(|u| u["userPrincipalName"].as_str().unwrap().to_string())
+        .collect();
+    let onmicrosoft = kinds["syncServiceAccount"][0]["userPrincipalName"]
+        .as_str()
+        .unwrap()
+        .split('@')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let mut h = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply",
+            "selector": {"domains": ["contoso.com", onmicrosoft]},
+            "exclude": {"userPrincipalNames": breakglass},
+            "rollout": {"maxObjects": 200, "canary": 2, "waveSize": 10, "pauseBetweenWaves": "0s"}
+        })),
+        "Report",
+    );
+    h.until(10, ready).await;
+    let st = h.status();
+    let synced = synced_in(&kinds["synced"], "contoso.com");
+    assert_eq!(st.converted as usize, synced);
+    assert_eq!(st.pending, 0);
+    assert!(
+        st.exclusions
+            .iter()
+            .any(|e| e.reason == "SyncServiceAccount"),
+        "{:?}",
+        st.exclusions
+    );
+    assert_eq!(
+        st.exclusions
+            .iter()
+            .filter(|e| e.reason == "ExcludedByName")
+            .count(),
+        2
+    );
+    assert_eq!(h.reason(cond::READY).as_deref(), Some("Converted"));
+    let waves = h
+        .events
+        .iter()
+        .filter(|e| e.reason == "WaveCompleted")
+        .count();
+    assert_eq!(waves, 1 + (synced - 2).div_ceil(10), "canary + waves of 10");
+    assert!(
+        h.events[0..]
+            .iter()
+            .any(|e| e.note.starts_with("canary wave: 2 of 2"))
+    );
+
+    for u in users(&emu).await {
+        let kind = u["kind"].as_str().unwrap();
+        if kind == "synced"
+            && u["userPrincipalName"]
+                .as_str()
+                .unwrap()
+                .ends_with("@contoso.com")
+        {
+            assert_eq!(u["isCloudManaged"], true, "{u}");
+            assert_eq!(u["writes"], 1, "switched exactly once: {u}");
+            assert!(
+                !u["onPremisesImmutableId"].is_null(),
+                "kept without clearImmutableId"
+            );
+        } else {
+            assert_eq!(u["writes"], 0, "{kind} written: {u}");
+        }
+    }
+    // Journal: every switch with its prior state, intent before result.
+    let entries = FileJournal::read(&h.journal_path).unwrap();
+    let intents = entries
+        .iter()
+        .filter(|e| e.record.action == Action::SwitchToCloud && e.record.phase == Phase::Intent)
+        .count();
+    let applied = entries
+        .iter()
+        .filter(|e| e.record.action == Action::SwitchToCloud && e.record.phase == Phase::Applied)
+        .count();
+    assert_eq!((intents, applied), (synced, synced));
+    // Converged: an idle guard pass writes nothing.
+    let before = state(&emu).await["writes"]["accepted"].clone();
+    h.pass().await.unwrap();
+    assert_eq!(state(&emu).await["writes"]["accepted"], before);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn blast_radius_stalls_without_writes() {
+    let emu = start(config(20, 1)).await;
+    grant(&emu, PERMISSIONS).await;
+    let mut h = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply",
+            "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 5}
+        })),
+        "Report",
+    );
+    h.pass().await.unwrap();
+    assert_eq!(
+        h.reason(cond::STALLED).as_deref(),
+        Some("BlastRadiusExceeded")
+    );
+    let msg = cond::get(&h.status().conditions, cond::STALLED)
+        .unwrap()
+        .message
+        .clone();
+    assert!(msg.contains("spec.rollout.maxObjects"), "{msg}");
+    assert_eq!(state(&emu).await["writes"]["accepted"], 0);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn failures_in_the_canary_halt_until_the_spec_changes() {
+    let emu = start(config(12, 1)).await;
+    grant(&emu, PERMISSIONS).await;
+    let mut h = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply",
+            "selector": {"domains": ["contoso.com"]},
+            "rollout": {"maxObjects": 100, "canary": 2, "waveSize": 5, "maxFailuresPerWave": 0}
+        })),
+        "Report",
+    );
+    control_post(
+        &emu,
+        "faults",
+        json!({"status": 500, "count": 1000, "path": "onPremisesSyncBehavior", "method": "PATCH"}),
+    )
+    .await;
+    h.pass().await.unwrap();
+    assert_eq!(h.reason(cond::STALLED).as_deref(), Some("AutoHalted"));
+    assert_eq!(h.status().failed, 2);
+    assert!(h.events.iter().any(|e| e.reason == "AutoHalted"));
+    reqwest::Client::new()
+        .delete(format!("{}/_emulator/faults", emu.url()))
+        .send()
+        .await
+        .unwrap();
+    // Halted stays halted: nothing is written.
+    let before = state(&emu).await["writes"]["accepted"].clone();
+    h.pass().await.unwrap();
+    assert_eq!(h.reason(cond::STALLED).as_deref(), Some("AutoHalted"));
+    assert_eq!(state(&emu).await["writes"]["accepted"], before);
+    // A spec change resumes.
+    h.obj.metadata.generation = Some(2);
+    h.until(10, ready).await;
+    assert_eq!(h.status().failed, 0);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_restart_mid_rollout_converts_nobody_twice() {
+    let emu = start(config(20, 1)).await;
+    grant(&emu, PERMISSIONS).await;
+    let spec = json!({
+        "tenantRef": {"name": "contoso"}, "mode": "Apply", "selector": {"domains": ["contoso.com"]},
+        "rollout": {"maxObjects": 100, "canary": 3, "waveSize": 4}
+    });
+    let mut h = UserHarness::new(&emu, cuc(spec.clone()), "Report");
+    h.pass().await.unwrap();
+    h.pass().await.unwrap();
+    // The operator restarts: same journal, no status.
+    let journal_path = h.journal_path.clone();
+    let mut again = UserHarness::new(&emu, cuc(spec), "Report");
+    again.journal = FileJournal::open(&journal_path).unwrap();
+    again.journal_path = journal_path;
+    again.until(10, ready).await;
+    for u in users(&emu).await.iter().filter(|u| {
+        u["kind"] == "synced"
+            && u["userPrincipalName"]
+                .as_str()
+                .unwrap()
+                .ends_with("@contoso.com")
+    }) {
+        assert_eq!(u["writes"], 1, "{u}");
+    }
+    FileJournal::verify(&again.journal_path).unwrap();
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_user_taken_back_by_ad_is_drift() {
+    let emu = start(config(6, 1)).await;
+    grant(&emu, PERMISSIONS).await;
+    let mut h = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply", "selector": {"domains": ["contoso.com"]},
+            "rollout": {"maxObjects": 100}
+        })),
+        "Report",
+    );
+    h.until(5, ready).await;
+    // Another admin rolls one user back; the next sync cycle takes it over.
+    let victim = users(&emu)
+        .await
+        .into_iter()
+        .find(|u| u["isCloudManaged"] == true)
+        .unwrap();
+    control_post(
+        &emu,
+        "directory/features",
+        json!({"blockCloudObjectTakeoverThroughHardMatchEnabled": false}),
+    )
+    .await;
+    h.graph
+        .set_user_cloud_managed(victim["id"].as_str().unwrap(), false)
+        .await
+        .unwrap();
+    control_post(&emu, "sync/cycle", json!({})).await;
+    h.pass().await.unwrap();
+    let st = h.status();
+    assert_eq!(
+        h.reason(cond::DRIFT_DETECTED).as_deref(),
+        Some("TakenBackByAD")
+    );
+    assert_eq!(h.reason(cond::STALLED).as_deref(), Some("DriftDetected"));
+    assert_eq!(
+        st.drifted,
+        vec![victim["userPrincipalName"].as_str().unwrap().to_string()]
+    );
+    // With Remediate on the tenant, it is switched back.
+    h.tenant.drift = entra_cloud_operator::api::tenant::DriftPolicy::Remediate;
+    h.until(5, ready).await;
+    assert_eq!(h.reason(cond::DRIFT_DETECTED).as_deref(), Some("Resolved"));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn clear_immutable_id_with_the_switch_and_alone() {
+    let emu = start(config(8, 1)).await;
+    grant(&emu, PERMISSIONS).await;
+    let mut h = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply", "method": "SourceOfAuthority", "clearImmutableId": true,
+            "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 100}
+        })),
+        "Report",
+    );
+    h.until(5, ready).await;
+    for u in users(&emu).await.iter().filter(|u| u["kind"] == "synced") {
+        assert_eq!(u["isCloudManaged"], true);
+        assert!(u["onPremisesImmutableId"].is_null(), "{u}");
+    }
+    let entries = FileJournal::read(&h.journal_path).unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.record.action == Action::ClearImmutableId
+                && e.record.phase == Phase::Intent
+                && !e.record.prior["onPremisesImmutableId"].is_null())
+    );
+
+    // ClearImmutableId alone, after a tenant-wide disable.
+    let emu2 = start(config(8, 1)).await;
+    grant(
+        &emu2,
+        &[
+            "Organization.ReadWrite.All",
+            "User.ReadWrite.All",
+            "Group.Read.All",
+            "GroupMember.Read.All",
+        ],
+    )
+    .await;
+    let mut t = Harness::new(&emu2, policy("Disabled", false, "Report"), SECRET);
+    t.pass().await.unwrap();
+    advance(&emu2, 4000.0).await;
+    t.until(4, is_ready).await;
+    let mut c = UserHarness::new(
+        &emu2,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply", "method": "ClearImmutableId",
+            "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 100}
+        })),
+        "Report",
+    );
+    c.until(5, ready).await;
+    assert_eq!(state(&emu2).await["users"]["withImmutableId"], 0);
+    emu.shutdown().await;
+    emu2.shutdown().await;
+}
+
+#[tokio::test]
+async fn missing_permission_and_bad_filter_stall_naming_the_fix() {
+    let emu = start(config(5, 1)).await;
+    grant(
+        &emu,
+        &[
+            "Organization.Read.All",
+            "User.ReadWrite.All",
+            "GroupMember.Read.All",
+        ],
+    )
+    .await;
+    let mut h = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply", "selector": {"domains": ["contoso.com"]},
+            "rollout": {"maxObjects": 100}
+        })),
+        "Report",
+    );
+    h.pass().await.unwrap();
+    assert_eq!(
+        h.reason(cond::STALLED).as_deref(),
+        Some("MissingPermission")
+    );
+    let msg = cond::get(&h.status().conditions, cond::STALLED)
+        .unwrap()
+        .message
+        .clone();
+    assert!(
+        msg.contains("User-OnPremisesSyncBehavior.ReadWrite.All"),
+        "{msg}"
+    );
+    assert_eq!(state(&emu).await["writes"]["accepted"], 0);
+
+    grant(&emu, PERMISSIONS).await;
+    let mut bad = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Plan", "selector": {"filter": "nosuchproperty eq 'x'"}
+        })),
+        "Report",
+    );
+    bad.pass().await.unwrap();
+    assert_eq!(
+        bad.reason(cond::STALLED).as_deref(),
+        Some("InvalidSelector")
+    );
+    let msg = cond::get(&bad.status().conditions, cond::STALLED)
+        .unwrap()
+        .message
+        .clone();
+    assert!(msg.starts_with("spec.selector.filter"), "{msg}");
+    emu.shutdown().await;
+}
