@@ -521,3 +521,100 @@ async fn missing_permission_and_bad_filter_stall_naming_the_fix() {
     assert!(msg.starts_with("spec.selector.filter"), "{msg}");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn restore_deleted_brings_back_users_whose_ad_object_left_scope() {
+    let emu = start(config(6, 1)).await;
+    grant(
+        &emu,
+        &[
+            "Organization.Read.All",
+            "User.ReadWrite.All",
+            "User.DeleteRestore.All",
+        ],
+    )
+    .await;
+    let mut h = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply", "method": "RestoreDeleted",
+            "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 100}
+        })),
+        "Report",
+    );
+    // Nothing left scope yet: wait, write nothing.
+    h.pass().await.unwrap();
+    assert_eq!(
+        h.reason(cond::RECONCILING).as_deref(),
+        Some("WaitingForSoftDelete"),
+        "{:#?}",
+        h.status()
+    );
+    assert_eq!(state(&emu).await["writes"]["accepted"], 0);
+
+    // Someone moves two AD objects to an unsynchronised OU; the next cycle soft-deletes them.
+    let synced: Vec<Value> = users(&emu)
+        .await
+        .into_iter()
+        .filter(|u| u["kind"] == "synced")
+        .collect();
+    let moved: Vec<&Value> = synced.iter().take(2).collect();
+    for u in &moved {
+        control_post(
+            &emu,
+            &format!("users/{}/scope", u["id"].as_str().unwrap()),
+            json!({"inScope": false}),
+        )
+        .await;
+    }
+    control_post(&emu, "sync/cycle", json!({})).await;
+    h.pass().await.unwrap();
+    let now: HashMap<String, Value> = users(&emu)
+        .await
+        .into_iter()
+        .map(|u| (u["id"].as_str().unwrap().to_string(), u))
+        .collect();
+    for u in &moved {
+        let back = &now[u["id"].as_str().unwrap()];
+        assert!(
+            back["onPremisesSyncEnabled"] != true,
+            "restored cloud-only: {back}"
+        );
+        assert!(back["onPremisesImmutableId"].is_null(), "{back}");
+    }
+    let entries = FileJournal::read(&h.journal_path).unwrap();
+    let restores: Vec<_> = entries
+        .iter()
+        .filter(|e| e.record.action == Action::RestoreUser && e.record.phase == Phase::Intent)
+        .collect();
+    assert_eq!(restores.len(), 2);
+    for r in restores {
+        let original = moved
+            .iter()
+            .find(|u| u["id"] == r.record.object_id.as_str())
+            .unwrap();
+        assert_eq!(
+            r.record.prior["onPremisesImmutableId"],
+            original["onPremisesImmutableId"]
+        );
+    }
+    assert_eq!(h.reason(cond::RECONCILING).as_deref(), Some("Converting"));
+
+    // The rest follow; then Ready.
+    for u in synced.iter().skip(2) {
+        control_post(
+            &emu,
+            &format!("users/{}/scope", u["id"].as_str().unwrap()),
+            json!({"inScope": false}),
+        )
+        .await;
+    }
+    control_post(&emu, "sync/cycle", json!({})).await;
+    h.until(5, ready).await;
+    assert_eq!(h.status().converted as usize, synced.len());
+    // A later sync cycle does not take them back: their AD objects are out of scope.
+    control_post(&emu, "sync/cycle", json!({})).await;
+    h.pass().await.unwrap();
+    assert!(ready(&h.status()));
+    emu.shutdown().await;
+}

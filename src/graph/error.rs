@@ -26,6 +26,10 @@ pub enum Operation {
     GetSyncBehavior,
     /// `PATCH /users/{id}/onPremisesSyncBehavior`
     UpdateSyncBehavior,
+    /// `GET /directory/deletedItems/microsoft.graph.user`
+    ListDeletedUsers,
+    /// `POST /directory/deletedItems/{id}/restore`
+    RestoreDeletedUser,
 }
 
 impl Operation {
@@ -41,6 +45,8 @@ impl Operation {
             Operation::ListGroupMembers => "groups.members.list",
             Operation::GetSyncBehavior => "users.syncBehavior.get",
             Operation::UpdateSyncBehavior => "users.syncBehavior.update",
+            Operation::ListDeletedUsers => "deletedItems.users.list",
+            Operation::RestoreDeletedUser => "deletedItems.restore",
         }
     }
 
@@ -57,6 +63,8 @@ impl Operation {
             Operation::GetSyncBehavior | Operation::UpdateSyncBehavior => {
                 "User-OnPremisesSyncBehavior.ReadWrite.All"
             }
+            Operation::ListDeletedUsers => "User.Read.All",
+            Operation::RestoreDeletedUser => "User.DeleteRestore.All",
         }
     }
 
@@ -64,7 +72,10 @@ impl Operation {
     pub fn is_write(self) -> bool {
         matches!(
             self,
-            Operation::UpdateOrganization | Operation::UpdateUser | Operation::UpdateSyncBehavior
+            Operation::UpdateOrganization
+                | Operation::UpdateUser
+                | Operation::UpdateSyncBehavior
+                | Operation::RestoreDeletedUser
         )
     }
 }

@@ -40,6 +40,12 @@ pub enum Action {
     ClearImmutableId,
     /// `PATCH /users/{id}/onPremisesSyncBehavior` `isCloudManaged: true`.
     SwitchToCloud,
+    /// `POST /directory/deletedItems/{id}/restore`.
+    RestoreUser,
+    /// `PATCH /users/{id}/onPremisesSyncBehavior` `isCloudManaged: false` (revert).
+    SwitchToAd,
+    /// `PATCH /users/{id}` `onPremisesImmutableId: <prior>` (revert).
+    RestoreImmutableId,
 }
 
 /// Where in its life a change is.
