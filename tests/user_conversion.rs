@@ -618,3 +618,65 @@ async fn restore_deleted_brings_back_users_whose_ad_object_left_scope() {
     assert!(ready(&h.status()));
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn revert_restores_prior_values_once_the_hard_match_block_is_lifted() {
+    let emu = start(config(5, 1)).await;
+    grant(&emu, PERMISSIONS).await;
+    let before: HashMap<String, Value> = users(&emu)
+        .await
+        .into_iter()
+        .map(|u| (u["id"].as_str().unwrap().to_string(), u))
+        .collect();
+    let mut h = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply", "clearImmutableId": true, "onDelete": "Revert",
+            "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 100}
+        })),
+        "Report",
+    );
+    h.until(5, ready).await;
+    let ctx = Context {
+        graph: &h.graph,
+        journal: &h.journal,
+        resource: UserHarness::key(),
+        concurrency: 4,
+        now: jiff::Timestamp::now(),
+    };
+    // Microsoft's prerequisite: user rollback is refused while hard-match takeover is blocked.
+    match user::revert::revert(&ctx, TENANT).await.unwrap() {
+        user::revert::RevertOutcome::Blocked(msg) => assert!(
+            msg.contains("blockCloudObjectTakeoverThroughHardMatchEnabled"),
+            "{msg}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    control_post(
+        &emu,
+        "directory/features",
+        json!({"blockCloudObjectTakeoverThroughHardMatchEnabled": false}),
+    )
+    .await;
+    let done = user::revert::revert(&ctx, TENANT).await.unwrap();
+    assert_eq!(done, user::revert::RevertOutcome::Done(5));
+    for u in users(&emu).await.iter().filter(|u| u["kind"] == "synced") {
+        assert_eq!(u["isCloudManaged"], false, "{u}");
+        assert_eq!(
+            u["onPremisesImmutableId"],
+            before[u["id"].as_str().unwrap()]["onPremisesImmutableId"],
+            "prior value restored"
+        );
+    }
+    // Idempotent: nothing left to undo, nothing written.
+    let writes = state(&emu).await["writes"]["accepted"].clone();
+    assert_eq!(
+        user::revert::revert(&ctx, TENANT).await.unwrap(),
+        user::revert::RevertOutcome::Done(0)
+    );
+    assert_eq!(state(&emu).await["writes"]["accepted"], writes);
+    // The next sync cycle takes them back.
+    control_post(&emu, "sync/cycle", json!({})).await;
+    assert_eq!(state(&emu).await["users"]["synced"], 5);
+    emu.shutdown().await;
+}

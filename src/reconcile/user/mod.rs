@@ -5,6 +5,7 @@
 
 pub mod convert;
 pub mod plan;
+pub mod revert;
 pub mod select;
 pub mod validate;
 

@@ -118,12 +118,6 @@ pub fn validate(spec: &CloudUserConversionSpec) -> Result<(), SpecError> {
             "applies to method SourceOfAuthority only (the other methods clear it anyway)",
         ));
     }
-    if spec.on_delete == crate::api::common::OnDelete::Revert {
-        return Err(err(
-            "onDelete",
-            "Revert is not supported by this release yet; use Keep (the journal keeps every prior value for a manual revert)",
-        ));
-    }
     if spec.method == UserConversionMethod::RestoreDeleted
         && (!s.groups.is_empty() || s.filter.is_some())
     {
