@@ -680,3 +680,55 @@ async fn revert_restores_prior_values_once_the_hard_match_block_is_lifted() {
     assert_eq!(state(&emu).await["users"]["synced"], 5);
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn users_of_federated_domains_are_never_converted_or_cleared() {
+    let emu = start(config(6, 1)).await;
+    grant(&emu, PERMISSIONS).await;
+    control_post(
+        &emu,
+        "domains",
+        json!({"name": "contoso.com", "type": "Federated"}),
+    )
+    .await;
+    let mut h = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply", "clearImmutableId": true,
+            "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 100}
+        })),
+        "Report",
+    );
+    h.until(3, ready).await;
+    let st = h.status();
+    assert_eq!(st.excluded, 6);
+    assert!(
+        st.exclusions.iter().all(|e| e.reason == "FederatedDomain"),
+        "{:?}",
+        st.exclusions
+    );
+    assert_eq!(state(&emu).await["writes"]["accepted"], 0);
+
+    // Tenant-wide: the disable goes ahead, but federated users keep the ImmutableID they sign
+    // in with, and the tenant is still Ready.
+    let mut t = Harness::new(&emu, policy("Disabled", true, "Report"), SECRET);
+    grant(
+        &emu,
+        &[
+            "Organization.ReadWrite.All",
+            "User.ReadWrite.All",
+            "Group.Read.All",
+        ],
+    )
+    .await;
+    t.pass().await.unwrap();
+    advance(&emu, 4000.0).await;
+    t.until(4, is_ready).await;
+    assert_eq!(state(&emu).await["users"]["withImmutableId"], 6);
+    assert_eq!(
+        state(&emu).await["writes"]["accepted"],
+        1,
+        "only the organization"
+    );
+    emu.shutdown().await;
+}

@@ -215,7 +215,7 @@ impl GraphClient {
         let mut url = self.url("organization")?;
         url.query_pairs_mut().append_pair(
             "$select",
-            "id,displayName,onPremisesSyncEnabled,onPremisesLastSyncDateTime",
+            "id,displayName,onPremisesSyncEnabled,onPremisesLastSyncDateTime,verifiedDomains",
         );
         let resp = self.send(op, Method::GET, url, None, false).await?;
         let page: Collection<Organization> = decode(op, resp.body)?;

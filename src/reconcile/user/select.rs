@@ -171,6 +171,14 @@ pub async fn select(
         });
     }
 
+    // Users of federated (AD FS) domains: Source of Authority is not supported for them, and a
+    // cloud user there needs its ImmutableID to sign in; never convert or clear them.
+    let federated = graph
+        .organization()
+        .await
+        .map_err(at("selector"))?
+        .federated_domains();
+
     let mut excluded_upns: BTreeSet<String> = BTreeSet::new();
     let mut excluded_ids: BTreeSet<String> = BTreeSet::new();
     if let Some(x) = &spec.exclude {
@@ -206,8 +214,14 @@ pub async fn select(
         }
         sel.matched += 1;
         let upn = u.user_principal_name.clone().unwrap_or_default();
+        let domain = upn
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_ascii_lowercase())
+            .unwrap_or_default();
         let reason = if is_sync_service_account(&upn, u.display_name.as_deref()) {
             Some("SyncServiceAccount")
+        } else if federated.contains(&domain) {
+            Some("FederatedDomain")
         } else if excluded_upns.contains(&upn.to_ascii_lowercase()) {
             Some("ExcludedByName")
         } else if excluded_ids.contains(&u.id) {
