@@ -31,6 +31,9 @@ use crate::reconcile::ReconcileError;
 use credentials::{CredentialProblem, WorkloadIdentityEnv};
 pub use metrics::Metrics;
 
+/// How long shutdown waits for the Lease to be released (the chart's grace period is 30 s).
+const RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The field manager of every status write.
 pub const FIELD_MANAGER: &str = "entra-cloud-operator";
 
@@ -265,16 +268,15 @@ pub async fn run(
             break;
         }
     }
-    // Hand the lease over at once rather than making the next leader wait for it to expire.
+    // Closing the channel makes the lease manager release the Lease, so the next leader need
+    // not wait for it to expire. Bounded: shutdown must fit in the pod's grace period even if
+    // the API server is slow or the release keeps conflicting; the Lease then simply expires.
     drop(leading);
-    match task.await {
-        Ok(Ok(manager)) => {
-            if let Err(e) = manager.release().await {
-                warn!(error = %e, "could not release the lease");
-            }
-        }
-        Ok(Err(e)) => warn!(error = %e, "lease manager failed"),
-        Err(e) => warn!(error = %e, "lease manager task failed"),
+    match tokio::time::timeout(RELEASE_TIMEOUT, task).await {
+        Ok(Ok(Ok(_))) => info!("lease released"),
+        Ok(Ok(Err(e))) => warn!(error = %e, "could not release the lease; it will expire"),
+        Ok(Err(e)) => warn!(error = %e, "lease manager task failed"),
+        Err(_) => warn!("releasing the lease took too long; it will expire"),
     }
     Ok(())
 }
