@@ -26,6 +26,16 @@ pub enum Operation {
     GetSyncBehavior,
     /// `PATCH /users/{id}/onPremisesSyncBehavior`
     UpdateSyncBehavior,
+    /// `GET /groups/{id}`
+    GetGroup,
+    /// `GET /groups/{id}/owners`
+    ListGroupOwners,
+    /// `GET /groups/{id}/onPremisesSyncBehavior`
+    GetGroupSyncBehavior,
+    /// `PATCH /groups/{id}/onPremisesSyncBehavior`
+    UpdateGroupSyncBehavior,
+    /// `POST /groups/{id}/owners/$ref`
+    AddGroupOwner,
 }
 
 impl Operation {
@@ -41,6 +51,11 @@ impl Operation {
             Operation::ListGroupMembers => "groups.members.list",
             Operation::GetSyncBehavior => "users.syncBehavior.get",
             Operation::UpdateSyncBehavior => "users.syncBehavior.update",
+            Operation::GetGroup => "groups.get",
+            Operation::ListGroupOwners => "groups.owners.list",
+            Operation::GetGroupSyncBehavior => "groups.syncBehavior.get",
+            Operation::UpdateGroupSyncBehavior => "groups.syncBehavior.update",
+            Operation::AddGroupOwner => "groups.owners.add",
         }
     }
 
@@ -57,6 +72,12 @@ impl Operation {
             Operation::GetSyncBehavior | Operation::UpdateSyncBehavior => {
                 "User-OnPremisesSyncBehavior.ReadWrite.All"
             }
+            Operation::GetGroup => "Group.Read.All",
+            Operation::ListGroupOwners => "GroupMember.Read.All",
+            Operation::GetGroupSyncBehavior | Operation::UpdateGroupSyncBehavior => {
+                "Group-OnPremisesSyncBehavior.ReadWrite.All"
+            }
+            Operation::AddGroupOwner => "Group.ReadWrite.All",
         }
     }
 
@@ -64,7 +85,11 @@ impl Operation {
     pub fn is_write(self) -> bool {
         matches!(
             self,
-            Operation::UpdateOrganization | Operation::UpdateUser | Operation::UpdateSyncBehavior
+            Operation::UpdateOrganization
+                | Operation::UpdateUser
+                | Operation::UpdateSyncBehavior
+                | Operation::UpdateGroupSyncBehavior
+                | Operation::AddGroupOwner
         )
     }
 }
