@@ -40,6 +40,10 @@ pub enum Action {
     ClearImmutableId,
     /// `PATCH /users/{id}/onPremisesSyncBehavior` `isCloudManaged: true`.
     SwitchToCloud,
+    /// `POST /groups/{id}/owners/$ref`: `prior.owner` is the user added, `prior.owners` the
+    /// group's owners before. (A group's Source of Authority switch is `SwitchToCloud` with
+    /// `objectType: group`.)
+    AddOwner,
 }
 
 /// Where in its life a change is.
