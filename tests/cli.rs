@@ -124,6 +124,11 @@ fn plan_then_apply_examples_against_the_emulator_process() {
     );
     assert!(out.contains("400 users"), "{out}");
     assert!(
+        out.contains("identity/finance-groups (CloudGroupConversion)")
+            && out.contains("PATCH /groups/{id}/onPremisesSyncBehavior isCloudManaged=true"),
+        "{out}"
+    );
+    assert!(
         out.contains("identity/contoso-observer") && out.contains("no changes"),
         "{out}"
     );
@@ -159,8 +164,8 @@ fn plan_then_apply_examples_against_the_emulator_process() {
     let items = list["items"].as_array().unwrap();
     assert_eq!(
         items.len(),
-        4,
-        "two TenantSyncPolicies and two CloudUserConversions"
+        5,
+        "two TenantSyncPolicies, two CloudUserConversions and a CloudGroupConversion"
     );
     for item in items {
         let ready = item["status"]["conditions"]
