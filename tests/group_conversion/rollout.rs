@@ -164,7 +164,7 @@ async fn a_group_taken_back_by_ad_is_drift() {
 }
 
 #[tokio::test]
-async fn missing_permission_and_unknown_owner_stall_naming_the_fix() {
+async fn bad_inputs_and_missing_permission_stall_naming_the_fix() {
     let emu = start(config(10, 5)).await;
     grant(
         &emu,
@@ -208,5 +208,36 @@ async fn missing_permission_and_unknown_owner_stall_naming_the_fix() {
         "{msg}"
     );
     assert_eq!(state(&emu).await["writes"]["accepted"], 0);
+
+    // A filter Graph refuses names the field; a group id that does not exist is reported.
+    let mut bad = GroupHarness::new(
+        &emu,
+        cgc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Plan",
+            "selector": {"filter": "nosuchproperty eq 'x'"}
+        })),
+    );
+    bad.pass().await.unwrap();
+    assert_eq!(
+        bad.reason(cond::STALLED).as_deref(),
+        Some("InvalidSelector")
+    );
+    let msg = bad.message(cond::STALLED);
+    assert!(msg.starts_with("spec.selector.filter"), "{msg}");
+    let ghost = "00000000-0000-4000-8000-000000000000";
+    let mut missing = GroupHarness::new(
+        &emu,
+        cgc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Plan", "selector": {"groupIds": [ghost]}
+        })),
+    );
+    missing.pass().await.unwrap();
+    let st = missing.status();
+    assert_eq!(missing.reason(cond::READY).as_deref(), Some("Planned"));
+    assert_eq!(
+        (st.skipped, st.exclusions[0].reason.as_str()),
+        (1, "NotFound")
+    );
+    assert_eq!(st.exclusions[0].id, ghost);
     emu.shutdown().await;
 }

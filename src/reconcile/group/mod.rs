@@ -26,7 +26,7 @@ use super::health::{self, Health};
 use super::tenant::{GUARD_INTERVAL, INVALID_SPEC, stall_message};
 use super::{Context, Outcome, ReconcileError, ReconcileEvent};
 use plan::{Done, Step};
-use progress::{after_wave, mark_drift, resolve_drift, some, waves_needed};
+use progress::{after_wave, listed, mark_drift, resolve_drift, waves_needed};
 
 /// The resource kind.
 pub const KIND: &str = "CloudGroupConversion";
@@ -154,7 +154,7 @@ async fn reconcile_inner(
     if !sel.missing_owners.is_empty() {
         let msg = format!(
             "spec.owners: no such user in the tenant: {}; fix the UPN or object id",
-            some(&sel.missing_owners)
+            listed(&sel.missing_owners)
         );
         return Ok(pass.finish(Health::Stalled("OwnerNotFound", msg), Some(GUARD_INTERVAL)));
     }
@@ -168,7 +168,7 @@ async fn reconcile_inner(
                 .collect();
             let msg = format!(
                 "spec.selector: these groups are nested in one another in a cycle, so there is no bottom-up order to convert them in: {}. Break the cycle in AD, or exclude one of them (spec.exclude.groupIds)",
-                some(&names)
+                listed(&names)
             );
             return Ok(pass.finish(Health::Stalled("NestingCycle", msg), Some(GUARD_INTERVAL)));
         }

@@ -13,7 +13,7 @@ use crate::reconcile::{Context, Outcome, ReconcileEvent};
 use super::{Input, MAX_LISTED, Pass, convert};
 
 /// `names` as "a, b, c" (at most five, then "…").
-pub(super) fn some(names: &[String]) -> String {
+pub(super) fn listed(names: &[String]) -> String {
     let mut s = names.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
     if names.len() > 5 {
         s.push_str(", …");
@@ -21,6 +21,8 @@ pub(super) fn some(names: &[String]) -> String {
     s
 }
 
+/// The status and Events after a wave: counts, failures, Exchange-managed groups; `Stalled`
+/// on a fatal error or too many failures (`AutoHalted`), else progressing after the pause.
 pub(super) fn after_wave(
     mut pass: Pass,
     ctx: &Context<'_>,
@@ -65,7 +67,7 @@ pub(super) fn after_wave(
         note.push_str(&format!(
             "; {} left for a later wave (a group nested in them failed): {}",
             report.deferred.len(),
-            some(&report.deferred)
+            listed(&report.deferred)
         ));
     }
     pass.events
@@ -77,7 +79,7 @@ pub(super) fn after_wave(
             format!(
                 "{} mail-enabled groups are now managed in Exchange Online (Graph refuses writes to them; no owners were added): {}",
                 report.exchange_managed.len(),
-                some(&report.exchange_managed)
+                listed(&report.exchange_managed)
             ),
         ));
     }
@@ -109,6 +111,7 @@ pub(super) fn after_wave(
     pass.finish(Health::Progressing("Converting", msg), Some(next))
 }
 
+/// Waves (the canary counting as one) to convert `pending` groups.
 pub(super) fn waves_needed(spec: &CloudGroupConversionSpec, pending: i64) -> i64 {
     if pending == 0 {
         return 0;
@@ -118,11 +121,12 @@ pub(super) fn waves_needed(spec: &CloudGroupConversionSpec, pending: i64) -> i64
     i64::from(canary > 0) + (rest + spec.rollout.wave_size - 1) / spec.rollout.wave_size
 }
 
+/// `DriftDetected=True` naming the groups AD took back (an Event when it turns true).
 pub(super) fn mark_drift(pass: &mut Pass, names: &[String]) {
     let msg = format!(
         "{} converted groups are synchronised from AD again: {}",
         names.len(),
-        some(names)
+        listed(names)
     );
     if !cond::is_true(&pass.status.conditions, cond::DRIFT_DETECTED) {
         pass.events.push(ReconcileEvent::warning(
@@ -142,6 +146,7 @@ pub(super) fn mark_drift(pass: &mut Pass, names: &[String]) {
     );
 }
 
+/// `DriftDetected=False` once no converted group is synchronised again.
 pub(super) fn resolve_drift(pass: &mut Pass) {
     if cond::is_true(&pass.status.conditions, cond::DRIFT_DETECTED) {
         let msg = "every converted group is cloud-managed again";
@@ -175,7 +180,7 @@ mod tests {
         assert_eq!(waves_needed(&spec, 12), 2);
         assert_eq!(waves_needed(&spec, 13), 3);
         let names: Vec<String> = (0..7).map(|i| format!("g{i}")).collect();
-        assert_eq!(some(&names[..2]), "g0, g1");
-        assert_eq!(some(&names), "g0, g1, g2, g3, g4, …");
+        assert_eq!(listed(&names[..2]), "g0, g1");
+        assert_eq!(listed(&names), "g0, g1, g2, g3, g4, …");
     }
 }
