@@ -124,13 +124,38 @@ fn plan_then_apply_examples_against_the_emulator_process() {
     );
     assert!(out.contains("400 users"), "{out}");
     assert!(
-        out.contains("identity/finance-groups (CloudGroupConversion)")
+        out.contains("CloudGroupConversion identity/finance-groups")
             && out.contains("PATCH /groups/{id}/onPremisesSyncBehavior isCloudManaged=true"),
         "{out}"
     );
     assert!(
         out.contains("identity/contoso-observer") && out.contains("no changes"),
         "{out}"
+    );
+    let (code, md, err) = run(&[
+        "plan",
+        "-f",
+        ex,
+        "--graph-url",
+        &emu.url,
+        "--login-url",
+        &emu.url,
+        "-o",
+        "markdown",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(md.starts_with("## entra-cloud-operator plan"), "{md}");
+    assert!(
+        md.contains("| `identity/finance-wave` | CloudUserConversion |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `identity/finance-groups` | CloudGroupConversion |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("### `identity/contoso` (TenantSyncPolicy"),
+        "{md}"
     );
     let s = state(&emu.url);
     assert_eq!(s["writes"]["accepted"], 0, "plan wrote: {s}");

@@ -322,3 +322,110 @@ async fn a_second_replica_stands_by_while_the_first_leads() {
         .unwrap();
     api_server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_user_conversion_with_on_delete_revert_is_undone_when_deleted() {
+    use entra_cloud_operator::api::CloudUserConversion;
+    use kube::api::DeleteParams;
+    let emu = start(config(8, 1)).await;
+    control_put(
+        &emu,
+        "permissions",
+        json!({"permissions": [
+        "Organization.Read.All", "User.ReadWrite.All", "Group.Read.All", "GroupMember.Read.All",
+        "User-OnPremisesSyncBehavior.ReadWrite.All"]}),
+    )
+    .await;
+    let api_server = FakeApiServer::start().await;
+    let client = api_server.client();
+    api_server.put_object(
+        "secrets",
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "graph-credentials", "namespace": "identity"},
+               "stringData": {"clientSecret": SECRET}}),
+    );
+    let mut tsp = policy("Unmanaged", false, "Report");
+    tsp.metadata.generation = None;
+    tsp.spec.endpoints = Some(entra_cloud_operator::api::tenant::Endpoints {
+        graph: Some(emu.url()),
+        login: Some(emu.url()),
+    });
+    Api::<TenantSyncPolicy>::namespaced(client.clone(), "identity")
+        .create(&PostParams::default(), &tsp)
+        .await
+        .unwrap();
+    let cuc: CloudUserConversion = serde_json::from_value(json!({
+        "apiVersion": "cloudidentity.dev/v1alpha1", "kind": "CloudUserConversion",
+        "metadata": {"name": "wave", "namespace": "identity"},
+        "spec": {"tenantRef": {"name": "contoso"}, "mode": "Apply", "onDelete": "Revert",
+                 "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 100}}
+    }))
+    .unwrap();
+    let cucs: Api<CloudUserConversion> = Api::namespaced(client.clone(), "identity");
+    cucs.create(&PostParams::default(), &cuc).await.unwrap();
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let options = ControllerOptions {
+        namespaces: vec!["identity".into()],
+        journal: JournalStore::ConfigMaps("operator".into()),
+        concurrency: 4,
+        workers: 2,
+        time_scale: 600.0,
+        lease: None,
+        instance: Some("t".into()),
+    };
+    let run = tokio::spawn(controller::run(
+        client.clone(),
+        options,
+        Arc::new(Metrics::default()),
+        Arc::new(AtomicBool::new(false)),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    let converted = api_server
+        .wait_for(
+            "clouduserconversions",
+            "identity",
+            "wave",
+            |o| is(o, "Ready", "True"),
+            WAIT,
+        )
+        .await
+        .expect("converted");
+    assert_eq!(
+        converted["metadata"]["finalizers"],
+        json!(["cloudidentity.dev/revert"])
+    );
+    assert_eq!(state(&emu).await["users"]["synced"], 0);
+
+    control_post(
+        &emu,
+        "directory/features",
+        json!({"blockCloudObjectTakeoverThroughHardMatchEnabled": false}),
+    )
+    .await;
+    cucs.delete("wave", &DeleteParams::default()).await.unwrap();
+    assert!(
+        api_server
+            .wait_for_absent("clouduserconversions", "identity", "wave", WAIT)
+            .await,
+        "finalizer removed after the revert"
+    );
+    for u in users(&emu).await.iter().filter(|u| u["kind"] == "synced") {
+        assert_eq!(u["isCloudManaged"], false, "{u}");
+    }
+    assert!(
+        api_server
+            .objects("events")
+            .iter()
+            .any(|e| e["reason"] == "Reverted")
+    );
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(WAIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    api_server.shutdown().await;
+    emu.shutdown().await;
+}

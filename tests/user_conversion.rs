@@ -521,3 +521,214 @@ async fn missing_permission_and_bad_filter_stall_naming_the_fix() {
     assert!(msg.starts_with("spec.selector.filter"), "{msg}");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn restore_deleted_brings_back_users_whose_ad_object_left_scope() {
+    let emu = start(config(6, 1)).await;
+    grant(
+        &emu,
+        &[
+            "Organization.Read.All",
+            "User.ReadWrite.All",
+            "User.DeleteRestore.All",
+        ],
+    )
+    .await;
+    let mut h = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply", "method": "RestoreDeleted",
+            "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 100}
+        })),
+        "Report",
+    );
+    // Nothing left scope yet: wait, write nothing.
+    h.pass().await.unwrap();
+    assert_eq!(
+        h.reason(cond::RECONCILING).as_deref(),
+        Some("WaitingForSoftDelete"),
+        "{:#?}",
+        h.status()
+    );
+    assert_eq!(state(&emu).await["writes"]["accepted"], 0);
+
+    // Someone moves two AD objects to an unsynchronised OU; the next cycle soft-deletes them.
+    let synced: Vec<Value> = users(&emu)
+        .await
+        .into_iter()
+        .filter(|u| u["kind"] == "synced")
+        .collect();
+    let moved: Vec<&Value> = synced.iter().take(2).collect();
+    for u in &moved {
+        control_post(
+            &emu,
+            &format!("users/{}/scope", u["id"].as_str().unwrap()),
+            json!({"inScope": false}),
+        )
+        .await;
+    }
+    control_post(&emu, "sync/cycle", json!({})).await;
+    h.pass().await.unwrap();
+    let now: HashMap<String, Value> = users(&emu)
+        .await
+        .into_iter()
+        .map(|u| (u["id"].as_str().unwrap().to_string(), u))
+        .collect();
+    for u in &moved {
+        let back = &now[u["id"].as_str().unwrap()];
+        assert!(
+            back["onPremisesSyncEnabled"] != true,
+            "restored cloud-only: {back}"
+        );
+        assert!(back["onPremisesImmutableId"].is_null(), "{back}");
+    }
+    let entries = FileJournal::read(&h.journal_path).unwrap();
+    let restores: Vec<_> = entries
+        .iter()
+        .filter(|e| e.record.action == Action::RestoreUser && e.record.phase == Phase::Intent)
+        .collect();
+    assert_eq!(restores.len(), 2);
+    for r in restores {
+        let original = moved
+            .iter()
+            .find(|u| u["id"] == r.record.object_id.as_str())
+            .unwrap();
+        assert_eq!(
+            r.record.prior["onPremisesImmutableId"],
+            original["onPremisesImmutableId"]
+        );
+    }
+    assert_eq!(h.reason(cond::RECONCILING).as_deref(), Some("Converting"));
+
+    // The rest follow; then Ready.
+    for u in synced.iter().skip(2) {
+        control_post(
+            &emu,
+            &format!("users/{}/scope", u["id"].as_str().unwrap()),
+            json!({"inScope": false}),
+        )
+        .await;
+    }
+    control_post(&emu, "sync/cycle", json!({})).await;
+    h.until(5, ready).await;
+    assert_eq!(h.status().converted as usize, synced.len());
+    // A later sync cycle does not take them back: their AD objects are out of scope.
+    control_post(&emu, "sync/cycle", json!({})).await;
+    h.pass().await.unwrap();
+    assert!(ready(&h.status()));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn revert_restores_prior_values_once_the_hard_match_block_is_lifted() {
+    let emu = start(config(5, 1)).await;
+    grant(&emu, PERMISSIONS).await;
+    let before: HashMap<String, Value> = users(&emu)
+        .await
+        .into_iter()
+        .map(|u| (u["id"].as_str().unwrap().to_string(), u))
+        .collect();
+    let mut h = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply", "clearImmutableId": true, "onDelete": "Revert",
+            "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 100}
+        })),
+        "Report",
+    );
+    h.until(5, ready).await;
+    let ctx = Context {
+        graph: &h.graph,
+        journal: &h.journal,
+        resource: UserHarness::key(),
+        concurrency: 4,
+        now: jiff::Timestamp::now(),
+    };
+    // Microsoft's prerequisite: user rollback is refused while hard-match takeover is blocked.
+    match user::revert::revert(&ctx, TENANT).await.unwrap() {
+        user::revert::RevertOutcome::Blocked(msg) => assert!(
+            msg.contains("blockCloudObjectTakeoverThroughHardMatchEnabled"),
+            "{msg}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    control_post(
+        &emu,
+        "directory/features",
+        json!({"blockCloudObjectTakeoverThroughHardMatchEnabled": false}),
+    )
+    .await;
+    let done = user::revert::revert(&ctx, TENANT).await.unwrap();
+    assert_eq!(done, user::revert::RevertOutcome::Done(5));
+    for u in users(&emu).await.iter().filter(|u| u["kind"] == "synced") {
+        assert_eq!(u["isCloudManaged"], false, "{u}");
+        assert_eq!(
+            u["onPremisesImmutableId"],
+            before[u["id"].as_str().unwrap()]["onPremisesImmutableId"],
+            "prior value restored"
+        );
+    }
+    // Idempotent: nothing left to undo, nothing written.
+    let writes = state(&emu).await["writes"]["accepted"].clone();
+    assert_eq!(
+        user::revert::revert(&ctx, TENANT).await.unwrap(),
+        user::revert::RevertOutcome::Done(0)
+    );
+    assert_eq!(state(&emu).await["writes"]["accepted"], writes);
+    // The next sync cycle takes them back.
+    control_post(&emu, "sync/cycle", json!({})).await;
+    assert_eq!(state(&emu).await["users"]["synced"], 5);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn users_of_federated_domains_are_never_converted_or_cleared() {
+    let emu = start(config(6, 1)).await;
+    grant(&emu, PERMISSIONS).await;
+    control_post(
+        &emu,
+        "domains",
+        json!({"name": "contoso.com", "type": "Federated"}),
+    )
+    .await;
+    let mut h = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply", "clearImmutableId": true,
+            "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 100}
+        })),
+        "Report",
+    );
+    h.until(3, ready).await;
+    let st = h.status();
+    assert_eq!(st.excluded, 6);
+    assert!(
+        st.exclusions.iter().all(|e| e.reason == "FederatedDomain"),
+        "{:?}",
+        st.exclusions
+    );
+    assert_eq!(state(&emu).await["writes"]["accepted"], 0);
+
+    // Tenant-wide: the disable goes ahead, but federated users keep the ImmutableID they sign
+    // in with, and the tenant is still Ready.
+    let mut t = Harness::new(&emu, policy("Disabled", true, "Report"), SECRET);
+    grant(
+        &emu,
+        &[
+            "Organization.ReadWrite.All",
+            "User.ReadWrite.All",
+            "Group.Read.All",
+        ],
+    )
+    .await;
+    t.pass().await.unwrap();
+    advance(&emu, 4000.0).await;
+    t.until(4, is_ready).await;
+    assert_eq!(state(&emu).await["users"]["withImmutableId"], 6);
+    assert_eq!(
+        state(&emu).await["writes"]["accepted"],
+        1,
+        "only the organization"
+    );
+    emu.shutdown().await;
+}

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
-use tracing::warn;
 
 use crate::api::conditions as cond;
 use crate::api::{CloudGroupConversion, TenantSyncPolicy};
@@ -15,7 +14,7 @@ use crate::reconcile::group::{self as rec, Input, validate};
 use crate::reconcile::tenant::INVALID_SPEC;
 
 use super::credentials::CredentialProblem;
-use super::tenant::{backoff_for, patch_status, publish, result_label};
+use super::tenant::{patch_status, publish, requeue_after_error, result_label};
 use super::{Context, Error};
 
 const KIND: &str = rec::KIND;
@@ -143,14 +142,5 @@ fn record(
 
 /// After a failed pass: Graph's Retry-After, else exponential backoff per resource.
 pub fn error_policy(obj: Arc<CloudGroupConversion>, err: &Error, ctx: Arc<Context>) -> Action {
-    let key = format!(
-        "{KIND}/{}/{}",
-        obj.namespace().unwrap_or_default(),
-        obj.name_any()
-    );
-    ctx.metrics.reconcile_error(KIND, err.category());
-    ctx.metrics.reconciled(KIND, "error", Duration::ZERO);
-    let wait = backoff_for(&ctx, &key, err);
-    warn!(resource = %key, error = %err, category = err.category(), retry_in_s = wait.as_secs_f64(), "reconcile failed");
-    Action::requeue(wait)
+    requeue_after_error(obj.as_ref(), err, &ctx)
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::StreamExt;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
+use kube::runtime::{Predicate, WatchStreamExt, predicates, reflector, watcher};
 use kube::{Api, Client};
 use kube_lease_manager::LeaseManagerBuilder;
 use tokio::sync::{Mutex, watch};
@@ -85,6 +85,12 @@ pub enum Error {
     /// The Kubernetes API failed.
     #[error("kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    /// Adding, running or removing a finalizer failed.
+    #[error("finalizer: {0}")]
+    Finalizer(Box<kube::runtime::finalizer::Error<Error>>),
+    /// A revert on delete could not finish yet.
+    #[error("revert on delete: {0}")]
+    Revert(String),
 }
 
 impl Error {
@@ -94,6 +100,8 @@ impl Error {
             Error::Reconcile(ReconcileError::Graph(e)) => e.category().reason(),
             Error::Reconcile(ReconcileError::Journal(_)) => "Journal",
             Error::Kube(_) => "KubernetesAPI",
+            Error::Finalizer(_) => "Finalizer",
+            Error::Revert(_) => "RevertIncomplete",
         }
     }
 }
@@ -287,7 +295,7 @@ where
 }
 
 /// One kind's controller over one scope. Status writes change the resourceVersion but not the
-/// generation: filtering on generation keeps them from triggering another pass.
+/// generation (or the finalizers): filtering on those keeps them from triggering another pass.
 async fn run_kind<K, R, F>(
     api: Api<K>,
     ctx: Arc<Context>,
@@ -313,7 +321,12 @@ async fn run_kind<K, R, F>(
         .default_backoff()
         .reflect(writer)
         .applied_objects()
-        .predicate_filter(predicates::generation, Default::default());
+        // Finalizers too: adding one leaves the generation as it is, and the finalizer helper
+        // waits for that change before it goes on.
+        .predicate_filter(
+            predicates::generation.combine(predicates::finalizers),
+            Default::default(),
+        );
     Controller::for_stream(stream, reader)
         .with_config(ControllerConfig::default().concurrency(ctx.options.workers))
         .graceful_shutdown_on(stop)

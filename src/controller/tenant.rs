@@ -165,14 +165,24 @@ fn record_metrics(
 /// off exponentially (5 s doubling to 5 min, jittered) per resource. Permanent problems never
 /// get here: they end the pass with `Stalled`.
 pub fn error_policy(obj: Arc<TenantSyncPolicy>, err: &Error, ctx: Arc<Context>) -> Action {
+    requeue_after_error(obj.as_ref(), err, &ctx)
+}
+
+/// The error policy of every kind: count the failure, then wait as [`backoff_for`] says.
+pub fn requeue_after_error<K: kube::Resource<DynamicType = ()>>(
+    obj: &K,
+    err: &Error,
+    ctx: &Context,
+) -> Action {
+    let kind = K::kind(&());
     let key = format!(
-        "{KIND}/{}/{}",
+        "{kind}/{}/{}",
         obj.namespace().unwrap_or_default(),
         obj.name_any()
     );
-    ctx.metrics.reconcile_error(KIND, err.category());
-    ctx.metrics.reconciled(KIND, "error", Duration::ZERO);
-    let wait = backoff_for(&ctx, &key, err);
+    ctx.metrics.reconcile_error(&kind, err.category());
+    ctx.metrics.reconciled(&kind, "error", Duration::ZERO);
+    let wait = backoff_for(ctx, &key, err);
     warn!(resource = %key, error = %err, category = err.category(), retry_in_s = wait.as_secs_f64(), "reconcile failed");
     Action::requeue(wait)
 }

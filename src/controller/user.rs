@@ -6,28 +6,125 @@ use std::time::{Duration, Instant};
 
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
-use tracing::warn;
 
+use crate::api::common::OnDelete;
 use crate::api::conditions as cond;
 use crate::api::{CloudUserConversion, TenantSyncPolicy};
 use crate::journal::ResourceKey;
 use crate::reconcile::tenant::INVALID_SPEC;
+use crate::reconcile::user::revert::{self, RevertOutcome};
 use crate::reconcile::user::{self as rec, Input, validate};
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 
 use super::credentials::CredentialProblem;
-use super::tenant::{backoff_for, patch_status, publish, result_label};
+use super::tenant::{patch_status, publish, requeue_after_error, result_label};
 use super::{Context, Error};
 
 const KIND: &str = rec::KIND;
 
-/// Reconcile one `CloudUserConversion`.
+/// The finalizer of resources with `onDelete: Revert`.
+pub const FINALIZER: &str = "cloudidentity.dev/revert";
+
+/// Reconcile one `CloudUserConversion`: with `onDelete: Revert`, through a finalizer whose
+/// cleanup undoes the conversion from the journal.
 pub async fn reconcile(obj: Arc<CloudUserConversion>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let revert =
+        obj.spec.on_delete == OnDelete::Revert || obj.finalizers().iter().any(|f| f == FINALIZER);
+    if !revert {
+        if obj.meta().deletion_timestamp.is_some() {
+            return Ok(Action::await_change());
+        }
+        return apply(obj, ctx).await;
+    }
+    let ns = obj.namespace().unwrap_or_else(|| "default".into());
+    let api: Api<CloudUserConversion> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            FinalizerEvent::Apply(o) => apply(o, ctx.clone()).await,
+            FinalizerEvent::Cleanup(o) => cleanup(o, ctx.clone()).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+/// Undo the conversion before the resource goes. Without its tenant policy or credentials
+/// (deleted together, say), nothing can be undone from here: the deletion proceeds with a
+/// Warning, and the journal keeps every prior value for a manual revert.
+async fn cleanup(obj: Arc<CloudUserConversion>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if obj.spec.on_delete != OnDelete::Revert {
+        return Ok(Action::await_change());
+    }
+    let ns = obj.namespace().unwrap_or_else(|| "default".into());
+    let key = ResourceKey {
+        kind: KIND.into(),
+        namespace: ns.clone(),
+        name: obj.name_any(),
+    };
+    let oref = obj.object_ref(&());
+    let warn_skip = |why: String| crate::reconcile::ReconcileEvent {
+        type_: crate::reconcile::EventType::Warning,
+        reason: "RevertSkipped".into(),
+        action: "Revert".into(),
+        note: format!("{why}; nothing was reverted: the journal keeps every prior value"),
+    };
+    let tenants: Api<TenantSyncPolicy> = Api::namespaced(ctx.client.clone(), &ns);
+    let Some(tenant) = tenants.get_opt(&obj.spec.tenant_ref.name).await? else {
+        let e = warn_skip(format!(
+            "TenantSyncPolicy {ns}/{} is gone",
+            obj.spec.tenant_ref.name
+        ));
+        publish(&ctx, &oref, &key, &[e]).await;
+        return Ok(Action::await_change());
+    };
+    let graph = match ctx.graph_for(&tenant).await {
+        Ok(g) => g,
+        Err(CredentialProblem::Transient(e)) => return Err(Error::Kube(e)),
+        Err(CredentialProblem::Stall(_, msg)) => {
+            publish(&ctx, &oref, &key, &[warn_skip(msg)]).await;
+            return Ok(Action::await_change());
+        }
+    };
+    let journal = ctx.journal_for(&key).await;
+    let rctx = crate::reconcile::Context {
+        graph: &graph,
+        journal: journal.as_ref(),
+        resource: key.clone(),
+        concurrency: ctx.options.concurrency,
+        now: ctx.clock.now(),
+    };
+    match revert::revert(&rctx, &tenant.spec.tenant_id).await? {
+        RevertOutcome::Done(n) => {
+            let e = crate::reconcile::ReconcileEvent {
+                type_: crate::reconcile::EventType::Normal,
+                reason: "Reverted".into(),
+                action: "Revert".into(),
+                note: format!("{n} users switched back to AD and their ImmutableIDs restored"),
+            };
+            publish(&ctx, &oref, &key, &[e]).await;
+            Ok(Action::await_change())
+        }
+        RevertOutcome::Blocked(msg) | RevertOutcome::Failed(msg) => {
+            let input = Input {
+                spec: &obj.spec,
+                generation: obj.metadata.generation,
+                status: obj.status.as_ref(),
+                tenant: &tenant.spec,
+            };
+            let outcome = rec::stall(input, ctx.clock.now(), "RevertIncomplete", msg.clone());
+            publish(&ctx, &oref, &key, &outcome.events).await;
+            if obj.status.as_ref() != Some(&outcome.status) {
+                patch_status::<CloudUserConversion>(&ctx, &ns, &key.name, &outcome.status).await?;
+            }
+            Err(Error::Revert(msg))
+        }
+    }
+}
+
+async fn apply(obj: Arc<CloudUserConversion>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let ns = obj.namespace().unwrap_or_else(|| "default".into());
     let name = obj.name_any();
-    if obj.meta().deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
-    }
     let key = ResourceKey {
         kind: KIND.into(),
         namespace: ns.clone(),
@@ -143,14 +240,5 @@ fn record(
 
 /// After a failed pass: Graph's Retry-After, else exponential backoff per resource.
 pub fn error_policy(obj: Arc<CloudUserConversion>, err: &Error, ctx: Arc<Context>) -> Action {
-    let key = format!(
-        "{KIND}/{}/{}",
-        obj.namespace().unwrap_or_default(),
-        obj.name_any()
-    );
-    ctx.metrics.reconcile_error(KIND, err.category());
-    ctx.metrics.reconciled(KIND, "error", Duration::ZERO);
-    let wait = backoff_for(&ctx, &key, err);
-    warn!(resource = %key, error = %err, category = err.category(), retry_in_s = wait.as_secs_f64(), "reconcile failed");
-    Action::requeue(wait)
+    requeue_after_error(obj.as_ref(), err, &ctx)
 }

@@ -47,6 +47,7 @@ pub fn router() -> Router<Arc<Shared>> {
             get(list_faults).post(add_fault).delete(clear_faults),
         )
         .route("/permissions", put(set_permissions).get(permissions))
+        .route("/domains", post(set_domain))
         .merge(sync::router())
 }
 
@@ -310,6 +311,50 @@ async fn clear_faults(State(shared): AppState) -> StatusCode {
 #[serde(deny_unknown_fields)]
 struct Permissions {
     permissions: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DomainType {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// `POST /_emulator/domains` `{"name", "type": "Managed"|"Federated"}`: federate a verified
+/// domain (as an AD FS setup would) or make it managed again.
+async fn set_domain(State(shared): AppState, body: Bytes) -> Response {
+    let request: DomainType = match parse(&body) {
+        Ok(r) => r,
+        Err(message) => return bad_body(message),
+    };
+    let federated = match request.kind.as_str() {
+        "Federated" => true,
+        "Managed" => false,
+        other => return bad_body(format!("type must be Managed or Federated, not {other:?}")),
+    };
+    let mut inner = lock(&shared.inner);
+    let Some(d) = inner
+        .tenant
+        .org
+        .domains
+        .iter_mut()
+        .find(|d| d.name.eq_ignore_ascii_case(&request.name))
+    else {
+        return bad_body(format!(
+            "{} is not a verified domain of the tenant",
+            request.name
+        ));
+    };
+    d.federated = federated;
+    let domains: Vec<Value> = inner
+        .tenant
+        .org
+        .domains
+        .iter()
+        .map(|d| d.to_json())
+        .collect();
+    axum::Json(json!({ "verifiedDomains": domains })).into_response()
 }
 
 async fn permissions(State(shared): AppState) -> Response {

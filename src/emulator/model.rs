@@ -341,6 +341,8 @@ pub struct VerifiedDomain {
     pub is_default: bool,
     /// The `*.onmicrosoft.com` domain made with the tenant.
     pub is_initial: bool,
+    /// Authentication federated to an identity provider such as AD FS (`type: Federated`).
+    pub federated: bool,
 }
 
 impl VerifiedDomain {
@@ -351,7 +353,7 @@ impl VerifiedDomain {
             "isDefault": self.is_default,
             "isInitial": self.is_initial,
             "name": self.name,
-            "type": "Managed",
+            "type": if self.federated { "Federated" } else { "Managed" },
         })
     }
 }

@@ -422,11 +422,13 @@ pub fn seed_tenant(spec: &SeedSpec<'_>, start: Timestamp, behaviour: Behaviour) 
                 name: spec.domain.to_string(),
                 is_default: true,
                 is_initial: false,
+                federated: false,
             },
             VerifiedDomain {
                 name: seeder.initial.clone(),
                 is_default: false,
                 is_initial: true,
+                federated: false,
             },
         ],
         last_sync: Some(add_secs(start, -120.0)),

@@ -215,7 +215,7 @@ impl GraphClient {
         let mut url = self.url("organization")?;
         url.query_pairs_mut().append_pair(
             "$select",
-            "id,displayName,onPremisesSyncEnabled,onPremisesLastSyncDateTime",
+            "id,displayName,onPremisesSyncEnabled,onPremisesLastSyncDateTime,verifiedDomains",
         );
         let resp = self.send(op, Method::GET, url, None, false).await?;
         let page: Collection<Organization> = decode(op, resp.body)?;
@@ -323,6 +323,51 @@ impl GraphClient {
         let body = json!({ "isCloudManaged": cloud_managed });
         self.patch(Operation::UpdateSyncBehavior, &path, &body)
             .await
+    }
+
+    /// Soft-deleted users (`GET /directory/deletedItems/microsoft.graph.user`), page by page.
+    pub fn deleted_users(&self) -> Result<Pager<User>, GraphError> {
+        let query = ListQuery {
+            select: User::SELECT.iter().map(|s| s.to_string()).collect(),
+            top: Some(999),
+            ..Default::default()
+        };
+        self.pager(
+            Operation::ListDeletedUsers,
+            "directory/deletedItems/microsoft.graph.user",
+            &query,
+        )
+    }
+
+    /// `POST /directory/deletedItems/{id}/restore`: the same object comes back, cloud-only.
+    pub async fn restore_deleted_user(&self, id: &str) -> Result<WriteReceipt, GraphError> {
+        let url = self.url(&format!(
+            "directory/deletedItems/{}/restore",
+            path_segment(id)
+        ))?;
+        let resp = self
+            .send(
+                Operation::RestoreDeletedUser,
+                Method::POST,
+                url,
+                Some(&json!({})),
+                false,
+            )
+            .await?;
+        Ok(WriteReceipt {
+            request_id: resp.request_id,
+        })
+    }
+
+    /// `PATCH /users/{id}` with `onPremisesImmutableId` set back to a prior value (revert).
+    pub async fn set_immutable_id(
+        &self,
+        user_id: &str,
+        value: &str,
+    ) -> Result<WriteReceipt, GraphError> {
+        let path = format!("users/{}", path_segment(user_id));
+        let body = json!({ "onPremisesImmutableId": value });
+        self.patch(Operation::UpdateUser, &path, &body).await
     }
 
     /// `GET /users`, page by page.

@@ -26,6 +26,10 @@ pub enum Operation {
     GetSyncBehavior,
     /// `PATCH /users/{id}/onPremisesSyncBehavior`
     UpdateSyncBehavior,
+    /// `GET /directory/deletedItems/microsoft.graph.user`
+    ListDeletedUsers,
+    /// `POST /directory/deletedItems/{id}/restore`
+    RestoreDeletedUser,
     /// `GET /groups/{id}`
     GetGroup,
     /// `GET /groups/{id}/owners`
@@ -51,6 +55,8 @@ impl Operation {
             Operation::ListGroupMembers => "groups.members.list",
             Operation::GetSyncBehavior => "users.syncBehavior.get",
             Operation::UpdateSyncBehavior => "users.syncBehavior.update",
+            Operation::ListDeletedUsers => "deletedItems.users.list",
+            Operation::RestoreDeletedUser => "deletedItems.restore",
             Operation::GetGroup => "groups.get",
             Operation::ListGroupOwners => "groups.owners.list",
             Operation::GetGroupSyncBehavior => "groups.syncBehavior.get",
@@ -72,6 +78,8 @@ impl Operation {
             Operation::GetSyncBehavior | Operation::UpdateSyncBehavior => {
                 "User-OnPremisesSyncBehavior.ReadWrite.All"
             }
+            Operation::ListDeletedUsers => "User.Read.All",
+            Operation::RestoreDeletedUser => "User.DeleteRestore.All",
             Operation::GetGroup => "Group.Read.All",
             Operation::ListGroupOwners => "GroupMember.Read.All",
             Operation::GetGroupSyncBehavior | Operation::UpdateGroupSyncBehavior => {
@@ -88,6 +96,7 @@ impl Operation {
             Operation::UpdateOrganization
                 | Operation::UpdateUser
                 | Operation::UpdateSyncBehavior
+                | Operation::RestoreDeletedUser
                 | Operation::UpdateGroupSyncBehavior
                 | Operation::AddGroupOwner
         )

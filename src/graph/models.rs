@@ -18,6 +18,33 @@ pub struct Organization {
     /// Last synchronisation time.
     #[serde(default)]
     pub on_premises_last_sync_date_time: Option<String>,
+    /// The tenant's verified domains.
+    #[serde(default)]
+    pub verified_domains: Vec<VerifiedDomain>,
+}
+
+impl Organization {
+    /// The domains whose authentication is federated (AD FS or another identity provider):
+    /// Source of Authority is not supported for their users, and their cloud users need an
+    /// ImmutableID to sign in.
+    pub fn federated_domains(&self) -> Vec<String> {
+        self.verified_domains
+            .iter()
+            .filter(|d| d.r#type.eq_ignore_ascii_case("Federated"))
+            .map(|d| d.name.to_ascii_lowercase())
+            .collect()
+    }
+}
+
+/// A verified domain of the organization.
+#[derive(Deserialize, Clone, Debug, PartialEq)]
+pub struct VerifiedDomain {
+    /// Domain name.
+    #[serde(default)]
+    pub name: String,
+    /// `Managed` or `Federated`.
+    #[serde(default)]
+    pub r#type: String,
 }
 
 /// The user properties the tenant-wide flow needs (always requested with `$select`).

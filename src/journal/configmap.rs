@@ -11,7 +11,8 @@ use kube::{Api, Client};
 use tokio::sync::Mutex;
 
 use super::{
-    BoxFuture, Entry, GENESIS_HASH, Journal, JournalError, Record, ResourceKey, entry_hash,
+    BoxFuture, Entry, GENESIS_HASH, Journal, JournalError, Record, ResourceKey, chain_lines,
+    entry_hash,
 };
 
 /// Label on every journal ConfigMap.
@@ -137,23 +138,7 @@ impl ConfigMapJournal {
                 *guard = Some(self.load_tail().await?);
             }
             let Some(tail) = guard.as_mut() else { continue };
-            let mut lines = String::new();
-            let (mut seq, mut hash) = (tail.seq, tail.hash.clone());
-            let time = jiff::Timestamp::now().to_string();
-            for r in records {
-                seq += 1;
-                let mut e = Entry {
-                    seq,
-                    time: time.clone(),
-                    record: r.clone(),
-                    prev_hash: hash.clone(),
-                    hash: String::new(),
-                };
-                e.hash = entry_hash(&e)?;
-                hash = e.hash.clone();
-                lines.push_str(&serde_json::to_string(&e).map_err(|e| self.err(e))?);
-                lines.push('\n');
-            }
+            let (lines, seq, hash) = chain_lines(records, tail.seq, tail.hash.clone())?;
             let result = match tail.config_map.as_ref() {
                 Some(cm) if data(cm).len() + lines.len() <= SHARD_BYTES => {
                     let mut next = cm.clone();

@@ -145,24 +145,8 @@ impl FileJournal {
         // A poisoned lock only means another thread panicked mid-append; the file itself is
         // the source of truth and the tail values are still the last fully written ones.
         let mut tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
-        let mut buf = Vec::new();
-        let (mut seq, mut hash) = (tail.seq, tail.hash.clone());
-        let time = jiff::Timestamp::now().to_string();
-        for r in records {
-            seq += 1;
-            let mut e = Entry {
-                seq,
-                time: time.clone(),
-                record: r.clone(),
-                prev_hash: hash.clone(),
-                hash: String::new(),
-            };
-            e.hash = entry_hash(&e)?;
-            hash = e.hash.clone();
-            serde_json::to_writer(&mut buf, &e).map_err(|e| io(std::io::Error::other(e)))?;
-            buf.push(b'\n');
-        }
-        tail.file.write_all(&buf).map_err(io)?;
+        let (lines, seq, hash) = super::chain_lines(records, tail.seq, tail.hash.clone())?;
+        tail.file.write_all(lines.as_bytes()).map_err(io)?;
         // One fsync for the whole group: every intent is durable before any request leaves.
         tail.file.sync_data().map_err(io)?;
         tail.seq = seq;

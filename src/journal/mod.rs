@@ -40,6 +40,12 @@ pub enum Action {
     ClearImmutableId,
     /// `PATCH /users/{id}/onPremisesSyncBehavior` `isCloudManaged: true`.
     SwitchToCloud,
+    /// `POST /directory/deletedItems/{id}/restore`.
+    RestoreUser,
+    /// `PATCH /users/{id}/onPremisesSyncBehavior` `isCloudManaged: false` (revert).
+    SwitchToAd,
+    /// `PATCH /users/{id}` `onPremisesImmutableId: <prior>` (revert).
+    RestoreImmutableId,
     /// `POST /groups/{id}/owners/$ref`: `prior.owner` is the user added, `prior.owners` the
     /// group's owners before. (A group's Source of Authority switch is `SwitchToCloud` with
     /// `objectType: group`.)
@@ -211,4 +217,35 @@ pub fn write_csv(entries: &[Entry], out: &mut impl std::io::Write) -> std::io::R
         writeln!(out, "{}", line.join(","))?;
     }
     Ok(())
+}
+
+/// Chain `records` after the entry numbered `seq` with hash `hash`: the JSON Lines to append,
+/// and the new tail (sequence number and hash).
+pub(crate) fn chain_lines(
+    records: &[Record],
+    mut seq: u64,
+    mut hash: String,
+) -> Result<(String, u64, String), JournalError> {
+    let mut lines = String::new();
+    let time = jiff::Timestamp::now().to_string();
+    for r in records {
+        seq += 1;
+        let mut e = Entry {
+            seq,
+            time: time.clone(),
+            record: r.clone(),
+            prev_hash: hash.clone(),
+            hash: String::new(),
+        };
+        e.hash = entry_hash(&e)?;
+        hash = e.hash.clone();
+        let line = serde_json::to_string(&e).map_err(|err| JournalError::Corrupt {
+            path: String::new(),
+            line: seq as usize,
+            detail: err.to_string(),
+        })?;
+        lines.push_str(&line);
+        lines.push('\n');
+    }
+    Ok((lines, seq, hash))
 }

@@ -117,7 +117,8 @@ pub(super) async fn plan_groups(
 ) -> PlanReport {
     let key = key_of(rec::KIND, &cgc.metadata);
     let mut report = PlanReport {
-        resource: format!("{}/{} (CloudGroupConversion)", key.namespace, key.name),
+        kind: key.kind.clone(),
+        resource: format!("{}/{}", key.namespace, key.name),
         tenant_id: String::new(),
         observed: None,
         next_step: String::new(),

@@ -22,6 +22,8 @@ pub enum PlanFormat {
     Text,
     /// JSON, one object per resource.
     Json,
+    /// Markdown, e.g. for a pull-request comment.
+    Markdown,
 }
 
 /// The resources with their status, as a `v1 List` (what `kubectl get -o yaml` prints).
@@ -36,16 +38,14 @@ pub fn resources(result: &RunResult, format: Format) -> anyhow::Result<String> {
 
 /// The plans, as text or JSON.
 pub fn plans(reports: &[PlanReport], format: PlanFormat) -> anyhow::Result<String> {
-    if format == PlanFormat::Json {
-        return Ok(serde_json::to_string_pretty(reports)? + "\n");
+    match format {
+        PlanFormat::Json => return Ok(serde_json::to_string_pretty(reports)? + "\n"),
+        PlanFormat::Markdown => return Ok(markdown(reports)),
+        PlanFormat::Text => {}
     }
     let mut s = String::new();
     for r in reports {
-        let _ = writeln!(
-            s,
-            "TenantSyncPolicy {} (tenant {})",
-            r.resource, r.tenant_id
-        );
+        let _ = writeln!(s, "{} {} (tenant {})", r.kind, r.resource, r.tenant_id);
         if let Some(p) = &r.problem {
             let _ = writeln!(s, "  cannot plan: {p}");
             continue;
@@ -58,8 +58,8 @@ pub fn plans(reports: &[PlanReport], format: PlanFormat) -> anyhow::Result<Strin
             );
             let _ = writeln!(
                 s,
-                "  observed: sync {:?}; users {} synchronised, {} converted, {} cloud-only; groups {} synchronised, {} converted; ImmutableIDs {} set on converted users",
-                o.sync_state,
+                "  observed: sync {}; users {} synchronised, {} converted, {} cloud-only; groups {} synchronised, {} converted; ImmutableIDs {} set on converted users",
+                state_word(o),
                 u.synced,
                 u.converted,
                 u.cloud_only,
@@ -84,4 +84,78 @@ pub fn plans(reports: &[PlanReport], format: PlanFormat) -> anyhow::Result<Strin
         }
     }
     Ok(s)
+}
+
+/// Markdown table cells must not break the table.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The plans as Markdown: a summary table, then one section per resource.
+fn markdown(reports: &[PlanReport]) -> String {
+    let mut s = String::from(
+        "## entra-cloud-operator plan\n\n| resource | kind | next step | objects to change |\n|---|---|---|---|\n",
+    );
+    for r in reports {
+        let objects: i64 = r.changes.iter().map(|c| c.objects).sum();
+        let step = r
+            .problem
+            .as_deref()
+            .map(|p| format!("cannot plan: {p}"))
+            .unwrap_or_else(|| r.next_step.clone());
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {} | {objects} |",
+            r.resource,
+            r.kind,
+            cell(&step)
+        );
+    }
+    for r in reports {
+        let _ = writeln!(
+            s,
+            "\n### `{}` ({}, tenant `{}`)\n",
+            r.resource, r.kind, r.tenant_id
+        );
+        if let Some(p) = &r.problem {
+            let _ = writeln!(s, "**Cannot plan:** {}", cell(p));
+            continue;
+        }
+        if let Some(o) = &r.observed {
+            let (u, g) = (o.users.unwrap_or_default(), o.groups.unwrap_or_default());
+            let _ = writeln!(
+                s,
+                "Observed: sync `{}`; users {} synchronised, {} converted, {} cloud-only; groups {} synchronised, {} converted.\n",
+                state_word(o),
+                u.synced,
+                u.converted,
+                u.cloud_only,
+                g.synced,
+                g.converted
+            );
+        }
+        let _ = writeln!(s, "Next step: {}\n", cell(&r.next_step));
+        if r.changes.is_empty() {
+            let _ = writeln!(s, "No changes.");
+            continue;
+        }
+        let _ = writeln!(s, "| # | request | objects | detail |\n|---|---|---|---|");
+        for (i, c) in r.changes.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "| {} | `{}` | {} | {} |",
+                i + 1,
+                cell(&c.request),
+                c.objects,
+                cell(&c.detail)
+            );
+        }
+    }
+    s
+}
+
+fn state_word(o: &crate::api::TenantSyncPolicyStatus) -> String {
+    o.sync_state
+        .map(|s| format!("{s:?}"))
+        .unwrap_or_else(|| "-".into())
 }

@@ -373,6 +373,8 @@ async fn run_one<R: Runnable>(
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanReport {
+    /// `TenantSyncPolicy`, `CloudUserConversion` or `CloudGroupConversion`.
+    pub kind: String,
     /// `namespace/name`.
     pub resource: String,
     /// Tenant id.
@@ -404,6 +406,7 @@ pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
         let tsp = loaded.resource;
         let key = key_of(tenant::KIND, &tsp.metadata);
         let mut report = PlanReport {
+            kind: key.kind.clone(),
             resource: format!("{}/{}", key.namespace, key.name),
             tenant_id: tsp.spec.tenant_id.clone(),
             observed: None,
@@ -458,7 +461,8 @@ async fn plan_users(
     use crate::reconcile::user::{plan as uplan, select, validate as uvalidate};
     let key = key_of(crate::reconcile::user::KIND, &cuc.metadata);
     let mut report = PlanReport {
-        resource: format!("{}/{} (CloudUserConversion)", key.namespace, key.name),
+        kind: key.kind.clone(),
+        resource: format!("{}/{}", key.namespace, key.name),
         tenant_id: String::new(),
         observed: None,
         next_step: String::new(),

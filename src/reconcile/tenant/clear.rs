@@ -50,12 +50,17 @@ pub struct ClearContext<'a> {
 /// collected per user.
 pub async fn clear_immutable_ids(ctx: &ClearContext<'_>) -> Result<ClearReport, ReconcileError> {
     let mut report = ClearReport::default();
+    let federated = ctx.graph.organization().await?.federated_domains();
     let mut pager = ctx.graph.users(&user_query())?;
     while let Some(page) = pager.next_page().await? {
         let targets: Vec<User> = page
             .items
             .into_iter()
-            .filter(|u| u.is_formerly_synced() && u.on_premises_immutable_id.is_some())
+            .filter(|u| {
+                u.is_formerly_synced()
+                    && u.on_premises_immutable_id.is_some()
+                    && !super::observe::in_federated_domain(u, &federated)
+            })
             .collect();
         for chunk in targets.chunks(CHUNK) {
             clear_chunk(ctx, chunk, &mut report).await?;

@@ -12,7 +12,8 @@ pub const PAGE_SIZE: u32 = 999;
 /// Read the organization, users and groups.
 pub async fn observe(graph: &GraphClient) -> Result<Observation, GraphError> {
     let organization = graph.organization().await?;
-    let (users, immutable_ids) = count_users(graph).await?;
+    let federated = organization.federated_domains();
+    let (users, immutable_ids) = count_users(graph, &federated).await?;
     let groups = count_groups(graph).await?;
     Ok(Observation {
         organization,
@@ -34,7 +35,19 @@ pub fn user_query() -> ListQuery {
     }
 }
 
-async fn count_users(graph: &GraphClient) -> Result<(ObjectCounts, ImmutableIdCounts), GraphError> {
+/// Whether the user's UPN is in one of `federated` (lowercase domain names). Their
+/// ImmutableID is what federated sign-in matches on: it is never cleared.
+pub fn in_federated_domain(user: &crate::graph::models::User, federated: &[String]) -> bool {
+    user.user_principal_name
+        .as_deref()
+        .and_then(|u| u.rsplit_once('@'))
+        .is_some_and(|(_, d)| federated.iter().any(|f| f.eq_ignore_ascii_case(d)))
+}
+
+async fn count_users(
+    graph: &GraphClient,
+    federated: &[String],
+) -> Result<(ObjectCounts, ImmutableIdCounts), GraphError> {
     let mut counts = ObjectCounts::default();
     let mut ids = ImmutableIdCounts::default();
     let mut pager = graph.users(&user_query())?;
@@ -44,7 +57,9 @@ async fn count_users(graph: &GraphClient) -> Result<(ObjectCounts, ImmutableIdCo
                 counts.synced += 1;
             } else if u.is_formerly_synced() {
                 counts.converted += 1;
-                if u.on_premises_immutable_id.is_some() {
+                if u.on_premises_immutable_id.is_some() && in_federated_domain(&u, federated) {
+                    // Kept on purpose: not "remaining".
+                } else if u.on_premises_immutable_id.is_some() {
                     ids.remaining += 1;
                 } else {
                     ids.cleared += 1;

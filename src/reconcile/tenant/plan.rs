@@ -301,6 +301,7 @@ mod tests {
                 display_name: None,
                 on_premises_sync_enabled: org,
                 on_premises_last_sync_date_time: None,
+                verified_domains: vec![],
             },
             users: ObjectCounts {
                 synced,

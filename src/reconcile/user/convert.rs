@@ -27,6 +27,9 @@ pub struct WaveReport {
 /// The changes one user needs, in order.
 fn steps(spec: &CloudUserConversionSpec, u: &Candidate) -> Vec<Action> {
     let mut s = Vec::new();
+    if spec.method == UserConversionMethod::RestoreDeleted && u.deleted {
+        s.push(Action::RestoreUser);
+    }
     if spec.method == UserConversionMethod::SourceOfAuthority && u.synced {
         s.push(Action::SwitchToCloud);
     }
@@ -89,6 +92,15 @@ async fn convert_one(
                 },
                 Err(e) => Err(StepError::Graph(e)),
             },
+            Action::RestoreUser => match graph.restore_deleted_user(&u.id).await {
+                // Verified by the read that follows: the same id is back, not synchronised.
+                Ok(receipt) => match graph.user(&u.id).await {
+                    Ok(Some(back)) if !back.is_synced() => Ok(receipt.request_id),
+                    Ok(_) => Err(StepError::NotVerified),
+                    Err(e) => Err(StepError::Graph(e)),
+                },
+                Err(e) => Err(StepError::Graph(e)),
+            },
             _ => graph
                 .clear_immutable_id(&u.id)
                 .await
@@ -144,7 +156,10 @@ pub async fn run_wave(
                     let (code, message, fatal) = match e {
                         StepError::NotVerified => (
                             "VerifyFailed".to_string(),
-                            "onPremisesSyncBehavior.isCloudManaged did not read back true after the switch".to_string(),
+                            match action {
+                                Action::RestoreUser => "the restored user did not read back as a cloud-only user".to_string(),
+                                _ => "onPremisesSyncBehavior.isCloudManaged did not read back true after the switch".to_string(),
+                            },
                             None,
                         ),
                         StepError::Graph(e) => {

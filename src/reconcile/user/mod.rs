@@ -5,6 +5,7 @@
 
 pub mod convert;
 pub mod plan;
+pub mod revert;
 pub mod select;
 pub mod validate;
 
@@ -173,7 +174,7 @@ async fn reconcile_inner(
     let st = &mut pass.status;
     st.matched = selection.matched;
     st.converted = classified.converted;
-    st.pending = classified.pending.len() as i64;
+    st.pending = (classified.pending.len() + classified.waiting.len()) as i64;
     st.skipped = classified.skipped + selection.missing.len() as i64;
     st.excluded = selection.excluded.len() as i64;
     st.exclusions = selection
@@ -252,6 +253,17 @@ async fn reconcile_inner(
                 pass.status.drifted.first().cloned().unwrap_or_default()
             );
             Ok(pass.finish(Health::Stalled("DriftDetected", msg), Some(GUARD_INTERVAL)))
+        }
+        Step::WaitForSoftDelete => {
+            let msg = format!(
+                "{} users are still synchronised: move their AD objects out of sync scope; Entra soft-deletes them at the next sync cycle and they are restored then (first: {}); {summary}",
+                classified.waiting.len(),
+                classified.waiting.first().cloned().unwrap_or_default()
+            );
+            Ok(pass.finish(
+                Health::Progressing("WaitingForSoftDelete", msg),
+                Some(Duration::from_secs(300)),
+            ))
         }
         Step::Converged => {
             pass.status.phase = Some("Converted".into());

@@ -21,6 +21,8 @@ pub struct Classified {
     pub skipped: i64,
     /// Users this resource converted that AD took back.
     pub drifted: Vec<Candidate>,
+    /// `RestoreDeleted`: users still synchronised, waiting for their soft delete.
+    pub waiting: Vec<String>,
 }
 
 /// Sort the selection. `applied` holds the ids this resource switched before (journal).
@@ -32,7 +34,20 @@ pub fn classify(
     let mut c = Classified::default();
     for cand in sel.candidates.values() {
         match spec.method {
-            UserConversionMethod::SourceOfAuthority | UserConversionMethod::RestoreDeleted => {
+            UserConversionMethod::RestoreDeleted => {
+                if cand.deleted || (cand.formerly_synced && cand.immutable_id.is_some()) {
+                    c.pending.push(cand.clone());
+                } else if cand.synced {
+                    // Its AD object has not left sync scope yet: someone else moves it; Entra
+                    // soft-deletes the user at the next sync cycle.
+                    c.waiting.push(cand.upn.clone());
+                } else if cand.formerly_synced {
+                    c.converted += 1;
+                } else {
+                    c.skipped += 1;
+                }
+            }
+            UserConversionMethod::SourceOfAuthority => {
                 if cand.synced {
                     if applied.contains(&cand.id) {
                         c.drifted.push(cand.clone());
@@ -83,6 +98,8 @@ pub enum Step {
     },
     /// Drift, `Report` declared: wait for a human.
     ReportDrift,
+    /// `RestoreDeleted`: waiting for Entra to soft-delete users whose AD objects leave scope.
+    WaitForSoftDelete,
     /// Everything as declared.
     Converged,
 }
@@ -96,7 +113,8 @@ pub fn decide(
     fresh: bool,
     now: jiff::Timestamp,
 ) -> Step {
-    let selected = c.pending.len() as i64 + c.converted + c.drifted.len() as i64;
+    let selected =
+        c.pending.len() as i64 + c.converted + c.drifted.len() as i64 + c.waiting.len() as i64;
     if selected > spec.rollout.max_objects {
         return Step::BlastRadiusExceeded(selected);
     }
@@ -111,10 +129,12 @@ pub fn decide(
         todo.extend(c.drifted.iter().cloned());
     }
     if todo.is_empty() {
-        return if c.drifted.is_empty() {
-            Step::Converged
-        } else {
+        return if !c.drifted.is_empty() {
             Step::ReportDrift
+        } else if !c.waiting.is_empty() {
+            Step::WaitForSoftDelete
+        } else {
+            Step::Converged
         };
     }
     let waves_done = if fresh { 0 } else { status.waves_completed };
@@ -167,6 +187,7 @@ mod tests {
             synced,
             formerly_synced: formerly,
             immutable_id: imm.then(|| "x".into()),
+            deleted: false,
         }
     }
 

@@ -20,6 +20,8 @@ pub struct Candidate {
     pub formerly_synced: bool,
     /// The ImmutableID.
     pub immutable_id: Option<String>,
+    /// Soft-deleted (in `directory/deletedItems`), e.g. after its AD object left sync scope.
+    pub deleted: bool,
 }
 
 impl From<User> for Candidate {
@@ -30,6 +32,7 @@ impl From<User> for Candidate {
             upn: u.user_principal_name.clone().unwrap_or_default(),
             immutable_id: u.on_premises_immutable_id,
             id: u.id,
+            deleted: false,
         }
     }
 }
@@ -132,6 +135,50 @@ pub async fn select(
             .map_err(at("selector.domains"))?;
     }
 
+    // The legacy path restores users Entra soft-deleted when their AD object left sync scope:
+    // look for the selected UPNs and domains among the deleted users too.
+    let mut deleted_found: Vec<User> = Vec::new();
+    if spec.method == crate::api::user::UserConversionMethod::RestoreDeleted {
+        let upns: BTreeSet<String> = s
+            .user_principal_names
+            .iter()
+            .map(|u| u.to_ascii_lowercase())
+            .collect();
+        let suffixes: Vec<String> = s
+            .domains
+            .iter()
+            .map(|d| format!("@{}", d.to_ascii_lowercase()))
+            .collect();
+        let mut pager = graph.deleted_users().map_err(at("selector"))?;
+        let mut all = Vec::new();
+        drain(&mut pager, &mut all).await.map_err(at("selector"))?;
+        for u in all {
+            let upn = u
+                .user_principal_name
+                .clone()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if upns.contains(&upn) || suffixes.iter().any(|d| upn.ends_with(d)) {
+                deleted_found.push(u);
+            }
+        }
+        missing.retain(|m: &String| {
+            !deleted_found.iter().any(|d| {
+                d.user_principal_name
+                    .as_deref()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(m))
+            })
+        });
+    }
+
+    // Users of federated (AD FS) domains: Source of Authority is not supported for them, and a
+    // cloud user there needs its ImmutableID to sign in; never convert or clear them.
+    let federated = graph
+        .organization()
+        .await
+        .map_err(at("selector"))?
+        .federated_domains();
+
     let mut excluded_upns: BTreeSet<String> = BTreeSet::new();
     let mut excluded_ids: BTreeSet<String> = BTreeSet::new();
     if let Some(x) = &spec.exclude {
@@ -157,14 +204,24 @@ pub async fn select(
         ..Default::default()
     };
     let mut seen = BTreeSet::new();
-    for u in found {
+    let tagged = found
+        .into_iter()
+        .map(|u| (u, false))
+        .chain(deleted_found.into_iter().map(|u| (u, true)));
+    for (u, deleted) in tagged {
         if !seen.insert(u.id.clone()) {
             continue;
         }
         sel.matched += 1;
         let upn = u.user_principal_name.clone().unwrap_or_default();
+        let domain = upn
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_ascii_lowercase())
+            .unwrap_or_default();
         let reason = if is_sync_service_account(&upn, u.display_name.as_deref()) {
             Some("SyncServiceAccount")
+        } else if federated.contains(&domain) {
+            Some("FederatedDomain")
         } else if excluded_upns.contains(&upn.to_ascii_lowercase()) {
             Some("ExcludedByName")
         } else if excluded_ids.contains(&u.id) {
@@ -178,7 +235,9 @@ pub async fn select(
                 reason: r.into(),
             }),
             None => {
-                sel.candidates.insert(u.id.clone(), u.into());
+                let mut c: Candidate = u.into();
+                c.deleted = deleted;
+                sel.candidates.insert(c.id.clone(), c);
             }
         }
     }

@@ -118,16 +118,12 @@ pub fn validate(spec: &CloudUserConversionSpec) -> Result<(), SpecError> {
             "applies to method SourceOfAuthority only (the other methods clear it anyway)",
         ));
     }
-    if spec.on_delete == crate::api::common::OnDelete::Revert {
+    if spec.method == UserConversionMethod::RestoreDeleted
+        && (!s.groups.is_empty() || s.filter.is_some())
+    {
         return Err(err(
-            "onDelete",
-            "Revert is not supported by this release yet; use Keep (the journal keeps every prior value for a manual revert)",
-        ));
-    }
-    if spec.method == UserConversionMethod::RestoreDeleted {
-        return Err(err(
-            "method",
-            "RestoreDeleted is not supported by this release yet; use SourceOfAuthority or ClearImmutableId",
+            "selector",
+            "method RestoreDeleted finds soft-deleted users, which have no group memberships and no $filter support: select them by userPrincipalNames or domains",
         ));
     }
     Ok(())

@@ -1,0 +1,207 @@
+//! `onDelete: Revert`: undo what this resource did, from the journal. ImmutableIDs are put
+//! back first (while the users are still cloud-managed and writable), then the Source of
+//! Authority is switched back to AD. Idempotent: what the journal shows undone is skipped, and
+//! an object that no longer exists counts as undone.
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use serde_json::json;
+
+use crate::graph::{GraphClient, GraphError};
+use crate::journal::{Action, Entry, Phase, Record};
+use crate::reconcile::{Context, ReconcileError};
+
+/// The result of a revert pass.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RevertOutcome {
+    /// Everything undone (`n` objects changed in this pass).
+    Done(i64),
+    /// Entra refuses to hand users back while the tenant blocks hard-match takeover.
+    Blocked(String),
+    /// Some objects failed; try again later.
+    Failed(String),
+}
+
+/// What one object needs undone.
+#[derive(Debug, Default, Clone)]
+struct Undo {
+    name: Option<String>,
+    /// The ImmutableID to put back.
+    immutable_id: Option<String>,
+    switch_back: bool,
+}
+
+/// What is left to undo, from the journal's entries (in order).
+fn pending(entries: &[Entry]) -> BTreeMap<String, Undo> {
+    let mut todo: BTreeMap<String, Undo> = BTreeMap::new();
+    for e in entries.iter().filter(|e| e.record.phase == Phase::Applied) {
+        let r = &e.record;
+        let u = todo.entry(r.object_id.clone()).or_default();
+        u.name = r.object_name.clone();
+        match r.action {
+            Action::SwitchToCloud => u.switch_back = true,
+            Action::SwitchToAd => u.switch_back = false,
+            Action::ClearImmutableId => {
+                // The intent carried the prior value; the applied record repeats it.
+                u.immutable_id = r.prior["onPremisesImmutableId"]
+                    .as_str()
+                    .map(str::to_string);
+            }
+            Action::RestoreImmutableId => u.immutable_id = None,
+            _ => {}
+        }
+    }
+    todo.retain(|_, u| u.switch_back || u.immutable_id.is_some());
+    todo
+}
+
+fn record(
+    ctx: &Context<'_>,
+    tenant: &str,
+    id: &str,
+    u: &Undo,
+    action: Action,
+    phase: Phase,
+) -> Record {
+    let prior = match action {
+        Action::RestoreImmutableId => {
+            json!({"onPremisesImmutableId": null, "restoring": u.immutable_id})
+        }
+        _ => json!({"isCloudManaged": true}),
+    };
+    Record {
+        resource: ctx.resource.clone(),
+        tenant_id: tenant.to_string(),
+        object_type: "user".into(),
+        object_id: id.to_string(),
+        object_name: u.name.clone(),
+        action,
+        phase,
+        prior,
+        request_id: None,
+        error: None,
+    }
+}
+
+/// 404 on an undo means there is nothing left to undo.
+fn gone(e: &GraphError) -> bool {
+    matches!(e, GraphError::Api { status: 404, .. })
+}
+
+fn blocked(e: &GraphError) -> bool {
+    matches!(e, GraphError::Api { status: 400, message, .. } if message.contains("blockCloudObjectTakeoverThroughHardMatchEnabled"))
+}
+
+async fn undo_one(
+    graph: GraphClient,
+    id: String,
+    u: Undo,
+) -> Vec<(Action, Result<Option<String>, GraphError>)> {
+    let mut done = Vec::new();
+    if let Some(value) = &u.immutable_id {
+        let r = match graph.set_immutable_id(&id, value).await {
+            Err(e) if gone(&e) => Ok(None),
+            other => other.map(|r| r.request_id),
+        };
+        let failed = r.is_err();
+        done.push((Action::RestoreImmutableId, r));
+        if failed {
+            return done;
+        }
+    }
+    if u.switch_back {
+        let r = match graph.set_user_cloud_managed(&id, false).await {
+            Err(e) if gone(&e) => Ok(None),
+            other => other.map(|r| r.request_id),
+        };
+        done.push((Action::SwitchToAd, r));
+    }
+    done
+}
+
+/// Undo everything the resource's journal shows done.
+pub async fn revert(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome, ReconcileError> {
+    let entries = ctx.journal.entries_for(&ctx.resource).await?;
+    let todo = pending(&entries);
+    if todo.is_empty() {
+        return Ok(RevertOutcome::Done(0));
+    }
+    let intents: Vec<Record> = todo
+        .iter()
+        .flat_map(|(id, u)| {
+            let mut v = Vec::new();
+            if u.immutable_id.is_some() {
+                v.push(record(
+                    ctx,
+                    tenant_id,
+                    id,
+                    u,
+                    Action::RestoreImmutableId,
+                    Phase::Intent,
+                ));
+            }
+            if u.switch_back {
+                v.push(record(
+                    ctx,
+                    tenant_id,
+                    id,
+                    u,
+                    Action::SwitchToAd,
+                    Phase::Intent,
+                ));
+            }
+            v
+        })
+        .collect();
+    ctx.journal.append(&intents).await?;
+    let requests: Vec<_> = todo
+        .iter()
+        .map(|(id, u)| undo_one(ctx.graph.clone(), id.clone(), u.clone()))
+        .collect();
+    let results: Vec<_> = futures::stream::iter(requests)
+        .buffered(ctx.concurrency.max(1))
+        .collect()
+        .await;
+    let mut outcomes = Vec::new();
+    let (mut reverted, mut failures, mut block) = (0, Vec::new(), None);
+    for ((id, u), done) in todo.iter().zip(results) {
+        let ok = done.iter().all(|(_, r)| r.is_ok());
+        for (action, result) in done {
+            let mut r = record(ctx, tenant_id, id, u, action, Phase::Applied);
+            match result {
+                Ok(request_id) => r.request_id = request_id,
+                Err(e) => {
+                    r.phase = Phase::Failed;
+                    r.error = Some(e.to_string());
+                    if blocked(&e) {
+                        block.get_or_insert_with(|| e.to_string());
+                    } else {
+                        failures.push(format!(
+                            "{}: {e}",
+                            u.name.clone().unwrap_or_else(|| id.clone())
+                        ));
+                    }
+                }
+            }
+            outcomes.push(r);
+        }
+        if ok {
+            reverted += 1;
+        }
+    }
+    ctx.journal.append(&outcomes).await?;
+    if let Some(detail) = block {
+        return Ok(RevertOutcome::Blocked(format!(
+            "Entra refuses to hand users back to AD while the tenant blocks hard-match takeover ({detail}). Fix, as Microsoft documents for a user rollback: a Global Administrator turns off blockCloudObjectTakeoverThroughHardMatchEnabled (PATCH /beta/directory/onPremisesSynchronization/{{id}}), the next Connect Sync cycle takes the users back, then turn it on again; the operator retries every 5 minutes"
+        )));
+    }
+    if !failures.is_empty() {
+        return Ok(RevertOutcome::Failed(format!(
+            "{} objects could not be reverted (first: {})",
+            failures.len(),
+            failures[0]
+        )));
+    }
+    Ok(RevertOutcome::Done(reverted))
+}
