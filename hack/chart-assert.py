@@ -82,11 +82,14 @@ sa = pod["serviceAccountName"]
 
 # RBAC: exactly the contract's rules.
 watch_rules = [
-    {"apiGroups": ["cloudidentity.dev"], "resources": ["tenantsyncpolicies", "clouduserconversions"],
+    {"apiGroups": ["cloudidentity.dev"],
+     "resources": ["tenantsyncpolicies", "clouduserconversions", "cloudgroupconversions"],
      "verbs": ["get", "list", "watch", "patch"]},
-    {"apiGroups": ["cloudidentity.dev"], "resources": ["tenantsyncpolicies/status", "clouduserconversions/status"],
+    {"apiGroups": ["cloudidentity.dev"],
+     "resources": ["tenantsyncpolicies/status", "clouduserconversions/status", "cloudgroupconversions/status"],
      "verbs": ["get", "patch", "update"]},
-    {"apiGroups": ["cloudidentity.dev"], "resources": ["tenantsyncpolicies/finalizers", "clouduserconversions/finalizers"],
+    {"apiGroups": ["cloudidentity.dev"],
+     "resources": ["tenantsyncpolicies/finalizers", "clouduserconversions/finalizers", "cloudgroupconversions/finalizers"],
      "verbs": ["update"]},
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},

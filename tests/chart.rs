@@ -181,6 +181,7 @@ fn rbac_covers_every_resource_the_controller_uses() {
         "cloudidentity.dev",
         "- tenantsyncpolicies",
         "- clouduserconversions",
+        "- cloudgroupconversions",
         "{{ . }}/status",
         "{{ . }}/finalizers",
         // credentials, events, leader election, journal

@@ -124,6 +124,11 @@ fn plan_then_apply_examples_against_the_emulator_process() {
     );
     assert!(out.contains("400 users"), "{out}");
     assert!(
+        out.contains("CloudGroupConversion identity/finance-groups")
+            && out.contains("PATCH /groups/{id}/onPremisesSyncBehavior isCloudManaged=true"),
+        "{out}"
+    );
+    assert!(
         out.contains("identity/contoso-observer") && out.contains("no changes"),
         "{out}"
     );
@@ -142,6 +147,10 @@ fn plan_then_apply_examples_against_the_emulator_process() {
     assert!(md.starts_with("## entra-cloud-operator plan"), "{md}");
     assert!(
         md.contains("| `identity/finance-wave` | CloudUserConversion |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `identity/finance-groups` | CloudGroupConversion |"),
         "{md}"
     );
     assert!(
@@ -180,8 +189,8 @@ fn plan_then_apply_examples_against_the_emulator_process() {
     let items = list["items"].as_array().unwrap();
     assert_eq!(
         items.len(),
-        4,
-        "two TenantSyncPolicies and two CloudUserConversions"
+        5,
+        "two TenantSyncPolicies, two CloudUserConversions and a CloudGroupConversion"
     );
     for item in items {
         let ready = item["status"]["conditions"]

@@ -3,9 +3,11 @@
 
 pub mod common;
 pub mod conditions;
+pub mod group;
 pub mod tenant;
 pub mod user;
 
+pub use group::{CloudGroupConversion, CloudGroupConversionSpec, CloudGroupConversionStatus};
 pub use tenant::{TenantSyncPolicy, TenantSyncPolicySpec, TenantSyncPolicyStatus};
 pub use user::{CloudUserConversion, CloudUserConversionSpec, CloudUserConversionStatus};
 
@@ -21,7 +23,11 @@ pub fn crds()
 -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
 {
     use kube::CustomResourceExt;
-    vec![TenantSyncPolicy::crd(), CloudUserConversion::crd()]
+    vec![
+        TenantSyncPolicy::crd(),
+        CloudUserConversion::crd(),
+        CloudGroupConversion::crd(),
+    ]
 }
 
 /// The CRDs as one multi-document YAML stream (what `crds/` holds).

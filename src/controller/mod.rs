@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod credentials;
+pub mod group;
 pub mod http;
 pub mod metrics;
 pub mod tenant;
@@ -22,7 +23,7 @@ use kube_lease_manager::LeaseManagerBuilder;
 use tokio::sync::{Mutex, watch};
 use tracing::{error, info, warn};
 
-use crate::api::{CloudUserConversion, TenantSyncPolicy};
+use crate::api::{CloudGroupConversion, CloudUserConversion, TenantSyncPolicy};
 use crate::clock::ScaledClock;
 use crate::graph::GraphClient;
 use crate::journal::{ConfigMapJournal, Journal, ResourceKey};
@@ -370,6 +371,14 @@ async fn run_controllers(ctx: Arc<Context>, stop: impl Future<Output = ()> + Sen
             wait_true(rx.clone()),
             user::reconcile,
             user::error_policy,
+        )));
+        let groups: Api<CloudGroupConversion> = scoped(&ctx.client, &scope);
+        runs.push(Box::pin(run_kind(
+            groups,
+            ctx.clone(),
+            wait_true(rx.clone()),
+            group::reconcile,
+            group::error_policy,
         )));
     }
     futures::future::join_all(runs).await;

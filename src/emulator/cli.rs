@@ -52,7 +52,7 @@ pub struct EmulatorArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "Organization.ReadWrite.All,User.ReadWrite.All,Group.Read.All,GroupMember.Read.All,User-OnPremisesSyncBehavior.ReadWrite.All"
+        default_value = "Organization.ReadWrite.All,User.ReadWrite.All,Group.Read.All,GroupMember.Read.All,User-OnPremisesSyncBehavior.ReadWrite.All,Group-OnPremisesSyncBehavior.ReadWrite.All"
     )]
     pub permissions: Vec<String>,
     /// UNCONFIRMED behaviour: what converted users and groups report as onPremisesSyncEnabled.

@@ -14,8 +14,8 @@
 //! `state/cycle.rs`). Those routes need their own application permissions
 //! (`User-OnPremisesSyncBehavior.ReadWrite.All`, `Group-OnPremisesSyncBehavior.ReadWrite.All`,
 //! `OnPremDirectorySynchronization.ReadWrite.All`, `Group.ReadWrite.All`, …; the table is in
-//! `routes/access.rs`), which the default grants do not include: add them to
-//! [`EmulatorConfig::permissions`] or with `PUT /_emulator/permissions`.
+//! `routes/access.rs`); the default grants include the two Source of Authority ones, not the
+//! others: add them to [`EmulatorConfig::permissions`] or with `PUT /_emulator/permissions`.
 //!
 //! Behaviours Microsoft leaves UNCONFIRMED (graph-api.md §13) are switches, so both answers
 //! can be rehearsed: [`EmulatorConfig::user_sync_after_disable`],
@@ -82,6 +82,7 @@ pub const DEFAULT_PERMISSIONS: &[&str] = &[
     "Group.Read.All",
     "GroupMember.Read.All",
     "User-OnPremisesSyncBehavior.ReadWrite.All",
+    "Group-OnPremisesSyncBehavior.ReadWrite.All",
 ];
 
 /// How the emulator behaves and what tenant it seeds.

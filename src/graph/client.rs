@@ -152,9 +152,9 @@ impl<T: DeserializeOwned> Pager<T> {
     }
 }
 
-struct Answer {
-    request_id: Option<String>,
-    body: Vec<u8>,
+pub(super) struct Answer {
+    pub(super) request_id: Option<String>,
+    pub(super) body: Vec<u8>,
 }
 
 impl GraphClient {
@@ -247,7 +247,7 @@ impl GraphClient {
         self.patch(Operation::UpdateUser, &path, &body).await
     }
 
-    async fn patch(
+    pub(super) async fn patch(
         &self,
         op: Operation,
         path: &str,
@@ -380,7 +380,12 @@ impl GraphClient {
         self.pager(Operation::ListGroups, "groups", query)
     }
 
-    fn pager<T>(&self, op: Operation, path: &str, q: &ListQuery) -> Result<Pager<T>, GraphError> {
+    pub(super) fn pager<T>(
+        &self,
+        op: Operation,
+        path: &str,
+        q: &ListQuery,
+    ) -> Result<Pager<T>, GraphError> {
         let mut url = self.url(path)?;
         {
             let mut pairs = url.query_pairs_mut();
@@ -406,7 +411,7 @@ impl GraphClient {
         })
     }
 
-    fn url(&self, path: &str) -> Result<Url, GraphError> {
+    pub(super) fn url(&self, path: &str) -> Result<Url, GraphError> {
         self.inner
             .base
             .join(path)
@@ -433,7 +438,7 @@ impl GraphClient {
     }
 
     /// The request pipeline.
-    async fn send(
+    pub(super) async fn send(
         &self,
         op: Operation,
         method: Method,
@@ -605,7 +610,7 @@ fn api_error(
     }
 }
 
-fn decode<T: DeserializeOwned>(op: Operation, body: Vec<u8>) -> Result<T, GraphError> {
+pub(super) fn decode<T: DeserializeOwned>(op: Operation, body: Vec<u8>) -> Result<T, GraphError> {
     serde_json::from_slice(&body).map_err(|e| GraphError::Decode {
         operation: op,
         detail: e.to_string(),
@@ -614,7 +619,7 @@ fn decode<T: DeserializeOwned>(op: Operation, body: Vec<u8>) -> Result<T, GraphE
 
 /// Object ids are GUIDs, but a UPN may also address a user; escape so neither can change
 /// the path.
-fn path_segment(s: &str) -> String {
+pub(super) fn path_segment(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
         .replace('+', "%20")

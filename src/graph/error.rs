@@ -30,6 +30,16 @@ pub enum Operation {
     ListDeletedUsers,
     /// `POST /directory/deletedItems/{id}/restore`
     RestoreDeletedUser,
+    /// `GET /groups/{id}`
+    GetGroup,
+    /// `GET /groups/{id}/owners`
+    ListGroupOwners,
+    /// `GET /groups/{id}/onPremisesSyncBehavior`
+    GetGroupSyncBehavior,
+    /// `PATCH /groups/{id}/onPremisesSyncBehavior`
+    UpdateGroupSyncBehavior,
+    /// `POST /groups/{id}/owners/$ref`
+    AddGroupOwner,
 }
 
 impl Operation {
@@ -47,6 +57,11 @@ impl Operation {
             Operation::UpdateSyncBehavior => "users.syncBehavior.update",
             Operation::ListDeletedUsers => "deletedItems.users.list",
             Operation::RestoreDeletedUser => "deletedItems.restore",
+            Operation::GetGroup => "groups.get",
+            Operation::ListGroupOwners => "groups.owners.list",
+            Operation::GetGroupSyncBehavior => "groups.syncBehavior.get",
+            Operation::UpdateGroupSyncBehavior => "groups.syncBehavior.update",
+            Operation::AddGroupOwner => "groups.owners.add",
         }
     }
 
@@ -65,6 +80,12 @@ impl Operation {
             }
             Operation::ListDeletedUsers => "User.Read.All",
             Operation::RestoreDeletedUser => "User.DeleteRestore.All",
+            Operation::GetGroup => "Group.Read.All",
+            Operation::ListGroupOwners => "GroupMember.Read.All",
+            Operation::GetGroupSyncBehavior | Operation::UpdateGroupSyncBehavior => {
+                "Group-OnPremisesSyncBehavior.ReadWrite.All"
+            }
+            Operation::AddGroupOwner => "Group.ReadWrite.All",
         }
     }
 
@@ -76,6 +97,8 @@ impl Operation {
                 | Operation::UpdateUser
                 | Operation::UpdateSyncBehavior
                 | Operation::RestoreDeletedUser
+                | Operation::UpdateGroupSyncBehavior
+                | Operation::AddGroupOwner
         )
     }
 }

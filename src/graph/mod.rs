@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod groups;
 pub mod models;
 pub mod retry;
 pub mod secret;

@@ -46,6 +46,10 @@ pub enum Action {
     SwitchToAd,
     /// `PATCH /users/{id}` `onPremisesImmutableId: <prior>` (revert).
     RestoreImmutableId,
+    /// `POST /groups/{id}/owners/$ref`: `prior.owner` is the user added, `prior.owners` the
+    /// group's owners before. (A group's Source of Authority switch is `SwitchToCloud` with
+    /// `objectType: group`.)
+    AddOwner,
 }
 
 /// Where in its life a change is.

@@ -8,7 +8,7 @@ use base64::Engine;
 use kube::CustomResourceExt;
 use serde_json::Value;
 
-use crate::api::{API_VERSION, CloudUserConversion, TenantSyncPolicy};
+use crate::api::{API_VERSION, CloudGroupConversion, CloudUserConversion, TenantSyncPolicy};
 use crate::graph::SecretString;
 
 /// A problem with the input files. Each names the file and document.
@@ -42,7 +42,7 @@ pub enum ManifestError {
         detail: String,
     },
     /// Nothing to do.
-    #[error("no TenantSyncPolicy or CloudUserConversion found in {0}")]
+    #[error("no TenantSyncPolicy, CloudUserConversion or CloudGroupConversion found in {0}")]
     Empty(String),
 }
 
@@ -62,6 +62,8 @@ pub struct Manifests {
     pub tenants: Vec<Loaded<TenantSyncPolicy>>,
     /// User conversions, in input order.
     pub users: Vec<Loaded<CloudUserConversion>>,
+    /// Group conversions, in input order.
+    pub groups: Vec<Loaded<CloudGroupConversion>>,
     /// Secrets by (namespace, name), each key decoded.
     pub secrets: BTreeMap<(String, String), BTreeMap<String, SecretString>>,
 }
@@ -77,7 +79,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Manifests, ManifestError> {
     for f in &files {
         load_file(f, &mut out)?;
     }
-    if out.tenants.is_empty() && out.users.is_empty() {
+    if out.tenants.is_empty() && out.users.is_empty() && out.groups.is_empty() {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         return Err(ManifestError::Empty(shown.join(", ")));
     }
@@ -123,6 +125,7 @@ fn load_file(path: &Path, out: &mut Manifests) -> Result<(), ManifestError> {
         })?;
     let schema = crd_schema::<TenantSyncPolicy>();
     let user_schema = crd_schema::<CloudUserConversion>();
+    let group_schema = crd_schema::<CloudGroupConversion>();
     for (i, doc) in docs.into_iter().enumerate().filter(|(_, d)| !d.is_null()) {
         let index = i + 1;
         let invalid = |detail: String| ManifestError::Invalid {
@@ -192,14 +195,33 @@ fn load_file(path: &Path, out: &mut Manifests) -> Result<(), ManifestError> {
                     source: format!("{shown}#{index}"),
                 });
             }
+            (API_VERSION, "CloudGroupConversion") => {
+                let problems = super::schema::check(&doc, &group_schema);
+                if !problems.is_empty() {
+                    return Err(invalid(format!(
+                        "CloudGroupConversion {name} is invalid:\n  {}",
+                        problems.join("\n  ")
+                    )));
+                }
+                let mut cgc: CloudGroupConversion = serde_json::from_value(doc)
+                    .map_err(|e| invalid(format!("CloudGroupConversion {name}: {e}")))?;
+                if cgc.metadata.namespace.is_none() {
+                    cgc.metadata.namespace = Some("default".into());
+                }
+                cgc.metadata.generation.get_or_insert(1);
+                out.groups.push(Loaded {
+                    resource: cgc,
+                    source: format!("{shown}#{index}"),
+                });
+            }
             (API_VERSION, other) => {
                 return Err(invalid(format!(
-                    "kind {other:?} is not served by this version (known: TenantSyncPolicy, CloudUserConversion)"
+                    "kind {other:?} is not served by this version (known: TenantSyncPolicy, CloudUserConversion, CloudGroupConversion)"
                 )));
             }
             _ => {
                 return Err(invalid(format!(
-                    "{api_version}/{kind} is not a resource this tool reads (expected {API_VERSION} TenantSyncPolicy or CloudUserConversion, or v1 Secret)"
+                    "{api_version}/{kind} is not a resource this tool reads (expected {API_VERSION} TenantSyncPolicy, CloudUserConversion or CloudGroupConversion, or v1 Secret)"
                 )));
             }
         }

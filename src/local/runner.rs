@@ -74,12 +74,12 @@ impl RunResult {
     }
 }
 
-type Secrets = std::collections::BTreeMap<
+pub(super) type Secrets = std::collections::BTreeMap<
     (String, String),
     std::collections::BTreeMap<String, crate::graph::SecretString>,
 >;
 
-fn key_of(kind: &str, meta: &kube::api::ObjectMeta) -> ResourceKey {
+pub(super) fn key_of(kind: &str, meta: &kube::api::ObjectMeta) -> ResourceKey {
     ResourceKey {
         kind: kind.into(),
         namespace: meta.namespace.clone().unwrap_or_else(|| "default".into()),
@@ -88,7 +88,7 @@ fn key_of(kind: &str, meta: &kube::api::ObjectMeta) -> ResourceKey {
 }
 
 /// A resource the runner can drive: one reconcile pass at a time.
-trait Runnable {
+pub(super) trait Runnable {
     fn key(&self) -> ResourceKey;
     fn suspended(&self) -> bool;
     fn conditions(&self) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>;
@@ -264,13 +264,26 @@ pub async fn apply(manifests: Manifests, opts: &RunOptions) -> anyhow::Result<Ru
             deadline,
         )));
     }
-    let resources = futures::future::join_all(runs).await;
+    let mut group_runs = Vec::new();
+    for l in manifests.groups {
+        let (run, client) = super::groups::prepare(l, &tenants, secrets, opts);
+        let journal = journal.as_ref();
+        group_runs.push(run_one(
+            run, client, opts, journal, &progress, &clock, deadline,
+        ));
+    }
+    let (mut resources, groups) = futures::future::join(
+        futures::future::join_all(runs),
+        futures::future::join_all(group_runs),
+    )
+    .await;
+    resources.extend(groups);
     Ok(RunResult { resources })
 }
 
 /// The Graph client of a tenant, or why there is none (a spec error explains itself better
 /// than the credential error it may cause).
-fn tenant_client(
+pub(super) fn tenant_client(
     t: &TenantSyncPolicy,
     secrets: &Secrets,
     opts: &RunOptions,
@@ -360,7 +373,7 @@ async fn run_one<R: Runnable>(
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanReport {
-    /// `TenantSyncPolicy` or `CloudUserConversion`.
+    /// `TenantSyncPolicy`, `CloudUserConversion` or `CloudGroupConversion`.
     pub kind: String,
     /// `namespace/name`.
     pub resource: String,
@@ -378,12 +391,16 @@ pub struct PlanReport {
     pub problem: Option<String>,
 }
 
-/// Observe each tenant and user conversion and say what `apply` would change. Sends only
+/// Observe each tenant, user and group conversion and say what `apply` would change. Sends only
 /// reads.
 pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
     let mut out = Vec::new();
     for loaded in &manifests.users {
         out.push(plan_users(&loaded.resource, &manifests, opts).await);
+    }
+    let mut groups = Vec::new();
+    for loaded in &manifests.groups {
+        groups.push(super::groups::plan_groups(&loaded.resource, &manifests, opts).await);
     }
     for loaded in manifests.tenants {
         let tsp = loaded.resource;
@@ -432,6 +449,7 @@ pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
         out.push(report);
     }
     out.rotate_left(manifests.users.len());
+    out.extend(groups);
     out
 }
 

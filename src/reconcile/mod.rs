@@ -2,6 +2,7 @@
 //! status plus Graph, and returns the new status, the Events to emit and when to look again.
 //! They know nothing of Kubernetes; the controller and the local runner are thin shells.
 
+pub mod group;
 pub mod health;
 pub mod tenant;
 pub mod user;

@@ -12,6 +12,7 @@ more entry here: it gets get/list/watch/patch, its status subresource and its fi
 {{- define "entra-cloud-operator.crdResources" -}}
 - tenantsyncpolicies
 - clouduserconversions
+- cloudgroupconversions
 {{- end }}
 
 {{- define "entra-cloud-operator.watchRules" -}}

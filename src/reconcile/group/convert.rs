@@ -1,0 +1,319 @@
+//! Convert one wave of groups, height by height (nested groups before the groups containing
+//! them): read each group's owners and members, journal the switch with those prior values,
+//! switch and verify, then journal and add the owners. A group containing one that failed in
+//! this wave waits for a later wave.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde_json::{Value, json};
+
+use crate::api::tenant::ObjectFailure;
+use crate::graph::{ErrorCategory, GraphError};
+use crate::journal::{Action, JournalError, Phase, Record};
+use crate::reconcile::Context;
+
+use super::order::Nesting;
+use super::plan::Work;
+use super::select::{Candidate, Owner};
+use super::steps::{self, Prepared, StepError};
+
+/// What a wave did.
+#[derive(Debug, Default)]
+pub struct WaveReport {
+    /// Groups fully converted (switched and verified, owners added).
+    pub converted: i64,
+    /// Groups that failed, with why.
+    pub failures: Vec<ObjectFailure>,
+    /// A failure that stopped the wave: missing permission or refused credentials.
+    pub fatal: Option<GraphError>,
+    /// Mail-enabled groups switched in this wave (Exchange Online manages them now).
+    pub exchange_managed: Vec<String>,
+    /// Owners added.
+    pub owners_added: i64,
+    /// Groups not attempted because a group nested in them failed.
+    pub deferred: Vec<String>,
+}
+
+/// Whether `root` contains (at any depth) one of `ids`.
+fn contains_any(nesting: &Nesting, root: &str, ids: &BTreeSet<String>) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![root.to_string()];
+    while let Some(g) = stack.pop() {
+        for c in nesting.get(&g).into_iter().flatten() {
+            if ids.contains(c) {
+                return true;
+            }
+            if seen.insert(c.clone()) {
+                stack.push(c.clone());
+            }
+        }
+    }
+    false
+}
+
+/// A short, stable digest of a member list, so the journal proves what it was without
+/// holding thousands of ids.
+fn digest(ids: &BTreeSet<String>) -> String {
+    let joined: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, joined.join("\n").as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+struct Recorder<'a> {
+    ctx: &'a Context<'a>,
+    tenant: &'a str,
+}
+
+impl Recorder<'_> {
+    fn record(&self, g: &Candidate, action: Action, phase: Phase, prior: Value) -> Record {
+        Record {
+            resource: self.ctx.resource.clone(),
+            tenant_id: self.tenant.to_string(),
+            object_type: "group".into(),
+            object_id: g.id.clone(),
+            object_name: Some(g.name.clone()),
+            action,
+            phase,
+            prior,
+            request_id: None,
+            error: None,
+        }
+    }
+
+    fn switch(&self, p: &Prepared, phase: Phase) -> Record {
+        let members = p.members_before.clone().unwrap_or_default();
+        let prior = json!({
+            "isCloudManaged": false,
+            "onPremisesSyncEnabled": true,
+            "owners": p.owners_before,
+            "members": {"count": members.len(), "sha256": digest(&members)},
+        });
+        self.record(&p.work.group, Action::SwitchToCloud, phase, prior)
+    }
+
+    fn owner(&self, p: &Prepared, o: &Owner, phase: Phase, already: bool) -> Record {
+        let mut prior = json!({"owner": o.id, "ownerName": o.name, "owners": p.owners_before});
+        if already {
+            // Nothing was sent: recorded so the next pass knows the owner is in place.
+            prior["alreadyOwner"] = json!(true);
+        }
+        self.record(&p.work.group, Action::AddOwner, phase, prior)
+    }
+}
+
+fn failure(
+    report: &mut WaveReport,
+    now: jiff::Timestamp,
+    g: &Candidate,
+    action: &str,
+    e: StepError,
+) -> String {
+    let (code, message, fatal) = match e {
+        StepError::NotVerified => (
+            "VerifyFailed".to_string(),
+            "onPremisesSyncBehavior.isCloudManaged did not read back true after the switch"
+                .to_string(),
+            None,
+        ),
+        StepError::MembershipChanged(what) => ("MembershipChanged".to_string(), what, None),
+        StepError::Graph(e) => {
+            let cat = e.category();
+            let code = e.code().unwrap_or(cat.reason()).to_string();
+            let fatal = matches!(
+                cat,
+                ErrorCategory::MissingPermission
+                    | ErrorCategory::InvalidCredentials
+                    | ErrorCategory::TenantNotFound
+            );
+            (code, e.to_string(), fatal.then_some(e))
+        }
+    };
+    if let Some(f) = fatal {
+        report.fatal.get_or_insert(f);
+    } else {
+        report.failures.push(ObjectFailure {
+            object_id: g.id.clone(),
+            name: Some(g.name.clone()),
+            action: action.into(),
+            code,
+            message: message.clone(),
+            time: Time(now),
+        });
+    }
+    message
+}
+
+async fn all<F: std::future::Future>(ctx: &Context<'_>, futs: Vec<F>) -> Vec<F::Output> {
+    futures::stream::iter(futs)
+        .buffered(ctx.concurrency.max(1))
+        .collect()
+        .await
+}
+
+/// Convert `groups` (bottom-up), level by level of `heights`.
+pub async fn run_wave(
+    ctx: &Context<'_>,
+    tenant_id: &str,
+    groups: &[Work],
+    heights: &BTreeMap<String, usize>,
+    nesting: &Nesting,
+) -> Result<WaveReport, JournalError> {
+    let rec = Recorder {
+        ctx,
+        tenant: tenant_id,
+    };
+    let mut report = WaveReport::default();
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    let mut levels: BTreeMap<usize, Vec<&Work>> = BTreeMap::new();
+    for w in groups {
+        let h = heights.get(&w.group.id).copied().unwrap_or(0);
+        levels.entry(h).or_default().push(w);
+    }
+    for level in levels.into_values() {
+        if report.fatal.is_some() {
+            break;
+        }
+        let mut go = Vec::new();
+        for w in level {
+            if contains_any(nesting, &w.group.id, &failed) {
+                report.deferred.push(w.group.name.clone());
+                failed.insert(w.group.id.clone());
+            } else {
+                go.push(w.clone());
+            }
+        }
+        let reads = go
+            .into_iter()
+            .map(|w| steps::prepare(ctx.graph.clone(), w))
+            .collect();
+        let mut ready = Vec::new();
+        for r in all(ctx, reads).await {
+            match r {
+                Ok(p) => ready.push(p),
+                Err((w, e)) => {
+                    let action = if w.switch {
+                        "SwitchToCloud"
+                    } else {
+                        "AddOwner"
+                    };
+                    failure(&mut report, ctx.now, &w.group, action, StepError::Graph(e));
+                    failed.insert(w.group.id.clone());
+                }
+            }
+        }
+        if report.fatal.is_some() {
+            break;
+        }
+        let (to_switch, mut switched): (Vec<Prepared>, Vec<Prepared>) =
+            ready.into_iter().partition(|p| p.work.switch);
+        let intents: Vec<Record> = to_switch
+            .iter()
+            .map(|p| rec.switch(p, Phase::Intent))
+            .collect();
+        ctx.journal.append(&intents).await?;
+        let runs = to_switch
+            .into_iter()
+            .map(|p| steps::switch(ctx.graph.clone(), p))
+            .collect();
+        let mut outcomes = Vec::new();
+        for (p, result) in all(ctx, runs).await {
+            let mut r = rec.switch(&p, Phase::Applied);
+            let g = &p.work.group;
+            match result {
+                Ok(request_id) => {
+                    r.request_id = request_id;
+                    if g.exchange_managed {
+                        report.exchange_managed.push(g.name.clone());
+                    }
+                    switched.push(p.clone());
+                }
+                Err(StepError::MembershipChanged(what)) => {
+                    // The switch itself was applied and verified; the group fails, no owners.
+                    let e = StepError::MembershipChanged(what);
+                    failure(&mut report, ctx.now, g, "VerifyMembers", e);
+                    failed.insert(g.id.clone());
+                }
+                Err(e) => {
+                    r.phase = Phase::Failed;
+                    r.error = Some(failure(&mut report, ctx.now, g, "SwitchToCloud", e));
+                    failed.insert(g.id.clone());
+                }
+            }
+            outcomes.push(r);
+        }
+        if report.fatal.is_some() {
+            ctx.journal.append(&outcomes).await?;
+            break;
+        }
+
+        // Owners, now that the groups are cloud-managed.
+        let mut adds = Vec::new();
+        for p in switched {
+            for o in p.owners_present() {
+                outcomes.push(rec.owner(&p, &o, Phase::Applied, true));
+            }
+            let todo = p.owners_to_add();
+            if todo.is_empty() {
+                report.converted += 1;
+                continue;
+            }
+            outcomes.extend(todo.iter().map(|o| rec.owner(&p, o, Phase::Intent, false)));
+            adds.push(steps::add_owners(ctx.graph.clone(), p, todo));
+        }
+        ctx.journal.append(&outcomes).await?;
+        let mut results = Vec::new();
+        for (p, done) in all(ctx, adds).await {
+            let mut complete = done.len() == p.owners_to_add().len();
+            for (o, result) in done {
+                let mut r = rec.owner(&p, &o, Phase::Applied, false);
+                match result {
+                    Ok(request_id) => {
+                        r.request_id = request_id;
+                        report.owners_added += 1;
+                    }
+                    Err(e) => {
+                        complete = false;
+                        r.phase = Phase::Failed;
+                        let e = StepError::Graph(e);
+                        r.error = Some(failure(&mut report, ctx.now, &p.work.group, "AddOwner", e));
+                        failed.insert(p.work.group.id.clone());
+                    }
+                }
+                results.push(r);
+            }
+            if complete {
+                report.converted += 1;
+            }
+        }
+        ctx.journal.append(&results).await?;
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containment_is_transitive_and_cycle_safe() {
+        let mut n = Nesting::new();
+        for (p, c) in [("a", "b"), ("b", "c"), ("c", "a"), ("x", "y")] {
+            n.entry(p.into()).or_default().insert(c.into());
+        }
+        let failed: BTreeSet<String> = ["c".to_string()].into();
+        assert!(contains_any(&n, "a", &failed));
+        assert!(!contains_any(&n, "x", &failed));
+        assert!(!contains_any(&n, "zz", &failed));
+    }
+
+    #[test]
+    fn member_digests_are_stable() {
+        let a: BTreeSet<String> = ["2".to_string(), "1".to_string()].into();
+        let b: BTreeSet<String> = ["1".to_string(), "2".to_string()].into();
+        assert_eq!(digest(&a), digest(&b));
+        assert_eq!(digest(&a).len(), 64);
+        assert_ne!(digest(&a), digest(&BTreeSet::new()));
+    }
+}

@@ -1,0 +1,171 @@
+//! The Graph side of converting one group: read what it is before, switch and verify, add
+//! owners. No journal here (`convert.rs` records before and after).
+
+use std::collections::BTreeSet;
+
+use crate::graph::groups::{DirectoryObject, OwnerAdded};
+use crate::graph::{GraphClient, GraphError, Pager};
+
+use super::plan::Work;
+use super::select::Owner;
+
+/// A group with what it was before the change.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// The changes to make.
+    pub work: Work,
+    /// Its owners before (ids).
+    pub owners_before: BTreeSet<String>,
+    /// Its members before (ids), when it is to be switched.
+    pub members_before: Option<BTreeSet<String>>,
+}
+
+impl Prepared {
+    /// The owners to add: declared, and not owners already.
+    pub fn owners_to_add(&self) -> Vec<Owner> {
+        self.work
+            .owners
+            .iter()
+            .filter(|o| !self.owners_before.contains(&o.id))
+            .cloned()
+            .collect()
+    }
+
+    /// The declared owners that already own the group.
+    pub fn owners_present(&self) -> Vec<Owner> {
+        self.work
+            .owners
+            .iter()
+            .filter(|o| self.owners_before.contains(&o.id))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Why a group's step failed.
+#[derive(Debug)]
+pub enum StepError {
+    /// Graph refused or failed.
+    Graph(GraphError),
+    /// `isCloudManaged` did not read back true.
+    NotVerified,
+    /// The members after the switch differ from those before (what differs).
+    MembershipChanged(String),
+}
+
+async fn ids(mut pager: Pager<DirectoryObject>) -> Result<BTreeSet<String>, GraphError> {
+    let mut out = BTreeSet::new();
+    while let Some(page) = pager.next_page().await? {
+        out.extend(page.items.into_iter().map(|o| o.id));
+    }
+    Ok(out)
+}
+
+/// Read the owners (and, to switch, the members) of `work`'s group.
+pub async fn prepare(graph: GraphClient, work: Work) -> Result<Prepared, (Work, GraphError)> {
+    let id = work.group.id.clone();
+    let owners = async { ids(graph.group_owner_ids(&id)?).await };
+    let owners_before = match owners.await {
+        Ok(o) => o,
+        Err(e) => return Err((work, e)),
+    };
+    let members_before = if work.switch {
+        match async { ids(graph.group_member_ids(&id)?).await }.await {
+            Ok(m) => Some(m),
+            Err(e) => return Err((work, e)),
+        }
+    } else {
+        None
+    };
+    Ok(Prepared {
+        work,
+        owners_before,
+        members_before,
+    })
+}
+
+/// What differs between two member sets, in words.
+pub fn membership_change(before: &BTreeSet<String>, after: &BTreeSet<String>) -> Option<String> {
+    if before == after {
+        return None;
+    }
+    let added = after.difference(before).count();
+    let removed = before.difference(after).count();
+    Some(format!(
+        "the members changed during the switch: {} before, {} after ({added} added, {removed} removed); check the group's membership in Entra",
+        before.len(),
+        after.len()
+    ))
+}
+
+/// Switch the group to the cloud, read the switch back, check its members are unchanged.
+/// Returns the switch's `request-id`.
+pub async fn switch(
+    graph: GraphClient,
+    p: Prepared,
+) -> (Prepared, Result<Option<String>, StepError>) {
+    let id = p.work.group.id.clone();
+    let receipt = match graph.set_group_cloud_managed(&id, true).await {
+        Ok(r) => r,
+        Err(e) => return (p, Err(StepError::Graph(e))),
+    };
+    match graph.group_cloud_managed(&id).await {
+        Ok(true) => {}
+        Ok(false) => return (p, Err(StepError::NotVerified)),
+        Err(e) => return (p, Err(StepError::Graph(e))),
+    }
+    let after = match graph.group_member_ids(&id) {
+        Ok(pager) => ids(pager).await,
+        Err(e) => Err(e),
+    };
+    let result = match (after, &p.members_before) {
+        (Err(e), _) => Err(StepError::Graph(e)),
+        (Ok(after), Some(before)) => match membership_change(before, &after) {
+            Some(what) => Err(StepError::MembershipChanged(what)),
+            None => Ok(receipt.request_id),
+        },
+        (Ok(_), None) => Ok(receipt.request_id),
+    };
+    (p, result)
+}
+
+/// One owner add's outcome: the `request-id`, or `None` when the user already was an owner.
+pub type OwnerResult = Result<Option<String>, GraphError>;
+
+/// Add `owners` to the group one by one, stopping at the first failure.
+pub async fn add_owners(
+    graph: GraphClient,
+    p: Prepared,
+    owners: Vec<Owner>,
+) -> (Prepared, Vec<(Owner, OwnerResult)>) {
+    let mut done = Vec::new();
+    for o in owners {
+        let r = match graph.add_group_owner(&p.work.group.id, &o.id).await {
+            Ok(OwnerAdded::Added(receipt)) => Ok(receipt.request_id),
+            Ok(OwnerAdded::AlreadyOwner) => Ok(None),
+            Err(e) => Err(e),
+        };
+        let failed = r.is_err();
+        done.push((o, r));
+        if failed {
+            break;
+        }
+    }
+    (p, done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn membership_changes_are_described() {
+        let set = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<BTreeSet<_>>();
+        assert_eq!(
+            membership_change(&set(&["a", "b"]), &set(&["b", "a"])),
+            None
+        );
+        let m = membership_change(&set(&["a", "b"]), &set(&["b", "c", "d"])).unwrap_or_default();
+        assert!(m.contains("2 before, 3 after (2 added, 1 removed)"), "{m}");
+    }
+}

@@ -1,0 +1,174 @@
+//! Checks of a `CloudGroupConversion` spec that need no I/O (the CRD schema enforces the same
+//! in a cluster; the local runner has no API server).
+
+use crate::api::common::{OnDelete, is_uuid, parse_duration};
+use crate::api::group::CloudGroupConversionSpec;
+use crate::reconcile::tenant::validate::SpecError;
+
+/// Owners a group can have (graph-api.md §5).
+pub const MAX_OWNERS: usize = 100;
+
+fn err(field: &'static str, message: impl Into<String>) -> SpecError {
+    SpecError {
+        field,
+        message: message.into(),
+    }
+}
+
+fn is_upn(s: &str) -> bool {
+    s.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && !domain.is_empty()
+            && !domain.contains('@')
+            && !s.chars().any(|c| {
+                c.is_whitespace() || c == '\'' || c == '"' || c == '/' || c == '?' || c == '#'
+            })
+    })
+}
+
+fn check_ids(field: &'static str, ids: &[String]) -> Result<(), SpecError> {
+    match ids.iter().find(|id| !is_uuid(id)) {
+        Some(bad) => Err(err(
+            field,
+            format!("{bad:?} is not a group object id (GUID)"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Validate `spec`.
+pub fn validate(spec: &CloudGroupConversionSpec) -> Result<(), SpecError> {
+    if spec.tenant_ref.name.trim().is_empty() {
+        return Err(err(
+            "tenantRef.name",
+            "name the TenantSyncPolicy of the tenant",
+        ));
+    }
+    let s = &spec.selector;
+    if s.group_ids.is_empty() && s.filter.as_deref().is_none_or(|f| f.trim().is_empty()) {
+        return Err(err("selector", "give at least one of groupIds, filter"));
+    }
+    check_ids("selector.groupIds", &s.group_ids)?;
+    if let Some(f) = &s.filter
+        && (f.len() > 2048 || f.contains(['\n', '\r']))
+    {
+        return Err(err(
+            "selector.filter",
+            "must be one line of at most 2048 characters",
+        ));
+    }
+    if let Some(x) = &spec.exclude {
+        check_ids("exclude.groupIds", &x.group_ids)?;
+    }
+    if spec.owners.len() > MAX_OWNERS {
+        return Err(err(
+            "owners",
+            format!("at most {MAX_OWNERS} (a group's owner limit)"),
+        ));
+    }
+    if let Some(bad) = spec.owners.iter().find(|o| !is_upn(o) && !is_uuid(o)) {
+        return Err(err(
+            "owners",
+            format!(
+                "{bad:?} is neither a user principal name (name@domain) nor a user object id (GUID)"
+            ),
+        ));
+    }
+    let r = &spec.rollout;
+    if r.max_objects < 1 {
+        return Err(err("rollout.maxObjects", "must be at least 1"));
+    }
+    if r.wave_size < 1 {
+        return Err(err("rollout.waveSize", "must be at least 1"));
+    }
+    if r.canary < 0 || r.max_failures_per_wave < 0 {
+        return Err(err(
+            "rollout",
+            "canary and maxFailuresPerWave cannot be negative",
+        ));
+    }
+    if parse_duration(&r.pause_between_waves).is_none() {
+        return Err(err(
+            "rollout.pauseBetweenWaves",
+            format!(
+                "{:?} is not a duration like 10m, 1h30m or 0s",
+                r.pause_between_waves
+            ),
+        ));
+    }
+    if spec.on_delete == OnDelete::Revert {
+        return Err(err(
+            "onDelete",
+            "Revert is not supported by this release yet; use Keep (the journal keeps every prior value for a manual revert)",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const G: &str = "3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b";
+
+    fn spec(extra: serde_json::Value) -> CloudGroupConversionSpec {
+        let mut v = json!({"tenantRef": {"name": "contoso"}, "mode": "Plan",
+            "selector": {"groupIds": [G]}});
+        if let serde_json::Value::Object(m) = extra {
+            for (k, x) in m {
+                v[k] = x;
+            }
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn field(extra: serde_json::Value) -> Option<&'static str> {
+        validate(&spec(extra)).err().map(|e| e.field)
+    }
+
+    #[test]
+    fn good_specs_pass_and_default_to_nested() {
+        let s = spec(json!({"owners": ["admin@contoso.onmicrosoft.com", G]}));
+        assert!(validate(&s).is_ok());
+        assert!(s.selector.include_nested);
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        assert_eq!(
+            field(json!({"tenantRef": {"name": " "}})),
+            Some("tenantRef.name")
+        );
+        assert_eq!(field(json!({"selector": {}})), Some("selector"));
+        assert_eq!(
+            field(json!({"selector": {"filter": "  "}})),
+            Some("selector")
+        );
+        assert_eq!(
+            field(json!({"selector": {"groupIds": ["nope"]}})),
+            Some("selector.groupIds")
+        );
+        assert_eq!(
+            field(json!({"selector": {"filter": "a\nb"}})),
+            Some("selector.filter")
+        );
+        assert_eq!(
+            field(json!({"exclude": {"groupIds": ["x"]}})),
+            Some("exclude.groupIds")
+        );
+        assert_eq!(field(json!({"owners": ["not an owner"]})), Some("owners"));
+        let many: Vec<String> = (0..101).map(|i| format!("u{i}@contoso.com")).collect();
+        assert_eq!(field(json!({ "owners": many })), Some("owners"));
+        assert_eq!(
+            field(json!({"rollout": {"waveSize": 0}})),
+            Some("rollout.waveSize")
+        );
+        assert_eq!(
+            field(json!({"rollout": {"pauseBetweenWaves": "soon"}})),
+            Some("rollout.pauseBetweenWaves")
+        );
+        assert_eq!(field(json!({"onDelete": "Revert"})), Some("onDelete"));
+    }
+}
