@@ -7,26 +7,135 @@ use std::time::{Duration, Instant};
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 
+use crate::api::common::OnDelete;
 use crate::api::conditions as cond;
 use crate::api::{CloudGroupConversion, TenantSyncPolicy};
 use crate::journal::ResourceKey;
+use crate::reconcile::group::revert;
 use crate::reconcile::group::{self as rec, Input, validate};
 use crate::reconcile::tenant::INVALID_SPEC;
+use crate::reconcile::user::revert::RevertOutcome;
+use crate::reconcile::{EventType, ReconcileEvent};
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 
 use super::credentials::CredentialProblem;
 use super::tenant::{patch_status, publish, requeue_after_error, result_label};
+use super::user::FINALIZER;
 use super::{Context, Error};
 
 const KIND: &str = rec::KIND;
 
-/// Reconcile one `CloudGroupConversion`.
+/// Reconcile one `CloudGroupConversion`: with `onDelete: Revert`, through the same finalizer
+/// as user conversions, whose cleanup undoes the conversion from the journal.
 pub async fn reconcile(obj: Arc<CloudGroupConversion>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let revert =
+        obj.spec.on_delete == OnDelete::Revert || obj.finalizers().iter().any(|f| f == FINALIZER);
+    if !revert {
+        if obj.meta().deletion_timestamp.is_some() {
+            return Ok(Action::await_change());
+        }
+        return apply(obj, ctx).await;
+    }
+    let ns = obj.namespace().unwrap_or_else(|| "default".into());
+    let api: Api<CloudGroupConversion> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            FinalizerEvent::Apply(o) => apply(o, ctx.clone()).await,
+            FinalizerEvent::Cleanup(o) => cleanup(o, ctx.clone()).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+/// Undo the conversion before the resource goes (see the user controller's cleanup: without
+/// the tenant policy or its credentials, the deletion proceeds with a Warning).
+async fn cleanup(obj: Arc<CloudGroupConversion>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if obj.spec.on_delete != OnDelete::Revert {
+        return Ok(Action::await_change());
+    }
+    let ns = obj.namespace().unwrap_or_else(|| "default".into());
+    let key = ResourceKey {
+        kind: KIND.into(),
+        namespace: ns.clone(),
+        name: obj.name_any(),
+    };
+    let oref = obj.object_ref(&());
+    let event = |type_, reason: &str, note: String| ReconcileEvent {
+        type_,
+        reason: reason.into(),
+        action: "Revert".into(),
+        note,
+    };
+    let tenants: Api<TenantSyncPolicy> = Api::namespaced(ctx.client.clone(), &ns);
+    let Some(tenant) = tenants.get_opt(&obj.spec.tenant_ref.name).await? else {
+        let note = format!(
+            "TenantSyncPolicy {ns}/{} is gone; nothing was reverted: the journal keeps every prior value",
+            obj.spec.tenant_ref.name
+        );
+        publish(
+            &ctx,
+            &oref,
+            &key,
+            &[event(EventType::Warning, "RevertSkipped", note)],
+        )
+        .await;
+        return Ok(Action::await_change());
+    };
+    let graph = match ctx.graph_for(&tenant).await {
+        Ok(g) => g,
+        Err(CredentialProblem::Transient(e)) => return Err(Error::Kube(e)),
+        Err(CredentialProblem::Stall(_, msg)) => {
+            let note = format!("{msg}; nothing was reverted: the journal keeps every prior value");
+            publish(
+                &ctx,
+                &oref,
+                &key,
+                &[event(EventType::Warning, "RevertSkipped", note)],
+            )
+            .await;
+            return Ok(Action::await_change());
+        }
+    };
+    let journal = ctx.journal_for(&key).await;
+    let rctx = crate::reconcile::Context {
+        graph: &graph,
+        journal: journal.as_ref(),
+        resource: key.clone(),
+        concurrency: ctx.options.concurrency,
+        now: ctx.clock.now(),
+    };
+    match revert::revert(&rctx, &tenant.spec.tenant_id).await? {
+        RevertOutcome::Done(n) => {
+            let note = format!(
+                "{n} groups switched back to AD and the owners this resource added removed"
+            );
+            publish(
+                &ctx,
+                &oref,
+                &key,
+                &[event(EventType::Normal, "Reverted", note)],
+            )
+            .await;
+            Ok(Action::await_change())
+        }
+        RevertOutcome::Blocked(msg) | RevertOutcome::Failed(msg) => {
+            publish(
+                &ctx,
+                &oref,
+                &key,
+                &[event(EventType::Warning, "RevertIncomplete", msg.clone())],
+            )
+            .await;
+            Err(Error::Revert(msg))
+        }
+    }
+}
+
+async fn apply(obj: Arc<CloudGroupConversion>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let ns = obj.namespace().unwrap_or_else(|| "default".into());
     let name = obj.name_any();
-    if obj.meta().deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
-    }
     let key = ResourceKey {
         kind: KIND.into(),
         namespace: ns.clone(),

@@ -40,6 +40,8 @@ pub enum Operation {
     UpdateGroupSyncBehavior,
     /// `POST /groups/{id}/owners/$ref`
     AddGroupOwner,
+    /// `DELETE /groups/{id}/owners/{id}/$ref`
+    RemoveGroupOwner,
 }
 
 impl Operation {
@@ -62,6 +64,7 @@ impl Operation {
             Operation::GetGroupSyncBehavior => "groups.syncBehavior.get",
             Operation::UpdateGroupSyncBehavior => "groups.syncBehavior.update",
             Operation::AddGroupOwner => "groups.owners.add",
+            Operation::RemoveGroupOwner => "groups.owners.remove",
         }
     }
 
@@ -86,6 +89,7 @@ impl Operation {
                 "Group-OnPremisesSyncBehavior.ReadWrite.All"
             }
             Operation::AddGroupOwner => "Group.ReadWrite.All",
+            Operation::RemoveGroupOwner => "Group.ReadWrite.All",
         }
     }
 
@@ -99,6 +103,7 @@ impl Operation {
                 | Operation::RestoreDeletedUser
                 | Operation::UpdateGroupSyncBehavior
                 | Operation::AddGroupOwner
+                | Operation::RemoveGroupOwner
         )
     }
 }

@@ -207,6 +207,28 @@ impl GraphClient {
     }
 }
 
+impl GraphClient {
+    /// `DELETE /groups/{id}/owners/{owner}/$ref` (revert). An owner already gone is done.
+    pub async fn remove_group_owner(
+        &self,
+        group_id: &str,
+        owner_id: &str,
+    ) -> Result<Option<WriteReceipt>, GraphError> {
+        let op = Operation::RemoveGroupOwner;
+        let url = self.url(&group_path(
+            group_id,
+            &format!("/owners/{}/$ref", path_segment(owner_id)),
+        ))?;
+        match self.send(op, Method::DELETE, url, None, false).await {
+            Ok(resp) => Ok(Some(WriteReceipt {
+                request_id: resp.request_id,
+            })),
+            Err(GraphError::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// Graph's answer to adding an existing owner: 400 "One or more added object references
 /// already exist for the following modified properties: 'owners'."
 fn is_already_owner(e: &GraphError) -> bool {

@@ -50,6 +50,8 @@ pub enum Action {
     /// group's owners before. (A group's Source of Authority switch is `SwitchToCloud` with
     /// `objectType: group`.)
     AddOwner,
+    /// `DELETE /groups/{id}/owners/{id}/$ref` (revert).
+    RemoveOwner,
 }
 
 /// Where in its life a change is.

@@ -225,3 +225,63 @@ fn the_example_and_the_cel_rules() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn revert_switches_groups_back_and_removes_the_owners_it_added() {
+    use entra_cloud_operator::reconcile::Context;
+    use entra_cloud_operator::reconcile::group::revert;
+    use entra_cloud_operator::reconcile::user::revert::RevertOutcome;
+    let emu = start(config(20, 5)).await;
+    grant(&emu, PERMISSIONS).await;
+    let all = synced(&groups(&emu).await);
+    let mut h = GroupHarness::new(
+        &emu,
+        cgc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply", "onDelete": "Revert",
+            "selector": {"filter": SEEDED}, "owners": [ADMIN],
+            "rollout": {"maxObjects": 50}
+        })),
+    );
+    h.until(10, ready).await;
+    let ctx = Context {
+        graph: &h.graph,
+        journal: &h.journal,
+        resource: entra_cloud_operator::journal::ResourceKey {
+            kind: "CloudGroupConversion".into(),
+            namespace: "identity".into(),
+            name: "groups-1".into(),
+        },
+        concurrency: 4,
+        now: jiff::Timestamp::now(),
+    };
+    let done = revert::revert(&ctx, TENANT).await.unwrap();
+    assert_eq!(done, RevertOutcome::Done(all.len() as i64));
+    let admin = user_id(&emu, ADMIN).await;
+    let after = groups(&emu).await;
+    for id in &all {
+        let g = &after[id];
+        assert_eq!(g["isCloudManaged"], false, "{g}");
+        let owners: Vec<&str> = g["owners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|o| o.as_str())
+            .collect();
+        assert!(!owners.contains(&admin.as_str()), "owner removed: {g}");
+    }
+    // Idempotent.
+    let writes = state(&emu).await["writes"]["accepted"].clone();
+    assert_eq!(
+        revert::revert(&ctx, TENANT).await.unwrap(),
+        RevertOutcome::Done(0)
+    );
+    assert_eq!(state(&emu).await["writes"]["accepted"], writes);
+    // The next sync cycle takes the groups back.
+    control_post(&emu, "sync/cycle", json!({})).await;
+    let back = groups(&emu).await;
+    assert!(
+        all.iter()
+            .all(|id| back[id]["onPremisesSyncEnabled"] == true)
+    );
+    emu.shutdown().await;
+}

@@ -8,6 +8,7 @@ pub mod convert;
 pub mod order;
 pub mod plan;
 mod progress;
+pub mod revert;
 pub mod select;
 pub mod steps;
 pub mod validate;

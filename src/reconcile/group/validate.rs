@@ -1,7 +1,7 @@
 //! Checks of a `CloudGroupConversion` spec that need no I/O (the CRD schema enforces the same
 //! in a cluster; the local runner has no API server).
 
-use crate::api::common::{OnDelete, is_uuid, parse_duration};
+use crate::api::common::{is_uuid, parse_duration};
 use crate::api::group::CloudGroupConversionSpec;
 use crate::reconcile::tenant::validate::SpecError;
 
@@ -96,12 +96,6 @@ pub fn validate(spec: &CloudGroupConversionSpec) -> Result<(), SpecError> {
             ),
         ));
     }
-    if spec.on_delete == OnDelete::Revert {
-        return Err(err(
-            "onDelete",
-            "Revert is not supported by this release yet; use Keep (the journal keeps every prior value for a manual revert)",
-        ));
-    }
     Ok(())
 }
 
@@ -169,6 +163,5 @@ mod tests {
             field(json!({"rollout": {"pauseBetweenWaves": "soon"}})),
             Some("rollout.pauseBetweenWaves")
         );
-        assert_eq!(field(json!({"onDelete": "Revert"})), Some("onDelete"));
     }
 }
