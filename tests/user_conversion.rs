@@ -732,3 +732,90 @@ async fn users_of_federated_domains_are_never_converted_or_cleared() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn selection_by_group_membership_direct_transitive_and_excluded() {
+    let emu = start(config(40, 10)).await;
+    grant(&emu, PERMISSIONS).await;
+    let groups: Vec<Value> = control_get(&emu, "groups").await["value"]
+        .as_array()
+        .cloned()
+        .unwrap();
+    let by_id: HashMap<String, Value> = groups
+        .iter()
+        .map(|g| (g["id"].as_str().unwrap().to_string(), g.clone()))
+        .collect();
+    // A synced group with a nested synced group that has user members of its own.
+    let parent = groups
+        .iter()
+        .find(|g| {
+            g["kind"] == "synced"
+                && g["members"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|m| by_id.contains_key(m.as_str().unwrap()))
+        })
+        .expect("a nesting group");
+    let members: Vec<String> = parent["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_string())
+        .collect();
+    let direct_users: Vec<&String> = members.iter().filter(|m| !by_id.contains_key(*m)).collect();
+    let child = members.iter().find(|m| by_id.contains_key(*m)).unwrap();
+    // Users anywhere below a group (nesting goes several levels deep).
+    fn users_below(
+        id: &str,
+        by_id: &HashMap<String, Value>,
+        out: &mut std::collections::BTreeSet<String>,
+    ) {
+        for m in by_id[id]["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m.as_str())
+        {
+            if by_id.contains_key(m) {
+                users_below(m, by_id, out);
+            } else {
+                out.insert(m.to_string());
+            }
+        }
+    }
+    let mut child_set = std::collections::BTreeSet::new();
+    users_below(child, &by_id, &mut child_set);
+    let child_users: Vec<String> = child_set.into_iter().collect();
+
+    let plan = |transitive: bool, exclude_child: bool| {
+        let mut spec = json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Plan",
+            "selector": {"groups": [{"id": parent["id"], "transitive": transitive}]},
+            "rollout": {"maxObjects": 1000}
+        });
+        if exclude_child {
+            spec["exclude"] = json!({"groups": [{"id": child, "transitive": true}]});
+        }
+        cuc(spec)
+    };
+    let mut direct = UserHarness::new(&emu, plan(false, false), "Report");
+    direct.pass().await.unwrap();
+    assert_eq!(direct.status().matched as usize, direct_users.len());
+    let mut transitive = UserHarness::new(&emu, plan(true, false), "Report");
+    transitive.pass().await.unwrap();
+    let mut all = std::collections::BTreeSet::new();
+    users_below(parent["id"].as_str().unwrap(), &by_id, &mut all);
+    assert_eq!(transitive.status().matched as usize, all.len());
+    let mut excluded = UserHarness::new(&emu, plan(true, true), "Report");
+    excluded.pass().await.unwrap();
+    let st = excluded.status();
+    assert_eq!(
+        st.excluded as usize,
+        child_users.len(),
+        "members of the excluded group are excluded"
+    );
+    assert!(st.exclusions.iter().all(|e| e.reason == "ExcludedByGroup"));
+    assert_eq!(state(&emu).await["writes"]["accepted"], 0);
+    emu.shutdown().await;
+}
