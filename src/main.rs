@@ -82,11 +82,19 @@ enum JournalCommand {
         #[arg(long, default_value = "entra-cloud-operator.journal.jsonl")]
         journal: PathBuf,
     },
-    /// Print every entry as CSV or JSON Lines.
+    /// Print every entry as CSV or JSON Lines, from the journal file or, with `--resource`,
+    /// from a cluster's journal ConfigMaps (KUBECONFIG or in-cluster configuration).
     Export {
         /// The journal file.
         #[arg(long, default_value = "entra-cloud-operator.journal.jsonl")]
         journal: PathBuf,
+        /// Read the cluster journal of this resource instead: `Kind/namespace/name`, e.g.
+        /// `CloudUserConversion/identity/finance-wave`.
+        #[arg(long)]
+        resource: Option<String>,
+        /// Namespace of the journal ConfigMaps (the operator's namespace).
+        #[arg(long, default_value = "entra-system")]
+        journal_namespace: String,
         /// Output format.
         #[arg(long, value_enum, default_value = "csv")]
         format: ExportFormat,
@@ -218,7 +226,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             print!("{}", api::crds_yaml()?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Journal { command } => journal(command),
+        Command::Journal { command } => journal(command).await,
     }
 }
 
@@ -237,7 +245,7 @@ fn exit_code(result: &local::RunResult) -> ExitCode {
     }
 }
 
-fn journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
+async fn journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
     match command {
         JournalCommand::Verify { journal } => {
             let report = FileJournal::verify(&journal)?;
@@ -249,9 +257,42 @@ fn journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        JournalCommand::Export { journal, format } => {
-            let entries = FileJournal::read(&journal)
-                .with_context(|| format!("reading {}", journal.display()))?;
+        JournalCommand::Export {
+            journal,
+            resource,
+            journal_namespace,
+            format,
+        } => {
+            let entries = match resource {
+                None => FileJournal::read(&journal)
+                    .with_context(|| format!("reading {}", journal.display()))?,
+                Some(r) => {
+                    let parts: Vec<&str> = r.split('/').collect();
+                    let [kind, namespace, name] = parts.as_slice() else {
+                        anyhow::bail!(
+                            "--resource must be Kind/namespace/name, e.g. CloudUserConversion/identity/finance-wave"
+                        );
+                    };
+                    let key = entra_cloud_operator::journal::ResourceKey {
+                        kind: kind.to_string(),
+                        namespace: namespace.to_string(),
+                        name: name.to_string(),
+                    };
+                    let client = kube::Client::try_default()
+                        .await
+                        .context("connecting to the cluster")?;
+                    entra_cloud_operator::journal::ConfigMapJournal::new(
+                        client,
+                        &journal_namespace,
+                        key,
+                    )
+                    .entries()
+                    .await
+                    .with_context(|| {
+                        format!("reading the journal of {r} in namespace {journal_namespace}")
+                    })?
+                }
+            };
             let mut out = std::io::stdout().lock();
             match format {
                 ExportFormat::Json => {

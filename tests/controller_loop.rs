@@ -429,3 +429,75 @@ async fn a_user_conversion_with_on_delete_revert_is_undone_when_deleted() {
     api_server.shutdown().await;
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn journal_export_reads_the_cluster_journal() {
+    use entra_cloud_operator::journal::{Journal, Record};
+    let api_server = FakeApiServer::start().await;
+    let key = ResourceKey {
+        kind: "CloudUserConversion".into(),
+        namespace: "identity".into(),
+        name: "finance-wave".into(),
+    };
+    let journal = ConfigMapJournal::new(api_server.client(), "entra-system", key.clone());
+    let record = |id: &str, phase| Record {
+        resource: key.clone(),
+        tenant_id: TENANT.into(),
+        object_type: "user".into(),
+        object_id: id.into(),
+        object_name: Some(format!("{id}@contoso.com")),
+        action: JournalAction::SwitchToCloud,
+        phase,
+        prior: json!({"isCloudManaged": false}),
+        request_id: None,
+        error: None,
+    };
+    journal
+        .append(&[record("a", Phase::Intent), record("b", Phase::Intent)])
+        .await
+        .unwrap();
+    journal
+        .append(&[record("a", Phase::Applied), record("b", Phase::Applied)])
+        .await
+        .unwrap();
+
+    let dir = temp_dir("kubeconfig");
+    let kubeconfig = dir.join("config");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: fake, cluster: {{server: '{}'}}}}]\nusers: [{{name: u, user: {{}}}}]\ncontexts: [{{name: c, context: {{cluster: fake, user: u}}}}]\ncurrent-context: c\n",
+            api_server.url()
+        ),
+    )
+    .unwrap();
+    // The server runs on this test's runtime: wait for the CLI on a blocking thread.
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_entra-cloud-operator"))
+            .args([
+                "journal",
+                "export",
+                "--resource",
+                "CloudUserConversion/identity/finance-wave",
+                "--journal-namespace",
+                "entra-system",
+                "--format",
+                "csv",
+            ])
+            .env("KUBECONFIG", &kubeconfig)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(csv.lines().count(), 5, "header and four entries: {csv}");
+    assert!(csv.lines().nth(1).unwrap().starts_with("1,"));
+    assert!(csv.contains(",SwitchToCloud,Applied,"));
+    api_server.shutdown().await;
+}
