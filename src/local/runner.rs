@@ -545,6 +545,24 @@ async fn plan_users(
             detail: format!("{}: {}", x.user_principal_name, x.reason),
         });
     }
+    if c.skipped > 0 {
+        report.changes.push(plan::PlannedChange {
+            request: "none (not synchronised)".into(),
+            objects: 0,
+            detail: format!("{} selected users were never synchronised from AD (or, for ClearImmutableId, still are): nothing to do", c.skipped),
+        });
+    }
+    if !c.waiting.is_empty() {
+        report.changes.push(plan::PlannedChange {
+            request: "none (waiting)".into(),
+            objects: 0,
+            detail: format!(
+                "{} users are still synchronised: move their AD objects out of sync scope first (e.g. {})",
+                c.waiting.len(),
+                c.waiting.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
     for upn in &sel.missing {
         report.changes.push(plan::PlannedChange {
             request: "none (not found)".into(),
