@@ -8,6 +8,7 @@ pub mod groups;
 pub mod models;
 pub mod retry;
 pub mod secret;
+mod users;
 
 pub use auth::{Credential, TokenProvider};
 pub use client::{GraphClient, GraphConfig, ListQuery, Page, Pager, RequestObserver, WriteReceipt};

@@ -6,6 +6,7 @@ mod groups;
 pub mod manifests;
 pub mod output;
 pub mod progress;
+mod runnables;
 pub mod runner;
 pub mod schema;
 

@@ -11,11 +11,13 @@ use crate::api::TenantSyncPolicy;
 use crate::api::conditions as cond;
 use crate::api::tenant::TenantSyncPolicyStatus;
 use crate::journal::{FileJournal, Journal, ResourceKey};
-use crate::reconcile::tenant::{self, Context, Input, observe, plan, validate};
+use crate::reconcile::tenant::{self, Context, observe, plan, validate};
 
 use super::credentials::{self, EndpointOverrides, Env};
 use super::manifests::Manifests;
 use super::progress::{Progress, ProgressMode};
+pub(super) use super::runnables::Runnable;
+use super::runnables::{TenantRun, UserRun};
 use crate::clock::ScaledClock;
 
 /// Options of `apply` and `plan`.
@@ -84,121 +86,6 @@ pub(super) fn key_of(kind: &str, meta: &kube::api::ObjectMeta) -> ResourceKey {
         kind: kind.into(),
         namespace: meta.namespace.clone().unwrap_or_else(|| "default".into()),
         name: meta.name.clone().unwrap_or_default(),
-    }
-}
-
-/// A resource the runner can drive: one reconcile pass at a time.
-pub(super) trait Runnable {
-    fn key(&self) -> ResourceKey;
-    fn suspended(&self) -> bool;
-    fn conditions(&self) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>;
-    fn progress(&self) -> Option<String>;
-    fn to_json(&self) -> serde_json::Value;
-    /// One pass; returns its Events and requeue delay, having stored the new status.
-    async fn pass(
-        &mut self,
-        ctx: Result<Context<'_>, (&'static str, String)>,
-        now: jiff::Timestamp,
-    ) -> Result<
-        (Vec<crate::reconcile::ReconcileEvent>, Option<Duration>),
-        crate::reconcile::ReconcileError,
-    >;
-}
-
-struct TenantRun(TenantSyncPolicy);
-
-impl Runnable for TenantRun {
-    fn key(&self) -> ResourceKey {
-        key_of(tenant::KIND, &self.0.metadata)
-    }
-    fn suspended(&self) -> bool {
-        self.0.spec.suspend
-    }
-    fn conditions(&self) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
-        self.0
-            .status
-            .as_ref()
-            .map(|s| s.conditions.clone())
-            .unwrap_or_default()
-    }
-    fn progress(&self) -> Option<String> {
-        self.0.status.as_ref().and_then(|s| s.progress.clone())
-    }
-    fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.0).unwrap_or_default()
-    }
-    async fn pass(
-        &mut self,
-        ctx: Result<Context<'_>, (&'static str, String)>,
-        now: jiff::Timestamp,
-    ) -> Result<
-        (Vec<crate::reconcile::ReconcileEvent>, Option<Duration>),
-        crate::reconcile::ReconcileError,
-    > {
-        let input = Input {
-            spec: &self.0.spec,
-            generation: self.0.metadata.generation,
-            status: self.0.status.as_ref(),
-        };
-        let outcome = match ctx {
-            Err((reason, message)) => tenant::stall(input, now, reason, message),
-            Ok(ctx) => tenant::reconcile(input, &ctx).await?,
-        };
-        self.0.status = Some(outcome.status);
-        Ok((outcome.events, outcome.requeue_after))
-    }
-}
-
-struct UserRun {
-    cuc: crate::api::CloudUserConversion,
-    tenant: Option<crate::api::TenantSyncPolicySpec>,
-}
-
-impl Runnable for UserRun {
-    fn key(&self) -> ResourceKey {
-        key_of(crate::reconcile::user::KIND, &self.cuc.metadata)
-    }
-    fn suspended(&self) -> bool {
-        self.cuc.spec.suspend
-    }
-    fn conditions(&self) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
-        self.cuc
-            .status
-            .as_ref()
-            .map(|s| s.conditions.clone())
-            .unwrap_or_default()
-    }
-    fn progress(&self) -> Option<String> {
-        self.cuc
-            .status
-            .as_ref()
-            .map(|s| format!("{}/{}", s.converted, s.converted + s.pending))
-    }
-    fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.cuc).unwrap_or_default()
-    }
-    async fn pass(
-        &mut self,
-        ctx: Result<Context<'_>, (&'static str, String)>,
-        now: jiff::Timestamp,
-    ) -> Result<
-        (Vec<crate::reconcile::ReconcileEvent>, Option<Duration>),
-        crate::reconcile::ReconcileError,
-    > {
-        use crate::reconcile::user;
-        let fallback = crate::api::TenantSyncPolicySpec::default();
-        let input = user::Input {
-            spec: &self.cuc.spec,
-            generation: self.cuc.metadata.generation,
-            status: self.cuc.status.as_ref(),
-            tenant: self.tenant.as_ref().unwrap_or(&fallback),
-        };
-        let outcome = match ctx {
-            Err((reason, message)) => user::stall(input, now, reason, message),
-            Ok(ctx) => user::reconcile(input, &ctx).await?,
-        };
-        self.cuc.status = Some(outcome.status);
-        Ok((outcome.events, outcome.requeue_after))
     }
 }
 
