@@ -75,3 +75,30 @@ fn tenant_id_is_immutable() {
     s["drift"] = json!("Remediate");
     validate_cel_update(&tsp(s), &old).unwrap();
 }
+
+#[test]
+fn a_group_is_named_by_id_or_display_name() {
+    use entra_cloud_operator::api::CloudUserConversion;
+    let cuc = |groups: serde_json::Value| -> CloudUserConversion {
+        serde_json::from_value(json!({
+            "apiVersion": "cloudidentity.dev/v1alpha1", "kind": "CloudUserConversion",
+            "metadata": {"name": "w", "namespace": "identity"},
+            "spec": {"tenantRef": {"name": "contoso"}, "mode": "Plan", "selector": {"groups": groups}}
+        }))
+        .unwrap()
+    };
+    validate_cel(&cuc(json!([{"displayName": "Migration Wave 1"}]))).unwrap();
+    validate_cel(&cuc(
+        json!([{"id": "3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"}]),
+    ))
+    .unwrap();
+    let both = validate_cel(&cuc(
+        json!([{"id": "3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b", "displayName": "x"}]),
+    ));
+    assert!(
+        both.unwrap_err()
+            .to_string()
+            .contains("id or its displayName")
+    );
+    assert!(validate_cel(&cuc(json!([{"transitive": true}]))).is_err());
+}

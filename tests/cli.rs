@@ -189,8 +189,16 @@ fn plan_then_apply_examples_against_the_emulator_process() {
     let items = list["items"].as_array().unwrap();
     assert_eq!(
         items.len(),
-        5,
-        "two TenantSyncPolicies, two CloudUserConversions and a CloudGroupConversion"
+        6,
+        "two TenantSyncPolicies, three CloudUserConversions and a CloudGroupConversion"
+    );
+    let by_group = items
+        .iter()
+        .find(|i| i["metadata"]["name"] == "wave-1")
+        .unwrap();
+    assert!(
+        by_group["status"]["matched"].as_i64().unwrap() > 0,
+        "{by_group}"
     );
     for item in items {
         let ready = item["status"]["conditions"]

@@ -819,3 +819,42 @@ async fn selection_by_group_membership_direct_transitive_and_excluded() {
     assert_eq!(state(&emu).await["writes"]["accepted"], 0);
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn groups_by_display_name_must_name_exactly_one() {
+    let emu = start(config(30, 2)).await;
+    grant(&emu, PERMISSIONS).await;
+    let mut h = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Plan",
+            "selector": {"groups": [{"displayName": "Migration Wave 1"}]}, "rollout": {"maxObjects": 100}
+        })),
+        "Report",
+    );
+    h.pass().await.unwrap();
+    assert_eq!(h.reason(cond::READY).as_deref(), Some("Planned"));
+    assert_eq!(h.status().matched, 3, "every tenth of 30 synced users");
+    let mut missing = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Plan",
+            "selector": {"groups": [{"displayName": "No Such Group"}]}
+        })),
+        "Report",
+    );
+    missing.pass().await.unwrap();
+    assert_eq!(
+        missing.reason(cond::STALLED).as_deref(),
+        Some("GroupNotFound")
+    );
+    let msg = cond::get(&missing.status().conditions, cond::STALLED)
+        .unwrap()
+        .message
+        .clone();
+    assert!(
+        msg.starts_with("spec.selector.groups") && msg.contains("No Such Group"),
+        "{msg}"
+    );
+    emu.shutdown().await;
+}

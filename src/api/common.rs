@@ -90,18 +90,36 @@ pub enum OnDelete {
     Revert,
 }
 
-/// A group whose members are selected (or excluded).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+/// A group whose members are selected (or excluded): by object id, or by display name (which
+/// must name exactly one group).
+#[derive(kube::KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.id) != has(self.displayName)").message("give a group's id or its displayName, not both"))]
 pub struct GroupRef {
     /// The group's object id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(
         pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
     ))]
-    pub id: String,
+    pub id: Option<String>,
+    /// The group's display name; it must match exactly one group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub display_name: Option<String>,
     /// Include members of nested groups too (`transitiveMembers`).
     #[serde(default)]
     pub transitive: bool,
+}
+
+impl GroupRef {
+    /// How the group is named, for messages.
+    pub fn shown(&self) -> String {
+        match (&self.id, &self.display_name) {
+            (Some(id), _) => id.clone(),
+            (None, Some(name)) => format!("{name:?}"),
+            (None, None) => "(no id or displayName)".into(),
+        }
+    }
 }
 
 /// Blast-radius and wave settings.

@@ -20,7 +20,7 @@ pub struct EmulatorArgs {
     /// Synced users to seed (plus cloud-only, sync service and break-glass accounts).
     #[arg(long, default_value_t = 1_000)]
     pub users: usize,
-    /// Synced groups to seed (plus two cloud-only groups).
+    /// Synced groups to seed (plus three cloud-only groups: All Company, Cloud Admins, Migration Wave 1).
     #[arg(long, default_value_t = 50)]
     pub groups: usize,
     /// RNG seed: the same seed gives the same tenant.

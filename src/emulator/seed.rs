@@ -365,7 +365,7 @@ fn nest(groups: &mut [Group]) {
 
 /// Seeds a tenant: `spec.users` synced users plus cloud-only users (about 2 %, at least 2),
 /// the sync service account and two break-glass accounts; `spec.groups` synced groups (users
-/// and, three levels deep, other synced groups as members; no owners) plus two cloud-only
+/// and, three levels deep, other synced groups as members; no owners) plus three cloud-only
 /// groups owned by the tenant admin. Directory sync is enabled; every synced object is in the
 /// sync client's scope.
 pub fn seed_tenant(spec: &SeedSpec<'_>, start: Timestamp, behaviour: Behaviour) -> Tenant {
@@ -407,11 +407,21 @@ pub fn seed_tenant(spec: &SeedSpec<'_>, start: Timestamp, behaviour: Behaviour) 
         .map(|u| u.id.clone())
         .collect();
     admins.sort();
-    // The tenant admin (the first cloud user) owns both cloud-only groups.
+    // The tenant admin (the first cloud user) owns the cloud-only groups.
     let owner: Vec<String> = cloud.first().map(|u| u.id.clone()).into_iter().collect();
     let all_company = seeder.cloud_group("All Company", true, admins.clone(), owner.clone());
     groups.push(all_company);
-    groups.push(seeder.cloud_group("Cloud Admins", false, admins, owner));
+    groups.push(seeder.cloud_group("Cloud Admins", false, admins, owner.clone()));
+    // What admins do to plan a wave: a cloud security group naming its members, here every
+    // tenth synchronised user (`examples/user-wave-by-group.yaml` selects by it).
+    let mut wave: Vec<String> = users
+        .iter()
+        .filter(|u| u.kind == Kind::Synced)
+        .step_by(10)
+        .map(|u| u.id.clone())
+        .collect();
+    wave.sort();
+    groups.push(seeder.cloud_group("Migration Wave 1", false, wave, owner));
     users.extend(cloud);
     let org = Organization {
         id: spec.tenant_id.to_string(),

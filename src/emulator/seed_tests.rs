@@ -98,7 +98,7 @@ fn seeded_objects_look_like_a_synced_tenant() {
         assert_eq!(u.sync.enabled, None);
         assert_eq!(u.sync.values, OnPremIdentity::default());
     }
-    assert_eq!(t.groups.len(), 22);
+    assert_eq!(t.groups.len(), 23, "20 synced + 3 cloud-only");
     assert_eq!(t.groups.values().filter(|g| g.sync.is_synced()).count(), 20);
     assert!(
         t.groups.values().any(|g| g.mail_enabled) && t.groups.values().any(|g| g.security_enabled)
@@ -110,7 +110,7 @@ fn seeded_objects_look_like_a_synced_tenant() {
                 .all(|m| t.users.contains_key(m) || t.groups.contains_key(m))
         );
         assert!(g.members.is_sorted() && g.owners.is_sorted());
-        // Synced groups have no owners; both cloud-only groups are owned by the admin.
+        // Synced groups have no owners; the cloud-only groups are owned by the admin.
         assert_eq!(
             g.owners.is_empty(),
             g.kind == Kind::Synced,

@@ -173,6 +173,6 @@ fn graph_deletes_refuse_synced_objects() {
             .values()
             .filter(|g| g.owners.contains(&admin))
             .count()
-            == 2
+            == 3
     );
 }

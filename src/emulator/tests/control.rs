@@ -35,7 +35,7 @@ async fn state_reports_the_documented_shape() {
     );
     assert_eq!(
         s["groups"],
-        json!({"total": 7, "synced": 5, "formerlySynced": 0, "cloudOnly": 2, "cloudManaged": 0})
+        json!({"total": 8, "synced": 5, "formerlySynced": 0, "cloudOnly": 3, "cloudManaged": 0})
     );
     assert_eq!(
         s["writes"],

@@ -81,6 +81,45 @@ async fn drain(pager: &mut Pager<User>, out: &mut Vec<User>) -> Result<(), Graph
     Ok(())
 }
 
+/// The object id of a group named by id or by display name (exactly one group must carry it).
+async fn resolve_group(
+    graph: &GraphClient,
+    g: &crate::api::common::GroupRef,
+) -> Result<String, GraphError> {
+    if let Some(id) = &g.id {
+        return Ok(id.clone());
+    }
+    let name = g.display_name.clone().unwrap_or_default();
+    // OData string literal: a quote is escaped by doubling it.
+    let filter = format!("displayName eq '{}'", name.replace('\'', "''"));
+    let mut pager = graph.groups_matching(&filter)?;
+    let mut ids = Vec::new();
+    while let Some(page) = pager.next_page().await? {
+        ids.extend(page.items.into_iter().map(|d| d.id));
+    }
+    let problem = |status: u16, code: &str, message: String| GraphError::Api {
+        operation: crate::graph::Operation::ListGroups,
+        status,
+        code: code.into(),
+        message,
+        request_id: None,
+        retry_after: None,
+    };
+    match ids.len() {
+        1 => Ok(ids.remove(0)),
+        0 => Err(problem(
+            404,
+            "GroupNotFound",
+            format!("no group is named {name:?}"),
+        )),
+        n => Err(problem(
+            400,
+            "AmbiguousGroup",
+            format!("{n} groups are named {name:?}; name the group by its id instead"),
+        )),
+    }
+}
+
 fn advanced(filter: String) -> ListQuery {
     ListQuery {
         select: User::SELECT.iter().map(|s| s.to_string()).collect(),
@@ -109,8 +148,11 @@ pub async fn select(
         }
     }
     for g in &s.groups {
+        let id = resolve_group(graph, g)
+            .await
+            .map_err(at("selector.groups"))?;
         let mut pager = graph
-            .group_member_users(&g.id, g.transitive)
+            .group_member_users(&id, g.transitive)
             .map_err(at("selector.groups"))?;
         drain(&mut pager, &mut found)
             .await
@@ -189,8 +231,11 @@ pub async fn select(
         );
         for g in &x.groups {
             let mut members = Vec::new();
+            let id = resolve_group(graph, g)
+                .await
+                .map_err(at("exclude.groups"))?;
             let mut pager = graph
-                .group_member_users(&g.id, g.transitive)
+                .group_member_users(&id, g.transitive)
                 .map_err(at("exclude.groups"))?;
             drain(&mut pager, &mut members)
                 .await

@@ -31,6 +31,21 @@ fn check_upn(field: &'static str, upn: &str) -> Result<(), SpecError> {
     }
 }
 
+fn check_group(field: &'static str, g: &crate::api::common::GroupRef) -> Result<(), SpecError> {
+    match (&g.id, &g.display_name) {
+        (Some(id), None) if is_uuid(id) => Ok(()),
+        (Some(id), None) => Err(err(
+            field,
+            format!("{id:?} is not a group object id (GUID)"),
+        )),
+        (None, Some(name)) if !name.trim().is_empty() && name.len() <= 256 => Ok(()),
+        _ => Err(err(
+            field,
+            "give each group's id or its displayName, not both",
+        )),
+    }
+}
+
 /// Validate `spec`.
 pub fn validate(spec: &CloudUserConversionSpec) -> Result<(), SpecError> {
     if spec.tenant_ref.name.trim().is_empty() {
@@ -54,12 +69,7 @@ pub fn validate(spec: &CloudUserConversionSpec) -> Result<(), SpecError> {
         check_upn("selector.userPrincipalNames", upn)?;
     }
     for g in &s.groups {
-        if !is_uuid(&g.id) {
-            return Err(err(
-                "selector.groups",
-                format!("{:?} is not a group object id (GUID)", g.id),
-            ));
-        }
+        check_group("selector.groups", g)?;
     }
     for d in &s.domains {
         if d.is_empty() || d.contains(['@', '\'', ' ', '/']) || !d.contains('.') {
@@ -82,12 +92,7 @@ pub fn validate(spec: &CloudUserConversionSpec) -> Result<(), SpecError> {
             check_upn("exclude.userPrincipalNames", upn)?;
         }
         for g in &x.groups {
-            if !is_uuid(&g.id) {
-                return Err(err(
-                    "exclude.groups",
-                    format!("{:?} is not a group object id (GUID)", g.id),
-                ));
-            }
+            check_group("exclude.groups", g)?;
         }
     }
     let r = &spec.rollout;
