@@ -54,8 +54,14 @@ enum Command {
     Plan {
         #[command(flatten)]
         run: RunArgs,
-        /// Output format.
-        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        /// Output format (`--format` works too).
+        #[arg(
+            short = 'o',
+            long,
+            alias = "format",
+            value_enum,
+            default_value = "text"
+        )]
         output: PlanFormat,
     },
     /// Start the Graph emulator in-process with a synchronised tenant, apply `examples/`

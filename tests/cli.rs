@@ -140,7 +140,7 @@ fn plan_then_apply_examples_against_the_emulator_process() {
         &emu.url,
         "--login-url",
         &emu.url,
-        "-o",
+        "--format",
         "markdown",
     ]);
     assert_eq!(code, 0, "{err}");
