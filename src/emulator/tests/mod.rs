@@ -10,6 +10,7 @@ mod deleted;
 mod members;
 mod organization;
 mod quotas;
+mod refs;
 mod soa;
 mod sync;
 mod users;
