@@ -391,6 +391,12 @@ async fn a_user_taken_back_by_ad_is_drift() {
         .set_user_cloud_managed(victim["id"].as_str().unwrap(), false)
         .await
         .unwrap();
+    // Switched back but not yet re-synchronised: already drift.
+    h.pass().await.unwrap();
+    assert_eq!(
+        h.reason(cond::DRIFT_DETECTED).as_deref(),
+        Some("TakenBackByAD")
+    );
     control_post(&emu, "sync/cycle", json!({})).await;
     h.pass().await.unwrap();
     let st = h.status();

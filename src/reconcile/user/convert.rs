@@ -30,7 +30,7 @@ fn steps(spec: &CloudUserConversionSpec, u: &Candidate) -> Vec<Action> {
     if spec.method == UserConversionMethod::RestoreDeleted && u.deleted {
         s.push(Action::RestoreUser);
     }
-    if spec.method == UserConversionMethod::SourceOfAuthority && u.synced {
+    if spec.method == UserConversionMethod::SourceOfAuthority && (u.synced || u.rolled_back) {
         s.push(Action::SwitchToCloud);
     }
     let clear = match spec.method {

@@ -12,6 +12,7 @@ pub mod validate;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use tracing::{Instrument, info, info_span};
 
@@ -155,6 +156,49 @@ async fn reconcile_inner(
         .filter(|e| e.record.action == Action::SwitchToCloud && e.record.phase == Phase::Applied)
         .map(|e| e.record.object_id.clone())
         .collect();
+    let mut selection = selection;
+    if spec.method == crate::api::user::UserConversionMethod::SourceOfAuthority {
+        // A user this resource switched that someone switched back is drift at once, before
+        // the next sync cycle takes it over: read the switch of those that look converted.
+        let to_check: Vec<String> = selection
+            .candidates
+            .values()
+            .filter(|c| !c.synced && c.formerly_synced && applied.contains(&c.id))
+            .map(|c| c.id.clone())
+            .collect();
+        let reads: Vec<_> = to_check
+            .into_iter()
+            .map(|id| {
+                let graph = ctx.graph.clone();
+                async move {
+                    let r = graph.user_cloud_managed(&id).await;
+                    (id, r)
+                }
+            })
+            .collect();
+        let results: Vec<_> = futures::stream::iter(reads)
+            .buffered(ctx.concurrency.max(1))
+            .collect()
+            .await;
+        for (id, result) in results {
+            match result {
+                Ok(true) => {}
+                Ok(false) => {
+                    if let Some(c) = selection.candidates.get_mut(&id) {
+                        c.rolled_back = true;
+                    }
+                }
+                Err(e) if e.category().is_retryable() => return Err(ReconcileError::Graph(e)),
+                Err(e) => {
+                    let msg = stall_message(&e, input.tenant, &ctx.resource.namespace);
+                    return Ok(pass.finish(
+                        Health::Stalled(e.category().reason(), msg),
+                        Some(GUARD_INTERVAL),
+                    ));
+                }
+            }
+        }
+    }
     let classified = plan::classify(spec, &selection, &applied);
     let step = plan::decide(
         spec,

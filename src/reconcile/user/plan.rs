@@ -48,7 +48,7 @@ pub fn classify(
                 }
             }
             UserConversionMethod::SourceOfAuthority => {
-                if cand.synced {
+                if cand.synced || cand.rolled_back {
                     if applied.contains(&cand.id) {
                         c.drifted.push(cand.clone());
                     } else {
@@ -188,6 +188,7 @@ mod tests {
             formerly_synced: formerly,
             immutable_id: imm.then(|| "x".into()),
             deleted: false,
+            rolled_back: false,
         }
     }
 

@@ -22,6 +22,8 @@ pub struct Candidate {
     pub immutable_id: Option<String>,
     /// Soft-deleted (in `directory/deletedItems`), e.g. after its AD object left sync scope.
     pub deleted: bool,
+    /// Switched back to AD (`isCloudManaged: false`) but not yet re-synchronised.
+    pub rolled_back: bool,
 }
 
 impl From<User> for Candidate {
@@ -33,6 +35,7 @@ impl From<User> for Candidate {
             immutable_id: u.on_premises_immutable_id,
             id: u.id,
             deleted: false,
+            rolled_back: false,
         }
     }
 }
