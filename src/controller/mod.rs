@@ -2,12 +2,11 @@
 //! leader election on a Lease, status by server-side apply, Events, metrics and health.
 
 pub mod cli;
+pub mod conversion;
 pub mod credentials;
-pub mod group;
 pub mod http;
 pub mod metrics;
 pub mod tenant;
-pub mod user;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -369,16 +368,16 @@ async fn run_controllers(ctx: Arc<Context>, stop: impl Future<Output = ()> + Sen
             users,
             ctx.clone(),
             wait_true(rx.clone()),
-            user::reconcile,
-            user::error_policy,
+            conversion::reconcile::<CloudUserConversion>,
+            conversion::error_policy::<CloudUserConversion>,
         )));
         let groups: Api<CloudGroupConversion> = scoped(&ctx.client, &scope);
         runs.push(Box::pin(run_kind(
             groups,
             ctx.clone(),
             wait_true(rx.clone()),
-            group::reconcile,
-            group::error_policy,
+            conversion::reconcile::<CloudGroupConversion>,
+            conversion::error_policy::<CloudGroupConversion>,
         )));
     }
     futures::future::join_all(runs).await;
