@@ -105,3 +105,105 @@ pub fn apply(
         ReconcileEvent::normal(reason, "Reconcile", message)
     })
 }
+
+/// A status with kstatus conditions and an observed generation.
+pub trait Conditioned {
+    /// The conditions, to set.
+    fn conditions_mut(&mut self) -> &mut Vec<Condition>;
+    /// Record the generation the status describes.
+    fn set_observed_generation(&mut self, generation: Option<i64>);
+}
+
+impl Conditioned for crate::api::CloudUserConversionStatus {
+    fn conditions_mut(&mut self) -> &mut Vec<Condition> {
+        &mut self.conditions
+    }
+    fn set_observed_generation(&mut self, generation: Option<i64>) {
+        self.observed_generation = generation;
+    }
+}
+
+impl Conditioned for crate::api::CloudGroupConversionStatus {
+    fn conditions_mut(&mut self) -> &mut Vec<Condition> {
+        &mut self.conditions
+    }
+    fn set_observed_generation(&mut self, generation: Option<i64>) {
+        self.observed_generation = generation;
+    }
+}
+
+/// The status being built in one pass of a conversion, and the Events that go with it.
+pub struct Pass<S> {
+    /// The status.
+    pub status: S,
+    /// `metadata.generation`.
+    pub generation: Option<i64>,
+    /// The pass's time.
+    pub now: jiff::Timestamp,
+    /// Events to publish.
+    pub events: Vec<ReconcileEvent>,
+}
+
+impl<S: Conditioned> Pass<S> {
+    /// Set the summary conditions from `health`, record the generation, and hand the status
+    /// and Events over with the requeue delay.
+    pub fn finish(
+        mut self,
+        health: Health,
+        requeue_after: Option<std::time::Duration>,
+    ) -> super::Outcome<S> {
+        if let Some(e) = apply(
+            self.status.conditions_mut(),
+            health,
+            self.generation,
+            self.now,
+        ) {
+            self.events.push(e);
+        }
+        self.status.set_observed_generation(self.generation);
+        super::Outcome {
+            status: self.status,
+            events: self.events,
+            requeue_after,
+        }
+    }
+
+    /// `DriftDetected=True` (reason `TakenBackByAD`) with `message`; an Event when it turns true.
+    pub fn mark_drift(&mut self, message: String) {
+        if !cond::is_true(self.status.conditions_mut(), cond::DRIFT_DETECTED) {
+            self.events.push(ReconcileEvent::warning(
+                "DriftDetected",
+                "Observe",
+                message.clone(),
+            ));
+        }
+        let (g, now) = (self.generation, self.now);
+        cond::set(
+            self.status.conditions_mut(),
+            cond::DRIFT_DETECTED,
+            TRUE,
+            "TakenBackByAD",
+            message,
+            g,
+            now,
+        );
+    }
+
+    /// `DriftDetected=False` (reason `Resolved`) with `message`, if it was true.
+    pub fn resolve_drift(&mut self, message: &str) {
+        if cond::is_true(self.status.conditions_mut(), cond::DRIFT_DETECTED) {
+            self.events
+                .push(ReconcileEvent::normal("DriftResolved", "Observe", message));
+            let (g, now) = (self.generation, self.now);
+            cond::set(
+                self.status.conditions_mut(),
+                cond::DRIFT_DETECTED,
+                FALSE,
+                "Resolved",
+                message,
+                g,
+                now,
+            );
+        }
+    }
+}

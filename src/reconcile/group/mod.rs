@@ -13,8 +13,6 @@ pub mod select;
 pub mod steps;
 pub mod validate;
 
-use std::time::Duration;
-
 use tracing::{Instrument, info, info_span};
 
 use crate::api::conditions as cond;
@@ -25,7 +23,7 @@ use crate::journal::{Action, Phase};
 
 use super::health::{self, Health};
 use super::tenant::{GUARD_INTERVAL, INVALID_SPEC, stall_message};
-use super::{Context, Outcome, ReconcileError, ReconcileEvent};
+use super::{Context, Outcome, ReconcileError};
 use plan::{Done, Step};
 use progress::{after_wave, listed, mark_drift, resolve_drift, waves_needed};
 
@@ -46,30 +44,7 @@ pub struct Input<'a> {
     pub tenant: &'a TenantSyncPolicySpec,
 }
 
-struct Pass {
-    status: CloudGroupConversionStatus,
-    generation: Option<i64>,
-    now: jiff::Timestamp,
-    events: Vec<ReconcileEvent>,
-}
-
-impl Pass {
-    fn finish(
-        mut self,
-        h: Health,
-        requeue_after: Option<Duration>,
-    ) -> Outcome<CloudGroupConversionStatus> {
-        if let Some(e) = health::apply(&mut self.status.conditions, h, self.generation, self.now) {
-            self.events.push(e);
-        }
-        self.status.observed_generation = self.generation;
-        Outcome {
-            status: self.status,
-            events: self.events,
-            requeue_after,
-        }
-    }
-}
+type Pass = health::Pass<CloudGroupConversionStatus>;
 
 /// A pass that could not start (e.g. no tenant or credentials): `Stalled`, no Graph call.
 pub fn stall(

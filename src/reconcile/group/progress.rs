@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::api::conditions::{self as cond, FALSE, TRUE};
 use crate::api::group::{CloudGroupConversionSpec, CloudGroupConversionStatus};
 use crate::reconcile::health::Health;
 use crate::reconcile::tenant::{GUARD_INTERVAL, stall_message};
@@ -123,45 +122,16 @@ pub(super) fn waves_needed(spec: &CloudGroupConversionSpec, pending: i64) -> i64
 
 /// `DriftDetected=True` naming the groups AD took back (an Event when it turns true).
 pub(super) fn mark_drift(pass: &mut Pass, names: &[String]) {
-    let msg = format!(
+    pass.mark_drift(format!(
         "{} converted groups are synchronised from AD again: {}",
         names.len(),
         listed(names)
-    );
-    if !cond::is_true(&pass.status.conditions, cond::DRIFT_DETECTED) {
-        pass.events.push(ReconcileEvent::warning(
-            "DriftDetected",
-            "Observe",
-            msg.clone(),
-        ));
-    }
-    cond::set(
-        &mut pass.status.conditions,
-        cond::DRIFT_DETECTED,
-        TRUE,
-        "TakenBackByAD",
-        msg,
-        pass.generation,
-        pass.now,
-    );
+    ));
 }
 
 /// `DriftDetected=False` once no converted group is synchronised again.
 pub(super) fn resolve_drift(pass: &mut Pass) {
-    if cond::is_true(&pass.status.conditions, cond::DRIFT_DETECTED) {
-        let msg = "every converted group is cloud-managed again";
-        pass.events
-            .push(ReconcileEvent::normal("DriftResolved", "Observe", msg));
-        cond::set(
-            &mut pass.status.conditions,
-            cond::DRIFT_DETECTED,
-            FALSE,
-            "Resolved",
-            msg,
-            pass.generation,
-            pass.now,
-        );
-    }
+    pass.resolve_drift("every converted group is cloud-managed again");
 }
 
 #[cfg(test)]

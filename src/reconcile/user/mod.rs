@@ -16,7 +16,7 @@ use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use tracing::{Instrument, info, info_span};
 
-use crate::api::conditions::{self as cond, FALSE, TRUE};
+use crate::api::conditions as cond;
 use crate::api::tenant::TenantSyncPolicySpec;
 use crate::api::user::{CloudUserConversionSpec, CloudUserConversionStatus, Exclusion};
 use crate::graph::ErrorCategory;
@@ -44,30 +44,7 @@ pub struct Input<'a> {
     pub tenant: &'a TenantSyncPolicySpec,
 }
 
-struct Pass {
-    status: CloudUserConversionStatus,
-    generation: Option<i64>,
-    now: jiff::Timestamp,
-    events: Vec<ReconcileEvent>,
-}
-
-impl Pass {
-    fn finish(
-        mut self,
-        h: Health,
-        requeue_after: Option<Duration>,
-    ) -> Outcome<CloudUserConversionStatus> {
-        if let Some(e) = health::apply(&mut self.status.conditions, h, self.generation, self.now) {
-            self.events.push(e);
-        }
-        self.status.observed_generation = self.generation;
-        Outcome {
-            status: self.status,
-            events: self.events,
-            requeue_after,
-        }
-    }
-}
+type Pass = health::Pass<CloudUserConversionStatus>;
 
 /// A pass that could not start (e.g. no tenant or credentials): `Stalled`, no Graph call.
 pub fn stall(
@@ -398,44 +375,15 @@ fn waves_needed(spec: &CloudUserConversionSpec, pending: i64) -> i64 {
 }
 
 fn mark_drift(pass: &mut Pass, names: &[String]) {
-    let msg = format!(
+    pass.mark_drift(format!(
         "{} converted users are synchronised from AD again: {}",
         names.len(),
         names.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
-    );
-    if !cond::is_true(&pass.status.conditions, cond::DRIFT_DETECTED) {
-        pass.events.push(ReconcileEvent::warning(
-            "DriftDetected",
-            "Observe",
-            msg.clone(),
-        ));
-    }
-    cond::set(
-        &mut pass.status.conditions,
-        cond::DRIFT_DETECTED,
-        TRUE,
-        "TakenBackByAD",
-        msg,
-        pass.generation,
-        pass.now,
-    );
+    ));
 }
 
 fn resolve_drift(pass: &mut Pass) {
-    if cond::is_true(&pass.status.conditions, cond::DRIFT_DETECTED) {
-        let msg = "every converted user is cloud-managed again";
-        pass.events
-            .push(ReconcileEvent::normal("DriftResolved", "Observe", msg));
-        cond::set(
-            &mut pass.status.conditions,
-            cond::DRIFT_DETECTED,
-            FALSE,
-            "Resolved",
-            msg,
-            pass.generation,
-            pass.now,
-        );
-    }
+    pass.resolve_drift("every converted user is cloud-managed again");
 }
 
 #[cfg(test)]
