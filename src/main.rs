@@ -70,7 +70,7 @@ enum Command {
     /// Run the operator in a Kubernetes cluster (in-cluster config or KUBECONFIG).
     Controller(entra_cloud_operator::controller::cli::ControllerArgs),
     /// Run the Microsoft Graph emulator.
-    Emulator(EmulatorArgs),
+    Emulator(Box<EmulatorArgs>),
     /// Print the CustomResourceDefinitions as YAML.
     Crds,
     /// Inspect the journal of changes.
@@ -225,7 +225,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Emulator(args) => {
-            emulator::run(args).await?;
+            emulator::run(*args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Crds => {

@@ -24,7 +24,8 @@ impl Drop for EmulatorProcess {
 
 fn emulator(args: &[&str]) -> EmulatorProcess {
     let mut child = Command::new(BIN)
-        .args(["emulator", "--listen", "127.0.0.1:0"])
+        // No latency unless a test asks for some (flags given later win).
+        .args(["emulator", "--listen", "127.0.0.1:0", "--latency", "0"])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

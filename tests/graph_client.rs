@@ -152,3 +152,31 @@ async fn one_token_serves_many_requests() {
     }
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn dropped_connections_are_retried_and_a_landed_write_is_not_lost() {
+    let emu = start(config(3, 1)).await;
+    let graph = client(&emu, SECRET);
+    // Dropped before the request reached the tenant, then after the write landed: the client
+    // retries both (an SOA or sync switch is idempotent) and ends with the write applied.
+    control_post(
+        &emu,
+        "faults",
+        json!({"reset": "before", "count": 2, "method": "GET"}),
+    )
+    .await;
+    assert_eq!(graph.organization().await.unwrap().id, TENANT);
+    control_post(
+        &emu,
+        "faults",
+        json!({"reset": "after", "count": 1, "method": "PATCH"}),
+    )
+    .await;
+    graph.set_directory_sync(TENANT, false).await.unwrap();
+    assert_eq!(graph.stats().retries.load(Ordering::Relaxed), 3);
+    let state = control_get(&emu, "state").await;
+    assert_eq!(state["requests"]["faultsInjected"]["reset-before"], 2);
+    assert_eq!(state["requests"]["faultsInjected"]["reset-after"], 1);
+    assert_eq!(state["writes"]["byOperation"]["PATCH /organization"], 2);
+    emu.shutdown().await;
+}

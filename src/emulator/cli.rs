@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::clock::parse_duration;
+use super::latency::LatencyProfile;
 use super::{
     AfterDisable, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, Emulator,
     EmulatorConfig, HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore,
@@ -93,9 +94,12 @@ pub struct EmulatorArgs {
     /// Do not enforce resource-unit and write quotas.
     #[arg(long)]
     pub no_quotas: bool,
-    /// Milliseconds added to every Graph response.
-    #[arg(long, default_value_t = 0)]
-    pub latency_ms: u64,
+    /// Latency of the answers: `realistic` (reads ~40 ms, writes ~80 ms, tokens ~120 ms
+    /// median, with a tail), `0`, a fixed `50ms`, `uniform:20ms..200ms`,
+    /// `lognormal:MEDIAN/P99`, or per operation `read=…,write=…,token=…,spike=1%:2s`.
+    /// Changeable at run time: `PUT /_emulator/latency`.
+    #[arg(long, default_value = "realistic")]
+    pub latency: LatencyProfile,
 }
 
 fn parse_scale(text: &str) -> Result<f64, String> {
@@ -130,7 +134,7 @@ impl EmulatorArgs {
             user_sync_after_disable: self.user_sync_after_disable,
             org_sync_during_disable: self.org_sync_during_disable,
             quotas: !self.no_quotas,
-            latency: Duration::from_millis(self.latency_ms),
+            latency: self.latency,
             sync_interval: self.sync_interval,
             block_hard_match_takeover: self.block_hard_match_takeover,
             soa_patch_response: self.soa_patch_response,

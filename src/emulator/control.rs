@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::clock::rfc3339;
 use super::faults::FaultSpec;
+use super::latency::LatencyProfile;
 use super::model::{Kind, SyncInfo, Writes};
 use super::routes::organization::PENDING_DISABLE;
 use super::server::{Inner, Shared, lock};
@@ -47,6 +48,7 @@ pub fn router() -> Router<Arc<Shared>> {
             get(list_faults).post(add_fault).delete(clear_faults),
         )
         .route("/permissions", put(set_permissions).get(permissions))
+        .route("/latency", put(set_latency).get(latency))
         .route("/domains", post(set_domain))
         .merge(sync::router())
 }
@@ -139,6 +141,7 @@ pub fn state_json(inner: &Inner) -> Value {
             "total": s.requests,
             "throttled": s.throttled,
             "faulted": s.faulted,
+            "faultsInjected": inner.faults.injected(),
             "byStatus": by_status,
         },
         "tokens": {
@@ -282,12 +285,16 @@ async fn advance(State(shared): AppState, body: Bytes) -> Response {
     axum::Json(state_json(&inner)).into_response()
 }
 
-fn faults_json(inner: &Inner) -> Response {
-    axum::Json(json!({ "faults": inner.faults.pending() })).into_response()
+fn faults_json(inner: &mut Inner) -> Response {
+    axum::Json(json!({
+        "faults": inner.faults.pending(),
+        "injected": inner.faults.injected(),
+    }))
+    .into_response()
 }
 
 async fn list_faults(State(shared): AppState) -> Response {
-    faults_json(&lock(&shared.inner))
+    faults_json(&mut lock(&shared.inner))
 }
 
 async fn add_fault(State(shared): AppState, body: Bytes) -> Response {
@@ -297,7 +304,7 @@ async fn add_fault(State(shared): AppState, body: Bytes) -> Response {
     };
     let mut inner = lock(&shared.inner);
     match inner.faults.add(spec) {
-        Ok(()) => faults_json(&inner),
+        Ok(()) => faults_json(&mut inner),
         Err(message) => error(StatusCode::BAD_REQUEST, "BadRequest", message),
     }
 }
@@ -305,6 +312,32 @@ async fn add_fault(State(shared): AppState, body: Bytes) -> Response {
 async fn clear_faults(State(shared): AppState) -> StatusCode {
     lock(&shared.inner).faults.clear();
     StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Latency {
+    latency: LatencyProfile,
+}
+
+fn latency_json(profile: LatencyProfile) -> Response {
+    axum::Json(json!({ "latency": profile })).into_response()
+}
+
+/// `GET /_emulator/latency`: the latency profile, as `--latency` takes it.
+async fn latency(State(shared): AppState) -> Response {
+    latency_json(shared.latency())
+}
+
+/// `PUT /_emulator/latency` `{"latency": "read=50ms,write=lognormal:80ms/500ms,spike=5%:3s"}`:
+/// changes the latency of every answer from the next request on (a spike storm mid-run).
+async fn set_latency(State(shared): AppState, body: Bytes) -> Response {
+    let request: Latency = match parse(&body) {
+        Ok(r) => r,
+        Err(message) => return bad_body(message),
+    };
+    shared.set_latency(request.latency);
+    latency_json(request.latency)
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,7 +13,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, he
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::faults::Target;
+use super::faults::{ResetPhase, Target};
+use super::latency::Operation;
 use super::quota::Throttled;
 use super::routes::query::Params;
 use super::routes::{GraphError, Reply, Request, Route, Version, resolve};
@@ -31,6 +32,8 @@ struct Outcome {
     body: OutBody,
     ru: u32,
     headers: Vec<(&'static str, String)>,
+    /// Drop the connection instead of answering (an injected reset).
+    reset: bool,
 }
 
 #[derive(Debug)]
@@ -49,6 +52,7 @@ impl Outcome {
             body: OutBody::Error(e),
             ru: 0,
             headers: Vec::new(),
+            reset: false,
         }
     }
 
@@ -63,6 +67,7 @@ impl Outcome {
             body,
             ru: 0,
             headers: Vec::new(),
+            reset: false,
         }
     }
 }
@@ -172,6 +177,7 @@ fn throttled(inner: &Inner, t: Throttled) -> Outcome {
             ),
             ("x-ms-throttle-limit-percentage", format!("{:.2}", t.usage)),
         ],
+        reset: false,
     }
 }
 
@@ -187,16 +193,27 @@ fn run(
         Ok(v) => v,
         Err(e) => return Outcome::error(e),
     };
+    let mut reset_after = false;
     if let Some(fault) = inner
         .faults
         .take(Target::Graph, method.as_str(), uri.path())
     {
         inner.stats.faulted += 1;
-        let mut outcome = fault_outcome(fault.status);
-        outcome
-            .headers
-            .extend(fault.retry_after.map(|r| ("retry-after", r)));
-        return outcome;
+        match fault.reset {
+            Some(ResetPhase::Before) => {
+                let mut outcome = fault_outcome(StatusCode::SERVICE_UNAVAILABLE);
+                outcome.reset = true;
+                return outcome;
+            }
+            Some(ResetPhase::After) => reset_after = true,
+            None => {
+                let mut outcome = fault_outcome(fault.status);
+                outcome
+                    .headers
+                    .extend(fault.retry_after.map(|r| ("retry-after", r)));
+                return outcome;
+            }
+        }
     }
     if let Err(e) = authenticate(inner, headers) {
         let mut outcome = Outcome::error(e);
@@ -254,6 +271,7 @@ fn run(
             .push(("x-ms-throttle-limit-percentage", format!("{usage:.2}")));
     }
     record_write(inner, &route, outcome.status);
+    outcome.reset = reset_after;
     outcome
 }
 
@@ -278,6 +296,7 @@ fn fault_outcome(status: StatusCode) -> Outcome {
                 body: OutBody::Throttled,
                 ru: 0,
                 headers: Vec::new(),
+                reset: false,
             };
         }
         500 => ("generalException", "An unspecified error has occurred."),
@@ -320,7 +339,22 @@ fn throttle_body(ids: &Ids, date: &str) -> Value {
     }})
 }
 
+/// A response whose body fails before a byte is sent: the server closes the connection, and
+/// the client sees it dropped without an answer.
+fn connection_reset() -> Response {
+    let failed = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "emulated connection reset",
+        ))
+    });
+    Response::new(Body::from_stream(failed))
+}
+
 fn render(outcome: Outcome, ids: &Ids, date: &str) -> Response {
+    if outcome.reset {
+        return connection_reset();
+    }
     let json_type = HeaderValue::from_static(JSON_CONTENT_TYPE);
     let (content_type, body) = match &outcome.body {
         OutBody::Json(v) => (Some(json_type), Body::from(v.to_string())),
@@ -377,8 +411,14 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !shared.latency.is_zero() {
-        tokio::time::sleep(shared.latency).await;
+    let operation = if method == Method::GET || method == Method::HEAD {
+        Operation::Read
+    } else {
+        Operation::Write
+    };
+    let delay = shared.delay(operation);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
     let ids = Ids::new(&headers);
     let base = base_url(&headers, &shared);

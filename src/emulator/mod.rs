@@ -17,6 +17,10 @@
 //! `routes/access.rs`); the default grants include the two Source of Authority ones, not the
 //! others: add them to [`EmulatorConfig::permissions`] or with `PUT /_emulator/permissions`.
 //!
+//! Latency (a distribution per operation, `latency.rs`) and faults (statuses, error rates,
+//! outages, connection resets, `faults.rs`) change at run time through `/_emulator/latency` and
+//! `/_emulator/faults`, so a test can start a storm mid-run.
+//!
 //! Behaviours Microsoft leaves UNCONFIRMED (graph-api.md §13) are switches, so both answers
 //! can be rehearsed: [`EmulatorConfig::user_sync_after_disable`],
 //! [`EmulatorConfig::org_sync_during_disable`], and the per-object ones in [`switches`].
@@ -30,6 +34,7 @@ pub mod clock;
 mod control;
 pub mod faults;
 mod graph;
+pub mod latency;
 pub mod model;
 pub mod odata;
 pub mod quota;
@@ -44,7 +49,7 @@ mod token;
 mod tests;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -53,6 +58,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use cli::{EmulatorArgs, run};
+pub use latency::{Dist, LatencyProfile};
 pub use switches::{
     HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup,
     SoaOnCloudObject, SoaPatchResponse,
@@ -116,8 +122,8 @@ pub struct EmulatorConfig {
     pub org_sync_during_disable: AfterDisable,
     /// Enforce resource-unit and write quotas.
     pub quotas: bool,
-    /// Added to every Graph response.
-    pub latency: Duration,
+    /// Latency of every answer (per operation; see `latency.rs`).
+    pub latency: LatencyProfile,
     /// Token lifetime (real time).
     pub token_lifetime: Duration,
     /// Emulated time between two cycles of the simulated sync client while directory sync is
@@ -161,7 +167,7 @@ impl Default for EmulatorConfig {
             user_sync_after_disable: AfterDisable::False,
             org_sync_during_disable: AfterDisable::False,
             quotas: true,
-            latency: Duration::ZERO,
+            latency: LatencyProfile::default(),
             token_lifetime: Duration::from_secs(3_599),
             sync_interval: Duration::from_secs(30 * 60),
             block_hard_match_takeover: true,
@@ -193,7 +199,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("user_sync_after_disable", &self.user_sync_after_disable)
             .field("org_sync_during_disable", &self.org_sync_during_disable)
             .field("quotas", &self.quotas)
-            .field("latency", &self.latency)
+            .field("latency", &self.latency.to_string())
             .field("token_lifetime", &self.token_lifetime)
             .field("sync_interval", &self.sync_interval)
             .field("block_hard_match_takeover", &self.block_hard_match_takeover)
@@ -244,7 +250,7 @@ impl Emulator {
             .context("seeding the tenant")?;
         let shared = Arc::new(server::Shared {
             inner: Mutex::new(inner),
-            latency,
+            latency: RwLock::new(latency),
             addr,
         });
         let app = server::router(shared);

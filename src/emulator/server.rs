@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -12,6 +12,7 @@ use axum::routing::post;
 use super::EmulatorConfig;
 use super::clock::Clock;
 use super::faults::Faults;
+use super::latency::{LatencyProfile, Operation};
 use super::quota::Quotas;
 use super::seed::{SeedSpec, seed_tenant};
 use super::state::{Behaviour, Tenant};
@@ -123,10 +124,32 @@ impl Inner {
 pub struct Shared {
     /// The state.
     pub inner: Mutex<Inner>,
-    /// Added to every Graph response.
-    pub latency: Duration,
+    /// Latency of every answer (changeable at run time).
+    pub latency: RwLock<LatencyProfile>,
     /// Where the server listens.
     pub addr: SocketAddr,
+}
+
+impl Shared {
+    /// A delay to add before answering a request of this kind.
+    pub fn delay(&self, operation: Operation) -> Duration {
+        let profile = self.latency.read().unwrap_or_else(PoisonError::into_inner);
+        if profile.is_zero() {
+            Duration::ZERO
+        } else {
+            profile.sample(operation)
+        }
+    }
+
+    /// The latency profile now.
+    pub fn latency(&self) -> LatencyProfile {
+        *self.latency.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Replaces the latency profile.
+    pub fn set_latency(&self, profile: LatencyProfile) {
+        *self.latency.write().unwrap_or_else(PoisonError::into_inner) = profile;
+    }
 }
 
 /// Locks the state. A poisoned lock is taken over: handlers never panic while holding it,

@@ -16,6 +16,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
 use super::faults::Target;
+use super::latency::Operation;
 use super::seed::random_guid;
 use super::server::{Inner, Shared, lock};
 
@@ -306,6 +307,10 @@ pub async fn endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let delay = shared.delay(Operation::Token);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let (result, timestamp) = {
         let mut inner = lock(&shared.inner);
         let timestamp = inner.clock.now().strftime("%Y-%m-%d %H:%M:%SZ").to_string();
