@@ -22,6 +22,10 @@ demo: ## The whole tenant-wide cutover on the embedded emulator, in under a minu
 test: lint chart-test ## Every check and test: format, lints, chart render/lint/validation, unit, integration, controller, CLI, CRD drift
 	$(CARGO) test --locked --all-targets
 
+.PHONY: bench
+bench: ## Benchmarks in release mode (emulator throughput, …): a table, and target/bench/results.json
+	$(CARGO) bench --locked --bench bench
+
 .PHONY: lint
 lint: ## cargo fmt --check and clippy with warnings denied
 	$(CARGO) fmt --check

@@ -316,3 +316,40 @@ fn bad_manifests_exit_1_naming_file_and_field() {
     assert_eq!(code, 1);
     assert!(err.contains("missing.yaml"), "{err}");
 }
+
+#[test]
+fn the_emulator_starts_from_a_tenant_file_and_refuses_a_broken_one() {
+    let dir = temp("tenant-file");
+    let good = dir.join("tenant.yaml");
+    std::fs::write(
+        &good,
+        "users:\n  - { userPrincipalName: ada@contoso.com }\n  - { userPrincipalName: admin@contoso.onmicrosoft.com, kind: cloudOnly }\ngroups:\n  - { displayName: SG Finance, members: [ada@contoso.com] }\n",
+    )
+    .unwrap();
+    let emu = emulator(&["--tenant-file", good.to_str().unwrap()]);
+    let s = state(&emu.url);
+    assert_eq!(s["users"]["total"], 2);
+    assert_eq!(s["users"]["synced"], 1);
+    assert_eq!(s["groups"]["total"], 1);
+    drop(emu);
+
+    let bad = dir.join("broken.yaml");
+    std::fs::write(
+        &bad,
+        "users:\n  - { userPrincipalName: ada@contoso.com, colour: red }\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&[
+        "emulator",
+        "--listen",
+        "127.0.0.1:0",
+        "--tenant-file",
+        bad.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("broken.yaml") && err.contains("colour"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

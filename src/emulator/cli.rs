@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use super::clock::parse_duration;
 use super::latency::LatencyProfile;
+use super::tenant_file::TenantFile;
 use super::{
     AfterDisable, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, Emulator,
     EmulatorConfig, HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore,
     OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse,
 };
+use anyhow::Context as _;
 
 /// Flags of the `emulator` subcommand.
 #[derive(clap::Args, Debug)]
@@ -18,6 +20,10 @@ pub struct EmulatorArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Start with the tenant this YAML or JSON file describes (see `tenant_file.rs`; a dump
+    /// from `GET /_emulator/dump` is one) instead of a generated one.
+    #[arg(long, value_name = "PATH")]
+    pub tenant_file: Option<std::path::PathBuf>,
     /// Synced users to seed (plus cloud-only, sync service and break-glass accounts).
     #[arg(long, default_value_t = 1_000)]
     pub users: usize,
@@ -173,7 +179,13 @@ async fn terminated() {
 /// Starts the emulator, prints where it listens and the credentials it accepts, and serves
 /// until Ctrl-C or SIGTERM.
 pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
-    let config = args.config();
+    let mut config = args.config();
+    if let Some(path) = &args.tenant_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the tenant file {}", path.display()))?;
+        let file = TenantFile::parse(&text).with_context(|| format!("in {}", path.display()))?;
+        config.tenant_file = Some(file);
+    }
     let banner = format!(
         "tenant {} client_id {} client_secret {} (permissions: {})",
         config.tenant_id,

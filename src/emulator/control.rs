@@ -25,6 +25,7 @@ use super::model::{Kind, SyncInfo, Writes};
 use super::routes::organization::PENDING_DISABLE;
 use super::server::{Inner, Shared, lock};
 use super::state::{Counts, SyncState};
+use super::tenant_file::{self, TenantFile};
 
 type AppState = State<Arc<Shared>>;
 
@@ -41,6 +42,8 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/users", get(users))
         .route("/groups", get(groups))
         .route("/seed", post(seed))
+        .route("/load", post(load))
+        .route("/dump", get(dump))
         .route("/sync/enable", post(enable_sync))
         .route("/time/advance", post(advance))
         .route(
@@ -248,6 +251,46 @@ async fn seed(State(shared): AppState, body: Bytes) -> Response {
     inner.install(tenant);
     tracing::info!(users, groups, seed, "tenant reseeded");
     axum::Json(state_json(&inner)).into_response()
+}
+
+/// `POST /_emulator/load` with a tenant file (YAML or JSON): replaces the tenant, as
+/// `/seed` does, with the one the file describes.
+async fn load(State(shared): AppState, body: Bytes) -> Response {
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let file = match TenantFile::parse(&text) {
+        Ok(f) => f,
+        Err(e) => return bad_body(e.to_string()),
+    };
+    let (config, clock) = {
+        let inner = lock(&shared.inner);
+        (inner.config.clone(), inner.clock.clone())
+    };
+    let built = tokio::task::spawn_blocking(move || Inner::load(&config, &clock, &file)).await;
+    let tenant = match built {
+        Ok(Ok(tenant)) => tenant,
+        Ok(Err(e)) => return bad_body(e.to_string()),
+        Err(_) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "generalException",
+                "loading failed",
+            );
+        }
+    };
+    let mut inner = lock(&shared.inner);
+    inner.install(tenant);
+    tracing::info!(
+        users = inner.tenant.users.len(),
+        groups = inner.tenant.groups.len(),
+        "tenant loaded"
+    );
+    axum::Json(state_json(&inner)).into_response()
+}
+
+/// `GET /_emulator/dump`: the tenant as a tenant file (JSON), for `/load` or `--tenant-file`.
+async fn dump(State(shared): AppState) -> Response {
+    let inner = current(&shared);
+    axum::Json(tenant_file::dump(&inner.tenant)).into_response()
 }
 
 async fn enable_sync(State(shared): AppState) -> Response {

@@ -43,6 +43,7 @@ pub mod seed;
 mod server;
 pub mod state;
 pub mod switches;
+pub mod tenant_file;
 mod token;
 
 #[cfg(test)]
@@ -106,6 +107,9 @@ pub struct EmulatorConfig {
     pub client_secret: String,
     /// Application permissions granted (changeable at run time).
     pub permissions: Vec<String>,
+    /// The tenant to start with (`--tenant-file`); `None`: a generated one of `users` and
+    /// `groups`.
+    pub tenant_file: Option<tenant_file::TenantFile>,
     /// Synced users to seed.
     pub users: usize,
     /// Synced groups to seed.
@@ -159,6 +163,7 @@ impl Default for EmulatorConfig {
                 .iter()
                 .map(|p| (*p).to_string())
                 .collect(),
+            tenant_file: None,
             users: 1_000,
             groups: 50,
             seed: 42,
@@ -191,6 +196,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
             .field("permissions", &self.permissions)
+            .field("tenant_file", &self.tenant_file.is_some())
             .field("users", &self.users)
             .field("groups", &self.groups)
             .field("seed", &self.seed)
@@ -247,7 +253,7 @@ impl Emulator {
         let latency = config.latency;
         let inner = tokio::task::spawn_blocking(move || server::Inner::new(config))
             .await
-            .context("seeding the tenant")?;
+            .context("seeding the tenant")??;
         let shared = Arc::new(server::Shared {
             inner: Mutex::new(inner),
             latency: RwLock::new(latency),

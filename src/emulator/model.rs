@@ -333,7 +333,7 @@ pub fn remove_sorted(list: &mut Vec<String>, id: &str) -> bool {
 }
 
 /// A verified domain of the organization.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedDomain {
     /// Domain name.
     pub name: String,

@@ -16,6 +16,7 @@ use super::latency::{LatencyProfile, Operation};
 use super::quota::Quotas;
 use super::seed::{SeedSpec, seed_tenant};
 use super::state::{Behaviour, Tenant};
+use super::tenant_file::{self, Defaults, TenantFile, TenantFileError};
 use super::token::TokenStore;
 use super::{control, graph, token};
 
@@ -74,12 +75,15 @@ pub struct Inner {
 }
 
 impl Inner {
-    /// Seeds the tenant of `config`.
-    pub fn new(config: EmulatorConfig) -> Self {
+    /// Seeds the tenant of `config`: its tenant file if it has one, else generated.
+    pub fn new(config: EmulatorConfig) -> Result<Self, TenantFileError> {
         let clock = Clock::new(config.time_scale);
-        let tenant = Self::seed(&config, &clock, config.users, config.groups, config.seed);
+        let tenant = match &config.tenant_file {
+            Some(file) => Self::load(&config, &clock, file)?,
+            None => Self::seed(&config, &clock, config.users, config.groups, config.seed),
+        };
         let quotas = Quotas::new(tenant.users.len(), clock.secs());
-        Self {
+        Ok(Self {
             config,
             clock,
             tenant,
@@ -88,7 +92,21 @@ impl Inner {
             faults: Faults::default(),
             stats: Stats::default(),
             token_key: fastrand::u64(..),
-        }
+        })
+    }
+
+    /// The tenant a tenant file describes, at the clock's current time.
+    pub fn load(
+        config: &EmulatorConfig,
+        clock: &Clock,
+        file: &TenantFile,
+    ) -> Result<Tenant, TenantFileError> {
+        let defaults = Defaults {
+            tenant_id: &config.tenant_id,
+            tenant_name: &config.tenant_name,
+            domain: &config.domain,
+        };
+        tenant_file::build(file, &defaults, clock.now(), Behaviour::from_config(config))
     }
 
     /// Seeds a tenant for `config` at the clock's current time.

@@ -92,7 +92,7 @@ impl Tenant {
     }
 
     /// Soft-deletes a user: it leaves its groups and the UPN index, and is purged in 30 days.
-    pub(super) fn soft_delete_user(&mut self, id: &str, at: Timestamp) -> bool {
+    pub(crate) fn soft_delete_user(&mut self, id: &str, at: Timestamp) -> bool {
         let Some(user) = self.users.remove(id) else {
             return false;
         };
@@ -112,7 +112,7 @@ impl Tenant {
 
     /// Deletes a group: a Microsoft 365 group is soft-deleted, any other is gone for good
     /// (remembered only when it has an AD twin).
-    pub(super) fn delete_group_at(&mut self, id: &str, at: Timestamp) -> bool {
+    pub(crate) fn delete_group_at(&mut self, id: &str, at: Timestamp) -> bool {
         let Some(group) = self.groups.remove(id) else {
             return false;
         };

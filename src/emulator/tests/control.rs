@@ -149,3 +149,73 @@ async fn time_moves_forward_only() {
     );
     h.emu.shutdown().await;
 }
+
+/// A control request with a raw (YAML) body.
+async fn post_text(h: &Harness, path: &str, body: &str) -> (StatusCode, Value) {
+    let r = h
+        .http
+        .post(h.url(&format!("/_emulator{path}")))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_tenant_file_loads_and_a_dump_resumes_a_rehearsal() {
+    let h = Harness::small().await;
+    let file = "
+organization: { displayName: Fabrikam, domains: [{ name: fabrikam.com }] }
+users:
+  - { userPrincipalName: ada@fabrikam.com, displayName: Ada Lovelace }
+  - { userPrincipalName: alan@fabrikam.com }
+groups:
+  - { displayName: SG Finance, members: [ada@fabrikam.com, alan@fabrikam.com] }
+";
+    let (status, state) = post_text(&h, "/load", file).await;
+    assert_eq!(status, StatusCode::OK, "{state}");
+    assert_eq!(state["users"]["total"], 2);
+    let ada = h
+        .get("/v1.0/users/ada@fabrikam.com?$select=id,onPremisesSyncEnabled")
+        .await;
+    assert_eq!(ada.status, StatusCode::OK);
+    assert_eq!(ada.body["onPremisesSyncEnabled"], true);
+    let id = ada.body["id"].as_str().unwrap().to_string();
+    let switched = h
+        .patch(
+            &format!("/v1.0/users/{id}/onPremisesSyncBehavior"),
+            json!({"isCloudManaged": true}),
+        )
+        .await;
+    assert_eq!(switched.status, StatusCode::OK, "{:?}", switched.body);
+
+    let dump = h.control(Method::GET, "/dump", None).await;
+    assert_eq!(dump.status, StatusCode::OK);
+    // A broken file is refused and leaves the tenant alone.
+    let (status, error) = post_text(&h, "/load", "users: [{ userPrincipalName: nobody }]").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("users[0] (nobody): userPrincipalName must look like name@domain.com")
+    );
+    assert_eq!(h.state().await["users"]["cloudManaged"], 1);
+    // Start over from scratch, then resume from the dump.
+    h.control(
+        Method::POST,
+        "/seed",
+        Some(json!({"users": 5, "groups": 1})),
+    )
+    .await;
+    let (status, state) = post_text(&h, "/load", &dump.body.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{state}");
+    assert_eq!(state["users"]["cloudManaged"], 1);
+    let behaviour = h
+        .get(&format!("/v1.0/users/{id}/onPremisesSyncBehavior"))
+        .await;
+    assert_eq!(behaviour.body["isCloudManaged"], true);
+    h.emu.shutdown().await;
+}

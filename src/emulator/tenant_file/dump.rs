@@ -1,0 +1,123 @@
+//! A tenant file from a tenant: everything `build` needs to make the same tenant again.
+
+use super::{DomainEntry, GroupEntry, OrgEntry, StateEntry, TenantFile, UserEntry, to_entry};
+use crate::emulator::clock::rfc3339;
+use crate::emulator::model::{Group, SyncInfo, User};
+use crate::emulator::state::Deleted;
+use crate::emulator::state::Tenant;
+
+fn state(sync: &SyncInfo, deleted: Option<(&str, &[String], &[String])>) -> Option<StateEntry> {
+    // Always written: an entry with a state is taken as complete (nothing derived) on load.
+    let twin = sync.ad_twin.as_deref();
+    let (deleted_date_time, member_of, owner_of) = match deleted {
+        Some((at, m, o)) => (Some(at.to_string()), m.to_vec(), o.to_vec()),
+        None => (None, Vec::new(), Vec::new()),
+    };
+    Some(StateEntry {
+        on_premises_sync_enabled: sync.enabled,
+        is_cloud_managed: sync.cloud_managed,
+        in_scope: sync.in_scope,
+        joined: sync.joined,
+        last_sync: sync.last_sync.map(rfc3339),
+        shown: (twin != Some(&sync.values)).then(|| to_entry(&sync.values)),
+        deleted_date_time,
+        member_of,
+        owner_of,
+    })
+}
+
+fn user(u: &User, deleted: Option<&Deleted<User>>) -> UserEntry {
+    let at = deleted.map(|d| rfc3339(d.at));
+    UserEntry {
+        id: Some(u.id.clone()),
+        user_principal_name: u.user_principal_name.clone(),
+        display_name: Some(u.display_name.clone()),
+        given_name: u.given_name.clone(),
+        surname: u.surname.clone(),
+        mail: u.mail.clone(),
+        job_title: u.job_title.clone(),
+        department: u.department.clone(),
+        office_location: u.office_location.clone(),
+        account_enabled: u.account_enabled,
+        user_type: Some(u.user_type.clone()),
+        kind: u.kind,
+        on_premises: u.sync.ad_twin.as_deref().map(to_entry),
+        state: state(
+            &u.sync,
+            deleted
+                .zip(at.as_deref())
+                .map(|(d, at)| (at, d.member_of.as_slice(), d.owner_of.as_slice())),
+        ),
+    }
+}
+
+fn group(g: &Group, deleted: Option<&Deleted<Group>>) -> GroupEntry {
+    let at = deleted.map(|d| rfc3339(d.at));
+    GroupEntry {
+        id: Some(g.id.clone()),
+        display_name: g.display_name.clone(),
+        description: g.description.clone(),
+        mail: g.mail.clone(),
+        mail_enabled: g.mail_enabled,
+        mail_nickname: Some(g.mail_nickname.clone()),
+        security_enabled: Some(g.security_enabled),
+        group_types: g.group_types.clone(),
+        kind: g.kind,
+        members: g.members.clone(),
+        owners: g.owners.clone(),
+        on_premises: g.sync.ad_twin.as_deref().map(to_entry),
+        state: state(
+            &g.sync,
+            deleted
+                .zip(at.as_deref())
+                .map(|(d, at)| (at, d.member_of.as_slice(), d.owner_of.as_slice())),
+        ),
+    }
+}
+
+/// The tenant as a tenant file (objects in id order, deleted ones after the live ones).
+pub fn dump(tenant: &Tenant) -> TenantFile {
+    let org = &tenant.org;
+    let mut domains: Vec<DomainEntry> = org
+        .domains
+        .iter()
+        .filter(|d| !d.is_initial)
+        .map(|d| DomainEntry {
+            name: d.name.clone(),
+            federated: d.federated,
+        })
+        .collect();
+    // The default domain first: `build` makes the first one the default.
+    domains.sort_by_key(|d| !org.domains.iter().any(|v| v.is_default && v.name == d.name));
+    TenantFile {
+        organization: OrgEntry {
+            id: Some(org.id.clone()),
+            display_name: Some(org.display_name.clone()),
+            domains,
+            directory_sync: Some(tenant.sync.name().to_string()),
+            last_sync: org.last_sync.map(rfc3339),
+        },
+        users: tenant
+            .users
+            .values()
+            .map(|u| user(u, None))
+            .chain(
+                tenant
+                    .deleted_users
+                    .values()
+                    .map(|d| user(&d.object, Some(d))),
+            )
+            .collect(),
+        groups: tenant
+            .groups
+            .values()
+            .map(|g| group(g, None))
+            .chain(
+                tenant
+                    .deleted_groups
+                    .values()
+                    .map(|d| group(&d.object, Some(d))),
+            )
+            .collect(),
+    }
+}
