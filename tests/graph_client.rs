@@ -180,3 +180,31 @@ async fn dropped_connections_are_retried_and_a_landed_write_is_not_lost() {
     assert_eq!(state["writes"]["byOperation"]["PATCH /organization"], 2);
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn user_soa_falls_back_to_beta_where_v1_lacks_the_route() {
+    use entra_cloud_operator::emulator::UserSoaApi;
+    let emu = start(entra_cloud_operator::emulator::EmulatorConfig {
+        user_soa_api: UserSoaApi::BetaOnly,
+        ..config(3, 1)
+    })
+    .await;
+    let graph = client(&emu, SECRET);
+    let synced = users(&emu)
+        .await
+        .into_iter()
+        .find(|u| u["kind"] == "synced")
+        .unwrap();
+    let id = synced["id"].as_str().unwrap();
+    assert!(!graph.user_cloud_managed(id).await.unwrap());
+    graph.set_user_cloud_managed(id, true).await.unwrap();
+    assert!(graph.user_cloud_managed(id).await.unwrap());
+    // One refusal from v1.0, then beta only: four answers in all.
+    let state = control_get(&emu, "state").await;
+    assert_eq!(state["requests"]["byStatus"]["400"], 1);
+    assert_eq!(
+        state["writes"]["byOperation"]["PATCH /users/onPremisesSyncBehavior"],
+        1
+    );
+    emu.shutdown().await;
+}

@@ -10,7 +10,7 @@ use super::tenant_file::TenantFile;
 use super::{
     AfterDisable, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, Emulator,
     EmulatorConfig, HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore,
-    OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse,
+    OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse, UserSoaApi,
 };
 use anyhow::Context as _;
 
@@ -79,6 +79,9 @@ pub struct EmulatorArgs {
     /// UNCONFIRMED behaviour: a successful SOA PATCH answers 200 with a body or 204.
     #[arg(long, value_enum, default_value_t = SoaPatchResponse::Body)]
     pub soa_patch_response: SoaPatchResponse,
+    /// UNCONFIRMED behaviour: the user SOA route on /v1.0 and /beta, or /beta only.
+    #[arg(long, value_enum, default_value_t = UserSoaApi::Both)]
+    pub user_soa_api: UserSoaApi,
     /// UNCONFIRMED behaviour: an SOA PATCH on a never-synced object is refused (400) or
     /// accepted as a no-op (200).
     #[arg(long, value_enum, default_value_t = SoaOnCloudObject::Refuse)]
@@ -144,6 +147,7 @@ impl EmulatorArgs {
             sync_interval: self.sync_interval,
             block_hard_match_takeover: self.block_hard_match_takeover,
             soa_patch_response: self.soa_patch_response,
+            user_soa_api: self.user_soa_api,
             soa_on_cloud_object: self.soa_on_cloud_object,
             immutable_id_after_soa: self.immutable_id_after_soa,
             hard_match_flag_app_only: self.hard_match_flag_app_only,

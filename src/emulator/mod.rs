@@ -62,7 +62,7 @@ pub use cli::{EmulatorArgs, run};
 pub use latency::{Dist, LatencyProfile};
 pub use switches::{
     HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup,
-    SoaOnCloudObject, SoaPatchResponse,
+    SoaOnCloudObject, SoaPatchResponse, UserSoaApi,
 };
 
 /// Value an object reports for `onPremisesSyncEnabled` where Microsoft's answer is
@@ -139,6 +139,8 @@ pub struct EmulatorConfig {
     pub block_hard_match_takeover: bool,
     /// UNCONFIRMED: 200 with a body or 204 for a successful SOA PATCH.
     pub soa_patch_response: SoaPatchResponse,
+    /// UNCONFIRMED: whether `/v1.0` serves the user SOA route (or only `/beta`).
+    pub user_soa_api: UserSoaApi,
     /// UNCONFIRMED: SOA PATCH on a never-synced object.
     pub soa_on_cloud_object: SoaOnCloudObject,
     /// UNCONFIRMED: changing `onPremisesImmutableId` on a user switched by SOA.
@@ -177,6 +179,7 @@ impl Default for EmulatorConfig {
             sync_interval: Duration::from_secs(30 * 60),
             block_hard_match_takeover: true,
             soa_patch_response: SoaPatchResponse::Body,
+            user_soa_api: UserSoaApi::Both,
             soa_on_cloud_object: SoaOnCloudObject::Refuse,
             immutable_id_after_soa: ImmutableIdAfterSoa::Allow,
             hard_match_flag_app_only: HardMatchFlagAppOnly::Deny,
@@ -210,6 +213,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("sync_interval", &self.sync_interval)
             .field("block_hard_match_takeover", &self.block_hard_match_takeover)
             .field("soa_patch_response", &self.soa_patch_response)
+            .field("user_soa_api", &self.user_soa_api)
             .field("soa_on_cloud_object", &self.soa_on_cloud_object)
             .field("immutable_id_after_soa", &self.immutable_id_after_soa)
             .field("hard_match_flag_app_only", &self.hard_match_flag_app_only)

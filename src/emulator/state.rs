@@ -20,7 +20,7 @@ use super::clock::add_secs;
 use super::model::{Group, User, VerifiedDomain};
 use super::switches::{
     HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup,
-    SoaOnCloudObject, SoaPatchResponse,
+    SoaOnCloudObject, SoaPatchResponse, UserSoaApi,
 };
 use super::{AfterDisable, EmulatorConfig};
 
@@ -87,6 +87,8 @@ pub struct Behaviour {
     pub block_hard_match_takeover: bool,
     /// 200 + body or 204 for an SOA PATCH.
     pub soa_patch_response: SoaPatchResponse,
+    /// Versions serving the user SOA route.
+    pub user_soa_api: UserSoaApi,
     /// SOA PATCH on a never-synced object.
     pub soa_on_cloud_object: SoaOnCloudObject,
     /// Changing the anchor of a user switched by SOA.
@@ -109,6 +111,7 @@ impl Behaviour {
             sync_interval: config.sync_interval,
             block_hard_match_takeover: config.block_hard_match_takeover,
             soa_patch_response: config.soa_patch_response,
+            user_soa_api: config.user_soa_api,
             soa_on_cloud_object: config.soa_on_cloud_object,
             immutable_id_after_soa: config.immutable_id_after_soa,
             hard_match_flag_app_only: config.hard_match_flag_app_only,

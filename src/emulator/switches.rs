@@ -66,3 +66,15 @@ pub enum OwnerAddOnSyncedGroup {
     /// Owners are cloud-only references: accepted.
     Allow,
 }
+
+/// Which API versions serve `/users/{id}/onPremisesSyncBehavior`. The how-to calls v1.0, the
+/// API reference is still beta, and the beta user cmdlet has no v1.0 twin (graph-api.md §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UserSoaApi {
+    /// `/v1.0` and `/beta` (default).
+    Both,
+    /// `/beta` only: on `/v1.0` the segment is unknown (`400 BadRequest` "Resource not found
+    /// for the segment 'onPremisesSyncBehavior'.").
+    BetaOnly,
+}

@@ -87,6 +87,10 @@ pub struct WriteReceipt {
 struct Inner {
     http: reqwest::Client,
     base: Url,
+    /// `{root}/beta/`: routes only beta serves.
+    beta: Url,
+    /// `/v1.0` answered that it has no user Source of Authority route: use beta from now on.
+    user_soa_beta: std::sync::atomic::AtomicBool,
     origin: String,
     tokens: TokenProvider,
     retry: RetryPolicy,
@@ -174,6 +178,8 @@ impl GraphClient {
         }
         let base = Url::parse(&format!("{}/v1.0/", root.as_str().trim_end_matches('/')))
             .map_err(|e| endpoint_err(&config.graph_root, e.to_string()))?;
+        let beta = Url::parse(&format!("{}/beta/", root.as_str().trim_end_matches('/')))
+            .map_err(|e| endpoint_err(&config.graph_root, e.to_string()))?;
         let login = Url::parse(&config.login_root)
             .map_err(|e| endpoint_err(&config.login_root, e.to_string()))?;
         let http = reqwest::Client::builder()
@@ -196,6 +202,8 @@ impl GraphClient {
                 origin: base.origin().ascii_serialization(),
                 http,
                 base,
+                beta,
+                user_soa_beta: std::sync::atomic::AtomicBool::new(false),
                 tokens,
                 retry: config.retry,
                 stats: ClientStats::default(),
@@ -253,9 +261,16 @@ impl GraphClient {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<WriteReceipt, GraphError> {
-        let resp = self
-            .send(op, Method::PATCH, self.url(path)?, Some(body), false)
-            .await?;
+        self.patch_url(op, self.url(path)?, body).await
+    }
+
+    pub(super) async fn patch_url(
+        &self,
+        op: Operation,
+        url: Url,
+        body: &serde_json::Value,
+    ) -> Result<WriteReceipt, GraphError> {
+        let resp = self.send(op, Method::PATCH, url, Some(body), false).await?;
         Ok(WriteReceipt {
             request_id: resp.request_id,
         })
@@ -300,6 +315,35 @@ impl GraphClient {
             advanced: q.advanced,
             _t: PhantomData,
         })
+    }
+
+    /// `path` under `/beta`.
+    pub(super) fn beta_url(&self, path: &str) -> Result<Url, GraphError> {
+        self.inner
+            .beta
+            .join(path)
+            .map_err(|e| GraphError::Endpoint {
+                url: format!("{}{path}", self.inner.beta),
+                detail: e.to_string(),
+            })
+    }
+
+    /// Whether user SOA calls go to `/beta` (after `/v1.0` said it has no such route).
+    pub(super) fn user_soa_on_beta(&self) -> bool {
+        self.inner.user_soa_beta.load(Ordering::Relaxed)
+    }
+
+    /// True, once, when `e` is `/v1.0` saying it has no `onPremisesSyncBehavior` segment for
+    /// users (Microsoft documents the route on v1.0 in its how-to but on beta in its
+    /// reference): from then on this client sends user SOA calls to `/beta`.
+    pub(super) fn switch_user_soa_to_beta(&self, e: &GraphError) -> bool {
+        let missing = matches!(e, GraphError::Api { status: 400, message, .. }
+            if message.contains("segment 'onPremisesSyncBehavior'"));
+        if missing && !self.inner.user_soa_beta.swap(true, Ordering::Relaxed) {
+            warn!("Graph v1.0 has no user onPremisesSyncBehavior route here; using beta for it");
+            return true;
+        }
+        false
     }
 
     pub(super) fn url(&self, path: &str) -> Result<Url, GraphError> {

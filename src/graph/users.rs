@@ -4,6 +4,7 @@
 
 use reqwest::Method;
 use serde_json::json;
+use url::Url;
 
 use super::client::{GraphClient, ListQuery, Pager, WriteReceipt, decode, path_segment};
 use super::error::{GraphError, Operation};
@@ -47,16 +48,35 @@ impl GraphClient {
         self.pager(Operation::ListGroupMembers, &path, &query)
     }
 
+    /// `/users/{id}/onPremisesSyncBehavior` under `/v1.0`, or `/beta` once v1.0 said it has
+    /// no such route.
+    fn user_soa_url(&self, user_id: &str, beta: bool) -> Result<Url, GraphError> {
+        let path = format!("users/{}/onPremisesSyncBehavior", path_segment(user_id));
+        if beta {
+            self.beta_url(&path)
+        } else {
+            self.url(&path)
+        }
+    }
+
     /// `GET /users/{id}/onPremisesSyncBehavior`: whether the user is cloud-managed.
     pub async fn user_cloud_managed(&self, user_id: &str) -> Result<bool, GraphError> {
         let op = Operation::GetSyncBehavior;
-        let mut url = self.url(&format!(
-            "users/{}/onPremisesSyncBehavior",
-            path_segment(user_id)
-        ))?;
-        url.query_pairs_mut()
-            .append_pair("$select", "isCloudManaged");
-        let resp = self.send(op, Method::GET, url, None, false).await?;
+        let url = |beta| -> Result<Url, GraphError> {
+            let mut url = self.user_soa_url(user_id, beta)?;
+            url.query_pairs_mut()
+                .append_pair("$select", "isCloudManaged");
+            Ok(url)
+        };
+        let resp = match self
+            .send(op, Method::GET, url(self.user_soa_on_beta())?, None, false)
+            .await
+        {
+            Err(e) if self.switch_user_soa_to_beta(&e) => {
+                self.send(op, Method::GET, url(true)?, None, false).await?
+            }
+            other => other?,
+        };
         let b: SyncBehavior = decode(op, resp.body)?;
         Ok(b.is_cloud_managed)
     }
@@ -68,10 +88,16 @@ impl GraphClient {
         user_id: &str,
         cloud_managed: bool,
     ) -> Result<WriteReceipt, GraphError> {
-        let path = format!("users/{}/onPremisesSyncBehavior", path_segment(user_id));
+        let op = Operation::UpdateSyncBehavior;
         let body = json!({ "isCloudManaged": cloud_managed });
-        self.patch(Operation::UpdateSyncBehavior, &path, &body)
-            .await
+        let url = self.user_soa_url(user_id, self.user_soa_on_beta())?;
+        match self.patch_url(op, url, &body).await {
+            Err(e) if self.switch_user_soa_to_beta(&e) => {
+                self.patch_url(op, self.user_soa_url(user_id, true)?, &body)
+                    .await
+            }
+            other => other,
+        }
     }
 
     /// Soft-deleted users (`GET /directory/deletedItems/microsoft.graph.user`), page by page.

@@ -5,9 +5,9 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::list::context_fragment;
-use super::{GraphError, Reply, Request, json_object};
+use super::{GraphError, Reply, Request, Version, json_object};
 use crate::emulator::state::{BLOCK_HARD_MATCH, ObjectKind, SoaError, Tenant};
-use crate::emulator::switches::SoaPatchResponse;
+use crate::emulator::switches::{SoaPatchResponse, UserSoaApi};
 
 const PROPERTIES: &[&str] = &["id", "isCloudManaged"];
 
@@ -27,6 +27,17 @@ pub fn parse_select(raw: &str) -> Result<Vec<String>, GraphError> {
     Ok(out)
 }
 
+/// Refuses a user's SOA route on `/v1.0` when the switch says only beta serves it.
+fn check_version(tenant: &Tenant, kind: ObjectKind, req: &Request<'_>) -> Result<(), GraphError> {
+    if kind == ObjectKind::User
+        && req.version == Version::V1
+        && tenant.behaviour.user_soa_api == UserSoaApi::BetaOnly
+    {
+        return Err(GraphError::unknown_segment("onPremisesSyncBehavior"));
+    }
+    Ok(())
+}
+
 /// `GET …/onPremisesSyncBehavior`: `{"@odata.context","id","isCloudManaged"}` (the id is
 /// always there, as Graph returns the key).
 pub fn get(
@@ -37,6 +48,7 @@ pub fn get(
     select: Option<Vec<String>>,
     req: &Request<'_>,
 ) -> Result<Reply, GraphError> {
+    check_version(tenant, kind, req)?;
     let (id, value) = tenant
         .cloud_managed(kind, key)
         .ok_or_else(|| GraphError::not_found(key))?;
@@ -70,6 +82,7 @@ pub fn patch(
     key: &str,
     req: &Request<'_>,
 ) -> Result<Reply, GraphError> {
+    check_version(tenant, kind, req)?;
     if tenant.cloud_managed(kind, key).is_none() {
         return Err(GraphError::not_found(key));
     }

@@ -297,3 +297,54 @@ async fn permissions_errors_and_groups() {
     assert_eq!(set_block(&h, "beta", false).await, StatusCode::FORBIDDEN);
     h.emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn user_soa_on_v1_follows_its_switch() {
+    use crate::emulator::UserSoaApi;
+    for (api, v1_status) in [
+        (UserSoaApi::Both, StatusCode::OK),
+        (UserSoaApi::BetaOnly, StatusCode::BAD_REQUEST),
+    ] {
+        let h = Harness::start(crate::emulator::EmulatorConfig {
+            user_soa_api: api,
+            ..super::config(5, 1)
+        })
+        .await;
+        let id = h.user_of_kind("synced").await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let v1 = h
+            .get(&format!("/v1.0/users/{id}/onPremisesSyncBehavior"))
+            .await;
+        assert_eq!(v1.status, v1_status, "{api:?}");
+        if v1_status == StatusCode::BAD_REQUEST {
+            assert_eq!(
+                v1.message(),
+                "Resource not found for the segment 'onPremisesSyncBehavior'."
+            );
+        }
+        let beta = h
+            .patch(
+                &format!("/beta/users/{id}/onPremisesSyncBehavior"),
+                json!({"isCloudManaged": true}),
+            )
+            .await;
+        assert_eq!(beta.status, StatusCode::OK, "{api:?}");
+        // Groups are not concerned.
+        let group = h
+            .all_groups()
+            .await
+            .into_iter()
+            .find(|g| g["kind"] == "synced")
+            .unwrap();
+        let g = h
+            .get(&format!(
+                "/v1.0/groups/{}/onPremisesSyncBehavior",
+                group["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(g.status, StatusCode::OK);
+        h.emu.shutdown().await;
+    }
+}
