@@ -90,6 +90,101 @@ pub struct TenantSyncPolicySpec {
     /// Stop acting on this tenant (no Graph calls) until set back to false.
     #[serde(default)]
     pub suspend: bool,
+
+    /// The Microsoft Graph quotas the operator paces itself to, shared by every resource of
+    /// this tenant. Defaults to Microsoft's documented limits for one application in a small
+    /// tenant (3,000 writes per 150 s; 3,500 resource units per 10 s), used at 95 %.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaSpec>,
+}
+
+/// Graph quotas of one application in this tenant (graph-api.md §8).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaSpec {
+    /// Size class of the tenant, which sets its resource-unit quota: `Small` (under 50 users,
+    /// 3,500 per 10 s), `Medium` (50 to 500, 5,000), `Large` (over 500, 8,000).
+    #[serde(default)]
+    pub tenant_size: TenantSize,
+    /// Resource units per `resourceUnitWindow`, instead of the size class's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000000))]
+    pub resource_units: Option<u32>,
+    /// Window of the resource-unit quota (default `10s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_unit_window: Option<String>,
+    /// Write requests per `writeWindow` (default 3,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000000))]
+    pub writes: Option<u32>,
+    /// Window of the write quota (default `150s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_window: Option<String>,
+    /// Share of the quota to use, in percent (50 to 100, default 95): headroom for other
+    /// applications' traffic and Graph's own load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 50, max = 100))]
+    pub headroom_percent: Option<u32>,
+}
+
+/// Tenant size class of the resource-unit quota.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum TenantSize {
+    /// Under 50 users: 3,500 resource units per 10 s.
+    #[default]
+    Small,
+    /// 50 to 500 users: 5,000.
+    Medium,
+    /// Over 500 users: 8,000.
+    Large,
+}
+
+impl QuotaSpec {
+    /// The quota the Graph client paces to; the error is the field (below `spec`) and what
+    /// is wrong with it.
+    pub fn quota(&self) -> Result<crate::graph::pacing::Quota, (&'static str, String)> {
+        let window = |field: &'static str, text: &Option<String>, default: u64| match text {
+            None => Ok(std::time::Duration::from_secs(default)),
+            Some(t) => super::common::parse_duration(t)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    (
+                        field,
+                        format!("{t:?} is not a positive duration (e.g. 150s, 10s, 5m)"),
+                    )
+                }),
+        };
+        let size_units = match self.tenant_size {
+            TenantSize::Small => 3_500,
+            TenantSize::Medium => 5_000,
+            TenantSize::Large => 8_000,
+        };
+        let headroom = self.headroom_percent.unwrap_or(95);
+        if !(50..=100).contains(&headroom) {
+            return Err((
+                "quota.headroomPercent",
+                format!("{headroom} is outside 50 to 100"),
+            ));
+        }
+        Ok(crate::graph::pacing::Quota {
+            writes: f64::from(self.writes.unwrap_or(3_000).max(1)),
+            write_window: window("quota.writeWindow", &self.write_window, 150)?,
+            resource_units: f64::from(self.resource_units.unwrap_or(size_units).max(1)),
+            ru_window: window("quota.resourceUnitWindow", &self.resource_unit_window, 10)?,
+            headroom: f64::from(headroom) / 100.0,
+        })
+    }
+}
+
+impl TenantSyncPolicySpec {
+    /// The quota to pace to: the spec's, or Microsoft's documented one for a small tenant.
+    pub fn pacing(&self) -> Result<crate::graph::pacing::Quota, String> {
+        self.quota
+            .clone()
+            .unwrap_or_default()
+            .quota()
+            .map_err(|(field, message)| format!("spec.{field}: {message}"))
+    }
 }
 
 /// A Microsoft national cloud.

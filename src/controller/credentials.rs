@@ -188,6 +188,10 @@ pub fn graph_client(
         retry: RetryPolicy::default(),
         timeout: Duration::from_secs(60),
         observer: Some(observer),
+        pacing: Some(
+            spec.pacing()
+                .map_err(|e| CredentialProblem::Stall("InvalidSpec", e))?,
+        ),
     };
     GraphClient::new(config, credential)
         .map_err(|e| CredentialProblem::Stall("InvalidSpec", e.to_string()))

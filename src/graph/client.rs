@@ -16,6 +16,7 @@ use url::Url;
 use super::auth::{Credential, TokenProvider};
 use super::error::{GraphError, Operation};
 use super::models::{Collection, ErrorEnvelope, Group, Organization, User};
+use super::pacing::{Pacer, PacingStats, Quota};
 use super::retry::{RetryPolicy, parse_retry_after};
 
 /// Told about every request as it completes, for metrics: the operation, the HTTP status
@@ -50,6 +51,8 @@ pub struct GraphConfig {
     pub timeout: Duration,
     /// Told about every request (metrics).
     pub observer: Option<Arc<dyn RequestObserver>>,
+    /// Pace requests to this quota (see `pacing.rs`); `None`: send at once, retry on 429.
+    pub pacing: Option<Quota>,
 }
 
 impl std::fmt::Debug for GraphConfig {
@@ -62,6 +65,7 @@ impl std::fmt::Debug for GraphConfig {
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
             .field("observer", &self.observer.is_some())
+            .field("pacing", &self.pacing)
             .finish()
     }
 }
@@ -96,6 +100,7 @@ struct Inner {
     retry: RetryPolicy,
     stats: ClientStats,
     observer: Option<Arc<dyn RequestObserver>>,
+    pacer: Option<Pacer>,
 }
 
 /// A Microsoft Graph client for one tenant and application. Cheap to clone.
@@ -208,6 +213,7 @@ impl GraphClient {
                 retry: config.retry,
                 stats: ClientStats::default(),
                 observer: config.observer,
+                pacer: config.pacing.map(Pacer::new),
             }),
         })
     }
@@ -215,6 +221,11 @@ impl GraphClient {
     /// What the client has done so far.
     pub fn stats(&self) -> &ClientStats {
         &self.inner.stats
+    }
+
+    /// What pacing has done so far (`None` when the client does not pace).
+    pub fn pacing(&self) -> Option<PacingStats> {
+        self.inner.pacer.as_ref().map(Pacer::stats)
     }
 
     /// `GET /organization`: the tenant.
@@ -400,6 +411,9 @@ impl GraphClient {
         let mut reauthenticated = false;
         loop {
             attempt += 1;
+            if let Some(pacer) = &inner.pacer {
+                pacer.acquire(op.cost()).await;
+            }
             let token = inner.tokens.token().await?;
             let mut req = inner
                 .http
@@ -417,10 +431,13 @@ impl GraphClient {
             let outcome = match req.send().await {
                 Ok(resp) => {
                     let status = resp.status();
+                    let quota = header(&resp, "x-ms-throttle-limit-percentage")
+                        .and_then(|v| v.trim().parse::<f64>().ok());
                     if let Some(o) = &inner.observer {
-                        let quota = header(&resp, "x-ms-throttle-limit-percentage")
-                            .and_then(|v| v.trim().parse::<f64>().ok());
                         o.observe(op, Some(status.as_u16()), started.elapsed(), quota);
+                    }
+                    if let (Some(pacer), Some(q)) = (&inner.pacer, quota) {
+                        pacer.usage(q);
                     }
                     let request_id = header(&resp, "request-id");
                     let retry_after = resp
@@ -461,6 +478,9 @@ impl GraphClient {
                     }
                     if status == StatusCode::TOO_MANY_REQUESTS {
                         inner.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                        if let Some(pacer) = &inner.pacer {
+                            pacer.throttled(retry_after);
+                        }
                         let wait = retry_after
                             .map(|d| inner.retry.retry_after(d))
                             .unwrap_or_else(|| inner.retry.backoff(attempt - 1));

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::pacing::Cost;
+
 /// One Graph operation the operator performs. Names label logs and metrics; each knows the
 /// least-privileged application permission it needs, so a 403 can say what to grant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -65,6 +67,31 @@ impl Operation {
             Operation::UpdateGroupSyncBehavior => "groups.syncBehavior.update",
             Operation::AddGroupOwner => "groups.owners.add",
             Operation::RemoveGroupOwner => "groups.owners.remove",
+        }
+    }
+
+    /// What it costs against the quotas (graph-api.md §8), as the client sends it: lists with
+    /// `$select` (−1 RU); group members counted as transitive members, the dearer of the two.
+    pub fn cost(self) -> Cost {
+        let read = |ru| Cost { ru, write: false };
+        match self {
+            Operation::ListGroupMembers => read(4),
+            Operation::GetOrganization
+            | Operation::ListUsers
+            | Operation::ListGroups
+            | Operation::GetUser
+            | Operation::GetSyncBehavior
+            | Operation::ListDeletedUsers
+            | Operation::GetGroup
+            | Operation::ListGroupOwners
+            | Operation::GetGroupSyncBehavior => read(1),
+            Operation::UpdateOrganization
+            | Operation::UpdateUser
+            | Operation::UpdateSyncBehavior
+            | Operation::RestoreDeletedUser
+            | Operation::UpdateGroupSyncBehavior
+            | Operation::AddGroupOwner
+            | Operation::RemoveGroupOwner => Cost { ru: 1, write: true },
         }
     }
 

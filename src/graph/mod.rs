@@ -6,6 +6,7 @@ pub mod client;
 pub mod error;
 pub mod groups;
 pub mod models;
+pub mod pacing;
 pub mod retry;
 pub mod secret;
 mod users;

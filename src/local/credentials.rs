@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::api::TenantSyncPolicy;
+use crate::graph::pacing::Quota;
 use crate::graph::{Credential, GraphClient, GraphConfig, RetryPolicy, SecretString};
 
 /// Why no client could be built. Messages name the Secret, key or variable to fix.
@@ -139,10 +140,13 @@ pub fn resolve(
 
 /// Build the Graph client of `tsp`: the cloud's endpoints unless the spec or the command
 /// line override them; the scope is always the cloud's own.
+/// `time_scale` (tenant seconds per real second, above 1 against a fast emulator) shortens
+/// the quota windows the client paces to, as the emulator's own quotas are.
 pub fn graph_client(
     tsp: &TenantSyncPolicy,
     credential: Credential,
     overrides: &EndpointOverrides,
+    time_scale: f64,
 ) -> Result<GraphClient, CredentialError> {
     let spec = &tsp.spec;
     let ep = spec.endpoints.clone().unwrap_or_default();
@@ -164,8 +168,21 @@ pub fn graph_client(
         retry: RetryPolicy::default(),
         timeout: Duration::from_secs(60),
         observer: None,
+        pacing: Some(scaled(spec.pacing().map_err(CredentialError)?, time_scale)),
     };
     GraphClient::new(config, credential).map_err(|e| CredentialError(e.to_string()))
+}
+
+/// The quota with its windows shortened by `time_scale` (ignored unless finite and positive).
+fn scaled(quota: Quota, time_scale: f64) -> Quota {
+    if !(time_scale.is_finite() && time_scale > 0.0) {
+        return quota;
+    }
+    Quota {
+        write_window: quota.write_window.div_f64(time_scale),
+        ru_window: quota.ru_window.div_f64(time_scale),
+        ..quota
+    }
 }
 
 #[cfg(test)]

@@ -178,7 +178,7 @@ pub(super) fn tenant_client(
     match validate::validate(&t.spec) {
         Err(e) => Err((tenant::INVALID_SPEC, e.to_string())),
         Ok(()) => credentials::resolve(t, secrets, &opts.env)
-            .and_then(|c| credentials::graph_client(t, c, &opts.overrides))
+            .and_then(|c| credentials::graph_client(t, c, &opts.overrides, opts.time_scale))
             .map_err(|e| ("CredentialsUnavailable", e.0)),
     }
 }
@@ -307,7 +307,7 @@ pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
             continue;
         }
         let client = credentials::resolve(&tsp, &manifests.secrets, &opts.env)
-            .and_then(|c| credentials::graph_client(&tsp, c, &opts.overrides));
+            .and_then(|c| credentials::graph_client(&tsp, c, &opts.overrides, opts.time_scale));
         let graph = match client {
             Ok(g) => g,
             Err(e) => {

@@ -291,6 +291,7 @@ mod tests {
             clear_immutable_ids: clear,
             drift,
             suspend: false,
+            quota: None,
         }
     }
 

@@ -99,6 +99,9 @@ pub fn validate(spec: &TenantSyncPolicySpec) -> Result<(), SpecError> {
             }
         }
     }
+    if let Some(Err((field, message))) = spec.quota.as_ref().map(|q| q.quota()) {
+        return Err(err(field, message));
+    }
     if spec.clear_immutable_ids && spec.directory_sync != DirectorySyncMode::Disabled {
         return Err(err(
             "clearImmutableIds",
@@ -176,5 +179,32 @@ mod tests {
         let e = validate(&s).unwrap_err();
         assert_eq!(e.field, "clearImmutableIds");
         assert!(e.to_string().starts_with("spec.clearImmutableIds: "));
+    }
+
+    #[test]
+    fn a_bad_quota_names_its_field() {
+        let mut spec = good();
+        spec.quota = Some(crate::api::tenant::QuotaSpec {
+            write_window: Some("soon".into()),
+            ..Default::default()
+        });
+        let e = validate(&spec).unwrap_err();
+        assert_eq!(e.field, "quota.writeWindow");
+        assert!(e.message.contains("not a positive duration"), "{e}");
+        spec.quota = Some(crate::api::tenant::QuotaSpec {
+            headroom_percent: Some(120),
+            ..Default::default()
+        });
+        assert_eq!(validate(&spec).unwrap_err().field, "quota.headroomPercent");
+        spec.quota = Some(crate::api::tenant::QuotaSpec {
+            tenant_size: crate::api::tenant::TenantSize::Large,
+            writes: Some(6_000),
+            write_window: Some("5m".into()),
+            ..Default::default()
+        });
+        assert!(validate(&spec).is_ok());
+        let q = spec.pacing().unwrap();
+        assert_eq!((q.writes, q.resource_units), (6_000.0, 8_000.0));
+        assert_eq!(q.write_window.as_secs(), 300);
     }
 }
