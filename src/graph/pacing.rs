@@ -223,7 +223,7 @@ impl Pacer {
 
     /// Graph reported `x-ms-throttle-limit-percentage` (1.0 = at the limit).
     pub fn usage(&self, fraction: f64) {
-        if !(fraction >= 0.95) {
+        if fraction.is_nan() || fraction < 0.95 {
             return;
         }
         let now = Instant::now();
