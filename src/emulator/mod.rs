@@ -25,6 +25,7 @@
 //! '…'." as Graph does; paths outside `/v1.0` and `/beta` answer `400 BadRequest`
 //! "Invalid version: …".
 
+pub mod apps;
 mod cli;
 pub mod clock;
 mod control;
@@ -52,11 +53,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use apps::{AppRegistration, FederatedCredentialSpec};
 pub use cli::{EmulatorArgs, run};
 pub use switches::{
     HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup,
     SoaOnCloudObject, SoaPatchResponse,
 };
+pub use token::AssertionAlgorithms;
 
 /// Value an object reports for `onPremisesSyncEnabled` where Microsoft's answer is
 /// UNCONFIRMED: `false` ("was synced, no longer") or `null`.
@@ -100,6 +103,14 @@ pub struct EmulatorConfig {
     pub client_secret: String,
     /// Application permissions granted (changeable at run time).
     pub permissions: Vec<String>,
+    /// PEM certificates registered on the default application (client assertions).
+    pub certificates: Vec<String>,
+    /// Federated identity credentials of the default application (workload identity).
+    pub federated_credentials: Vec<FederatedCredentialSpec>,
+    /// More applications, each with its own credentials, permissions and quotas.
+    pub apps: Vec<AppRegistration>,
+    /// UNCONFIRMED: the `alg` Entra accepts in a certificate assertion.
+    pub assertion_algorithms: AssertionAlgorithms,
     /// Synced users to seed.
     pub users: usize,
     /// Synced groups to seed.
@@ -153,6 +164,10 @@ impl Default for EmulatorConfig {
                 .iter()
                 .map(|p| (*p).to_string())
                 .collect(),
+            certificates: Vec::new(),
+            federated_credentials: Vec::new(),
+            apps: Vec::new(),
+            assertion_algorithms: AssertionAlgorithms::default(),
             users: 1_000,
             groups: 50,
             seed: 42,
@@ -185,6 +200,10 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
             .field("permissions", &self.permissions)
+            .field("certificates", &self.certificates.len())
+            .field("federated_credentials", &self.federated_credentials)
+            .field("apps", &self.apps)
+            .field("assertion_algorithms", &self.assertion_algorithms)
             .field("users", &self.users)
             .field("groups", &self.groups)
             .field("seed", &self.seed)
@@ -227,6 +246,8 @@ impl Emulator {
             "time scale must be a positive number, got {}",
             config.time_scale
         );
+        let apps = apps::Apps::from_config(&config)
+            .map_err(|e| anyhow::anyhow!("registering the applications: {e}"))?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("binding the emulator to {listen}"))?;
@@ -239,7 +260,7 @@ impl Emulator {
             bound
         };
         let latency = config.latency;
-        let inner = tokio::task::spawn_blocking(move || server::Inner::new(config))
+        let inner = tokio::task::spawn_blocking(move || server::Inner::new(config, apps))
             .await
             .context("seeding the tenant")?;
         let shared = Arc::new(server::Shared {
