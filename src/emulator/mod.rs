@@ -17,9 +17,24 @@
 //! `routes/access.rs`); the default grants include the two Source of Authority ones, not the
 //! others: add them to [`EmulatorConfig::permissions`] or with `PUT /_emulator/permissions`.
 //!
+//! Applications (`apps.rs`) are registered as in Entra: client id, client secrets, PEM
+//! certificates, federated identity credentials and granted permissions. The default one comes
+//! from [`EmulatorConfig`] (`client_id`, `client_secret`, `permissions`, `certificates`,
+//! `federated_credentials`); more from [`EmulatorConfig::apps`], `--apps` or
+//! `POST /_emulator/apps`. The token endpoint (`token/`) accepts a client secret, a client
+//! assertion signed by a registered certificate (RS256/PS256, `x5t`/`x5t#S256`, `aud` = the
+//! token URL, `iss` = `sub` = client id, `exp`/`nbf` against real time, `jti`), or an external
+//! token matching a federated credential (workload identity; `AADSTS70021` otherwise; its
+//! signature is verified when the issuer's key was registered, else only its claims, since
+//! the emulator cannot fetch keys), each refusal with Entra's AADSTS error. A token is bound to
+//! its application: Graph enforces that application's permissions (`403
+//! Authorization_RequestDenied`) and charges its own quota buckets (`quota.rs`; the tenant's
+//! write bucket is shared, `x-ms-throttle-scope` names the caller).
+//!
 //! Behaviours Microsoft leaves UNCONFIRMED (graph-api.md §13) are switches, so both answers
 //! can be rehearsed: [`EmulatorConfig::user_sync_after_disable`],
-//! [`EmulatorConfig::org_sync_during_disable`], and the per-object ones in [`switches`].
+//! [`EmulatorConfig::org_sync_during_disable`], [`EmulatorConfig::assertion_algorithms`]
+//! (which `alg` a certificate assertion may use), and the per-object ones in [`switches`].
 //!
 //! Unknown paths under a version answer `400 BadRequest` "Resource not found for the segment
 //! '…'." as Graph does; paths outside `/v1.0` and `/beta` answer `400 BadRequest`
