@@ -1,4 +1,5 @@
-//! The Graph client against the emulator: paging, advanced queries, typed errors, retries.
+//! The Graph client against the emulator: paging, advanced queries, typed errors, retries,
+//! and each credential kind (secret, certificate, workload identity).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -6,9 +7,29 @@ mod common;
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeyPair;
+use aws_lc_rs::signature::RSA_PKCS1_SHA256;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
-use entra_cloud_operator::graph::{ErrorCategory, GraphError, ListQuery};
-use serde_json::json;
+use entra_cloud_operator::emulator::{Emulator, EmulatorConfig, FederatedCredentialSpec};
+use entra_cloud_operator::graph::{
+    AuthError, ClientCertificate, Credential, ErrorCategory, GraphClient, GraphConfig, GraphError,
+    ListQuery, SecretString,
+};
+use rustls_pki_types::PrivatePkcs8KeyDer;
+use rustls_pki_types::pem::PemObject;
+use serde_json::{Value, json};
+
+const APP_CRT: &str = include_str!("data/app.crt");
+const APP_KEY: &str = include_str!("data/app.key");
+const OTHER_CRT: &str = include_str!("data/other.crt");
+const OTHER_KEY: &str = include_str!("data/other.key");
+const ISSUER_KEY: &str = include_str!("data/issuer.key");
+const ISSUER_PUB: &str = include_str!("data/issuer.pub");
+const ISSUER: &str = "https://oidc.kind.example/cluster-1";
+const SUBJECT: &str = "system:serviceaccount:identity:entra-cloud-operator";
 
 fn select(props: &[&str]) -> Vec<String> {
     props.iter().map(|s| s.to_string()).collect()
@@ -206,5 +227,146 @@ async fn user_soa_falls_back_to_beta_where_v1_lacks_the_route() {
         state["writes"]["byOperation"]["PATCH /users/onPremisesSyncBehavior"],
         1
     );
+    emu.shutdown().await;
+}
+
+fn client_with(emu: &Emulator, credential: Credential) -> GraphClient {
+    GraphClient::new(
+        GraphConfig {
+            graph_root: emu.url(),
+            login_root: emu.url(),
+            scope: "https://graph.microsoft.com/.default".into(),
+            tenant_id: TENANT.into(),
+            retry: retry(),
+            timeout: std::time::Duration::from_secs(30),
+            observer: None,
+            pacing: None,
+        },
+        credential,
+    )
+    .unwrap()
+}
+
+fn certificate(cert: &str, key: &str) -> Credential {
+    Credential::Certificate {
+        client_id: CLIENT.into(),
+        certificate: ClientCertificate::from_pem(cert, &SecretString::new(key)).unwrap(),
+    }
+}
+
+fn rejected(err: &GraphError) -> (Option<u32>, &str) {
+    match err {
+        GraphError::Auth(AuthError::Rejected { aadsts, error, .. }) => (*aadsts, error.as_str()),
+        other => panic!("expected a token refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_certificate_gets_a_token_and_reads_the_organization() {
+    let emu = start(EmulatorConfig {
+        certificates: vec![APP_CRT.into()],
+        ..config(3, 1)
+    })
+    .await;
+    let graph = client_with(&emu, certificate(APP_CRT, APP_KEY));
+    assert_eq!(graph.organization().await.unwrap().id, TENANT);
+    // A valid pair the application does not know: Entra's 700027, typed and classified.
+    let stranger = client_with(&emu, certificate(OTHER_CRT, OTHER_KEY));
+    let err = stranger.organization().await.unwrap_err();
+    assert_eq!(rejected(&err), (Some(700_027), "invalid_client"));
+    assert_eq!(err.category(), ErrorCategory::InvalidCredentials);
+    assert!(err.to_string().contains("The key was not found"), "{err}");
+    assert_eq!(state(&emu).await["tokens"]["issued"], 1);
+    emu.shutdown().await;
+}
+
+/// A projected service-account token, as the cluster's OIDC issuer signs it.
+fn service_account_token(subject: &str, key_pem: &str) -> String {
+    let now = jiff::Timestamp::now().as_second();
+    let header = json!({"alg": "RS256", "kid": "k1"});
+    let claims = json!({"iss": ISSUER, "sub": subject, "aud": ["api://AzureADTokenExchange"],
+                        "iat": now, "nbf": now, "exp": now + 3600});
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let der = PrivatePkcs8KeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+    let key = KeyPair::from_pkcs8(der.secret_pkcs8_der()).unwrap();
+    let mut signature = vec![0; key.public_modulus_len()];
+    key.sign(
+        &RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        input.as_bytes(),
+        &mut signature,
+    )
+    .unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+#[tokio::test]
+async fn workload_identity_against_a_registered_federated_credential() {
+    let emu = start(EmulatorConfig {
+        federated_credentials: vec![FederatedCredentialSpec {
+            issuer: ISSUER.into(),
+            subject: SUBJECT.into(),
+            signing_key: Some(ISSUER_PUB.into()),
+            ..FederatedCredentialSpec::default()
+        }],
+        ..config(3, 1)
+    })
+    .await;
+    let dir = temp_dir("wif");
+    let token_file = dir.join("azure-identity-token");
+    let wif = || Credential::WorkloadIdentity {
+        client_id: CLIENT.into(),
+        token_file: token_file.clone(),
+    };
+    std::fs::write(&token_file, service_account_token(SUBJECT, ISSUER_KEY)).unwrap();
+    assert_eq!(
+        client_with(&emu, wif()).organization().await.unwrap().id,
+        TENANT
+    );
+    // Another service account: no federated credential matches.
+    std::fs::write(
+        &token_file,
+        service_account_token("system:serviceaccount:identity:other", ISSUER_KEY),
+    )
+    .unwrap();
+    let err = client_with(&emu, wif()).organization().await.unwrap_err();
+    assert_eq!(rejected(&err), (Some(70_021), "invalid_request"));
+    assert_eq!(err.category(), ErrorCategory::InvalidCredentials);
+    // The right subject, signed by a key the issuer never published.
+    std::fs::write(&token_file, service_account_token(SUBJECT, OTHER_KEY)).unwrap();
+    let err = client_with(&emu, wif()).organization().await.unwrap_err();
+    assert_eq!(rejected(&err).0, Some(700_027));
+    let _ = std::fs::remove_dir_all(&dir);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn least_privilege_is_enforced_per_application() {
+    let emu = start(config(3, 1)).await;
+    // A second application with only what reading the tenant needs.
+    let reader = "c0ffee00-1111-4222-8333-944444444444";
+    let body: Value = json!({"clientId": reader, "secrets": [SECRET],
+                             "permissions": ["Organization.Read.All"]});
+    control_post(&emu, "apps", body).await;
+    let graph = client_with(
+        &emu,
+        Credential::ClientSecret {
+            client_id: reader.into(),
+            secret: SecretString::new(SECRET),
+        },
+    );
+    assert_eq!(graph.organization().await.unwrap().id, TENANT);
+    let err = graph
+        .users(&ListQuery::default())
+        .unwrap()
+        .next_page()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("Authorization_RequestDenied"));
+    assert_eq!(err.category(), ErrorCategory::MissingPermission);
     emu.shutdown().await;
 }

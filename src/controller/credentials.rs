@@ -1,5 +1,6 @@
-//! Credentials in a cluster: a client secret from the referenced Secret, or workload identity
-//! from the azure-workload-identity webhook's environment.
+//! Credentials in a cluster: a client secret or a certificate with its private key from the
+//! referenced Secret, or workload identity from the azure-workload-identity webhook's
+//! environment.
 
 use std::time::Duration;
 
@@ -7,8 +8,10 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 
 use crate::api::TenantSyncPolicy;
+use crate::api::tenant::CertificateCredential;
 use crate::graph::{
-    Credential, GraphClient, GraphConfig, RequestObserver, RetryPolicy, SecretString,
+    CertificateError, ClientCertificate, Credential, GraphClient, GraphConfig, RequestObserver,
+    RetryPolicy, SecretString,
 };
 
 /// Why no client could be built: either the resource must stall with a reason and message
@@ -58,6 +61,90 @@ pub fn fingerprint(tsp: &TenantSyncPolicy, secret_version: Option<&str>) -> Stri
     )
 }
 
+/// Reads Secret `ns/name`; `create` is the command that would create it, for the 404 message.
+async fn read_secret(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    create: &str,
+) -> Result<Secret, CredentialProblem> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    match api.get(name).await {
+        Ok(s) => Ok(s),
+        Err(kube::Error::Api(s)) if s.code == 404 => Err(CredentialProblem::Stall(
+            "SecretNotFound",
+            format!("Secret {ns}/{name} does not exist; create it with `{create}`"),
+        )),
+        Err(kube::Error::Api(s)) if s.code == 403 => Err(CredentialProblem::Stall(
+            "SecretForbidden",
+            format!(
+                "the operator may not read Secret {ns}/{name}: grant its ServiceAccount get on secrets in {ns} (the Helm chart does)"
+            ),
+        )),
+        Err(e) => Err(CredentialProblem::Transient(e)),
+    }
+}
+
+/// The value of `key` in a Secret (`data`, else `stringData`).
+fn secret_value(secret: &Secret, key: &str) -> Option<String> {
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+        .or_else(|| {
+            secret
+                .string_data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .cloned()
+        })
+}
+
+/// The certificate credential held by `secret` (`ns/name` per `cc`), or why it is unusable;
+/// messages name the Secret key and the field to fix, never the key material.
+pub fn certificate_credential(
+    ns: &str,
+    cc: &CertificateCredential,
+    secret: &Secret,
+) -> Result<Credential, CredentialProblem> {
+    let r = &cc.secret_ref;
+    let (cert_key, key_key) = (&r.certificate_key, &r.private_key_key);
+    let missing = |key: &str, what: &str, field: &str| {
+        CredentialProblem::Stall(
+            "SecretKeyMissing",
+            format!(
+                "Secret {ns}/{} has no key {key:?} ({what}); fix spec.credentials.certificate.secretRef.{field} or the Secret",
+                r.name
+            ),
+        )
+    };
+    let certificate = secret_value(secret, cert_key)
+        .ok_or_else(|| missing(cert_key, "the PEM certificate", "certificateKey"))?;
+    let private_key = SecretString::new(
+        secret_value(secret, key_key)
+            .ok_or_else(|| missing(key_key, "the PEM private key", "privateKeyKey"))?,
+    );
+    let certificate = ClientCertificate::from_pem(&certificate, &private_key).map_err(|e| {
+        let key = match e {
+            CertificateError::CertificateNotPem | CertificateError::CertificateInvalid => cert_key,
+            _ => key_key,
+        };
+        CredentialProblem::Stall(
+            "CertificateInvalid",
+            format!(
+                "Secret {ns}/{} key {key:?}: {e}; {} (spec.credentials.certificate.secretRef names keys {cert_key:?} and {key_key:?})",
+                r.name,
+                e.hint()
+            ),
+        )
+    })?;
+    Ok(Credential::Certificate {
+        client_id: cc.client_id.clone(),
+        certificate,
+    })
+}
+
 /// Resolve the credential of `tsp`, returning it with the Secret's resourceVersion.
 pub async fn resolve(
     client: &Client,
@@ -72,42 +159,12 @@ pub async fn resolve(
     let c = &tsp.spec.credentials;
     if let Some(cs) = &c.client_secret {
         let r = &cs.secret_ref;
-        let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
-        let secret = match api.get(&r.name).await {
-            Ok(s) => s,
-            Err(kube::Error::Api(s)) if s.code == 404 => {
-                return Err(CredentialProblem::Stall(
-                    "SecretNotFound",
-                    format!(
-                        "Secret {ns}/{} does not exist; create it with `kubectl -n {ns} create secret generic {} --from-literal={}=<client secret value>`",
-                        r.name, r.name, r.key
-                    ),
-                ));
-            }
-            Err(kube::Error::Api(s)) if s.code == 403 => {
-                return Err(CredentialProblem::Stall(
-                    "SecretForbidden",
-                    format!(
-                        "the operator may not read Secret {ns}/{}: grant its ServiceAccount get on secrets in {ns} (the Helm chart does)",
-                        r.name
-                    ),
-                ));
-            }
-            Err(e) => return Err(CredentialProblem::Transient(e)),
-        };
-        let value = secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(&r.key))
-            .map(|b| String::from_utf8_lossy(&b.0).into_owned())
-            .or_else(|| {
-                secret
-                    .string_data
-                    .as_ref()
-                    .and_then(|d| d.get(&r.key))
-                    .cloned()
-            });
-        let Some(value) = value else {
+        let create = format!(
+            "kubectl -n {ns} create secret generic {} --from-literal={}=<client secret value>",
+            r.name, r.key
+        );
+        let secret = read_secret(client, &ns, &r.name, &create).await?;
+        let Some(value) = secret_value(&secret, &r.key) else {
             return Err(CredentialProblem::Stall(
                 "SecretKeyMissing",
                 format!(
@@ -134,6 +191,15 @@ pub async fn resolve(
             secret.metadata.resource_version,
         ));
     }
+    if let Some(cc) = &c.certificate {
+        let create = format!(
+            "kubectl -n {ns} create secret tls {} --cert=<certificate.pem> --key=<private-key.pem>",
+            cc.secret_ref.name
+        );
+        let secret = read_secret(client, &ns, &cc.secret_ref.name, &create).await?;
+        let credential = certificate_credential(&ns, cc, &secret)?;
+        return Ok((credential, secret.metadata.resource_version));
+    }
     if let Some(w) = &c.workload_identity {
         let client_id = w.client_id.clone().or_else(|| wi.client_id.clone()).ok_or_else(|| {
             CredentialProblem::Stall(
@@ -156,8 +222,8 @@ pub async fn resolve(
         ));
     }
     Err(CredentialProblem::Stall(
-        "CredentialsUnsupported",
-        "certificate credentials are not supported by this release yet; use clientSecret or workloadIdentity".into(),
+        "InvalidSpec",
+        "spec.credentials: set exactly one of clientSecret, certificate, workloadIdentity".into(),
     ))
 }
 
@@ -195,4 +261,101 @@ pub fn graph_client(
     };
     GraphClient::new(config, credential)
         .map_err(|e| CredentialProblem::Stall("InvalidSpec", e.to_string()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::api::common::CertificateSecretRef;
+
+    const APP_CRT: &str = include_str!("../../tests/data/app.crt");
+    const APP_KEY: &str = include_str!("../../tests/data/app.key");
+    const OTHER_KEY: &str = include_str!("../../tests/data/other.key");
+
+    fn secret(entries: &[(&str, &str)]) -> Secret {
+        let data: BTreeMap<String, k8s_openapi::ByteString> = entries
+            .iter()
+            .map(|(k, v)| {
+                (
+                    (*k).to_string(),
+                    k8s_openapi::ByteString(v.as_bytes().to_vec()),
+                )
+            })
+            .collect();
+        Secret {
+            data: Some(data),
+            ..Secret::default()
+        }
+    }
+
+    fn cc() -> CertificateCredential {
+        CertificateCredential {
+            client_id: "0b5e7c1d-2f3a-4b6c-8d9e-0f1a2b3c4d5e".into(),
+            secret_ref: CertificateSecretRef {
+                name: "graph-cert".into(),
+                certificate_key: "tls.crt".into(),
+                private_key_key: "tls.key".into(),
+            },
+        }
+    }
+
+    fn stall(r: Result<Credential, CredentialProblem>) -> (&'static str, String) {
+        match r {
+            Err(CredentialProblem::Stall(reason, message)) => (reason, message),
+            other => panic!("expected a stall, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_tls_secret_becomes_a_certificate_credential() {
+        let s = secret(&[("tls.crt", APP_CRT), ("tls.key", APP_KEY)]);
+        let c = certificate_credential("identity", &cc(), &s).unwrap();
+        assert!(
+            matches!(c, Credential::Certificate { ref client_id, .. } if client_id == "0b5e7c1d-2f3a-4b6c-8d9e-0f1a2b3c4d5e")
+        );
+    }
+
+    #[test]
+    fn unusable_secrets_stall_naming_the_key_and_the_fix() {
+        let key_line = APP_KEY.lines().nth(1).unwrap();
+        let cases = [
+            (
+                secret(&[("tls.key", APP_KEY)]),
+                "SecretKeyMissing",
+                "no key \"tls.crt\"",
+            ),
+            (
+                secret(&[("tls.crt", APP_CRT)]),
+                "SecretKeyMissing",
+                "secretRef.privateKeyKey",
+            ),
+            (
+                secret(&[("tls.crt", "x"), ("tls.key", APP_KEY)]),
+                "CertificateInvalid",
+                "key \"tls.crt\": the certificate is not PEM",
+            ),
+            (
+                secret(&[("tls.crt", APP_CRT), ("tls.key", "x")]),
+                "CertificateInvalid",
+                "key \"tls.key\": the private key is not PEM",
+            ),
+            (
+                secret(&[("tls.crt", APP_CRT), ("tls.key", OTHER_KEY)]),
+                "CertificateInvalid",
+                "does not belong to the certificate",
+            ),
+        ];
+        for (s, reason, wanted) in cases {
+            let (r, m) = stall(certificate_credential("identity", &cc(), &s));
+            assert_eq!(r, reason, "{m}");
+            assert!(
+                m.contains(wanted) && m.contains("identity/graph-cert"),
+                "{m}"
+            );
+            assert!(!m.contains(key_line), "the key leaked: {m}");
+        }
+    }
 }

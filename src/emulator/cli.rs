@@ -8,9 +8,10 @@ use super::clock::parse_duration;
 use super::latency::LatencyProfile;
 use super::tenant_file::TenantFile;
 use super::{
-    AfterDisable, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, Emulator,
-    EmulatorConfig, HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore,
-    OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse, UserSoaApi,
+    AfterDisable, AppRegistration, AssertionAlgorithms, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    DEFAULT_TENANT_ID, Emulator, EmulatorConfig, FederatedCredentialSpec, HardMatchFlagAppOnly,
+    ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup, SoaOnCloudObject,
+    SoaPatchResponse, UserSoaApi,
 };
 use anyhow::Context as _;
 
@@ -62,6 +63,23 @@ pub struct EmulatorArgs {
         default_value = "Organization.ReadWrite.All,User.ReadWrite.All,Group.Read.All,GroupMember.Read.All,User-OnPremisesSyncBehavior.ReadWrite.All,Group-OnPremisesSyncBehavior.ReadWrite.All"
     )]
     pub permissions: Vec<String>,
+    /// A PEM certificate file registered on the default application: client assertions
+    /// signed by its private key are accepted (repeatable).
+    #[arg(long = "client-certificate", value_name = "PEM_FILE", value_parser = read_certificate)]
+    pub client_certificates: Vec<String>,
+    /// A federated identity credential of the default application, `ISSUER,SUBJECT[,AUDIENCE]`
+    /// (audience default api://AzureADTokenExchange); claims only, since the emulator cannot
+    /// fetch the issuer's keys: register a signing key with --apps (repeatable).
+    #[arg(long = "federated-credential", value_name = "ISSUER,SUBJECT[,AUDIENCE]", value_parser = parse_federated)]
+    pub federated_credentials: Vec<FederatedCredentialSpec>,
+    /// A JSON file with more applications to register: an array of the bodies
+    /// `POST /_emulator/apps` takes (clientId, displayName, secrets, certificates,
+    /// federatedCredentials with signingKey, permissions).
+    #[arg(long, value_name = "JSON_FILE", value_parser = read_apps)]
+    pub apps: Option<AppsFile>,
+    /// UNCONFIRMED behaviour: the alg Entra accepts in a certificate assertion.
+    #[arg(long, value_enum, default_value_t = AssertionAlgorithms::default())]
+    pub assertion_algorithms: AssertionAlgorithms,
     /// UNCONFIRMED behaviour: what converted users and groups report as onPremisesSyncEnabled.
     #[arg(long, value_enum, default_value_t = AfterDisable::False)]
     pub user_sync_after_disable: AfterDisable,
@@ -111,6 +129,44 @@ pub struct EmulatorArgs {
     pub latency: LatencyProfile,
 }
 
+/// The applications of an `--apps` file.
+#[derive(Clone, Debug, Default)]
+pub struct AppsFile(pub Vec<AppRegistration>);
+
+fn read_file(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
+}
+
+fn read_certificate(path: &str) -> Result<String, String> {
+    let pem = read_file(path)?;
+    super::apps::Certificate::from_pem(&pem).map_err(|e| format!("{path}: {e}"))?;
+    Ok(pem)
+}
+
+fn read_apps(path: &str) -> Result<AppsFile, String> {
+    let text = read_file(path)?;
+    serde_json::from_str(&text)
+        .map(AppsFile)
+        .map_err(|e| format!("{path}: not a JSON array of application registrations: {e}"))
+}
+
+fn parse_federated(text: &str) -> Result<FederatedCredentialSpec, String> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    match parts.as_slice() {
+        [issuer, subject, rest @ ..]
+            if !issuer.is_empty() && !subject.is_empty() && rest.len() <= 1 =>
+        {
+            Ok(FederatedCredentialSpec {
+                issuer: (*issuer).to_string(),
+                subject: (*subject).to_string(),
+                audiences: rest.iter().map(|a| (*a).to_string()).collect(),
+                ..FederatedCredentialSpec::default()
+            })
+        }
+        _ => Err(format!("expected ISSUER,SUBJECT[,AUDIENCE], got '{text}'")),
+    }
+}
+
 fn parse_scale(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
@@ -135,6 +191,10 @@ impl EmulatorArgs {
                 .map(|p| p.trim().to_string())
                 .filter(|p| !p.is_empty())
                 .collect(),
+            certificates: self.client_certificates.clone(),
+            federated_credentials: self.federated_credentials.clone(),
+            apps: self.apps.clone().unwrap_or_default().0,
+            assertion_algorithms: self.assertion_algorithms,
             users: self.users,
             groups: self.groups,
             seed: self.seed,
@@ -191,11 +251,14 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         config.tenant_file = Some(file);
     }
     let banner = format!(
-        "tenant {} client_id {} client_secret {} (permissions: {})",
+        "tenant {} client_id {} client_secret {} (permissions: {}; certificates: {}; federated credentials: {}; more applications: {})",
         config.tenant_id,
         config.client_id,
         config.client_secret,
-        config.permissions.join(", ")
+        config.permissions.join(", "),
+        config.certificates.len(),
+        config.federated_credentials.len(),
+        config.apps.len(),
     );
     let emulator = Emulator::start(config, args.listen).await?;
     {
@@ -279,5 +342,52 @@ mod tests {
         assert_eq!(c.owner_add_on_synced_group, OwnerAddOnSyncedGroup::Allow);
         assert!(config(&["--soa-patch-response", "maybe"]).is_none());
         assert!(config(&["--sync-interval", "soon"]).is_none());
+    }
+
+    #[test]
+    fn application_flags_reach_the_config() {
+        let dir = std::env::temp_dir().join(format!("eco-cli-apps-{}", fastrand::u64(..)));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        let cert = dir.join("app.crt");
+        let apps = dir.join("apps.json");
+        let pem = include_str!("../../tests/data/app.crt");
+        std::fs::write(&cert, pem).unwrap_or_default();
+        let body = serde_json::json!([{"clientId": "22222222-0000-0000-0000-000000000002",
+            "permissions": ["User.Read.All"]}]);
+        std::fs::write(&apps, body.to_string()).unwrap_or_default();
+        let (cert, apps) = (cert.to_string_lossy(), apps.to_string_lossy());
+        let parsed = config(&[
+            "--client-certificate",
+            &cert,
+            "--federated-credential",
+            "https://oidc.example,system:serviceaccount:identity:operator",
+            "--federated-credential",
+            "https://oidc.example,system:serviceaccount:identity:other,api://AzureADTokenExchangeUSGov",
+            "--apps",
+            &apps,
+            "--assertion-algorithms",
+            "rs256",
+        ]);
+        let Some(c) = parsed else {
+            panic!("the application flags must parse");
+        };
+        assert_eq!(c.certificates, vec![pem.to_string()]);
+        assert_eq!(c.federated_credentials.len(), 2);
+        assert!(c.federated_credentials[0].audiences.is_empty());
+        assert_eq!(
+            c.federated_credentials[1].audiences,
+            vec!["api://AzureADTokenExchangeUSGov"]
+        );
+        assert_eq!(c.apps.len(), 1);
+        assert_eq!(c.apps[0].permissions, vec!["User.Read.All"]);
+        assert_eq!(c.assertion_algorithms, AssertionAlgorithms::Rs256);
+        assert_eq!(
+            config(&[]).map(|c| c.assertion_algorithms),
+            Some(AssertionAlgorithms::default())
+        );
+        assert!(config(&["--federated-credential", "only-an-issuer"]).is_none());
+        assert!(config(&["--client-certificate", &apps]).is_none());
+        assert!(config(&["--apps", &cert]).is_none());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,8 +1,10 @@
 //! Control endpoints under `/_emulator/` (no authentication; JSON; camelCase): read the
 //! state, reseed, re-enable sync as an admin, move time, inject faults, change grants; and
 //! (`control/sync.rs`) move AD objects in and out of scope, run a sync cycle, set the sync
-//! features as an admin, list the deleted items.
+//! features as an admin, list the deleted items; (`control/apps.rs`) register applications and
+//! change their grants.
 
+mod apps;
 mod sync;
 
 use std::collections::BTreeMap;
@@ -52,6 +54,7 @@ pub fn router() -> Router<Arc<Shared>> {
         )
         .route("/permissions", put(set_permissions).get(permissions))
         .route("/latency", put(set_latency).get(latency))
+        .merge(apps::router())
         .route("/domains", post(set_domain))
         .merge(sync::router())
 }
@@ -152,7 +155,7 @@ pub fn state_json(inner: &Inner) -> Value {
             "refused": s.tokens_refused,
             "faulted": s.tokens_faulted,
         },
-        "permissions": inner.config.permissions,
+        "permissions": inner.apps.default_app().permissions,
     })
 }
 
@@ -435,16 +438,18 @@ async fn set_domain(State(shared): AppState, body: Bytes) -> Response {
 
 async fn permissions(State(shared): AppState) -> Response {
     let inner = lock(&shared.inner);
-    axum::Json(json!({ "permissions": inner.config.permissions })).into_response()
+    axum::Json(json!({ "permissions": inner.apps.default_app().permissions })).into_response()
 }
 
+/// `PUT /_emulator/permissions`: replaces the default application's grants.
 async fn set_permissions(State(shared): AppState, body: Bytes) -> Response {
     let request: Permissions = match parse(&body) {
         Ok(r) => r,
         Err(message) => return bad_body(message),
     };
     let mut inner = lock(&shared.inner);
-    tracing::info!(permissions = ?request.permissions, "app permissions replaced");
-    inner.config.permissions = request.permissions;
-    axum::Json(json!({ "permissions": inner.config.permissions })).into_response()
+    let app = inner.apps.default_app_mut();
+    tracing::info!(client_id = %app.client_id, permissions = ?request.permissions, "app permissions replaced");
+    app.permissions = request.permissions;
+    axum::Json(json!({ "permissions": app.permissions })).into_response()
 }

@@ -1,6 +1,7 @@
-//! The Graph request pipeline: version → faults → authentication → due flips, sync cycles and
-//! purges → route → permission → query → quota → the route itself; then Graph's headers and
-//! error envelope.
+//! The Graph request pipeline: version → faults → authentication (the token names the calling
+//! application) → due flips, sync cycles and purges → route → permission (that application's
+//! grants) → query → quota (that application's buckets) → the route itself; then Graph's
+//! headers and error envelope.
 //!
 //! Everything happens in one short critical section on the emulator state, never held across
 //! an `.await`.
@@ -135,7 +136,8 @@ fn split_path(path: &str) -> Result<(Version, Vec<String>), GraphError> {
     Ok((version, segments.collect()))
 }
 
-fn authenticate(inner: &Inner, headers: &HeaderMap) -> Result<(), GraphError> {
+/// The client id of the application the bearer token was issued to.
+fn authenticate(inner: &Inner, headers: &HeaderMap) -> Result<String, GraphError> {
     let unauthorized =
         |m: &str| GraphError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", m);
     let value = headers
@@ -153,14 +155,23 @@ fn authenticate(inner: &Inner, headers: &HeaderMap) -> Result<(), GraphError> {
     if token.is_empty() {
         return Err(unauthorized("Access token is empty."));
     }
-    inner.tokens.check(token).map_err(|p| match p {
-        TokenProblem::Expired => unauthorized("Lifetime validation failed, the token is expired."),
-        TokenProblem::Unknown => unauthorized("Invalid token."),
-    })
+    match inner.tokens.check(token) {
+        Ok(app) => Ok(app.to_string()),
+        Err(TokenProblem::Expired) => Err(unauthorized(
+            "Lifetime validation failed, the token is expired.",
+        )),
+        Err(TokenProblem::Unknown) => Err(unauthorized("Invalid token.")),
+    }
 }
 
-fn throttled(inner: &Inner, t: Throttled) -> Outcome {
-    let config = &inner.config;
+/// Whether the calling application's current grants allow `route`.
+fn permitted(inner: &Inner, app: &str, route: &Route) -> bool {
+    route
+        .access(&inner.tenant)
+        .allowed(inner.apps.permissions(app))
+}
+
+fn throttled(inner: &Inner, app: &str, t: Throttled) -> Outcome {
     Outcome {
         status: StatusCode::TOO_MANY_REQUESTS,
         body: OutBody::Throttled,
@@ -169,7 +180,7 @@ fn throttled(inner: &Inner, t: Throttled) -> Outcome {
             ("retry-after", inner.clock.retry_after(t.wait)),
             (
                 "x-ms-throttle-scope",
-                t.limit.scope(&config.client_id, &config.tenant_id),
+                t.limit.scope(app, &inner.config.tenant_id),
             ),
             (
                 "x-ms-throttle-information",
@@ -215,24 +226,24 @@ fn run(
             }
         }
     }
-    if let Err(e) = authenticate(inner, headers) {
-        let mut outcome = Outcome::error(e);
-        let challenge = "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"";
-        outcome
-            .headers
-            .push(("www-authenticate", challenge.to_string()));
-        return outcome;
-    }
+    let app = match authenticate(inner, headers) {
+        Ok(app) => app,
+        Err(e) => {
+            let mut outcome = Outcome::error(e);
+            let challenge = "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"";
+            outcome
+                .headers
+                .push(("www-authenticate", challenge.to_string()));
+            return outcome;
+        }
+    };
     let now = inner.clock.now();
     inner.tenant.apply_due(now);
     let route = match resolve(method, &segments) {
         Ok(r) => r,
         Err(e) => return Outcome::error(e),
     };
-    if !route
-        .access(&inner.tenant)
-        .allowed(&inner.config.permissions)
-    {
+    if !permitted(inner, &app, &route) {
         return Outcome::error(GraphError::new(
             StatusCode::FORBIDDEN,
             "Authorization_RequestDenied",
@@ -244,11 +255,14 @@ fn run(
     let mut usage = 0.0;
     if inner.config.quotas {
         let secs = inner.clock.secs();
-        match inner.quotas.admit(charge, inner.tenant.users.len(), secs) {
+        match inner
+            .quotas
+            .admit(&app, charge, inner.tenant.users.len(), secs)
+        {
             Ok(u) => usage = u,
             Err(t) => {
                 inner.stats.throttled += 1;
-                return throttled(inner, t);
+                return throttled(inner, &app, t);
             }
         }
     }

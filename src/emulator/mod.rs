@@ -21,14 +21,30 @@
 //! outages, connection resets, `faults.rs`) change at run time through `/_emulator/latency` and
 //! `/_emulator/faults`, so a test can start a storm mid-run.
 //!
+//! Applications (`apps.rs`) are registered as in Entra: client id, client secrets, PEM
+//! certificates, federated identity credentials and granted permissions. The default one comes
+//! from [`EmulatorConfig`] (`client_id`, `client_secret`, `permissions`, `certificates`,
+//! `federated_credentials`); more from [`EmulatorConfig::apps`], `--apps` or
+//! `POST /_emulator/apps`. The token endpoint (`token/`) accepts a client secret, a client
+//! assertion signed by a registered certificate (RS256/PS256, `x5t`/`x5t#S256`, `aud` = the
+//! token URL, `iss` = `sub` = client id, `exp`/`nbf` against real time, `jti`), or an external
+//! token matching a federated credential (workload identity; `AADSTS70021` otherwise; its
+//! signature is verified when the issuer's key was registered, else only its claims, since
+//! the emulator cannot fetch keys), each refusal with Entra's AADSTS error. A token is bound to
+//! its application: Graph enforces that application's permissions (`403
+//! Authorization_RequestDenied`) and charges its own quota buckets (`quota.rs`; the tenant's
+//! write bucket is shared, `x-ms-throttle-scope` names the caller).
+//!
 //! Behaviours Microsoft leaves UNCONFIRMED (graph-api.md §13) are switches, so both answers
 //! can be rehearsed: [`EmulatorConfig::user_sync_after_disable`],
-//! [`EmulatorConfig::org_sync_during_disable`], and the per-object ones in [`switches`].
+//! [`EmulatorConfig::org_sync_during_disable`], [`EmulatorConfig::assertion_algorithms`]
+//! (which `alg` a certificate assertion may use), and the per-object ones in [`switches`].
 //!
 //! Unknown paths under a version answer `400 BadRequest` "Resource not found for the segment
 //! '…'." as Graph does; paths outside `/v1.0` and `/beta` answer `400 BadRequest`
 //! "Invalid version: …".
 
+pub mod apps;
 mod cli;
 pub mod clock;
 mod control;
@@ -58,12 +74,14 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use apps::{AppRegistration, FederatedCredentialSpec};
 pub use cli::{EmulatorArgs, run};
 pub use latency::{Dist, LatencyProfile};
 pub use switches::{
     HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup,
     SoaOnCloudObject, SoaPatchResponse, UserSoaApi,
 };
+pub use token::AssertionAlgorithms;
 
 /// Value an object reports for `onPremisesSyncEnabled` where Microsoft's answer is
 /// UNCONFIRMED: `false` ("was synced, no longer") or `null`.
@@ -110,6 +128,14 @@ pub struct EmulatorConfig {
     /// The tenant to start with (`--tenant-file`); `None`: a generated one of `users` and
     /// `groups`.
     pub tenant_file: Option<tenant_file::TenantFile>,
+    /// PEM certificates registered on the default application (client assertions).
+    pub certificates: Vec<String>,
+    /// Federated identity credentials of the default application (workload identity).
+    pub federated_credentials: Vec<FederatedCredentialSpec>,
+    /// More applications, each with its own credentials, permissions and quotas.
+    pub apps: Vec<AppRegistration>,
+    /// UNCONFIRMED: the `alg` Entra accepts in a certificate assertion.
+    pub assertion_algorithms: AssertionAlgorithms,
     /// Synced users to seed.
     pub users: usize,
     /// Synced groups to seed.
@@ -166,6 +192,10 @@ impl Default for EmulatorConfig {
                 .map(|p| (*p).to_string())
                 .collect(),
             tenant_file: None,
+            certificates: Vec::new(),
+            federated_credentials: Vec::new(),
+            apps: Vec::new(),
+            assertion_algorithms: AssertionAlgorithms::default(),
             users: 1_000,
             groups: 50,
             seed: 42,
@@ -200,6 +230,10 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("client_secret", &"<redacted>")
             .field("permissions", &self.permissions)
             .field("tenant_file", &self.tenant_file.is_some())
+            .field("certificates", &self.certificates.len())
+            .field("federated_credentials", &self.federated_credentials)
+            .field("apps", &self.apps)
+            .field("assertion_algorithms", &self.assertion_algorithms)
             .field("users", &self.users)
             .field("groups", &self.groups)
             .field("seed", &self.seed)
@@ -243,6 +277,8 @@ impl Emulator {
             "time scale must be a positive number, got {}",
             config.time_scale
         );
+        let apps = apps::Apps::from_config(&config)
+            .map_err(|e| anyhow::anyhow!("registering the applications: {e}"))?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("binding the emulator to {listen}"))?;
@@ -255,7 +291,7 @@ impl Emulator {
             bound
         };
         let latency = config.latency;
-        let inner = tokio::task::spawn_blocking(move || server::Inner::new(config))
+        let inner = tokio::task::spawn_blocking(move || server::Inner::new(config, apps))
             .await
             .context("seeding the tenant")??;
         let shared = Arc::new(server::Shared {

@@ -6,7 +6,12 @@
 //! - writes per application + tenant: 3,000 per 150 s;
 //! - writes per tenant (all applications): 18,000 per 300 s.
 //!
+//! The emulator has one tenant, so the application + tenant buckets are kept per application
+//! (client id) and the tenant write bucket is shared by all of them.
+//!
 //! Throttled requests are not charged, so waiting the advertised time always suffices.
+
+use std::collections::HashMap;
 
 /// A continuously refilling token bucket: `capacity` tokens per `window` seconds.
 #[derive(Debug, Clone)]
@@ -147,28 +152,53 @@ pub fn ru_capacity(users: usize) -> f64 {
     }
 }
 
-/// The buckets of the emulator's one application in its one tenant.
+/// The application + tenant buckets of one application.
+#[derive(Debug, Clone)]
+struct AppBuckets {
+    ru: Bucket,
+    writes: Bucket,
+}
+
+impl AppBuckets {
+    fn new(users: usize, now: f64) -> Self {
+        Self {
+            ru: Bucket::new(ru_capacity(users), 10.0, now),
+            writes: Bucket::new(3_000.0, 150.0, now),
+        }
+    }
+}
+
+/// The buckets of every application in the emulator's one tenant.
 #[derive(Debug, Clone)]
 pub struct Quotas {
-    ru: Bucket,
-    app_writes: Bucket,
+    apps: HashMap<String, AppBuckets>,
     tenant_writes: Bucket,
 }
 
 impl Quotas {
-    /// Full buckets at `now` for a tenant of `users` users.
-    pub fn new(users: usize, now: f64) -> Self {
+    /// A full tenant write bucket at `now`; an application's buckets start full at its first
+    /// request, sized for the tenant then.
+    pub fn new(now: f64) -> Self {
         Self {
-            ru: Bucket::new(ru_capacity(users), 10.0, now),
-            app_writes: Bucket::new(3_000.0, 150.0, now),
+            apps: HashMap::new(),
             tenant_writes: Bucket::new(18_000.0, 300.0, now),
         }
     }
 
-    /// Admits and charges a request, returning the highest usage fraction afterwards, or
-    /// refuses it without charging anything.
-    pub fn admit(&mut self, charge: Charge, users: usize, now: f64) -> Result<f64, Throttled> {
-        self.ru.set_capacity(ru_capacity(users), now);
+    /// Admits and charges a request of application `app` (client id), returning the highest
+    /// usage fraction afterwards, or refuses it without charging anything.
+    pub fn admit(
+        &mut self,
+        app: &str,
+        charge: Charge,
+        users: usize,
+        now: f64,
+    ) -> Result<f64, Throttled> {
+        let buckets = self
+            .apps
+            .entry(app.to_ascii_lowercase())
+            .or_insert_with(|| AppBuckets::new(users, now));
+        buckets.ru.set_capacity(ru_capacity(users), now);
         let ru = f64::from(charge.ru);
         let writes = f64::from(charge.writes);
         let mut worst: Option<Throttled> = None;
@@ -183,19 +213,19 @@ impl Quotas {
                 worst = Some(Throttled { limit, wait, usage });
             }
         };
-        check(&mut self.ru, ru, Limit::ResourceUnits);
-        check(&mut self.app_writes, writes, Limit::AppWrites);
+        check(&mut buckets.ru, ru, Limit::ResourceUnits);
+        check(&mut buckets.writes, writes, Limit::AppWrites);
         check(&mut self.tenant_writes, writes, Limit::TenantWrites);
         if let Some(throttled) = worst {
             return Err(throttled);
         }
-        self.ru.take(ru);
-        let mut usage = self.ru.usage(0.0);
+        buckets.ru.take(ru);
+        let mut usage = buckets.ru.usage(0.0);
         if writes > 0.0 {
-            self.app_writes.take(writes);
+            buckets.writes.take(writes);
             self.tenant_writes.take(writes);
             usage = usage
-                .max(self.app_writes.usage(0.0))
+                .max(buckets.writes.usage(0.0))
                 .max(self.tenant_writes.usage(0.0));
         }
         Ok(usage)
@@ -225,11 +255,14 @@ mod tests {
 
     #[test]
     fn resource_units_run_out_and_refill_on_time() {
-        let mut q = Quotas::new(10, 0.0);
+        let mut q = Quotas::new(0.0);
         for _ in 0..1_750 {
-            assert!(q.admit(Charge::read(2, false, false), 10, 0.0).is_ok());
+            assert!(
+                q.admit("app", Charge::read(2, false, false), 10, 0.0)
+                    .is_ok()
+            );
         }
-        let refused = q.admit(Charge::read(2, false, false), 10, 0.0);
+        let refused = q.admit("app", Charge::read(2, false, false), 10, 0.0);
         let Err(t) = refused else {
             panic!("expected a refusal, got {refused:?}");
         };
@@ -238,19 +271,22 @@ mod tests {
         assert!((t.wait - 2.0 / 350.0).abs() < 1e-9);
         assert!(t.usage > 1.0);
         assert!(
-            q.admit(Charge::read(2, false, false), 10, t.wait / 2.0)
+            q.admit("app", Charge::read(2, false, false), 10, t.wait / 2.0)
                 .is_err()
         );
-        assert!(q.admit(Charge::read(2, false, false), 10, t.wait).is_ok());
+        assert!(
+            q.admit("app", Charge::read(2, false, false), 10, t.wait)
+                .is_ok()
+        );
     }
 
     #[test]
     fn usage_is_reported_as_a_fraction() {
-        let mut q = Quotas::new(10, 0.0);
+        let mut q = Quotas::new(0.0);
         let mut last = 0.0;
         for _ in 0..3_000 {
             last = q
-                .admit(Charge::read(1, false, false), 10, 0.0)
+                .admit("app", Charge::read(1, false, false), 10, 0.0)
                 .unwrap_or(0.0);
         }
         assert!((last - 3_000.0 / 3_500.0).abs() < 1e-9);
@@ -258,11 +294,14 @@ mod tests {
 
     #[test]
     fn writes_are_limited_to_3000_per_150_seconds() {
-        let mut q = Quotas::new(1_000, 0.0);
+        let mut q = Quotas::new(0.0);
         for i in 0..3_000 {
-            assert!(q.admit(Charge::write(), 1_000, 0.0).is_ok(), "write {i}");
+            assert!(
+                q.admit("app", Charge::write(), 1_000, 0.0).is_ok(),
+                "write {i}"
+            );
         }
-        let Err(t) = q.admit(Charge::write(), 1_000, 0.0) else {
+        let Err(t) = q.admit("app", Charge::write(), 1_000, 0.0) else {
             panic!("the 3,001st write must be throttled");
         };
         assert_eq!(t.limit, Limit::AppWrites);
@@ -273,36 +312,92 @@ mod tests {
             "Tenant_Application/Write/app/ten"
         );
         // Reads still pass: they need no write budget.
-        assert!(q.admit(Charge::read(1, true, false), 1_000, 0.0).is_ok());
-        assert!(q.admit(Charge::write(), 1_000, 0.05).is_ok());
+        assert!(
+            q.admit("app", Charge::read(1, true, false), 1_000, 0.0)
+                .is_ok()
+        );
+        assert!(q.admit("app", Charge::write(), 1_000, 0.05).is_ok());
         // A full window later the bucket is full again.
         for _ in 0..3_000 {
-            assert!(q.admit(Charge::write(), 1_000, 150.05).is_ok());
+            assert!(q.admit("app", Charge::write(), 1_000, 150.05).is_ok());
         }
     }
 
     #[test]
     fn a_refused_request_charges_nothing() {
-        let mut q = Quotas::new(10, 0.0);
+        let mut q = Quotas::new(0.0);
         for _ in 0..3_500 {
-            assert!(q.admit(Charge::read(1, false, false), 10, 0.0).is_ok());
+            assert!(
+                q.admit("app", Charge::read(1, false, false), 10, 0.0)
+                    .is_ok()
+            );
         }
         for _ in 0..100 {
-            assert!(q.admit(Charge::read(1, false, false), 10, 0.0).is_err());
+            assert!(
+                q.admit("app", Charge::read(1, false, false), 10, 0.0)
+                    .is_err()
+            );
         }
         assert!(
-            q.admit(Charge::read(1, false, false), 10, 1.0 / 350.0)
+            q.admit("app", Charge::read(1, false, false), 10, 1.0 / 350.0)
                 .is_ok()
         );
     }
 
     #[test]
     fn growing_tenant_gets_the_larger_capacity() {
-        let mut q = Quotas::new(10, 0.0);
+        let mut q = Quotas::new(0.0);
         for _ in 0..3_500 {
-            assert!(q.admit(Charge::read(1, false, false), 10, 0.0).is_ok());
+            assert!(
+                q.admit("app", Charge::read(1, false, false), 10, 0.0)
+                    .is_ok()
+            );
         }
-        assert!(q.admit(Charge::read(1, false, false), 10, 0.0).is_err());
-        assert!(q.admit(Charge::read(1, false, false), 600, 0.0).is_ok());
+        assert!(
+            q.admit("app", Charge::read(1, false, false), 10, 0.0)
+                .is_err()
+        );
+        assert!(
+            q.admit("app", Charge::read(1, false, false), 600, 0.0)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn applications_have_their_own_buckets_and_share_the_tenant_writes() {
+        let mut q = Quotas::new(0.0);
+        for _ in 0..3_500 {
+            assert!(q.admit("a", Charge::read(1, false, false), 10, 0.0).is_ok());
+        }
+        assert!(
+            q.admit("a", Charge::read(1, false, false), 10, 0.0)
+                .is_err()
+        );
+        // Client ids are case-insensitive; another application still has its full budget.
+        assert!(
+            q.admit("A", Charge::read(1, false, false), 10, 0.0)
+                .is_err()
+        );
+        assert!(q.admit("b", Charge::read(1, false, false), 10, 0.0).is_ok());
+        // Six applications use the tenant's 18,000 writes; the seventh meets the tenant limit.
+        let mut q = Quotas::new(0.0);
+        for app in ["1", "2", "3", "4", "5", "6"] {
+            for _ in 0..3_000 {
+                assert!(q.admit(app, Charge::write(), 1_000, 0.0).is_ok());
+            }
+            let Err(t) = q.admit(app, Charge::write(), 1_000, 0.0) else {
+                panic!("app {app}: its own write limit");
+            };
+            assert_eq!(t.limit, Limit::AppWrites);
+        }
+        let Err(t) = q.admit("7", Charge::write(), 1_000, 0.0) else {
+            panic!("the tenant write limit");
+        };
+        assert_eq!(t.limit, Limit::TenantWrites);
+        assert_eq!(t.limit.scope("7", "ten"), "Tenant/Write/7/ten");
+        assert!(
+            q.admit("7", Charge::read(1, true, false), 1_000, 0.0)
+                .is_ok()
+        );
     }
 }

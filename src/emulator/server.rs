@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 
 use super::EmulatorConfig;
+use super::apps::Apps;
 use super::clock::Clock;
 use super::faults::Faults;
 use super::latency::{LatencyProfile, Operation};
@@ -56,8 +57,10 @@ impl Stats {
 /// Everything behind the emulator's one mutex.
 #[derive(Debug)]
 pub struct Inner {
-    /// Configuration; `permissions` are the app's current grants.
+    /// Configuration (the default application's grants live in `apps`).
     pub config: EmulatorConfig,
+    /// Registered applications and their grants.
+    pub apps: Apps,
     /// Emulated clock.
     pub clock: Clock,
     /// The tenant.
@@ -75,16 +78,18 @@ pub struct Inner {
 }
 
 impl Inner {
-    /// Seeds the tenant of `config`: its tenant file if it has one, else generated.
-    pub fn new(config: EmulatorConfig) -> Result<Self, TenantFileError> {
+    /// Seeds the tenant of `config` (its tenant file if it has one, else generated), with the
+    /// applications registered from it.
+    pub fn new(config: EmulatorConfig, apps: Apps) -> Result<Self, TenantFileError> {
         let clock = Clock::new(config.time_scale);
         let tenant = match &config.tenant_file {
             Some(file) => Self::load(&config, &clock, file)?,
             None => Self::seed(&config, &clock, config.users, config.groups, config.seed),
         };
-        let quotas = Quotas::new(tenant.users.len(), clock.secs());
+        let quotas = Quotas::new(clock.secs());
         Ok(Self {
             config,
+            apps,
             clock,
             tenant,
             quotas,
@@ -129,10 +134,10 @@ impl Inner {
     }
 
     /// Replaces the tenant (same organization id) and resets counters and quotas. Tokens,
-    /// faults and permissions stay.
+    /// faults and applications stay.
     pub fn install(&mut self, tenant: Tenant) {
         self.tenant = tenant;
-        self.quotas = Quotas::new(self.tenant.users.len(), self.clock.secs());
+        self.quotas = Quotas::new(self.clock.secs());
         self.stats = Stats::default();
     }
 }

@@ -1,5 +1,7 @@
 //! Application tokens by the OAuth 2.0 client-credentials grant at the Entra v2.0 token
-//! endpoint, cached and refreshed before they expire.
+//! endpoint, cached and refreshed before they expire. The application proves its identity
+//! with a client secret, a certificate (a signed client assertion, `certificate.rs`) or a
+//! federated token (workload identity).
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +9,7 @@ use tokio::sync::Mutex;
 use tracing::{debug, warn};
 use url::Url;
 
+use super::certificate::ClientCertificate;
 use super::error::AuthError;
 use super::models::{TokenError, TokenResponse};
 use super::retry::{RetryPolicy, parse_retry_after};
@@ -21,6 +24,14 @@ pub enum Credential {
         client_id: String,
         /// The secret value.
         secret: SecretString,
+    },
+    /// A certificate registered on the application: each token request carries a client
+    /// assertion signed by its private key.
+    Certificate {
+        /// Application (client) id.
+        client_id: String,
+        /// The certificate and its private key.
+        certificate: ClientCertificate,
     },
     /// Workload identity federation: a token issued to the pod (a Kubernetes projected
     /// service-account token) is presented as the client assertion. The file is read on
@@ -38,6 +49,7 @@ impl Credential {
     pub fn client_id(&self) -> &str {
         match self {
             Credential::ClientSecret { client_id, .. }
+            | Credential::Certificate { client_id, .. }
             | Credential::WorkloadIdentity { client_id, .. } => client_id,
         }
     }
@@ -124,21 +136,20 @@ impl TokenProvider {
                     ("scope", &self.scope),
                     ("client_secret", secret.expose()),
                 ],
+                Credential::Certificate {
+                    client_id,
+                    certificate,
+                } => {
+                    let now = jiff::Timestamp::now().as_second();
+                    assertion = certificate.assertion(client_id, self.token_url.as_str(), now)?;
+                    assertion_form(client_id, &self.scope, &assertion)
+                }
                 Credential::WorkloadIdentity {
                     client_id,
                     token_file,
                 } => {
                     assertion = read_assertion(token_file)?;
-                    vec![
-                        ("grant_type", "client_credentials"),
-                        ("client_id", client_id),
-                        ("scope", &self.scope),
-                        (
-                            "client_assertion_type",
-                            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                        ),
-                        ("client_assertion", assertion.expose()),
-                    ]
+                    assertion_form(client_id, &self.scope, &assertion)
                 }
             };
             let sent = self
@@ -194,6 +205,24 @@ impl TokenProvider {
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// The form of a token request authenticated by a client assertion.
+fn assertion_form<'a>(
+    client_id: &'a str,
+    scope: &'a str,
+    assertion: &'a SecretString,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("scope", scope),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", assertion.expose()),
+    ]
 }
 
 fn read_assertion(path: &std::path::Path) -> Result<SecretString, AuthError> {

@@ -1,7 +1,9 @@
-//! Microsoft Graph client: credentials and tokens, one request pipeline (retries, Retry-After,
-//! backoff with jitter, paging), typed models and typed errors.
+//! Microsoft Graph client: credentials (secret, certificate, workload identity) and tokens,
+//! one request pipeline (retries, Retry-After, backoff with jitter, paging), typed models and
+//! typed errors.
 
 pub mod auth;
+pub mod certificate;
 pub mod client;
 pub mod error;
 pub mod groups;
@@ -12,6 +14,7 @@ pub mod secret;
 mod users;
 
 pub use auth::{Credential, TokenProvider};
+pub use certificate::{CertificateError, ClientCertificate};
 pub use client::{GraphClient, GraphConfig, ListQuery, Page, Pager, RequestObserver, WriteReceipt};
 pub use error::{AuthError, ErrorCategory, GraphError, Operation};
 pub use retry::RetryPolicy;

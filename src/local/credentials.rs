@@ -1,13 +1,17 @@
 //! Turning a `TenantSyncPolicy`'s credentials into a Graph client, outside a cluster:
 //! Secrets come from the manifests given with `-f`, else from the environment
-//! (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_FEDERATED_TOKEN_FILE).
+//! (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH,
+//! AZURE_FEDERATED_TOKEN_FILE).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::api::TenantSyncPolicy;
+use crate::api::tenant::CertificateCredential;
 use crate::graph::pacing::Quota;
-use crate::graph::{Credential, GraphClient, GraphConfig, RetryPolicy, SecretString};
+use crate::graph::{
+    ClientCertificate, Credential, GraphClient, GraphConfig, RetryPolicy, SecretString,
+};
 
 /// Why no client could be built. Messages name the Secret, key or variable to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,6 +27,9 @@ pub struct Env {
     pub client_id: Option<String>,
     /// AZURE_CLIENT_SECRET
     pub client_secret: Option<SecretString>,
+    /// AZURE_CLIENT_CERTIFICATE_PATH: a PEM file with the certificate and its private key
+    /// (the Azure SDKs' convention; PKCS#12 is not supported).
+    pub client_certificate_path: Option<String>,
     /// AZURE_FEDERATED_TOKEN_FILE
     pub federated_token_file: Option<String>,
 }
@@ -35,6 +42,7 @@ impl Env {
             tenant_id: get("AZURE_TENANT_ID"),
             client_id: get("AZURE_CLIENT_ID"),
             client_secret: get("AZURE_CLIENT_SECRET").map(SecretString::new),
+            client_certificate_path: get("AZURE_CLIENT_CERTIFICATE_PATH"),
             federated_token_file: get("AZURE_FEDERATED_TOKEN_FILE"),
         }
     }
@@ -128,14 +136,81 @@ pub fn resolve(
             token_file: token_file.into(),
         });
     }
-    if c.certificate.is_some() {
-        return Err(CredentialError(
-            "certificate credentials are not supported by this release yet; use clientSecret or workloadIdentity".into(),
-        ));
+    if let Some(cc) = &c.certificate {
+        return certificate(&ns, cc, secrets, env);
     }
     Err(CredentialError(
         "spec.credentials: set exactly one of clientSecret, certificate, workloadIdentity".into(),
     ))
+}
+
+/// The certificate credential of `cc`: from its Secret among the manifests, else from
+/// AZURE_CLIENT_CERTIFICATE_PATH.
+fn certificate(
+    ns: &str,
+    cc: &CertificateCredential,
+    secrets: &BTreeMap<(String, String), BTreeMap<String, SecretString>>,
+    env: &Env,
+) -> Result<Credential, CredentialError> {
+    let r = &cc.secret_ref;
+    let (cert_key, key_key) = (&r.certificate_key, &r.private_key_key);
+    let loaded = |cert: &str, key: &SecretString, origin: &dyn Fn(bool) -> String| {
+        ClientCertificate::from_pem(cert, key)
+            .map(|certificate| Credential::Certificate {
+                client_id: cc.client_id.clone(),
+                certificate,
+            })
+            .map_err(|e| {
+                let cert_side = matches!(
+                    e,
+                    crate::graph::CertificateError::CertificateNotPem
+                        | crate::graph::CertificateError::CertificateInvalid
+                );
+                CredentialError(format!("{}: {e}; {}", origin(cert_side), e.hint()))
+            })
+    };
+    if let Some(data) = secrets.get(&(ns.to_string(), r.name.clone())) {
+        let get = |key: &String, what: &str, field: &str| {
+            data.get(key).ok_or_else(|| {
+                let keys: Vec<&str> = data.keys().map(String::as_str).collect();
+                CredentialError(format!(
+                    "Secret {ns}/{} has no key {key:?} ({what}; keys: {}); fix spec.credentials.certificate.secretRef.{field} or the Secret",
+                    r.name,
+                    keys.join(", ")
+                ))
+            })
+        };
+        let cert = get(cert_key, "the PEM certificate", "certificateKey")?;
+        let key = get(key_key, "the PEM private key", "privateKeyKey")?;
+        let origin = |cert_side: bool| {
+            let key = if cert_side { cert_key } else { key_key };
+            format!("Secret {ns}/{} key {key:?}", r.name)
+        };
+        return loaded(cert.expose(), key, &origin);
+    }
+    if let Some(path) = &env.client_certificate_path {
+        if let Some(id) = &env.client_id
+            && !id.eq_ignore_ascii_case(&cc.client_id)
+        {
+            return Err(CredentialError(format!(
+                "AZURE_CLIENT_ID is {id} but spec.credentials.certificate.clientId is {}; they must name the same application",
+                cc.client_id
+            )));
+        }
+        let pem = std::fs::read_to_string(path)
+            .map(SecretString::new)
+            .map_err(|e| {
+                CredentialError(format!(
+                    "cannot read AZURE_CLIENT_CERTIFICATE_PATH {path}: {e}"
+                ))
+            })?;
+        let origin = |_| format!("AZURE_CLIENT_CERTIFICATE_PATH {path}");
+        return loaded(pem.expose(), &pem, &origin);
+    }
+    Err(CredentialError(format!(
+        "Secret {ns}/{} is not among the manifests and AZURE_CLIENT_CERTIFICATE_PATH is not set; add the Secret (keys {cert_key:?} and {key_key:?}) to the files given with -f, or export AZURE_CLIENT_CERTIFICATE_PATH (a PEM file with the certificate and its private key)",
+        r.name
+    )))
 }
 
 /// Build the Graph client of `tsp`: the cloud's endpoints unless the spec or the command
@@ -253,6 +328,81 @@ mod tests {
                 .unwrap_err()
                 .0
                 .contains("AZURE_TENANT_ID")
+        );
+    }
+
+    const APP_CRT: &str = include_str!("../../tests/data/app.crt");
+    const APP_KEY: &str = include_str!("../../tests/data/app.key");
+    const OTHER_KEY: &str = include_str!("../../tests/data/other.key");
+
+    fn cert_tsp() -> TenantSyncPolicy {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "cloudidentity.dev/v1alpha1", "kind": "TenantSyncPolicy",
+            "metadata": {"name": "contoso", "namespace": "identity"},
+            "spec": {"tenantId": "3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b",
+                     "credentials": {"certificate": {"clientId": "0b5e7c1d-2f3a-4b6c-8d9e-0f1a2b3c4d5e",
+                                     "secretRef": {"name": "graph-cert"}}}}
+        }))
+        .unwrap()
+    }
+
+    fn tls(entries: &[(&str, &str)]) -> BTreeMap<(String, String), BTreeMap<String, SecretString>> {
+        let data = entries
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), SecretString::new(*v)))
+            .collect();
+        BTreeMap::from([(("identity".to_string(), "graph-cert".to_string()), data)])
+    }
+
+    #[test]
+    fn certificate_from_a_tls_secret_or_the_environment() {
+        let c = resolve(
+            &cert_tsp(),
+            &tls(&[("tls.crt", APP_CRT), ("tls.key", APP_KEY)]),
+            &Env::default(),
+        )
+        .unwrap();
+        assert!(matches!(c, Credential::Certificate { .. }));
+        let file = std::env::temp_dir().join(format!("eco-cert-{}.pem", fastrand::u64(..)));
+        std::fs::write(&file, format!("{APP_CRT}{APP_KEY}")).unwrap();
+        let env = Env {
+            client_certificate_path: Some(file.to_string_lossy().into_owned()),
+            ..Default::default()
+        };
+        let c = resolve(&cert_tsp(), &BTreeMap::new(), &env).unwrap();
+        assert!(matches!(c, Credential::Certificate { .. }));
+        let _ = std::fs::remove_file(&file);
+    }
+
+    #[test]
+    fn certificate_errors_name_the_key_and_the_fix_never_the_key() {
+        let key_line = APP_KEY.lines().nth(1).unwrap();
+        let cases = [
+            (tls(&[("tls.key", APP_KEY)]), "no key \"tls.crt\""),
+            (tls(&[("tls.crt", APP_CRT)]), "secretRef.privateKeyKey"),
+            (
+                tls(&[("tls.crt", "x"), ("tls.key", APP_KEY)]),
+                "key \"tls.crt\": the certificate is not PEM",
+            ),
+            (
+                tls(&[("tls.crt", APP_CRT), ("tls.key", OTHER_KEY)]),
+                "does not belong to the certificate",
+            ),
+            (BTreeMap::new(), "AZURE_CLIENT_CERTIFICATE_PATH is not set"),
+        ];
+        for (secrets, wanted) in cases {
+            let e = resolve(&cert_tsp(), &secrets, &Env::default()).unwrap_err();
+            assert!(e.0.contains(wanted), "{wanted}: {e}");
+            assert!(!e.0.contains(key_line), "the key leaked: {e}");
+        }
+        let env = Env {
+            client_certificate_path: Some("/nonexistent/cert.pem".into()),
+            ..Default::default()
+        };
+        let e = resolve(&cert_tsp(), &BTreeMap::new(), &env).unwrap_err();
+        assert!(
+            e.0.contains("cannot read AZURE_CLIENT_CERTIFICATE_PATH"),
+            "{e}"
         );
     }
 }

@@ -4,6 +4,8 @@
 //! every loop is bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod apps;
+mod assertions;
 mod auth;
 mod chaos;
 mod control;
