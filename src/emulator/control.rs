@@ -1,8 +1,9 @@
 //! Control endpoints under `/_emulator/` (no authentication; JSON; camelCase): read the
 //! state, reseed, re-enable sync as an admin, move time, inject faults, change grants; and
 //! (`control/sync.rs`) move AD objects in and out of scope, run a sync cycle, set the sync
-//! features as an admin, list the deleted items.
+//! features as an admin, list the deleted items; (`control/delta.rs`) invalidate delta tokens.
 
+mod delta;
 mod sync;
 
 use std::collections::BTreeMap;
@@ -49,6 +50,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/permissions", put(set_permissions).get(permissions))
         .route("/domains", post(set_domain))
         .merge(sync::router())
+        .merge(delta::router())
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {

@@ -17,9 +17,19 @@
 //! `routes/access.rs`); the default grants include the two Source of Authority ones, not the
 //! others: add them to [`EmulatorConfig::permissions`] or with `PUT /_emulator/permissions`.
 //!
+//! Delta queries (`GET /users/delta`, `GET /groups/delta`, `routes/delta.rs`) read the
+//! tenant's change log (`state/changes.rs`), which every mutation feeds (PATCHes, `$ref`
+//! writes, SOA switches, deletes, restores and purges, sync cycles, the tenant-wide disable's
+//! flips, a re-enable) with sequence numbers per object and property, never copies: a full
+//! round in pages, then only what changed, with `$select` tracking, `members@delta`,
+//! `@removed`, `$deltatoken=latest`, `Prefer: return=minimal`, tokens valid for 7 days of
+//! emulated time (`400 syncStateNotFound`), and `POST /_emulator/delta/reset` (tenant
+//! maintenance), after which older tokens answer `410 Gone` with a `Location` that starts over.
+//!
 //! Behaviours Microsoft leaves UNCONFIRMED (graph-api.md §13) are switches, so both answers
 //! can be rehearsed: [`EmulatorConfig::user_sync_after_disable`],
-//! [`EmulatorConfig::org_sync_during_disable`], and the per-object ones in [`switches`].
+//! [`EmulatorConfig::org_sync_during_disable`], [`EmulatorConfig::users_delta_cost`], and the
+//! per-object ones in [`switches`].
 //!
 //! Unknown paths under a version answer `400 BadRequest` "Resource not found for the segment
 //! '…'." as Graph does; paths outside `/v1.0` and `/beta` answer `400 BadRequest`
@@ -55,7 +65,7 @@ use tokio::task::JoinHandle;
 pub use cli::{EmulatorArgs, run};
 pub use switches::{
     HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup,
-    SoaOnCloudObject, SoaPatchResponse,
+    SoaOnCloudObject, SoaPatchResponse, UsersDeltaCost,
 };
 
 /// Value an object reports for `onPremisesSyncEnabled` where Microsoft's answer is
@@ -139,6 +149,8 @@ pub struct EmulatorConfig {
     pub immutable_id_survives_restore: ImmutableIdOnRestore,
     /// UNCONFIRMED: owner `$ref` writes on a still-synced group.
     pub owner_add_on_synced_group: OwnerAddOnSyncedGroup,
+    /// UNCONFIRMED: the base resource-unit cost of `GET /users/delta`.
+    pub users_delta_cost: UsersDeltaCost,
 }
 
 impl Default for EmulatorConfig {
@@ -171,6 +183,7 @@ impl Default for EmulatorConfig {
             hard_match_flag_app_only: HardMatchFlagAppOnly::Deny,
             immutable_id_survives_restore: ImmutableIdOnRestore::Keep,
             owner_add_on_synced_group: OwnerAddOnSyncedGroup::Refuse,
+            users_delta_cost: UsersDeltaCost::Other,
         }
     }
 }
@@ -206,6 +219,7 @@ impl std::fmt::Debug for EmulatorConfig {
                 &self.immutable_id_survives_restore,
             )
             .field("owner_add_on_synced_group", &self.owner_add_on_synced_group)
+            .field("users_delta_cost", &self.users_delta_cost)
             .finish()
     }
 }

@@ -7,6 +7,8 @@
 mod auth;
 mod control;
 mod deleted;
+mod delta;
+mod delta_groups;
 mod members;
 mod organization;
 mod quotas;
