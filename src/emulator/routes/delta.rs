@@ -14,7 +14,10 @@
 //!   groups then include `members`). `id` is always returned. `$filter` takes only
 //!   `id eq '…'` clauses joined by `or` (at most [`MAX_FILTER_IDS`]); `$top` and `$count`
 //!   are refused here, `$expand`, `$orderby` and `$search` by every route.
-//! - Tokens older than [`TOKEN_LIFETIME`] of emulated time answer `400 syncStateNotFound`;
+//! - Relationships: groups track `members` only (`owners`, and `manager` on users, are not
+//!   properties here and are refused like any unknown `$select`).
+//! - Tokens older than [`TOKEN_LIFETIME`] of emulated time (counted from the start of the
+//!   round that issued them, which tombstone pruning relies on) answer `400 syncStateNotFound`;
 //!   after `POST /_emulator/delta/reset` (tenant maintenance), or with the token of a reseeded
 //!   tenant, a round answers `410 Gone` with a `Location` that starts over (empty
 //!   `$deltatoken`, the same query).
