@@ -11,7 +11,7 @@ use super::{
     AfterDisable, AppRegistration, AssertionAlgorithms, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
     DEFAULT_TENANT_ID, Emulator, EmulatorConfig, FederatedCredentialSpec, HardMatchFlagAppOnly,
     ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup, SoaOnCloudObject,
-    SoaPatchResponse, UserSoaApi,
+    SoaPatchResponse, UserSoaApi, UsersDeltaCost,
 };
 use anyhow::Context as _;
 
@@ -118,6 +118,9 @@ pub struct EmulatorArgs {
     /// UNCONFIRMED behaviour: whether owners can be added to (removed from) a still-synced group.
     #[arg(long, value_enum, default_value_t = OwnerAddOnSyncedGroup::Refuse)]
     pub owner_add_on_synced_group: OwnerAddOnSyncedGroup,
+    /// UNCONFIRMED behaviour: base resource-unit cost of GET /users/delta (other: 1, list: 2).
+    #[arg(long, value_enum, default_value_t = UsersDeltaCost::Other)]
+    pub users_delta_cost: UsersDeltaCost,
     /// Do not enforce resource-unit and write quotas.
     #[arg(long)]
     pub no_quotas: bool,
@@ -213,6 +216,7 @@ impl EmulatorArgs {
             hard_match_flag_app_only: self.hard_match_flag_app_only,
             immutable_id_survives_restore: self.immutable_id_survives_restore,
             owner_add_on_synced_group: self.owner_add_on_synced_group,
+            users_delta_cost: self.users_delta_cost,
             ..EmulatorConfig::default()
         }
     }
@@ -307,6 +311,7 @@ mod tests {
             d.immutable_id_survives_restore
         );
         assert_eq!(c.owner_add_on_synced_group, d.owner_add_on_synced_group);
+        assert_eq!(c.users_delta_cost, d.users_delta_cost);
     }
 
     #[test]
@@ -328,6 +333,8 @@ mod tests {
             "clear",
             "--owner-add-on-synced-group",
             "allow",
+            "--users-delta-cost",
+            "list",
         ]);
         let Some(c) = parsed else {
             panic!("the per-object flags must parse");
@@ -340,6 +347,7 @@ mod tests {
         assert_eq!(c.hard_match_flag_app_only, HardMatchFlagAppOnly::Allow);
         assert_eq!(c.immutable_id_survives_restore, ImmutableIdOnRestore::Clear);
         assert_eq!(c.owner_add_on_synced_group, OwnerAddOnSyncedGroup::Allow);
+        assert_eq!(c.users_delta_cost, UsersDeltaCost::List);
         assert!(config(&["--soa-patch-response", "maybe"]).is_none());
         assert!(config(&["--sync-interval", "soon"]).is_none());
     }

@@ -2,9 +2,10 @@
 //! state, reseed, re-enable sync as an admin, move time, inject faults, change grants; and
 //! (`control/sync.rs`) move AD objects in and out of scope, run a sync cycle, set the sync
 //! features as an admin, list the deleted items; (`control/apps.rs`) register applications and
-//! change their grants.
+//! change their grants; (`control/delta.rs`) invalidate delta tokens.
 
 mod apps;
+mod delta;
 mod sync;
 
 use std::collections::BTreeMap;
@@ -57,6 +58,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .merge(apps::router())
         .route("/domains", post(set_domain))
         .merge(sync::router())
+        .merge(delta::router())
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {

@@ -50,9 +50,9 @@ impl Outcome {
     fn error(e: GraphError) -> Self {
         Self {
             status: e.status,
+            headers: e.headers.clone(),
             body: OutBody::Error(e),
             ru: 0,
-            headers: Vec::new(),
             reset: false,
         }
     }
@@ -62,6 +62,11 @@ impl Outcome {
             Reply::Json(status, v) => (status, OutBody::Json(v)),
             Reply::NoContent => (StatusCode::NO_CONTENT, OutBody::Empty),
             Reply::Text(t) => (StatusCode::OK, OutBody::Text(t)),
+            Reply::WithHeaders(reply, headers) => {
+                let mut outcome = Self::reply(*reply);
+                outcome.headers.extend(headers);
+                return outcome;
+            }
         };
         Self {
             status,
@@ -251,7 +256,7 @@ fn run(
         ));
     }
     let query = Params::parse(uri.query()).and_then(|p| route.query(&p, headers, inner.token_key));
-    let charge = route.charge(query.as_ref().ok());
+    let charge = route.charge(query.as_ref().ok(), &inner.tenant.behaviour);
     let mut usage = 0.0;
     if inner.config.quotas {
         let secs = inner.clock.secs();

@@ -35,10 +35,20 @@
 //! Authorization_RequestDenied`) and charges its own quota buckets (`quota.rs`; the tenant's
 //! write bucket is shared, `x-ms-throttle-scope` names the caller).
 //!
+//! Delta queries (`GET /users/delta`, `GET /groups/delta`, `routes/delta.rs`) read the
+//! tenant's change log (`state/changes.rs`), which every mutation feeds (PATCHes, `$ref`
+//! writes, SOA switches, deletes, restores and purges, sync cycles, the tenant-wide disable's
+//! flips, a re-enable) with sequence numbers per object and property, never copies: a full
+//! round in pages, then only what changed, with `$select` tracking, `members@delta`,
+//! `@removed`, `$deltatoken=latest`, `Prefer: return=minimal`, tokens valid for 7 days of
+//! emulated time (`400 syncStateNotFound`), and `POST /_emulator/delta/reset` (tenant
+//! maintenance), after which older tokens answer `410 Gone` with a `Location` that starts over.
+//!
 //! Behaviours Microsoft leaves UNCONFIRMED (graph-api.md §13) are switches, so both answers
 //! can be rehearsed: [`EmulatorConfig::user_sync_after_disable`],
 //! [`EmulatorConfig::org_sync_during_disable`], [`EmulatorConfig::assertion_algorithms`]
-//! (which `alg` a certificate assertion may use), and the per-object ones in [`switches`].
+//! (which `alg` a certificate assertion may use), [`EmulatorConfig::users_delta_cost`], and the
+//! per-object ones in [`switches`].
 //!
 //! Unknown paths under a version answer `400 BadRequest` "Resource not found for the segment
 //! '…'." as Graph does; paths outside `/v1.0` and `/beta` answer `400 BadRequest`
@@ -79,7 +89,7 @@ pub use cli::{EmulatorArgs, run};
 pub use latency::{Dist, LatencyProfile};
 pub use switches::{
     HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup,
-    SoaOnCloudObject, SoaPatchResponse, UserSoaApi,
+    SoaOnCloudObject, SoaPatchResponse, UserSoaApi, UsersDeltaCost,
 };
 pub use token::AssertionAlgorithms;
 
@@ -177,6 +187,8 @@ pub struct EmulatorConfig {
     pub immutable_id_survives_restore: ImmutableIdOnRestore,
     /// UNCONFIRMED: owner `$ref` writes on a still-synced group.
     pub owner_add_on_synced_group: OwnerAddOnSyncedGroup,
+    /// UNCONFIRMED: the base resource-unit cost of `GET /users/delta`.
+    pub users_delta_cost: UsersDeltaCost,
 }
 
 impl Default for EmulatorConfig {
@@ -215,6 +227,7 @@ impl Default for EmulatorConfig {
             hard_match_flag_app_only: HardMatchFlagAppOnly::Deny,
             immutable_id_survives_restore: ImmutableIdOnRestore::Keep,
             owner_add_on_synced_group: OwnerAddOnSyncedGroup::Refuse,
+            users_delta_cost: UsersDeltaCost::Other,
         }
     }
 }
@@ -256,6 +269,7 @@ impl std::fmt::Debug for EmulatorConfig {
                 &self.immutable_id_survives_restore,
             )
             .field("owner_add_on_synced_group", &self.owner_add_on_synced_group)
+            .field("users_delta_cost", &self.users_delta_cost)
             .finish()
     }
 }

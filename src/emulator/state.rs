@@ -5,6 +5,7 @@
 //! members and owners (`groups`), soft delete and restore (`deleted`), and the sync client's
 //! cycles with the directory synchronisation features (`cycle`).
 
+mod changes;
 mod cycle;
 mod deleted;
 mod groups;
@@ -20,10 +21,14 @@ use super::clock::add_secs;
 use super::model::{Group, User, VerifiedDomain};
 use super::switches::{
     HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup,
-    SoaOnCloudObject, SoaPatchResponse, UserSoaApi,
+    SoaOnCloudObject, SoaPatchResponse, UserSoaApi, UsersDeltaCost,
 };
 use super::{AfterDisable, EmulatorConfig};
 
+pub use changes::{
+    ChangeLog, ChangeStats, MEMBER_LOG_LIMIT, MEMBERS, MemberChanges, Removal, SyncPrint,
+    TOKEN_LIFETIME, Version,
+};
 pub use cycle::{BLOCK_HARD_MATCH, CycleReport, Features, Recreated, ScopeError, ScopeState};
 pub use deleted::{DeleteError, Deleted, RETENTION, RestoreError, RestoreOptions};
 pub use groups::{GroupChange, GroupUpdateError, MAX_OWNERS, RefError, Relation};
@@ -99,6 +104,8 @@ pub struct Behaviour {
     pub immutable_id_survives_restore: ImmutableIdOnRestore,
     /// Owner `$ref` writes on a still-synced group.
     pub owner_add_on_synced_group: OwnerAddOnSyncedGroup,
+    /// Base cost of `GET /users/delta`.
+    pub users_delta_cost: UsersDeltaCost,
 }
 
 impl Behaviour {
@@ -117,6 +124,7 @@ impl Behaviour {
             hard_match_flag_app_only: config.hard_match_flag_app_only,
             immutable_id_survives_restore: config.immutable_id_survives_restore,
             owner_add_on_synced_group: config.owner_add_on_synced_group,
+            users_delta_cost: config.users_delta_cost,
         }
     }
 }
@@ -195,6 +203,8 @@ pub struct Tenant {
     pub deleted_users: BTreeMap<String, Deleted<User>>,
     /// Soft-deleted (Microsoft 365) groups by id.
     pub deleted_groups: BTreeMap<String, Deleted<Group>>,
+    /// What changed since seeding, for delta queries (recorded by every mutation here).
+    pub changes: ChangeLog,
     upn_index: HashMap<String, String>,
     flips: VecDeque<(Timestamp, ObjectRef)>,
     purges: BTreeSet<(Timestamp, String)>,
@@ -239,6 +249,7 @@ impl Tenant {
             behaviour,
             deleted_users: BTreeMap::new(),
             deleted_groups: BTreeMap::new(),
+            changes: ChangeLog::new(),
             upn_index,
             flips: VecDeque::new(),
             purges: BTreeSet::new(),
@@ -280,6 +291,7 @@ impl Tenant {
     /// come, runs the sync cycles that fell due and purges deleted items older than 30 days.
     /// Cheap when nothing is due.
     pub fn apply_due(&mut self, now: Timestamp) {
+        self.changes.set_now(now);
         self.apply_flips(now);
         self.run_due_cycles(now);
         self.purge_due(now);
@@ -291,14 +303,24 @@ impl Tenant {
             let Some((_, object)) = self.flips.pop_front() else {
                 break;
             };
-            let sync = match &object {
-                ObjectRef::User(id) => self.users.get_mut(id).map(|u| &mut u.sync),
-                ObjectRef::Group(id) => self.groups.get_mut(id).map(|g| &mut g.sync),
+            let (kind, sync) = match &object {
+                ObjectRef::User(id) => (
+                    ObjectKind::User,
+                    self.users.get_mut(id).map(|u| &mut u.sync),
+                ),
+                ObjectRef::Group(id) => (
+                    ObjectKind::Group,
+                    self.groups.get_mut(id).map(|g| &mut g.sync),
+                ),
             };
             if let Some(sync) = sync.filter(|s| s.is_synced()) {
+                let before = SyncPrint::of(sync);
                 sync.enabled = value;
                 sync.joined = false;
                 sync.values.clear_on_disable();
+                let after = SyncPrint::of(sync);
+                let (ObjectRef::User(id) | ObjectRef::Group(id)) = &object;
+                self.changes.sync_changed(kind, id, before, after);
             }
         }
         if let SyncState::PendingDisable { completes, .. } = self.sync
@@ -350,10 +372,17 @@ impl Tenant {
                 let syncs = self
                     .users
                     .values_mut()
-                    .map(|u| &mut u.sync)
-                    .chain(self.groups.values_mut().map(|g| &mut g.sync));
-                for sync in syncs.filter(|s| !s.cloud_managed && s.in_scope) {
+                    .map(|u| (ObjectKind::User, &u.id, &mut u.sync))
+                    .chain(
+                        self.groups
+                            .values_mut()
+                            .map(|g| (ObjectKind::Group, &g.id, &mut g.sync)),
+                    );
+                for (kind, id, sync) in syncs.filter(|(_, _, s)| !s.cloud_managed && s.in_scope) {
+                    let before = SyncPrint::of(sync);
                     sync.relink(now);
+                    self.changes
+                        .sync_changed(kind, id, before, SyncPrint::of(sync));
                 }
                 self.org.last_sync = Some(now);
                 self.sync = SyncState::Enabled;

@@ -78,3 +78,24 @@ pub enum UserSoaApi {
     /// for the segment 'onPremisesSyncBehavior'.").
     BetaOnly,
 }
+
+/// What `GET /users/delta` costs before the `$select` modifier: the throttling table does not
+/// list it (graph-api.md §6, §13), so it may be "any other identity read" or the user list's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UsersDeltaCost {
+    /// 1 RU, as any identity path the table does not list (default).
+    Other,
+    /// 2 RU, as `GET /users`.
+    List,
+}
+
+impl UsersDeltaCost {
+    /// The base cost in resource units.
+    pub fn base(self) -> u32 {
+        match self {
+            UsersDeltaCost::Other => 1,
+            UsersDeltaCost::List => 2,
+        }
+    }
+}

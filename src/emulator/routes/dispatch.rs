@@ -2,16 +2,17 @@
 
 use axum::http::{HeaderMap, StatusCode};
 
+use super::delta::DeltaQuery;
 use super::query::{self, ListQuery, Params};
 use super::related::RelatedQuery;
 use super::resolve::Listing;
 use super::{
-    Access, GraphError, Query, Reply, Request, Route, deleted, directory, groups, list,
+    Access, GraphError, Query, Reply, Request, Route, deleted, delta, directory, groups, list,
     organization, related, soa, users,
 };
 use crate::emulator::odata::{self, Resource};
 use crate::emulator::quota::Charge;
-use crate::emulator::state::{ObjectKind, Relation, Tenant};
+use crate::emulator::state::{Behaviour, ObjectKind, Relation, Tenant};
 
 fn kind_name(kind: ObjectKind) -> &'static str {
     match kind {
@@ -27,10 +28,16 @@ impl Route {
         match self {
             Route::OrgList | Route::OrgGet(_) => Access::ReadOrg,
             Route::OrgPatch(_) => Access::WriteOrg,
-            Route::UserList | Route::UserCount | Route::UserGet(_) => Access::ReadUsers,
+            Route::UserList
+            | Route::UserCount
+            | Route::UserGet(_)
+            | Route::Delta(ObjectKind::User) => Access::ReadUsers,
             Route::UserPatch(_) => Access::WriteUsers,
             Route::UserDelete(_) => Access::DeleteRestoreUsers,
-            Route::GroupList | Route::GroupCount | Route::GroupGet(_) => Access::ReadGroups,
+            Route::GroupList
+            | Route::GroupCount
+            | Route::GroupGet(_)
+            | Route::Delta(ObjectKind::Group) => Access::ReadGroups,
             Route::GroupPatch(_) | Route::GroupDelete(_) => Access::WriteGroups,
             Route::SoaGet(ObjectKind::User, _) | Route::SoaPatch(ObjectKind::User, _) => {
                 Access::UserSoa
@@ -104,6 +111,11 @@ impl Route {
                 .map(|q| Query::List(Box::new(q)))
         };
         let raw_select = params.get("select");
+        if params.get("deltatoken").is_some() && !matches!(self, Route::Delta(_)) {
+            return Err(GraphError::bad_request(
+                "'$deltatoken' is not supported by the service.",
+            ));
+        }
         Ok(match self {
             Route::OrgList | Route::OrgGet(_) => {
                 Query::Select(raw_select.map(organization::parse_select).transpose()?)
@@ -126,17 +138,22 @@ impl Route {
             Route::Related(group, listing, cast) => Query::Related(Box::new(RelatedQuery::parse(
                 group, *listing, *cast, params, headers, token_key,
             )?)),
+            Route::Delta(kind) => Query::Delta(Box::new(DeltaQuery::parse(
+                *kind, params, headers, token_key,
+            )?)),
             _ => Query::None,
         })
     }
 
-    /// What the request costs (graph-api.md §8); `query` is `None` when it did not parse.
-    pub fn charge(&self, query: Option<&Query>) -> Charge {
+    /// What the request costs (graph-api.md §8); `query` is `None` when it did not parse;
+    /// `behaviour` says what `users/delta` costs.
+    pub fn charge(&self, query: Option<&Query>, behaviour: &Behaviour) -> Charge {
         if self.write_operation().is_some() {
             return Charge::write();
         }
         let base = match self {
             Route::UserList => 2,
+            Route::Delta(ObjectKind::User) => behaviour.users_delta_cost.base(),
             Route::Related(_, Listing::Members, _) => 3,
             Route::Related(_, Listing::TransitiveMembers, _) => 5,
             _ => 1,
@@ -144,6 +161,7 @@ impl Route {
         match query {
             Some(Query::List(q)) => Charge::read(base, q.has_select(), q.small_top()),
             Some(Query::Related(q)) => Charge::read(base, q.has_select(), q.small_top()),
+            Some(Query::Delta(q)) => Charge::read(base, q.has_select(), false),
             Some(Query::Select(select)) => Charge::read(base, select.is_some(), false),
             _ => Charge::read(base, false, false),
         }
@@ -190,6 +208,7 @@ impl Route {
             (Route::DeletedGet(id), q) => deleted::get(tenant, id, select(q), req),
             (Route::DeletedRestore(id), _) => deleted::restore(tenant, id, req),
             (Route::DeletedPurge(id), _) => deleted::purge(tenant, id),
+            (Route::Delta(_), Query::Delta(q)) => delta::page(tenant, &q, req),
             (route, _) => Err(GraphError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "generalException",
@@ -209,7 +228,7 @@ mod tests {
         let params = Params::parse(Some(query)).unwrap_or_default();
         let parsed = route.query(&params, &HeaderMap::new(), 7);
         assert!(parsed.is_ok(), "{route:?} {query}: {parsed:?}");
-        let c = route.charge(parsed.as_ref().ok());
+        let c = route.charge(parsed.as_ref().ok(), &Behaviour::default());
         (c.ru, c.writes)
     }
 

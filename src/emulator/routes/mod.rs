@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod deleted;
+pub mod delta;
 pub mod directory;
 mod dispatch;
 pub mod groups;
@@ -19,6 +20,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::odata::{Filter, ODataError};
+use delta::DeltaQuery;
 use query::ListQuery;
 use related::RelatedQuery;
 
@@ -36,6 +38,8 @@ pub struct GraphError {
     pub message: String,
     /// `error.details`, when Graph gives them.
     pub details: Option<Value>,
+    /// Response headers that go with the error (`Location` of a `410 Gone`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl GraphError {
@@ -46,6 +50,7 @@ impl GraphError {
             code,
             message: message.into(),
             details: None,
+            headers: Vec::new(),
         }
     }
 
@@ -123,6 +128,8 @@ pub enum Query {
     Count(Option<Filter>),
     /// A group's members, transitive members or owners.
     Related(Box<RelatedQuery>),
+    /// A delta round's page.
+    Delta(Box<DeltaQuery>),
 }
 
 /// Everything a route needs to run.
@@ -160,6 +167,8 @@ pub enum Reply {
     NoContent,
     /// `text/plain` body (`$count`).
     Text(String),
+    /// Another reply with response headers (`Preference-Applied`).
+    WithHeaders(Box<Reply>, Vec<(&'static str, String)>),
 }
 
 /// Parses a PATCH body, which must be a JSON object.

@@ -20,16 +20,15 @@ pub struct Params {
     options: BTreeMap<&'static str, String>,
 }
 
-const KNOWN: &[&str] = &["select", "filter", "top", "count", "skiptoken"];
-const UNSUPPORTED: &[&str] = &[
-    "orderby",
-    "search",
-    "expand",
-    "skip",
-    "format",
-    "apply",
+const KNOWN: &[&str] = &[
+    "select",
+    "filter",
+    "top",
+    "count",
+    "skiptoken",
     "deltatoken",
 ];
+const UNSUPPORTED: &[&str] = &["orderby", "search", "expand", "skip", "format", "apply"];
 
 impl Params {
     /// Parses a raw query string. Duplicate options and options this emulator cannot honour

@@ -106,10 +106,19 @@ pub enum Route {
     DeletedPurge(String),
     /// `POST /directory/deletedItems/{id}/restore`
     DeletedRestore(String),
+    /// `GET /{users|groups}/delta` (also `microsoft.graph.delta()`)
+    Delta(ObjectKind),
 }
 
 fn is(segment: &str, name: &str) -> bool {
     segment.eq_ignore_ascii_case(name)
+}
+
+/// `delta`, `delta()`, `microsoft.graph.delta` or `microsoft.graph.delta()`.
+fn is_delta(segment: &str) -> bool {
+    let lower = segment.to_ascii_lowercase();
+    let name = lower.strip_prefix("microsoft.graph.").unwrap_or(&lower);
+    name == "delta" || name == "delta()"
 }
 
 fn not_allowed() -> GraphError {
@@ -155,6 +164,8 @@ fn users(method: &Method, rest: &[String]) -> Result<Route, GraphError> {
         ([], Method::GET) => Ok(Route::UserList),
         ([c], Method::GET) if is(c, "$count") => Ok(Route::UserCount),
         ([c], _) if is(c, "$count") => Err(not_allowed()),
+        ([d], Method::GET) if is_delta(d) => Ok(Route::Delta(ObjectKind::User)),
+        ([d], _) if is_delta(d) => Err(not_allowed()),
         ([key], Method::GET) => Ok(Route::UserGet(key.clone())),
         ([key], Method::PATCH) => Ok(Route::UserPatch(key.clone())),
         ([key], Method::DELETE) => Ok(Route::UserDelete(key.clone())),
@@ -214,6 +225,8 @@ fn groups(method: &Method, rest: &[String]) -> Result<Route, GraphError> {
         [] if m == Method::GET => Ok(Route::GroupList),
         [c] if is(c, "$count") && m == Method::GET => Ok(Route::GroupCount),
         [c] if is(c, "$count") => Err(not_allowed()),
+        [d] if is_delta(d) && m == Method::GET => Ok(Route::Delta(ObjectKind::Group)),
+        [d] if is_delta(d) => Err(not_allowed()),
         [id] => match m {
             Method::GET => Ok(Route::GroupGet(id.clone())),
             Method::PATCH => Ok(Route::GroupPatch(id.clone())),
@@ -357,6 +370,18 @@ mod tests {
             route(Method::GET, "directory/deletedItems/microsoft.graph.group"),
             Ok(Route::DeletedList(ObjectKind::Group))
         );
+        assert_eq!(
+            route(Method::GET, "users/delta"),
+            Ok(Route::Delta(ObjectKind::User))
+        );
+        assert_eq!(
+            route(Method::GET, "groups/microsoft.graph.delta()"),
+            Ok(Route::Delta(ObjectKind::Group))
+        );
+        assert_eq!(
+            route(Method::GET, "users/Delta()"),
+            Ok(Route::Delta(ObjectKind::User))
+        );
         let code = |m, p| route(m, p).err().map(|e| (e.status.as_u16(), e.code));
         assert_eq!(
             code(Method::GET, "groups/g1/owners/microsoft.graph.group"),
@@ -380,6 +405,10 @@ mod tests {
         );
         assert_eq!(
             code(Method::PUT, "users/u1"),
+            Some((405, "Request_BadRequest"))
+        );
+        assert_eq!(
+            code(Method::PATCH, "groups/delta"),
             Some((405, "Request_BadRequest"))
         );
     }

@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{Behaviour, ObjectKind, SyncState, Tenant};
+use super::{Behaviour, ObjectKind, SyncPrint, SyncState, Tenant};
 use crate::emulator::clock::add_duration;
 use crate::emulator::model::{SyncInfo, Writes};
 use crate::emulator::seed::random_guid;
@@ -320,7 +320,11 @@ impl Tenant {
         }
         for id in relinks.drain(..) {
             if let Some(u) = self.users.get_mut(&id) {
+                let before = SyncPrint::of(&u.sync);
                 u.sync.relink(at);
+                let after = SyncPrint::of(&u.sync);
+                self.changes
+                    .sync_changed(ObjectKind::User, &id, before, after);
             }
             report.relinked.push(id);
         }
@@ -334,7 +338,11 @@ impl Tenant {
         }
         for id in relinks {
             if let Some(g) = self.groups.get_mut(&id) {
+                let before = SyncPrint::of(&g.sync);
                 g.sync.relink(at);
+                let after = SyncPrint::of(&g.sync);
+                self.changes
+                    .sync_changed(ObjectKind::Group, &id, before, after);
             }
             report.relinked.push(id);
         }
@@ -368,7 +376,8 @@ impl Tenant {
             user.sync.relink(at);
             self.upn_index.insert(upn, id.clone());
             self.users.insert(id.clone(), user);
-            self.relink_everywhere(&id, &entry.member_of, &entry.owner_of);
+            self.changes.appeared(ObjectKind::User, &id);
+            self.relink_everywhere(&id, ObjectKind::User, &entry.member_of, &entry.owner_of);
             report.recovered.push(id);
         }
     }
@@ -395,6 +404,7 @@ impl Tenant {
             self.upn_index
                 .insert(user.user_principal_name.to_lowercase(), id.clone());
             self.users.insert(id.clone(), user);
+            self.changes.appeared(ObjectKind::User, &id);
             report.recreated.push(Recreated { from, id });
         }
         let groups: Vec<String> = ids_back(self.gone_groups.values().map(|g| (&g.id, &g.sync)));
@@ -412,6 +422,7 @@ impl Tenant {
                 .retain(|m| self.users.contains_key(m) || self.groups.contains_key(m));
             group.sync.relink(at);
             self.groups.insert(id.clone(), group);
+            self.changes.appeared(ObjectKind::Group, &id);
             report.recreated.push(Recreated { from, id });
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
-use super::{ObjectKind, Tenant};
+use super::{ObjectKind, Removal, Tenant};
 use crate::emulator::clock::{add_duration, rfc3339};
 use crate::emulator::switches::ImmutableIdOnRestore;
 
@@ -98,7 +98,8 @@ impl Tenant {
         };
         self.upn_index
             .remove(&user.user_principal_name.to_lowercase());
-        let (member_of, owner_of) = self.unlink_everywhere(id);
+        let (member_of, owner_of) = self.unlink_everywhere(id, ObjectKind::User);
+        self.changes.removed(ObjectKind::User, id, Removal::Changed);
         let entry = Deleted {
             object: user,
             at,
@@ -116,7 +117,13 @@ impl Tenant {
         let Some(group) = self.groups.remove(id) else {
             return false;
         };
-        let (member_of, owner_of) = self.unlink_everywhere(id);
+        let (member_of, owner_of) = self.unlink_everywhere(id, ObjectKind::Group);
+        let removal = if group.is_unified() {
+            Removal::Changed
+        } else {
+            Removal::Deleted
+        };
+        self.changes.removed(ObjectKind::Group, id, removal);
         if group.is_unified() {
             let entry = Deleted {
                 object: group,
@@ -188,7 +195,8 @@ impl Tenant {
             self.upn_index
                 .insert(user.user_principal_name.to_lowercase(), id.to_string());
             self.users.insert(id.to_string(), user);
-            self.relink_everywhere(id, &entry.member_of, &entry.owner_of);
+            self.changes.appeared(ObjectKind::User, id);
+            self.relink_everywhere(id, ObjectKind::User, &entry.member_of, &entry.owner_of);
             return Ok(ObjectKind::User);
         }
         let entry = self.deleted_groups.get(id).ok_or(RestoreError::NotFound)?;
@@ -211,7 +219,8 @@ impl Tenant {
         restored_sync(&mut group.sync, ImmutableIdOnRestore::Keep);
         group.writes.restore += 1;
         self.groups.insert(id.to_string(), group);
-        self.relink_everywhere(id, &entry.member_of, &entry.owner_of);
+        self.changes.appeared(ObjectKind::Group, id);
+        self.relink_everywhere(id, ObjectKind::Group, &entry.member_of, &entry.owner_of);
         Ok(ObjectKind::Group)
     }
 
@@ -227,6 +236,7 @@ impl Tenant {
     pub fn purge(&mut self, id: &str) -> bool {
         if let Some(entry) = self.deleted_users.remove(id) {
             self.purges.remove(&(entry.purge_at(), id.to_string()));
+            self.changes.removed(ObjectKind::User, id, Removal::Deleted);
             if entry.object.sync.ad_twin.is_some() {
                 self.gone_users.insert(id.to_string(), entry.object);
             }
@@ -234,6 +244,8 @@ impl Tenant {
         }
         if let Some(entry) = self.deleted_groups.remove(id) {
             self.purges.remove(&(entry.purge_at(), id.to_string()));
+            self.changes
+                .removed(ObjectKind::Group, id, Removal::Deleted);
             return true;
         }
         false

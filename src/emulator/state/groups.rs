@@ -150,6 +150,7 @@ impl Tenant {
             Relation::Members => {
                 insert_sorted(&mut g.members, target);
                 g.writes.members_added += 1;
+                self.changes.member(group, target, kind, true);
             }
             Relation::Owners => {
                 insert_sorted(&mut g.owners, target);
@@ -168,6 +169,7 @@ impl Tenant {
     ) -> Result<(), RefError> {
         let g = self.groups.get(group).ok_or(RefError::GroupNotFound)?;
         self.check_writable(g, relation)?;
+        let kind = self.object_kind(target).unwrap_or(ObjectKind::User);
         let g = self.groups.get_mut(group).ok_or(RefError::GroupNotFound)?;
         let removed = match relation {
             Relation::Members => remove_sorted(&mut g.members, target),
@@ -177,7 +179,10 @@ impl Tenant {
             return Err(RefError::TargetNotFound);
         }
         match relation {
-            Relation::Members => g.writes.members_removed += 1,
+            Relation::Members => {
+                g.writes.members_removed += 1;
+                self.changes.member(group, target, kind, false);
+            }
             Relation::Owners => g.writes.owners_removed += 1,
         }
         Ok(())
@@ -196,6 +201,7 @@ impl Tenant {
         if g.is_exchange_managed() {
             return Err(GroupUpdateError::ExchangeManaged);
         }
+        let before = g.to_json();
         for change in changes {
             match change {
                 GroupChange::DisplayName(v) => g.display_name = v,
@@ -203,17 +209,24 @@ impl Tenant {
             }
         }
         g.writes.patch += 1;
+        self.changes
+            .diff(ObjectKind::Group, id, &before, &g.to_json());
         Ok(())
     }
 
-    /// Removes `id` from every group's members and owners; returns the groups it was a member
-    /// of and those it owned (to restore them).
-    pub(super) fn unlink_everywhere(&mut self, id: &str) -> (Vec<String>, Vec<String>) {
+    /// Removes `id` (of `kind`) from every group's members and owners; returns the groups it
+    /// was a member of and those it owned (to restore them).
+    pub(super) fn unlink_everywhere(
+        &mut self,
+        id: &str,
+        kind: ObjectKind,
+    ) -> (Vec<String>, Vec<String>) {
         let mut member_of = Vec::new();
         let mut owner_of = Vec::new();
         for g in self.groups.values_mut() {
             if remove_sorted(&mut g.members, id) {
                 member_of.push(g.id.clone());
+                self.changes.member(&g.id, id, kind, false);
             }
             if remove_sorted(&mut g.owners, id) {
                 owner_of.push(g.id.clone());
@@ -222,16 +235,19 @@ impl Tenant {
         (member_of, owner_of)
     }
 
-    /// Puts `id` back into the groups (still there) it was a member or owner of.
+    /// Puts `id` (of `kind`) back into the groups (still there) it was a member or owner of.
     pub(super) fn relink_everywhere(
         &mut self,
         id: &str,
+        kind: ObjectKind,
         member_of: &[String],
         owner_of: &[String],
     ) {
         for gid in member_of {
-            if let Some(g) = self.groups.get_mut(gid) {
-                insert_sorted(&mut g.members, id);
+            if let Some(g) = self.groups.get_mut(gid)
+                && insert_sorted(&mut g.members, id)
+            {
+                self.changes.member(gid, id, kind, true);
             }
         }
         for gid in owner_of {

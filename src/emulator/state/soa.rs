@@ -8,7 +8,7 @@
 //! | taken back by the next cycle | false | true |
 //! | cloud-native | false | null |
 
-use super::{ObjectKind, Tenant};
+use super::{ObjectKind, SyncPrint, Tenant};
 use crate::emulator::model::SyncInfo;
 use crate::emulator::switches::SoaOnCloudObject;
 
@@ -69,6 +69,7 @@ impl Tenant {
         let Some(sync) = sync else {
             return Err(SoaError::NotFound);
         };
+        let before = SyncPrint::of(sync);
         if value && !sync.cloud_managed {
             sync.cloud_managed = true;
             sync.enabled = None;
@@ -76,6 +77,8 @@ impl Tenant {
             // Until the sync client's next cycle the object stays cloud-writable, `null`.
             sync.cloud_managed = false;
         }
+        let after = SyncPrint::of(sync);
+        self.changes.sync_changed(kind, &id, before, after);
         self.count_soa_write(kind, &id);
         Ok((id, value))
     }

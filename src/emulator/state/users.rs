@@ -1,7 +1,7 @@
 //! User updates (graph-api.md §2.4): validated changes, applied unless directory sync masters
 //! the user.
 
-use super::Tenant;
+use super::{ObjectKind, Tenant};
 use crate::emulator::model::User;
 use crate::emulator::switches::ImmutableIdAfterSoa;
 
@@ -97,6 +97,7 @@ impl Tenant {
             }
         }
         let user = self.users.get_mut(id).ok_or(UpdateError::NotFound)?;
+        let before = user.to_json();
         for change in changes {
             match change {
                 UserChange::Text(prop, value) => *text_slot(user, prop) = value,
@@ -113,6 +114,8 @@ impl Tenant {
             }
         }
         user.writes.patch += 1;
+        self.changes
+            .diff(ObjectKind::User, id, &before, &user.to_json());
         Ok(())
     }
 }

@@ -10,6 +10,8 @@ mod auth;
 mod chaos;
 mod control;
 mod deleted;
+mod delta;
+mod delta_groups;
 mod members;
 mod organization;
 mod quotas;
