@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use super::clock::parse_duration;
 use super::{
-    AfterDisable, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, Emulator,
-    EmulatorConfig, HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore,
-    OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse,
+    AfterDisable, BatchLimitCode, BatchOrder, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    DEFAULT_TENANT_ID, Emulator, EmulatorConfig, HardMatchFlagAppOnly, ImmutableIdAfterSoa,
+    ImmutableIdOnRestore, OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse,
 };
 
 /// Flags of the `emulator` subcommand.
@@ -90,6 +90,12 @@ pub struct EmulatorArgs {
     /// UNCONFIRMED behaviour: whether owners can be added to (removed from) a still-synced group.
     #[arg(long, value_enum, default_value_t = OwnerAddOnSyncedGroup::Refuse)]
     pub owner_add_on_synced_group: OwnerAddOnSyncedGroup,
+    /// UNCONFIRMED behaviour: error.code of a JSON batch of more than 20 requests.
+    #[arg(long, value_enum, default_value_t = BatchLimitCode::BadRequest)]
+    pub batch_limit_code: BatchLimitCode,
+    /// Order of a JSON batch's responses: shuffled (Graph keeps no order) or the request order.
+    #[arg(long, value_enum, default_value_t = BatchOrder::Shuffled)]
+    pub batch_order: BatchOrder,
     /// Do not enforce resource-unit and write quotas.
     #[arg(long)]
     pub no_quotas: bool,
@@ -139,6 +145,8 @@ impl EmulatorArgs {
             hard_match_flag_app_only: self.hard_match_flag_app_only,
             immutable_id_survives_restore: self.immutable_id_survives_restore,
             owner_add_on_synced_group: self.owner_add_on_synced_group,
+            batch_limit_code: self.batch_limit_code,
+            batch_order: self.batch_order,
             ..EmulatorConfig::default()
         }
     }
@@ -224,6 +232,24 @@ mod tests {
             d.immutable_id_survives_restore
         );
         assert_eq!(c.owner_add_on_synced_group, d.owner_add_on_synced_group);
+        assert_eq!(c.batch_limit_code, d.batch_limit_code);
+        assert_eq!(c.batch_order, d.batch_order);
+    }
+
+    #[test]
+    fn batch_flags_reach_the_config() {
+        let parsed = config(&[
+            "--batch-limit-code",
+            "request-bad-request",
+            "--batch-order",
+            "request",
+        ]);
+        let Some(c) = parsed else {
+            panic!("the batch flags must parse");
+        };
+        assert_eq!(c.batch_limit_code, BatchLimitCode::RequestBadRequest);
+        assert_eq!(c.batch_order, BatchOrder::Request);
+        assert!(config(&["--batch-order", "random"]).is_none());
     }
 
     #[test]

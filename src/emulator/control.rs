@@ -140,6 +140,8 @@ pub fn state_json(inner: &Inner) -> Value {
             "throttled": s.throttled,
             "faulted": s.faulted,
             "byStatus": by_status,
+            "batches": s.batches,
+            "batchItems": s.batch_items,
         },
         "tokens": {
             "issued": s.tokens_issued,

@@ -21,10 +21,20 @@
 //! can be rehearsed: [`EmulatorConfig::user_sync_after_disable`],
 //! [`EmulatorConfig::org_sync_during_disable`], and the per-object ones in [`switches`].
 //!
+//! JSON batching (`POST /v1.0/$batch`, `POST /beta/$batch`, `batch.rs`): up to 20 requests,
+//! each through the same pipeline as a standalone request (own permission check, quota charge
+//! and `429`, write statistics); `dependsOn` names earlier requests, and a request whose
+//! dependency failed answers `424 FailedDependency`; the batch answers `200` with the
+//! responses shuffled ([`EmulatorConfig::batch_order`]) and costs no resource units itself; a
+//! malformed batch answers `400` (the code of the over-20 refusal is the UNCONFIRMED
+//! [`EmulatorConfig::batch_limit_code`]). The emulated latency applies once per batch.
+//! `/_emulator/state` counts `requests.batches` and `requests.batchItems`.
+//!
 //! Unknown paths under a version answer `400 BadRequest` "Resource not found for the segment
 //! '…'." as Graph does; paths outside `/v1.0` and `/beta` answer `400 BadRequest`
 //! "Invalid version: …".
 
+mod batch;
 mod cli;
 pub mod clock;
 mod control;
@@ -52,10 +62,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use batch::{BatchOrder, MAX_REQUESTS as MAX_BATCH_REQUESTS};
 pub use cli::{EmulatorArgs, run};
 pub use switches::{
-    HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup,
-    SoaOnCloudObject, SoaPatchResponse,
+    BatchLimitCode, HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore,
+    OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse,
 };
 
 /// Value an object reports for `onPremisesSyncEnabled` where Microsoft's answer is
@@ -139,6 +150,10 @@ pub struct EmulatorConfig {
     pub immutable_id_survives_restore: ImmutableIdOnRestore,
     /// UNCONFIRMED: owner `$ref` writes on a still-synced group.
     pub owner_add_on_synced_group: OwnerAddOnSyncedGroup,
+    /// UNCONFIRMED: `error.code` of a batch of more than 20 requests.
+    pub batch_limit_code: BatchLimitCode,
+    /// Order of a batch's responses: shuffled (as Graph may) or the request order.
+    pub batch_order: BatchOrder,
 }
 
 impl Default for EmulatorConfig {
@@ -171,6 +186,8 @@ impl Default for EmulatorConfig {
             hard_match_flag_app_only: HardMatchFlagAppOnly::Deny,
             immutable_id_survives_restore: ImmutableIdOnRestore::Keep,
             owner_add_on_synced_group: OwnerAddOnSyncedGroup::Refuse,
+            batch_limit_code: BatchLimitCode::BadRequest,
+            batch_order: BatchOrder::Shuffled,
         }
     }
 }
@@ -206,6 +223,8 @@ impl std::fmt::Debug for EmulatorConfig {
                 &self.immutable_id_survives_restore,
             )
             .field("owner_add_on_synced_group", &self.owner_add_on_synced_group)
+            .field("batch_limit_code", &self.batch_limit_code)
+            .field("batch_order", &self.batch_order)
             .finish()
     }
 }
