@@ -8,10 +8,10 @@ use super::clock::parse_duration;
 use super::latency::LatencyProfile;
 use super::tenant_file::TenantFile;
 use super::{
-    AfterDisable, AppRegistration, AssertionAlgorithms, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
-    DEFAULT_TENANT_ID, Emulator, EmulatorConfig, FederatedCredentialSpec, HardMatchFlagAppOnly,
-    ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup, SoaOnCloudObject,
-    SoaPatchResponse, UserSoaApi, UsersDeltaCost,
+    AfterDisable, AppRegistration, AssertionAlgorithms, BatchLimitCode, BatchOrder,
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, Emulator, EmulatorConfig,
+    FederatedCredentialSpec, HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore,
+    OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse, UserSoaApi, UsersDeltaCost,
 };
 use anyhow::Context as _;
 
@@ -121,6 +121,12 @@ pub struct EmulatorArgs {
     /// UNCONFIRMED behaviour: base resource-unit cost of GET /users/delta (other: 1, list: 2).
     #[arg(long, value_enum, default_value_t = UsersDeltaCost::Other)]
     pub users_delta_cost: UsersDeltaCost,
+    /// UNCONFIRMED behaviour: error.code of a JSON batch of more than 20 requests.
+    #[arg(long, value_enum, default_value_t = BatchLimitCode::BadRequest)]
+    pub batch_limit_code: BatchLimitCode,
+    /// Order of a JSON batch's responses: shuffled (Graph keeps no order) or the request order.
+    #[arg(long, value_enum, default_value_t = BatchOrder::Shuffled)]
+    pub batch_order: BatchOrder,
     /// Do not enforce resource-unit and write quotas.
     #[arg(long)]
     pub no_quotas: bool,
@@ -217,6 +223,8 @@ impl EmulatorArgs {
             immutable_id_survives_restore: self.immutable_id_survives_restore,
             owner_add_on_synced_group: self.owner_add_on_synced_group,
             users_delta_cost: self.users_delta_cost,
+            batch_limit_code: self.batch_limit_code,
+            batch_order: self.batch_order,
             ..EmulatorConfig::default()
         }
     }
@@ -312,6 +320,24 @@ mod tests {
         );
         assert_eq!(c.owner_add_on_synced_group, d.owner_add_on_synced_group);
         assert_eq!(c.users_delta_cost, d.users_delta_cost);
+        assert_eq!(c.batch_limit_code, d.batch_limit_code);
+        assert_eq!(c.batch_order, d.batch_order);
+    }
+
+    #[test]
+    fn batch_flags_reach_the_config() {
+        let parsed = config(&[
+            "--batch-limit-code",
+            "request-bad-request",
+            "--batch-order",
+            "request",
+        ]);
+        let Some(c) = parsed else {
+            panic!("the batch flags must parse");
+        };
+        assert_eq!(c.batch_limit_code, BatchLimitCode::RequestBadRequest);
+        assert_eq!(c.batch_order, BatchOrder::Request);
+        assert!(config(&["--batch-order", "random"]).is_none());
     }
 
     #[test]

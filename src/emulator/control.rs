@@ -151,6 +151,8 @@ pub fn state_json(inner: &Inner) -> Value {
             "faulted": s.faulted,
             "faultsInjected": inner.faults.injected(),
             "byStatus": by_status,
+            "batches": s.batches,
+            "batchItems": s.batch_items,
         },
         "tokens": {
             "issued": s.tokens_issued,

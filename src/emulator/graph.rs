@@ -1,7 +1,8 @@
 //! The Graph request pipeline: version → faults → authentication (the token names the calling
 //! application) → due flips, sync cycles and purges → route → permission (that application's
 //! grants) → query → quota (that application's buckets) → the route itself; then Graph's
-//! headers and error envelope.
+//! headers and error envelope. `POST /{version}/$batch` leaves after the due flips for
+//! `batch.rs`, which sends each of its items through this same pipeline.
 //!
 //! Everything happens in one short critical section on the emulator state, never held across
 //! an `.await`.
@@ -14,6 +15,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, he
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::batch;
 use super::faults::{ResetPhase, Target};
 use super::latency::Operation;
 use super::quota::Throttled;
@@ -28,17 +30,17 @@ pub const JSON_CONTENT_TYPE: &str = "application/json;odata.metadata=minimal;oda
 
 /// What to answer, before the correlation ids are added.
 #[derive(Debug)]
-struct Outcome {
-    status: StatusCode,
-    body: OutBody,
-    ru: u32,
-    headers: Vec<(&'static str, String)>,
+pub(super) struct Outcome {
+    pub(super) status: StatusCode,
+    pub(super) body: OutBody,
+    pub(super) ru: u32,
+    pub(super) headers: Vec<(&'static str, String)>,
     /// Drop the connection instead of answering (an injected reset).
-    reset: bool,
+    pub(super) reset: bool,
 }
 
 #[derive(Debug)]
-enum OutBody {
+pub(super) enum OutBody {
     Json(Value),
     Text(String),
     Error(GraphError),
@@ -47,7 +49,7 @@ enum OutBody {
 }
 
 impl Outcome {
-    fn error(e: GraphError) -> Self {
+    pub(super) fn error(e: GraphError) -> Self {
         Self {
             status: e.status,
             headers: e.headers.clone(),
@@ -57,7 +59,7 @@ impl Outcome {
         }
     }
 
-    fn reply(reply: Reply) -> Self {
+    pub(super) fn reply(reply: Reply) -> Self {
         let (status, body) = match reply {
             Reply::Json(status, v) => (status, OutBody::Json(v)),
             Reply::NoContent => (StatusCode::NO_CONTENT, OutBody::Empty),
@@ -79,13 +81,13 @@ impl Outcome {
 }
 
 /// Per-request correlation ids.
-struct Ids {
-    request: String,
-    client: String,
+pub(super) struct Ids {
+    pub(super) request: String,
+    pub(super) client: String,
 }
 
 impl Ids {
-    fn new(headers: &HeaderMap) -> Self {
+    pub(super) fn new(headers: &HeaderMap) -> Self {
         let client = headers
             .get("client-request-id")
             .and_then(|v| v.to_str().ok())
@@ -121,7 +123,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Splits `/v1.0/users/x` into the version and the decoded segments after it.
-fn split_path(path: &str) -> Result<(Version, Vec<String>), GraphError> {
+pub(super) fn split_path(path: &str) -> Result<(Version, Vec<String>), GraphError> {
     let mut segments = path
         .split('/')
         .filter(|s| !s.is_empty())
@@ -197,7 +199,7 @@ fn throttled(inner: &Inner, app: &str, t: Throttled) -> Outcome {
     }
 }
 
-fn run(
+pub(super) fn run(
     inner: &mut Inner,
     method: &Method,
     uri: &Uri,
@@ -244,6 +246,9 @@ fn run(
     };
     let now = inner.clock.now();
     inner.tenant.apply_due(now);
+    if batch::is_batch(method, &segments) {
+        return batch::run(inner, version, headers, body, &base);
+    }
     let route = match resolve(method, &segments) {
         Ok(r) => r,
         Err(e) => return Outcome::error(e),
@@ -335,7 +340,7 @@ fn fault_outcome(status: StatusCode) -> Outcome {
     Outcome::error(GraphError::new(status, code, message))
 }
 
-fn error_body(e: &GraphError, ids: &Ids, date: &str) -> Value {
+pub(super) fn error_body(e: &GraphError, ids: &Ids, date: &str) -> Value {
     let mut error = json!({
         "code": e.code,
         "message": e.message,
@@ -347,7 +352,7 @@ fn error_body(e: &GraphError, ids: &Ids, date: &str) -> Value {
     json!({ "error": error })
 }
 
-fn throttle_body(ids: &Ids, date: &str) -> Value {
+pub(super) fn throttle_body(ids: &Ids, date: &str) -> Value {
     json!({ "error": {
         "code": "TooManyRequests",
         "message": "Please retry again later.",

@@ -50,11 +50,21 @@
 //! (which `alg` a certificate assertion may use), [`EmulatorConfig::users_delta_cost`], and the
 //! per-object ones in [`switches`].
 //!
+//! JSON batching (`POST /v1.0/$batch`, `POST /beta/$batch`, `batch.rs`): up to 20 requests,
+//! each through the same pipeline as a standalone request (own permission check, quota charge
+//! and `429`, write statistics); `dependsOn` names earlier requests, and a request whose
+//! dependency failed answers `424 FailedDependency`; the batch answers `200` with the
+//! responses shuffled ([`EmulatorConfig::batch_order`]) and costs no resource units itself; a
+//! malformed batch answers `400` (the code of the over-20 refusal is the UNCONFIRMED
+//! [`EmulatorConfig::batch_limit_code`]). The emulated latency applies once per batch.
+//! `/_emulator/state` counts `requests.batches` and `requests.batchItems`.
+//!
 //! Unknown paths under a version answer `400 BadRequest` "Resource not found for the segment
 //! '…'." as Graph does; paths outside `/v1.0` and `/beta` answer `400 BadRequest`
 //! "Invalid version: …".
 
 pub mod apps;
+mod batch;
 mod cli;
 pub mod clock;
 mod control;
@@ -85,11 +95,12 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use apps::{AppRegistration, FederatedCredentialSpec};
+pub use batch::{BatchOrder, MAX_REQUESTS as MAX_BATCH_REQUESTS};
 pub use cli::{EmulatorArgs, run};
 pub use latency::{Dist, LatencyProfile};
 pub use switches::{
-    HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup,
-    SoaOnCloudObject, SoaPatchResponse, UserSoaApi, UsersDeltaCost,
+    BatchLimitCode, HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore,
+    OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse, UserSoaApi, UsersDeltaCost,
 };
 pub use token::AssertionAlgorithms;
 
@@ -189,6 +200,10 @@ pub struct EmulatorConfig {
     pub owner_add_on_synced_group: OwnerAddOnSyncedGroup,
     /// UNCONFIRMED: the base resource-unit cost of `GET /users/delta`.
     pub users_delta_cost: UsersDeltaCost,
+    /// UNCONFIRMED: `error.code` of a batch of more than 20 requests.
+    pub batch_limit_code: BatchLimitCode,
+    /// Order of a batch's responses: shuffled (as Graph may) or the request order.
+    pub batch_order: BatchOrder,
 }
 
 impl Default for EmulatorConfig {
@@ -228,6 +243,8 @@ impl Default for EmulatorConfig {
             immutable_id_survives_restore: ImmutableIdOnRestore::Keep,
             owner_add_on_synced_group: OwnerAddOnSyncedGroup::Refuse,
             users_delta_cost: UsersDeltaCost::Other,
+            batch_limit_code: BatchLimitCode::BadRequest,
+            batch_order: BatchOrder::Shuffled,
         }
     }
 }
@@ -270,6 +287,8 @@ impl std::fmt::Debug for EmulatorConfig {
             )
             .field("owner_add_on_synced_group", &self.owner_add_on_synced_group)
             .field("users_delta_cost", &self.users_delta_cost)
+            .field("batch_limit_code", &self.batch_limit_code)
+            .field("batch_order", &self.batch_order)
             .finish()
     }
 }

@@ -44,6 +44,10 @@ pub struct Stats {
     pub tokens_refused: u64,
     /// Token requests failed by an injected fault.
     pub tokens_faulted: u64,
+    /// JSON batches run (malformed ones only count as requests).
+    pub batches: u64,
+    /// Requests answered inside batches (each also counts as a request).
+    pub batch_items: u64,
 }
 
 impl Stats {

@@ -99,3 +99,24 @@ impl UsersDeltaCost {
         }
     }
 }
+
+/// `error.code` of the `400` a JSON batch of more than 20 requests answers (the message,
+/// "Number of requests inside batch exceeds the limit.", is documented; the code is not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BatchLimitCode {
+    /// `BadRequest`, the code of Graph's other batch validation errors (default).
+    BadRequest,
+    /// `Request_BadRequest`, the directory's usual code.
+    RequestBadRequest,
+}
+
+impl BatchLimitCode {
+    /// The `error.code` text.
+    pub fn code(self) -> &'static str {
+        match self {
+            BatchLimitCode::BadRequest => "BadRequest",
+            BatchLimitCode::RequestBadRequest => "Request_BadRequest",
+        }
+    }
+}

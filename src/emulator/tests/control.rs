@@ -43,7 +43,8 @@ async fn state_reports_the_documented_shape() {
     );
     assert_eq!(
         s["requests"],
-        json!({"total": 2, "throttled": 0, "faulted": 0, "faultsInjected": {}, "byStatus": {"200": 1, "400": 1}})
+        json!({"total": 2, "throttled": 0, "faulted": 0, "faultsInjected": {}, "byStatus": {"200": 1, "400": 1},
+            "batches": 0, "batchItems": 0})
     );
     assert_eq!(
         s["permissions"],

@@ -7,6 +7,7 @@
 mod apps;
 mod assertions;
 mod auth;
+mod batch;
 mod chaos;
 mod control;
 mod deleted;
