@@ -248,6 +248,7 @@ async fn unknown_tenant_stalls() {
             retry: retry(),
             timeout: std::time::Duration::from_secs(10),
             observer: None,
+            ca_bundle: None,
         },
         entra_cloud_operator::graph::Credential::ClientSecret {
             client_id: CLIENT.into(),

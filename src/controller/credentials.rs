@@ -188,6 +188,7 @@ pub fn graph_client(
         retry: RetryPolicy::default(),
         timeout: Duration::from_secs(60),
         observer: Some(observer),
+        ca_bundle: None,
     };
     GraphClient::new(config, credential)
         .map_err(|e| CredentialProblem::Stall("InvalidSpec", e.to_string()))

@@ -2,7 +2,10 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use anyhow::Context as _;
 
 use super::clock::parse_duration;
 use super::{
@@ -96,6 +99,14 @@ pub struct EmulatorArgs {
     /// Milliseconds added to every Graph response.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// Serve HTTPS with a certificate authority made up at start (Microsoft's own client
+    /// libraries refuse plain http); clients must trust its certificate.
+    #[arg(long)]
+    pub tls: bool,
+    /// Where to write that CA certificate (PEM) before serving; default: a file in the
+    /// temporary directory. The path is printed at start.
+    #[arg(long, requires = "tls", value_name = "PATH")]
+    pub tls_cert_out: Option<PathBuf>,
 }
 
 fn parse_scale(text: &str) -> Result<f64, String> {
@@ -139,6 +150,7 @@ impl EmulatorArgs {
             hard_match_flag_app_only: self.hard_match_flag_app_only,
             immutable_id_survives_restore: self.immutable_id_survives_restore,
             owner_add_on_synced_group: self.owner_add_on_synced_group,
+            tls: self.tls,
             ..EmulatorConfig::default()
         }
     }
@@ -166,8 +178,18 @@ async fn terminated() {
     }
 }
 
-/// Starts the emulator, prints where it listens and the credentials it accepts, and serves
-/// until Ctrl-C or SIGTERM.
+/// Writes `pem` to `path` through a temporary file, so a reader never sees half of it.
+fn write_ca(path: &Path, pem: &str) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, pem).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Starts the emulator, prints where it listens and the credentials it accepts (and under
+/// `--tls` where the CA certificate is, written before the first line), and serves until
+/// Ctrl-C or SIGTERM.
 pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     let config = args.config();
     let banner = format!(
@@ -178,10 +200,26 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         config.permissions.join(", ")
     );
     let emulator = Emulator::start(config, args.listen).await?;
+    let ca_path = match emulator.ca_pem() {
+        Some(pem) => {
+            let path = args.tls_cert_out.clone().unwrap_or_else(|| {
+                std::env::temp_dir().join(format!(
+                    "entra-cloud-operator-emulator-ca-{}.pem",
+                    emulator.addr().port()
+                ))
+            });
+            write_ca(&path, pem)?;
+            Some(path)
+        }
+        None => None,
+    };
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "emulator listening on {}", emulator.url())?;
         writeln!(out, "{banner}")?;
+        if let Some(path) = &ca_path {
+            writeln!(out, "TLS: trust the CA certificate in {}", path.display())?;
+        }
         out.flush()?;
     }
     terminated().await;
@@ -259,5 +297,29 @@ mod tests {
         assert_eq!(c.owner_add_on_synced_group, OwnerAddOnSyncedGroup::Allow);
         assert!(config(&["--soa-patch-response", "maybe"]).is_none());
         assert!(config(&["--sync-interval", "soon"]).is_none());
+    }
+
+    #[test]
+    fn tls_is_off_by_default_and_the_cert_path_needs_it() {
+        assert!(!config(&[]).is_some_and(|c| c.tls));
+        assert!(config(&["--tls"]).is_some_and(|c| c.tls));
+        assert!(config(&["--tls", "--tls-cert-out", "/tmp/ca.pem"]).is_some_and(|c| c.tls));
+        assert!(config(&["--tls-cert-out", "/tmp/ca.pem"]).is_none());
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn the_ca_file_is_written_whole() {
+        let dir = std::env::temp_dir().join(format!("eco-ca-{}", fastrand::u64(..)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ca.pem");
+        write_ca(&path, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "-----BEGIN CERTIFICATE-----\n"
+        );
+        assert!(!dir.join("ca.pem.tmp").exists());
+        assert!(write_ca(&dir.join("missing/ca.pem"), "x").is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

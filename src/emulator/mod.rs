@@ -28,6 +28,7 @@
 mod cli;
 pub mod clock;
 mod control;
+mod discovery;
 pub mod faults;
 mod graph;
 pub mod model;
@@ -38,6 +39,7 @@ pub mod seed;
 mod server;
 pub mod state;
 pub mod switches;
+pub mod tls;
 mod token;
 
 #[cfg(test)]
@@ -139,6 +141,9 @@ pub struct EmulatorConfig {
     pub immutable_id_survives_restore: ImmutableIdOnRestore,
     /// UNCONFIRMED: owner `$ref` writes on a still-synced group.
     pub owner_add_on_synced_group: OwnerAddOnSyncedGroup,
+    /// Serve HTTPS with a certificate authority made up at start (see [`tls`] and
+    /// [`Emulator::ca_pem`]); plain HTTP when false (default).
+    pub tls: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -171,6 +176,7 @@ impl Default for EmulatorConfig {
             hard_match_flag_app_only: HardMatchFlagAppOnly::Deny,
             immutable_id_survives_restore: ImmutableIdOnRestore::Keep,
             owner_add_on_synced_group: OwnerAddOnSyncedGroup::Refuse,
+            tls: false,
         }
     }
 }
@@ -206,6 +212,7 @@ impl std::fmt::Debug for EmulatorConfig {
                 &self.immutable_id_survives_restore,
             )
             .field("owner_add_on_synced_group", &self.owner_add_on_synced_group)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -214,19 +221,46 @@ impl std::fmt::Debug for EmulatorConfig {
 #[derive(Debug)]
 pub struct Emulator {
     addr: SocketAddr,
+    scheme: &'static str,
+    ca_pem: Option<String>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
 }
 
+/// Serves `app` on `listener` until `stopped` fires.
+fn serve<L>(listener: L, app: axum::Router, stopped: oneshot::Receiver<()>) -> JoinHandle<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "emulator server failed");
+        }
+    })
+}
+
 impl Emulator {
     /// Seeds the tenant, binds `listen` (port 0 picks a free port) and serves on the current
-    /// tokio runtime.
+    /// tokio runtime: HTTPS when [`EmulatorConfig::tls`] is set, else plain HTTP.
     pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> anyhow::Result<Emulator> {
         anyhow::ensure!(
             config.time_scale.is_finite() && config.time_scale > 0.0,
             "time scale must be a positive number, got {}",
             config.time_scale
         );
+        let identity = if config.tls {
+            let extra: Vec<IpAddr> = Some(listen.ip())
+                .filter(|ip| !ip.is_unspecified() && !ip.is_loopback())
+                .into_iter()
+                .collect();
+            Some(tls::TlsIdentity::generate(&extra)?)
+        } else {
+            None
+        };
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("binding the emulator to {listen}"))?;
@@ -238,6 +272,7 @@ impl Emulator {
         } else {
             bound
         };
+        let scheme = if identity.is_some() { "https" } else { "http" };
         let latency = config.latency;
         let inner = tokio::task::spawn_blocking(move || server::Inner::new(config))
             .await
@@ -246,23 +281,40 @@ impl Emulator {
             inner: Mutex::new(inner),
             latency,
             addr,
+            scheme,
         });
         let app = server::router(shared);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "emulator server failed");
+        let (task, ca_pem) = match identity {
+            Some(identity) => {
+                let tls = identity
+                    .listener(listener)
+                    .context("starting the TLS listener")?;
+                (
+                    serve(tls, app, stopped),
+                    Some(identity.ca_pem().to_string()),
+                )
             }
-        });
-        Ok(Emulator { addr, stop, task })
+            None => (serve(listener, app, stopped), None),
+        };
+        Ok(Emulator {
+            addr,
+            scheme,
+            ca_pem,
+            stop,
+            task,
+        })
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash): Graph and the token endpoint.
+    /// `http://127.0.0.1:PORT` (`https://` under TLS; no trailing slash): Graph and the
+    /// token endpoint.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// The CA certificate (PEM) clients must trust, when serving HTTPS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The address it listens on.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 
 use super::EmulatorConfig;
 use super::clock::Clock;
@@ -16,7 +16,7 @@ use super::quota::Quotas;
 use super::seed::{SeedSpec, seed_tenant};
 use super::state::{Behaviour, Tenant};
 use super::token::TokenStore;
-use super::{control, graph, token};
+use super::{control, discovery, graph, token};
 
 /// Counters the control endpoint reports.
 #[derive(Debug, Default, Clone)]
@@ -127,6 +127,8 @@ pub struct Shared {
     pub latency: Duration,
     /// Where the server listens.
     pub addr: SocketAddr,
+    /// `https` under TLS, else `http` (for absolute links).
+    pub scheme: &'static str,
 }
 
 /// Locks the state. A poisoned lock is taken over: handlers never panic while holding it,
@@ -135,10 +137,16 @@ pub fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
     inner.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Routes: the token endpoint, the control endpoints, and Graph for everything else.
+/// Routes: the token endpoint and the discovery documents MSAL reads first, the control
+/// endpoints, and Graph for everything else.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token::endpoint))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route("/common/discovery/instance", get(discovery::instance))
         .nest("/_emulator", control::router())
         .fallback(graph::handle)
         .with_state(shared)

@@ -164,6 +164,7 @@ pub fn graph_client(
         retry: RetryPolicy::default(),
         timeout: Duration::from_secs(60),
         observer: None,
+        ca_bundle: None,
     };
     GraphClient::new(config, credential).map_err(|e| CredentialError(e.to_string()))
 }

@@ -61,6 +61,7 @@ pub fn client(emu: &Emulator, secret: &str) -> GraphClient {
             retry: retry(),
             timeout: Duration::from_secs(30),
             observer: None,
+            ca_bundle: None,
         },
         Credential::ClientSecret {
             client_id: CLIENT.into(),
