@@ -24,6 +24,17 @@
 //! Unknown paths under a version answer `400 BadRequest` "Resource not found for the segment
 //! '…'." as Graph does; paths outside `/v1.0` and `/beta` answer `400 BadRequest`
 //! "Invalid version: …".
+//!
+//! HTTPS ([`EmulatorConfig::tls`], `emulator --tls --tls-cert-out PATH`, `tls.rs`): each start
+//! makes a CA and a server certificate for `127.0.0.1`, `::1` and `localhost`; clients trust
+//! the CA ([`Emulator::ca_pem`]) and absolute links follow the scheme. Microsoft's own client
+//! libraries need it (MSAL and azure-identity refuse plain-http authorities; Kiota sends
+//! tokens only over https), and so does the operator's TLS path (`GraphConfig::ca_bundle`).
+//! The discovery documents MSAL reads before a token request are served by `discovery.rs`:
+//! `/{tenant}/v2.0/.well-known/openid-configuration` and `/common/discovery/instance`.
+//! `tests/sdk_conformance.rs` runs Microsoft's Python Graph SDK (`hack/sdk-conformance/`)
+//! against the emulator; requests shaped like the SDK's (`@odata.type` in entity bodies, casts
+//! spelt with the `graph.` namespace alias) are accepted as Graph accepts them.
 
 mod cli;
 pub mod clock;
