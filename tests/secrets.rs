@@ -51,6 +51,7 @@ fn client_with(emu: &Emulator, credential: Credential) -> GraphClient {
             timeout: std::time::Duration::from_secs(30),
             observer: None,
             pacing: None,
+            ca_bundle: None,
         },
         credential,
     )

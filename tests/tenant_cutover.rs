@@ -249,6 +249,7 @@ async fn unknown_tenant_stalls() {
             timeout: std::time::Duration::from_secs(10),
             observer: None,
             pacing: None,
+            ca_bundle: None,
         },
         entra_cloud_operator::graph::Credential::ClientSecret {
             client_id: CLIENT.into(),

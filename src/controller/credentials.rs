@@ -258,6 +258,7 @@ pub fn graph_client(
             spec.pacing()
                 .map_err(|e| CredentialProblem::Stall("InvalidSpec", e))?,
         ),
+        ca_bundle: None,
     };
     GraphClient::new(config, credential)
         .map_err(|e| CredentialProblem::Stall("InvalidSpec", e.to_string()))

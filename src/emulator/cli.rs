@@ -2,7 +2,10 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use anyhow::Context as _;
 
 use super::clock::parse_duration;
 use super::latency::LatencyProfile;
@@ -13,7 +16,6 @@ use super::{
     FederatedCredentialSpec, HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore,
     OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse, UserSoaApi, UsersDeltaCost,
 };
-use anyhow::Context as _;
 
 /// Flags of the `emulator` subcommand.
 #[derive(clap::Args, Debug)]
@@ -136,6 +138,14 @@ pub struct EmulatorArgs {
     /// Changeable at run time: `PUT /_emulator/latency`.
     #[arg(long, default_value = "realistic")]
     pub latency: LatencyProfile,
+    /// Serve HTTPS with a certificate authority made up at start (Microsoft's own client
+    /// libraries refuse plain http); clients must trust its certificate.
+    #[arg(long)]
+    pub tls: bool,
+    /// Where to write that CA certificate (PEM) before serving; default: a file in the
+    /// temporary directory. The path is printed at start.
+    #[arg(long, requires = "tls", value_name = "PATH")]
+    pub tls_cert_out: Option<PathBuf>,
 }
 
 /// The applications of an `--apps` file.
@@ -225,6 +235,7 @@ impl EmulatorArgs {
             users_delta_cost: self.users_delta_cost,
             batch_limit_code: self.batch_limit_code,
             batch_order: self.batch_order,
+            tls: self.tls,
             ..EmulatorConfig::default()
         }
     }
@@ -252,8 +263,18 @@ async fn terminated() {
     }
 }
 
-/// Starts the emulator, prints where it listens and the credentials it accepts, and serves
-/// until Ctrl-C or SIGTERM.
+/// Writes `pem` to `path` through a temporary file, so a reader never sees half of it.
+fn write_ca(path: &Path, pem: &str) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, pem).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Starts the emulator, prints where it listens and the credentials it accepts (and under
+/// `--tls` where the CA certificate is, written before the first line), and serves until
+/// Ctrl-C or SIGTERM.
 pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     let mut config = args.config();
     if let Some(path) = &args.tenant_file {
@@ -273,10 +294,26 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         config.apps.len(),
     );
     let emulator = Emulator::start(config, args.listen).await?;
+    let ca_path = match emulator.ca_pem() {
+        Some(pem) => {
+            let path = args.tls_cert_out.clone().unwrap_or_else(|| {
+                std::env::temp_dir().join(format!(
+                    "entra-cloud-operator-emulator-ca-{}.pem",
+                    emulator.addr().port()
+                ))
+            });
+            write_ca(&path, pem)?;
+            Some(path)
+        }
+        None => None,
+    };
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "emulator listening on {}", emulator.url())?;
         writeln!(out, "{banner}")?;
+        if let Some(path) = &ca_path {
+            writeln!(out, "TLS: trust the CA certificate in {}", path.display())?;
+        }
         out.flush()?;
     }
     terminated().await;
@@ -423,5 +460,29 @@ mod tests {
         assert!(config(&["--client-certificate", &apps]).is_none());
         assert!(config(&["--apps", &cert]).is_none());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn tls_is_off_by_default_and_the_cert_path_needs_it() {
+        assert!(!config(&[]).is_some_and(|c| c.tls));
+        assert!(config(&["--tls"]).is_some_and(|c| c.tls));
+        assert!(config(&["--tls", "--tls-cert-out", "/tmp/ca.pem"]).is_some_and(|c| c.tls));
+        assert!(config(&["--tls-cert-out", "/tmp/ca.pem"]).is_none());
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn the_ca_file_is_written_whole() {
+        let dir = std::env::temp_dir().join(format!("eco-ca-{}", fastrand::u64(..)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ca.pem");
+        write_ca(&path, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "-----BEGIN CERTIFICATE-----\n"
+        );
+        assert!(!dir.join("ca.pem.tmp").exists());
+        assert!(write_ca(&dir.join("missing/ca.pem"), "x").is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

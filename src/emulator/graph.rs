@@ -415,15 +415,15 @@ fn render(outcome: Outcome, ids: &Ids, date: &str) -> Response {
     response
 }
 
-/// The `http://host` the client used, for absolute links.
-fn base_url(headers: &HeaderMap, shared: &Shared) -> String {
+/// The `http(s)://host` the client used, for absolute links (`https` under TLS).
+pub(super) fn base_url(headers: &HeaderMap, shared: &Shared) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .filter(|h| !h.is_empty());
     match host {
-        Some(host) => format!("http://{host}"),
-        None => format!("http://{}", shared.addr),
+        Some(host) => format!("{}://{host}", shared.scheme),
+        None => format!("{}://{}", shared.scheme, shared.addr),
     }
 }
 

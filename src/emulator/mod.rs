@@ -62,12 +62,24 @@
 //! Unknown paths under a version answer `400 BadRequest` "Resource not found for the segment
 //! '…'." as Graph does; paths outside `/v1.0` and `/beta` answer `400 BadRequest`
 //! "Invalid version: …".
+//!
+//! HTTPS ([`EmulatorConfig::tls`], `emulator --tls --tls-cert-out PATH`, `tls.rs`): each start
+//! makes a CA and a server certificate for `127.0.0.1`, `::1` and `localhost`; clients trust
+//! the CA ([`Emulator::ca_pem`]) and absolute links follow the scheme. Microsoft's own client
+//! libraries need it (MSAL and azure-identity refuse plain-http authorities; Kiota sends
+//! tokens only over https), and so does the operator's TLS path (`GraphConfig::ca_bundle`).
+//! The discovery documents MSAL reads before a token request are served by `discovery.rs`:
+//! `/{tenant}/v2.0/.well-known/openid-configuration` and `/common/discovery/instance`.
+//! `tests/sdk_conformance.rs` runs Microsoft's Python Graph SDK (`hack/sdk-conformance/`)
+//! against the emulator; requests shaped like the SDK's (`@odata.type` in entity bodies, casts
+//! spelt with the `graph.` namespace alias) are accepted as Graph accepts them.
 
 pub mod apps;
 mod batch;
 mod cli;
 pub mod clock;
 mod control;
+mod discovery;
 pub mod faults;
 mod graph;
 pub mod latency;
@@ -80,6 +92,7 @@ mod server;
 pub mod state;
 pub mod switches;
 pub mod tenant_file;
+pub mod tls;
 mod token;
 
 #[cfg(test)]
@@ -204,6 +217,9 @@ pub struct EmulatorConfig {
     pub batch_limit_code: BatchLimitCode,
     /// Order of a batch's responses: shuffled (as Graph may) or the request order.
     pub batch_order: BatchOrder,
+    /// Serve HTTPS with a certificate authority made up at start (see [`tls`] and
+    /// [`Emulator::ca_pem`]); plain HTTP when false (default).
+    pub tls: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -245,6 +261,7 @@ impl Default for EmulatorConfig {
             users_delta_cost: UsersDeltaCost::Other,
             batch_limit_code: BatchLimitCode::BadRequest,
             batch_order: BatchOrder::Shuffled,
+            tls: false,
         }
     }
 }
@@ -289,6 +306,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("users_delta_cost", &self.users_delta_cost)
             .field("batch_limit_code", &self.batch_limit_code)
             .field("batch_order", &self.batch_order)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -297,19 +315,46 @@ impl std::fmt::Debug for EmulatorConfig {
 #[derive(Debug)]
 pub struct Emulator {
     addr: SocketAddr,
+    scheme: &'static str,
+    ca_pem: Option<String>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
 }
 
+/// Serves `app` on `listener` until `stopped` fires.
+fn serve<L>(listener: L, app: axum::Router, stopped: oneshot::Receiver<()>) -> JoinHandle<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "emulator server failed");
+        }
+    })
+}
+
 impl Emulator {
     /// Seeds the tenant, binds `listen` (port 0 picks a free port) and serves on the current
-    /// tokio runtime.
+    /// tokio runtime: HTTPS when [`EmulatorConfig::tls`] is set, else plain HTTP.
     pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> anyhow::Result<Emulator> {
         anyhow::ensure!(
             config.time_scale.is_finite() && config.time_scale > 0.0,
             "time scale must be a positive number, got {}",
             config.time_scale
         );
+        let identity = if config.tls {
+            let extra: Vec<IpAddr> = Some(listen.ip())
+                .filter(|ip| !ip.is_unspecified() && !ip.is_loopback())
+                .into_iter()
+                .collect();
+            Some(tls::TlsIdentity::generate(&extra)?)
+        } else {
+            None
+        };
         let apps = apps::Apps::from_config(&config)
             .map_err(|e| anyhow::anyhow!("registering the applications: {e}"))?;
         let listener = tokio::net::TcpListener::bind(listen)
@@ -323,6 +368,7 @@ impl Emulator {
         } else {
             bound
         };
+        let scheme = if identity.is_some() { "https" } else { "http" };
         let latency = config.latency;
         let inner = tokio::task::spawn_blocking(move || server::Inner::new(config, apps))
             .await
@@ -331,23 +377,40 @@ impl Emulator {
             inner: Mutex::new(inner),
             latency: RwLock::new(latency),
             addr,
+            scheme,
         });
         let app = server::router(shared);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "emulator server failed");
+        let (task, ca_pem) = match identity {
+            Some(identity) => {
+                let tls = identity
+                    .listener(listener)
+                    .context("starting the TLS listener")?;
+                (
+                    serve(tls, app, stopped),
+                    Some(identity.ca_pem().to_string()),
+                )
             }
-        });
-        Ok(Emulator { addr, stop, task })
+            None => (serve(listener, app, stopped), None),
+        };
+        Ok(Emulator {
+            addr,
+            scheme,
+            ca_pem,
+            stop,
+            task,
+        })
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash): Graph and the token endpoint.
+    /// `http://127.0.0.1:PORT` (`https://` under TLS; no trailing slash): Graph and the
+    /// token endpoint.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// The CA certificate (PEM) clients must trust, when serving HTTPS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The address it listens on.

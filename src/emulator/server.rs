@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 
 use super::EmulatorConfig;
 use super::apps::Apps;
@@ -19,7 +19,7 @@ use super::seed::{SeedSpec, seed_tenant};
 use super::state::{Behaviour, Tenant};
 use super::tenant_file::{self, Defaults, TenantFile, TenantFileError};
 use super::token::TokenStore;
-use super::{control, graph, token};
+use super::{control, discovery, graph, token};
 
 /// Counters the control endpoint reports.
 #[derive(Debug, Default, Clone)]
@@ -155,6 +155,8 @@ pub struct Shared {
     pub latency: RwLock<LatencyProfile>,
     /// Where the server listens.
     pub addr: SocketAddr,
+    /// `https` under TLS, else `http` (for absolute links).
+    pub scheme: &'static str,
 }
 
 impl Shared {
@@ -185,10 +187,16 @@ pub fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
     inner.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Routes: the token endpoint, the control endpoints, and Graph for everything else.
+/// Routes: the token endpoint and the discovery documents MSAL reads first, the control
+/// endpoints, and Graph for everything else.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token::endpoint))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route("/common/discovery/instance", get(discovery::instance))
         .nest("/_emulator", control::router())
         .fallback(graph::handle)
         .with_state(shared)

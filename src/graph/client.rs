@@ -53,6 +53,10 @@ pub struct GraphConfig {
     pub observer: Option<Arc<dyn RequestObserver>>,
     /// Pace requests to this quota (see `pacing.rs`); `None`: send at once, retry on 429.
     pub pacing: Option<Quota>,
+    /// PEM certificates trusted besides the platform's roots, for Graph and the token
+    /// endpoint alike: e.g. the CA of `entra-cloud-operator emulator --tls`, or a corporate
+    /// TLS-inspecting proxy's.
+    pub ca_bundle: Option<String>,
 }
 
 impl std::fmt::Debug for GraphConfig {
@@ -66,6 +70,7 @@ impl std::fmt::Debug for GraphConfig {
             .field("timeout", &self.timeout)
             .field("observer", &self.observer.is_some())
             .field("pacing", &self.pacing)
+            .field("ca_bundle", &self.ca_bundle.is_some())
             .finish()
     }
 }
@@ -187,10 +192,22 @@ impl GraphClient {
             .map_err(|e| endpoint_err(&config.graph_root, e.to_string()))?;
         let login = Url::parse(&config.login_root)
             .map_err(|e| endpoint_err(&config.login_root, e.to_string()))?;
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("entra-cloud-operator/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("entra-cloud-operator/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &config.ca_bundle {
+            let roots = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| endpoint_err(&config.graph_root, format!("ca bundle: {e}")))?;
+            if roots.is_empty() {
+                return Err(endpoint_err(
+                    &config.graph_root,
+                    "ca bundle: no PEM certificate in it".into(),
+                ));
+            }
+            builder = builder.tls_certs_merge(roots);
+        }
+        let http = builder
             .build()
             .map_err(|e| endpoint_err(&config.graph_root, e.to_string()))?;
         let tokens = TokenProvider::new(

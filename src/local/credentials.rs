@@ -244,6 +244,7 @@ pub fn graph_client(
         timeout: Duration::from_secs(60),
         observer: None,
         pacing: Some(scaled(spec.pacing().map_err(CredentialError)?, time_scale)),
+        ca_bundle: None,
     };
     GraphClient::new(config, credential).map_err(|e| CredentialError(e.to_string()))
 }

@@ -62,6 +62,7 @@ pub fn client(emu: &Emulator, secret: &str) -> GraphClient {
             timeout: Duration::from_secs(30),
             observer: None,
             pacing: None,
+            ca_bundle: None,
         },
         Credential::ClientSecret {
             client_id: CLIENT.into(),

@@ -63,9 +63,13 @@ pub(super) fn run(
     body: &[u8],
     base: &str,
 ) -> Outcome {
-    let items = match parse::parse(body, version) {
+    let items = match parse::parse(body, version, base) {
         Ok(items) => items,
-        Err(e) => return Outcome::error(refusal(&e, inner.config.batch_limit_code)),
+        Err(e) => {
+            let refused = refusal(&e, inner.config.batch_limit_code);
+            tracing::debug!(message = %refused.message, "graph batch refused");
+            return Outcome::error(refused);
+        }
     };
     inner.stats.batches += 1;
     let date = inner.clock.now().strftime("%Y-%m-%dT%H:%M:%S").to_string();

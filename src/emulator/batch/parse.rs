@@ -85,7 +85,12 @@ pub struct Item {
 }
 
 /// Reads and validates a batch posted under `version`.
-pub fn parse(body: &[u8], version: Version) -> Result<Vec<Item>, Malformed> {
+///
+/// `base` is the emulator's own `scheme://host` as the client addressed it: an absolute item
+/// URL on it, under the batch's version, is taken as the relative one. (Microsoft's SDKs send
+/// relative URLs to Graph but absolute ones to any other host; whether Graph itself accepts
+/// absolute URLs is UNCONFIRMED. Other hosts are refused.)
+pub fn parse(body: &[u8], version: Version, base: &str) -> Result<Vec<Item>, Malformed> {
     let Ok(Value::Object(mut envelope)) = serde_json::from_slice::<Value>(body) else {
         return Err(Malformed::Payload);
     };
@@ -104,7 +109,7 @@ pub fn parse(body: &[u8], version: Version) -> Result<Vec<Item>, Malformed> {
         let Value::Object(fields) = raw else {
             return Err(Malformed::Payload);
         };
-        let item = parse_item(index, &fields, version, &positions)?;
+        let item = parse_item(index, &fields, version, base, &positions)?;
         if positions.insert(item.id.clone(), index).is_some() {
             return Err(Malformed::DuplicateId(item.id));
         }
@@ -117,6 +122,7 @@ fn parse_item(
     index: usize,
     fields: &Map<String, Value>,
     version: Version,
+    base: &str,
     earlier: &HashMap<String, usize>,
 ) -> Result<Item, Malformed> {
     let missing = |field| Malformed::Field { index, field };
@@ -135,7 +141,7 @@ fn parse_item(
     let headers = item_headers(&id, fields.get("headers"))?;
     let body = item_body(&id, &method, &headers, fields.get("body"))?;
     let depends_on = dependencies(&id, fields.get("dependsOn"), earlier)?;
-    let uri = item_uri(&id, url, version)?;
+    let uri = item_uri(&id, url, version, base)?;
     Ok(Item {
         id,
         method,
@@ -256,10 +262,15 @@ fn escape(raw: &str) -> String {
     out
 }
 
-fn item_uri(id: &str, url: &str, version: Version) -> Result<Uri, Malformed> {
+fn item_uri(id: &str, url: &str, version: Version, base: &str) -> Result<Uri, Malformed> {
     let bad = || Malformed::Url {
         id: id.to_string(),
         url: url.to_string(),
+    };
+    let own = format!("{}/{}/", base.trim_end_matches('/'), version.as_str());
+    let url = match url.get(..own.len()) {
+        Some(prefix) if prefix.eq_ignore_ascii_case(&own) => &url[own.len() - 1..],
+        _ => url,
     };
     if url.contains("://") {
         return Err(bad());
@@ -286,6 +297,7 @@ mod tests {
         parse(
             json!({ "requests": requests }).to_string().as_bytes(),
             Version::V1,
+            "https://127.0.0.1:8443",
         )
     }
 
@@ -295,8 +307,14 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_batch() {
-        assert_eq!(parse(b"nope", Version::V1).err(), Some(Malformed::Payload));
-        assert_eq!(parse(b"{}", Version::V1).err(), Some(Malformed::Payload));
+        assert_eq!(
+            parse(b"nope", Version::V1, "").err(),
+            Some(Malformed::Payload)
+        );
+        assert_eq!(
+            parse(b"{}", Version::V1, "").err(),
+            Some(Malformed::Payload)
+        );
         assert_eq!(batch(json!([])).err(), Some(Malformed::Payload));
         assert_eq!(batch(json!([1])).err(), Some(Malformed::Payload));
         let items: Vec<Value> = (0..21).map(|i| get(&i.to_string())).collect();
@@ -395,6 +413,16 @@ mod tests {
         );
         assert!(matches!(
             at("https://graph.microsoft.com/v1.0/users"),
+            Err(Malformed::Url { .. })
+        ));
+        // The emulator's own absolute URL under the batch's version, as Microsoft's SDKs send
+        // to a host that is not Graph's, is the relative one; another version's is not.
+        assert_eq!(
+            uri("https://127.0.0.1:8443/v1.0/users?$top=1"),
+            Some("/v1.0/users?$top=1".to_string())
+        );
+        assert!(matches!(
+            at("https://127.0.0.1:8443/beta/users"),
             Err(Malformed::Url { .. })
         ));
         assert_eq!(at("/$batch").err(), Some(Malformed::Nested("1".into())));

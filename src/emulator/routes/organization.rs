@@ -120,6 +120,10 @@ pub fn patch(tenant: &mut Tenant, id: &str, req: &Request<'_>) -> Result<Reply, 
     let body = json_object(req.body)?;
     let mut wanted = None;
     for (key, value) in &body {
+        // Microsoft's SDKs send `@odata.type` with every entity; Graph ignores it.
+        if key.starts_with("@odata.") {
+            continue;
+        }
         if key == "onPremisesSyncEnabled" {
             let Value::Bool(b) = value else {
                 return Err(GraphError::bad_request(format!(

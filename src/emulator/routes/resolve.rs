@@ -139,7 +139,8 @@ fn unsupported_cast(cast: &str, on: &str) -> GraphError {
 
 /// Resolves a method and the path segments after the version.
 pub fn resolve(method: &Method, segments: &[String]) -> Result<Route, GraphError> {
-    match segments {
+    let segments = unaliased(segments);
+    match segments.as_slice() {
         [] => Err(GraphError::unknown_segment("")),
         [root, rest @ ..] if is(root, "organization") => organization(method, rest),
         [root, rest @ ..] if is(root, "users") => users(method, rest),
@@ -315,6 +316,25 @@ fn deleted(m: Method, tail: &[String]) -> Result<Route, GraphError> {
         [_, extra, ..] => Err(GraphError::unknown_segment(extra)),
         [] => Err(not_allowed()),
     }
+}
+
+/// `graph.` is the alias of the `microsoft.graph` namespace in Graph's `$metadata`, and the
+/// SDKs generated from it (Kiota) write type casts that way (`deletedItems/graph.user`):
+/// Graph accepts both spellings. Only identifier-like segments are rewritten, never a UPN.
+fn unaliased(segments: &[String]) -> Vec<String> {
+    segments
+        .iter()
+        .map(|s| match s.get(..6) {
+            Some(prefix)
+                if prefix.eq_ignore_ascii_case("graph.")
+                    && s.len() > 6
+                    && s[6..].bytes().all(|b| b.is_ascii_alphanumeric()) =>
+            {
+                format!("microsoft.graph.{}", &s[6..])
+            }
+            _ => s.clone(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -38,6 +38,8 @@ pub fn patch(tenant: &mut Tenant, key: &str, req: &Request<'_>) -> Result<Reply,
     let domains: Vec<String> = tenant.org.domains.iter().map(|d| d.name.clone()).collect();
     let changes = body
         .iter()
+        // Microsoft's SDKs send `@odata.type` with every entity; Graph ignores it.
+        .filter(|(name, _)| !name.starts_with("@odata."))
         .map(|(name, value)| change(name, value, req.version, &domains))
         .collect::<Result<Vec<_>, _>>()?;
     tenant.update_user(&id, changes).map_err(|e| match e {

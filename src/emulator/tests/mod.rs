@@ -17,8 +17,10 @@ mod members;
 mod organization;
 mod quotas;
 mod refs;
+mod sdk_shapes;
 mod soa;
 mod sync;
+mod tls;
 mod users;
 
 use std::net::SocketAddr;
