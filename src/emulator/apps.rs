@@ -442,6 +442,34 @@ impl Apps {
         Ok(self.others.entry(key).or_insert(app))
     }
 
+    /// Registers the applications of a tenant file: each replaces a registered application of
+    /// the same client id (a reloaded file wins), except the default one, which the command
+    /// line configures. Nothing changes unless every one is valid.
+    pub fn load(&mut self, regs: &[AppRegistration]) -> Result<(), RegisterError> {
+        let mut apps = Vec::with_capacity(regs.len());
+        for (i, reg) in regs.iter().enumerate() {
+            let app = App::from_registration(reg.clone())
+                .map_err(|m| RegisterError::Invalid(format!("apps[{i}]: {m}")))?;
+            if self.default.client_id.eq_ignore_ascii_case(&app.client_id) {
+                return Err(RegisterError::Conflict(format!(
+                    "apps[{i}]: {} is the default application, configured by --client-id and its flags",
+                    app.client_id
+                )));
+            }
+            apps.push(app);
+        }
+        if self.others.len() + apps.len() + 1 > MAX_APPS {
+            return Err(RegisterError::Invalid(format!(
+                "at most {MAX_APPS} applications"
+            )));
+        }
+        for app in apps {
+            tracing::info!(client_id = %app.client_id, "application registered from a tenant file");
+            self.others.insert(app.client_id.to_ascii_lowercase(), app);
+        }
+        Ok(())
+    }
+
     /// `{"value": [...]}`: the default application first.
     pub fn to_json(&self) -> Value {
         let value: Vec<Value> = std::iter::once(self.default.to_json(true))

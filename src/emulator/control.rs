@@ -272,6 +272,7 @@ async fn load(State(shared): AppState, body: Bytes) -> Response {
         let inner = lock(&shared.inner);
         (inner.config.clone(), inner.clock.clone())
     };
+    let apps = file.apps.clone();
     let built = tokio::task::spawn_blocking(move || Inner::load(&config, &clock, &file)).await;
     let tenant = match built {
         Ok(Ok(tenant)) => tenant,
@@ -285,6 +286,9 @@ async fn load(State(shared): AppState, body: Bytes) -> Response {
         }
     };
     let mut inner = lock(&shared.inner);
+    if let Err(e) = inner.apps.load(&apps) {
+        return bad_body(format!("tenant file: {e}"));
+    }
     inner.install(tenant);
     tracing::info!(
         users = inner.tenant.users.len(),

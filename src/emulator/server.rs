@@ -86,8 +86,13 @@ impl Inner {
     /// applications registered from it.
     pub fn new(config: EmulatorConfig, apps: Apps) -> Result<Self, TenantFileError> {
         let clock = Clock::new(config.time_scale);
+        let mut apps = apps;
         let tenant = match &config.tenant_file {
-            Some(file) => Self::load(&config, &clock, file)?,
+            Some(file) => {
+                apps.load(&file.apps)
+                    .map_err(|e| TenantFileError(e.to_string()))?;
+                Self::load(&config, &clock, file)?
+            }
             None => Self::seed(&config, &clock, config.users, config.groups, config.seed),
         };
         let quotas = Quotas::new(clock.secs());

@@ -119,5 +119,6 @@ pub fn dump(tenant: &Tenant) -> TenantFile {
                     .map(|d| group(&d.object, Some(d))),
             )
             .collect(),
+        apps: Vec::new(),
     }
 }

@@ -25,12 +25,18 @@
 //! groups they come back to on restore). The organization's `directorySync` is `Enabled`,
 //! `Disabled`, or `PendingDisable` (loaded as a disable requested at load time).
 //!
+//! `apps:` registers applications besides the default one (the same entries as
+//! `POST /_emulator/apps`: `clientId`, `secrets`, `certificates`, `federatedCredentials`,
+//! `permissions`).
+//!
 //! A dump keeps every object, its state and its relations; it does not keep counters, quotas,
-//! tokens, faults, pending flip times or objects already purged.
+//! tokens, faults, pending flip times, objects already purged or applications (their secrets
+//! never leave the emulator).
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::apps::AppRegistration;
 use super::model::{Kind, OnPremIdentity};
 
 /// A whole tenant.
@@ -46,6 +52,11 @@ pub struct TenantFile {
     /// Groups, live and soft-deleted.
     #[serde(default)]
     pub groups: Vec<GroupEntry>,
+    /// Applications to register besides the default one, as `POST /_emulator/apps` takes them
+    /// (secrets, certificates, federated credentials, permissions). Dumps leave them out:
+    /// secrets never leave the emulator.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<AppRegistration>,
 }
 
 /// The organization.

@@ -220,3 +220,60 @@ groups:
     assert_eq!(behaviour.body["isCloudManaged"], true);
     h.emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_tenant_file_registers_its_applications() {
+    let h = Harness::small().await;
+    let reader = "c0ffee00-1111-4222-8333-944444444444";
+    let file = format!(
+        "users: [{{ userPrincipalName: ada@contoso.com }}]\napps:\n  - {{ clientId: {reader}, secrets: [reader-secret], permissions: [User.Read.All] }}\n"
+    );
+    let (status, state) = post_text(&h, "/load", &file).await;
+    assert_eq!(status, StatusCode::OK, "{state}");
+    let token = |id: &str, secret: &str| {
+        vec![
+            ("grant_type", "client_credentials".to_string()),
+            ("client_id", id.to_string()),
+            ("client_secret", secret.to_string()),
+            ("scope", "https://graph.microsoft.com/.default".to_string()),
+        ]
+    };
+    let t = h.token_request(&token(reader, "reader-secret")).await;
+    assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
+    let bearer = t.body["access_token"].as_str().unwrap().to_string();
+    let read = |path: &'static str| {
+        let (http, bearer, url) = (h.http.clone(), bearer.clone(), h.url(path));
+        async move {
+            http.get(url)
+                .bearer_auth(bearer)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(read("/v1.0/users").await, StatusCode::OK);
+    // Only what the file granted.
+    assert_eq!(read("/v1.0/organization").await, StatusCode::FORBIDDEN);
+    // Loading the file again replaces the application; the dump leaves applications out.
+    let (status, _) = post_text(&h, "/load", &file).await;
+    assert_eq!(status, StatusCode::OK);
+    let dump = h.control(Method::GET, "/dump", None).await;
+    assert!(dump.body.get("apps").is_none());
+    assert!(!dump.body.to_string().contains("reader-secret"));
+    // The default application is the command line's.
+    let clash = format!(
+        "apps: [{{ clientId: {}, secrets: [x] }}]\n",
+        h.config.client_id
+    );
+    let (status, error) = post_text(&h, "/load", &clash).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is the default application"),
+        "{error}"
+    );
+    h.emu.shutdown().await;
+}
