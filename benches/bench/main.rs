@@ -6,6 +6,7 @@
 //! only to prove the benchmark works: it asserts that requests were served, never a speed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod conversion;
 mod emulator;
 mod process;
 mod report;
@@ -21,6 +22,7 @@ fn main() {
     let mut report = Report::new(full);
     runtime.block_on(async {
         emulator::run(&mut report).await;
+        conversion::bench(&mut report).await;
     });
     report.print();
     if full {
