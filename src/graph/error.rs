@@ -405,7 +405,13 @@ mod tests {
         ] {
             assert_eq!(op.name(), name);
             assert_eq!(op.required_permission(), permission);
-            assert_eq!(op.cost(), Cost { ru: 1, write: false });
+            assert_eq!(
+                op.cost(),
+                Cost {
+                    ru: 1,
+                    write: false
+                }
+            );
             assert!(!op.is_write());
         }
     }

@@ -16,8 +16,8 @@ mod users;
 
 pub use auth::{Credential, TokenProvider};
 pub use certificate::{CertificateError, ClientCertificate};
-pub use delta::{DeltaFrom, DeltaItem, DeltaPage, DeltaRound, Removal};
 pub use client::{GraphClient, GraphConfig, ListQuery, Page, Pager, RequestObserver, WriteReceipt};
+pub use delta::{DeltaFrom, DeltaItem, DeltaPage, DeltaRound, Removal};
 pub use error::{AuthError, ErrorCategory, GraphError, Operation};
 pub use retry::RetryPolicy;
 pub use secret::SecretString;

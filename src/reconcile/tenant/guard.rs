@@ -142,18 +142,27 @@ pub async fn observe(
         (Some(t), _) => t,
         (None, Some(e)) if users.surfaced == 0 && e.federated == federated => e.users,
         (None, _) => {
-            debug!(surfaced = users.surfaced, "users changed: counting them again");
+            debug!(
+                surfaced = users.surfaced,
+                "users changed: counting them again"
+            );
             count_users(graph, &federated).await?
         }
     };
 
     let round = graph.groups_delta(from(kept.map(|e| &e.groups_link)), GROUP_TRACKED)?;
-    let groups = follow(round, Operation::GroupsDelta, |t: &mut GroupTally, g| t.add(g)).await?;
+    let groups = follow(round, Operation::GroupsDelta, |t: &mut GroupTally, g| {
+        t.add(g)
+    })
+    .await?;
     let groups_tally = match (groups.full, kept) {
         (Some(t), _) => t,
         (None, Some(e)) if groups.surfaced == 0 => e.groups,
         (None, _) => {
-            debug!(surfaced = groups.surfaced, "groups changed: counting them again");
+            debug!(
+                surfaced = groups.surfaced,
+                "groups changed: counting them again"
+            );
             count_groups(graph).await?
         }
     };

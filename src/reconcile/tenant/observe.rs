@@ -28,10 +28,7 @@ pub async fn observe(graph: &GraphClient) -> Result<Observation, GraphError> {
 /// The `$select`ed list of users, 999 per page.
 pub fn user_query() -> ListQuery {
     ListQuery {
-        select: User::SELECT
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        select: User::SELECT.iter().map(|s| s.to_string()).collect(),
         top: Some(PAGE_SIZE),
         ..Default::default()
     }
@@ -96,7 +93,10 @@ impl GroupTally {
 }
 
 /// Every user, page by page (999 a page, one resource unit each).
-pub async fn count_users(graph: &GraphClient, federated: &[String]) -> Result<UserTally, GraphError> {
+pub async fn count_users(
+    graph: &GraphClient,
+    federated: &[String],
+) -> Result<UserTally, GraphError> {
     let mut tally = UserTally::default();
     let mut pager = graph.users(&user_query())?;
     while let Some(page) = pager.next_page().await? {
