@@ -78,6 +78,7 @@ impl UserHarness {
             resource: Self::key(),
             concurrency: 4,
             now: jiff::Timestamp::now(),
+            guard: &Default::default(),
         };
         let outcome = user::reconcile(
             Input {
@@ -649,6 +650,7 @@ async fn revert_restores_prior_values_once_the_hard_match_block_is_lifted() {
         resource: UserHarness::key(),
         concurrency: 4,
         now: jiff::Timestamp::now(),
+        guard: &Default::default(),
     };
     // Microsoft's prerequisite: user rollback is refused while hard-match takeover is blocked.
     match user::revert::revert(&ctx, TENANT).await.unwrap() {

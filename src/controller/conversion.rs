@@ -267,6 +267,7 @@ async fn apply<K: ConversionKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Acti
                             resource: key.clone(),
                             concurrency: ctx.options.concurrency,
                             now,
+                            guard: &ctx.guard,
                         };
                         obj.pass(&tenant.spec, &rctx).await?
                     }
@@ -345,6 +346,7 @@ async fn cleanup<K: ConversionKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Ac
         resource: key.clone(),
         concurrency: ctx.options.concurrency,
         now: ctx.clock.now(),
+        guard: &ctx.guard,
     };
     match K::revert(&rctx, &tenant.spec.tenant_id).await? {
         RevertOutcome::Done(n) => {

@@ -27,6 +27,7 @@ use crate::clock::ScaledClock;
 use crate::graph::GraphClient;
 use crate::journal::{ConfigMapJournal, Journal, ResourceKey};
 use crate::reconcile::ReconcileError;
+use crate::reconcile::tenant::guard::GuardCache;
 
 use credentials::{CredentialProblem, WorkloadIdentityEnv};
 pub use metrics::Metrics;
@@ -120,6 +121,9 @@ pub struct Context {
     pub options: ControllerOptions,
     /// The operator's clock.
     pub clock: ScaledClock,
+    /// The tenant guard's delta links, per resource (kept in memory: a restart costs one
+    /// full round per tenant).
+    pub guard: GuardCache,
     wi: WorkloadIdentityEnv,
     graphs: Mutex<HashMap<String, (String, GraphClient)>>,
     journals: Mutex<HashMap<String, Arc<dyn Journal>>>,
@@ -136,6 +140,7 @@ impl Context {
         Context {
             recorder: Recorder::new(client.clone(), reporter),
             clock: ScaledClock::new(options.time_scale),
+            guard: GuardCache::default(),
             client,
             metrics,
             options,

@@ -28,15 +28,16 @@ pub async fn reconcile(obj: Arc<TenantSyncPolicy>, ctx: Arc<Context>) -> Result<
     let started = Instant::now();
     let ns = obj.namespace().unwrap_or_else(|| "default".into());
     let name = obj.name_any();
-    if obj.meta().deletion_timestamp.is_some() {
-        // Nothing to undo for a tenant policy: the journal stays, the tenant stays as it is.
-        return Ok(Action::await_change());
-    }
     let key = ResourceKey {
         kind: KIND.into(),
         namespace: ns.clone(),
         name: name.clone(),
     };
+    if obj.meta().deletion_timestamp.is_some() {
+        // Nothing to undo for a tenant policy: the journal stays, the tenant stays as it is.
+        ctx.guard.forget(&key);
+        return Ok(Action::await_change());
+    }
     let input = Input {
         spec: &obj.spec,
         generation: obj.metadata.generation,
@@ -57,6 +58,7 @@ pub async fn reconcile(obj: Arc<TenantSyncPolicy>, ctx: Arc<Context>) -> Result<
                     resource: key.clone(),
                     concurrency: ctx.options.concurrency,
                     now,
+                    guard: &ctx.guard,
                 };
                 rec::reconcile(input, &rctx).await?
             }

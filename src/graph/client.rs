@@ -385,7 +385,7 @@ impl GraphClient {
     }
 
     /// A nextLink must stay on Graph's origin: the bearer token goes with it.
-    fn same_origin(&self, op: Operation, link: &str) -> Result<Url, GraphError> {
+    pub(super) fn same_origin(&self, op: Operation, link: &str) -> Result<Url, GraphError> {
         let url = Url::parse(link).map_err(|e| GraphError::Decode {
             operation: op,
             detail: format!("unparsable nextLink: {e}"),

@@ -1,10 +1,11 @@
 //! Microsoft Graph client: credentials (secret, certificate, workload identity) and tokens,
-//! one request pipeline (retries, Retry-After, backoff with jitter, paging), typed models and
-//! typed errors.
+//! one request pipeline (retries, Retry-After, backoff with jitter, paging), delta rounds,
+//! typed models and typed errors.
 
 pub mod auth;
 pub mod certificate;
 pub mod client;
+pub mod delta;
 pub mod error;
 pub mod groups;
 pub mod models;
@@ -16,6 +17,7 @@ mod users;
 pub use auth::{Credential, TokenProvider};
 pub use certificate::{CertificateError, ClientCertificate};
 pub use client::{GraphClient, GraphConfig, ListQuery, Page, Pager, RequestObserver, WriteReceipt};
+pub use delta::{DeltaFrom, DeltaItem, DeltaPage, DeltaRound, Removal};
 pub use error::{AuthError, ErrorCategory, GraphError, Operation};
 pub use retry::RetryPolicy;
 pub use secret::SecretString;

@@ -195,6 +195,8 @@ async fn run_one<R: Runnable>(
     let key = res.key();
     let shown = format!("{}/{}", key.namespace, key.name);
     let mut failures: u32 = 0;
+    // A run ends at Ready, so the guard rarely gets past its first (full) round here.
+    let guard = tenant::guard::GuardCache::default();
     let done = |res: &R, settled| Ran {
         name: shown.clone(),
         object: res.to_json(),
@@ -210,6 +212,7 @@ async fn run_one<R: Runnable>(
                 resource: key.clone(),
                 concurrency: opts.concurrency,
                 now,
+                guard: &guard,
             }),
         };
         let wait = match res.pass(ctx, now).await {

@@ -100,4 +100,8 @@ pub struct Context<'a> {
     pub concurrency: usize,
     /// The time to stamp on conditions and timestamps.
     pub now: jiff::Timestamp,
+    /// What the tenant guard keeps between passes (its delta links, `tenant::guard`): the
+    /// controller and the local runner each hold one for all their resources; the other
+    /// reconcilers leave it alone.
+    pub guard: &'a tenant::guard::GuardCache,
 }

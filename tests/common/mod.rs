@@ -106,6 +106,8 @@ pub struct Harness {
     pub journal: FileJournal,
     pub journal_path: PathBuf,
     pub events: Vec<entra_cloud_operator::reconcile::ReconcileEvent>,
+    /// The tenant guard's delta links, kept between passes as the controller keeps them.
+    pub guard: tenant::guard::GuardCache,
 }
 
 impl Harness {
@@ -117,6 +119,7 @@ impl Harness {
             journal: FileJournal::open(&journal_path).unwrap(),
             journal_path,
             events: Vec::new(),
+            guard: Default::default(),
         }
     }
 
@@ -135,6 +138,7 @@ impl Harness {
             },
             concurrency: 8,
             now: jiff::Timestamp::now(),
+            guard: &self.guard,
         };
         let outcome = tenant::reconcile(
             Input {

@@ -71,6 +71,7 @@ impl GroupHarness {
             },
             concurrency: 4,
             now: jiff::Timestamp::now(),
+            guard: &Default::default(),
         };
         let outcome = group::reconcile(
             Input {

@@ -5,14 +5,16 @@
 //! and returns the new status with the Events to emit and when to look again.
 
 pub mod clear;
+pub mod guard;
+mod messages;
 pub mod observe;
 pub mod plan;
 pub mod validate;
+mod writes;
 
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use serde_json::json;
 use tracing::{Instrument, info, info_span};
 
 use crate::api::conditions::{self as cond, FALSE, TRUE};
@@ -20,16 +22,18 @@ use crate::api::tenant::{
     DirectorySyncMode, ImmutableIdCounts, OrganizationStatus, TenantSyncPolicySpec,
     TenantSyncPolicyStatus,
 };
-use crate::graph::{ErrorCategory, GraphError};
-use crate::journal::{Action, Phase, Record, ResourceKey};
+use crate::graph::GraphError;
+use crate::journal::ResourceKey;
 
 use super::health::{self, Health};
 use super::{Outcome, ReconcileError, ReconcileEvent};
+use messages::drift_text;
+pub use messages::stall_message;
 use plan::{Decision, Drift, Observation};
 
 /// The resource kind, as journal records and Events name it.
 pub const KIND: &str = "TenantSyncPolicy";
-/// How often a converged tenant is checked for drift.
+/// How often a converged tenant is checked for drift (through delta queries, `guard.rs`).
 pub const GUARD_INTERVAL: Duration = Duration::from_secs(300);
 /// How soon to look again after changing the tenant's sync state.
 const AFTER_WRITE: Duration = Duration::from_secs(30);
@@ -93,7 +97,14 @@ async fn reconcile_inner(
         return Ok(pass.suspended());
     }
 
-    let obs = match observe::observe(ctx.graph).await {
+    let observed = if guard::watching(input.status, fresh) {
+        guard::observe(ctx, spec, input.generation).await
+    } else {
+        // Not converged (or a new generation): read everything; the guard starts over after.
+        ctx.guard.forget(&ctx.resource);
+        observe::observe(ctx.graph).await
+    };
+    let obs = match observed {
         Ok(o) => o,
         Err(e) => return pass.graph_failure(e, spec, &ctx.resource),
     };
@@ -225,165 +236,6 @@ impl Pass {
             self.generation,
             self.now,
         );
-    }
-
-    async fn set_sync(
-        mut self,
-        ctx: &Context<'_>,
-        spec: &TenantSyncPolicySpec,
-        obs: &Observation,
-        enabled: bool,
-        remediation: bool,
-    ) -> Result<Outcome<TenantSyncPolicyStatus>, ReconcileError> {
-        let action = if enabled {
-            Action::EnableDirectorySync
-        } else {
-            Action::DisableDirectorySync
-        };
-        let org = &obs.organization;
-        let record = |phase, request_id, error| Record {
-            resource: ctx.resource.clone(),
-            tenant_id: spec.tenant_id.clone(),
-            object_type: "organization".into(),
-            object_id: org.id.clone(),
-            object_name: org.display_name.clone(),
-            action,
-            phase,
-            prior: json!({ "onPremisesSyncEnabled": org.on_premises_sync_enabled }),
-            request_id,
-            error,
-        };
-        if remediation {
-            let drift = if enabled {
-                Drift::SyncDisabled
-            } else {
-                Drift::SyncReEnabled
-            };
-            self.mark_drift(drift, "remediating (drift: Remediate)");
-        }
-        ctx.journal
-            .append(&[record(Phase::Intent, None, None)])
-            .await?;
-        match ctx.graph.set_directory_sync(&org.id, enabled).await {
-            Ok(receipt) => {
-                ctx.journal
-                    .append(&[record(Phase::Applied, receipt.request_id, None)])
-                    .await?;
-                self.status.converged_at = None;
-                let (reason, msg) = if enabled {
-                    (
-                        "EnableRequested",
-                        "asked Entra to turn directory synchronisation on".to_string(),
-                    )
-                } else {
-                    self.status.disable_requested_at = Some(Time(self.now));
-                    (
-                        "DisableRequested",
-                        format!(
-                            "asked Entra to turn directory synchronisation off; {} users and {} groups will become cloud-managed (Entra takes minutes to 72 hours)",
-                            obs.users.synced, obs.groups.synced
-                        ),
-                    )
-                };
-                Ok(self.finish(Health::Progressing(reason, msg), Some(AFTER_WRITE)))
-            }
-            Err(e) => {
-                ctx.journal
-                    .append(&[record(Phase::Failed, None, Some(e.to_string()))])
-                    .await?;
-                if is_pending_disable(&e) {
-                    let msg = format!("Entra refuses the change while a disable is pending: {e}");
-                    return Ok(self.finish(
-                        Health::Progressing("DisablePending", msg),
-                        Some(AFTER_WRITE),
-                    ));
-                }
-                self.graph_failure(e, spec, &ctx.resource)
-            }
-        }
-    }
-
-    async fn clear(
-        mut self,
-        ctx: &Context<'_>,
-        spec: &TenantSyncPolicySpec,
-        obs: &Observation,
-    ) -> Result<Outcome<TenantSyncPolicyStatus>, ReconcileError> {
-        self.mark_converged();
-        let clear_ctx = clear::ClearContext {
-            graph: ctx.graph,
-            journal: ctx.journal,
-            resource: &ctx.resource,
-            tenant_id: &spec.tenant_id,
-            concurrency: ctx.concurrency,
-            now: ctx.now,
-        };
-        let report = match clear::clear_immutable_ids(&clear_ctx).await {
-            Ok(r) => r,
-            Err(ReconcileError::Graph(e)) => return self.graph_failure(e, spec, &ctx.resource),
-            Err(e) => return Err(e),
-        };
-        let failed = report.failures.len() as i64;
-        let mut ids = obs.immutable_ids;
-        ids.cleared += report.cleared;
-        ids.remaining = (ids.remaining - report.cleared).max(0);
-        ids.failed = failed;
-        self.status.immutable_ids = Some(ids);
-        if report.cleared > 0 {
-            self.events.push(ReconcileEvent::normal(
-                "ImmutableIdsCleared",
-                "ClearImmutableId",
-                format!(
-                    "cleared {} ImmutableIDs ({} remaining); prior values are in the journal",
-                    report.cleared, ids.remaining
-                ),
-            ));
-        }
-        if let Some(fatal) = report.fatal {
-            return self.graph_failure(fatal, spec, &ctx.resource);
-        }
-        if !report.failures.is_empty() {
-            self.status.recent_failures = report
-                .failures
-                .into_iter()
-                .take(MAX_RECENT_FAILURES)
-                .collect();
-            let detail = format!(
-                "{failed} ImmutableIDs could not be cleared (first: {}: {}); see status.recentFailures and the journal",
-                self.status
-                    .recent_failures
-                    .first()
-                    .and_then(|f| f.name.clone())
-                    .unwrap_or_default(),
-                first_message(&self.status.recent_failures)
-            );
-            return if report.transient == failed {
-                Ok(self.finish(
-                    Health::Progressing("RetryingFailures", detail),
-                    Some(RETRY_FAILED),
-                ))
-            } else {
-                self.events.push(ReconcileEvent::warning(
-                    "ClearFailed",
-                    "ClearImmutableId",
-                    detail.clone(),
-                ));
-                Ok(self.finish(
-                    Health::Stalled("ClearFailed", format!("{detail}; retrying every 5 minutes")),
-                    Some(GUARD_INTERVAL),
-                ))
-            };
-        }
-        self.status.recent_failures.clear();
-        if ids.remaining > 0 {
-            // Users whose anchor reappeared during the pass: go round again soon.
-            let msg = format!("{} ImmutableIDs left to clear", ids.remaining);
-            return Ok(self.finish(
-                Health::Progressing("ClearingImmutableIds", msg),
-                Some(AFTER_WRITE),
-            ));
-        }
-        Ok(self.converged_message(spec, obs))
     }
 
     fn converged(
@@ -549,79 +401,4 @@ impl Pass {
             requeue_after,
         }
     }
-}
-
-fn drift_text(drift: Drift) -> &'static str {
-    match drift {
-        Drift::SyncReEnabled => "directory synchronisation was re-enabled outside the operator",
-        Drift::SyncDisabled => "directory synchronisation was disabled outside the operator",
-    }
-}
-
-fn first_message(failures: &[crate::api::tenant::ObjectFailure]) -> String {
-    failures
-        .first()
-        .map(|f| f.message.clone())
-        .unwrap_or_default()
-}
-
-fn client_id(spec: &TenantSyncPolicySpec) -> String {
-    let c = &spec.credentials;
-    c.client_secret
-        .as_ref()
-        .map(|s| s.client_id.clone())
-        .or_else(|| c.certificate.as_ref().map(|s| s.client_id.clone()))
-        .or_else(|| {
-            c.workload_identity
-                .as_ref()
-                .and_then(|s| s.client_id.clone())
-        })
-        .unwrap_or_else(|| "(AZURE_CLIENT_ID)".into())
-}
-
-fn credentials_fix(spec: &TenantSyncPolicySpec, namespace: &str) -> String {
-    let c = &spec.credentials;
-    if let Some(cs) = &c.client_secret {
-        format!(
-            "check that Secret {}/{} key {:?} holds a current client secret value (not the secret's id) of application {} registered in tenant {}",
-            namespace, cs.secret_ref.name, cs.secret_ref.key, cs.client_id, spec.tenant_id
-        )
-    } else if let Some(cert) = &c.certificate {
-        format!(
-            "check that Secret {}/{} holds the certificate registered on application {} and its private key",
-            namespace, cert.secret_ref.name, cert.client_id
-        )
-    } else {
-        format!(
-            "check the federated credential of application {} (issuer, subject and audience must match the pod's service account token)",
-            client_id(spec)
-        )
-    }
-}
-
-/// The message of a resource stalled by `e` (not retryable): what failed and the fix, naming
-/// the Secret, permission or field to change. Shared by every resource of the tenant.
-pub fn stall_message(e: &GraphError, spec: &TenantSyncPolicySpec, namespace: &str) -> String {
-    let fix = match e.category() {
-        ErrorCategory::InvalidCredentials => credentials_fix(spec, namespace),
-        ErrorCategory::TenantNotFound => format!(
-            "check spec.tenantId ({}) and spec.cloud ({:?}) of the TenantSyncPolicy",
-            spec.tenant_id, spec.cloud
-        ),
-        ErrorCategory::MissingPermission => format!(
-            "grant the application permission {} to application {} and grant admin consent",
-            e.operation()
-                .map(|o| o.required_permission())
-                .unwrap_or("required"),
-            client_id(spec)
-        ),
-        _ => "see the message; the operator retries every 5 minutes".to_string(),
-    };
-    format!("{e}. Fix: {fix}")
-}
-
-/// Entra's refusal while a tenant-wide disable runs (wording from the sync client; Graph's
-/// exact text is unconfirmed, so match its gist).
-fn is_pending_disable(e: &GraphError) -> bool {
-    matches!(e, GraphError::Api { status: 400, message, .. } if message.to_ascii_lowercase().contains("pending disable"))
 }

@@ -1,0 +1,176 @@
+//! The steps of a pass that write: the organization's sync flag, and the ImmutableIDs.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde_json::json;
+
+use crate::api::tenant::{TenantSyncPolicySpec, TenantSyncPolicyStatus};
+use crate::journal::{Action, Phase, Record};
+
+use super::health::Health;
+use super::messages::{first_message, is_pending_disable};
+use super::plan::{Drift, Observation};
+use super::{
+    AFTER_WRITE, Context, GUARD_INTERVAL, MAX_RECENT_FAILURES, Outcome, Pass, RETRY_FAILED,
+    ReconcileError, ReconcileEvent, clear,
+};
+
+impl Pass {
+    pub(super) async fn set_sync(
+        mut self,
+        ctx: &Context<'_>,
+        spec: &TenantSyncPolicySpec,
+        obs: &Observation,
+        enabled: bool,
+        remediation: bool,
+    ) -> Result<Outcome<TenantSyncPolicyStatus>, ReconcileError> {
+        let action = if enabled {
+            Action::EnableDirectorySync
+        } else {
+            Action::DisableDirectorySync
+        };
+        let org = &obs.organization;
+        let record = |phase, request_id, error| Record {
+            resource: ctx.resource.clone(),
+            tenant_id: spec.tenant_id.clone(),
+            object_type: "organization".into(),
+            object_id: org.id.clone(),
+            object_name: org.display_name.clone(),
+            action,
+            phase,
+            prior: json!({ "onPremisesSyncEnabled": org.on_premises_sync_enabled }),
+            request_id,
+            error,
+        };
+        if remediation {
+            let drift = if enabled {
+                Drift::SyncDisabled
+            } else {
+                Drift::SyncReEnabled
+            };
+            self.mark_drift(drift, "remediating (drift: Remediate)");
+        }
+        ctx.journal
+            .append(&[record(Phase::Intent, None, None)])
+            .await?;
+        match ctx.graph.set_directory_sync(&org.id, enabled).await {
+            Ok(receipt) => {
+                ctx.journal
+                    .append(&[record(Phase::Applied, receipt.request_id, None)])
+                    .await?;
+                self.status.converged_at = None;
+                let (reason, msg) = if enabled {
+                    (
+                        "EnableRequested",
+                        "asked Entra to turn directory synchronisation on".to_string(),
+                    )
+                } else {
+                    self.status.disable_requested_at = Some(Time(self.now));
+                    (
+                        "DisableRequested",
+                        format!(
+                            "asked Entra to turn directory synchronisation off; {} users and {} groups will become cloud-managed (Entra takes minutes to 72 hours)",
+                            obs.users.synced, obs.groups.synced
+                        ),
+                    )
+                };
+                Ok(self.finish(Health::Progressing(reason, msg), Some(AFTER_WRITE)))
+            }
+            Err(e) => {
+                ctx.journal
+                    .append(&[record(Phase::Failed, None, Some(e.to_string()))])
+                    .await?;
+                if is_pending_disable(&e) {
+                    let msg = format!("Entra refuses the change while a disable is pending: {e}");
+                    return Ok(self.finish(
+                        Health::Progressing("DisablePending", msg),
+                        Some(AFTER_WRITE),
+                    ));
+                }
+                self.graph_failure(e, spec, &ctx.resource)
+            }
+        }
+    }
+
+    pub(super) async fn clear(
+        mut self,
+        ctx: &Context<'_>,
+        spec: &TenantSyncPolicySpec,
+        obs: &Observation,
+    ) -> Result<Outcome<TenantSyncPolicyStatus>, ReconcileError> {
+        self.mark_converged();
+        let clear_ctx = clear::ClearContext {
+            graph: ctx.graph,
+            journal: ctx.journal,
+            resource: &ctx.resource,
+            tenant_id: &spec.tenant_id,
+            concurrency: ctx.concurrency,
+            now: ctx.now,
+        };
+        let report = match clear::clear_immutable_ids(&clear_ctx).await {
+            Ok(r) => r,
+            Err(ReconcileError::Graph(e)) => return self.graph_failure(e, spec, &ctx.resource),
+            Err(e) => return Err(e),
+        };
+        let failed = report.failures.len() as i64;
+        let mut ids = obs.immutable_ids;
+        ids.cleared += report.cleared;
+        ids.remaining = (ids.remaining - report.cleared).max(0);
+        ids.failed = failed;
+        self.status.immutable_ids = Some(ids);
+        if report.cleared > 0 {
+            self.events.push(ReconcileEvent::normal(
+                "ImmutableIdsCleared",
+                "ClearImmutableId",
+                format!(
+                    "cleared {} ImmutableIDs ({} remaining); prior values are in the journal",
+                    report.cleared, ids.remaining
+                ),
+            ));
+        }
+        if let Some(fatal) = report.fatal {
+            return self.graph_failure(fatal, spec, &ctx.resource);
+        }
+        if !report.failures.is_empty() {
+            self.status.recent_failures = report
+                .failures
+                .into_iter()
+                .take(MAX_RECENT_FAILURES)
+                .collect();
+            let detail = format!(
+                "{failed} ImmutableIDs could not be cleared (first: {}: {}); see status.recentFailures and the journal",
+                self.status
+                    .recent_failures
+                    .first()
+                    .and_then(|f| f.name.clone())
+                    .unwrap_or_default(),
+                first_message(&self.status.recent_failures)
+            );
+            return if report.transient == failed {
+                Ok(self.finish(
+                    Health::Progressing("RetryingFailures", detail),
+                    Some(RETRY_FAILED),
+                ))
+            } else {
+                self.events.push(ReconcileEvent::warning(
+                    "ClearFailed",
+                    "ClearImmutableId",
+                    detail.clone(),
+                ));
+                Ok(self.finish(
+                    Health::Stalled("ClearFailed", format!("{detail}; retrying every 5 minutes")),
+                    Some(GUARD_INTERVAL),
+                ))
+            };
+        }
+        self.status.recent_failures.clear();
+        if ids.remaining > 0 {
+            // Users whose anchor reappeared during the pass: go round again soon.
+            let msg = format!("{} ImmutableIDs left to clear", ids.remaining);
+            return Ok(self.finish(
+                Health::Progressing("ClearingImmutableIds", msg),
+                Some(AFTER_WRITE),
+            ));
+        }
+        Ok(self.converged_message(spec, obs))
+    }
+}
