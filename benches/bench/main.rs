@@ -8,6 +8,7 @@
 
 mod conversion;
 mod emulator;
+mod guard;
 mod process;
 mod report;
 
@@ -23,6 +24,7 @@ fn main() {
     runtime.block_on(async {
         emulator::run(&mut report).await;
         conversion::bench(&mut report).await;
+        guard::bench(&mut report).await;
     });
     report.print();
     if full {
