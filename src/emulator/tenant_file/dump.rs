@@ -6,7 +6,10 @@ use crate::emulator::model::{Group, SyncInfo, User};
 use crate::emulator::state::Deleted;
 use crate::emulator::state::Tenant;
 
-fn state(sync: &SyncInfo, deleted: Option<(&str, &[String], &[String])>) -> Option<StateEntry> {
+pub(super) fn state(
+    sync: &SyncInfo,
+    deleted: Option<(&str, &[String], &[String])>,
+) -> Option<StateEntry> {
     // Always written: an entry with a state is taken as complete (nothing derived) on load.
     let twin = sync.ad_twin.as_deref();
     let (deleted_date_time, member_of, owner_of) = match deleted {
@@ -118,6 +121,11 @@ pub fn dump(tenant: &Tenant) -> TenantFile {
                     .values()
                     .map(|d| group(&d.object, Some(d))),
             )
+            .collect(),
+        contacts: tenant
+            .contacts
+            .values()
+            .map(super::contacts::dump)
             .collect(),
     }
 }

@@ -13,6 +13,8 @@
 //!   - displayName: SG Finance
 //!     members: [ada@fabrikam.com, SG Finance EMEA] # UPNs, group names or ids
 //!     owners: [admin@fabrikam.onmicrosoft.com]
+//! contacts:
+//!   - { displayName: Eric Solomon (Litware), mail: eric@litwareinc.com, companyName: Litware }
 //! ```
 //!
 //! Users and groups take their Graph property names. `kind` is `synced` (the default),
@@ -24,6 +26,12 @@
 //! differ from AD's, and `deletedDateTime` for soft-deleted objects (with `memberOf`, the
 //! groups they come back to on restore). The organization's `directorySync` is `Enabled`,
 //! `Disabled`, or `PendingDisable` (loaded as a disable requested at load time).
+//!
+//! Organizational contacts (`contacts`) take their Graph names too (`displayName` required,
+//! `mail`, `givenName`, `surname`, `mailNickname`, `companyName`, `proxyAddresses`); `kind` is
+//! `synced` (default) or `cloudOnly` (an Exchange Online mail contact); a synced contact's
+//! `onPremises.distinguishedName` defaults to one under `OU=Contacts`; `state` as for users,
+//! without deletion (the emulator keeps no deleted contacts).
 //!
 //! A dump keeps every object, its state and its relations; it does not keep counters, quotas,
 //! tokens, faults, pending flip times or objects already purged.
@@ -46,6 +54,9 @@ pub struct TenantFile {
     /// Groups, live and soft-deleted.
     #[serde(default)]
     pub groups: Vec<GroupEntry>,
+    /// Organizational contacts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<ContactEntry>,
 }
 
 /// The organization.
@@ -257,9 +268,11 @@ impl TenantFile {
 }
 
 mod build;
+mod contacts;
 mod dump;
 
 pub use build::{Defaults, build};
+pub use contacts::ContactEntry;
 pub use dump::dump;
 
 /// Shared by both directions.
