@@ -88,10 +88,10 @@ async fn measure(users: usize) -> Figures {
         fastrand::u64(..)
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let journal = FileJournal::open(&dir.join("journal.jsonl")).expect("journal");
+    let journal = FileJournal::open(dir.join("journal.jsonl")).expect("journal");
     let guard = tenant::guard::GuardCache::default();
     let http = reqwest::Client::new();
-    let mut pass = async |tsp: &mut TenantSyncPolicy| {
+    let pass = async |tsp: &mut TenantSyncPolicy| {
         let ctx = Context {
             graph: &graph,
             journal: &journal,

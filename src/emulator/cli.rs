@@ -27,7 +27,8 @@ pub struct EmulatorArgs {
     /// from `GET /_emulator/dump` is one) instead of a generated one.
     #[arg(long, value_name = "PATH")]
     pub tenant_file: Option<std::path::PathBuf>,
-    /// Synced users to seed (plus cloud-only, sync service and break-glass accounts).
+    /// Synced users to seed (plus cloud-only, sync service and break-glass accounts, and a
+    /// synced organizational contact per 50 users, at least two).
     #[arg(long, default_value_t = 1_000)]
     pub users: usize,
     /// Synced groups to seed (plus three cloud-only groups: All Company, Cloud Admins, Migration Wave 1).
@@ -82,7 +83,8 @@ pub struct EmulatorArgs {
     /// UNCONFIRMED behaviour: the alg Entra accepts in a certificate assertion.
     #[arg(long, value_enum, default_value_t = AssertionAlgorithms::default())]
     pub assertion_algorithms: AssertionAlgorithms,
-    /// UNCONFIRMED behaviour: what converted users and groups report as onPremisesSyncEnabled.
+    /// UNCONFIRMED behaviour: what converted users, groups and contacts report as
+    /// onPremisesSyncEnabled.
     #[arg(long, value_enum, default_value_t = AfterDisable::False)]
     pub user_sync_after_disable: AfterDisable,
     /// UNCONFIRMED behaviour: what the organization reports while a disable is pending.

@@ -2,9 +2,11 @@
 //! state, reseed, re-enable sync as an admin, move time, inject faults, change grants; and
 //! (`control/sync.rs`) move AD objects in and out of scope, run a sync cycle, set the sync
 //! features as an admin, list the deleted items; (`control/apps.rs`) register applications and
-//! change their grants; (`control/delta.rs`) invalidate delta tokens.
+//! change their grants; (`control/delta.rs`) invalidate delta tokens; (`control/contacts.rs`)
+//! list organizational contacts and move them in and out of the sync scope.
 
 mod apps;
+mod contacts;
 mod delta;
 mod sync;
 
@@ -59,6 +61,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/domains", post(set_domain))
         .merge(sync::router())
         .merge(delta::router())
+        .merge(contacts::router())
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -130,6 +133,7 @@ pub fn state_json(inner: &Inner) -> Value {
         },
         "users": counts_json(tenant.user_counts(), true),
         "groups": counts_json(tenant.group_counts(), false),
+        "contacts": counts_json(tenant.contact_counts(), false),
         "deleted": {
             "users": tenant.deleted_users.len(),
             "groups": tenant.deleted_groups.len(),

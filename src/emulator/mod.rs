@@ -1,21 +1,32 @@
 //! A Microsoft Graph and Entra token endpoint emulator: users rehearse migrations on it, and
 //! every test of the operator stands on it.
 //!
-//! It serves `/v1.0` and `/beta` Graph routes (organization, users, groups) with Graph's
+//! It serves `/v1.0` and `/beta` Graph routes (organization, users, groups, contacts) with Graph's
 //! query rules, paging, errors and throttling, a client-credentials token endpoint, and
 //! control endpoints under `/_emulator/` (see `control.rs`). Time is emulated (`clock.rs`):
 //! a tenant-wide disable of directory sync propagates over emulated time, object by object.
 //!
-//! Per object it serves the Source of Authority switch (`…/onPremisesSyncBehavior`), the
-//! directory synchronisation features (`/directory/onPremisesSynchronization`), group members
-//! and owners (nested, `$ref` writes), and soft delete with restore
-//! (`/directory/deletedItems`); a simulated sync client runs a cycle every
-//! [`EmulatorConfig::sync_interval`] of emulated time while directory sync is enabled (see
-//! `state/cycle.rs`). Those routes need their own application permissions
+//! Organizational contacts (`GET /contacts`, `/contacts/$count`, `/contacts/{id}`; read-only,
+//! paged, `$select` and `$filter` as for users; `routes/contacts.rs`) are seeded (about one
+//! synced contact per 50 synced users, at least two), listed by `GET /_emulator/contacts`,
+//! moved out of the sync scope by `POST /_emulator/contacts/{id}/scope`, and written to tenant
+//! files. They follow the directory-sync state machine like groups: the disable converts them,
+//! cycles skip switched ones and take rolled-back ones back (`state/contacts.rs`). Reading
+//! them needs `OrgContact.Read.All` (or `Directory.Read.All`), their Source of Authority
+//! `Contacts-OnPremisesSyncBehavior.ReadWrite.All`; neither is granted by default.
+//!
+//! Per object it serves the Source of Authority switch (`…/onPremisesSyncBehavior` of users,
+//! groups and contacts; no hard-match gate for contacts), the directory synchronisation
+//! features (`/directory/onPremisesSynchronization`), group members and owners (nested, `$ref`
+//! writes), and soft delete with restore (`/directory/deletedItems`); a simulated sync client
+//! runs a cycle every [`EmulatorConfig::sync_interval`] of emulated time while directory sync
+//! is enabled (see `state/cycle.rs`). Those routes need their own application permissions
 //! (`User-OnPremisesSyncBehavior.ReadWrite.All`, `Group-OnPremisesSyncBehavior.ReadWrite.All`,
+//! `Contacts-OnPremisesSyncBehavior.ReadWrite.All`,
 //! `OnPremDirectorySynchronization.ReadWrite.All`, `Group.ReadWrite.All`, …; the table is in
-//! `routes/access.rs`); the default grants include the two Source of Authority ones, not the
-//! others: add them to [`EmulatorConfig::permissions`] or with `PUT /_emulator/permissions`.
+//! `routes/access.rs`); the default grants include the user and group Source of Authority
+//! ones, not the others: add them to [`EmulatorConfig::permissions`] or with
+//! `PUT /_emulator/permissions`.
 //!
 //! Latency (a distribution per operation, `latency.rs`) and faults (statuses, error rates,
 //! outages, connection resets, `faults.rs`) change at run time through `/_emulator/latency` and
@@ -180,7 +191,7 @@ pub struct EmulatorConfig {
     pub time_scale: f64,
     /// Emulated time a tenant-wide disable takes to reach every object (real tenants: up to 72 h).
     pub propagation: Duration,
-    /// UNCONFIRMED: value converted users and groups report.
+    /// UNCONFIRMED: value converted users, groups and contacts report.
     pub user_sync_after_disable: AfterDisable,
     /// UNCONFIRMED: value the organization reports while a disable is pending.
     pub org_sync_during_disable: AfterDisable,

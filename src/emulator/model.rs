@@ -10,6 +10,10 @@ use serde_json::{Map, Value, json};
 
 use super::clock::rfc3339;
 
+mod contact;
+
+pub use contact::Contact;
+
 /// What an object is, for tests and the control endpoints (not a Graph property).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -101,8 +105,8 @@ impl SyncInfo {
     }
 }
 
-/// Accepted writes to one object, by kind (what `/_emulator/users` and `/groups` report, so
-/// tests can assert "exactly once" and "never written").
+/// Accepted writes to one object, by kind (what `/_emulator/users`, `/groups` and `/contacts`
+/// report, so tests can assert "exactly once" and "never written").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Writes {
@@ -191,6 +195,7 @@ pub fn into_map(value: Value) -> Map<String, Value> {
     }
 }
 
+/// An optional time as Graph writes it (`null` when absent).
 fn ts(t: Option<Timestamp>) -> Value {
     t.map_or(Value::Null, |t| Value::String(rfc3339(t)))
 }

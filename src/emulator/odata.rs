@@ -1,5 +1,5 @@
 //! OData query options (`$select`, `$filter`, `$top`) as Microsoft Graph applies them to directory object
-//! collections (`/users`, `/groups`): parsing, Graph's filter support matrix and "advanced query" rules, and
+//! collections (`/users`, `/groups`, `/contacts`): parsing, Graph's filter support matrix and "advanced query" rules, and
 //! evaluation of a filter against an object held as a JSON map (camelCase keys; absent key = null).
 
 use serde_json::{Map, Value};
@@ -13,6 +13,8 @@ pub enum Resource {
     User,
     /// `microsoft.graph.group`
     Group,
+    /// `microsoft.graph.orgContact`
+    Contact,
 }
 
 impl Resource {
@@ -21,6 +23,7 @@ impl Resource {
         match self {
             Resource::User => "User",
             Resource::Group => "Group",
+            Resource::Contact => "OrgContact",
         }
     }
 
@@ -29,6 +32,7 @@ impl Resource {
         match self {
             Resource::User => "microsoft.graph.user",
             Resource::Group => "microsoft.graph.group",
+            Resource::Contact => "microsoft.graph.orgContact",
         }
     }
 
@@ -37,6 +41,7 @@ impl Resource {
         let table = match self {
             Resource::User => USER_PROPS,
             Resource::Group => GROUP_PROPS,
+            Resource::Contact => CONTACT_PROPS,
         };
         let found = table.iter().find(|p| p.name.eq_ignore_ascii_case(name));
         found.ok_or_else(|| {
@@ -187,6 +192,28 @@ const GROUP_PROPS: &[PropSpec] = &[
     p("deletedDateTime", DateTime, 0),
 ];
 
+// orgContact (v1.0 resource page): text properties take eq, ne, not, ge, le, in, startsWith
+// and eq null; proxyAddresses only through lambdas.
+const CONTACT_PROPS: &[PropSpec] = &[
+    p("id", Str, CMP),
+    p("displayName", Str, TEXT),
+    p("givenName", Str, TEXT),
+    p("surname", Str, TEXT),
+    p("mail", Str, TEXT),
+    p("mailNickname", Str, TEXT),
+    p("companyName", Str, TEXT),
+    p("department", Str, TEXT),
+    p("jobTitle", Str, TEXT),
+    p("addresses", Coll, 0),
+    p("phones", Coll, 0),
+    p("proxyAddresses", Coll, 0),
+    p("onPremisesSyncEnabled", Bool, CMP | NULL),
+    p("onPremisesLastSyncDateTime", DateTime, ORD),
+    p("onPremisesProvisioningErrors", Coll, 0),
+    p("serviceProvisioningErrors", Coll, 0),
+    p("deletedDateTime", DateTime, 0),
+];
+
 #[rustfmt::skip]
 const USER_DEFAULT: &[&str] = &[
     "businessPhones", "displayName", "givenName", "id", "jobTitle", "mail", "mobilePhone",
@@ -202,11 +229,20 @@ const GROUP_DEFAULT: &[&str] = &[
     "onPremisesDomainName", "onPremisesNetBiosName", "onPremisesProvisioningErrors",
 ];
 
+// Like groups, contacts come with every property (the documented list answers show them).
+#[rustfmt::skip]
+const CONTACT_DEFAULT: &[&str] = &[
+    "id", "displayName", "givenName", "surname", "mail", "mailNickname", "companyName",
+    "department", "jobTitle", "addresses", "phones", "proxyAddresses", "onPremisesSyncEnabled",
+    "onPremisesLastSyncDateTime", "onPremisesProvisioningErrors", "serviceProvisioningErrors",
+];
+
 /// Properties returned when no `$select` is given.
 pub fn default_properties(resource: Resource) -> &'static [&'static str] {
     match resource {
         Resource::User => USER_DEFAULT,
         Resource::Group => GROUP_DEFAULT,
+        Resource::Contact => CONTACT_DEFAULT,
     }
 }
 

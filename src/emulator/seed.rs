@@ -12,6 +12,8 @@ use super::clock::add_secs;
 use super::model::{Group, Kind, OnPremIdentity, SyncInfo, User, VerifiedDomain, Writes};
 use super::state::{Behaviour, Organization, Tenant};
 
+pub mod contacts;
+
 /// What to seed.
 #[derive(Debug, Clone)]
 pub struct SeedSpec<'a> {
@@ -366,7 +368,8 @@ fn nest(groups: &mut [Group]) {
 /// Seeds a tenant: `spec.users` synced users plus cloud-only users (about 2 %, at least 2),
 /// the sync service account and two break-glass accounts; `spec.groups` synced groups (users
 /// and, three levels deep, other synced groups as members; no owners) plus three cloud-only
-/// groups owned by the tenant admin. Directory sync is enabled; every synced object is in the
+/// groups owned by the tenant admin; synced organizational contacts (about one per 50 users, at
+/// least two; see `seed/contacts.rs`). Directory sync is enabled; every synced object is in the
 /// sync client's scope.
 pub fn seed_tenant(spec: &SeedSpec<'_>, start: Timestamp, behaviour: Behaviour) -> Tenant {
     let mut rng = Rng::with_seed(spec.seed);
@@ -443,7 +446,12 @@ pub fn seed_tenant(spec: &SeedSpec<'_>, start: Timestamp, behaviour: Behaviour) 
         ],
         last_sync: Some(add_secs(start, -120.0)),
     };
-    Tenant::new(org, users, groups, behaviour)
+    let mut tenant = Tenant::new(org, users, groups, behaviour);
+    tenant.contacts = contacts::seed(spec.seed, spec.users, spec.domain, start)
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
+    tenant
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
-//! The tenant: organization, users and groups, the directory-sync state machine with its
-//! lazily applied per-object flips, and the simulated sync client. No HTTP here.
+//! The tenant: organization, users, groups and contacts, the directory-sync state machine
+//! with its lazily applied per-object flips, and the simulated sync client. No HTTP here.
 //!
 //! Per-object behaviour lives in submodules: the Source of Authority switch (`soa`), group
-//! members and owners (`groups`), soft delete and restore (`deleted`), and the sync client's
-//! cycles with the directory synchronisation features (`cycle`).
+//! members and owners (`groups`), soft delete and restore (`deleted`), the sync client's
+//! cycles with the directory synchronisation features (`cycle`), and what contacts do in
+//! cycles, disables and re-enables (`contacts`).
 
 mod changes;
+mod contacts;
 mod cycle;
 mod deleted;
 mod groups;
@@ -18,7 +20,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::clock::add_secs;
-use super::model::{Group, User, VerifiedDomain};
+use super::model::{Contact, Group, User, VerifiedDomain};
 use super::switches::{
     HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup,
     SoaOnCloudObject, SoaPatchResponse, UserSoaApi, UsersDeltaCost,
@@ -32,7 +34,7 @@ pub use changes::{
 pub use cycle::{BLOCK_HARD_MATCH, CycleReport, Features, Recreated, ScopeError, ScopeState};
 pub use deleted::{DeleteError, Deleted, RETENTION, RestoreError, RestoreOptions};
 pub use groups::{GroupChange, GroupUpdateError, MAX_OWNERS, RefError, Relation};
-pub use soa::SoaError;
+pub use soa::{SoaError, SoaKind};
 pub use users::{TextProp, UpdateError, UserChange};
 
 /// The organization (tenant) object.
@@ -165,6 +167,7 @@ pub enum EnableError {
 enum ObjectRef {
     User(String),
     Group(String),
+    Contact(String),
 }
 
 /// Object counts for the control endpoint.
@@ -193,6 +196,8 @@ pub struct Tenant {
     pub users: BTreeMap<String, User>,
     /// Groups by id.
     pub groups: BTreeMap<String, Group>,
+    /// Organizational contacts by id (none unless seeded or loaded).
+    pub contacts: BTreeMap<String, Contact>,
     /// Tenant-wide sync state.
     pub sync: SyncState,
     /// Switches and delays.
@@ -244,6 +249,7 @@ impl Tenant {
             org,
             users: users.into_iter().map(|u| (u.id.clone(), u)).collect(),
             groups: groups.into_iter().map(|g| (g.id.clone(), g)).collect(),
+            contacts: BTreeMap::new(),
             sync: SyncState::Enabled,
             features: Features::new(behaviour.block_hard_match_takeover),
             behaviour,
@@ -312,6 +318,10 @@ impl Tenant {
                     ObjectKind::Group,
                     self.groups.get_mut(id).map(|g| &mut g.sync),
                 ),
+                ObjectRef::Contact(id) => {
+                    self.flip_contact(id, value);
+                    continue;
+                }
             };
             if let Some(sync) = sync.filter(|s| s.is_synced()) {
                 let before = SyncPrint::of(sync);
@@ -319,7 +329,7 @@ impl Tenant {
                 sync.joined = false;
                 sync.values.clear_on_disable();
                 let after = SyncPrint::of(sync);
-                let (ObjectRef::User(id) | ObjectRef::Group(id)) = &object;
+                let (ObjectRef::User(id) | ObjectRef::Group(id) | ObjectRef::Contact(id)) = &object;
                 self.changes.sync_changed(kind, id, before, after);
             }
         }
@@ -348,6 +358,12 @@ impl Tenant {
                     .values()
                     .filter(|g| g.sync.is_synced())
                     .map(|g| (&g.id, ObjectRef::Group(g.id.clone()))),
+            )
+            .chain(
+                self.contacts
+                    .values()
+                    .filter(|c| c.sync.is_synced())
+                    .map(|c| (&c.id, ObjectRef::Contact(c.id.clone()))),
             )
             .map(|(id, object)| (add_secs(now, window * id_fraction(id)), object))
             .collect();
@@ -384,6 +400,7 @@ impl Tenant {
                     self.changes
                         .sync_changed(kind, id, before, SyncPrint::of(sync));
                 }
+                self.relink_contacts(now);
                 self.org.last_sync = Some(now);
                 self.sync = SyncState::Enabled;
                 self.next_cycle = cycle::after_interval(now, &self.behaviour);
@@ -406,6 +423,11 @@ impl Tenant {
     /// Group counts (`with_immutable_id` stays 0).
     pub fn group_counts(&self) -> Counts {
         counts(self.groups.values().map(|g| &g.sync))
+    }
+
+    /// Contact counts (`with_immutable_id` stays 0).
+    pub fn contact_counts(&self) -> Counts {
+        counts(self.contacts.values().map(|c| &c.sync))
     }
 }
 

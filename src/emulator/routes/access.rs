@@ -28,6 +28,10 @@ pub enum Access {
     UserSoa,
     /// Read and switch a group's Source of Authority.
     GroupSoa,
+    /// Read organizational contacts.
+    ReadContacts,
+    /// Read and switch a contact's Source of Authority.
+    ContactSoa,
     /// Read the directory synchronisation features.
     ReadSyncFeatures,
     /// Update the directory synchronisation features.
@@ -81,6 +85,12 @@ impl Access {
             Access::WriteOwners => &["Group.ReadWrite.All", "Directory.ReadWrite.All"],
             Access::UserSoa => &["User-OnPremisesSyncBehavior.ReadWrite.All"],
             Access::GroupSoa => &["Group-OnPremisesSyncBehavior.ReadWrite.All"],
+            Access::ReadContacts => &[
+                "OrgContact.Read.All",
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+            ],
+            Access::ContactSoa => &["Contacts-OnPremisesSyncBehavior.ReadWrite.All"],
             Access::ReadSyncFeatures => &[
                 "OnPremDirectorySynchronization.Read.All",
                 "OnPremDirectorySynchronization.ReadWrite.All",
@@ -112,6 +122,15 @@ mod tests {
         let user_soa = vec!["user-onpremisessyncbehavior.readwrite.all".to_string()];
         assert!(Access::UserSoa.allowed(&user_soa));
         assert!(!Access::GroupSoa.allowed(&user_soa));
+        assert!(!Access::ContactSoa.allowed(&directory));
+        assert!(!Access::ContactSoa.allowed(&user_soa));
+        let contacts = vec!["OrgContact.Read.All".to_string()];
+        assert!(Access::ReadContacts.allowed(&contacts));
+        assert!(Access::ReadContacts.allowed(&directory));
+        assert!(!Access::ContactSoa.allowed(&contacts));
+        let contact_soa = vec!["Contacts-OnPremisesSyncBehavior.ReadWrite.All".to_string()];
+        assert!(Access::ContactSoa.allowed(&contact_soa));
+        assert!(!Access::ReadContacts.allowed(&contact_soa));
         let members = vec!["GroupMember.ReadWrite.All".to_string()];
         assert!(Access::WriteMembers.allowed(&members));
         assert!(!Access::WriteOwners.allowed(&members));

@@ -7,19 +7,12 @@ use super::query::{self, ListQuery, Params};
 use super::related::RelatedQuery;
 use super::resolve::Listing;
 use super::{
-    Access, GraphError, Query, Reply, Request, Route, deleted, delta, directory, groups, list,
-    organization, related, soa, users,
+    Access, GraphError, Query, Reply, Request, Route, contacts, deleted, delta, directory, groups,
+    list, organization, related, soa, users,
 };
 use crate::emulator::odata::{self, Resource};
 use crate::emulator::quota::Charge;
-use crate::emulator::state::{Behaviour, ObjectKind, Relation, Tenant};
-
-fn kind_name(kind: ObjectKind) -> &'static str {
-    match kind {
-        ObjectKind::User => "users",
-        ObjectKind::Group => "groups",
-    }
-}
+use crate::emulator::state::{Behaviour, ObjectKind, Relation, SoaKind, Tenant};
 
 impl Route {
     /// The permission class it needs; deleted items need their type's (looked up in `tenant`).
@@ -39,12 +32,14 @@ impl Route {
             | Route::GroupGet(_)
             | Route::Delta(ObjectKind::Group) => Access::ReadGroups,
             Route::GroupPatch(_) | Route::GroupDelete(_) => Access::WriteGroups,
-            Route::SoaGet(ObjectKind::User, _) | Route::SoaPatch(ObjectKind::User, _) => {
-                Access::UserSoa
-            }
-            Route::SoaGet(ObjectKind::Group, _) | Route::SoaPatch(ObjectKind::Group, _) => {
+            Route::SoaGet(SoaKind::User, _) | Route::SoaPatch(SoaKind::User, _) => Access::UserSoa,
+            Route::SoaGet(SoaKind::Group, _) | Route::SoaPatch(SoaKind::Group, _) => {
                 Access::GroupSoa
             }
+            Route::SoaGet(SoaKind::Contact, _) | Route::SoaPatch(SoaKind::Contact, _) => {
+                Access::ContactSoa
+            }
+            Route::ContactList | Route::ContactCount | Route::ContactGet(_) => Access::ReadContacts,
             Route::Related(..) => Access::ReadMembers,
             Route::RefAdd(_, Relation::Members) | Route::RefRemove(_, Relation::Members, _) => {
                 Access::WriteMembers
@@ -75,8 +70,9 @@ impl Route {
             Route::UserDelete(_) => "DELETE /users",
             Route::GroupPatch(_) => "PATCH /groups",
             Route::GroupDelete(_) => "DELETE /groups",
-            Route::SoaPatch(ObjectKind::User, _) => "PATCH /users/onPremisesSyncBehavior",
-            Route::SoaPatch(ObjectKind::Group, _) => "PATCH /groups/onPremisesSyncBehavior",
+            Route::SoaPatch(SoaKind::User, _) => "PATCH /users/onPremisesSyncBehavior",
+            Route::SoaPatch(SoaKind::Group, _) => "PATCH /groups/onPremisesSyncBehavior",
+            Route::SoaPatch(SoaKind::Contact, _) => "PATCH /contacts/onPremisesSyncBehavior",
             Route::RefAdd(_, Relation::Members) => "POST /groups/members/$ref",
             Route::RefAdd(_, Relation::Owners) => "POST /groups/owners/$ref",
             Route::RefRemove(_, Relation::Members, _) => "DELETE /groups/members/$ref",
@@ -122,12 +118,15 @@ impl Route {
             }
             Route::UserList => list("User", Resource::User)?,
             Route::GroupList => list("Group", Resource::Group)?,
+            Route::ContactList => list("OrgContact", Resource::Contact)?,
             Route::DeletedList(ObjectKind::User) => list(deleted::USER_SCOPE, Resource::User)?,
             Route::DeletedList(ObjectKind::Group) => list(deleted::GROUP_SCOPE, Resource::Group)?,
             Route::UserCount => count(Resource::User)?,
             Route::GroupCount => count(Resource::Group)?,
+            Route::ContactCount => count(Resource::Contact)?,
             Route::UserGet(_) => Query::Select(params.select(Resource::User)?),
             Route::GroupGet(_) => Query::Select(params.select(Resource::Group)?),
+            Route::ContactGet(_) => Query::Select(params.select(Resource::Contact)?),
             Route::DeletedGet(_) => {
                 Query::Select(raw_select.map(related::parse_any_select).transpose()?)
             }
@@ -186,6 +185,11 @@ impl Route {
             (Route::GroupList, Query::List(q)) => Ok(list::page(&tenant.groups, &q, req, "groups")),
             (Route::UserCount, Query::Count(f)) => Ok(list::count(&tenant.users, f.as_ref())),
             (Route::GroupCount, Query::Count(f)) => Ok(list::count(&tenant.groups, f.as_ref())),
+            (Route::ContactList, Query::List(q)) => {
+                Ok(list::page(&tenant.contacts, &q, req, "contacts"))
+            }
+            (Route::ContactCount, Query::Count(f)) => Ok(list::count(&tenant.contacts, f.as_ref())),
+            (Route::ContactGet(id), q) => contacts::get(tenant, id, select(q), req),
             (Route::UserGet(key), q) => users::get(tenant, key, select(q), req),
             (Route::UserPatch(key), _) => users::patch(tenant, key, req),
             (Route::UserDelete(key), _) => users::delete(tenant, key, req),
@@ -193,7 +197,7 @@ impl Route {
             (Route::GroupPatch(id), _) => groups::patch(tenant, id, req),
             (Route::GroupDelete(id), _) => groups::delete(tenant, id, req),
             (Route::SoaGet(kind, key), q) => {
-                soa::get(tenant, *kind, kind_name(*kind), key, select(q), req)
+                soa::get(tenant, *kind, kind.segment(), key, select(q), req)
             }
             (Route::SoaPatch(kind, key), _) => soa::patch(tenant, *kind, key, req),
             (Route::Related(..), Query::Related(q)) => related::list(tenant, &q, req),
@@ -246,12 +250,14 @@ mod tests {
         );
         assert_eq!(ru(related(Owners), "$select=id"), (1, 0));
         assert_eq!(
-            ru(
-                Route::SoaGet(ObjectKind::User, g()),
-                "$select=isCloudManaged"
-            ),
+            ru(Route::SoaGet(SoaKind::User, g()), "$select=isCloudManaged"),
             (1, 0)
         );
+        // orgContact is in the identity scope: reads 1 RU ($select never below 1).
+        assert_eq!(ru(Route::ContactList, ""), (1, 0));
+        assert_eq!(ru(Route::ContactList, "$select=id&$top=5"), (1, 0));
+        assert_eq!(ru(Route::ContactGet(g()), ""), (1, 0));
+        assert_eq!(ru(Route::SoaGet(SoaKind::Contact, g()), ""), (1, 0));
         assert_eq!(ru(Route::SyncList, ""), (1, 0));
         assert_eq!(
             ru(Route::DeletedList(ObjectKind::User), "$select=id"),
@@ -259,8 +265,9 @@ mod tests {
         );
         assert_eq!(ru(Route::DeletedGet(g()), ""), (1, 0));
         for write in [
-            Route::SoaPatch(ObjectKind::User, g()),
-            Route::SoaPatch(ObjectKind::Group, g()),
+            Route::SoaPatch(SoaKind::User, g()),
+            Route::SoaPatch(SoaKind::Group, g()),
+            Route::SoaPatch(SoaKind::Contact, g()),
             Route::RefAdd(g(), Relation::Owners),
             Route::RefAdd(g(), Relation::Members),
             Route::RefRemove(g(), Relation::Owners, g()),

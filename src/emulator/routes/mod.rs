@@ -2,6 +2,7 @@
 //! it does to the tenant. Transport-free: `graph.rs` turns the results into HTTP.
 
 pub mod access;
+pub mod contacts;
 pub mod deleted;
 pub mod delta;
 pub mod directory;

@@ -3,7 +3,7 @@
 use axum::http::{Method, StatusCode};
 
 use super::GraphError;
-use crate::emulator::state::{ObjectKind, Relation};
+use crate::emulator::state::{ObjectKind, Relation, SoaKind};
 
 /// A collection of a group's related objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,10 +82,16 @@ pub enum Route {
     GroupPatch(String),
     /// `DELETE /groups/{id}`
     GroupDelete(String),
-    /// `GET /{users|groups}/{id}/onPremisesSyncBehavior`
-    SoaGet(ObjectKind, String),
-    /// `PATCH /{users|groups}/{id}/onPremisesSyncBehavior`
-    SoaPatch(ObjectKind, String),
+    /// `GET /contacts`
+    ContactList,
+    /// `GET /contacts/$count`
+    ContactCount,
+    /// `GET /contacts/{id}`
+    ContactGet(String),
+    /// `GET /{users|groups|contacts}/{id}/onPremisesSyncBehavior`
+    SoaGet(SoaKind, String),
+    /// `PATCH /{users|groups|contacts}/{id}/onPremisesSyncBehavior`
+    SoaPatch(SoaKind, String),
     /// `GET /groups/{id}/{members|transitiveMembers|owners}[/{cast}]`
     Related(String, Listing, Cast),
     /// `POST /groups/{id}/{members|owners}/$ref`
@@ -145,6 +151,7 @@ pub fn resolve(method: &Method, segments: &[String]) -> Result<Route, GraphError
         [root, rest @ ..] if is(root, "organization") => organization(method, rest),
         [root, rest @ ..] if is(root, "users") => users(method, rest),
         [root, rest @ ..] if is(root, "groups") => groups(method, rest),
+        [root, rest @ ..] if is(root, "contacts") => contacts(method, rest),
         [root, rest @ ..] if is(root, "directory") => directory(method, rest),
         [root, ..] => Err(GraphError::unknown_segment(root)),
     }
@@ -170,13 +177,13 @@ fn users(method: &Method, rest: &[String]) -> Result<Route, GraphError> {
         ([key], Method::GET) => Ok(Route::UserGet(key.clone())),
         ([key], Method::PATCH) => Ok(Route::UserPatch(key.clone())),
         ([key], Method::DELETE) => Ok(Route::UserDelete(key.clone())),
-        ([key, s], m) if is(s, "onPremisesSyncBehavior") => soa(m, ObjectKind::User, key),
+        ([key, s], m) if is(s, "onPremisesSyncBehavior") => soa(m, SoaKind::User, key),
         ([_, extra, ..], _) => Err(GraphError::unknown_segment(extra)),
         _ => Err(not_allowed()),
     }
 }
 
-fn soa(method: Method, kind: ObjectKind, key: &str) -> Result<Route, GraphError> {
+fn soa(method: Method, kind: SoaKind, key: &str) -> Result<Route, GraphError> {
     match method {
         Method::GET => Ok(Route::SoaGet(kind, key.to_string())),
         Method::PATCH => Ok(Route::SoaPatch(kind, key.to_string())),
@@ -234,13 +241,25 @@ fn groups(method: &Method, rest: &[String]) -> Result<Route, GraphError> {
             Method::DELETE => Ok(Route::GroupDelete(id.clone())),
             _ => Err(not_allowed()),
         },
-        [id, s] if is(s, "onPremisesSyncBehavior") => soa(m, ObjectKind::Group, id),
+        [id, s] if is(s, "onPremisesSyncBehavior") => soa(m, SoaKind::Group, id),
         [id, s, tail @ ..] => {
             let Some(list) = listing(s) else {
                 return Err(GraphError::unknown_segment(s));
             };
             related(m, id, list, tail)
         }
+        _ => Err(not_allowed()),
+    }
+}
+
+/// Organizational contacts: read-only in Graph but for their Source of Authority.
+fn contacts(method: &Method, rest: &[String]) -> Result<Route, GraphError> {
+    match (rest, method.clone()) {
+        ([], Method::GET) => Ok(Route::ContactList),
+        ([c], Method::GET) if is(c, "$count") => Ok(Route::ContactCount),
+        ([id], Method::GET) if !is(id, "$count") => Ok(Route::ContactGet(id.clone())),
+        ([id, s], m) if is(s, "onPremisesSyncBehavior") => soa(m, SoaKind::Contact, id),
+        ([_, extra, ..], _) => Err(GraphError::unknown_segment(extra)),
         _ => Err(not_allowed()),
     }
 }
@@ -350,11 +369,24 @@ mod tests {
     fn resolves_the_per_object_routes() {
         assert_eq!(
             route(Method::PATCH, "users/u1/onPremisesSyncBehavior"),
-            Ok(Route::SoaPatch(ObjectKind::User, "u1".into()))
+            Ok(Route::SoaPatch(SoaKind::User, "u1".into()))
         );
         assert_eq!(
             route(Method::GET, "groups/g1/onpremisessyncbehavior"),
-            Ok(Route::SoaGet(ObjectKind::Group, "g1".into()))
+            Ok(Route::SoaGet(SoaKind::Group, "g1".into()))
+        );
+        assert_eq!(
+            route(Method::PATCH, "contacts/c1/onPremisesSyncBehavior"),
+            Ok(Route::SoaPatch(SoaKind::Contact, "c1".into()))
+        );
+        assert_eq!(route(Method::GET, "contacts"), Ok(Route::ContactList));
+        assert_eq!(
+            route(Method::GET, "Contacts/$count"),
+            Ok(Route::ContactCount)
+        );
+        assert_eq!(
+            route(Method::GET, "contacts/c1"),
+            Ok(Route::ContactGet("c1".into()))
         );
         assert_eq!(
             route(
@@ -430,6 +462,14 @@ mod tests {
         assert_eq!(
             code(Method::PATCH, "groups/delta"),
             Some((405, "Request_BadRequest"))
+        );
+        assert_eq!(
+            code(Method::PATCH, "contacts/c1"),
+            Some((405, "Request_BadRequest"))
+        );
+        assert_eq!(
+            code(Method::GET, "contacts/c1/manager"),
+            Some((400, "BadRequest"))
         );
     }
 }

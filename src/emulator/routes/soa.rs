@@ -1,12 +1,12 @@
-//! `/{users|groups}/{id}/onPremisesSyncBehavior`: read and switch the Source of Authority
-//! (graph-api.md §3).
+//! `/{users|groups|contacts}/{id}/onPremisesSyncBehavior`: read and switch the Source of
+//! Authority (graph-api.md §3).
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::list::context_fragment;
 use super::{GraphError, Reply, Request, Version, json_object};
-use crate::emulator::state::{BLOCK_HARD_MATCH, ObjectKind, SoaError, Tenant};
+use crate::emulator::state::{BLOCK_HARD_MATCH, SoaError, SoaKind, Tenant};
 use crate::emulator::switches::{SoaPatchResponse, UserSoaApi};
 
 const PROPERTIES: &[&str] = &["id", "isCloudManaged"];
@@ -28,8 +28,8 @@ pub fn parse_select(raw: &str) -> Result<Vec<String>, GraphError> {
 }
 
 /// Refuses a user's SOA route on `/v1.0` when the switch says only beta serves it.
-fn check_version(tenant: &Tenant, kind: ObjectKind, req: &Request<'_>) -> Result<(), GraphError> {
-    if kind == ObjectKind::User
+fn check_version(tenant: &Tenant, kind: SoaKind, req: &Request<'_>) -> Result<(), GraphError> {
+    if kind == SoaKind::User
         && req.version == Version::V1
         && tenant.behaviour.user_soa_api == UserSoaApi::BetaOnly
     {
@@ -42,7 +42,7 @@ fn check_version(tenant: &Tenant, kind: ObjectKind, req: &Request<'_>) -> Result
 /// always there, as Graph returns the key).
 pub fn get(
     tenant: &Tenant,
-    kind: ObjectKind,
+    kind: SoaKind,
     segment: &str,
     key: &str,
     select: Option<Vec<String>>,
@@ -78,7 +78,7 @@ pub fn rollback_blocked() -> String {
 /// `PATCH …/onPremisesSyncBehavior {"isCloudManaged": bool}`.
 pub fn patch(
     tenant: &mut Tenant,
-    kind: ObjectKind,
+    kind: SoaKind,
     key: &str,
     req: &Request<'_>,
 ) -> Result<Reply, GraphError> {

@@ -14,6 +14,8 @@
 //!   `blockSoftMatchEnabled`; otherwise the export would collide, so it is reported blocked;
 //! - a soft-deleted user whose twin is back in scope is recovered (same id) and joined;
 //! - a purged or hard-deleted object whose twin is back in scope is created again, new id.
+//!
+//! Organizational contacts follow the group rules (`contacts.rs`).
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -135,7 +137,7 @@ pub struct CycleReport {
     pub relinked: Vec<String>,
     /// Users out of scope, now in the deleted items.
     pub soft_deleted: Vec<String>,
-    /// Groups out of scope, deleted for good.
+    /// Groups and contacts out of scope, deleted for good.
     pub hard_deleted: Vec<String>,
     /// Soft-deleted users whose twin came back in scope, recovered with the same id.
     pub recovered: Vec<String>,
@@ -183,7 +185,8 @@ pub fn after_interval(t: Timestamp, behaviour: &Behaviour) -> Option<Timestamp> 
     (!behaviour.sync_interval.is_zero()).then(|| add_duration(t, behaviour.sync_interval))
 }
 
-enum Action {
+/// What a cycle does to one object.
+pub(super) enum Action {
     Relink,
     Delete,
     Blocked,
@@ -191,7 +194,13 @@ enum Action {
     None,
 }
 
-fn plan(sync: &SyncInfo, anchor: Option<&str>, upn: Option<&str>, features: &Features) -> Action {
+/// What a cycle does to an object with this sync state (users: anchor and UPN to match on).
+pub(super) fn plan(
+    sync: &SyncInfo,
+    anchor: Option<&str>,
+    upn: Option<&str>,
+    features: &Features,
+) -> Action {
     let Some(twin) = &sync.ad_twin else {
         return Action::None;
     };
@@ -346,6 +355,7 @@ impl Tenant {
             }
             report.relinked.push(id);
         }
+        self.cycle_contacts(at, &mut report);
         self.recover_deleted(at, &mut report);
         self.recreate_gone(at, &mut report);
         self.org.last_sync = Some(at);

@@ -48,7 +48,11 @@ fn is_guid(s: &str) -> bool {
         })
 }
 
-fn object_id(given: Option<&str>, what: &str, name: &str) -> Result<String, TenantFileError> {
+pub(super) fn object_id(
+    given: Option<&str>,
+    what: &str,
+    name: &str,
+) -> Result<String, TenantFileError> {
     match given {
         Some(id) if is_guid(id) => Ok(id.to_lowercase()),
         Some(id) => Err(bad(format!(
@@ -58,7 +62,7 @@ fn object_id(given: Option<&str>, what: &str, name: &str) -> Result<String, Tena
     }
 }
 
-fn dc_path(domain: &str) -> String {
+pub(super) fn dc_path(domain: &str) -> String {
     domain
         .split('.')
         .map(|p| format!("DC={p}"))
@@ -126,7 +130,7 @@ fn ad_values(
 }
 
 /// The sync information of an object of `kind` with these AD values and state.
-fn sync_info(
+pub(super) fn sync_info(
     what: &str,
     kind: Kind,
     ad: Option<OnPremIdentity>,
@@ -518,6 +522,7 @@ pub fn build(
     }
 
     let mut tenant = Tenant::new(org, users, groups, behaviour);
+    tenant.contacts = super::contacts::build(&file.contacts, &tenant, &default_domain, now)?;
     for (id, at, is_user) in deleted {
         if is_user {
             tenant.soft_delete_user(&id, at);

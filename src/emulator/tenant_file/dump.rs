@@ -6,7 +6,10 @@ use crate::emulator::model::{Group, SyncInfo, User};
 use crate::emulator::state::Deleted;
 use crate::emulator::state::Tenant;
 
-fn state(sync: &SyncInfo, deleted: Option<(&str, &[String], &[String])>) -> Option<StateEntry> {
+pub(super) fn state(
+    sync: &SyncInfo,
+    deleted: Option<(&str, &[String], &[String])>,
+) -> Option<StateEntry> {
     // Always written: an entry with a state is taken as complete (nothing derived) on load.
     let twin = sync.ad_twin.as_deref();
     let (deleted_date_time, member_of, owner_of) = match deleted {
@@ -120,5 +123,10 @@ pub fn dump(tenant: &Tenant) -> TenantFile {
             )
             .collect(),
         apps: Vec::new(),
+        contacts: tenant
+            .contacts
+            .values()
+            .map(super::contacts::dump)
+            .collect(),
     }
 }

@@ -13,6 +13,8 @@
 //!   - displayName: SG Finance
 //!     members: [ada@fabrikam.com, SG Finance EMEA] # UPNs, group names or ids
 //!     owners: [admin@fabrikam.onmicrosoft.com]
+//! contacts:
+//!   - { displayName: Eric Solomon (Litware), mail: eric@litwareinc.com, companyName: Litware }
 //! ```
 //!
 //! Users and groups take their Graph property names. `kind` is `synced` (the default),
@@ -28,6 +30,12 @@
 //! `apps:` registers applications besides the default one (the same entries as
 //! `POST /_emulator/apps`: `clientId`, `secrets`, `certificates`, `federatedCredentials`,
 //! `permissions`).
+//!
+//! Organizational contacts (`contacts`) take their Graph names too (`displayName` required,
+//! `mail`, `givenName`, `surname`, `mailNickname`, `companyName`, `proxyAddresses`); `kind` is
+//! `synced` (default) or `cloudOnly` (an Exchange Online mail contact); a synced contact's
+//! `onPremises.distinguishedName` defaults to one under `OU=Contacts`; `state` as for users,
+//! without deletion (the emulator keeps no deleted contacts).
 //!
 //! A dump keeps every object, its state and its relations; it does not keep counters, quotas,
 //! tokens, faults, pending flip times, objects already purged or applications (their secrets
@@ -57,6 +65,9 @@ pub struct TenantFile {
     /// secrets never leave the emulator.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub apps: Vec<AppRegistration>,
+    /// Organizational contacts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<ContactEntry>,
 }
 
 /// The organization.
@@ -268,9 +279,11 @@ impl TenantFile {
 }
 
 mod build;
+mod contacts;
 mod dump;
 
 pub use build::{Defaults, build};
+pub use contacts::ContactEntry;
 pub use dump::dump;
 
 /// Shared by both directions.

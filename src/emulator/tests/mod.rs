@@ -9,6 +9,7 @@ mod assertions;
 mod auth;
 mod batch;
 mod chaos;
+mod contacts;
 mod control;
 mod deleted;
 mod delta;
