@@ -44,6 +44,8 @@ pub enum Operation {
     AddGroupOwner,
     /// `DELETE /groups/{id}/owners/{id}/$ref`
     RemoveGroupOwner,
+    /// `POST /$batch`: the envelope only; each request in it counts as its own operation.
+    Batch,
 }
 
 impl Operation {
@@ -67,6 +69,7 @@ impl Operation {
             Operation::UpdateGroupSyncBehavior => "groups.syncBehavior.update",
             Operation::AddGroupOwner => "groups.owners.add",
             Operation::RemoveGroupOwner => "groups.owners.remove",
+            Operation::Batch => "batch",
         }
     }
 
@@ -75,6 +78,8 @@ impl Operation {
     pub fn cost(self) -> Cost {
         let read = |ru| Cost { ru, write: false };
         match self {
+            // Graph charges each request of a batch, not the batch (graph-api.md §7).
+            Operation::Batch => read(0),
             Operation::ListGroupMembers => read(4),
             Operation::GetOrganization
             | Operation::ListUsers
@@ -117,6 +122,7 @@ impl Operation {
             }
             Operation::AddGroupOwner => "Group.ReadWrite.All",
             Operation::RemoveGroupOwner => "Group.ReadWrite.All",
+            Operation::Batch => "(none: each request of a batch needs its own)",
         }
     }
 
@@ -187,7 +193,7 @@ impl ErrorCategory {
 }
 
 /// Failure of a token request. Never carries the secret or the token.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum AuthError {
     /// The token endpoint answered with an Entra (AADSTS) error.
     #[error("the token endpoint refused the request for client {client_id}: {error}{}: {description}", aadsts.map(|c| format!(" (AADSTS{c})")).unwrap_or_default())]
@@ -241,8 +247,9 @@ impl AuthError {
     }
 }
 
-/// Failure of a Graph request.
-#[derive(Debug, thiserror::Error)]
+/// Failure of a Graph request. Cloneable: a batch that fails as a whole gives each of its
+/// requests the same error.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum GraphError {
     /// Graph answered with its error envelope.
     #[error("graph {operation} failed with {status} {code}: {message}{}", request_id.as_deref().map(|r| format!(" (request-id {r})")).unwrap_or_default())]
