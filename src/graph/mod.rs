@@ -1,8 +1,10 @@
 //! Microsoft Graph client: credentials (secret, certificate, workload identity) and tokens,
-//! one request pipeline (retries, Retry-After, backoff with jitter, paging), typed models and
-//! typed errors.
+//! one request pipeline (retries, Retry-After, backoff with jitter, paging, pacing), JSON
+//! batching for bulk operations, typed models and typed errors.
 
 pub mod auth;
+pub mod batch;
+mod bulk;
 pub mod certificate;
 pub mod client;
 pub mod error;
@@ -14,8 +16,11 @@ pub mod secret;
 mod users;
 
 pub use auth::{Credential, TokenProvider};
+pub use batch::{BatchAnswer, BatchRequest, ItemResult, MAX_BATCH};
 pub use certificate::{CertificateError, ClientCertificate};
-pub use client::{GraphClient, GraphConfig, ListQuery, Page, Pager, RequestObserver, WriteReceipt};
+pub use client::{
+    ClientStats, GraphClient, GraphConfig, ListQuery, Page, Pager, RequestObserver, WriteReceipt,
+};
 pub use error::{AuthError, ErrorCategory, GraphError, Operation};
 pub use retry::RetryPolicy;
 pub use secret::SecretString;
