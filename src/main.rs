@@ -132,7 +132,8 @@ struct RunArgs {
     /// 72-hour propagation in seconds. 1 against real tenants.
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
-    /// Graph writes in flight at once per resource.
+    /// Graph requests in flight at once per resource: JSON batches of up to 20 (or, with a
+    /// TenantSyncPolicy's `spec.quota.batch: false`, single requests).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
 }

@@ -866,3 +866,104 @@ async fn groups_by_display_name_must_name_exactly_one() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_wave_of_200_goes_out_in_batches_converting_each_user_once() {
+    let emu = start(config(300, 2)).await;
+    grant(&emu, PERMISSIONS).await;
+    let pending = synced_in(&by_kind(&emu).await["synced"], "contoso.com");
+    assert!(pending >= 200, "{pending} synced users");
+    let mut h = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply", "method": "SourceOfAuthority",
+            "clearImmutableId": true, "selector": {"domains": ["contoso.com"]},
+            "rollout": {"maxObjects": 1000, "waveSize": 200, "pauseBetweenWaves": "0s"}
+        })),
+        "Report",
+    );
+    assert!(h.graph.batching());
+    h.pass().await.unwrap();
+    assert!(
+        h.events.iter().any(|e| e
+            .note
+            .starts_with("wave 1: 200 of 200 users converted, 0 failed")),
+        "{:?}",
+        h.events
+    );
+    // Ten groups of twenty, each switched, read back and cleared in one batch per step.
+    let s = state(&emu).await;
+    assert_eq!(s["requests"]["batches"], 30, "{s}");
+    assert_eq!(s["requests"]["batchItems"], 600, "{s}");
+    let converted: Vec<Value> = users(&emu)
+        .await
+        .into_iter()
+        .filter(|u| u["isCloudManaged"] == true)
+        .collect();
+    assert_eq!(converted.len(), 200);
+    for u in &converted {
+        assert_eq!(u["writeCounts"]["soa"], 1, "switched once: {u}");
+        assert_eq!(u["writeCounts"]["patch"], 1, "cleared once: {u}");
+        assert!(u["onPremisesImmutableId"].is_null(), "{u}");
+    }
+    // The journal has each intent and outcome per user, as without batching.
+    let entries = FileJournal::read(&h.journal_path).unwrap();
+    for (action, phase) in [
+        (Action::SwitchToCloud, Phase::Intent),
+        (Action::SwitchToCloud, Phase::Applied),
+        (Action::ClearImmutableId, Phase::Intent),
+        (Action::ClearImmutableId, Phase::Applied),
+    ] {
+        let n = entries
+            .iter()
+            .filter(|e| e.record.action == action && e.record.phase == phase)
+            .count();
+        assert_eq!(n, 200, "{action:?} {phase:?}");
+    }
+    assert!(
+        entries
+            .iter()
+            .filter(|e| e.record.phase == Phase::Applied)
+            .all(|e| e.record.request_id.is_some())
+    );
+    // The rest converge; nobody is written twice.
+    h.until(10, ready).await;
+    for u in users(&emu)
+        .await
+        .iter()
+        .filter(|u| u["isCloudManaged"] == true)
+    {
+        assert_eq!(u["writes"], 2, "{u}");
+    }
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_batching_a_wave_goes_one_request_per_user_and_step() {
+    let emu = start(config(30, 1)).await;
+    grant(&emu, PERMISSIONS).await;
+    let mut h = UserHarness::new(
+        &emu,
+        cuc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply", "clearImmutableId": true,
+            "selector": {"domains": ["contoso.com"]},
+            "rollout": {"maxObjects": 100, "waveSize": 100}
+        })),
+        "Report",
+    );
+    h.graph.set_batching(false);
+    h.until(5, ready).await;
+    let s = state(&emu).await;
+    assert_eq!(s["requests"]["batches"], 0, "{s}");
+    let converted = h.status().converted;
+    assert!(converted > 0);
+    assert_eq!(s["writes"]["accepted"], 2 * converted, "{s}");
+    for u in users(&emu)
+        .await
+        .iter()
+        .filter(|u| u["isCloudManaged"] == true)
+    {
+        assert_eq!(u["writes"], 2, "switched and cleared once: {u}");
+    }
+    emu.shutdown().await;
+}

@@ -125,6 +125,12 @@ pub struct QuotaSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 50, max = 100))]
     pub headroom_percent: Option<u32>,
+    /// Send bulk work (switching, verifying and clearing many users) as JSON batches of up
+    /// to 20 requests (default `true`): fewer round trips for the same quota cost, each
+    /// request still paced and retried on its own. `false` sends one HTTP request per object,
+    /// for example behind a proxy that refuses `$batch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<bool>,
 }
 
 /// Tenant size class of the resource-unit quota.
@@ -177,6 +183,11 @@ impl QuotaSpec {
 }
 
 impl TenantSyncPolicySpec {
+    /// Whether the Graph client batches bulk work (`spec.quota.batch`, default true).
+    pub fn batching(&self) -> bool {
+        self.quota.as_ref().and_then(|q| q.batch).unwrap_or(true)
+    }
+
     /// The quota to pace to: the spec's, or Microsoft's documented one for a small tenant.
     pub fn pacing(&self) -> Result<crate::graph::pacing::Quota, String> {
         self.quota

@@ -30,7 +30,8 @@ pub struct ControllerArgs {
     /// namespace).
     #[arg(long)]
     pub journal_namespace: Option<String>,
-    /// Graph writes in flight at once per resource.
+    /// Graph requests in flight at once per resource: JSON batches of up to 20 (or, with a
+    /// TenantSyncPolicy's `spec.quota.batch: false`, single requests).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
     /// Resources reconciled at once.

@@ -260,8 +260,10 @@ pub fn graph_client(
         ),
         ca_bundle: None,
     };
-    GraphClient::new(config, credential)
-        .map_err(|e| CredentialProblem::Stall("InvalidSpec", e.to_string()))
+    let client = GraphClient::new(config, credential)
+        .map_err(|e| CredentialProblem::Stall("InvalidSpec", e.to_string()))?;
+    client.set_batching(spec.batching());
+    Ok(client)
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ pub struct ControllerOptions {
     pub namespaces: Vec<String>,
     /// Where journals are kept.
     pub journal: JournalStore,
-    /// Graph writes in flight at once per resource.
+    /// Graph requests (JSON batches, when batching) in flight at once per resource.
     pub concurrency: usize,
     /// Resources reconciled at once.
     pub workers: u16,

@@ -4,7 +4,7 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
@@ -80,10 +80,14 @@ impl std::fmt::Debug for GraphConfig {
 pub struct ClientStats {
     /// HTTP requests sent to Graph (retries included).
     pub requests: AtomicU64,
-    /// Answers with status 429.
+    /// Answers with status 429 (requests inside batches included).
     pub throttled: AtomicU64,
-    /// Requests sent again after a failure.
+    /// Requests sent again after a failure (each request of a batch counts on its own).
     pub retries: AtomicU64,
+    /// `POST /$batch` envelopes sent (each also counts in `requests`).
+    pub batches: AtomicU64,
+    /// Requests sent inside batches (retried ones again).
+    pub batch_items: AtomicU64,
 }
 
 /// What Graph told us about an accepted write, for the journal.
@@ -99,7 +103,9 @@ struct Inner {
     /// `{root}/beta/`: routes only beta serves.
     beta: Url,
     /// `/v1.0` answered that it has no user Source of Authority route: use beta from now on.
-    user_soa_beta: std::sync::atomic::AtomicBool,
+    user_soa_beta: AtomicBool,
+    /// Bulk operations go out as JSON batches (see `batch.rs`).
+    batching: AtomicBool,
     origin: String,
     tokens: TokenProvider,
     retry: RetryPolicy,
@@ -167,6 +173,7 @@ impl<T: DeserializeOwned> Pager<T> {
 }
 
 pub(super) struct Answer {
+    pub(super) status: u16,
     pub(super) request_id: Option<String>,
     pub(super) body: Vec<u8>,
 }
@@ -225,7 +232,8 @@ impl GraphClient {
                 http,
                 base,
                 beta,
-                user_soa_beta: std::sync::atomic::AtomicBool::new(false),
+                user_soa_beta: AtomicBool::new(false),
+                batching: AtomicBool::new(true),
                 tokens,
                 retry: config.retry,
                 stats: ClientStats::default(),
@@ -243,6 +251,34 @@ impl GraphClient {
     /// What pacing has done so far (`None` when the client does not pace).
     pub fn pacing(&self) -> Option<PacingStats> {
         self.inner.pacer.as_ref().map(Pacer::stats)
+    }
+
+    /// Whether bulk operations (switching, verifying and clearing many users) go out as JSON
+    /// batches of up to 20 requests (`true`, the default), or one HTTP request per object
+    /// (`false`: the one-at-a-time way, kept for comparison and for proxies that refuse
+    /// `$batch`). Applies to every clone of this client, from the next bulk call on.
+    pub fn set_batching(&self, enabled: bool) {
+        self.inner.batching.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Whether bulk operations go out as JSON batches (see [`GraphClient::set_batching`]).
+    pub fn batching(&self) -> bool {
+        self.inner.batching.load(Ordering::Relaxed)
+    }
+
+    /// The pacer, when the client paces.
+    pub(super) fn pacer(&self) -> Option<&Pacer> {
+        self.inner.pacer.as_ref()
+    }
+
+    /// Retry bounds.
+    pub(super) fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
+    /// Told about every request.
+    pub(super) fn observer(&self) -> Option<&dyn RequestObserver> {
+        self.inner.observer.as_deref()
     }
 
     /// `GET /organization`: the tenant.
@@ -365,9 +401,7 @@ impl GraphClient {
     /// users (Microsoft documents the route on v1.0 in its how-to but on beta in its
     /// reference): from then on this client sends user SOA calls to `/beta`.
     pub(super) fn switch_user_soa_to_beta(&self, e: &GraphError) -> bool {
-        let missing = matches!(e, GraphError::Api { status: 400, message, .. }
-            if message.contains("segment 'onPremisesSyncBehavior'"));
-        if missing && !self.inner.user_soa_beta.swap(true, Ordering::Relaxed) {
+        if is_missing_user_soa_route(e) && !self.inner.user_soa_beta.swap(true, Ordering::Relaxed) {
             warn!("Graph v1.0 has no user onPremisesSyncBehavior route here; using beta for it");
             return true;
         }
@@ -428,7 +462,8 @@ impl GraphClient {
         let mut reauthenticated = false;
         loop {
             attempt += 1;
-            if let Some(pacer) = &inner.pacer {
+            // A batch envelope costs nothing: its requests were paced one by one before it.
+            if let (Some(pacer), false) = (&inner.pacer, op == Operation::Batch) {
                 pacer.acquire(op.cost()).await;
             }
             let token = inner.tokens.token().await?;
@@ -484,7 +519,11 @@ impl GraphClient {
                         "graph answered"
                     );
                     if status.is_success() {
-                        return Ok(Answer { request_id, body });
+                        return Ok(Answer {
+                            status: status.as_u16(),
+                            request_id,
+                            body,
+                        });
                     }
                     let err = api_error(op, status, request_id, retry_after, &body);
                     if status == StatusCode::UNAUTHORIZED && !reauthenticated {
@@ -529,6 +568,12 @@ impl GraphClient {
     }
 }
 
+/// Whether `e` is a Graph version saying it has no `onPremisesSyncBehavior` segment.
+pub(super) fn is_missing_user_soa_route(e: &GraphError) -> bool {
+    matches!(e, GraphError::Api { status: 400, message, .. }
+        if message.contains("segment 'onPremisesSyncBehavior'"))
+}
+
 fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()
         .get(name)
@@ -550,7 +595,7 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
     s
 }
 
-fn api_error(
+pub(super) fn api_error(
     op: Operation,
     status: StatusCode,
     request_id: Option<String>,

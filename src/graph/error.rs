@@ -48,6 +48,8 @@ pub enum Operation {
     UsersDelta,
     /// `GET /groups/delta`: a round of changes (or every group) and a deltaLink
     GroupsDelta,
+    /// `POST /$batch`: the envelope only; each request in it counts as its own operation.
+    Batch,
 }
 
 impl Operation {
@@ -73,6 +75,7 @@ impl Operation {
             Operation::RemoveGroupOwner => "groups.owners.remove",
             Operation::UsersDelta => "users.delta",
             Operation::GroupsDelta => "groups.delta",
+            Operation::Batch => "batch",
         }
     }
 
@@ -83,6 +86,8 @@ impl Operation {
     pub fn cost(self) -> Cost {
         let read = |ru| Cost { ru, write: false };
         match self {
+            // Graph charges each request of a batch, not the batch (graph-api.md §7).
+            Operation::Batch => read(0),
             Operation::ListGroupMembers => read(4),
             Operation::GetOrganization
             | Operation::ListUsers
@@ -129,6 +134,7 @@ impl Operation {
             Operation::RemoveGroupOwner => "Group.ReadWrite.All",
             Operation::UsersDelta => "User.Read.All",
             Operation::GroupsDelta => "Group.Read.All",
+            Operation::Batch => "(none: each request of a batch needs its own)",
         }
     }
 
@@ -199,7 +205,7 @@ impl ErrorCategory {
 }
 
 /// Failure of a token request. Never carries the secret or the token.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum AuthError {
     /// The token endpoint answered with an Entra (AADSTS) error.
     #[error("the token endpoint refused the request for client {client_id}: {error}{}: {description}", aadsts.map(|c| format!(" (AADSTS{c})")).unwrap_or_default())]
@@ -253,8 +259,9 @@ impl AuthError {
     }
 }
 
-/// Failure of a Graph request.
-#[derive(Debug, thiserror::Error)]
+/// Failure of a Graph request. Cloneable: a batch that fails as a whole gives each of its
+/// requests the same error.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum GraphError {
     /// Graph answered with its error envelope.
     #[error("graph {operation} failed with {status} {code}: {message}{}", request_id.as_deref().map(|r| format!(" (request-id {r})")).unwrap_or_default())]

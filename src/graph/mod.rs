@@ -1,8 +1,10 @@
 //! Microsoft Graph client: credentials (secret, certificate, workload identity) and tokens,
-//! one request pipeline (retries, Retry-After, backoff with jitter, paging), delta rounds,
-//! typed models and typed errors.
+//! one request pipeline (retries, Retry-After, backoff with jitter, paging, pacing), JSON
+//! batching for bulk operations, delta rounds, typed models and typed errors.
 
 pub mod auth;
+pub mod batch;
+mod bulk;
 pub mod certificate;
 pub mod client;
 pub mod delta;
@@ -15,8 +17,11 @@ pub mod secret;
 mod users;
 
 pub use auth::{Credential, TokenProvider};
+pub use batch::{BatchAnswer, BatchRequest, ItemResult, MAX_BATCH};
 pub use certificate::{CertificateError, ClientCertificate};
-pub use client::{GraphClient, GraphConfig, ListQuery, Page, Pager, RequestObserver, WriteReceipt};
+pub use client::{
+    ClientStats, GraphClient, GraphConfig, ListQuery, Page, Pager, RequestObserver, WriteReceipt,
+};
 pub use delta::{DeltaFrom, DeltaItem, DeltaPage, DeltaRound, Removal};
 pub use error::{AuthError, ErrorCategory, GraphError, Operation};
 pub use retry::RetryPolicy;

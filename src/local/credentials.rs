@@ -246,7 +246,10 @@ pub fn graph_client(
         pacing: Some(scaled(spec.pacing().map_err(CredentialError)?, time_scale)),
         ca_bundle: None,
     };
-    GraphClient::new(config, credential).map_err(|e| CredentialError(e.to_string()))
+    let client =
+        GraphClient::new(config, credential).map_err(|e| CredentialError(e.to_string()))?;
+    client.set_batching(spec.batching());
+    Ok(client)
 }
 
 /// The quota with its windows shortened by `time_scale` (ignored unless finite and positive).
@@ -289,6 +292,23 @@ mod tests {
             data,
         );
         m
+    }
+
+    #[test]
+    fn the_spec_turns_batching_off() {
+        let credential = resolve(&tsp(), &secrets("clientSecret", "abc"), &Env::default()).unwrap();
+        let batching = |tsp: &TenantSyncPolicy| {
+            graph_client(tsp, credential.clone(), &EndpointOverrides::default(), 1.0)
+                .unwrap()
+                .batching()
+        };
+        assert!(batching(&tsp()), "batching by default");
+        let mut off = tsp();
+        off.spec.quota = Some(crate::api::tenant::QuotaSpec {
+            batch: Some(false),
+            ..Default::default()
+        });
+        assert!(!batching(&off));
     }
 
     #[test]

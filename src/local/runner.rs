@@ -33,7 +33,7 @@ pub struct RunOptions {
     pub timeout: Duration,
     /// Tenant seconds per real second (rehearsals against a fast emulator).
     pub time_scale: f64,
-    /// Writes in flight at once per resource.
+    /// Graph requests (JSON batches, when batching) in flight at once per resource.
     pub concurrency: usize,
     /// How to show progress.
     pub progress: ProgressMode,

@@ -96,7 +96,7 @@ pub struct Context<'a> {
     pub journal: &'a dyn Journal,
     /// The resource, for journal records.
     pub resource: ResourceKey,
-    /// Writes in flight at once.
+    /// Graph requests in flight at once: JSON batches when the client batches.
     pub concurrency: usize,
     /// The time to stamp on conditions and timestamps.
     pub now: jiff::Timestamp,

@@ -12,7 +12,6 @@ pub mod validate;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use tracing::{Instrument, info, info_span};
 
@@ -143,21 +142,12 @@ async fn reconcile_inner(
             .filter(|c| !c.synced && c.formerly_synced && applied.contains(&c.id))
             .map(|c| c.id.clone())
             .collect();
-        let reads: Vec<_> = to_check
-            .into_iter()
-            .map(|id| {
-                let graph = ctx.graph.clone();
-                async move {
-                    let r = graph.user_cloud_managed(&id).await;
-                    (id, r)
-                }
-            })
-            .collect();
-        let results: Vec<_> = futures::stream::iter(reads)
-            .buffered(ctx.concurrency.max(1))
-            .collect()
+        // Read in JSON batches when the client batches.
+        let results = ctx
+            .graph
+            .users_cloud_managed(&to_check, ctx.concurrency)
             .await;
-        for (id, result) in results {
+        for (id, result) in to_check.into_iter().zip(results) {
             match result {
                 Ok(true) => {}
                 Ok(false) => {
