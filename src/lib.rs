@@ -11,6 +11,7 @@ pub mod controller;
 pub mod demo;
 pub mod emulator;
 pub mod graph;
+pub mod guid;
 pub mod journal;
 pub mod local;
 pub mod reconcile;

@@ -13,10 +13,9 @@ use aws_lc_rs::signature::RSA_PKCS1_SHA256;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
-use entra_cloud_operator::emulator::{Emulator, EmulatorConfig, FederatedCredentialSpec};
+use entra_cloud_operator::emulator::{EmulatorConfig, FederatedCredentialSpec};
 use entra_cloud_operator::graph::{
-    AuthError, ClientCertificate, Credential, ErrorCategory, GraphClient, GraphConfig, GraphError,
-    ListQuery, SecretString,
+    AuthError, Credential, ErrorCategory, GraphError, ListQuery, SecretString,
 };
 use rustls_pki_types::PrivatePkcs8KeyDer;
 use rustls_pki_types::pem::PemObject;
@@ -228,31 +227,6 @@ async fn user_soa_falls_back_to_beta_where_v1_lacks_the_route() {
         1
     );
     emu.shutdown().await;
-}
-
-fn client_with(emu: &Emulator, credential: Credential) -> GraphClient {
-    GraphClient::new(
-        GraphConfig {
-            graph_root: emu.url(),
-            login_root: emu.url(),
-            scope: "https://graph.microsoft.com/.default".into(),
-            tenant_id: TENANT.into(),
-            retry: retry(),
-            timeout: std::time::Duration::from_secs(30),
-            observer: None,
-            pacing: None,
-            ca_bundle: None,
-        },
-        credential,
-    )
-    .unwrap()
-}
-
-fn certificate(cert: &str, key: &str) -> Credential {
-    Credential::Certificate {
-        client_id: CLIENT.into(),
-        certificate: ClientCertificate::from_pem(cert, &SecretString::new(key)).unwrap(),
-    }
 }
 
 fn rejected(err: &GraphError) -> (Option<u32>, &str) {

@@ -12,10 +12,8 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
-use entra_cloud_operator::emulator::{Emulator, EmulatorConfig, FederatedCredentialSpec};
-use entra_cloud_operator::graph::{
-    ClientCertificate, Credential, GraphClient, GraphConfig, SecretString,
-};
+use entra_cloud_operator::emulator::{EmulatorConfig, FederatedCredentialSpec};
+use entra_cloud_operator::graph::{ClientCertificate, Credential, SecretString};
 use serde_json::json;
 
 #[derive(Clone, Default)]
@@ -39,31 +37,6 @@ const OTHER_KEY: &str = include_str!("data/other.key");
 /// The signature part of a federated token: a recognisable value (valid base64url).
 const SA_TOKEN_CANARY: &str = "SaTokenCanary9d2";
 const ISSUER: &str = "https://oidc.kind.example/cluster-1";
-
-fn client_with(emu: &Emulator, credential: Credential) -> GraphClient {
-    GraphClient::new(
-        GraphConfig {
-            graph_root: emu.url(),
-            login_root: emu.url(),
-            scope: "https://graph.microsoft.com/.default".into(),
-            tenant_id: TENANT.into(),
-            retry: retry(),
-            timeout: std::time::Duration::from_secs(30),
-            observer: None,
-            pacing: None,
-            ca_bundle: None,
-        },
-        credential,
-    )
-    .unwrap()
-}
-
-fn certificate(cert: &str, key: &str) -> Credential {
-    Credential::Certificate {
-        client_id: CLIENT.into(),
-        certificate: ClientCertificate::from_pem(cert, &SecretString::new(key)).unwrap(),
-    }
-}
 
 /// A federated token for `subject` (claims only: its issuer has no registered key).
 fn sa_token(subject: &str) -> String {

@@ -70,18 +70,7 @@ const OFFICES: &[&str] = &[
 
 /// A random GUID (lowercase, hyphenated, version 4) from `rng`.
 pub fn guid(rng: &mut Rng) -> String {
-    let mut b = rng.u128(..).to_be_bytes();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    crate::guid::from_bytes(rng.u128(..).to_be_bytes())
 }
 
 /// A fresh, non-deterministic GUID (request ids, trace ids).

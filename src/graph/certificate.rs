@@ -201,7 +201,7 @@ impl ClientCertificate {
         let header =
             json!({"alg": "RS256", "typ": "JWT", "x5t": self.x5t, "x5t#S256": self.x5t_s256});
         let claims = json!({
-            "aud": audience, "iss": client_id, "sub": client_id, "jti": guid(id),
+            "aud": audience, "iss": client_id, "sub": client_id, "jti": crate::guid::from_bytes(id),
             "nbf": now, "iat": now, "exp": now + ASSERTION_LIFETIME_SECS,
         });
         let input = format!(
@@ -218,21 +218,6 @@ impl ClientCertificate {
             URL_SAFE_NO_PAD.encode(signature)
         )))
     }
-}
-
-/// A random (version 4) GUID from 16 random bytes.
-fn guid(mut b: [u8; 16]) -> String {
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
 }
 
 #[cfg(test)]

@@ -644,16 +644,7 @@ pub(super) fn path_segment(s: &str) -> String {
 
 /// A random GUID for `client-request-id`, so a request can be traced on both sides.
 pub fn new_request_id() -> String {
-    let a = fastrand::u64(..);
-    let b = fastrand::u64(..);
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        (a >> 32) as u32,
-        (a >> 16) as u16,
-        (a & 0x0fff) as u16,
-        ((b >> 48) as u16 & 0x3fff) | 0x8000,
-        b & 0xffff_ffff_ffff
-    )
+    crate::guid::random()
 }
 
 #[cfg(test)]

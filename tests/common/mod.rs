@@ -52,6 +52,17 @@ pub fn retry() -> RetryPolicy {
 }
 
 pub fn client(emu: &Emulator, secret: &str) -> GraphClient {
+    client_with(
+        emu,
+        Credential::ClientSecret {
+            client_id: CLIENT.into(),
+            secret: SecretString::new(secret),
+        },
+    )
+}
+
+/// A client of the emulator with any credential (no pacing, short retries).
+pub fn client_with(emu: &Emulator, credential: Credential) -> GraphClient {
     GraphClient::new(
         GraphConfig {
             graph_root: emu.url(),
@@ -64,12 +75,21 @@ pub fn client(emu: &Emulator, secret: &str) -> GraphClient {
             pacing: None,
             ca_bundle: None,
         },
-        Credential::ClientSecret {
-            client_id: CLIENT.into(),
-            secret: SecretString::new(secret),
-        },
+        credential,
     )
     .unwrap()
+}
+
+/// The default application's certificate credential from PEM texts.
+pub fn certificate(cert: &str, key: &str) -> Credential {
+    Credential::Certificate {
+        client_id: CLIENT.into(),
+        certificate: entra_cloud_operator::graph::ClientCertificate::from_pem(
+            cert,
+            &SecretString::new(key),
+        )
+        .unwrap(),
+    }
 }
 
 pub fn policy(directory_sync: &str, clear: bool, drift: &str) -> TenantSyncPolicy {

@@ -110,6 +110,21 @@ async fn display_name(h: &Harness, id: &str) -> String {
         .to_string()
 }
 
+/// PATCHes a display name; true when the connection was dropped instead of answered.
+async fn dropped(h: &Harness, path: &str, name: &str) -> bool {
+    let sent = h
+        .http
+        .patch(h.url(path))
+        .bearer_auth(&h.token)
+        .json(&json!({ "displayName": name }))
+        .send()
+        .await;
+    match sent {
+        Err(e) => !e.is_status(),
+        Ok(r) => r.bytes().await.is_err(),
+    }
+}
+
 #[tokio::test]
 async fn a_reset_drops_the_connection_before_or_after_applying_the_request() {
     let h = Harness::small().await;
@@ -122,33 +137,17 @@ async fn a_reset_drops_the_connection_before_or_after_applying_the_request() {
         json!({"reset": "before", "count": 1, "method": "PATCH"}),
     )
     .await;
-    let sent = h
-        .http
-        .patch(h.url(&path))
-        .bearer_auth(&h.token)
-        .json(&json!({"displayName": "Renamed before"}))
-        .send()
-        .await;
-    let dropped = match sent {
-        Err(e) => !e.is_status(),
-        Ok(r) => r.bytes().await.is_err(),
-    };
-    assert!(dropped, "the connection was not dropped");
+    assert!(
+        dropped(&h, &path, "Renamed before").await,
+        "the connection was not dropped"
+    );
     assert_eq!(display_name(&h, &id).await, before);
 
     add_fault(&h, json!({"reset": "after", "count": 1, "method": "PATCH"})).await;
-    let sent = h
-        .http
-        .patch(h.url(&path))
-        .bearer_auth(&h.token)
-        .json(&json!({"displayName": "Renamed after"}))
-        .send()
-        .await;
-    let dropped = match sent {
-        Err(e) => !e.is_status(),
-        Ok(r) => r.bytes().await.is_err(),
-    };
-    assert!(dropped, "the connection was not dropped");
+    assert!(
+        dropped(&h, &path, "Renamed after").await,
+        "the connection was not dropped"
+    );
     assert_eq!(display_name(&h, &id).await, "Renamed after");
 
     // The next request on a fresh connection is served.
