@@ -161,6 +161,7 @@ fn plan_then_apply_examples_against_the_emulator_process() {
     let s = state(&emu.url);
     assert_eq!(s["writes"]["accepted"], 0, "plan wrote: {s}");
     assert_eq!(s["writes"]["refused"], 0, "plan wrote: {s}");
+    let tokens_before = s["tokens"]["issued"].as_u64().unwrap();
 
     // apply: converges, prints the resources with status, exit 0.
     let started = Instant::now();
@@ -185,6 +186,10 @@ fn plan_then_apply_examples_against_the_emulator_process() {
     ]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(started.elapsed() < Duration::from_secs(120));
+    // One client per TenantSyncPolicy, shared by its conversions (and their one pacer): the two
+    // policies took one token each, whatever the number of resources.
+    let tokens = state(&emu.url)["tokens"]["issued"].as_u64().unwrap() - tokens_before;
+    assert_eq!(tokens, 2, "tokens issued by apply");
     let list: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(list["kind"], "List");
     let items = list["items"].as_array().unwrap();

@@ -48,15 +48,17 @@ impl WorkloadIdentityEnv {
     }
 }
 
-/// A fingerprint of everything a client depends on, to reuse clients (and their cached
-/// tokens) across passes and rebuild them when the Secret or the spec changes.
+/// A fingerprint of everything a client depends on (endpoints, credentials, the quota it paces
+/// to and whether it batches), to reuse clients (and their cached tokens) across passes and
+/// rebuild them when the Secret or the spec changes.
 pub fn fingerprint(tsp: &TenantSyncPolicy, secret_version: Option<&str>) -> String {
     format!(
-        "{}|{:?}|{:?}|{:?}|{}",
+        "{}|{:?}|{:?}|{:?}|{:?}|{}",
         tsp.spec.tenant_id,
         tsp.spec.cloud,
         tsp.spec.endpoints,
         tsp.spec.credentials,
+        tsp.spec.quota,
         secret_version.unwrap_or("")
     )
 }

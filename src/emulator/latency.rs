@@ -233,7 +233,7 @@ impl LatencyProfile {
         }
         .sample();
         if self.spike_rate > 0.0 && fastrand::f64() < self.spike_rate {
-            base + self.spike
+            base.saturating_add(self.spike)
         } else {
             base
         }

@@ -78,7 +78,8 @@
 //! makes a CA and a server certificate for `127.0.0.1`, `::1` and `localhost`; clients trust
 //! the CA ([`Emulator::ca_pem`]) and absolute links follow the scheme. Microsoft's own client
 //! libraries need it (MSAL and azure-identity refuse plain-http authorities; Kiota sends
-//! tokens only over https), and so does the operator's TLS path (`GraphConfig::ca_bundle`).
+//! tokens only over https), and so does the operator's TLS path (`GraphConfig::ca_bundle`,
+//! exercised by `tests/graph_tls.rs`; not yet settable from a TenantSyncPolicy or `apply`).
 //! The discovery documents MSAL reads before a token request are served by `discovery.rs`:
 //! `/{tenant}/v2.0/.well-known/openid-configuration` and `/common/discovery/instance`.
 //! `tests/sdk_conformance.rs` runs Microsoft's Python Graph SDK (`hack/sdk-conformance/`)

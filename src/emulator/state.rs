@@ -265,6 +265,16 @@ impl Tenant {
         }
     }
 
+    /// Rebuilds the UPN index from the live users (after loading soft-deleted users that
+    /// share a UPN with a live one).
+    pub(crate) fn reindex_upns(&mut self) {
+        self.upn_index = self
+            .users
+            .values()
+            .map(|u| (u.user_principal_name.to_lowercase(), u.id.clone()))
+            .collect();
+    }
+
     /// Whether `id` is a user or a group (live objects only).
     pub fn object_kind(&self, id: &str) -> Option<ObjectKind> {
         if self.users.contains_key(id) {

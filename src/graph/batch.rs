@@ -7,7 +7,9 @@
 //! before the envelope is posted, answers are matched to requests by `id` (Graph does not keep
 //! the order), and the requests that answered 429, 5xx or 424 go out again together in a new
 //! batch after the longest `Retry-After` among them (backoff when none was given), up to the
-//! retry policy's attempts; a request that succeeded is never sent again, and one refused
+//! retry policy's attempts; a request that answered success is not sent again (only an
+//! envelope whose answer was lost is posted again whole, so batched writes must be
+//! idempotent, as the operator's are), and one refused
 //! otherwise (400, 403, 404…) keeps its typed error. Requests never depend on one another
 //! (`dependsOn` is not used), so one failure costs only itself, never a 424 cascade. The
 //! envelope itself goes through the ordinary pipeline (token, retries of a 5xx, 429 or dropped
@@ -376,7 +378,7 @@ impl GraphClient {
             Verdict::Throttled => {
                 self.stats().throttled.fetch_add(1, Relaxed);
                 if let Some(pacer) = self.pacer() {
-                    pacer.throttled(retry_after);
+                    pacer.throttled(retry_after.map(|d| self.retry_policy().retry_after(d)));
                 }
                 Settled::Again(err, retry_after)
             }

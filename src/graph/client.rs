@@ -535,7 +535,7 @@ impl GraphClient {
                     if status == StatusCode::TOO_MANY_REQUESTS {
                         inner.stats.throttled.fetch_add(1, Ordering::Relaxed);
                         if let Some(pacer) = &inner.pacer {
-                            pacer.throttled(retry_after);
+                            pacer.throttled(retry_after.map(|d| inner.retry.retry_after(d)));
                         }
                         let wait = retry_after
                             .map(|d| inner.retry.retry_after(d))

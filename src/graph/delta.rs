@@ -29,9 +29,12 @@ use super::client::{GraphClient, decode};
 use super::error::{GraphError, Operation};
 use super::models::{Group, User};
 
-/// How often one round may start over before the failure is returned (a second resync
-/// answer within one round is not the token's age but something to report).
+/// How often one round may start over before a resync answer is returned as an error: a round
+/// that keeps being told to start over is not a token's age but something to report.
 const MAX_RESTARTS: u32 = 2;
+/// Pages one round may take before it is abandoned (10 million objects at Graph's ~200 a
+/// page): a server that never ends a round must not hold a worker forever.
+const MAX_PAGES: u64 = 50_000;
 
 /// `error.code`s by which Graph says a delta token can no longer be used.
 const RESYNC_CODES: &[&str] = &["syncStateNotFound", "syncStateInvalid", "resyncRequired"];
@@ -103,6 +106,7 @@ pub struct DeltaRound<T> {
     full: bool,
     restarts: u32,
     restarted: bool,
+    pages: u64,
     delta_link: Option<String>,
     _t: PhantomData<fn() -> T>,
 }
@@ -115,6 +119,13 @@ impl<T: DeserializeOwned> DeltaRound<T> {
             let Some(url) = self.next.take() else {
                 return Ok(None);
             };
+            self.pages += 1;
+            if self.pages > MAX_PAGES {
+                return Err(GraphError::Decode {
+                    operation: op,
+                    detail: format!("the delta round did not end within {MAX_PAGES} pages"),
+                });
+            }
             let answer = match self.client.send(op, Method::GET, url, None, false).await {
                 Ok(answer) => answer,
                 Err(e) if self.tokened && self.restarts < MAX_RESTARTS && needs_resync(&e) => {
@@ -260,6 +271,7 @@ impl GraphClient {
             tokened,
             full,
             restarts: 0,
+            pages: 0,
             restarted: false,
             delta_link: None,
             _t: PhantomData,

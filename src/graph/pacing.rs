@@ -92,7 +92,7 @@ impl Bucket {
         if self.level >= 0.0 || rate <= 0.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64(-self.level / rate)
+            Duration::try_from_secs_f64(-self.level / rate).unwrap_or(Duration::MAX)
         }
     }
 }
@@ -208,16 +208,26 @@ impl Pacer {
         }
     }
 
-    /// Graph answered 429: everyone waits `retry_after` (if given) and the rate drops.
+    /// Graph answered 429: everyone waits `retry_after` (if given; the caller bounds it), the
+    /// buckets give up what they held (so no burst leaves when the gate opens), and the rate
+    /// drops by a third, once per throttling episode (many 429s of one batch or one burst
+    /// while the gate is shut count as one).
     pub fn throttled(&self, retry_after: Option<Duration>) {
         let now = Instant::now();
         let mut s = self.lock();
         s.throttled += 1;
-        s.factor = (s.factor * (2.0 / 3.0)).max(MIN_FACTOR);
+        let gate_open = s.gate.is_none_or(|g| g <= now);
+        if gate_open {
+            s.factor = (s.factor * (2.0 / 3.0)).max(MIN_FACTOR);
+        }
         s.adjusted = now;
+        s.writes.level = s.writes.level.min(0.0);
+        s.ru.level = s.ru.level.min(0.0);
         if let Some(d) = retry_after {
-            let until = now + d;
+            let until = now.checked_add(d).unwrap_or(now);
             s.gate = Some(s.gate.map_or(until, |g| g.max(until)));
+        } else if gate_open {
+            s.gate = None;
         }
     }
 
@@ -331,9 +341,10 @@ mod tests {
             pacer.acquire(WRITE).await;
         }
         pacer.throttled(Some(Duration::from_secs(7)));
+        // A second 429 while the gate is shut is the same episode: no second cut.
         pacer.throttled(Some(Duration::from_secs(3)));
         let stats = pacer.stats();
-        assert!((stats.factor - 4.0 / 9.0).abs() < 1e-9, "{}", stats.factor);
+        assert!((stats.factor - 2.0 / 3.0).abs() < 1e-9, "{}", stats.factor);
         let start = Instant::now();
         pacer
             .acquire(Cost {
@@ -353,6 +364,17 @@ mod tests {
             .await;
         assert!((pacer.stats().factor - 1.0).abs() < 1e-9);
         assert_eq!(pacer.stats().throttled, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_on_a_full_bucket_leaves_no_burst() {
+        let pacer = Pacer::new(small());
+        pacer.throttled(None);
+        let start = Instant::now();
+        pacer.acquire(WRITE).await;
+        // Emptied, refilling at two thirds of one write a second: 1.5 s for the first write.
+        let elapsed = start.elapsed().as_secs_f64();
+        assert!((1.49..1.51).contains(&elapsed), "{elapsed}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -6,7 +6,9 @@ use reqwest::Method;
 use serde_json::json;
 use url::Url;
 
-use super::client::{GraphClient, ListQuery, Pager, WriteReceipt, decode, path_segment};
+use super::client::{
+    GraphClient, ListQuery, Pager, WriteReceipt, decode, is_missing_user_soa_route, path_segment,
+};
 use super::error::{GraphError, Operation};
 use super::models::{SyncBehavior, User};
 
@@ -72,7 +74,10 @@ impl GraphClient {
             .send(op, Method::GET, url(self.user_soa_on_beta())?, None, false)
             .await
         {
-            Err(e) if self.switch_user_soa_to_beta(&e) => {
+            Err(e) if is_missing_user_soa_route(&e) => {
+                // Every caller that met the missing route retries on beta, not only the
+                // one that flipped the switch.
+                self.switch_user_soa_to_beta(&e);
                 self.send(op, Method::GET, url(true)?, None, false).await?
             }
             other => other?,
@@ -92,7 +97,10 @@ impl GraphClient {
         let body = json!({ "isCloudManaged": cloud_managed });
         let url = self.user_soa_url(user_id, self.user_soa_on_beta())?;
         match self.patch_url(op, url, &body).await {
-            Err(e) if self.switch_user_soa_to_beta(&e) => {
+            Err(e) if is_missing_user_soa_route(&e) => {
+                // Every caller that met the missing route retries on beta, not only the
+                // one that flipped the switch.
+                self.switch_user_soa_to_beta(&e);
                 self.patch_url(op, self.user_soa_url(user_id, true)?, &body)
                     .await
             }

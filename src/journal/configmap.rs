@@ -246,4 +246,19 @@ impl Journal for ConfigMapJournal {
                 .collect())
         })
     }
+
+    fn visit_for<'a>(
+        &'a self,
+        resource: &'a ResourceKey,
+        visit: &'a mut (dyn FnMut(Entry) + Send),
+    ) -> BoxFuture<'a, Result<(), JournalError>> {
+        Box::pin(async move {
+            for e in self.entries().await? {
+                if &e.record.resource == resource {
+                    visit(e);
+                }
+            }
+            Ok(())
+        })
+    }
 }

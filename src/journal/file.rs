@@ -130,6 +130,20 @@ impl Journal for FileJournal {
         });
         Box::pin(std::future::ready(result))
     }
+
+    fn visit_for<'a>(
+        &'a self,
+        resource: &'a super::ResourceKey,
+        visit: &'a mut (dyn FnMut(Entry) + Send),
+    ) -> super::BoxFuture<'a, Result<(), JournalError>> {
+        let result = for_each_entry(&self.path, |e| {
+            if &e.record.resource == resource {
+                visit(e);
+            }
+            Ok(())
+        });
+        Box::pin(std::future::ready(result))
+    }
 }
 
 impl FileJournal {
@@ -254,6 +268,32 @@ mod tests {
         let report = FileJournal::verify(&p).unwrap();
         assert_eq!(report.entries, 3);
         assert_eq!(report.head, entries[2].hash);
+    }
+
+    #[tokio::test]
+    async fn applied_objects_reads_only_what_it_keeps() {
+        let p = temp("applied");
+        let j = FileJournal::open(&p).unwrap();
+        let mut other = rec("c", Phase::Applied);
+        other.resource.name = "fabrikam".into();
+        let mut switched = rec("d", Phase::Applied);
+        switched.action = Action::SwitchToCloud;
+        j.append_now(&[
+            rec("a", Phase::Intent),
+            rec("a", Phase::Applied),
+            rec("b", Phase::Failed),
+            other,
+            switched,
+        ])
+        .unwrap();
+        let key = rec("a", Phase::Intent).resource;
+        let ids = super::super::applied_objects(&j, &key, Action::ClearImmutableId)
+            .await
+            .unwrap();
+        assert_eq!(ids.into_iter().collect::<Vec<_>>(), vec!["a".to_string()]);
+        let mut seen = 0;
+        j.visit_for(&key, &mut |_| seen += 1).await.unwrap();
+        assert_eq!(seen, 4);
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub use file::{FileJournal, VerifyReport};
 use serde::{Deserialize, Serialize};
 
 /// Which resource a record belongs to.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceKey {
     /// Kind, e.g. `TenantSyncPolicy`.
@@ -158,6 +158,32 @@ pub trait Journal: Send + Sync {
         &'a self,
         resource: &'a ResourceKey,
     ) -> BoxFuture<'a, Result<Vec<Entry>, JournalError>>;
+
+    /// Hands every entry recorded for `resource` to `visit`, in order, one at a time: a pass
+    /// that needs only a little of each entry (which objects a step applied to) keeps only
+    /// that, however long the journal.
+    fn visit_for<'a>(
+        &'a self,
+        resource: &'a ResourceKey,
+        visit: &'a mut (dyn FnMut(Entry) + Send),
+    ) -> BoxFuture<'a, Result<(), JournalError>>;
+}
+
+/// The ids of the objects of `resource` for which `action` was applied (journaled `Applied`).
+pub async fn applied_objects(
+    journal: &dyn Journal,
+    resource: &ResourceKey,
+    action: Action,
+) -> Result<std::collections::BTreeSet<String>, JournalError> {
+    let mut ids = std::collections::BTreeSet::new();
+    journal
+        .visit_for(resource, &mut |e| {
+            if e.record.action == action && e.record.phase == Phase::Applied {
+                ids.insert(e.record.object_id);
+            }
+        })
+        .await?;
+    Ok(ids)
 }
 
 /// The future a [`Journal`] returns.

@@ -257,9 +257,12 @@ fn scaled(quota: Quota, time_scale: f64) -> Quota {
     if !(time_scale.is_finite() && time_scale > 0.0) {
         return quota;
     }
+    let shrink = |w: Duration| {
+        Duration::try_from_secs_f64(w.as_secs_f64() / time_scale).unwrap_or(Duration::MAX)
+    };
     Quota {
-        write_window: quota.write_window.div_f64(time_scale),
-        ru_window: quota.ru_window.div_f64(time_scale),
+        write_window: shrink(quota.write_window),
+        ru_window: shrink(quota.ru_window),
         ..quota
     }
 }

@@ -12,16 +12,13 @@ use crate::reconcile::tenant::{Context, INVALID_SPEC, plan::PlannedChange};
 use crate::reconcile::{ReconcileError, ReconcileEvent};
 
 use super::manifests::{Loaded, Manifests};
-use super::runner::{PlanReport, RunOptions, Runnable, Secrets, key_of, tenant_client};
+use super::runner::{Clients, NoClient, PlanReport, RunOptions, Runnable, key_of, tenant_client};
 
 /// A group conversion being driven by the runner.
 pub(super) struct GroupRun {
     cgc: CloudGroupConversion,
     tenant: Option<TenantSyncPolicySpec>,
 }
-
-/// Why a run has no Graph client: a condition reason and message.
-type NoClient = (&'static str, String);
 
 fn tenant_of<'a>(
     cgc: &CloudGroupConversion,
@@ -38,8 +35,7 @@ fn tenant_of<'a>(
 pub(super) fn prepare(
     loaded: Loaded<CloudGroupConversion>,
     tenants: &[TenantSyncPolicy],
-    secrets: &Secrets,
-    opts: &RunOptions,
+    clients: &Clients,
 ) -> (GroupRun, Result<GraphClient, NoClient>) {
     let cgc = loaded.resource;
     let tenant = tenant_of(&cgc, tenants);
@@ -52,7 +48,7 @@ pub(super) fn prepare(
                 cgc.spec.tenant_ref.name
             ),
         )),
-        Some(t) => tenant_client(t, secrets, opts),
+        Some(t) => clients.of(t),
     };
     let client = match validate::validate(&cgc.spec) {
         Err(e) => Err((INVALID_SPEC, e.to_string())),

@@ -101,9 +101,10 @@ pub async fn apply(manifests: Manifests, opts: &RunOptions) -> anyhow::Result<Ru
         .iter()
         .map(|l| l.resource.clone())
         .collect();
+    let clients = Clients::new(&tenants, secrets, opts);
     let mut runs = Vec::new();
     for t in &tenants {
-        let client = tenant_client(t, secrets, opts);
+        let client = clients.of(t);
         let run = TenantRun(t.clone());
         runs.push(futures::future::Either::Left(run_one(
             run,
@@ -131,7 +132,7 @@ pub async fn apply(manifests: Manifests, opts: &RunOptions) -> anyhow::Result<Ru
                     cuc.spec.tenant_ref.name
                 ),
             )),
-            Some(t) => tenant_client(t, secrets, opts),
+            Some(t) => clients.of(t),
         };
         let client = match crate::reconcile::user::validate::validate(&cuc.spec) {
             Err(e) => Err((tenant::INVALID_SPEC, e.to_string())),
@@ -153,7 +154,7 @@ pub async fn apply(manifests: Manifests, opts: &RunOptions) -> anyhow::Result<Ru
     }
     let mut group_runs = Vec::new();
     for l in manifests.groups {
-        let (run, client) = super::groups::prepare(l, &tenants, secrets, opts);
+        let (run, client) = super::groups::prepare(l, &tenants, &clients);
         let journal = journal.as_ref();
         group_runs.push(run_one(
             run, client, opts, journal, &progress, &clock, deadline,
@@ -170,6 +171,45 @@ pub async fn apply(manifests: Manifests, opts: &RunOptions) -> anyhow::Result<Ru
 
 /// The Graph client of a tenant, or why there is none (a spec error explains itself better
 /// than the credential error it may cause).
+/// The Graph client of each TenantSyncPolicy among the manifests, built once: every resource of
+/// a tenant shares it, and with it the pacer that keeps them all under the tenant's quota.
+pub(super) struct Clients(
+    std::collections::HashMap<ResourceKey, Result<crate::graph::GraphClient, NoClient>>,
+);
+
+/// Why a resource has no Graph client: the Stalled reason and message.
+pub(super) type NoClient = (&'static str, String);
+
+impl Clients {
+    /// Builds the client of each of `tenants`.
+    pub(super) fn new(tenants: &[TenantSyncPolicy], secrets: &Secrets, opts: &RunOptions) -> Self {
+        Self(
+            tenants
+                .iter()
+                .map(|t| {
+                    (
+                        key_of(tenant::KIND, &t.metadata),
+                        tenant_client(t, secrets, opts),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    /// The client of `t` (a clone sharing its pacer and token cache).
+    pub(super) fn of(&self, t: &TenantSyncPolicy) -> Result<crate::graph::GraphClient, NoClient> {
+        self.0
+            .get(&key_of(tenant::KIND, &t.metadata))
+            .cloned()
+            .unwrap_or_else(|| {
+                Err((
+                    "TenantNotFound",
+                    "the TenantSyncPolicy is not among the manifests".to_string(),
+                ))
+            })
+    }
+}
+
 pub(super) fn tenant_client(
     t: &TenantSyncPolicy,
     secrets: &Secrets,

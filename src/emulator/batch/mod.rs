@@ -96,6 +96,7 @@ pub(super) fn run(
         inner.stats.record(outcome.status);
         inner.stats.batch_items += 1;
         reset |= outcome.reset;
+        let dropped = outcome.reset;
         tracing::debug!(
             id = %item.id,
             method = %item.method,
@@ -105,6 +106,10 @@ pub(super) fn run(
         );
         done.push((item.id.clone(), outcome.status));
         responses.push(item_json(item.id, outcome, &ids, &date));
+        if dropped {
+            // The connection drops here: the items after it are never run.
+            break;
+        }
     }
     if inner.config.batch_order == BatchOrder::Shuffled {
         let seed = inner.config.seed.wrapping_add(inner.stats.batches);

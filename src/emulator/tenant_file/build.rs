@@ -304,6 +304,13 @@ fn organization(
     if !is_guid(&id) {
         return Err(bad(format!("organization.id: '{id}' is not a GUID")));
     }
+    // Tokens, discovery and throttling answer for the emulator's own tenant id.
+    if !id.eq_ignore_ascii_case(defaults.tenant_id) {
+        return Err(bad(format!(
+            "organization.id: '{id}' is not this emulator's tenant ({}); start it with --tenant-id {id}, or leave the id out",
+            defaults.tenant_id
+        )));
+    }
     let name = o.display_name.as_deref().unwrap_or(defaults.tenant_name);
     let initial = initial_domain(name);
     let mut domains: Vec<VerifiedDomain> = o
@@ -413,12 +420,20 @@ pub fn build(
         upns: HashMap::new(),
         group_names: HashMap::new(),
     };
-    for u in &users {
+    for (entry, u) in file.users.iter().zip(&users) {
         if !index.ids.insert(u.id.clone()) {
             return Err(bad(format!(
                 "user {}: id {} is used twice",
                 u.user_principal_name, u.id
             )));
+        }
+        // A soft-deleted user's UPN may be taken by a live one (a restore then conflicts).
+        if entry
+            .state
+            .as_ref()
+            .is_some_and(|s| s.deleted_date_time.is_some())
+        {
+            continue;
         }
         let upn = u.user_principal_name.to_lowercase();
         if index.upns.insert(upn, u.id.clone()).is_some() {
@@ -530,6 +545,7 @@ pub fn build(
             tenant.delete_group_at(&id, at);
         }
     }
+    tenant.reindex_upns();
     match file.organization.directory_sync.as_deref() {
         None | Some("Enabled") => {}
         Some("Disabled") => tenant.sync = SyncState::Disabled,

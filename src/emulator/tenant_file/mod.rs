@@ -274,7 +274,10 @@ fn bad(message: impl Into<String>) -> TenantFileError {
 impl TenantFile {
     /// Parses YAML or JSON (JSON is YAML).
     pub fn parse(text: &str) -> Result<TenantFile, TenantFileError> {
-        serde_saphyr::from_str(text).map_err(|e| bad(e.to_string()))
+        // No source snippet in errors: a file's `apps` hold client secrets, and a parse error
+        // goes back to whoever posted it.
+        let options = serde_saphyr::options! { with_snippet: false };
+        serde_saphyr::from_str_with_options(text, options).map_err(|e| bad(e.to_string()))
     }
 }
 

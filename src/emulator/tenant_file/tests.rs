@@ -141,6 +141,10 @@ fn mistakes_are_named_with_their_fix() {
             "only Microsoft 365 groups (groupTypes: [Unified]) can be soft-deleted",
         ),
         (
+            "organization: { id: 11111111-2222-4333-8444-555555555555 }",
+            "is not this emulator's tenant",
+        ),
+        (
             "organization: { directorySync: Off }",
             "organization.directorySync: 'Off' is not Enabled, Disabled or PendingDisable",
         ),
@@ -273,4 +277,26 @@ fn first_difference(a: &serde_json::Value, b: &serde_json::Value, path: &str) ->
         }
         _ => format!("{path}: {a} vs {b}"),
     }
+}
+
+#[test]
+fn a_deleted_user_may_share_its_upn_with_a_live_one() {
+    let text = "users:
+  - { id: 11111111-0000-4000-8000-000000000001, userPrincipalName: ada@contoso.com, state: { onPremisesSyncEnabled: null, deletedDateTime: '2026-11-20T00:00:00Z' } }
+  - { id: 11111111-0000-4000-8000-000000000002, userPrincipalName: ada@contoso.com, kind: cloudOnly }
+";
+    let t = load(text).unwrap();
+    assert_eq!(t.deleted_users.len(), 1);
+    let live = t.user("ada@contoso.com").unwrap();
+    assert_eq!(live.kind, Kind::CloudOnly);
+    // And the round trip keeps both.
+    let again = build(
+        &TenantFile::parse(&serde_json::to_string(&dump(&t)).unwrap()).unwrap(),
+        &defaults(),
+        now(),
+        behaviour(),
+    )
+    .unwrap();
+    assert_eq!(again.deleted_users.len(), 1);
+    assert!(again.user("ada@contoso.com").is_some());
 }

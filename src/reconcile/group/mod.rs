@@ -150,23 +150,25 @@ async fn reconcile_inner(
         }
     };
     let mut done = Done::default();
-    for e in ctx.journal.entries_for(&ctx.resource).await? {
-        let r = e.record;
-        if r.phase != Phase::Applied {
-            continue;
-        }
-        match r.action {
-            Action::SwitchToCloud => {
-                done.switched.insert(r.object_id);
+    ctx.journal
+        .visit_for(&ctx.resource, &mut |e| {
+            let r = e.record;
+            if r.phase != Phase::Applied {
+                return;
             }
-            Action::AddOwner => {
-                if let Some(owner) = r.prior.get("owner").and_then(|o| o.as_str()) {
-                    done.owners.insert((r.object_id, owner.to_string()));
+            match r.action {
+                Action::SwitchToCloud => {
+                    done.switched.insert(r.object_id);
                 }
+                Action::AddOwner => {
+                    if let Some(owner) = r.prior.get("owner").and_then(|o| o.as_str()) {
+                        done.owners.insert((r.object_id, owner.to_string()));
+                    }
+                }
+                _ => {}
             }
-            _ => {}
-        }
-    }
+        })
+        .await?;
     let classified = plan::classify(&sel, &done, &order);
     let step = plan::decide(
         spec,

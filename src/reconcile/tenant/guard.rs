@@ -8,7 +8,8 @@
 //!
 //! - No link yet (the first pass after convergence, or after a restart of the operator or a
 //!   change of leader), or a link Graph no longer honours (`410 Gone`, expired after 7 days):
-//!   the round is a full one, which gives both the link and the counts.
+//!   the round is a full one, which gives the link; each collection is then counted by
+//!   listing it, since Graph may return an object more than once in a round.
 //! - Counts: a delta answer says what an object *is*, not what it *was*, so keeping exact
 //!   counts from it alone would need the previous state of every object, memory that grows
 //!   with the tenant. The guard keeps the counts of the last full count instead, and counts a
@@ -39,7 +40,8 @@ use tracing::debug;
 
 use crate::api::conditions::{self as cond, TRUE};
 use crate::api::tenant::{TenantSyncPolicySpec, TenantSyncPolicyStatus};
-use crate::graph::{DeltaFrom, DeltaItem, DeltaRound, GraphError, Operation};
+use crate::graph::models::{Group, User};
+use crate::graph::{DeltaFrom, DeltaRound, GraphError, Operation};
 use crate::journal::ResourceKey;
 
 use super::Context;
@@ -134,14 +136,10 @@ pub async fn observe(
 
     let from = |link: Option<&String>| link.map_or(DeltaFrom::Full, |l| DeltaFrom::Link(l.clone()));
     let round = graph.users_delta(from(kept.map(|e| &e.users_link)), USER_TRACKED)?;
-    let users = follow(round, Operation::UsersDelta, |t: &mut UserTally, u| {
-        t.add(u, &federated)
-    })
-    .await?;
-    let users_tally = match (users.full, kept) {
-        (Some(t), _) => t,
-        (None, Some(e)) if users.surfaced == 0 && e.federated == federated => e.users,
-        (None, _) => {
+    let users = follow::<User>(round, Operation::UsersDelta).await?;
+    let users_tally = match kept {
+        Some(e) if !users.full && users.surfaced == 0 && e.federated == federated => e.users,
+        _ => {
             debug!(
                 surfaced = users.surfaced,
                 "users changed: counting them again"
@@ -151,14 +149,10 @@ pub async fn observe(
     };
 
     let round = graph.groups_delta(from(kept.map(|e| &e.groups_link)), GROUP_TRACKED)?;
-    let groups = follow(round, Operation::GroupsDelta, |t: &mut GroupTally, g| {
-        t.add(g)
-    })
-    .await?;
-    let groups_tally = match (groups.full, kept) {
-        (Some(t), _) => t,
-        (None, Some(e)) if groups.surfaced == 0 => e.groups,
-        (None, _) => {
+    let groups = follow::<Group>(round, Operation::GroupsDelta).await?;
+    let groups_tally = match kept {
+        Some(e) if !groups.full && groups.surfaced == 0 => e.groups,
+        _ => {
             debug!(
                 surfaced = groups.surfaced,
                 "groups changed: counting them again"
@@ -189,37 +183,28 @@ pub async fn observe(
 }
 
 /// What a round told the guard.
-struct Followed<C> {
+struct Followed {
     /// The link the next round starts from.
     link: String,
-    /// The tally of a full round.
-    full: Option<C>,
-    /// Objects in a round of changes (removals included).
+    /// The round enumerated everything (first round, or one that started over).
+    full: bool,
+    /// Objects in the round (removals included).
     surfaced: u64,
 }
 
-/// Read a round to its deltaLink, page by page; a full round (or one that started over) is
-/// tallied with `add`.
-async fn follow<T: DeserializeOwned, C: Default>(
+/// Read a round to its deltaLink, page by page, keeping nothing but how many objects it
+/// surfaced. Counts are never tallied from a delta round: Graph may return an object more than
+/// once in a round, so a full round is followed by a list read (which does not repeat).
+async fn follow<T: DeserializeOwned>(
     mut round: DeltaRound<T>,
     operation: Operation,
-    add: impl Fn(&mut C, &T),
-) -> Result<Followed<C>, GraphError> {
-    let mut tally = C::default();
+) -> Result<Followed, GraphError> {
     let mut surfaced = 0u64;
     while let Some(page) = round.next_page().await? {
         if page.restarted {
-            tally = C::default();
             surfaced = 0;
         }
         surfaced += page.items.len() as u64;
-        if round.is_full() {
-            for item in &page.items {
-                if let DeltaItem::Changed(object) = item {
-                    add(&mut tally, object);
-                }
-            }
-        }
     }
     let full = round.is_full();
     let link = round.into_delta_link().ok_or_else(|| GraphError::Decode {
@@ -228,7 +213,7 @@ async fn follow<T: DeserializeOwned, C: Default>(
     })?;
     Ok(Followed {
         link,
-        full: full.then_some(tally),
+        full,
         surfaced,
     })
 }

@@ -19,7 +19,7 @@ use crate::api::conditions as cond;
 use crate::api::tenant::TenantSyncPolicySpec;
 use crate::api::user::{CloudUserConversionSpec, CloudUserConversionStatus, Exclusion};
 use crate::graph::ErrorCategory;
-use crate::journal::{Action, Phase};
+use crate::journal::{self, Action};
 
 use super::health::{self, Health};
 use super::tenant::{GUARD_INTERVAL, INVALID_SPEC, stall_message};
@@ -126,12 +126,9 @@ async fn reconcile_inner(
             return Ok(pass.finish(Health::Stalled(reason, msg), Some(GUARD_INTERVAL)));
         }
     };
-    let entries = ctx.journal.entries_for(&ctx.resource).await?;
-    let applied: BTreeSet<String> = entries
-        .iter()
-        .filter(|e| e.record.action == Action::SwitchToCloud && e.record.phase == Phase::Applied)
-        .map(|e| e.record.object_id.clone())
-        .collect();
+    // Only the ids: the journal of a 100,000-user wave is not held in memory.
+    let applied: BTreeSet<String> =
+        journal::applied_objects(ctx.journal, &ctx.resource, Action::SwitchToCloud).await?;
     let mut selection = selection;
     if spec.method == crate::api::user::UserConversionMethod::SourceOfAuthority {
         // A user this resource switched that someone switched back is drift at once, before
