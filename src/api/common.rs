@@ -18,6 +18,24 @@ pub fn is_uuid(s: &str) -> bool {
             .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// Whether `s` is a user principal name the operator accepts: `name@domain`, the name in ASCII
+/// letters, digits and `. _ ! ^ ~ -` (Entra's set less `'` and `#`, which OData literals and
+/// URLs would have to escape), the domain in letters, digits, `.` and `-`. The CRD's UPN
+/// patterns say the same. No wildcard, quote, `$`, `&`, `%`, `/` or control character gets
+/// through to a Graph URL or filter.
+pub fn is_upn(s: &str) -> bool {
+    s.split_once('@').is_some_and(|(name, domain)| {
+        !name.is_empty()
+            && !domain.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._!^~-".contains(&b))
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-".contains(&b))
+    })
+}
+
 /// A key of a Kubernetes Secret in the resource's namespace.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -204,6 +222,7 @@ pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     #[test]
     fn durations() {
@@ -217,6 +236,48 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn upn_check_matches_the_crd_pattern() {
+        use kube::CustomResourceExt;
+        // Every UPN pattern of the CRDs, so the reconciler's check cannot drift from them.
+        let user = serde_json::to_value(crate::api::CloudUserConversion::crd()).unwrap();
+        let spec = &user["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        let patterns = [
+            &spec["properties"]["selector"]["properties"]["userPrincipalNames"],
+            &spec["properties"]["exclude"]["properties"]["userPrincipalNames"],
+        ]
+        .map(|list| list["items"]["pattern"].as_str().unwrap().to_string());
+        assert_eq!(patterns[0], patterns[1]);
+        let re = regex::Regex::new(&patterns[0]).unwrap();
+        let group = serde_json::to_value(crate::api::CloudGroupConversion::crd()).unwrap();
+        let owners = group["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+            ["spec"]["properties"]["owners"]["items"]["pattern"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let name_part = patterns[0].trim_start_matches('^').trim_end_matches('$');
+        assert!(owners.contains(name_part), "{owners} / {name_part}");
+        for upn in [
+            "adele.vance@contoso.com",
+            "Sync_DC01_1a2b@contoso.onmicrosoft.com",
+            "a!b^c~d-e@x-y.com",
+            "*@contoso.com",
+            "x'or'1'eq'1@contoso.com",
+            "adele&$filter=true@contoso.com",
+            "../../directory/deletedItems/x@contoso.com",
+            "adele%00@contoso.com",
+            "adele\0@contoso.com",
+            "a@b@contoso.com",
+            "@contoso.com",
+            "adele@",
+            "adele vance@contoso.com",
+        ] {
+            assert_eq!(is_upn(upn), re.is_match(upn), "{upn:?}");
+        }
+        assert!(is_upn("adele.vance@contoso.com"));
+        assert!(!is_upn("*@contoso.com"));
+    }
 
     #[test]
     fn uuid_check_matches_pattern_semantics() {

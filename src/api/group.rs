@@ -54,7 +54,7 @@ pub struct CloudGroupConversionSpec {
     #[schemars(
         length(max = 100),
         inner(regex(
-            pattern = r"^([^@\s'/?#]+@[A-Za-z0-9.-]+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+            pattern = r"^([A-Za-z0-9._!^~-]+@[A-Za-z0-9.-]+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
         ))
     )]
     pub owners: Vec<String>,
@@ -84,9 +84,9 @@ pub struct GroupSelector {
     )]
     pub group_ids: Vec<String>,
     /// An OData `$filter` on groups, e.g. `startswith(displayName,'SG-Finance')` (sent with
-    /// advanced-query parameters).
+    /// advanced-query parameters). One line: no control characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 2048))]
+    #[schemars(length(min = 1, max = 2048), regex(pattern = r"^[^\x00-\x1F\x7F]*$"))]
     pub filter: Option<String>,
     /// Also convert the groups nested in the selected ones, at any depth. Nested groups are
     /// always converted before the groups that contain them (bottom-up).

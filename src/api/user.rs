@@ -87,11 +87,12 @@ pub enum UserConversionMethod {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("(has(self.userPrincipalNames) && size(self.userPrincipalNames) > 0) || (has(self.groups) && size(self.groups) > 0) || (has(self.filter) && size(self.filter) > 0) || (has(self.domains) && size(self.domains) > 0)").message("selector: give at least one of userPrincipalNames, groups, filter, domains"))]
 pub struct UserSelector {
-    /// Users by UPN.
+    /// Users by UPN (`name@domain`; the name in letters, digits and `. _ ! ^ ~ -`, as Entra
+    /// allows, less `'` and `#`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(
         length(max = 10000),
-        inner(regex(pattern = r"^[^@\s']+@[A-Za-z0-9.-]+$"))
+        inner(regex(pattern = r"^[A-Za-z0-9._!^~-]+@[A-Za-z0-9.-]+$"))
     )]
     pub user_principal_names: Vec<String>,
     /// Members of these groups (direct, or transitive).
@@ -99,9 +100,9 @@ pub struct UserSelector {
     #[schemars(length(max = 100))]
     pub groups: Vec<GroupRef>,
     /// An OData `$filter` on users, e.g. `department eq 'Sales'` (sent with advanced-query
-    /// parameters).
+    /// parameters). One line: no control characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 2048))]
+    #[schemars(length(min = 1, max = 2048), regex(pattern = r"^[^\x00-\x1F\x7F]*$"))]
     pub filter: Option<String>,
     /// Users whose UPN is in one of these domains.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -118,11 +119,11 @@ pub struct UserSelector {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserExclusions {
-    /// Users by UPN, e.g. break-glass accounts.
+    /// Users by UPN, e.g. break-glass accounts (exact names: no wildcards).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(
         length(max = 10000),
-        inner(regex(pattern = r"^[^@\s']+@[A-Za-z0-9.-]+$"))
+        inner(regex(pattern = r"^[A-Za-z0-9._!^~-]+@[A-Za-z0-9.-]+$"))
     )]
     pub user_principal_names: Vec<String>,
     /// Members of these groups.

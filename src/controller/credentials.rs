@@ -63,11 +63,12 @@ pub fn fingerprint(tsp: &TenantSyncPolicy, secret_version: Option<&str>) -> Stri
     )
 }
 
-/// Reads Secret `ns/name`; `create` is the command that would create it, for the 404 message.
+/// Reads Secret `ns/name`, named by spec field `field`; `create` is the command that would
+/// create it, for the 404 message.
 async fn read_secret(
     client: &Client,
     ns: &str,
-    name: &str,
+    (field, name): (&str, &str),
     create: &str,
 ) -> Result<Secret, CredentialProblem> {
     let api: Api<Secret> = Api::namespaced(client.clone(), ns);
@@ -75,7 +76,7 @@ async fn read_secret(
         Ok(s) => Ok(s),
         Err(kube::Error::Api(s)) if s.code == 404 => Err(CredentialProblem::Stall(
             "SecretNotFound",
-            format!("Secret {ns}/{name} does not exist; create it with `{create}`"),
+            format!("{field}: Secret {ns}/{name} does not exist; create it with `{create}`"),
         )),
         Err(kube::Error::Api(s)) if s.code == 403 => Err(CredentialProblem::Stall(
             "SecretForbidden",
@@ -165,7 +166,8 @@ pub async fn resolve(
             "kubectl -n {ns} create secret generic {} --from-literal={}=<client secret value>",
             r.name, r.key
         );
-        let secret = read_secret(client, &ns, &r.name, &create).await?;
+        let field = "spec.credentials.clientSecret.secretRef.name";
+        let secret = read_secret(client, &ns, (field, &r.name), &create).await?;
         let Some(value) = secret_value(&secret, &r.key) else {
             return Err(CredentialProblem::Stall(
                 "SecretKeyMissing",
@@ -198,7 +200,8 @@ pub async fn resolve(
             "kubectl -n {ns} create secret tls {} --cert=<certificate.pem> --key=<private-key.pem>",
             cc.secret_ref.name
         );
-        let secret = read_secret(client, &ns, &cc.secret_ref.name, &create).await?;
+        let field = "spec.credentials.certificate.secretRef.name";
+        let secret = read_secret(client, &ns, (field, &cc.secret_ref.name), &create).await?;
         let credential = certificate_credential(&ns, cc, &secret)?;
         return Ok((credential, secret.metadata.resource_version));
     }

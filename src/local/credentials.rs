@@ -116,7 +116,7 @@ pub fn resolve(
             });
         }
         return Err(CredentialError(format!(
-            "Secret {ns}/{} is not among the manifests and AZURE_CLIENT_SECRET is not set; add the Secret to the files given with -f, or export AZURE_CLIENT_SECRET",
+            "spec.credentials.clientSecret.secretRef.name: Secret {ns}/{} is not among the manifests and AZURE_CLIENT_SECRET is not set; add the Secret to the files given with -f, or export AZURE_CLIENT_SECRET",
             r.name
         )));
     }
@@ -208,7 +208,7 @@ fn certificate(
         return loaded(pem.expose(), &pem, &origin);
     }
     Err(CredentialError(format!(
-        "Secret {ns}/{} is not among the manifests and AZURE_CLIENT_CERTIFICATE_PATH is not set; add the Secret (keys {cert_key:?} and {key_key:?}) to the files given with -f, or export AZURE_CLIENT_CERTIFICATE_PATH (a PEM file with the certificate and its private key)",
+        "spec.credentials.certificate.secretRef.name: Secret {ns}/{} is not among the manifests and AZURE_CLIENT_CERTIFICATE_PATH is not set; add the Secret (keys {cert_key:?} and {key_key:?}) to the files given with -f, or export AZURE_CLIENT_CERTIFICATE_PATH (a PEM file with the certificate and its private key)",
         r.name
     )))
 }

@@ -1,5 +1,5 @@
 //! Structural checks of a manifest against the generated CRD's OpenAPI schema: unknown
-//! fields, types, enums, patterns and lengths. In a cluster the API server does this; the
+//! fields, types, enums, patterns, lengths, numeric bounds and list sizes. In a cluster the API server does this; the
 //! local runner has none, so it checks the same schema itself and names each bad field.
 
 use serde_json::Value;
@@ -71,6 +71,31 @@ fn walk(v: &Value, s: &Value, path: &str, out: &mut Vec<String>) {
             && len > max
         {
             out.push(format!("{path}: must be at most {max} characters"));
+        }
+    }
+    if let Some(n) = v.as_f64() {
+        if let Some(min) = s.get("minimum").and_then(Value::as_f64)
+            && n < min
+        {
+            out.push(format!("{path}: {v} is less than the minimum {min}"));
+        }
+        if let Some(max) = s.get("maximum").and_then(Value::as_f64)
+            && n > max
+        {
+            out.push(format!("{path}: {v} is more than the maximum {max}"));
+        }
+    }
+    if let Some(items) = v.as_array() {
+        let len = items.len() as u64;
+        if let Some(min) = s.get("minItems").and_then(Value::as_u64)
+            && len < min
+        {
+            out.push(format!("{path}: must have at least {min} items"));
+        }
+        if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
+            && len > max
+        {
+            out.push(format!("{path}: must have at most {max} items, not {len}"));
         }
     }
     match v {
@@ -166,6 +191,17 @@ mod tests {
         assert!(
             joined
                 .contains("spec.credentials.clientSecret.clientId: \"not-a-guid\" does not match"),
+            "{joined}"
+        );
+        let mut s = good_spec();
+        s["quota"] = serde_json::json!({"headroomPercent": 150, "writes": 0});
+        let joined = check(&doc(s), &schema()).join("\n");
+        assert!(
+            joined.contains("spec.quota.headroomPercent: 150 is more than the maximum 100"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("spec.quota.writes: 0 is less than the minimum 1"),
             "{joined}"
         );
         let mut s = good_spec();

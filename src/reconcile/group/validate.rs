@@ -1,7 +1,7 @@
 //! Checks of a `CloudGroupConversion` spec that need no I/O (the CRD schema enforces the same
 //! in a cluster; the local runner has no API server).
 
-use crate::api::common::{is_uuid, parse_duration};
+use crate::api::common::{is_upn, is_uuid, parse_duration};
 use crate::api::group::CloudGroupConversionSpec;
 use crate::reconcile::tenant::validate::SpecError;
 
@@ -13,17 +13,6 @@ fn err(field: &'static str, message: impl Into<String>) -> SpecError {
         field,
         message: message.into(),
     }
-}
-
-fn is_upn(s: &str) -> bool {
-    s.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && !domain.is_empty()
-            && !domain.contains('@')
-            && !s.chars().any(|c| {
-                c.is_whitespace() || c == '\'' || c == '"' || c == '/' || c == '?' || c == '#'
-            })
-    })
 }
 
 fn check_ids(field: &'static str, ids: &[String]) -> Result<(), SpecError> {
@@ -50,11 +39,11 @@ pub fn validate(spec: &CloudGroupConversionSpec) -> Result<(), SpecError> {
     }
     check_ids("selector.groupIds", &s.group_ids)?;
     if let Some(f) = &s.filter
-        && (f.len() > 2048 || f.contains(['\n', '\r']))
+        && (f.len() > 2048 || f.chars().any(char::is_control))
     {
         return Err(err(
             "selector.filter",
-            "must be one line of at most 2048 characters",
+            "must be one line of at most 2048 characters, without control characters",
         ));
     }
     if let Some(x) = &spec.exclude {
@@ -81,11 +70,11 @@ pub fn validate(spec: &CloudGroupConversionSpec) -> Result<(), SpecError> {
     if r.wave_size < 1 {
         return Err(err("rollout.waveSize", "must be at least 1"));
     }
-    if r.canary < 0 || r.max_failures_per_wave < 0 {
-        return Err(err(
-            "rollout",
-            "canary and maxFailuresPerWave cannot be negative",
-        ));
+    if r.canary < 0 {
+        return Err(err("rollout.canary", "cannot be negative"));
+    }
+    if r.max_failures_per_wave < 0 {
+        return Err(err("rollout.maxFailuresPerWave", "cannot be negative"));
     }
     if parse_duration(&r.pause_between_waves).is_none() {
         return Err(err(
@@ -153,6 +142,19 @@ mod tests {
             Some("exclude.groupIds")
         );
         assert_eq!(field(json!({"owners": ["not an owner"]})), Some("owners"));
+        assert_eq!(field(json!({"owners": ["*@contoso.com"]})), Some("owners"));
+        assert_eq!(
+            field(json!({"selector": {"filter": "displayName eq 'x\u{0}'"}})),
+            Some("selector.filter")
+        );
+        assert_eq!(
+            field(json!({"rollout": {"canary": -1}})),
+            Some("rollout.canary")
+        );
+        assert_eq!(
+            field(json!({"rollout": {"maxFailuresPerWave": -1}})),
+            Some("rollout.maxFailuresPerWave")
+        );
         let many: Vec<String> = (0..101).map(|i| format!("u{i}@contoso.com")).collect();
         assert_eq!(field(json!({ "owners": many })), Some("owners"));
         assert_eq!(

@@ -1,7 +1,7 @@
 //! Checks of a `CloudUserConversion` spec that need no I/O (the CRD schema enforces the same
 //! in a cluster; the local runner has no API server).
 
-use crate::api::common::{is_uuid, parse_duration};
+use crate::api::common::{is_upn, is_uuid, parse_duration};
 use crate::api::user::{CloudUserConversionSpec, UserConversionMethod};
 use crate::reconcile::tenant::validate::SpecError;
 
@@ -13,20 +13,14 @@ fn err(field: &'static str, message: impl Into<String>) -> SpecError {
 }
 
 fn check_upn(field: &'static str, upn: &str) -> Result<(), SpecError> {
-    let ok = upn.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && !domain.is_empty()
-            && !domain.contains('@')
-            && !upn.chars().any(|c| {
-                c.is_whitespace() || c == '\'' || c == '"' || c == '/' || c == '?' || c == '#'
-            })
-    });
-    if ok {
+    if is_upn(upn) {
         Ok(())
     } else {
         Err(err(
             field,
-            format!("{upn:?} is not a user principal name (name@domain)"),
+            format!(
+                "{upn:?} is not a user principal name (name@domain; no wildcards, quotes or URL characters)"
+            ),
         ))
     }
 }
@@ -39,9 +33,13 @@ fn check_group(field: &'static str, g: &crate::api::common::GroupRef) -> Result<
             format!("{id:?} is not a group object id (GUID)"),
         )),
         (None, Some(name)) if !name.trim().is_empty() && name.len() <= 256 => Ok(()),
-        _ => Err(err(
+        (Some(_), Some(_)) => Err(err(
             field,
             "give each group's id or its displayName, not both",
+        )),
+        _ => Err(err(
+            field,
+            "give each group's id or its displayName (a non-blank name of at most 256 characters)",
         )),
     }
 }
@@ -80,11 +78,11 @@ pub fn validate(spec: &CloudUserConversionSpec) -> Result<(), SpecError> {
         }
     }
     if let Some(f) = &s.filter
-        && (f.len() > 2048 || f.contains(['\n', '\r']))
+        && (f.len() > 2048 || f.chars().any(char::is_control))
     {
         return Err(err(
             "selector.filter",
-            "must be one line of at most 2048 characters",
+            "must be one line of at most 2048 characters, without control characters",
         ));
     }
     if let Some(x) = &spec.exclude {
@@ -102,11 +100,11 @@ pub fn validate(spec: &CloudUserConversionSpec) -> Result<(), SpecError> {
     if r.wave_size < 1 {
         return Err(err("rollout.waveSize", "must be at least 1"));
     }
-    if r.canary < 0 || r.max_failures_per_wave < 0 {
-        return Err(err(
-            "rollout",
-            "canary and maxFailuresPerWave cannot be negative",
-        ));
+    if r.canary < 0 {
+        return Err(err("rollout.canary", "cannot be negative"));
+    }
+    if r.max_failures_per_wave < 0 {
+        return Err(err("rollout.maxFailuresPerWave", "cannot be negative"));
     }
     if parse_duration(&r.pause_between_waves).is_none() {
         return Err(err(
