@@ -164,8 +164,34 @@ async fn restore(graph: &GraphClient, ids: &[String]) -> Vec<StepResult> {
     out
 }
 
-/// Convert `users`.
+/// Users journaled and converted together: a wave of 100,000 goes through in parts of this
+/// many, so what is held at once (journal records, requests in flight, answers) stays small
+/// whatever the wave's size. Large enough that the pause between parts is a few batches' time.
+const PART: usize = 2_000;
+
+/// Convert `users`, in parts of [`PART`]: each part's intents are journaled (durably) before
+/// any of its requests leaves, its outcomes after they all answered.
 pub async fn run_wave(
+    ctx: &Context<'_>,
+    spec: &CloudUserConversionSpec,
+    tenant_id: &str,
+    users: &[Candidate],
+) -> Result<WaveReport, JournalError> {
+    let mut report = WaveReport::default();
+    for part in users.chunks(PART) {
+        let done = run_part(ctx, spec, tenant_id, part).await?;
+        report.converted += done.converted;
+        report.failures.extend(done.failures);
+        if let Some(fatal) = done.fatal {
+            // Missing permission or refused credentials: the next parts would fail alike.
+            report.fatal.get_or_insert(fatal);
+            break;
+        }
+    }
+    Ok(report)
+}
+
+async fn run_part(
     ctx: &Context<'_>,
     spec: &CloudUserConversionSpec,
     tenant_id: &str,
