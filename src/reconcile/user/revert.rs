@@ -185,13 +185,23 @@ pub async fn revert(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome,
         .iter()
         .map(|(id, u)| undo_one(ctx.graph.clone(), id.clone(), u.clone()))
         .collect();
-    let results: Vec<_> = futures::stream::iter(requests)
-        .buffered(ctx.concurrency.max(1))
-        .collect()
-        .await;
     let needed = permissions::needed(&permissions::user_revert_operations(
         todo.values().any(|u| u.immutable_id.is_some()),
     ));
+    // Without a permission every further write would be refused too: stop starting them (the
+    // users not reached keep their intents only, and the next pass undoes them).
+    let mut results = Vec::with_capacity(todo.len());
+    let mut undos = futures::stream::iter(requests).buffered(ctx.concurrency.max(1));
+    while let Some(done) = undos.next().await {
+        let denied = done.iter().any(|(_, r)| {
+            r.as_ref()
+                .is_err_and(|e| e.category() == ErrorCategory::MissingPermission)
+        });
+        results.push(done);
+        if denied {
+            break;
+        }
+    }
     let mut outcomes = Vec::new();
     let (mut reverted, mut failures, mut block, mut denied) = (0, Vec::new(), None, None);
     for ((id, u), done) in todo.iter().zip(results) {
