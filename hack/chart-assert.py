@@ -80,24 +80,20 @@ args = ctr["args"]
 check("controller" in args and "--metrics-addr=0.0.0.0:8080" in args, f"args: {args}")
 sa = pod["serviceAccountName"]
 
-# RBAC: exactly the contract's rules.
+# RBAC: exactly the rules tests/rbac.rs finds the controller uses.
 watch_rules = [
-    {"apiGroups": ["cloudidentity.dev"],
-     "resources": ["tenantsyncpolicies", "clouduserconversions", "cloudgroupconversions"],
-     "verbs": ["get", "list", "watch", "patch"]},
+    {"apiGroups": ["cloudidentity.dev"], "resources": ["tenantsyncpolicies"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["cloudidentity.dev"], "resources": ["clouduserconversions", "cloudgroupconversions"],
+     "verbs": ["list", "watch", "patch"]},
     {"apiGroups": ["cloudidentity.dev"],
      "resources": ["tenantsyncpolicies/status", "clouduserconversions/status", "cloudgroupconversions/status"],
-     "verbs": ["get", "patch", "update"]},
-    {"apiGroups": ["cloudidentity.dev"],
-     "resources": ["tenantsyncpolicies/finalizers", "clouduserconversions/finalizers", "cloudgroupconversions/finalizers"],
-     "verbs": ["update"]},
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
+     "verbs": ["patch"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
 ]
 release_rules = [
-    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "patch", "update"]},
-    {"apiGroups": [""], "resources": ["configmaps"],
-     "verbs": ["get", "list", "watch", "create", "update", "patch"]},
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "patch"]},
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list", "create", "update"]},
 ]
 roles = {(r["metadata"]["namespace"], r["metadata"]["name"]): r for r in objects("Role")}
 bindings = {(b["metadata"]["namespace"], b["metadata"]["name"]): b for b in objects("RoleBinding")}

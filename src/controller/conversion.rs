@@ -358,13 +358,9 @@ async fn cleanup<K: ConversionKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Ac
             publish(&ctx, &oref, &key, &[e]).await;
             Ok(Action::await_change())
         }
-        RevertOutcome::Blocked(msg) | RevertOutcome::Failed(msg) => {
-            let outcome = obj.stall(
-                &tenant.spec,
-                ctx.clock.now(),
-                "RevertIncomplete",
-                msg.clone(),
-            );
+        unfinished => {
+            let (reason, msg) = unfinished.stall();
+            let outcome = obj.stall(&tenant.spec, ctx.clock.now(), reason, msg.clone());
             publish(&ctx, &oref, &key, &outcome.events).await;
             if obj.current() != Some(&outcome.status) {
                 patch_status::<K>(&ctx, &ns, &key.name, &outcome.status).await?;

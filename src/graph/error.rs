@@ -117,7 +117,7 @@ impl Operation {
             Operation::UpdateOrganization => "Organization.ReadWrite.All",
             Operation::ListUsers => "User.Read.All",
             Operation::UpdateUser => "User.ReadWrite.All",
-            Operation::ListGroups => "Group.Read.All",
+            Operation::ListGroups => "GroupMember.Read.All",
             Operation::GetUser => "User.Read.All",
             Operation::ListGroupMembers => "GroupMember.Read.All",
             Operation::GetSyncBehavior | Operation::UpdateSyncBehavior => {
@@ -125,7 +125,7 @@ impl Operation {
             }
             Operation::ListDeletedUsers => "User.Read.All",
             Operation::RestoreDeletedUser => "User.DeleteRestore.All",
-            Operation::GetGroup => "Group.Read.All",
+            Operation::GetGroup => "GroupMember.Read.All",
             Operation::ListGroupOwners => "GroupMember.Read.All",
             Operation::GetGroupSyncBehavior | Operation::UpdateGroupSyncBehavior => {
                 "Group-OnPremisesSyncBehavior.ReadWrite.All"
@@ -133,10 +133,71 @@ impl Operation {
             Operation::AddGroupOwner => "Group.ReadWrite.All",
             Operation::RemoveGroupOwner => "Group.ReadWrite.All",
             Operation::UsersDelta => "User.Read.All",
-            Operation::GroupsDelta => "Group.Read.All",
+            Operation::GroupsDelta => "GroupMember.Read.All",
             Operation::Batch => "(none: each request of a batch needs its own)",
         }
     }
+
+    /// Every application permission that allows this operation, least privileged first
+    /// (`Directory.*` left out: the operator never needs them). Graph's permission tables
+    /// (graph-api.md §0), as the emulator enforces them (`emulator::routes::access`).
+    pub fn granted_by(self) -> &'static [&'static str] {
+        const READ_USERS: &[&str] = &["User.Read.All", "User.ReadWrite.All"];
+        const READ_GROUPS: &[&str] = &[
+            "GroupMember.Read.All",
+            "Group.Read.All",
+            "Group.ReadWrite.All",
+        ];
+        match self {
+            Operation::GetOrganization => &["Organization.Read.All", "Organization.ReadWrite.All"],
+            Operation::UpdateOrganization => &["Organization.ReadWrite.All"],
+            Operation::ListUsers
+            | Operation::GetUser
+            | Operation::ListDeletedUsers
+            | Operation::UsersDelta => READ_USERS,
+            Operation::UpdateUser => &["User.ReadWrite.All"],
+            Operation::RestoreDeletedUser => &["User.DeleteRestore.All", "User.ReadWrite.All"],
+            Operation::ListGroups | Operation::GetGroup | Operation::GroupsDelta => READ_GROUPS,
+            Operation::ListGroupMembers | Operation::ListGroupOwners => &[
+                "GroupMember.Read.All",
+                "GroupMember.ReadWrite.All",
+                "Group.Read.All",
+                "Group.ReadWrite.All",
+            ],
+            Operation::GetSyncBehavior | Operation::UpdateSyncBehavior => {
+                &["User-OnPremisesSyncBehavior.ReadWrite.All"]
+            }
+            Operation::GetGroupSyncBehavior | Operation::UpdateGroupSyncBehavior => {
+                &["Group-OnPremisesSyncBehavior.ReadWrite.All"]
+            }
+            Operation::AddGroupOwner | Operation::RemoveGroupOwner => &["Group.ReadWrite.All"],
+            Operation::Batch => &[],
+        }
+    }
+
+    /// Every operation, for tables and tests.
+    pub const ALL: &'static [Operation] = &[
+        Operation::GetOrganization,
+        Operation::UpdateOrganization,
+        Operation::ListUsers,
+        Operation::UpdateUser,
+        Operation::ListGroups,
+        Operation::GetUser,
+        Operation::ListGroupMembers,
+        Operation::GetSyncBehavior,
+        Operation::UpdateSyncBehavior,
+        Operation::ListDeletedUsers,
+        Operation::RestoreDeletedUser,
+        Operation::GetGroup,
+        Operation::ListGroupOwners,
+        Operation::GetGroupSyncBehavior,
+        Operation::UpdateGroupSyncBehavior,
+        Operation::AddGroupOwner,
+        Operation::RemoveGroupOwner,
+        Operation::UsersDelta,
+        Operation::GroupsDelta,
+        Operation::Batch,
+    ];
 
     /// Whether the operation changes the directory.
     pub fn is_write(self) -> bool {
@@ -408,7 +469,11 @@ mod tests {
     fn delta_reads_cost_one_unit_and_need_read_permissions() {
         for (op, name, permission) in [
             (Operation::UsersDelta, "users.delta", "User.Read.All"),
-            (Operation::GroupsDelta, "groups.delta", "Group.Read.All"),
+            (
+                Operation::GroupsDelta,
+                "groups.delta",
+                "GroupMember.Read.All",
+            ),
         ] {
             assert_eq!(op.name(), name);
             assert_eq!(op.required_permission(), permission);
@@ -420,6 +485,30 @@ mod tests {
                 }
             );
             assert!(!op.is_write());
+        }
+    }
+
+    #[test]
+    fn the_least_privileged_permission_comes_first_among_those_that_grant() {
+        for &op in Operation::ALL {
+            if op == Operation::Batch {
+                assert!(op.granted_by().is_empty());
+                continue;
+            }
+            assert_eq!(
+                op.granted_by().first().copied(),
+                Some(op.required_permission()),
+                "{op}"
+            );
+            // A write is never allowed by a read-only permission.
+            if op.is_write() {
+                assert!(
+                    op.granted_by()
+                        .iter()
+                        .all(|p| p.contains("ReadWrite") || p.contains("DeleteRestore")),
+                    "{op}"
+                );
+            }
         }
     }
 

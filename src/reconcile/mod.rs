@@ -4,6 +4,7 @@
 
 pub mod group;
 pub mod health;
+pub mod permissions;
 pub mod tenant;
 pub mod user;
 

@@ -7,7 +7,10 @@ The controller's Kubernetes permissions, least privilege. Two sets:
 
 {{/*
 The cloudidentity.dev resources the controller reconciles (plural names). A new kind is one
-more entry here: it gets get/list/watch/patch, its status subresource and its finalizers.
+more entry here: its status subresource is patched (server-side apply); a kind with
+`onDelete: Revert` goes in conversionResources too (its finalizer is patched on it).
+Exactly the calls the controller makes, no more: tests/rbac.rs records every Kubernetes API
+call of the controller's whole life and compares them with these rules, both ways.
 */}}
 {{- define "entra-cloud-operator.crdResources" -}}
 - tenantsyncpolicies
@@ -15,46 +18,51 @@ more entry here: it gets get/list/watch/patch, its status subresource and its fi
 - cloudgroupconversions
 {{- end }}
 
+{{- define "entra-cloud-operator.conversionResources" -}}
+- clouduserconversions
+- cloudgroupconversions
+{{- end }}
+
 {{- define "entra-cloud-operator.watchRules" -}}
 {{- $resources := include "entra-cloud-operator.crdResources" . | fromYamlArray -}}
-# The custom resources: watch them and patch metadata (finalizers).
+{{- $conversions := include "entra-cloud-operator.conversionResources" . | fromYamlArray -}}
+# Tenant policies: watched, and read by the conversions that name them.
+- apiGroups: ["cloudidentity.dev"]
+  resources: ["tenantsyncpolicies"]
+  verbs: ["get", "list", "watch"]
+# Conversions: watched, and patched for the revert finalizer.
 - apiGroups: ["cloudidentity.dev"]
   resources:
-  {{- range $resources }}
+  {{- range $conversions }}
     - {{ . }}
   {{- end }}
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["list", "watch", "patch"]
 # Status: server-side apply on the status subresource.
 - apiGroups: ["cloudidentity.dev"]
   resources:
   {{- range $resources }}
     - {{ . }}/status
   {{- end }}
-  verbs: ["get", "patch", "update"]
-# Finalizers: needed where OwnerReferencesPermissionEnforcement is on.
-- apiGroups: ["cloudidentity.dev"]
-  resources:
-  {{- range $resources }}
-    - {{ . }}/finalizers
-  {{- end }}
-  verbs: ["update"]
-# Credentials named by spec.credentials.*.secretRef: read only.
+  verbs: ["patch"]
+# Credentials named by spec.credentials.*.secretRef: read one by name, never listed.
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch"]
-# Events about the resources it reconciles (events.k8s.io/v1).
+  verbs: ["get"]
+# Events about the resources it reconciles (events.k8s.io/v1); a repeated one is patched
+# into a series.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
 
 {{- define "entra-cloud-operator.releaseRules" -}}
-# Leader election on a Lease.
+# Leader election on a Lease (released by a patch on shutdown).
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
-  verbs: ["get", "create", "patch", "update"]
-# The change journal, kept in ConfigMaps (never deleted by the operator: an audit trail).
+  verbs: ["get", "create", "patch"]
+# The change journal, kept in ConfigMaps: listed by label, shards created and appended to
+# (never deleted by the operator: an audit trail).
 - apiGroups: [""]
   resources: ["configmaps"]
-  verbs: ["get", "list", "watch", "create", "update", "patch"]
+  verbs: ["list", "create", "update"]
 {{- end }}

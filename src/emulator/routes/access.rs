@@ -112,6 +112,40 @@ impl Access {
 mod tests {
     use super::*;
 
+    /// The operator's own table (`Operation::granted_by`, from which the README's permission
+    /// list is derived) is this one, `Directory.*` aside.
+    #[test]
+    fn the_operators_table_is_the_emulators() {
+        use crate::graph::Operation as Op;
+        for &op in Op::ALL {
+            let access = match op {
+                Op::GetOrganization => Access::ReadOrg,
+                Op::UpdateOrganization => Access::WriteOrg,
+                Op::ListUsers | Op::GetUser | Op::ListDeletedUsers | Op::UsersDelta => {
+                    Access::ReadUsers
+                }
+                Op::UpdateUser => Access::WriteUsers,
+                Op::RestoreDeletedUser => Access::DeleteRestoreUsers,
+                Op::ListGroups | Op::GetGroup | Op::GroupsDelta => Access::ReadGroups,
+                Op::ListGroupMembers | Op::ListGroupOwners => Access::ReadMembers,
+                Op::GetSyncBehavior | Op::UpdateSyncBehavior => Access::UserSoa,
+                Op::GetGroupSyncBehavior | Op::UpdateGroupSyncBehavior => Access::GroupSoa,
+                Op::AddGroupOwner | Op::RemoveGroupOwner => Access::WriteOwners,
+                Op::Batch => continue,
+            };
+            let mut emulator: Vec<&str> = access
+                .granted_by()
+                .iter()
+                .copied()
+                .filter(|p| !p.starts_with("Directory."))
+                .collect();
+            let mut operator = op.granted_by().to_vec();
+            emulator.sort_unstable();
+            operator.sort_unstable();
+            assert_eq!(operator, emulator, "{op}");
+        }
+    }
+
     #[test]
     fn soa_needs_its_own_permission() {
         let directory = vec!["Directory.ReadWrite.All".to_string()];

@@ -121,7 +121,12 @@ async fn reconcile_inner(
                 ),
                 _ => (
                     cat.reason(),
-                    stall_message(&error, input.tenant, &ctx.resource.namespace),
+                    stall_message(
+                        &error,
+                        input.tenant,
+                        &ctx.resource.namespace,
+                        &crate::reconcile::permissions::groups(spec),
+                    ),
                 ),
             };
             return Ok(pass.finish(Health::Stalled(reason, msg), Some(GUARD_INTERVAL)));

@@ -47,7 +47,12 @@ pub(super) fn after_wave(
         st.recent_failures = report.failures.iter().take(10).cloned().collect();
     }
     if let Some(fatal) = report.fatal {
-        let msg = stall_message(&fatal, input.tenant, &ctx.resource.namespace);
+        let msg = stall_message(
+            &fatal,
+            input.tenant,
+            &ctx.resource.namespace,
+            &crate::reconcile::permissions::groups(spec),
+        );
         return pass.finish(
             Health::Stalled(fatal.category().reason(), msg),
             Some(GUARD_INTERVAL),

@@ -8,7 +8,8 @@ use serde_json::json;
 
 use crate::graph::GraphError;
 use crate::journal::{Action, Entry, Phase, Record};
-use crate::reconcile::user::revert::RevertOutcome;
+use crate::reconcile::permissions;
+use crate::reconcile::user::revert::{RevertOutcome, missing_permission};
 use crate::reconcile::{Context, ReconcileError};
 
 /// What one group needs undone.
@@ -93,6 +94,9 @@ fn record(
 pub async fn revert(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome, ReconcileError> {
     let entries = ctx.journal.entries_for(&ctx.resource).await?;
     let todo = pending(&entries);
+    let needed = permissions::needed(&permissions::group_revert_operations(
+        todo.iter().any(|(_, u)| !u.owners.is_empty()),
+    ));
     let mut reverted = 0;
     let mut failures = Vec::new();
     for (id, u) in &todo {
@@ -125,6 +129,11 @@ pub async fn revert(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome,
                     ok = false;
                     r.phase = Phase::Failed;
                     r.error = Some(e.to_string());
+                    // Without the permission every other write would be refused too: stop.
+                    if let Some(denied) = missing_permission(&e, &needed) {
+                        ctx.journal.append(&[r]).await?;
+                        return Ok(denied);
+                    }
                     failures.push(format!(
                         "{}: {e}",
                         u.name.clone().unwrap_or_else(|| id.clone())
@@ -162,6 +171,10 @@ pub async fn revert(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome,
                     ok = false;
                     r.phase = Phase::Failed;
                     r.error = Some(e.to_string());
+                    if let Some(denied) = missing_permission(&e, &needed) {
+                        ctx.journal.append(&[r]).await?;
+                        return Ok(denied);
+                    }
                     failures.push(format!(
                         "{}: {e}",
                         u.name.clone().unwrap_or_else(|| id.clone())

@@ -55,8 +55,15 @@ fn credentials_fix(spec: &TenantSyncPolicySpec, namespace: &str) -> String {
 }
 
 /// The message of a resource stalled by `e` (not retryable): what failed and the fix, naming
-/// the Secret, permission or field to change. Shared by every resource of the tenant.
-pub fn stall_message(e: &GraphError, spec: &TenantSyncPolicySpec, namespace: &str) -> String {
+/// the Secret, permission or field to change. Shared by every resource of the tenant;
+/// `needed` is the resource's application permissions (`reconcile::permissions`), of which a
+/// missing one is named.
+pub fn stall_message(
+    e: &GraphError,
+    spec: &TenantSyncPolicySpec,
+    namespace: &str,
+    needed: &[&'static str],
+) -> String {
     let fix = match e.category() {
         ErrorCategory::InvalidCredentials => credentials_fix(spec, namespace),
         ErrorCategory::TenantNotFound => format!(
@@ -64,11 +71,16 @@ pub fn stall_message(e: &GraphError, spec: &TenantSyncPolicySpec, namespace: &st
             spec.tenant_id, spec.cloud
         ),
         ErrorCategory::MissingPermission => format!(
-            "grant the application permission {} to application {} and grant admin consent",
+            "grant the application permission {} to application {} and grant admin consent{}",
             e.operation()
-                .map(|o| o.required_permission())
+                .map(|o| crate::reconcile::permissions::to_grant(o, needed))
                 .unwrap_or("required"),
-            client_id(spec)
+            client_id(spec),
+            if needed.is_empty() {
+                String::new()
+            } else {
+                format!(" (this resource needs {})", needed.join(", "))
+            }
         ),
         _ => "see the message; the operator retries every 5 minutes".to_string(),
     };

@@ -373,7 +373,8 @@ impl Pass {
         if category.is_retryable() {
             return Err(ReconcileError::Graph(e));
         }
-        let msg = stall_message(&e, spec, &resource.namespace);
+        let needed = crate::reconcile::permissions::tenant(spec);
+        let msg = stall_message(&e, spec, &resource.namespace, &needed);
         Ok(self.finish(
             Health::Stalled(category.reason(), msg),
             Some(GUARD_INTERVAL),

@@ -23,7 +23,7 @@ use crate::journal::{self, Action};
 
 use super::health::{self, Health};
 use super::tenant::{GUARD_INTERVAL, INVALID_SPEC, stall_message};
-use super::{Context, Outcome, ReconcileError, ReconcileEvent};
+use super::{Context, Outcome, ReconcileError, ReconcileEvent, permissions};
 use plan::Step;
 
 /// The resource kind.
@@ -120,7 +120,12 @@ async fn reconcile_inner(
                 ),
                 _ => (
                     cat.reason(),
-                    stall_message(&error, input.tenant, &ctx.resource.namespace),
+                    stall_message(
+                        &error,
+                        input.tenant,
+                        &ctx.resource.namespace,
+                        &permissions::users(spec),
+                    ),
                 ),
             };
             return Ok(pass.finish(Health::Stalled(reason, msg), Some(GUARD_INTERVAL)));
@@ -154,7 +159,12 @@ async fn reconcile_inner(
                 }
                 Err(e) if e.category().is_retryable() => return Err(ReconcileError::Graph(e)),
                 Err(e) => {
-                    let msg = stall_message(&e, input.tenant, &ctx.resource.namespace);
+                    let msg = stall_message(
+                        &e,
+                        input.tenant,
+                        &ctx.resource.namespace,
+                        &permissions::users(spec),
+                    );
                     return Ok(pass.finish(
                         Health::Stalled(e.category().reason(), msg),
                         Some(GUARD_INTERVAL),
@@ -304,7 +314,12 @@ async fn wave(
         st.recent_failures = report.failures.iter().take(10).cloned().collect();
     }
     if let Some(fatal) = report.fatal {
-        let msg = stall_message(&fatal, input.tenant, &ctx.resource.namespace);
+        let msg = stall_message(
+            &fatal,
+            input.tenant,
+            &ctx.resource.namespace,
+            &permissions::users(spec),
+        );
         return Ok(pass.finish(
             Health::Stalled(fatal.category().reason(), msg),
             Some(GUARD_INTERVAL),

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use serde_json::json;
 
-use crate::graph::{GraphClient, GraphError};
+use crate::graph::{ErrorCategory, GraphClient, GraphError};
 use crate::journal::{Action, Entry, Phase, Record};
+use crate::reconcile::permissions::{self, to_grant};
 use crate::reconcile::{Context, ReconcileError};
 
 /// The result of a revert pass.
@@ -21,6 +22,31 @@ pub enum RevertOutcome {
     Blocked(String),
     /// Some objects failed; try again later.
     Failed(String),
+    /// Graph refused for lack of an application permission: the message names it.
+    MissingPermission(String),
+}
+
+impl RevertOutcome {
+    /// The `Stalled` reason and message of a revert that did not finish.
+    pub fn stall(self) -> (&'static str, String) {
+        match self {
+            RevertOutcome::Done(n) => ("Reverted", format!("{n} objects reverted")),
+            RevertOutcome::MissingPermission(m) => ("MissingPermission", m),
+            RevertOutcome::Blocked(m) | RevertOutcome::Failed(m) => ("RevertIncomplete", m),
+        }
+    }
+}
+
+/// A revert Graph refused for a missing permission, naming the one of `needed` to grant.
+pub(crate) fn missing_permission(e: &GraphError, needed: &[&'static str]) -> Option<RevertOutcome> {
+    if e.category() != ErrorCategory::MissingPermission {
+        return None;
+    }
+    let grant = e.operation().map_or("required", |o| to_grant(o, needed));
+    Some(RevertOutcome::MissingPermission(format!(
+        "{e}. Fix: grant the application permission {grant} and grant admin consent (undoing this resource needs {}); the operator retries every 5 minutes",
+        needed.join(", ")
+    )))
 }
 
 /// What one object needs undone.
@@ -159,12 +185,25 @@ pub async fn revert(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome,
         .iter()
         .map(|(id, u)| undo_one(ctx.graph.clone(), id.clone(), u.clone()))
         .collect();
-    let results: Vec<_> = futures::stream::iter(requests)
-        .buffered(ctx.concurrency.max(1))
-        .collect()
-        .await;
+    let needed = permissions::needed(&permissions::user_revert_operations(
+        todo.values().any(|u| u.immutable_id.is_some()),
+    ));
+    // Without a permission every further write would be refused too: stop starting them (the
+    // users not reached keep their intents only, and the next pass undoes them).
+    let mut results = Vec::with_capacity(todo.len());
+    let mut undos = futures::stream::iter(requests).buffered(ctx.concurrency.max(1));
+    while let Some(done) = undos.next().await {
+        let denied = done.iter().any(|(_, r)| {
+            r.as_ref()
+                .is_err_and(|e| e.category() == ErrorCategory::MissingPermission)
+        });
+        results.push(done);
+        if denied {
+            break;
+        }
+    }
     let mut outcomes = Vec::new();
-    let (mut reverted, mut failures, mut block) = (0, Vec::new(), None);
+    let (mut reverted, mut failures, mut block, mut denied) = (0, Vec::new(), None, None);
     for ((id, u), done) in todo.iter().zip(results) {
         let ok = done.iter().all(|(_, r)| r.is_ok());
         for (action, result) in done {
@@ -174,7 +213,9 @@ pub async fn revert(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome,
                 Err(e) => {
                     r.phase = Phase::Failed;
                     r.error = Some(e.to_string());
-                    if blocked(&e) {
+                    if let Some(d) = missing_permission(&e, &needed) {
+                        denied.get_or_insert(d);
+                    } else if blocked(&e) {
                         block.get_or_insert_with(|| e.to_string());
                     } else {
                         failures.push(format!(
@@ -191,6 +232,9 @@ pub async fn revert(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome,
         }
     }
     ctx.journal.append(&outcomes).await?;
+    if let Some(d) = denied {
+        return Ok(d);
+    }
     if let Some(detail) = block {
         return Ok(RevertOutcome::Blocked(format!(
             "Entra refuses to hand users back to AD while the tenant blocks hard-match takeover ({detail}). Fix, as Microsoft documents for a user rollback: a Global Administrator turns off blockCloudObjectTakeoverThroughHardMatchEnabled (PATCH /beta/directory/onPremisesSynchronization/{{id}}), the next Connect Sync cycle takes the users back, then turn it on again; the operator retries every 5 minutes"
