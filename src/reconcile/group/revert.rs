@@ -86,6 +86,7 @@ fn record(
         prior,
         request_id: None,
         error: None,
+        note: None,
     }
 }
 

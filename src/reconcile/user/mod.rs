@@ -5,6 +5,7 @@
 
 pub mod convert;
 pub mod plan;
+pub mod resume;
 pub mod revert;
 pub mod select;
 pub mod validate;
@@ -127,10 +128,36 @@ async fn reconcile_inner(
         }
     };
     let entries = ctx.journal.entries_for(&ctx.resource).await?;
+    // Changes a stop left without an outcome are settled by reading them back first, so the
+    // plan below sees the journal as Graph is.
+    let mut settled_now = Vec::new();
+    if spec.mode == crate::api::common::ConversionMode::Apply {
+        let (settled, records) = resume::settle(ctx, &selection, &entries).await?;
+        if settled != resume::Settled::default() {
+            info!(
+                applied = settled.applied,
+                abandoned = settled.abandoned,
+                "settled open journal intents"
+            );
+            pass.events.push(ReconcileEvent::normal(
+                "Resumed",
+                "Resume",
+                format!(
+                    "read back {} changes left without an outcome: {} had been made, {} had not",
+                    settled.applied + settled.abandoned,
+                    settled.applied,
+                    settled.abandoned
+                ),
+            ));
+        }
+        settled_now = records;
+    }
     let applied: BTreeSet<String> = entries
         .iter()
-        .filter(|e| e.record.action == Action::SwitchToCloud && e.record.phase == Phase::Applied)
-        .map(|e| e.record.object_id.clone())
+        .map(|e| &e.record)
+        .chain(settled_now.iter())
+        .filter(|r| r.action == Action::SwitchToCloud && r.phase == Phase::Applied)
+        .map(|r| r.object_id.clone())
         .collect();
     let mut selection = selection;
     if spec.method == crate::api::user::UserConversionMethod::SourceOfAuthority {

@@ -81,6 +81,7 @@ fn record(
         prior,
         request_id: None,
         error: None,
+        note: None,
     }
 }
 
