@@ -236,18 +236,14 @@ async fn run_one<R: Runnable>(
                 guard: &guard,
             }),
         };
-        // A stop lets the pass finish its wave (every write it sent gets its outcome
-        // journaled) within the grace period; past it the pass is dropped between two awaits,
-        // never inside a journal append, and the next run settles its open intents.
+        // On a stop the pass may finish its wave within the grace; past it, it is dropped
+        // between two awaits (never inside an append) and the next run settles its intents.
         let passed = tokio::select! {
             r = res.pass(ctx, now) => Some(r),
             () = stop.expired() => None,
         };
         let Some(passed) = passed else {
-            progress.warn(
-                &shown,
-                "stopped: the pass in flight was abandoned after the grace period",
-            );
+            progress.warn(&shown, "stopped: pass in flight abandoned after the grace");
             progress.finish(&shown);
             return done(&res, Settled::Interrupted);
         };

@@ -140,7 +140,7 @@ impl Operator {
             .args(["--graph-url", &emu.url, "--login-url", &emu.url])
             .arg("--journal")
             .arg(journal)
-            .args(["--progress", "plain", "-o", "json", "--timeout", "10m"])
+            .args(["--progress", "plain", "-o", "json", "--timeout", "30m"])
             .args(extra)
             .env_remove("AZURE_CLIENT_SECRET")
             .env_remove("AZURE_CLIENT_ID")

@@ -105,7 +105,7 @@ pub async fn run_soak(cfg: &Config) -> Outcome {
     let mut excluded_upns: BTreeSet<String> = before
         .iter()
         .filter(|u| u["kind"] == "breakGlass")
-        .map(|u| upn(u))
+        .map(upn)
         .collect();
     assert_eq!(excluded_upns.len(), 2, "two break-glass accounts");
     let by_name = (synced.len() * 3 / 100).max(3);
@@ -187,7 +187,7 @@ pub async fn run_soak(cfg: &Config) -> Outcome {
         let point = (*point).max(counter.update() + 1);
         let mut op = Operator::apply(&emu, &manifests, &journal, &dir, run_no, &extra);
         let t0 = Instant::now();
-        let deadline = t0 + Duration::from_secs(900);
+        let deadline = t0 + Duration::from_secs(1800);
         let mut stormed = run_no > 0;
         loop {
             assert!(
@@ -230,7 +230,7 @@ pub async fn run_soak(cfg: &Config) -> Outcome {
 
     // The last run, to the end, still under chaos.
     let mut last = Operator::apply(&emu, &manifests, &journal, &dir, cfg.kills, &extra);
-    let status = last.wait(Duration::from_secs(900)).await;
+    let status = last.wait(Duration::from_secs(1800)).await;
     stop.store(true, Ordering::Relaxed);
     let _ = chaos_task.await;
     emu.clear_faults().await;
