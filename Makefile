@@ -22,6 +22,10 @@ demo: ## The whole tenant-wide cutover on the embedded emulator, in under a minu
 test: lint chart-test sdk-venv ## Every check and test: format, lints, chart render/lint/validation, unit, integration, controller, CLI, CRD drift, bad-input corpus, Graph SDK conformance
 	SDK_CONFORMANCE=required SCHEMA_VALIDATOR=required $(CARGO) test --locked --all-targets
 
+.PHONY: soak
+soak: ## The fault and crash suite at full size (20,000 users; SOAK_USERS, SOAK_SEED, SOAK_KILLS), with its summary
+	SOAK_USERS=$${SOAK_USERS:-20000} $(CARGO) test --locked --test fault_suite a_conversion_survives -- --nocapture
+
 .PHONY: bench
 bench: ## Benchmarks in release mode (emulator throughput, …): a table, and target/bench/results.json
 	$(CARGO) bench --locked --bench bench

@@ -36,7 +36,8 @@ enum LogFormat {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Reconcile the resources in manifest files until each is Ready or Stalled, without a
-    /// cluster. Exit code: 0 all Ready, 1 any Stalled or bad input, 2 timed out.
+    /// cluster. Exit code: 0 all Ready, 1 any Stalled or bad input, 2 timed out, 3 stopped by
+    /// SIGTERM or Ctrl-C.
     Apply {
         #[command(flatten)]
         run: RunArgs,
@@ -49,6 +50,10 @@ enum Command {
         /// Progress display on stderr.
         #[arg(long, value_enum, default_value = "auto")]
         progress: ProgressMode,
+        /// On SIGTERM or Ctrl-C, how long the passes in flight may take to finish their wave
+        /// before they are abandoned (the next run settles them from the journal); exit code 3.
+        #[arg(long, default_value = "20s", value_parser = parse_duration)]
+        shutdown_grace: Duration,
     },
     /// Observe each tenant and print what `apply` would change. Sends only reads.
     Plan {
@@ -199,10 +204,21 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             output: format,
             timeout,
             progress,
+            shutdown_grace,
         } => {
             let opts = run.options(timeout, progress)?;
             let m = manifests::load(&run.files)?;
-            let result = local::apply(m, &opts).await?;
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                entra_cloud_operator::controller::cli::terminated().await;
+                eprintln!(
+                    "stopping: no new pass starts; passes in flight get {}s to finish",
+                    shutdown_grace.as_secs_f64()
+                );
+                let _ = stop_tx.send(true);
+            });
+            let stop = local::Stop::new(stop_rx, shutdown_grace);
+            let result = local::apply_until(m, &opts, &stop).await?;
             print!("{}", output::resources(&result, format)?);
             Ok(exit_code(&result))
         }
@@ -239,13 +255,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 fn exit_code(result: &local::RunResult) -> ExitCode {
     use local::Settled;
+    let any = |s: Settled| result.resources.iter().any(|r| r.settled == s);
     if result.all_ready() {
         ExitCode::SUCCESS
-    } else if result
-        .resources
-        .iter()
-        .any(|r| r.settled == Settled::TimedOut)
-    {
+    } else if any(Settled::Interrupted) {
+        ExitCode::from(3)
+    } else if any(Settled::TimedOut) {
         ExitCode::from(2)
     } else {
         ExitCode::from(1)
@@ -256,8 +271,9 @@ async fn journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
     match command {
         JournalCommand::Verify { journal } => {
             let report = FileJournal::verify(&journal)?;
+            let torn = report.torn_tail.map(|line| format!("; line {line} is an append a crash interrupted before it was acknowledged (no change was made for it), dropped on the next apply")).unwrap_or_default();
             println!(
-                "{}: {} entries, chain intact, head {}",
+                "{}: {} entries, chain intact, head {}{torn}",
                 journal.display(),
                 report.entries,
                 report.head

@@ -451,6 +451,7 @@ async fn journal_export_reads_the_cluster_journal() {
         prior: json!({"isCloudManaged": false}),
         request_id: None,
         error: None,
+        note: None,
     };
     journal
         .append(&[record("a", Phase::Intent), record("b", Phase::Intent)])

@@ -101,8 +101,8 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     result
 }
 
-/// SIGTERM (what Kubernetes sends) or Ctrl-C.
-async fn terminated() {
+/// Resolves on SIGTERM (what Kubernetes sends) or Ctrl-C.
+pub async fn terminated() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -34,6 +34,10 @@ pub use metrics::Metrics;
 
 /// How long shutdown waits for the Lease to be released (the chart's grace period is 30 s).
 const RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long the passes in flight may take to finish after a stop (SIGTERM, or the Lease lost)
+/// before they are abandoned. With [`RELEASE_TIMEOUT`] it fits the chart's 30 s grace period;
+/// an abandoned pass leaves journal intents that the next pass settles by reading Graph back.
+pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The field manager of every status write.
 pub const FIELD_MANAGER: &str = "entra-cloud-operator";
@@ -353,6 +357,7 @@ async fn run_controllers(ctx: Arc<Context>, stop: impl Future<Output = ()> + Sen
         stop.await;
         let _ = tx.send(true);
     });
+    let drained = wait_true(rx.clone());
     let scopes: Vec<Option<String>> = if ctx.options.namespaces.is_empty() {
         vec![None]
     } else {
@@ -385,5 +390,15 @@ async fn run_controllers(ctx: Arc<Context>, stop: impl Future<Output = ()> + Sen
             conversion::error_policy::<CloudGroupConversion>,
         )));
     }
-    futures::future::join_all(runs).await;
+    // In-flight passes finish (kube-runtime's graceful shutdown), within the drain bound.
+    tokio::select! {
+        _ = futures::future::join_all(runs) => {}
+        () = async {
+            drained.await;
+            tokio::time::sleep(DRAIN_TIMEOUT).await;
+        } => warn!(
+            drain_s = DRAIN_TIMEOUT.as_secs(),
+            "passes still in flight after the drain period: abandoned; the next pass settles their journal intents"
+        ),
+    }
 }

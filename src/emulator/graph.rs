@@ -247,7 +247,10 @@ pub(super) fn run(
     let now = inner.clock.now();
     inner.tenant.apply_due(now);
     if batch::is_batch(method, &segments) {
-        return batch::run(inner, version, headers, body, &base);
+        // A reset after applying drops the batch's answer too, once its requests ran.
+        let mut outcome = batch::run(inner, version, headers, body, &base);
+        outcome.reset |= reset_after;
+        return outcome;
     }
     let route = match resolve(method, &segments) {
         Ok(r) => r,

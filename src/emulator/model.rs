@@ -114,6 +114,9 @@ pub struct Writes {
     pub patch: u32,
     /// `PATCH …/onPremisesSyncBehavior`.
     pub soa: u32,
+    /// Those of the `soa` writes that changed `isCloudManaged` (a switch or a rollback; a
+    /// repeated PATCH of the current value changes nothing). Not counted again in the total.
+    pub soa_changes: u32,
     /// `POST /directory/deletedItems/{id}/restore`.
     pub restore: u32,
     /// `POST /groups/{id}/owners/$ref`.

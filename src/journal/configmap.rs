@@ -82,6 +82,7 @@ impl ConfigMapJournal {
                 {
                     return Err(JournalError::Tampered {
                         path: cm.metadata.name.clone().unwrap_or_default(),
+                        line: i + 1,
                         seq: e.seq,
                         detail: "chain does not verify".into(),
                     });

@@ -1,9 +1,16 @@
 //! The journal as a JSON Lines file, each append fsync'ed before it returns.
+//!
+//! An entry is committed once its line, newline included, is on disk: an append is acknowledged
+//! only after `fsync`, and nothing acts on records before that. A crash (SIGKILL, power loss)
+//! in the middle of an append can leave a final line without its newline; that torn tail was
+//! never acknowledged, so no change was made on its behalf, and opening the journal drops it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+use tracing::warn;
 
 use super::{Entry, GENESIS_HASH, Journal, JournalError, Record, chain_hash};
 
@@ -26,33 +33,69 @@ pub struct VerifyReport {
     pub entries: u64,
     /// Hash of the last entry (the chain's head), to compare with a copy kept elsewhere.
     pub head: String,
+    /// The line number of an unterminated final line: an append interrupted by a crash before
+    /// it was acknowledged (not part of the journal; [`FileJournal::open`] drops it).
+    pub torn_tail: Option<usize>,
+}
+
+/// Where the committed lines end.
+struct Scan {
+    /// Byte length of the committed lines (each with its newline).
+    committed: u64,
+    /// The line number of an unterminated final line, if any.
+    torn: Option<usize>,
 }
 
 impl FileJournal {
     /// Open (or create) the journal at `path`, verifying the existing chain so new entries
-    /// never extend an altered history.
+    /// never extend an altered history, and dropping a torn final line (see the module doc).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, JournalError> {
         let path = path.as_ref().to_path_buf();
         let io = |source| JournalError::Io {
             path: path.display().to_string(),
             source,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(Path::to_path_buf);
+        if let Some(dir) = &dir {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let report = if path.exists() {
-            Self::verify(&path)?
+        let existed = path.exists();
+        let (report, committed) = if existed {
+            verify_scan(&path)?
         } else {
-            VerifyReport {
-                entries: 0,
-                head: GENESIS_HASH.to_string(),
-            }
+            (
+                VerifyReport {
+                    entries: 0,
+                    head: GENESIS_HASH.to_string(),
+                    torn_tail: None,
+                },
+                0,
+            )
         };
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(io)?;
+        if let Some(line) = report.torn_tail {
+            warn!(
+                journal = %path.display(),
+                line,
+                "dropping an incomplete final line: an append interrupted by a crash, never acknowledged"
+            );
+            file.set_len(committed).map_err(io)?;
+            file.sync_all().map_err(io)?;
+        }
+        if !existed {
+            // The new file's directory entry must be durable too, or a crash could lose the
+            // whole journal along with the intents fsync'ed into it.
+            file.sync_all().map_err(io)?;
+            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            File::open(&dir).and_then(|d| d.sync_all()).map_err(io)?;
+        }
         Ok(FileJournal {
             tail: Mutex::new(Tail {
                 file,
@@ -68,46 +111,54 @@ impl FileJournal {
         &self.path
     }
 
-    /// Read every entry.
+    /// Read every committed entry.
     pub fn read(path: impl AsRef<Path>) -> Result<Vec<Entry>, JournalError> {
         let mut out = Vec::new();
-        for_each_entry(path.as_ref(), |e| {
+        for_each_entry(path.as_ref(), |_, e| {
             out.push(e);
             Ok(())
         })?;
         Ok(out)
     }
 
-    /// Check the whole chain: sequence numbers, links and hashes.
+    /// Check the whole chain: sequence numbers, links and hashes. An error names the line.
     pub fn verify(path: impl AsRef<Path>) -> Result<VerifyReport, JournalError> {
-        let path = path.as_ref();
-        let shown = path.display().to_string();
-        let mut prev = GENESIS_HASH.to_string();
-        let mut seq = 0;
-        for_each_entry(path, |e| {
-            let tampered = |detail: &str| JournalError::Tampered {
-                path: shown.clone(),
-                seq: e.seq,
-                detail: detail.to_string(),
-            };
-            if e.seq != seq + 1 {
-                return Err(tampered(&format!("expected sequence {}", seq + 1)));
-            }
-            if e.prev_hash != prev {
-                return Err(tampered("prevHash does not match the previous entry"));
-            }
-            if entry_hash(&e)? != e.hash {
-                return Err(tampered("content does not match its hash"));
-            }
-            seq = e.seq;
-            prev = e.hash;
-            Ok(())
-        })?;
-        Ok(VerifyReport {
+        verify_scan(path.as_ref()).map(|(report, _)| report)
+    }
+}
+
+fn verify_scan(path: &Path) -> Result<(VerifyReport, u64), JournalError> {
+    let shown = path.display().to_string();
+    let mut prev = GENESIS_HASH.to_string();
+    let mut seq = 0;
+    let scan = for_each_entry(path, |line, e| {
+        let tampered = |detail: &str| JournalError::Tampered {
+            path: shown.clone(),
+            line,
+            seq: e.seq,
+            detail: detail.to_string(),
+        };
+        if e.seq != seq + 1 {
+            return Err(tampered(&format!("expected sequence {}", seq + 1)));
+        }
+        if e.prev_hash != prev {
+            return Err(tampered("prevHash does not match the previous entry"));
+        }
+        if entry_hash(&e)? != e.hash {
+            return Err(tampered("content does not match its hash"));
+        }
+        seq = e.seq;
+        prev = e.hash;
+        Ok(())
+    })?;
+    Ok((
+        VerifyReport {
             entries: seq,
             head: prev,
-        })
-    }
+            torn_tail: scan.torn,
+        },
+        scan.committed,
+    ))
 }
 
 impl Journal for FileJournal {
@@ -136,12 +187,13 @@ impl Journal for FileJournal {
         resource: &'a super::ResourceKey,
         visit: &'a mut (dyn FnMut(Entry) + Send),
     ) -> super::BoxFuture<'a, Result<(), JournalError>> {
-        let result = for_each_entry(&self.path, |e| {
+        let result = for_each_entry(&self.path, |_, e| {
             if &e.record.resource == resource {
                 visit(e);
             }
             Ok(())
-        });
+        })
+        .map(|_| ());
         Box::pin(std::future::ready(result))
     }
 }
@@ -180,37 +232,51 @@ pub(super) fn entry_hash(e: &Entry) -> Result<String, JournalError> {
     Ok(chain_hash(&e.prev_hash, &body))
 }
 
+/// Calls `f` with each committed entry and its 1-based line number; blank lines are skipped.
 fn for_each_entry(
     path: &Path,
-    mut f: impl FnMut(Entry) -> Result<(), JournalError>,
-) -> Result<(), JournalError> {
+    mut f: impl FnMut(usize, Entry) -> Result<(), JournalError>,
+) -> Result<Scan, JournalError> {
     let shown = path.display().to_string();
+    let io = |source| JournalError::Io {
+        path: shown.clone(),
+        source,
+    };
+    let mut scan = Scan {
+        committed: 0,
+        torn: None,
+    };
     let file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(JournalError::Io {
-                path: shown,
-                source,
-            });
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(scan),
+        Err(source) => return Err(io(source)),
     };
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|source| JournalError::Io {
-            path: shown.clone(),
-            source,
-        })?;
-        if line.trim().is_empty() {
+    let mut reader = BufReader::new(file);
+    let mut buf = Vec::new();
+    // Bounded by the file's length: each round consumes at least one byte or ends.
+    for line in 1.. {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        if buf.last() != Some(&b'\n') {
+            scan.torn = Some(line);
+            break;
+        }
+        scan.committed += n as u64;
+        let text = String::from_utf8_lossy(&buf);
+        if text.trim().is_empty() {
             continue;
         }
-        let entry: Entry = serde_json::from_str(&line).map_err(|e| JournalError::Corrupt {
+        let entry: Entry = serde_json::from_str(&text).map_err(|e| JournalError::Corrupt {
             path: shown.clone(),
-            line: i + 1,
+            line,
             detail: e.to_string(),
         })?;
-        f(entry)?;
+        f(line, entry)?;
     }
-    Ok(())
+    Ok(scan)
 }
 
 #[cfg(test)]
@@ -235,6 +301,7 @@ mod tests {
             prior: serde_json::json!({"onPremisesImmutableId": "nofCJe0gZk6D8J4gRgrt+A=="}),
             request_id: None,
             error: None,
+            note: None,
         }
     }
 
@@ -328,6 +395,60 @@ mod tests {
         ));
         // A tampered journal is not extended.
         assert!(FileJournal::open(&p).is_err());
+    }
+
+    #[test]
+    fn a_torn_final_line_is_dropped_on_open_and_reported_by_verify() {
+        let p = temp("torn");
+        let j = FileJournal::open(&p).unwrap();
+        j.append_now(&[rec("a", Phase::Intent), rec("b", Phase::Intent)])
+            .unwrap();
+        drop(j);
+        let whole = std::fs::read(&p).unwrap();
+        // A crash in the middle of the next append: half a line, no newline.
+        let mut torn = whole.clone();
+        torn.extend_from_slice(&whole[..whole.len() / 3]);
+        std::fs::write(&p, &torn).unwrap();
+        let report = FileJournal::verify(&p).unwrap();
+        assert_eq!((report.entries, report.torn_tail), (2, Some(3)));
+        assert_eq!(FileJournal::read(&p).unwrap().len(), 2);
+        let j = FileJournal::open(&p).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), whole, "the torn tail is gone");
+        j.append_now(&[rec("a", Phase::Applied)]).unwrap();
+        let report = FileJournal::verify(&p).unwrap();
+        assert_eq!((report.entries, report.torn_tail), (3, None));
+    }
+
+    #[test]
+    fn a_flipped_byte_is_reported_with_its_line() {
+        let p = temp("flip");
+        let j = FileJournal::open(&p).unwrap();
+        j.append_now(&[
+            rec("a", Phase::Intent),
+            rec("b", Phase::Intent),
+            rec("c", Phase::Intent),
+        ])
+        .unwrap();
+        drop(j);
+        let text = std::fs::read_to_string(&p).unwrap();
+        // In line 2, inside the object id "b": still JSON, but not what was hashed.
+        let at = text.find("\"objectId\":\"b\"").unwrap() + "\"objectId\":\"".len();
+        let mut bytes = text.into_bytes();
+        bytes[at] ^= 0x01;
+        std::fs::write(&p, &bytes).unwrap();
+        let err = FileJournal::verify(&p).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                JournalError::Tampered {
+                    line: 2,
+                    seq: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("line 2"), "{err}");
     }
 
     #[test]

@@ -30,7 +30,7 @@ impl std::fmt::Display for ResourceKey {
 }
 
 /// The change a record describes.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Action {
     /// `PATCH /organization/{id}` `onPremisesSyncEnabled: false`.
     DisableDirectorySync,
@@ -93,6 +93,10 @@ pub struct Record {
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How the outcome was established when it was not the answer to the request, e.g. read
+    /// back on resume after the operator stopped between the intent and its outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A record as stored: numbered, timed and chained to its predecessor.
@@ -136,11 +140,13 @@ pub enum JournalError {
     },
     /// The hash chain is broken: an entry was changed, removed or inserted.
     #[error(
-        "journal {path} entry {seq}: hash chain broken ({detail}); the journal was altered after it was written"
+        "journal {path} line {line} (entry {seq}): hash chain broken ({detail}); the journal was altered after it was written"
     )]
     Tampered {
         /// The file.
         path: String,
+        /// 1-based line number (in the file, or in the ConfigMap shard named by `path`).
+        line: usize,
         /// The first entry that does not verify.
         seq: u64,
         /// Which check failed.
@@ -216,7 +222,7 @@ pub fn write_csv(entries: &[Entry], out: &mut impl std::io::Write) -> std::io::R
     }
     writeln!(
         out,
-        "seq,time,kind,namespace,name,tenantId,objectType,objectId,objectName,action,phase,prior,requestId,error,hash"
+        "seq,time,kind,namespace,name,tenantId,objectType,objectId,objectName,action,phase,prior,requestId,error,note,hash"
     )?;
     for e in entries {
         let r = &e.record;
@@ -239,6 +245,7 @@ pub fn write_csv(entries: &[Entry], out: &mut impl std::io::Write) -> std::io::R
             },
             r.request_id.clone().unwrap_or_default(),
             r.error.clone().unwrap_or_default(),
+            r.note.clone().unwrap_or_default(),
             e.hash.clone(),
         ];
         let line: Vec<String> = row.iter().map(|f| field(f)).collect();

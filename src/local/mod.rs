@@ -9,5 +9,6 @@ pub mod progress;
 mod runnables;
 pub mod runner;
 pub mod schema;
+mod stop;
 
-pub use runner::{PlanReport, Ran, RunOptions, RunResult, Settled, apply, plan};
+pub use runner::{PlanReport, Ran, RunOptions, RunResult, Settled, Stop, apply, apply_until, plan};

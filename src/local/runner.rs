@@ -18,6 +18,7 @@ use super::manifests::Manifests;
 use super::progress::{Progress, ProgressMode};
 pub(super) use super::runnables::Runnable;
 use super::runnables::{TenantRun, UserRun};
+pub use super::stop::Stop;
 use crate::clock::ScaledClock;
 
 /// Options of `apply` and `plan`.
@@ -50,6 +51,9 @@ pub enum Settled {
     Suspended,
     /// Neither before the timeout.
     TimedOut,
+    /// Neither before a stop (SIGTERM): the pass in flight finished, or was abandoned after
+    /// the grace period; the next run settles what it left open from the journal.
+    Interrupted,
 }
 
 /// One resource after the run.
@@ -91,6 +95,15 @@ pub(super) fn key_of(kind: &str, meta: &kube::api::ObjectMeta) -> ResourceKey {
 
 /// Reconcile every resource until it is Ready or Stalled, or the timeout passes.
 pub async fn apply(manifests: Manifests, opts: &RunOptions) -> anyhow::Result<RunResult> {
+    apply_until(manifests, opts, &Stop::never()).await
+}
+
+/// [`apply`], ending early (each resource [`Settled::Interrupted`]) when `stop` is requested.
+pub async fn apply_until(
+    manifests: Manifests,
+    opts: &RunOptions,
+    stop: &Stop,
+) -> anyhow::Result<RunResult> {
     let journal: Arc<dyn Journal> = Arc::new(FileJournal::open(&opts.journal)?);
     let progress = Progress::new(opts.progress);
     let clock = ScaledClock::new(opts.time_scale);
@@ -114,6 +127,7 @@ pub async fn apply(manifests: Manifests, opts: &RunOptions) -> anyhow::Result<Ru
             &progress,
             &clock,
             deadline,
+            stop,
         )));
     }
     for l in manifests.users {
@@ -150,6 +164,7 @@ pub async fn apply(manifests: Manifests, opts: &RunOptions) -> anyhow::Result<Ru
             &progress,
             &clock,
             deadline,
+            stop,
         )));
     }
     let mut group_runs = Vec::new();
@@ -157,7 +172,7 @@ pub async fn apply(manifests: Manifests, opts: &RunOptions) -> anyhow::Result<Ru
         let (run, client) = super::groups::prepare(l, &tenants, &clients);
         let journal = journal.as_ref();
         group_runs.push(run_one(
-            run, client, opts, journal, &progress, &clock, deadline,
+            run, client, opts, journal, &progress, &clock, deadline, stop,
         ));
     }
     let (mut resources, groups) = futures::future::join(
@@ -223,6 +238,7 @@ pub(super) fn tenant_client(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_one<R: Runnable>(
     mut res: R,
     client: Result<crate::graph::GraphClient, (&'static str, String)>,
@@ -231,6 +247,7 @@ async fn run_one<R: Runnable>(
     progress: &Progress,
     clock: &ScaledClock,
     deadline: Instant,
+    stop: &Stop,
 ) -> Ran {
     let key = res.key();
     let shown = format!("{}/{}", key.namespace, key.name);
@@ -243,6 +260,10 @@ async fn run_one<R: Runnable>(
         settled,
     };
     loop {
+        if stop.is_requested() {
+            progress.finish(&shown);
+            return done(&res, Settled::Interrupted);
+        }
         let now = clock.now();
         let ctx = match &client {
             Err((reason, message)) => Err((*reason, message.clone())),
@@ -255,7 +276,18 @@ async fn run_one<R: Runnable>(
                 guard: &guard,
             }),
         };
-        let wait = match res.pass(ctx, now).await {
+        // On a stop the pass may finish its wave within the grace; past it, it is dropped
+        // between two awaits (never inside an append) and the next run settles its intents.
+        let passed = tokio::select! {
+            r = res.pass(ctx, now) => Some(r),
+            () = stop.expired() => None,
+        };
+        let Some(passed) = passed else {
+            progress.warn(&shown, "stopped: pass in flight abandoned after the grace");
+            progress.finish(&shown);
+            return done(&res, Settled::Interrupted);
+        };
+        let wait = match passed {
             Ok((events, requeue_after)) => {
                 failures = 0;
                 for e in &events {
@@ -295,7 +327,10 @@ async fn run_one<R: Runnable>(
             progress.finish(&shown);
             return done(&res, Settled::TimedOut);
         }
-        tokio::time::sleep(wait.min(deadline - now)).await;
+        tokio::select! {
+            () = tokio::time::sleep(wait.min(deadline - now)) => {}
+            () = stop.requested() => {}
+        }
     }
 }
 

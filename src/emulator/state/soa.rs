@@ -130,9 +130,11 @@ impl Tenant {
         if value && !sync.cloud_managed {
             sync.cloud_managed = true;
             sync.enabled = None;
+            writes.soa_changes += 1;
         } else if rollback {
             // Until the sync client's next cycle the object stays cloud-writable, `null`.
             sync.cloud_managed = false;
+            writes.soa_changes += 1;
         }
         let after = SyncPrint::of(sync);
         writes.soa += 1;

@@ -79,6 +79,7 @@ impl Recorder<'_> {
             prior,
             request_id: None,
             error: None,
+            note: None,
         }
     }
 

@@ -87,6 +87,7 @@ fn record(
         prior,
         request_id: None,
         error: None,
+        note: None,
     }
 }
 

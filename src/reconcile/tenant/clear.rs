@@ -151,5 +151,6 @@ fn record(
         prior: json!({ "onPremisesImmutableId": user.on_premises_immutable_id }),
         request_id,
         error,
+        note: None,
     }
 }

@@ -40,6 +40,7 @@ impl Pass {
             prior: json!({ "onPremisesSyncEnabled": org.on_premises_sync_enabled }),
             request_id,
             error,
+            note: None,
         };
         if remediation {
             let drift = if enabled {

@@ -69,6 +69,7 @@ fn record(
         prior,
         request_id: None,
         error: None,
+        note: None,
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod convert;
 pub mod plan;
+pub mod resume;
 pub mod revert;
 pub mod select;
 pub mod validate;
@@ -19,7 +20,7 @@ use crate::api::conditions as cond;
 use crate::api::tenant::TenantSyncPolicySpec;
 use crate::api::user::{CloudUserConversionSpec, CloudUserConversionStatus, Exclusion};
 use crate::graph::ErrorCategory;
-use crate::journal::{self, Action};
+use crate::journal::{Action, Phase};
 
 use super::health::{self, Health};
 use super::tenant::{GUARD_INTERVAL, INVALID_SPEC, stall_message};
@@ -131,9 +132,38 @@ async fn reconcile_inner(
             return Ok(pass.finish(Health::Stalled(reason, msg), Some(GUARD_INTERVAL)));
         }
     };
-    // Only the ids: the journal of a 100,000-user wave is not held in memory.
-    let applied: BTreeSet<String> =
-        journal::applied_objects(ctx.journal, &ctx.resource, Action::SwitchToCloud).await?;
+    let entries = ctx.journal.entries_for(&ctx.resource).await?;
+    // Changes a stop left without an outcome are settled by reading them back first, so the
+    // plan below sees the journal as Graph is.
+    let mut settled_now = Vec::new();
+    if spec.mode == crate::api::common::ConversionMode::Apply {
+        let (settled, records) = resume::settle(ctx, &selection, &entries).await?;
+        if settled != resume::Settled::default() {
+            info!(
+                applied = settled.applied,
+                abandoned = settled.abandoned,
+                "settled open journal intents"
+            );
+            pass.events.push(ReconcileEvent::normal(
+                "Resumed",
+                "Resume",
+                format!(
+                    "read back {} changes left without an outcome: {} had been made, {} had not",
+                    settled.applied + settled.abandoned,
+                    settled.applied,
+                    settled.abandoned
+                ),
+            ));
+        }
+        settled_now = records;
+    }
+    let applied: BTreeSet<String> = entries
+        .iter()
+        .map(|e| &e.record)
+        .chain(settled_now.iter())
+        .filter(|r| r.action == Action::SwitchToCloud && r.phase == Phase::Applied)
+        .map(|r| r.object_id.clone())
+        .collect();
     let mut selection = selection;
     if spec.method == crate::api::user::UserConversionMethod::SourceOfAuthority {
         // A user this resource switched that someone switched back is drift at once, before

@@ -107,6 +107,7 @@ fn record(
         prior,
         request_id: None,
         error: None,
+        note: None,
     }
 }
 

@@ -1,0 +1,278 @@
+//! Resume after a stop: settle, by reading Graph back, every change the journal shows as
+//! intended but never answered.
+//!
+//! A wave journals its intents (durably) before any request leaves and the outcomes after the
+//! answers. An operator killed in between leaves intents without an outcome: either the
+//! request never left (killed before the Graph write) or it landed and the answer was lost
+//! (killed after it). Both are told apart by reading the object: the outcome is recorded then,
+//! `Applied` or `Failed`, with a `note` saying it was read back, and the prior value carried
+//! over from the intent (so a revert finds it). A change recorded `Failed` that Graph shows
+//! done (a write that landed although every answer was lost) is recorded `Applied` the same way.
+//!
+//! The invariant this keeps: in the journal, every intent of a user's step is followed by
+//! exactly one outcome, and each step a user went through has exactly one `Applied`.
+
+use std::collections::BTreeMap;
+
+use crate::graph::GraphError;
+use crate::journal::{Action, Entry, Phase, Record};
+use crate::reconcile::{Context, ReconcileError};
+
+use super::select::{Candidate, Selection};
+
+/// The steps of a user conversion; revert entries settle on their own.
+const STEPS: [Action; 3] = [
+    Action::RestoreUser,
+    Action::SwitchToCloud,
+    Action::ClearImmutableId,
+];
+
+/// What the journal last says about one user's step.
+#[derive(Debug, Clone)]
+struct Last {
+    /// The last intent (its prior values are carried into the outcome).
+    intent: Record,
+    /// The phase of the last record: `Intent` when no outcome followed it.
+    phase: Phase,
+}
+
+/// For each (user, step) of a conversion, the last intent and the phase of the last record.
+fn last_records(entries: &[Entry]) -> BTreeMap<(String, Action), Last> {
+    let mut last: BTreeMap<(String, Action), Last> = BTreeMap::new();
+    for e in entries {
+        let r = &e.record;
+        if r.object_type != "user" || !STEPS.contains(&r.action) {
+            continue;
+        }
+        let key = (r.object_id.clone(), r.action);
+        match r.phase {
+            Phase::Intent => {
+                last.insert(
+                    key,
+                    Last {
+                        intent: r.clone(),
+                        phase: Phase::Intent,
+                    },
+                );
+            }
+            phase => {
+                if let Some(l) = last.get_mut(&key) {
+                    l.phase = phase;
+                }
+            }
+        }
+    }
+    last
+}
+
+/// Whether Graph shows a step done, from what the selection read (`None`: read it).
+fn shown_done(action: Action, c: Option<&Candidate>) -> Option<bool> {
+    let c = c?;
+    match action {
+        Action::RestoreUser => Some(!c.deleted),
+        Action::ClearImmutableId => Some(!c.deleted && c.immutable_id.is_none()),
+        // The switch is read explicitly: a user that reads as not synchronised may also have
+        // been switched back (and not yet taken back by the sync client).
+        _ => None,
+    }
+}
+
+/// What resuming found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Settled {
+    /// Intents (or failed answers) whose change Graph shows done.
+    pub applied: usize,
+    /// Intents whose change Graph shows not done: the request never left, or failed.
+    pub abandoned: usize,
+}
+
+/// Settle what the journal leaves open, appending one outcome per open intent (and `Applied`
+/// for a failed answer whose change Graph shows done). Returns the records appended too, so
+/// the caller sees the journal as it now stands.
+pub async fn settle(
+    ctx: &Context<'_>,
+    selection: &Selection,
+    entries: &[Entry],
+) -> Result<(Settled, Vec<Record>), ReconcileError> {
+    let last = last_records(entries);
+    // Open intents, and failed switches or clears that may have landed after all.
+    let mut open: Vec<(Action, &Last)> = Vec::new();
+    for ((id, action), l) in &last {
+        let cand = selection.candidates.get(id);
+        let maybe_landed = l.phase == Phase::Failed
+            && match action {
+                Action::SwitchToCloud => cand.is_some_and(|c| !c.synced && c.formerly_synced),
+                other => shown_done(*other, cand) == Some(true),
+            };
+        if l.phase == Phase::Intent || maybe_landed {
+            open.push((*action, l));
+        }
+    }
+    if open.is_empty() {
+        return Ok((Settled::default(), Vec::new()));
+    }
+
+    // Read back what the selection does not tell: switches, and users it no longer holds.
+    let switches: Vec<String> = open
+        .iter()
+        .filter(|(a, _)| *a == Action::SwitchToCloud)
+        .map(|(_, l)| l.intent.object_id.clone())
+        .collect();
+    let mut switched: BTreeMap<String, Result<bool, GraphError>> = switches
+        .iter()
+        .cloned()
+        .zip(
+            ctx.graph
+                .users_cloud_managed(&switches, ctx.concurrency)
+                .await,
+        )
+        .collect();
+
+    let mut settled = Settled::default();
+    let mut records = Vec::new();
+    for (action, l) in open {
+        let id = &l.intent.object_id;
+        let done: Result<bool, GraphError> = match action {
+            Action::SwitchToCloud => switched
+                .remove(id)
+                .unwrap_or(Ok(false))
+                // A 404: the user is gone, so the switch is not in effect.
+                .or_else(|e| not_found_as(e, false)),
+            other => match shown_done(other, selection.candidates.get(id)) {
+                Some(done) => Ok(done),
+                None => read_user(ctx, other, id).await,
+            },
+        };
+        let done = match done {
+            Ok(d) => d,
+            Err(e) if e.category().is_retryable() => return Err(ReconcileError::Graph(e)),
+            Err(e) => {
+                // Cannot tell: close the intent as failed; a change that landed after all is
+                // found by the next pass (a failed answer whose change Graph shows done).
+                records.push(outcome(
+                    &l.intent,
+                    Phase::Failed,
+                    format!("could not be read back after the operator stopped: {e}"),
+                ));
+                settled.abandoned += 1;
+                continue;
+            }
+        };
+        if done {
+            settled.applied += 1;
+            let how = if l.phase == Phase::Intent {
+                "read back after the operator stopped before recording the answer: the change had landed"
+            } else {
+                "read back after a failed answer: the change had landed"
+            };
+            records.push(outcome(&l.intent, Phase::Applied, how.into()));
+        } else if l.phase == Phase::Intent {
+            settled.abandoned += 1;
+            records.push(outcome(
+                &l.intent,
+                Phase::Failed,
+                "read back after the operator stopped before recording the answer: the change had not been made".into(),
+            ));
+        }
+    }
+    ctx.journal.append(&records).await?;
+    Ok((settled, records))
+}
+
+fn not_found_as(e: GraphError, value: bool) -> Result<bool, GraphError> {
+    match e {
+        GraphError::Api { status: 404, .. } => Ok(value),
+        e => Err(e),
+    }
+}
+
+/// Whether a restore or a clear is in effect, reading the user (not in the selection).
+async fn read_user(ctx: &Context<'_>, action: Action, id: &str) -> Result<bool, GraphError> {
+    let user = ctx.graph.user(id).await?;
+    Ok(match action {
+        Action::RestoreUser => user.is_some(),
+        _ => user.is_some_and(|u| u.on_premises_immutable_id.is_none()),
+    })
+}
+
+fn outcome(intent: &Record, phase: Phase, note: String) -> Record {
+    let mut r = intent.clone();
+    r.phase = phase;
+    r.request_id = None;
+    r.error = (phase == Phase::Failed).then(|| note.clone());
+    r.note = Some(note);
+    r
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::journal::ResourceKey;
+
+    fn entry(seq: u64, id: &str, action: Action, phase: Phase) -> Entry {
+        Entry {
+            seq,
+            time: String::new(),
+            record: Record {
+                resource: ResourceKey {
+                    kind: "CloudUserConversion".into(),
+                    namespace: "identity".into(),
+                    name: "w".into(),
+                },
+                tenant_id: "t".into(),
+                object_type: "user".into(),
+                object_id: id.into(),
+                object_name: None,
+                action,
+                phase,
+                prior: serde_json::json!({"onPremisesImmutableId": format!("imm-{id}-{seq}")}),
+                request_id: None,
+                error: None,
+                note: None,
+            },
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_last_intent_and_the_phase_after_it() {
+        use Action::*;
+        use Phase::*;
+        let entries = vec![
+            entry(1, "a", SwitchToCloud, Intent),
+            entry(2, "a", ClearImmutableId, Intent),
+            entry(3, "b", SwitchToCloud, Intent),
+            entry(4, "a", SwitchToCloud, Applied),
+            entry(5, "b", SwitchToCloud, Failed),
+            entry(6, "b", SwitchToCloud, Intent),
+            entry(7, "c", SwitchToAd, Intent),
+        ];
+        let last = last_records(&entries);
+        let phase = |id: &str, a| last.get(&(id.to_string(), a)).map(|l| l.phase);
+        assert_eq!(phase("a", SwitchToCloud), Some(Applied));
+        assert_eq!(phase("a", ClearImmutableId), Some(Intent));
+        assert_eq!(
+            phase("b", SwitchToCloud),
+            Some(Intent),
+            "retried after a failure"
+        );
+        assert_eq!(phase("c", SwitchToAd), None, "revert entries are not steps");
+        let b = &last[&("b".to_string(), SwitchToCloud)];
+        assert_eq!(b.intent.prior["onPremisesImmutableId"], "imm-b-6");
+    }
+
+    #[test]
+    fn outcomes_carry_the_prior_value_and_a_note() {
+        let intent = entry(1, "a", Action::ClearImmutableId, Phase::Intent).record;
+        let applied = outcome(&intent, Phase::Applied, "read back".into());
+        assert_eq!(applied.prior, intent.prior);
+        assert_eq!(
+            (applied.error, applied.note.as_deref()),
+            (None, Some("read back"))
+        );
+        let failed = outcome(&intent, Phase::Failed, "not made".into());
+        assert_eq!(failed.error.as_deref(), Some("not made"));
+    }
+}
