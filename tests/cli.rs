@@ -2,46 +2,20 @@
 //! it, exit codes and output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+mod common;
+
+use common::process::EmulatorProcess;
 
 const BIN: &str = env!("CARGO_BIN_EXE_entra-cloud-operator");
 
-/// The emulator process; killed on drop.
-struct EmulatorProcess {
-    child: Child,
-    url: String,
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn emulator(args: &[&str]) -> EmulatorProcess {
-    let mut child = Command::new(BIN)
-        // No latency unless a test asks for some (flags given later win).
-        .args(["emulator", "--listen", "127.0.0.1:0", "--latency", "0"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    // Keep draining: a closed pipe would end the emulator at its next line.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let url = first
-        .trim()
-        .strip_prefix("emulator listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .to_string();
-    EmulatorProcess { child, url }
+    // No latency unless a test asks for some (flags given later win).
+    let all: Vec<&str> = ["--latency", "0"].iter().chain(args).copied().collect();
+    EmulatorProcess::start(BIN, &all)
 }
 
 fn examples() -> PathBuf {

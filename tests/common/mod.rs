@@ -2,6 +2,8 @@
 //! manifests and a bounded reconcile loop.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod process;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

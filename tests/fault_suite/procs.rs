@@ -1,8 +1,8 @@
 //! The emulator and the operator as their own processes, and the emulator's control API.
 
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -14,42 +14,19 @@ pub fn bin() -> String {
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_entra-cloud-operator").to_string())
 }
 
-/// The emulator process; killed on drop.
+/// The emulator process (killed on drop) and a client of its control API.
 pub struct Emulator {
-    child: Child,
+    _process: crate::common::process::EmulatorProcess,
     pub url: String,
     http: reqwest::Client,
 }
 
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Emulator {
     pub fn start(args: &[&str]) -> Emulator {
-        let mut child = Command::new(bin())
-            .args(["emulator", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).unwrap();
-        // Keep draining: a closed pipe would end the emulator at its next line.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let url = first
-            .trim()
-            .strip_prefix("emulator listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_string();
+        let process = crate::common::process::EmulatorProcess::start(&bin(), args);
         Emulator {
-            child,
-            url,
+            url: process.url.clone(),
+            _process: process,
             http: reqwest::Client::new(),
         }
     }
