@@ -1,6 +1,6 @@
 //! The two windows a kill can hit, made exact against the in-process emulator: between the
 //! journal's intents and the Graph writes, and between the Graph writes and their outcomes;
-//! plus a write that landed although every answer was lost.
+//! plus a write that landed although every answer was lost, and read-backs that keep failing.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -290,5 +290,27 @@ async fn a_switch_that_landed_although_every_answer_was_lost_is_recorded_applied
     assert_eq!(failed, before.len(), "every switch answered with a failure");
     until_ready(&emu, &journal).await;
     assert_converted_once(&emu, &path, &before).await;
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn switch_reads_that_keep_failing_do_not_hold_a_converged_conversion() {
+    let (emu, path, before) = setup().await;
+    let journal = FileJournal::open(&path).unwrap();
+    until_ready(&emu, &journal).await;
+    // Every JSON batch (the switch read-backs) now fails, however often it is sent again.
+    control_post(
+        &emu,
+        "faults",
+        json!({"status": 503, "count": 100000, "method": "POST", "path": "$batch"}),
+    )
+    .await;
+    let mut obj = cuc();
+    pass(&emu, &journal, &mut obj)
+        .await
+        .expect("a pass whose switch reads fail transiently still ends");
+    let st = obj.status.unwrap();
+    assert!(cond::is_true(&st.conditions, cond::READY), "{st:#?}");
+    assert_eq!(st.converted, before.len() as i64);
     emu.shutdown().await;
 }

@@ -4,6 +4,7 @@
 //! converted users for AD taking them back.
 
 pub mod convert;
+mod drift;
 pub mod plan;
 pub mod resume;
 pub mod revert;
@@ -165,45 +166,33 @@ async fn reconcile_inner(
         .map(|r| r.object_id.clone())
         .collect();
     let mut selection = selection;
-    if spec.method == crate::api::user::UserConversionMethod::SourceOfAuthority {
-        // A user this resource switched that someone switched back is drift at once, before
-        // the next sync cycle takes it over: read the switch of those that look converted.
-        let to_check: Vec<String> = selection
-            .candidates
-            .values()
-            .filter(|c| !c.synced && c.formerly_synced && applied.contains(&c.id))
-            .map(|c| c.id.clone())
-            .collect();
-        // Read in JSON batches when the client batches.
-        let results = ctx
-            .graph
-            .users_cloud_managed(&to_check, ctx.concurrency)
-            .await;
-        for (id, result) in to_check.into_iter().zip(results) {
-            match result {
-                Ok(true) => {}
-                Ok(false) => {
-                    if let Some(c) = selection.candidates.get_mut(&id) {
-                        c.rolled_back = true;
-                    }
-                }
-                Err(e) if e.category().is_retryable() => return Err(ReconcileError::Graph(e)),
-                Err(e) => {
-                    let msg = stall_message(
-                        &e,
-                        input.tenant,
-                        &ctx.resource.namespace,
-                        &permissions::users(spec),
-                    );
-                    return Ok(pass.finish(
-                        Health::Stalled(e.category().reason(), msg),
-                        Some(GUARD_INTERVAL),
-                    ));
-                }
+    let mut classified = plan::classify(spec, &selection, &applied);
+    // A user this resource switched that someone switched back is drift at once, before the
+    // next sync cycle takes it over: the switch of those that look converted is read back.
+    // That is a request per converted user, so it is done once nothing is pending: while a
+    // rollout goes on, its passes spend their requests on the waves (a user AD takes back in
+    // the meantime reads as synchronised again and is drift all the same).
+    if spec.method == crate::api::user::UserConversionMethod::SourceOfAuthority
+        && classified.pending.is_empty()
+    {
+        match drift::read_switches(ctx, &mut selection, &applied).await {
+            Ok(0) => {}
+            Ok(_) => classified = plan::classify(spec, &selection, &applied),
+            Err(e) if e.category().is_retryable() => return Err(ReconcileError::Graph(e)),
+            Err(e) => {
+                let msg = stall_message(
+                    &e,
+                    input.tenant,
+                    &ctx.resource.namespace,
+                    &permissions::users(spec),
+                );
+                return Ok(pass.finish(
+                    Health::Stalled(e.category().reason(), msg),
+                    Some(GUARD_INTERVAL),
+                ));
             }
         }
     }
-    let classified = plan::classify(spec, &selection, &applied);
     let step = plan::decide(
         spec,
         &classified,
