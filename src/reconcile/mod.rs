@@ -5,6 +5,7 @@
 pub mod group;
 pub mod health;
 pub mod permissions;
+pub mod settle;
 pub mod tenant;
 pub mod user;
 
