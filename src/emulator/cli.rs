@@ -148,6 +148,9 @@ pub struct EmulatorArgs {
     /// temporary directory. The path is printed at start.
     #[arg(long, requires = "tls", value_name = "PATH")]
     pub tls_cert_out: Option<PathBuf>,
+    /// A real Active Directory for the simulated sync client (`--ad-*`).
+    #[command(flatten)]
+    pub ad: super::active_directory::AdArgs,
 }
 
 /// The applications of an `--apps` file.
@@ -285,6 +288,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         let file = TenantFile::parse(&text).with_context(|| format!("in {}", path.display()))?;
         config.tenant_file = Some(file);
     }
+    config.active_directory = args.ad.source()?;
     let banner = format!(
         "tenant {} client_id {} client_secret {} (permissions: {}; certificates: {}; federated credentials: {}; more applications: {})",
         config.tenant_id,
