@@ -127,6 +127,15 @@ async fn cycle(emu: &Emulator) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
+async fn rename(dc: &SambaDc, dn: &str, display_name: &str) {
+    let value = std::collections::HashSet::from([display_name.as_bytes().to_vec()]);
+    dc.modify(
+        dn,
+        vec![ldap3::Mod::Replace(b"displayName".to_vec(), value)],
+    )
+    .await;
+}
+
 fn ids(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
@@ -302,7 +311,10 @@ async fn a_user_switched_to_the_cloud_is_skipped() {
         .await
         .unwrap();
 
-    // Out of scope and renamed in AD: neither reaches the cloud-managed user.
+    // Renamed in AD, then moved out of scope: neither reaches the cloud-managed user.
+    rename(dc, &carol.dn, "Renamed In AD").await;
+    let (_, report) = cycle(&emu).await;
+    assert_eq!(ids(&report["skippedCloudManaged"]), vec![id.clone()]);
     dc.move_user(&carol.dn, &ous.unsynced).await;
     let (_, report) = cycle(&emu).await;
     assert_eq!(ids(&report["skippedCloudManaged"]), vec![id.clone()]);
@@ -313,6 +325,24 @@ async fn a_user_switched_to_the_cloud_is_skipped() {
         .find(|u| u["id"] == json!(id))
         .unwrap();
     assert_eq!(u["isCloudManaged"], json!(true));
+    assert!(
+        u["displayName"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Carol")),
+        "{u}"
+    );
+
+    // A synced user does take an AD rename at the next cycle.
+    let hank = dc.add_user(&ous.synced, "Hank", None).await;
+    cycle(&emu).await;
+    rename(dc, &hank.dn, "Hank Renamed").await;
+    let (_, report) = cycle(&emu).await;
+    let h = twin(&emu, &hank).await.expect("synced");
+    assert_eq!(h["displayName"], json!("Hank Renamed"));
+    assert_eq!(
+        ids(&report["directory"]["updated"]),
+        vec![h["id"].as_str().unwrap().to_string()]
+    );
     emu.shutdown().await;
 }
 
@@ -425,4 +455,59 @@ async fn reads_over_ldaps_and_starttls_verifying_the_dc_with_its_ca() {
         "{s}"
     );
     emu.shutdown().await;
+}
+
+/// The command line: `emulator --ad-url … --ad-password-file …` imports at start.
+#[tokio::test]
+async fn the_emulator_process_reads_the_directory_named_by_its_flags() {
+    let Some(dc) = samba_dc() else { return };
+    let ous = dc.fresh_ous("cli").await;
+    let gina = dc.add_user(&ous.synced, "Gina", Some(random_guid())).await;
+    let dir = temp_dir("ad-cli");
+    let pw = dir.join("ad-password");
+    std::fs::write(&pw, format!("{}\n", dc.password)).unwrap();
+    let emu = common::process::EmulatorProcess::start(
+        env!("CARGO_BIN_EXE_entra-cloud-operator"),
+        &[
+            "--users",
+            "0",
+            "--domain",
+            DOMAIN,
+            "--latency",
+            "0",
+            "--ad-url",
+            &dc.ldap_url,
+            "--ad-bind-dn",
+            &dc.bind_dn,
+            "--ad-password-file",
+            pw.to_str().unwrap(),
+            "--ad-base-dn",
+            &ous.parent,
+            "--ad-synced-ou",
+            &ous.synced,
+        ],
+    );
+    let get = |path: &str| {
+        let url = format!("{}/_emulator/{path}", emu.url);
+        async move {
+            reqwest::get(url)
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let status = get("directory").await;
+    assert_eq!(status["linked"], json!(true), "{status}");
+    assert_eq!(status["status"]["reads"], json!(1), "{status}");
+    assert!(!status.to_string().contains(&dc.password));
+    let users = get("users").await["value"].as_array().cloned().unwrap();
+    assert!(
+        users
+            .iter()
+            .any(|u| u["userPrincipalName"] == json!(gina.upn) && u["kind"] == json!("synced")),
+        "gina imported"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -299,6 +299,14 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         config.federated_credentials.len(),
         config.apps.len(),
     );
+    let directory = config.active_directory.as_ref().map(|ad| {
+        format!(
+            "sync client reads {} under {} ({} synced OUs)",
+            ad.url,
+            ad.base_dn,
+            ad.synced_ous.len()
+        )
+    });
     let emulator = Emulator::start(config, args.listen).await?;
     let ca_path = match emulator.ca_pem() {
         Some(pem) => {
@@ -317,6 +325,9 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(out, "emulator listening on {}", emulator.url())?;
         writeln!(out, "{banner}")?;
+        if let Some(line) = &directory {
+            writeln!(out, "{line}")?;
+        }
         if let Some(path) = &ca_path {
             writeln!(out, "TLS: trust the CA certificate in {}", path.display())?;
         }
