@@ -285,3 +285,30 @@ fn dns_compare_case_and_blank_insensitively() {
     assert!(!dn_under("CN=a", ""));
     assert_eq!(normalize_dn("CN=A\\, B , OU=X"), "cn=a\\, b,ou=x");
 }
+
+#[test]
+fn an_upn_another_synced_user_has_or_none_provisions_nothing() {
+    let mut t = linked();
+    let taken = t
+        .users
+        .values()
+        .find(|u| u.kind == Kind::Synced)
+        .map(|u| u.user_principal_name.clone())
+        .unwrap();
+    let users = t.users.len();
+    let clash = AdUser {
+        user_principal_name: Some(taken),
+        ..ad(4, SYNCED)
+    };
+    let none = AdUser {
+        user_principal_name: None,
+        ..ad(5, SYNCED)
+    };
+    let (imported, _) = sync(&mut t, &[clash.clone(), none.clone()], 10.0);
+    assert_eq!(
+        imported.conflicts,
+        vec![clash.distinguished_name, none.distinguished_name]
+    );
+    assert!(imported.created.is_empty() && imported.matched.is_empty());
+    assert_eq!(t.users.len(), users);
+}

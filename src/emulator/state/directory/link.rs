@@ -24,7 +24,7 @@ pub struct DirectoryReport {
     pub matched: Vec<String>,
     /// Objects whose AD twin left the scope (moved out, or deleted in AD).
     pub left_scope: Vec<String>,
-    /// AD objects not provisioned: their UPN belongs to another synced user (DNs).
+    /// AD objects not provisioned (DNs): no userPrincipalName, or one another synced user has.
     pub conflicts: Vec<String>,
 }
 
