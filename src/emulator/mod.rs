@@ -55,6 +55,11 @@
 //! emulated time (`400 syncStateNotFound`), and `POST /_emulator/delta/reset` (tenant
 //! maintenance), after which older tokens answer `410 Gone` with a `Location` that starts over.
 //!
+//! A real Active Directory ([`EmulatorConfig::active_directory`], `emulator --ad-url …`,
+//! [`active_directory`]): the sync client reads the directory's users over LDAP at start and
+//! before every cycle and imports them (`state/directory.rs`), so tests run the whole chain
+//! real AD → sync → emulated Entra → operator; `GET /_emulator/directory` shows the reads.
+//!
 //! Behaviours Microsoft leaves UNCONFIRMED (graph-api.md §13) are switches, so both answers
 //! can be rehearsed: [`EmulatorConfig::user_sync_after_disable`],
 //! [`EmulatorConfig::org_sync_during_disable`], [`EmulatorConfig::assertion_algorithms`]
@@ -86,6 +91,7 @@
 //! against the emulator; requests shaped like the SDK's (`@odata.type` in entity bodies, casts
 //! spelt with the `graph.` namespace alias) are accepted as Graph accepts them.
 
+pub mod active_directory;
 pub mod apps;
 mod batch;
 mod cli;
@@ -232,6 +238,9 @@ pub struct EmulatorConfig {
     /// Serve HTTPS with a certificate authority made up at start (see [`tls`] and
     /// [`Emulator::ca_pem`]); plain HTTP when false (default).
     pub tls: bool,
+    /// A real Active Directory the simulated sync client reads before each cycle (see
+    /// [`active_directory`]); `None`: the AD twins are simulated.
+    pub active_directory: Option<active_directory::AdSourceConfig>,
 }
 
 impl Default for EmulatorConfig {
@@ -274,6 +283,7 @@ impl Default for EmulatorConfig {
             batch_limit_code: BatchLimitCode::BadRequest,
             batch_order: BatchOrder::Shuffled,
             tls: false,
+            active_directory: None,
         }
     }
 }
@@ -319,6 +329,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("batch_limit_code", &self.batch_limit_code)
             .field("batch_order", &self.batch_order)
             .field("tls", &self.tls)
+            .field("active_directory", &self.active_directory)
             .finish()
     }
 }
@@ -382,15 +393,23 @@ impl Emulator {
         };
         let scheme = if identity.is_some() { "https" } else { "http" };
         let latency = config.latency;
-        let inner = tokio::task::spawn_blocking(move || server::Inner::new(config, apps))
+        let directory = config.active_directory.clone();
+        let mut inner = tokio::task::spawn_blocking(move || server::Inner::new(config, apps))
             .await
             .context("seeding the tenant")??;
+        if let Some(ad) = &directory {
+            inner.tenant.directory = Some(state::DirectoryLink::new(ad.scope()));
+        }
         let shared = Arc::new(server::Shared {
             inner: Mutex::new(inner),
             latency: RwLock::new(latency),
             addr,
             scheme,
+            directory: directory.map(active_directory::gate::DirectorySource::new),
         });
+        if let Some(source) = &shared.directory {
+            active_directory::gate::initial_import(&shared, source).await;
+        }
         let app = server::router(shared);
         let (stop, stopped) = oneshot::channel::<()>();
         let (task, ca_pem) = match identity {
