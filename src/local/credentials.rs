@@ -252,6 +252,46 @@ pub fn graph_client(
     Ok(client)
 }
 
+/// The LDAP settings of `tsp`'s `activeDirectory` (none without one): the bind password and
+/// a CA bundle's Secret come from the manifests given with `-f`, else the bind password from
+/// AD_BIND_PASSWORD.
+pub fn active_directory(
+    tsp: &TenantSyncPolicy,
+    secrets: &BTreeMap<(String, String), BTreeMap<String, SecretString>>,
+) -> Option<Result<crate::ad::AdSettings, crate::ad::AdError>> {
+    let ad = tsp.spec.active_directory.as_ref()?;
+    let ns = tsp.metadata.namespace.as_deref().unwrap_or("default");
+    let from_env = std::env::var("AD_BIND_PASSWORD")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(SecretString::new);
+    Some(crate::ad::settings::resolve(ad, |r| {
+        match secrets.get(&(ns.to_string(), r.name.clone())) {
+            Some(data) => Ok(data.get(&r.key).cloned()).and_then(|v| {
+                v.map(Some).ok_or_else(|| {
+                    let keys: Vec<&str> = data.keys().map(String::as_str).collect();
+                    format!(
+                        "Secret {ns}/{} has no key {:?} (keys: {}); fix the key or the Secret",
+                        r.name,
+                        r.key,
+                        keys.join(", ")
+                    )
+                })
+            }),
+            None if r == &ad.password_secret_ref && from_env.is_some() => Ok(from_env.clone()),
+            None => Err(format!(
+                "Secret {ns}/{} is not among the manifests; add it to the files given with -f{}",
+                r.name,
+                if r == &ad.password_secret_ref {
+                    ", or export AD_BIND_PASSWORD"
+                } else {
+                    ""
+                }
+            )),
+        }
+    }))
+}
+
 /// The quota with its windows shortened by `time_scale` (ignored unless finite and positive).
 fn scaled(quota: Quota, time_scale: f64) -> Quota {
     if !(time_scale.is_finite() && time_scale > 0.0) {
