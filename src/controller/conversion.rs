@@ -268,6 +268,7 @@ async fn apply<K: ConversionKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Acti
                             concurrency: ctx.options.concurrency,
                             now,
                             guard: &ctx.guard,
+                            ad: None,
                         };
                         obj.pass(&tenant.spec, &rctx).await?
                     }
@@ -347,6 +348,7 @@ async fn cleanup<K: ConversionKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Ac
         concurrency: ctx.options.concurrency,
         now: ctx.clock.now(),
         guard: &ctx.guard,
+        ad: None,
     };
     match K::revert(&rctx, &tenant.spec.tenant_id).await? {
         RevertOutcome::Done(n) => {

@@ -59,6 +59,7 @@ pub async fn reconcile(obj: Arc<TenantSyncPolicy>, ctx: Arc<Context>) -> Result<
                     concurrency: ctx.options.concurrency,
                     now,
                     guard: &ctx.guard,
+                    ad: None,
                 };
                 rec::reconcile(input, &rctx).await?
             }

@@ -74,6 +74,8 @@ impl Runnable for TenantRun {
 pub(super) struct UserRun {
     pub(super) cuc: crate::api::CloudUserConversion,
     pub(super) tenant: Option<crate::api::TenantSyncPolicySpec>,
+    /// The tenant's Active Directory, resolved once (none without `activeDirectory`).
+    pub(super) ad: Option<crate::reconcile::DirectoryConnection>,
 }
 
 impl Runnable for UserRun {
@@ -117,7 +119,13 @@ impl Runnable for UserRun {
         };
         let outcome = match ctx {
             Err((reason, message)) => user::stall(input, now, reason, message),
-            Ok(ctx) => user::reconcile(input, &ctx).await?,
+            Ok(ctx) => {
+                let ctx = Context {
+                    ad: self.ad.as_ref(),
+                    ..ctx
+                };
+                user::reconcile(input, &ctx).await?
+            }
         };
         self.cuc.status = Some(outcome.status);
         Ok((outcome.events, outcome.requeue_after))

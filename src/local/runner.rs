@@ -154,6 +154,7 @@ pub async fn apply_until(
         };
         let run = UserRun {
             tenant: tenant.map(|t| t.spec.clone()),
+            ad: tenant.and_then(|t| credentials::active_directory(t, secrets)),
             cuc,
         };
         runs.push(futures::future::Either::Right(run_one(
@@ -274,6 +275,7 @@ async fn run_one<R: Runnable>(
                 concurrency: opts.concurrency,
                 now,
                 guard: &guard,
+                ad: None,
             }),
         };
         // On a stop the pass may finish its wave within the grace; past it, it is dropped

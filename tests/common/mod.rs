@@ -161,6 +161,7 @@ impl Harness {
             concurrency: 8,
             now: jiff::Timestamp::now(),
             guard: &self.guard,
+            ad: None,
         };
         let outcome = tenant::reconcile(
             Input {

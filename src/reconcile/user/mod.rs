@@ -3,7 +3,9 @@
 //! each switch by reading it back, halting when a wave fails too often, and watching the
 //! converted users for AD taking them back.
 
+pub mod ad_move;
 pub mod convert;
+pub mod directory;
 mod drift;
 pub mod plan;
 pub mod resume;
