@@ -466,7 +466,7 @@ async fn plan_users(
             return report;
         }
     };
-    let c = uplan::classify(&cuc.spec, &sel, &std::collections::BTreeSet::new());
+    let c = uplan::classify(&cuc.spec, &sel, &crate::guid::IdSet::default());
     let mut spec = cuc.spec.clone();
     spec.mode = crate::api::common::ConversionMode::Plan;
     let step = uplan::decide(

@@ -176,7 +176,7 @@ pub async fn run_wave(
     ctx: &Context<'_>,
     spec: &CloudUserConversionSpec,
     tenant_id: &str,
-    users: &[Candidate],
+    users: &[&Candidate],
 ) -> Result<WaveReport, JournalError> {
     let mut report = WaveReport::default();
     for part in users.chunks(PART) {
@@ -196,10 +196,12 @@ async fn run_part(
     ctx: &Context<'_>,
     spec: &CloudUserConversionSpec,
     tenant_id: &str,
-    users: &[Candidate],
+    users: &[&Candidate],
 ) -> Result<WaveReport, JournalError> {
-    let plans: Vec<(Candidate, Vec<Action>)> =
-        users.iter().map(|u| (u.clone(), steps(spec, u))).collect();
+    let plans: Vec<(Candidate, Vec<Action>)> = users
+        .iter()
+        .map(|u| ((*u).clone(), steps(spec, u)))
+        .collect();
     let intents: Vec<Record> = plans
         .iter()
         .flat_map(|(u, acts)| {

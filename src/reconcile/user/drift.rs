@@ -1,7 +1,7 @@
 //! Reading back the Source of Authority switch of the users this resource converted, to see at
 //! once a user someone switched back to AD (before the next sync cycle takes it over).
 
-use std::collections::BTreeSet;
+use crate::guid::IdSet;
 
 use tracing::warn;
 
@@ -9,6 +9,9 @@ use crate::graph::GraphError;
 use crate::reconcile::Context;
 
 use super::select::Selection;
+
+/// Users read back per part.
+const PART: usize = 2_000;
 
 /// Reads the switch of every selected user that looks converted and that this resource
 /// switched (`applied`), in JSON batches when the client batches; marks those that read
@@ -19,7 +22,7 @@ use super::select::Selection;
 pub(super) async fn read_switches(
     ctx: &Context<'_>,
     selection: &mut Selection,
-    applied: &BTreeSet<String>,
+    applied: &IdSet,
 ) -> Result<usize, GraphError> {
     let to_check: Vec<String> = selection
         .candidates
@@ -27,23 +30,23 @@ pub(super) async fn read_switches(
         .filter(|c| !c.synced && c.formerly_synced && applied.contains(&c.id))
         .map(|c| c.id.clone())
         .collect();
-    let results = ctx
-        .graph
-        .users_cloud_managed(&to_check, ctx.concurrency)
-        .await;
     let (mut rolled_back, mut unread) = (0, 0);
-    for (id, result) in to_check.into_iter().zip(results) {
-        let cloud_managed = match result {
-            Ok(v) => v,
-            Err(e) if e.category().is_retryable() => {
-                unread += 1;
-                continue;
+    // In parts: the answers of one part are held at a time, however many users were converted.
+    for part in to_check.chunks(PART) {
+        let results = ctx.graph.users_cloud_managed(part, ctx.concurrency).await;
+        for (id, result) in part.iter().zip(results) {
+            let cloud_managed = match result {
+                Ok(v) => v,
+                Err(e) if e.category().is_retryable() => {
+                    unread += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if !cloud_managed && let Some(c) = selection.candidates.get_mut(id) {
+                c.rolled_back = true;
+                rolled_back += 1;
             }
-            Err(e) => return Err(e),
-        };
-        if !cloud_managed && let Some(c) = selection.candidates.get_mut(&id) {
-            c.rolled_back = true;
-            rolled_back += 1;
         }
     }
     if unread > 0 {

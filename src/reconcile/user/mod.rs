@@ -13,7 +13,6 @@ pub mod revert;
 pub mod select;
 pub mod validate;
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -23,7 +22,6 @@ use crate::api::conditions as cond;
 use crate::api::tenant::TenantSyncPolicySpec;
 use crate::api::user::{CloudUserConversionSpec, CloudUserConversionStatus, Exclusion};
 use crate::graph::ErrorCategory;
-use crate::journal::{Action, Phase};
 
 use super::health::{self, Health};
 use super::tenant::{GUARD_INTERVAL, INVALID_SPEC, stall_message};
@@ -135,12 +133,12 @@ async fn reconcile_inner(
             return Ok(pass.finish(Health::Stalled(reason, msg), Some(GUARD_INTERVAL)));
         }
     };
-    let entries = ctx.journal.entries_for(&ctx.resource).await?;
+    // Read entry by entry: one id per converted user and the changes still open are kept.
+    let mut scan = resume::JournalScan::read(ctx).await?;
     // Changes a stop left without an outcome are settled by reading them back first, so the
     // plan below sees the journal as Graph is.
-    let mut settled_now = Vec::new();
     if spec.mode == crate::api::common::ConversionMode::Apply {
-        let (settled, records) = resume::settle(ctx, &selection, &entries).await?;
+        let (settled, records) = resume::settle(ctx, &selection, &scan).await?;
         if settled != resume::Settled::default() {
             info!(
                 applied = settled.applied,
@@ -158,28 +156,24 @@ async fn reconcile_inner(
                 ),
             ));
         }
-        settled_now = records;
+        for r in records {
+            scan.visit(r);
+        }
     }
-    let applied: BTreeSet<String> = entries
-        .iter()
-        .map(|e| &e.record)
-        .chain(settled_now.iter())
-        .filter(|r| r.action == Action::SwitchToCloud && r.phase == Phase::Applied)
-        .map(|r| r.object_id.clone())
-        .collect();
+    let applied = scan.switched;
     let mut selection = selection;
-    let mut classified = plan::classify(spec, &selection, &applied);
     // A user this resource switched that someone switched back is drift at once, before the
     // next sync cycle takes it over: the switch of those that look converted is read back.
     // That is a request per converted user, so it is done once nothing is pending: while a
     // rollout goes on, its passes spend their requests on the waves (a user AD takes back in
     // the meantime reads as synchronised again and is drift all the same).
     if spec.method == crate::api::user::UserConversionMethod::SourceOfAuthority
-        && classified.pending.is_empty()
+        && plan::classify(spec, &selection, &applied)
+            .pending
+            .is_empty()
     {
         match drift::read_switches(ctx, &mut selection, &applied).await {
-            Ok(0) => {}
-            Ok(_) => classified = plan::classify(spec, &selection, &applied),
+            Ok(_) => {}
             Err(e) if e.category().is_retryable() => return Err(ReconcileError::Graph(e)),
             Err(e) => {
                 let msg = stall_message(
@@ -195,6 +189,7 @@ async fn reconcile_inner(
             }
         }
     }
+    let classified = plan::classify(spec, &selection, &applied);
     let step = plan::decide(
         spec,
         &classified,
@@ -319,7 +314,7 @@ async fn wave(
     mut pass: Pass,
     ctx: &Context<'_>,
     input: &Input<'_>,
-    users: Vec<select::Candidate>,
+    users: Vec<&select::Candidate>,
     canary: bool,
     summary: String,
 ) -> Result<Outcome<CloudUserConversionStatus>, ReconcileError> {

@@ -1,7 +1,6 @@
 //! What to do next for a `CloudUserConversion`, from the selection, the journal and the last
 //! status. Pure: no I/O.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::api::common::{ConversionMode, parse_duration};
@@ -9,34 +8,35 @@ use crate::api::tenant::DriftPolicy;
 use crate::api::user::{CloudUserConversionSpec, CloudUserConversionStatus, UserConversionMethod};
 
 use super::select::{Candidate, Selection};
+use crate::guid::IdSet;
 
 /// The selection sorted by what it needs.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Classified {
+pub struct Classified<'a> {
     /// Users to convert (or, for `ClearImmutableId` and after a switch, to clear).
-    pub pending: Vec<Candidate>,
+    pub pending: Vec<&'a Candidate>,
     /// Users already as declared.
     pub converted: i64,
     /// Users with nothing to do (never synchronised; for `ClearImmutableId`, still synchronised).
     pub skipped: i64,
     /// Users this resource converted that AD took back.
-    pub drifted: Vec<Candidate>,
+    pub drifted: Vec<&'a Candidate>,
     /// `RestoreDeleted`: users still synchronised, waiting for their soft delete.
     pub waiting: Vec<String>,
 }
 
 /// Sort the selection. `applied` holds the ids this resource switched before (journal).
-pub fn classify(
+pub fn classify<'a>(
     spec: &CloudUserConversionSpec,
-    sel: &Selection,
-    applied: &BTreeSet<String>,
-) -> Classified {
+    sel: &'a Selection,
+    applied: &IdSet,
+) -> Classified<'a> {
     let mut c = Classified::default();
     for cand in sel.candidates.values() {
         match spec.method {
             UserConversionMethod::RestoreDeleted => {
                 if cand.deleted || (cand.formerly_synced && cand.immutable_id.is_some()) {
-                    c.pending.push(cand.clone());
+                    c.pending.push(cand);
                 } else if cand.synced {
                     // Its AD object has not left sync scope yet: someone else moves it; Entra
                     // soft-deletes the user at the next sync cycle.
@@ -50,13 +50,13 @@ pub fn classify(
             UserConversionMethod::SourceOfAuthority => {
                 if cand.synced || cand.rolled_back {
                     if applied.contains(&cand.id) {
-                        c.drifted.push(cand.clone());
+                        c.drifted.push(cand);
                     } else {
-                        c.pending.push(cand.clone());
+                        c.pending.push(cand);
                     }
                 } else if cand.formerly_synced {
                     if spec.clear_immutable_id && cand.immutable_id.is_some() {
-                        c.pending.push(cand.clone());
+                        c.pending.push(cand);
                     } else {
                         c.converted += 1;
                     }
@@ -66,7 +66,7 @@ pub fn classify(
             }
             UserConversionMethod::ClearImmutableId => {
                 if cand.formerly_synced && cand.immutable_id.is_some() {
-                    c.pending.push(cand.clone());
+                    c.pending.push(cand);
                 } else if cand.formerly_synced {
                     c.converted += 1;
                 } else {
@@ -80,7 +80,7 @@ pub fn classify(
 
 /// The next step.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Step {
+pub enum Step<'a> {
     /// `mode: Plan`: report only.
     Report,
     /// More objects than `maxObjects`.
@@ -91,8 +91,8 @@ pub enum Step {
     Pause(Duration),
     /// Convert these users (the canary when `canary`).
     Wave {
-        /// The users.
-        users: Vec<Candidate>,
+        /// The users (borrowed from the selection: a wave of 100,000 is not copied).
+        users: Vec<&'a Candidate>,
         /// Whether it is the canary wave.
         canary: bool,
     },
@@ -105,14 +105,14 @@ pub enum Step {
 }
 
 /// Decide the next step. `fresh`: the status describes another generation (or none).
-pub fn decide(
+pub fn decide<'a>(
     spec: &CloudUserConversionSpec,
-    c: &Classified,
+    c: &Classified<'a>,
     status: &CloudUserConversionStatus,
     drift: DriftPolicy,
     fresh: bool,
     now: jiff::Timestamp,
-) -> Step {
+) -> Step<'a> {
     let selected =
         c.pending.len() as i64 + c.converted + c.drifted.len() as i64 + c.waiting.len() as i64;
     if selected > spec.rollout.max_objects {
@@ -124,11 +124,12 @@ pub fn decide(
     if !fresh && status.phase.as_deref() == Some("Halted") {
         return Step::Halted;
     }
-    let mut todo: Vec<Candidate> = c.pending.clone();
-    if drift == DriftPolicy::Remediate {
-        todo.extend(c.drifted.iter().cloned());
-    }
-    if todo.is_empty() {
+    let drifted: &[&'a Candidate] = if drift == DriftPolicy::Remediate {
+        &c.drifted
+    } else {
+        &[]
+    };
+    if c.pending.is_empty() && drifted.is_empty() {
         return if !c.drifted.is_empty() {
             Step::ReportDrift
         } else if !c.waiting.is_empty() {
@@ -153,11 +154,14 @@ pub fn decide(
     } else {
         spec.rollout.wave_size
     };
-    todo.truncate(usize::try_from(size).unwrap_or(usize::MAX));
-    Step::Wave {
-        users: todo,
-        canary,
-    }
+    let users = c
+        .pending
+        .iter()
+        .chain(drifted)
+        .take(usize::try_from(size).unwrap_or(usize::MAX))
+        .copied()
+        .collect();
+    Step::Wave { users, canary }
 }
 
 #[cfg(test)]
@@ -195,7 +199,7 @@ mod tests {
     fn sel(c: Vec<Candidate>) -> Selection {
         Selection {
             matched: c.len() as i64,
-            candidates: c.into_iter().map(|c| (c.id.clone(), c)).collect(),
+            candidates: super::super::select::Candidates::from_vec(c),
             ..Default::default()
         }
     }
@@ -212,7 +216,7 @@ mod tests {
             cand("c", false, false, false),
             cand("d", true, false, true),
         ]);
-        let applied: BTreeSet<String> = ["d".to_string()].into();
+        let applied: IdSet = ["d"].into_iter().collect();
         let soa = classify(
             &spec("Apply", "SourceOfAuthority", serde_json::json!({})),
             &s,
@@ -239,7 +243,7 @@ mod tests {
         let clear = classify(
             &spec("Apply", "ClearImmutableId", serde_json::json!({})),
             &s,
-            &BTreeSet::new(),
+            &IdSet::default(),
         );
         assert_eq!(
             clear
@@ -258,7 +262,7 @@ mod tests {
             .map(|i| cand(&format!("u{i}"), true, false, true))
             .collect());
         let sp = spec("Apply", "SourceOfAuthority", serde_json::json!({}));
-        let c = classify(&sp, &s, &BTreeSet::new());
+        let c = classify(&sp, &s, &IdSet::default());
         let mut st = CloudUserConversionStatus::default();
         match decide(&sp, &c, &st, DriftPolicy::Report, true, ts(0)) {
             Step::Wave { users, canary } => assert_eq!((users.len(), canary), (1, true)),
@@ -294,7 +298,7 @@ mod tests {
         let big = sel((0..11)
             .map(|i| cand(&format!("u{i}"), true, false, true))
             .collect());
-        let cb = classify(&sp, &big, &BTreeSet::new());
+        let cb = classify(&sp, &big, &IdSet::default());
         assert_eq!(
             decide(&plan, &cb, &st, DriftPolicy::Report, true, ts(0)),
             Step::BlastRadiusExceeded(11)
@@ -307,7 +311,7 @@ mod tests {
             cand("a", true, false, true),
             cand("b", false, true, true),
         ]);
-        let applied: BTreeSet<String> = ["a".to_string()].into();
+        let applied: IdSet = ["a"].into_iter().collect();
         let sp = spec("Apply", "SourceOfAuthority", serde_json::json!({}));
         let c = classify(&sp, &s, &applied);
         let st = CloudUserConversionStatus::default();
@@ -319,7 +323,8 @@ mod tests {
             decide(&sp, &c, &st, DriftPolicy::Remediate, false, ts(0)),
             Step::Wave { .. }
         ));
-        let none = classify(&sp, &sel(vec![cand("b", false, true, true)]), &applied);
+        let converged = sel(vec![cand("b", false, true, true)]);
+        let none = classify(&sp, &converged, &applied);
         assert_eq!(
             decide(&sp, &none, &st, DriftPolicy::Report, false, ts(0)),
             Step::Converged

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use crate::graph::GraphError;
-use crate::journal::{Action, Entry, Phase, Record};
+use crate::journal::{Action, Phase, Record};
 use crate::reconcile::{Context, ReconcileError};
 
 use super::select::{Candidate, Selection};
@@ -36,33 +36,62 @@ struct Last {
     phase: Phase,
 }
 
-/// For each (user, step) of a conversion, the last intent and the phase of the last record.
-fn last_records(entries: &[Entry]) -> BTreeMap<(String, Action), Last> {
-    let mut last: BTreeMap<(String, Action), Last> = BTreeMap::new();
-    for e in entries {
-        let r = &e.record;
+/// What a pass needs from the journal, gathered entry by entry (`Journal::visit_for`), so
+/// that memory holds one id per converted user and the few changes still open, not the
+/// journal itself.
+#[derive(Debug, Default)]
+pub struct JournalScan {
+    /// Users whose Source of Authority this resource switched (an `Applied` switch).
+    pub switched: crate::guid::IdSet,
+    /// For each (user, step) whose last record is not `Applied`: the last intent and the
+    /// phase of the last record (`Intent` when no outcome followed it, or `Failed`).
+    open: BTreeMap<(String, Action), Last>,
+}
+
+impl JournalScan {
+    /// Reads the journal of the pass's resource.
+    pub async fn read(ctx: &Context<'_>) -> Result<Self, crate::journal::JournalError> {
+        let mut scan = JournalScan::default();
+        ctx.journal
+            .visit_for(&ctx.resource, &mut |e| scan.visit(e.record))
+            .await?;
+        Ok(scan)
+    }
+
+    /// Takes in one record, in journal order.
+    pub fn visit(&mut self, r: Record) {
         if r.object_type != "user" || !STEPS.contains(&r.action) {
-            continue;
+            return;
         }
         let key = (r.object_id.clone(), r.action);
         match r.phase {
             Phase::Intent => {
-                last.insert(
+                self.open.insert(
                     key,
                     Last {
-                        intent: r.clone(),
+                        intent: r,
                         phase: Phase::Intent,
                     },
                 );
             }
-            phase => {
-                if let Some(l) = last.get_mut(&key) {
-                    l.phase = phase;
+            Phase::Applied => {
+                self.open.remove(&key);
+                if r.action == Action::SwitchToCloud {
+                    self.switched.insert(&key.0);
+                }
+            }
+            Phase::Failed => {
+                if let Some(l) = self.open.get_mut(&key) {
+                    l.phase = Phase::Failed;
                 }
             }
         }
     }
-    last
+
+    /// Changes left open (or failed): how many, for tests and logs.
+    pub fn open_len(&self) -> usize {
+        self.open.len()
+    }
 }
 
 /// Whether Graph shows a step done, from what the selection read (`None`: read it).
@@ -92,12 +121,11 @@ pub struct Settled {
 pub async fn settle(
     ctx: &Context<'_>,
     selection: &Selection,
-    entries: &[Entry],
+    scan: &JournalScan,
 ) -> Result<(Settled, Vec<Record>), ReconcileError> {
-    let last = last_records(entries);
     // Open intents, and failed switches or clears that may have landed after all.
     let mut open: Vec<(Action, &Last)> = Vec::new();
-    for ((id, action), l) in &last {
+    for ((id, action), l) in &scan.open {
         let cand = selection.candidates.get(id);
         let maybe_landed = l.phase == Phase::Failed
             && match action {
@@ -208,7 +236,7 @@ fn outcome(intent: &Record, phase: Phase, note: String) -> Record {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::journal::ResourceKey;
+    use crate::journal::{Entry, ResourceKey};
 
     fn entry(seq: u64, id: &str, action: Action, phase: Phase) -> Entry {
         Entry {
@@ -237,7 +265,7 @@ mod tests {
     }
 
     #[test]
-    fn the_last_intent_and_the_phase_after_it() {
+    fn the_scan_keeps_the_last_open_intent_and_the_switched_users() {
         use Action::*;
         use Phase::*;
         let entries = vec![
@@ -248,19 +276,27 @@ mod tests {
             entry(5, "b", SwitchToCloud, Failed),
             entry(6, "b", SwitchToCloud, Intent),
             entry(7, "c", SwitchToAd, Intent),
+            entry(8, "d", SwitchToCloud, Intent),
+            entry(9, "d", SwitchToCloud, Failed),
         ];
-        let last = last_records(&entries);
-        let phase = |id: &str, a| last.get(&(id.to_string(), a)).map(|l| l.phase);
-        assert_eq!(phase("a", SwitchToCloud), Some(Applied));
+        let mut scan = JournalScan::default();
+        for e in entries {
+            scan.visit(e.record);
+        }
+        let phase = |id: &str, a| scan.open.get(&(id.to_string(), a)).map(|l| l.phase);
+        assert_eq!(phase("a", SwitchToCloud), None, "applied: nothing open");
         assert_eq!(phase("a", ClearImmutableId), Some(Intent));
         assert_eq!(
             phase("b", SwitchToCloud),
             Some(Intent),
             "retried after a failure"
         );
+        assert_eq!(phase("d", SwitchToCloud), Some(Failed));
         assert_eq!(phase("c", SwitchToAd), None, "revert entries are not steps");
-        let b = &last[&("b".to_string(), SwitchToCloud)];
+        let b = &scan.open[&("b".to_string(), SwitchToCloud)];
         assert_eq!(b.intent.prior["onPremisesImmutableId"], "imm-b-6");
+        assert!(scan.switched.contains("a") && scan.switched.len() == 1);
+        assert_eq!(scan.open_len(), 3);
     }
 
     #[test]

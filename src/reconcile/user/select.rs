@@ -1,7 +1,7 @@
 //! Resolve a selector to users: the union of the UPNs, group members, filter and domains,
 //! minus the exclusions and the directory synchronisation service accounts.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::api::user::{CloudUserConversionSpec, Exclusion};
 use crate::graph::models::User;
@@ -40,11 +40,64 @@ impl From<User> for Candidate {
     }
 }
 
+/// Selected users, ordered by object id (waves are deterministic). A sorted vector: at
+/// 100,000 users a map's nodes and key copies would cost twice the users themselves.
+#[derive(Debug, Default)]
+pub struct Candidates {
+    sorted: Vec<Candidate>,
+}
+
+impl Candidates {
+    /// From users in any order; of two with the same id, the first is kept.
+    pub fn from_vec(mut users: Vec<Candidate>) -> Self {
+        // Stable: equal ids keep their order, so `dedup_by` keeps the first.
+        users.sort_by(|a, b| a.id.cmp(&b.id));
+        users.dedup_by(|later, first| later.id == first.id);
+        users.shrink_to_fit();
+        Candidates { sorted: users }
+    }
+
+    /// From users sorted by id, each once.
+    fn from_sorted(mut users: Vec<Candidate>) -> Self {
+        users.shrink_to_fit();
+        Candidates { sorted: users }
+    }
+
+    fn position(&self, id: &str) -> Option<usize> {
+        self.sorted.binary_search_by(|c| c.id.as_str().cmp(id)).ok()
+    }
+
+    /// The user with object id `id`.
+    pub fn get(&self, id: &str) -> Option<&Candidate> {
+        self.position(id).map(|i| &self.sorted[i])
+    }
+
+    /// The user with object id `id`, to change.
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut Candidate> {
+        self.position(id).map(|i| &mut self.sorted[i])
+    }
+
+    /// Every user, by object id.
+    pub fn values(&self) -> std::slice::Iter<'_, Candidate> {
+        self.sorted.iter()
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+}
+
 /// The resolved selection.
 #[derive(Debug, Default)]
 pub struct Selection {
-    /// Selected and not excluded, by object id (ordered: waves are deterministic).
-    pub candidates: BTreeMap<String, Candidate>,
+    /// Selected and not excluded, by object id.
+    pub candidates: Candidates,
     /// Users the selector matched, exclusions included.
     pub matched: i64,
     /// Excluded users and why.
@@ -77,9 +130,11 @@ pub fn is_sync_service_account(upn: &str, display_name: Option<&str>) -> bool {
         })
 }
 
-async fn drain(pager: &mut Pager<User>, out: &mut Vec<User>) -> Result<(), GraphError> {
+/// Hands every user of `pager` to `take`, one page at a time: a selection of 100,000 users
+/// never holds more than a page of Graph's answers.
+async fn each(pager: &mut Pager<User>, mut take: impl FnMut(User)) -> Result<(), GraphError> {
     while let Some(page) = pager.next_page().await? {
-        out.extend(page.items);
+        page.items.into_iter().for_each(&mut take);
     }
     Ok(())
 }
@@ -132,13 +187,126 @@ fn advanced(filter: String) -> ListQuery {
     }
 }
 
-/// Resolve `spec`'s selector and exclusions.
+/// A matched user as read, with why it is excluded, if it is.
+struct Matched {
+    /// Position in the order read.
+    seq: usize,
+    user: Candidate,
+    excluded: Option<&'static str>,
+}
+
+/// Sorts matched users, page by page, into what the selection keeps.
+struct Sorter {
+    /// The tenant's federated domains (lowercase).
+    federated: BTreeSet<String>,
+    /// `exclude.userPrincipalNames` (lowercase).
+    excluded_upns: BTreeSet<String>,
+    /// Members of `exclude.groups`.
+    excluded_ids: BTreeSet<String>,
+    /// Every match in the order read (a user several criteria match is here more than once).
+    matched: Vec<Matched>,
+}
+
+impl Sorter {
+    /// Takes one matched user, keeping only what the selection needs of it.
+    fn add(&mut self, u: User, deleted: bool) {
+        let upn = u.user_principal_name.as_deref().unwrap_or_default();
+        let domain = upn
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_ascii_lowercase())
+            .unwrap_or_default();
+        let excluded = if is_sync_service_account(upn, u.display_name.as_deref()) {
+            Some("SyncServiceAccount")
+        } else if self.federated.contains(&domain) {
+            Some("FederatedDomain")
+        } else if self.excluded_upns.contains(&upn.to_ascii_lowercase()) {
+            Some("ExcludedByName")
+        } else if self.excluded_ids.contains(&u.id) {
+            Some("ExcludedByGroup")
+        } else {
+            None
+        };
+        let mut user: Candidate = u.into();
+        user.deleted = deleted;
+        let seq = self.matched.len();
+        self.matched.push(Matched {
+            seq,
+            user,
+            excluded,
+        });
+    }
+
+    /// The selection: each user once (the first match wins, so a live user read before a
+    /// deleted one with the same id), exclusions in the order they were read. Sorted and
+    /// split in place: no second copy of the users.
+    fn finish(self, missing: Vec<String>) -> Selection {
+        let mut matched = self.matched;
+        // Stable: equal ids keep the order read, so `dedup_by` keeps the first.
+        matched.sort_by(|a, b| a.user.id.cmp(&b.user.id));
+        matched.dedup_by(|later, first| later.user.id == first.user.id);
+        let count = matched.len() as i64;
+        let mut excluded: Vec<Matched> = matched.extract_if(.., |m| m.excluded.is_some()).collect();
+        excluded.sort_by_key(|m| m.seq);
+        Selection {
+            matched: count,
+            missing,
+            excluded: excluded
+                .into_iter()
+                .map(|m| Exclusion {
+                    user_principal_name: m.user.upn,
+                    reason: m.excluded.unwrap_or_default().into(),
+                })
+                .collect(),
+            candidates: Candidates::from_sorted(matched.into_iter().map(|m| m.user).collect()),
+        }
+    }
+}
+
+/// Resolve `spec`'s selector and exclusions. Exclusions are read first, so that every page
+/// of the selector is sorted as it arrives and dropped.
 pub async fn select(
     graph: &GraphClient,
     spec: &CloudUserConversionSpec,
 ) -> Result<Selection, SelectError> {
     let s = &spec.selector;
-    let mut found: Vec<User> = Vec::new();
+    // Users of federated (AD FS) domains: Source of Authority is not supported for them, and a
+    // cloud user there needs its ImmutableID to sign in; never convert or clear them.
+    let federated = graph
+        .organization()
+        .await
+        .map_err(at("selector"))?
+        .federated_domains()
+        .into_iter()
+        .collect();
+    let mut excluded_upns: BTreeSet<String> = BTreeSet::new();
+    let mut excluded_ids: BTreeSet<String> = BTreeSet::new();
+    if let Some(x) = &spec.exclude {
+        excluded_upns.extend(
+            x.user_principal_names
+                .iter()
+                .map(|u| u.to_ascii_lowercase()),
+        );
+        for g in &x.groups {
+            let id = resolve_group(graph, g)
+                .await
+                .map_err(at("exclude.groups"))?;
+            let mut pager = graph
+                .group_member_users(&id, g.transitive)
+                .map_err(at("exclude.groups"))?;
+            each(&mut pager, |m| {
+                excluded_ids.insert(m.id);
+            })
+            .await
+            .map_err(at("exclude.groups"))?;
+        }
+    }
+    let mut sorter = Sorter {
+        federated,
+        excluded_upns,
+        excluded_ids,
+        matched: Vec::new(),
+    };
+
     let mut missing = Vec::new();
     for upn in &s.user_principal_names {
         match graph
@@ -146,7 +314,7 @@ pub async fn select(
             .await
             .map_err(at("selector.userPrincipalNames"))?
         {
-            Some(u) => found.push(u),
+            Some(u) => sorter.add(u, false),
             None => missing.push(upn.clone()),
         }
     }
@@ -157,7 +325,7 @@ pub async fn select(
         let mut pager = graph
             .group_member_users(&id, g.transitive)
             .map_err(at("selector.groups"))?;
-        drain(&mut pager, &mut found)
+        each(&mut pager, |u| sorter.add(u, false))
             .await
             .map_err(at("selector.groups"))?;
     }
@@ -165,7 +333,7 @@ pub async fn select(
         let mut pager = graph
             .users(&advanced(f.to_string()))
             .map_err(at("selector.filter"))?;
-        drain(&mut pager, &mut found)
+        each(&mut pager, |u| sorter.add(u, false))
             .await
             .map_err(at("selector.filter"))?;
     }
@@ -175,14 +343,14 @@ pub async fn select(
         let mut pager = graph
             .users(&advanced(filter))
             .map_err(at("selector.domains"))?;
-        drain(&mut pager, &mut found)
+        each(&mut pager, |u| sorter.add(u, false))
             .await
             .map_err(at("selector.domains"))?;
     }
 
     // The legacy path restores users Entra soft-deleted when their AD object left sync scope:
-    // look for the selected UPNs and domains among the deleted users too.
-    let mut deleted_found: Vec<User> = Vec::new();
+    // look for the selected UPNs and domains among the deleted users too (a live user with
+    // the same id, read above, wins).
     if spec.method == crate::api::user::UserConversionMethod::RestoreDeleted {
         let upns: BTreeSet<String> = s
             .user_principal_names
@@ -194,102 +362,24 @@ pub async fn select(
             .iter()
             .map(|d| format!("@{}", d.to_ascii_lowercase()))
             .collect();
+        let mut deleted_upns: BTreeSet<String> = BTreeSet::new();
         let mut pager = graph.deleted_users().map_err(at("selector"))?;
-        let mut all = Vec::new();
-        drain(&mut pager, &mut all).await.map_err(at("selector"))?;
-        for u in all {
+        each(&mut pager, |u| {
             let upn = u
                 .user_principal_name
-                .clone()
+                .as_deref()
                 .unwrap_or_default()
                 .to_ascii_lowercase();
             if upns.contains(&upn) || suffixes.iter().any(|d| upn.ends_with(d)) {
-                deleted_found.push(u);
+                deleted_upns.insert(upn);
+                sorter.add(u, true);
             }
-        }
-        missing.retain(|m: &String| {
-            !deleted_found.iter().any(|d| {
-                d.user_principal_name
-                    .as_deref()
-                    .is_some_and(|u| u.eq_ignore_ascii_case(m))
-            })
-        });
-    }
-
-    // Users of federated (AD FS) domains: Source of Authority is not supported for them, and a
-    // cloud user there needs its ImmutableID to sign in; never convert or clear them.
-    let federated = graph
-        .organization()
+        })
         .await
-        .map_err(at("selector"))?
-        .federated_domains();
-
-    let mut excluded_upns: BTreeSet<String> = BTreeSet::new();
-    let mut excluded_ids: BTreeSet<String> = BTreeSet::new();
-    if let Some(x) = &spec.exclude {
-        excluded_upns.extend(
-            x.user_principal_names
-                .iter()
-                .map(|u| u.to_ascii_lowercase()),
-        );
-        for g in &x.groups {
-            let mut members = Vec::new();
-            let id = resolve_group(graph, g)
-                .await
-                .map_err(at("exclude.groups"))?;
-            let mut pager = graph
-                .group_member_users(&id, g.transitive)
-                .map_err(at("exclude.groups"))?;
-            drain(&mut pager, &mut members)
-                .await
-                .map_err(at("exclude.groups"))?;
-            excluded_ids.extend(members.into_iter().map(|m| m.id));
-        }
+        .map_err(at("selector"))?;
+        missing.retain(|m: &String| !deleted_upns.contains(&m.to_ascii_lowercase()));
     }
-
-    let mut sel = Selection {
-        missing,
-        ..Default::default()
-    };
-    let mut seen = BTreeSet::new();
-    let tagged = found
-        .into_iter()
-        .map(|u| (u, false))
-        .chain(deleted_found.into_iter().map(|u| (u, true)));
-    for (u, deleted) in tagged {
-        if !seen.insert(u.id.clone()) {
-            continue;
-        }
-        sel.matched += 1;
-        let upn = u.user_principal_name.clone().unwrap_or_default();
-        let domain = upn
-            .rsplit_once('@')
-            .map(|(_, d)| d.to_ascii_lowercase())
-            .unwrap_or_default();
-        let reason = if is_sync_service_account(&upn, u.display_name.as_deref()) {
-            Some("SyncServiceAccount")
-        } else if federated.contains(&domain) {
-            Some("FederatedDomain")
-        } else if excluded_upns.contains(&upn.to_ascii_lowercase()) {
-            Some("ExcludedByName")
-        } else if excluded_ids.contains(&u.id) {
-            Some("ExcludedByGroup")
-        } else {
-            None
-        };
-        match reason {
-            Some(r) => sel.excluded.push(Exclusion {
-                user_principal_name: upn,
-                reason: r.into(),
-            }),
-            None => {
-                let mut c: Candidate = u.into();
-                c.deleted = deleted;
-                sel.candidates.insert(c.id.clone(), c);
-            }
-        }
-    }
-    Ok(sel)
+    Ok(sorter.finish(missing))
 }
 
 #[cfg(test)]
@@ -315,5 +405,49 @@ mod tests {
             "jane.doe@contoso.com",
             Some("Jane Doe")
         ));
+    }
+
+    fn user(id: &str, upn: &str) -> User {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "userPrincipalName": upn, "onPremisesSyncEnabled": true,
+            "onPremisesImmutableId": "x", "onPremisesLastSyncDateTime": "2026-01-01T00:00:00Z"
+        }))
+        .unwrap_or_else(|e| panic!("user: {e}"))
+    }
+
+    #[test]
+    fn each_user_counts_once_the_first_match_wins_and_exclusions_keep_their_order() {
+        let mut sorter = Sorter {
+            federated: BTreeSet::from(["fed.example".to_string()]),
+            excluded_upns: BTreeSet::from(["zed@contoso.com".to_string()]),
+            excluded_ids: BTreeSet::new(),
+            matched: Vec::new(),
+        };
+        sorter.add(user("c", "carol@contoso.com"), false);
+        sorter.add(user("z", "Zed@contoso.com"), false);
+        sorter.add(user("a", "ann@fed.example"), false);
+        sorter.add(user("b", "bob@contoso.com"), false);
+        // Matched again by another criterion, and among the deleted users: the first stays.
+        sorter.add(user("c", "carol@contoso.com"), true);
+        sorter.add(user("z", "Zed@contoso.com"), false);
+        let sel = sorter.finish(vec!["gone@contoso.com".into()]);
+        assert_eq!(sel.matched, 4);
+        let ids: Vec<&str> = sel.candidates.values().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["b", "c"], "ordered by id");
+        assert!(sel.candidates.get("c").is_some_and(|c| !c.deleted));
+        assert!(sel.candidates.get("z").is_none());
+        let excluded: Vec<(&str, &str)> = sel
+            .excluded
+            .iter()
+            .map(|x| (x.user_principal_name.as_str(), x.reason.as_str()))
+            .collect();
+        assert_eq!(
+            excluded,
+            [
+                ("Zed@contoso.com", "ExcludedByName"),
+                ("ann@fed.example", "FederatedDomain")
+            ]
+        );
+        assert_eq!(sel.missing, ["gone@contoso.com"]);
     }
 }
