@@ -301,3 +301,83 @@ pub async fn move_back(
     }
     Ok(Ok(n))
 }
+
+/// The hook after the plan decided, in `Apply` while a wave runs, users wait for their soft
+/// delete or all is converted: with `RestoreDeleted`, move the next wave's AD objects out of
+/// sync scope; with `afterConversion`, disable or move the AD objects of converted users.
+#[allow(clippy::too_many_arguments)]
+pub async fn after_decide(
+    ctx: &Context<'_>,
+    spec: &crate::api::user::CloudUserConversionSpec,
+    tenant_id: &str,
+    dir: &Directory,
+    selection: &Selection,
+    classified: &super::plan::Classified<'_>,
+    step: &super::plan::Step<'_>,
+    pass: &mut crate::reconcile::health::Pass<crate::api::user::CloudUserConversionStatus>,
+) -> Result<(), ReconcileError> {
+    use super::plan::Step;
+    use crate::api::active_directory::AfterConversion;
+    if spec.mode != crate::api::common::ConversionMode::Apply
+        || !matches!(
+            step,
+            Step::Wave { .. } | Step::WaitForSoftDelete | Step::Converged
+        )
+    {
+        return Ok(());
+    }
+    let size = if pass.status.waves_completed == 0 && spec.rollout.canary > 0 {
+        spec.rollout.canary
+    } else {
+        spec.rollout.wave_size
+    };
+    let entries = ctx.journal.entries_for(&ctx.resource).await?;
+    let mut failures = Vec::new();
+    if spec.method == crate::api::user::UserConversionMethod::RestoreDeleted
+        && !classified.waiting.is_empty()
+    {
+        let m = move_waiting(
+            ctx,
+            tenant_id,
+            dir,
+            selection,
+            &classified.waiting,
+            &entries,
+            size,
+        )
+        .await?;
+        if m.moved > 0 {
+            pass.events.push(crate::reconcile::ReconcileEvent::normal(
+                "MovedOutOfSyncScope",
+                "MoveAdObject",
+                format!(
+                    "moved {} AD objects to {} (previous DNs journaled); waiting for Entra to soft-delete their users",
+                    m.moved,
+                    dir.client.settings().unsynced_ou
+                ),
+            ));
+        }
+        failures.extend(m.failures);
+    }
+    if spec.after_conversion != AfterConversion::Keep {
+        let (n, f) =
+            super::ad_after::apply(ctx, spec, tenant_id, &dir.client, selection, &entries, size)
+                .await?;
+        if n > 0 {
+            pass.events.push(crate::reconcile::ReconcileEvent::normal(
+                "AfterConversion",
+                &format!("{:?}", spec.after_conversion),
+                format!(
+                    "afterConversion {:?}: {n} AD objects changed (prior values journaled)",
+                    spec.after_conversion
+                ),
+            ));
+        }
+        failures.extend(f);
+    }
+    if !failures.is_empty() {
+        pass.status.failed += failures.len() as i64;
+        pass.status.recent_failures = failures.into_iter().take(10).collect();
+    }
+    Ok(())
+}

@@ -74,7 +74,11 @@ pub async fn prepare(
             ));
         }
     };
-    let scope: BTreeSet<String> = selection.candidates.keys().cloned().collect();
+    let scope: BTreeSet<String> = selection
+        .candidates
+        .values()
+        .map(|c| c.id.clone())
+        .collect();
     let audit = match link_audit::run(ctx.graph, &client, Some(&scope)).await {
         Ok(a) => a,
         Err(AuditError::Graph(e)) if e.category().is_retryable() => {
