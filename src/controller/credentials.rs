@@ -105,46 +105,49 @@ fn secret_value(secret: &Secret, key: &str) -> Option<String> {
 }
 
 /// The LDAP settings of `tsp`'s `activeDirectory` (`None` without one): the bind password
-/// and a CA bundle's Secret read from `tsp`'s namespace. An unusable value stalls naming the
-/// field; the API server failing is transient.
+/// and a CA bundle's Secret read from `tsp`'s namespace. A missing or unusable Secret is an
+/// unusable connection (the resource stalls naming the field); the API server failing is
+/// transient.
 pub async fn active_directory(
     client: &Client,
     tsp: &TenantSyncPolicy,
-) -> Result<Option<crate::ad::AdSettings>, CredentialProblem> {
+) -> Result<Option<crate::reconcile::DirectoryConnection>, kube::Error> {
     let Some(ad) = &tsp.spec.active_directory else {
         return Ok(None);
     };
     let ns = tsp.metadata.namespace.as_deref().unwrap_or("default");
     let mut read = std::collections::BTreeMap::new();
-    let refs = std::iter::once((
-        "spec.activeDirectory.passwordSecretRef",
-        &ad.password_secret_ref,
-    ))
-    .chain(
+    let refs = std::iter::once(("passwordSecretRef", &ad.password_secret_ref)).chain(
         ad.ca_bundle
             .as_ref()
             .and_then(|c| c.secret_ref.as_ref())
-            .map(|r| ("spec.activeDirectory.caBundle.secretRef", r)),
+            .map(|r| ("caBundle.secretRef", r)),
     );
     for (field, r) in refs {
         let create = format!(
             "kubectl -n {ns} create secret generic {} --from-literal={}=...",
             r.name, r.key
         );
-        let secret = read_secret(client, ns, (field, &r.name), &create).await?;
-        read.insert(
-            (r.name.clone(), r.key.clone()),
-            secret_value(&secret, &r.key).map(SecretString::new),
-        );
+        let shown = format!("spec.activeDirectory.{field}");
+        match read_secret(client, ns, (&shown, &r.name), &create).await {
+            Ok(secret) => {
+                read.insert(
+                    (r.name.clone(), r.key.clone()),
+                    secret_value(&secret, &r.key).map(SecretString::new),
+                );
+            }
+            Err(CredentialProblem::Transient(e)) => return Err(e),
+            Err(CredentialProblem::Stall(_, message)) => {
+                return Ok(Some(Err(crate::ad::AdError::Config { field, message })));
+            }
+        }
     }
-    crate::ad::settings::resolve(ad, |r| {
+    Ok(Some(crate::ad::settings::resolve(ad, |r| {
         Ok(read
             .get(&(r.name.clone(), r.key.clone()))
             .cloned()
             .flatten())
-    })
-    .map(Some)
-    .map_err(|e| CredentialProblem::Stall(e.category().reason(), e.to_string()))
+    })))
 }
 
 /// The certificate credential held by `secret` (`ns/name` per `cc`), or why it is unusable;

@@ -356,6 +356,9 @@ pub struct PlanReport {
     /// Why nothing could be planned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The AD ↔ Entra link audit (with `activeDirectory`), every finding listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_audit: Option<crate::api::active_directory::LinkAudit>,
 }
 
 /// Observe each tenant, user and group conversion and say what `apply` would change. Sends only
@@ -380,6 +383,7 @@ pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
             next_step: String::new(),
             changes: Vec::new(),
             problem: None,
+            link_audit: None,
         };
         if let Err(e) = validate::validate(&tsp.spec) {
             report.problem = Some(e.to_string());
@@ -396,6 +400,16 @@ pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
                 continue;
             }
         };
+        if let Some(ad) = credentials::active_directory(&tsp, &manifests.secrets) {
+            match super::audit::plan_audit(&graph, ad, None).await {
+                Ok(a) => report.link_audit = Some(a),
+                Err(p) => {
+                    report.problem = Some(p);
+                    out.push(report);
+                    continue;
+                }
+            }
+        }
         match observe::observe(&graph).await {
             Err(e) => report.problem = Some(e.to_string()),
             Ok(obs) => {
@@ -435,6 +449,7 @@ async fn plan_users(
         next_step: String::new(),
         changes: Vec::new(),
         problem: None,
+        link_audit: None,
     };
     let tenant = m.tenants.iter().map(|l| &l.resource).find(|t| {
         t.metadata.namespace == cuc.metadata.namespace
@@ -466,6 +481,16 @@ async fn plan_users(
             return report;
         }
     };
+    if let Some(ad) = credentials::active_directory(tenant, &m.secrets) {
+        let scope = sel.candidates.values().map(|c| c.id.clone()).collect();
+        match super::audit::plan_audit(&graph, ad, Some(&scope)).await {
+            Ok(a) => report.link_audit = Some(a),
+            Err(p) => {
+                report.problem = Some(p);
+                return report;
+            }
+        }
+    }
     let c = uplan::classify(&cuc.spec, &sel, &crate::guid::IdSet::default());
     let mut spec = cuc.spec.clone();
     spec.mode = crate::api::common::ConversionMode::Plan;
