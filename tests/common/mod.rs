@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod process;
+pub mod samba;
 
 use std::path::PathBuf;
 use std::time::Duration;
