@@ -10,6 +10,8 @@
 //! their shapes (a JWT header, a bearer header).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../ad_support/mod.rs"]
+mod ad_support;
 #[path = "../common/mod.rs"]
 mod common;
 #[path = "../fake_apiserver/mod.rs"]
@@ -17,6 +19,7 @@ mod fake_apiserver;
 
 mod cli;
 mod controller;
+mod directory;
 mod flows;
 mod tap;
 
@@ -189,6 +192,35 @@ async fn the_command_line_leaks_no_secret() {
     let seen = tap::Seen::default();
     let out = cli::every_credential(&seen).await;
     assert_clean("apply and plan output, logs and journal", &out, &seen);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_flows_leak_no_bind_password() {
+    logs();
+    let Some((out, password)) = directory::run().await else {
+        return;
+    };
+    let logs = logged();
+    for (what, text) in [
+        ("statuses, Events, journal and Debug", &out),
+        ("logs", &logs),
+    ] {
+        for secret in [password.as_str(), directory::WRONG_BIND] {
+            assert!(
+                !text.contains(secret),
+                "an AD bind password ({}…) found in {what}",
+                &secret[..6]
+            );
+            assert!(
+                !text.contains(&STANDARD.encode(secret)),
+                "base64 of a bind password in {what}"
+            );
+        }
+    }
+    assert!(
+        logs.contains("ldap_connect"),
+        "LDAP connections are logged (spans)"
+    );
 }
 
 /// `Debug` of every type that holds a credential is redacted.
