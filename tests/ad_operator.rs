@@ -106,6 +106,40 @@ async fn the_link_audit_finds_planted_mismatches() {
         "{:?}",
         h.events
     );
+    // The tenant policy audits every synchronised user of the tenant into its own status.
+    let ctx = entra_cloud_operator::reconcile::Context {
+        graph: &h.graph,
+        journal: &h.journal,
+        resource: entra_cloud_operator::journal::ResourceKey {
+            kind: "TenantSyncPolicy".into(),
+            namespace: "identity".into(),
+            name: "contoso".into(),
+        },
+        concurrency: 4,
+        now: jiff::Timestamp::now(),
+        guard: &Default::default(),
+        ad: Some(&h.ad),
+    };
+    let out = entra_cloud_operator::reconcile::tenant::reconcile(
+        entra_cloud_operator::reconcile::tenant::Input {
+            spec: &h.tenant,
+            generation: Some(1),
+            status: None,
+        },
+        &ctx,
+    )
+    .await
+    .unwrap();
+    let t = out
+        .status
+        .link_audit
+        .expect("TenantSyncPolicy status.linkAudit");
+    assert_eq!(
+        (t.checked, t.linked, t.mismatched, t.cloud_only, t.ad_only),
+        (4, 2, 1, 1, 1),
+        "{t:#?}"
+    );
+    assert!(t.audited_at.is_some());
     assert_eq!(
         writes(&emu).await,
         (json!(0), json!(0)),

@@ -79,9 +79,12 @@ pub enum AfterConversion {
 /// The AD ↔ Entra link audit: for each synchronised user in scope, Entra's
 /// `onPremisesImmutableId` against base64 of AD's `mS-DS-ConsistencyGuid` (or `objectGUID`
 /// where that is empty). Counts, and the first findings; `plan --format markdown` lists all.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkAudit {
+    /// When the audit ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audited_at: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
     /// Synchronised cloud users compared with their AD object.
     pub checked: i64,
     /// Pairs whose ImmutableID and anchor agree.

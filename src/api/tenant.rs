@@ -373,6 +373,10 @@ pub struct TenantSyncPolicyStatus {
     /// The most recent per-object failures (at most 10); the journal has every one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent_failures: Vec<ObjectFailure>,
+    /// The AD ↔ Entra link audit over all the tenant's synchronised users (only with
+    /// `activeDirectory`; refreshed hourly and on every spec change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_audit: Option<super::active_directory::LinkAudit>,
 }
 
 /// Observed tenant-wide synchronisation state.

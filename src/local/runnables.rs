@@ -27,7 +27,11 @@ pub(super) trait Runnable {
     >;
 }
 
-pub(super) struct TenantRun(pub(super) TenantSyncPolicy);
+pub(super) struct TenantRun(
+    pub(super) TenantSyncPolicy,
+    /// Its Active Directory, resolved once (none without `activeDirectory`).
+    pub(super) Option<crate::reconcile::DirectoryConnection>,
+);
 
 impl Runnable for TenantRun {
     fn key(&self) -> ResourceKey {
@@ -64,7 +68,13 @@ impl Runnable for TenantRun {
         };
         let outcome = match ctx {
             Err((reason, message)) => tenant::stall(input, now, reason, message),
-            Ok(ctx) => tenant::reconcile(input, &ctx).await?,
+            Ok(ctx) => {
+                let ctx = Context {
+                    ad: self.1.as_ref(),
+                    ..ctx
+                };
+                tenant::reconcile(input, &ctx).await?
+            }
         };
         self.0.status = Some(outcome.status);
         Ok((outcome.events, outcome.requeue_after))

@@ -118,7 +118,7 @@ pub async fn apply_until(
     let mut runs = Vec::new();
     for t in &tenants {
         let client = clients.of(t);
-        let run = TenantRun(t.clone());
+        let run = TenantRun(t.clone(), credentials::active_directory(t, secrets));
         runs.push(futures::future::Either::Left(run_one(
             run,
             client,

@@ -38,7 +38,7 @@ pub struct CloudLink {
 }
 
 /// The audit's result: the status summary and every finding.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct AuditReport {
     /// Counts and the first findings, for status.
     pub summary: LinkAudit,

@@ -45,7 +45,11 @@ pub async fn run() -> Option<(String, String)> {
     out.push_str(&format!("{:?}\n{:?}\n", h.status(), h.events));
     out.push_str(&format!("{:?}\n", h.revert().await));
     let back = dc.user(&u.guid_string()).await.unwrap();
-    assert!(back.dn.eq_ignore_ascii_case(&u.dn), "the revert moved it back: {}", back.dn);
+    assert!(
+        back.dn.eq_ignore_ascii_case(&u.dn),
+        "the revert moved it back: {}",
+        back.dn
+    );
     out.push_str(&std::fs::read_to_string(&h.journal_path).unwrap());
     // A refused bind.
     let conn = connection(&tenant, WRONG_BIND);

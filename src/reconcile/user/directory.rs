@@ -116,6 +116,11 @@ pub async fn prepare(
             ),
         ));
     }
-    status.link_audit = Some(audit.summary.clone());
+    status.link_audit = Some(crate::api::active_directory::LinkAudit {
+        audited_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            ctx.now,
+        )),
+        ..audit.summary.clone()
+    });
     Ok(Prepared::Ready(Box::new(Directory { client, audit })))
 }
