@@ -395,3 +395,106 @@ async fn suspend_makes_no_graph_call() {
     assert_eq!(state(&emu).await["requests"]["total"], 0);
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn open_intents_left_by_a_kill_are_read_back_before_the_cutover_goes_on() {
+    use entra_cloud_operator::journal::{Journal, Record, ResourceKey};
+    let emu = start(config(20, 2)).await;
+    let synced: Vec<serde_json::Value> = users(&emu)
+        .await
+        .into_iter()
+        .filter(|u| u["kind"] == "synced")
+        .collect();
+    let mut h = Harness::new(&emu, policy("Disabled", true, "Report"), SECRET);
+    let org = h.graph.organization().await.unwrap();
+    let intent = |object_type: &str, id: &str, action, prior| Record {
+        resource: ResourceKey {
+            kind: "TenantSyncPolicy".into(),
+            namespace: "identity".into(),
+            name: "contoso".into(),
+        },
+        tenant_id: TENANT.into(),
+        object_type: object_type.into(),
+        object_id: id.into(),
+        object_name: None,
+        action,
+        phase: Phase::Intent,
+        prior,
+        request_id: None,
+        error: None,
+        note: None,
+    };
+    // A kill left two intents: the disable, which landed, and a clear that never left.
+    let victim = synced[0]["id"].as_str().unwrap();
+    h.journal
+        .append(&[
+            intent(
+                "organization",
+                &org.id,
+                Action::DisableDirectorySync,
+                json!({"onPremisesSyncEnabled": true}),
+            ),
+            intent(
+                "user",
+                victim,
+                Action::ClearImmutableId,
+                json!({"onPremisesImmutableId": synced[0]["onPremisesImmutableId"]}),
+            ),
+        ])
+        .await
+        .unwrap();
+    h.graph.set_directory_sync(&org.id, false).await.unwrap();
+
+    h.pass().await.unwrap();
+    let resumed = h.events.iter().find(|e| e.reason == "Resumed").unwrap();
+    assert!(
+        resumed.note.contains("read back 2 changes"),
+        "{}",
+        resumed.note
+    );
+    advance(&emu, 4000.0).await;
+    h.until(8, is_ready).await;
+
+    let s = state(&emu).await;
+    assert_eq!(s["writes"]["refused"], 0, "{s}");
+    let entries = FileJournal::read(&h.journal_path).unwrap();
+    FileJournal::verify(&h.journal_path).unwrap();
+    // Every intent has exactly one outcome after it; every synced user cleared once.
+    let mut open: HashMap<(String, Action), i64> = HashMap::new();
+    for e in &entries {
+        let n = open
+            .entry((e.record.object_id.clone(), e.record.action))
+            .or_default();
+        *n += if e.record.phase == Phase::Intent {
+            1
+        } else {
+            -1
+        };
+        assert!((0..=1).contains(n), "{:?}", e.record);
+    }
+    assert!(open.values().all(|n| *n == 0), "{open:?}");
+    let closed = entries.iter().find(|e| {
+        e.record.object_id == victim
+            && e.record.phase == Phase::Failed
+            && e.record
+                .note
+                .as_deref()
+                .is_some_and(|n| n.contains("had not been made"))
+    });
+    assert!(
+        closed.is_some(),
+        "the clear that never left is closed as not made"
+    );
+    for u in &synced {
+        let applied = entries
+            .iter()
+            .filter(|e| {
+                e.record.object_id == u["id"].as_str().unwrap()
+                    && e.record.action == Action::ClearImmutableId
+                    && e.record.phase == Phase::Applied
+            })
+            .count();
+        assert_eq!(applied, 1, "{u}");
+    }
+    emu.shutdown().await;
+}

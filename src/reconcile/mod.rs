@@ -6,6 +6,7 @@ pub mod group;
 pub mod health;
 pub mod link_audit;
 pub mod permissions;
+pub mod settle;
 pub mod tenant;
 pub mod user;
 

@@ -8,4 +8,5 @@ mod common;
 
 mod apply;
 mod harness;
+mod resume;
 mod rollout;

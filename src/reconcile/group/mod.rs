@@ -19,11 +19,12 @@ use crate::api::conditions as cond;
 use crate::api::group::{CloudGroupConversionSpec, CloudGroupConversionStatus, GroupExclusion};
 use crate::api::tenant::TenantSyncPolicySpec;
 use crate::graph::ErrorCategory;
-use crate::journal::{Action, Phase};
+use crate::journal::{Action, Phase, Record};
 
 use super::health::{self, Health};
+use super::settle::{self, OpenIntents};
 use super::tenant::{GUARD_INTERVAL, INVALID_SPEC, stall_message};
-use super::{Context, Outcome, ReconcileError};
+use super::{Context, Outcome, ReconcileError, ReconcileEvent};
 use plan::{Done, Step};
 use progress::{after_wave, listed, mark_drift, resolve_drift, waves_needed};
 
@@ -155,25 +156,49 @@ async fn reconcile_inner(
         }
     };
     let mut done = Done::default();
+    let mut open = OpenIntents::default();
+    let take = |r: Record, done: &mut Done| {
+        if r.phase != Phase::Applied {
+            return;
+        }
+        match r.action {
+            Action::SwitchToCloud => {
+                done.switched.insert(r.object_id);
+            }
+            Action::AddOwner => {
+                if let Some(owner) = r.prior.get("owner").and_then(|o| o.as_str()) {
+                    done.owners.insert((r.object_id, owner.to_string()));
+                }
+            }
+            _ => {}
+        }
+    };
     ctx.journal
         .visit_for(&ctx.resource, &mut |e| {
-            let r = e.record;
-            if r.phase != Phase::Applied {
-                return;
-            }
-            match r.action {
-                Action::SwitchToCloud => {
-                    done.switched.insert(r.object_id);
-                }
-                Action::AddOwner => {
-                    if let Some(owner) = r.prior.get("owner").and_then(|o| o.as_str()) {
-                        done.owners.insert((r.object_id, owner.to_string()));
-                    }
-                }
-                _ => {}
-            }
+            open.visit(&e.record);
+            take(e.record, &mut done);
         })
         .await?;
+    // Changes a stop left without an outcome are settled by reading them back first, so the
+    // plan below sees the journal as Graph is.
+    if spec.mode == crate::api::common::ConversionMode::Apply && !open.is_empty() {
+        let records =
+            settle::settle(ctx, open, |r| settle::group_change_made(ctx.graph, r)).await?;
+        let made = records.iter().filter(|r| r.phase == Phase::Applied).count();
+        info!(made, open = records.len(), "settled open journal intents");
+        pass.events.push(ReconcileEvent::normal(
+            "Resumed",
+            "Resume",
+            format!(
+                "read back {} changes left without an outcome: {made} had been made, {} had not",
+                records.len(),
+                records.len() - made
+            ),
+        ));
+        for r in records {
+            take(r, &mut done);
+        }
+    }
     let classified = plan::classify(&sel, &done, &order);
     let step = plan::decide(
         spec,

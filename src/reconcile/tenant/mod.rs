@@ -24,10 +24,10 @@ use crate::api::tenant::{
     TenantSyncPolicyStatus,
 };
 use crate::graph::GraphError;
-use crate::journal::ResourceKey;
+use crate::journal::{Phase, ResourceKey};
 
 use super::health::{self, Health};
-use super::{Outcome, ReconcileError, ReconcileEvent};
+use super::{Outcome, ReconcileError, ReconcileEvent, settle};
 use messages::drift_text;
 pub use messages::stall_message;
 use plan::{Decision, Drift, Observation};
@@ -96,6 +96,24 @@ async fn reconcile_inner(
     }
     if spec.suspend {
         return Ok(pass.suspended());
+    }
+    // Changes a stop left without an outcome (the sync flag, ImmutableIDs being cleared) are
+    // settled by reading them back, so that the journal says what Graph shows.
+    let open = settle::OpenIntents::read(ctx).await?;
+    if !open.is_empty() {
+        let records =
+            settle::settle(ctx, open, |r| settle::tenant_change_made(ctx.graph, r)).await?;
+        let made = records.iter().filter(|r| r.phase == Phase::Applied).count();
+        info!(made, open = records.len(), "settled open journal intents");
+        pass.events.push(ReconcileEvent::normal(
+            "Resumed",
+            "Resume",
+            format!(
+                "read back {} changes left without an outcome: {made} had been made, {} had not",
+                records.len(),
+                records.len() - made
+            ),
+        ));
     }
 
     let observed = if guard::watching(input.status, fresh) {

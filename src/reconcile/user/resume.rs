@@ -224,12 +224,7 @@ async fn read_user(ctx: &Context<'_>, action: Action, id: &str) -> Result<bool, 
 }
 
 fn outcome(intent: &Record, phase: Phase, note: String) -> Record {
-    let mut r = intent.clone();
-    r.phase = phase;
-    r.request_id = None;
-    r.error = (phase == Phase::Failed).then(|| note.clone());
-    r.note = Some(note);
-    r
+    crate::reconcile::settle::outcome(intent, phase, &note)
 }
 
 #[cfg(test)]
@@ -297,18 +292,5 @@ mod tests {
         assert_eq!(b.intent.prior["onPremisesImmutableId"], "imm-b-6");
         assert!(scan.switched.contains("a") && scan.switched.len() == 1);
         assert_eq!(scan.open_len(), 3);
-    }
-
-    #[test]
-    fn outcomes_carry_the_prior_value_and_a_note() {
-        let intent = entry(1, "a", Action::ClearImmutableId, Phase::Intent).record;
-        let applied = outcome(&intent, Phase::Applied, "read back".into());
-        assert_eq!(applied.prior, intent.prior);
-        assert_eq!(
-            (applied.error, applied.note.as_deref()),
-            (None, Some("read back"))
-        );
-        let failed = outcome(&intent, Phase::Failed, "not made".into());
-        assert_eq!(failed.error.as_deref(), Some("not made"));
     }
 }
