@@ -225,3 +225,55 @@ fn audit_markdown(s: &mut String, a: &crate::api::active_directory::LinkAudit) {
     }
     s.push('\n');
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::api::active_directory::{LinkAudit, LinkFinding};
+
+    fn report(findings: usize) -> PlanReport {
+        PlanReport {
+            kind: "CloudUserConversion".into(),
+            resource: "identity/wave".into(),
+            tenant_id: "t".into(),
+            observed: None,
+            next_step: "convert".into(),
+            changes: Vec::new(),
+            problem: None,
+            link_audit: Some(LinkAudit {
+                checked: findings as i64,
+                mismatched: findings as i64,
+                findings: (0..findings)
+                    .map(|i| LinkFinding {
+                        kind: "Mismatch".into(),
+                        user_principal_name: Some(format!("u{i}@corp.example")),
+                        distinguished_name: Some(format!("CN=U|{i},OU=Synced,DC=corp")),
+                        immutable_id: Some("AAAA".into()),
+                        expected: Some("BBBB".into()),
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn markdown_lists_every_finding_text_the_first_twenty() {
+        let md = plans(&[report(30)], PlanFormat::Markdown).unwrap();
+        assert!(
+            md.contains("Link audit (AD ↔ Entra): link audit: 30 checked"),
+            "{md}"
+        );
+        assert_eq!(md.matches("| Mismatch |").count(), 30, "{md}");
+        assert!(
+            md.contains("CN=U\\|29,OU=Synced"),
+            "cells are escaped: {md}"
+        );
+        let text = plans(&[report(30)], PlanFormat::Text).unwrap();
+        assert_eq!(text.matches("Mismatch u").count(), 20, "{text}");
+        assert!(text.contains("… 10 more (plan --format markdown lists every one)"));
+        let json = plans(&[report(2)], PlanFormat::Json).unwrap();
+        assert!(json.contains("\"linkAudit\""), "{json}");
+    }
+}

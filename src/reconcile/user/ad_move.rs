@@ -381,3 +381,7 @@ pub async fn after_decide(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "ad_move_tests.rs"]
+mod tests;
