@@ -148,6 +148,9 @@ pub struct EmulatorArgs {
     /// temporary directory. The path is printed at start.
     #[arg(long, requires = "tls", value_name = "PATH")]
     pub tls_cert_out: Option<PathBuf>,
+    /// A real Active Directory for the simulated sync client (`--ad-*`).
+    #[command(flatten)]
+    pub ad: super::active_directory::AdArgs,
 }
 
 /// The applications of an `--apps` file.
@@ -285,6 +288,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         let file = TenantFile::parse(&text).with_context(|| format!("in {}", path.display()))?;
         config.tenant_file = Some(file);
     }
+    config.active_directory = args.ad.source()?;
     let banner = format!(
         "tenant {} client_id {} client_secret {} (permissions: {}; certificates: {}; federated credentials: {}; more applications: {})",
         config.tenant_id,
@@ -295,6 +299,14 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         config.federated_credentials.len(),
         config.apps.len(),
     );
+    let directory = config.active_directory.as_ref().map(|ad| {
+        format!(
+            "sync client reads {} under {} ({} synced OUs)",
+            ad.url,
+            ad.base_dn,
+            ad.synced_ous.len()
+        )
+    });
     let emulator = Emulator::start(config, args.listen).await?;
     let ca_path = match emulator.ca_pem() {
         Some(pem) => {
@@ -313,6 +325,9 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(out, "emulator listening on {}", emulator.url())?;
         writeln!(out, "{banner}")?;
+        if let Some(line) = &directory {
+            writeln!(out, "{line}")?;
+        }
         if let Some(path) = &ca_path {
             writeln!(out, "TLS: trust the CA certificate in {}", path.display())?;
         }

@@ -3,11 +3,13 @@
 //! (`control/sync.rs`) move AD objects in and out of scope, run a sync cycle, set the sync
 //! features as an admin, list the deleted items; (`control/apps.rs`) register applications and
 //! change their grants; (`control/delta.rs`) invalidate delta tokens; (`control/contacts.rs`)
-//! list organizational contacts and move them in and out of the sync scope.
+//! list organizational contacts and move them in and out of the sync scope;
+//! (`control/directory.rs`) the link to a real Active Directory.
 
 mod apps;
 mod contacts;
 mod delta;
+mod directory;
 mod sync;
 
 use std::collections::BTreeMap;
@@ -62,6 +64,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .merge(sync::router())
         .merge(delta::router())
         .merge(contacts::router())
+        .merge(directory::router())
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {

@@ -86,6 +86,7 @@
 //! against the emulator; requests shaped like the SDK's (`@odata.type` in entity bodies, casts
 //! spelt with the `graph.` namespace alias) are accepted as Graph accepts them.
 
+pub mod active_directory;
 pub mod apps;
 mod batch;
 mod cli;
@@ -232,6 +233,9 @@ pub struct EmulatorConfig {
     /// Serve HTTPS with a certificate authority made up at start (see [`tls`] and
     /// [`Emulator::ca_pem`]); plain HTTP when false (default).
     pub tls: bool,
+    /// A real Active Directory the simulated sync client reads before each cycle (see
+    /// [`active_directory`]); `None`: the AD twins are simulated.
+    pub active_directory: Option<active_directory::AdSourceConfig>,
 }
 
 impl Default for EmulatorConfig {
@@ -274,6 +278,7 @@ impl Default for EmulatorConfig {
             batch_limit_code: BatchLimitCode::BadRequest,
             batch_order: BatchOrder::Shuffled,
             tls: false,
+            active_directory: None,
         }
     }
 }
@@ -319,6 +324,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("batch_limit_code", &self.batch_limit_code)
             .field("batch_order", &self.batch_order)
             .field("tls", &self.tls)
+            .field("active_directory", &self.active_directory)
             .finish()
     }
 }
@@ -382,15 +388,23 @@ impl Emulator {
         };
         let scheme = if identity.is_some() { "https" } else { "http" };
         let latency = config.latency;
-        let inner = tokio::task::spawn_blocking(move || server::Inner::new(config, apps))
+        let directory = config.active_directory.clone();
+        let mut inner = tokio::task::spawn_blocking(move || server::Inner::new(config, apps))
             .await
             .context("seeding the tenant")??;
+        if let Some(ad) = &directory {
+            inner.tenant.directory = Some(state::DirectoryLink::new(ad.scope()));
+        }
         let shared = Arc::new(server::Shared {
             inner: Mutex::new(inner),
             latency: RwLock::new(latency),
             addr,
             scheme,
+            directory: directory.map(active_directory::gate::DirectorySource::new),
         });
+        if let Some(source) = &shared.directory {
+            active_directory::gate::initial_import(&shared, source).await;
+        }
         let app = server::router(shared);
         let (stop, stopped) = oneshot::channel::<()>();
         let (task, ca_pem) = match identity {

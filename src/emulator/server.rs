@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 
 use super::EmulatorConfig;
+use super::active_directory::gate::{self, DirectorySource};
 use super::apps::Apps;
 use super::clock::Clock;
 use super::faults::Faults;
@@ -143,9 +144,11 @@ impl Inner {
     }
 
     /// Replaces the tenant (same organization id) and resets counters and quotas. Tokens,
-    /// faults and applications stay.
+    /// faults, applications and the link to a real directory stay.
     pub fn install(&mut self, tenant: Tenant) {
+        let link = self.tenant.directory.take();
         self.tenant = tenant;
+        self.tenant.directory = link;
         self.quotas = Quotas::new(self.clock.secs());
         self.stats = Stats::default();
     }
@@ -162,6 +165,8 @@ pub struct Shared {
     pub addr: SocketAddr,
     /// `https` under TLS, else `http` (for absolute links).
     pub scheme: &'static str,
+    /// The real Active Directory the sync client reads, when linked.
+    pub directory: Option<DirectorySource>,
 }
 
 impl Shared {
@@ -204,5 +209,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/common/discovery/instance", get(discovery::instance))
         .nest("/_emulator", control::router())
         .fallback(graph::handle)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            gate::middleware,
+        ))
         .with_state(shared)
 }

@@ -10,6 +10,7 @@ mod changes;
 mod contacts;
 mod cycle;
 mod deleted;
+mod directory;
 mod groups;
 mod soa;
 mod users;
@@ -33,6 +34,9 @@ pub use changes::{
 };
 pub use cycle::{BLOCK_HARD_MATCH, CycleReport, Features, Recreated, ScopeError, ScopeState};
 pub use deleted::{DeleteError, Deleted, RETENTION, RestoreError, RestoreOptions};
+pub use directory::{
+    AdUser, DirectoryLink, DirectoryReport, DirectoryScope, DirectoryStatus, dn_under, normalize_dn,
+};
 pub use groups::{GroupChange, GroupUpdateError, MAX_OWNERS, RefError, Relation};
 pub use soa::{SoaError, SoaKind};
 pub use users::{TextProp, UpdateError, UserChange};
@@ -218,6 +222,9 @@ pub struct Tenant {
     gone_users: BTreeMap<String, User>,
     gone_groups: BTreeMap<String, Group>,
     next_cycle: Option<Timestamp>,
+    /// The real Active Directory the sync client reads before each cycle, when linked
+    /// (`directory.rs`).
+    pub directory: Option<DirectoryLink>,
 }
 
 /// A fraction in [0, 1) derived from an object id (FNV-1a), so flip times are deterministic.
@@ -262,6 +269,7 @@ impl Tenant {
             gone_users: BTreeMap::new(),
             gone_groups: BTreeMap::new(),
             next_cycle,
+            directory: None,
         }
     }
 

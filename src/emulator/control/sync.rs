@@ -3,7 +3,9 @@
 //!   `{"inScope": bool}` → `{"id","inScope","state":"active|softDeleted|gone"}`: moves the AD
 //!   twin into or out of a synchronised OU; the next cycle acts on it;
 //! - `POST /_emulator/sync/cycle` → the cycle's report: runs one cycle now (the schedule is
-//!   unchanged); 409 while directory sync is not enabled;
+//!   unchanged); 409 while directory sync is not enabled. With a real directory linked it
+//!   reads it first (the report's `directory` says what the import did), and a failed read
+//!   answers 503 `DirectoryUnreachable` with nothing changed;
 //! - `POST /_emulator/directory/features` `{"blockCloudObjectTakeoverThroughHardMatchEnabled":
 //!   bool, …}` → `{"features":{…}}`: an admin sets sync features;
 //! - `GET /_emulator/deleted` → `{"value":[…]}`: the soft-deleted objects.
@@ -75,6 +77,12 @@ fn scope(State(shared): AppState, kind: ObjectKind, id: String, body: Bytes) -> 
 }
 
 async fn cycle(State(shared): AppState) -> Response {
+    // With a real directory linked, the cycle imports a fresh read of it first (outside the
+    // lock: LDAP is async).
+    let read = match &shared.directory {
+        Some(source) => Some(source.read().await),
+        None => None,
+    };
     let mut inner = current(&shared);
     if inner.tenant.sync != SyncState::Enabled {
         return error(
@@ -84,7 +92,20 @@ async fn cycle(State(shared): AppState) -> Response {
         );
     }
     let now = inner.clock.now();
-    let report = inner.tenant.run_cycle(now);
+    let imported = match read {
+        None => None,
+        Some(Ok(users)) => Some(inner.tenant.import_directory(&users, now)),
+        Some(Err(e)) => {
+            inner.tenant.directory_failed(e.to_string());
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "DirectoryUnreachable",
+                format!("the cycle changed nothing: {e}"),
+            );
+        }
+    };
+    let mut report = inner.tenant.run_cycle(now);
+    report.directory = imported;
     let mut body = match serde_json::to_value(&report) {
         Ok(Value::Object(map)) => map,
         _ => Map::new(),

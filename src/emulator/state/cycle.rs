@@ -21,6 +21,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::directory::CycleInput;
 use super::{Behaviour, ObjectKind, SyncPrint, SyncState, Tenant};
 use crate::emulator::clock::add_duration;
 use crate::emulator::model::{SyncInfo, Writes};
@@ -147,6 +148,9 @@ pub struct CycleReport {
     pub blocked: Vec<String>,
     /// Switched to the cloud by SOA, left alone.
     pub skipped_cloud_managed: Vec<String>,
+    /// The import from the linked Active Directory before the cycle (none without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directory: Option<super::DirectoryReport>,
 }
 
 /// Where an object with an AD twin is now.
@@ -256,7 +260,16 @@ impl Tenant {
         let Some(next) = self.next_cycle.filter(|t| *t <= now) else {
             return;
         };
-        self.run_cycle(next);
+        // With a real directory linked, a cycle imports it first: it waits for the read, and
+        // a failed read makes it change nothing (Connect's run fails at the import step).
+        let ran = match self.import_for_cycle(next) {
+            CycleInput::Wait => return,
+            CycleInput::Failed => false,
+            CycleInput::Ready => {
+                self.run_cycle(next);
+                true
+            }
+        };
         let interval = self.behaviour.sync_interval.as_secs_f64();
         if interval <= 0.0 {
             self.next_cycle = None;
@@ -264,7 +277,9 @@ impl Tenant {
         }
         let periods = (now.duration_since(next).as_secs_f64() / interval).floor();
         let last = crate::emulator::clock::add_secs(next, periods * interval);
-        self.org.last_sync = Some(last);
+        if ran {
+            self.org.last_sync = Some(last);
+        }
         self.next_cycle = after_interval(last, &self.behaviour);
     }
 
