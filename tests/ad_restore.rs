@@ -255,3 +255,51 @@ async fn grant_all(emu: &Emulator) {
     )
     .await;
 }
+
+/// A move whose LDAP write landed but whose outcome was never journaled (the operator stopped
+/// in between) is settled by reading the object back, and not made twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_left_open_by_a_stop_is_settled_by_reading_the_directory_back() {
+    use entra_cloud_operator::journal::{Action, Journal, Phase};
+    use entra_cloud_operator::reconcile::user::ad_move;
+    let Some(dc) = samba_dc() else { return };
+    let ous = dc.fresh_ous("settle").await;
+    let u = dc.add_user(&ous.synced, "Settle", None).await;
+    let emu = emulator_on(dc, &ous).await;
+    cycle(&emu).await;
+    let id = cloud_user(&emu, &u.upn).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tenant = tenant_with_ad(ad_spec(dc, &ous));
+    let conn = connection(&tenant, &dc.password);
+    let obj = cuc(json!({"tenantRef": {"name": "contoso"}, "mode": "Apply",
+        "method": "RestoreDeleted", "selector": {"userPrincipalNames": [u.upn]}}));
+    let mut h = AdHarness::new(&emu, obj, tenant, conn);
+    // The intent, durable; then the write lands and the operator stops.
+    let intent = ad_move::record(
+        &AdHarness::key(),
+        TENANT,
+        (id.as_str(), Some(u.upn.as_str())),
+        Action::MoveAdObject,
+        Phase::Intent,
+        (u.dn.as_str(), &u.object_guid, ous.unsynced.as_str()),
+    );
+    h.journal.append(&[intent]).await.unwrap();
+    dc.move_user(&u.dn, &ous.unsynced).await;
+
+    h.pass().await.unwrap();
+    let moves: Vec<Value> = h
+        .journal_lines()
+        .into_iter()
+        .filter(|e| e["action"] == "MoveAdObject")
+        .collect();
+    let phases: Vec<&str> = moves.iter().map(|e| e["phase"].as_str().unwrap()).collect();
+    assert_eq!(phases, ["Intent", "Applied"], "{moves:#?}");
+    assert!(
+        moves[1]["note"].as_str().unwrap().contains("read back"),
+        "{moves:#?}"
+    );
+    let now = dc.user(&u.guid_string()).await.unwrap();
+    assert!(under(&now.dn, &ous.unsynced), "moved once: {}", now.dn);
+}

@@ -193,15 +193,23 @@ pub async fn enable_back(
     tenant_id: &str,
 ) -> Result<Result<i64, String>, ReconcileError> {
     let entries = ctx.journal.entries_for(&ctx.resource).await?;
+    // The value before the first disable: a disable retried after a stop journals the
+    // already-disabled value as its prior, which must not be what the revert puts back.
+    let mut first_prior: BTreeMap<String, u32> = BTreeMap::new();
+    for r in entries.iter().map(|e| &e.record) {
+        if r.action == Action::DisableAdAccount
+            && let Some(v) = r.prior["userAccountControl"].as_u64()
+            && let Ok(v) = u32::try_from(v)
+        {
+            first_prior.entry(r.object_id.clone()).or_insert(v);
+        }
+    }
     let mut n = 0;
     for (id, m) in last_of(&entries, Action::DisableAdAccount) {
         if m.phase != Phase::Applied {
             continue;
         }
-        let Some(prior) = m.intent.prior["userAccountControl"]
-            .as_u64()
-            .and_then(|v| u32::try_from(v).ok())
-        else {
+        let Some(prior) = first_prior.get(&id).copied() else {
             continue;
         };
         let Some(g) = m.intent.prior["objectGuid"]

@@ -22,8 +22,6 @@ pub struct Moved {
     pub moved: i64,
     /// Moves that failed, or users without an AD object.
     pub failures: Vec<ObjectFailure>,
-    /// Intents a stop left open, settled by reading the directory back.
-    pub settled: i64,
 }
 
 /// A move as the journal shows it.
@@ -126,20 +124,14 @@ pub async fn settle(
         if m.phase != Phase::Intent {
             continue;
         }
-        let target = match action {
-            Action::MoveAdObject => m.intent.prior["targetOu"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            _ => m.intent.prior["distinguishedName"]
-                .as_str()
-                .and_then(dn::parent)
-                .unwrap_or_default(),
-        };
+        // Every move record names where the object goes (`targetOu`); a disable is done when
+        // the account reads disabled.
+        let target = m.intent.prior["targetOu"].as_str().unwrap_or_default();
         let now_at = read_back(ad, &m).await.ok().flatten();
-        let landed = now_at
-            .as_ref()
-            .is_some_and(|u| dn::parent(&u.dn).is_some_and(|p| dn::same(&p, &target)));
+        let landed = now_at.as_ref().is_some_and(|u| match action {
+            Action::DisableAdAccount => !u.enabled(),
+            _ => dn::parent(&u.dn).is_some_and(|p| dn::same(&p, target)),
+        });
         let mut r = m.intent.clone();
         r.phase = if landed {
             Phase::Applied
@@ -172,16 +164,8 @@ pub async fn move_waiting(
     entries: &[Entry],
     wave_size: i64,
 ) -> Result<Moved, ReconcileError> {
-    let mut out = Moved {
-        settled: settle(ctx, &dir.client, entries, Action::MoveAdObject).await?,
-        ..Moved::default()
-    };
-    let entries = if out.settled > 0 {
-        ctx.journal.entries_for(&ctx.resource).await?
-    } else {
-        entries.to_vec()
-    };
-    let moved: BTreeSet<String> = last_of(&entries, Action::MoveAdObject)
+    let mut out = Moved::default();
+    let moved: BTreeSet<String> = last_of(entries, Action::MoveAdObject)
         .into_iter()
         .filter(|(_, m)| m.phase == Phase::Applied)
         .map(|(id, _)| id)
@@ -331,7 +315,15 @@ pub async fn after_decide(
     } else {
         spec.rollout.wave_size
     };
-    let entries = ctx.journal.entries_for(&ctx.resource).await?;
+    let mut entries = ctx.journal.entries_for(&ctx.resource).await?;
+    // Changes a stop left without an outcome are settled first by reading the directory back.
+    let mut settled = 0;
+    for action in [Action::MoveAdObject, Action::DisableAdAccount] {
+        settled += settle(ctx, &dir.client, &entries, action).await?;
+    }
+    if settled > 0 {
+        entries = ctx.journal.entries_for(&ctx.resource).await?;
+    }
     let mut failures = Vec::new();
     if spec.method == crate::api::user::UserConversionMethod::RestoreDeleted
         && !classified.waiting.is_empty()
