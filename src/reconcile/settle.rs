@@ -13,7 +13,7 @@ use std::future::Future;
 use crate::graph::{GraphClient, GraphError};
 use crate::journal::{Action, Phase, Record};
 
-use super::{Context, ReconcileError};
+use super::{Context, ReconcileError, ReconcileEvent};
 
 /// Which change a record is about: object type, object id, action, and for owners the owner.
 type Key = (String, String, Action, String);
@@ -112,6 +112,24 @@ where
     }
     ctx.journal.append(&records).await?;
     Ok(records)
+}
+
+/// The `Resumed` Event telling what settling found (none when nothing was open).
+pub fn resumed_event(records: &[Record]) -> Option<ReconcileEvent> {
+    if records.is_empty() {
+        return None;
+    }
+    let made = records.iter().filter(|r| r.phase == Phase::Applied).count();
+    tracing::info!(made, open = records.len(), "settled open journal intents");
+    Some(ReconcileEvent::normal(
+        "Resumed",
+        "Resume",
+        format!(
+            "read back {} changes left without an outcome: {made} had been made, {} had not",
+            records.len(),
+            records.len() - made
+        ),
+    ))
 }
 
 /// The outcome of `intent`, established by reading back: its prior values carried over.

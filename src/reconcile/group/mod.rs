@@ -24,7 +24,7 @@ use crate::journal::{Action, Phase, Record};
 use super::health::{self, Health};
 use super::settle::{self, OpenIntents};
 use super::tenant::{GUARD_INTERVAL, INVALID_SPEC, stall_message};
-use super::{Context, Outcome, ReconcileError, ReconcileEvent};
+use super::{Context, Outcome, ReconcileError};
 use plan::{Done, Step};
 use progress::{after_wave, listed, mark_drift, resolve_drift, waves_needed};
 
@@ -184,17 +184,7 @@ async fn reconcile_inner(
     if spec.mode == crate::api::common::ConversionMode::Apply && !open.is_empty() {
         let records =
             settle::settle(ctx, open, |r| settle::group_change_made(ctx.graph, r)).await?;
-        let made = records.iter().filter(|r| r.phase == Phase::Applied).count();
-        info!(made, open = records.len(), "settled open journal intents");
-        pass.events.push(ReconcileEvent::normal(
-            "Resumed",
-            "Resume",
-            format!(
-                "read back {} changes left without an outcome: {made} had been made, {} had not",
-                records.len(),
-                records.len() - made
-            ),
-        ));
+        pass.events.extend(settle::resumed_event(&records));
         for r in records {
             take(r, &mut done);
         }

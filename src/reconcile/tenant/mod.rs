@@ -24,7 +24,7 @@ use crate::api::tenant::{
     TenantSyncPolicyStatus,
 };
 use crate::graph::GraphError;
-use crate::journal::{Phase, ResourceKey};
+use crate::journal::ResourceKey;
 
 use super::health::{self, Health};
 use super::{Outcome, ReconcileError, ReconcileEvent, settle};
@@ -103,17 +103,7 @@ async fn reconcile_inner(
     if !open.is_empty() {
         let records =
             settle::settle(ctx, open, |r| settle::tenant_change_made(ctx.graph, r)).await?;
-        let made = records.iter().filter(|r| r.phase == Phase::Applied).count();
-        info!(made, open = records.len(), "settled open journal intents");
-        pass.events.push(ReconcileEvent::normal(
-            "Resumed",
-            "Resume",
-            format!(
-                "read back {} changes left without an outcome: {made} had been made, {} had not",
-                records.len(),
-                records.len() - made
-            ),
-        ));
+        pass.events.extend(settle::resumed_event(&records));
     }
 
     let observed = if guard::watching(input.status, fresh) {
