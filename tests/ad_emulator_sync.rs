@@ -3,74 +3,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-
-use common::samba::{self, guid_string, random_guid, samba_dc};
-
-/// The harness itself: fresh OUs, add, move, read back, GUID round trip, userAccountControl.
-#[tokio::test]
-async fn harness_drives_the_real_directory() {
-    let Some(dc) = samba_dc() else { return };
-    let ous = dc.fresh_ous("harness").await;
-    assert!(ous.synced.starts_with("OU=Synced,OU=harness-"));
-    assert!(dc.users_in(&ous.parent).await.is_empty());
-
-    let g = random_guid();
-    let alice = dc.add_user(&ous.synced, "Alice", Some(g)).await;
-    let bob = dc.add_user(&ous.synced, "Bob", None).await;
-    assert!(alice.sam.len() <= 20 && alice.sam.starts_with("Alice"));
-    assert_ne!(alice.sam, bob.sam);
-    assert_eq!(alice.upn, format!("{}@{}", alice.sam, samba::UPN_SUFFIX));
-    assert_eq!(
-        alice.consistency_guid,
-        Some(g),
-        "the consistency GUID round-trips"
-    );
-    assert_eq!(bob.consistency_guid, None);
-    assert_ne!(alice.object_guid, bob.object_guid);
-    assert_eq!(alice.user_account_control, 512, "enabled, normal account");
-
-    // Read back by objectGUID, then move: the GUID stays, the DN changes.
-    let by_guid = dc.user(&alice.guid_string()).await.expect("found by GUID");
-    assert!(by_guid.dn.eq_ignore_ascii_case(&alice.dn));
-    let moved = dc.move_user(&alice.dn, &ous.unsynced).await;
-    assert!(moved.ends_with(&ous.unsynced));
-    assert!(dc.user(&alice.dn).await.is_none(), "the old DN is gone");
-    let after = dc.user(&moved).await.expect("found at the new DN");
-    assert_eq!(after.object_guid, alice.object_guid);
-    assert_eq!(after.consistency_guid, Some(g));
-    let in_synced = dc.users_in(&ous.synced).await;
-    assert_eq!(in_synced.len(), 1);
-    assert_eq!(in_synced[0].sam, bob.sam);
-    assert_eq!(dc.users_in(&ous.unsynced).await, vec![after.clone()]);
-
-    // Set, change and clear the consistency GUID; disable the account.
-    let g2 = random_guid();
-    dc.set_consistency_guid(&bob.dn, Some(g2)).await;
-    assert_eq!(dc.user(&bob.dn).await.unwrap().consistency_guid, Some(g2));
-    dc.set_consistency_guid(&moved, None).await;
-    assert_eq!(dc.user(&moved).await.unwrap().consistency_guid, None);
-    dc.set_user_account_control(&bob.dn, 514).await;
-    assert_eq!(dc.user(&bob.dn).await.unwrap().user_account_control, 514);
-
-    // GUID strings use AD byte order (the first three fields little-endian).
-    let mut b = [0u8; 16];
-    b.iter_mut().enumerate().for_each(|(i, x)| *x = i as u8);
-    assert_eq!(guid_string(&b), "03020100-0504-0706-0809-0a0b0c0d0e0f");
-    assert!(
-        dc.user("00000000-0000-0000-0000-000000000000")
-            .await
-            .is_none()
-    );
-}
-
-// ---------------------------------------------------------------------------------------------
-// The emulator's sync client reading the real directory.
+#[path = "ad_emulator_sync/connection.rs"]
+mod connection;
+#[path = "ad_emulator_sync/harness.rs"]
+mod harness;
 
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::samba::{AdUser, SambaDc, TestOus};
+use common::samba::{AdUser, SambaDc, TestOus, random_guid, samba_dc};
 use common::*;
 use entra_cloud_operator::emulator::active_directory::AdSourceConfig;
 use entra_cloud_operator::emulator::{Emulator, EmulatorConfig};
@@ -421,93 +363,4 @@ async fn an_unreachable_directory_or_bad_credentials_change_nothing() {
     assert_eq!(report["softDeleted"].as_array().map(Vec::len), Some(1));
     assert!(twin(&emu, &dan).await.is_none() && twin(&emu, &erin).await.is_some());
     emu.shutdown().await;
-}
-
-#[tokio::test]
-async fn reads_over_ldaps_and_starttls_verifying_the_dc_with_its_ca() {
-    let Some(dc) = samba_dc() else { return };
-    let ous = dc.fresh_ous("tls").await;
-    let frank = dc.add_user(&ous.synced, "Frank", Some(random_guid())).await;
-    let ca = std::fs::read_to_string(&dc.ca_pem).unwrap();
-    for (url, starttls) in [(dc.ldaps_url.as_str(), false), (dc.ldap_url.as_str(), true)] {
-        let mut ad = source(dc, &ous.parent, &ous);
-        ad.url = url.to_string();
-        ad.starttls = starttls;
-        ad.ca_pem = Some(ca.clone());
-        let emu = emulator(ad).await;
-        assert!(
-            twin(&emu, &frank).await.is_some(),
-            "{url} starttls={starttls}"
-        );
-        emu.shutdown().await;
-    }
-    // A CA that did not sign the DC's certificate: the TLS handshake fails, nothing synced.
-    let mut ad = source(dc, &ous.parent, &ous);
-    ad.url = dc.ldaps_url.clone();
-    ad.ca_pem = Some(include_str!("data/app.crt").to_string());
-    let emu = emulator(ad).await;
-    assert!(twin(&emu, &frank).await.is_none());
-    let s = control_get(&emu, "directory").await["status"].clone();
-    assert!(
-        s["lastError"]
-            .as_str()
-            .is_some_and(|e| e.contains("connecting")),
-        "{s}"
-    );
-    emu.shutdown().await;
-}
-
-/// The command line: `emulator --ad-url … --ad-password-file …` imports at start.
-#[tokio::test]
-async fn the_emulator_process_reads_the_directory_named_by_its_flags() {
-    let Some(dc) = samba_dc() else { return };
-    let ous = dc.fresh_ous("cli").await;
-    let gina = dc.add_user(&ous.synced, "Gina", Some(random_guid())).await;
-    let dir = temp_dir("ad-cli");
-    let pw = dir.join("ad-password");
-    std::fs::write(&pw, format!("{}\n", dc.password)).unwrap();
-    let emu = common::process::EmulatorProcess::start(
-        env!("CARGO_BIN_EXE_entra-cloud-operator"),
-        &[
-            "--users",
-            "0",
-            "--domain",
-            DOMAIN,
-            "--latency",
-            "0",
-            "--ad-url",
-            &dc.ldap_url,
-            "--ad-bind-dn",
-            &dc.bind_dn,
-            "--ad-password-file",
-            pw.to_str().unwrap(),
-            "--ad-base-dn",
-            &ous.parent,
-            "--ad-synced-ou",
-            &ous.synced,
-        ],
-    );
-    let get = |path: &str| {
-        let url = format!("{}/_emulator/{path}", emu.url);
-        async move {
-            reqwest::get(url)
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
-    };
-    let status = get("directory").await;
-    assert_eq!(status["linked"], json!(true), "{status}");
-    assert_eq!(status["status"]["reads"], json!(1), "{status}");
-    assert!(!status.to_string().contains(&dc.password));
-    let users = get("users").await["value"].as_array().cloned().unwrap();
-    assert!(
-        users
-            .iter()
-            .any(|u| u["userPrincipalName"] == json!(gina.upn) && u["kind"] == json!("synced")),
-        "gina imported"
-    );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -21,193 +21,20 @@
 //! Objects whose twins come from elsewhere (seeded, tenant files) are left alone unless
 //! their DN is under the directory's base DN.
 
+mod link;
+mod scope;
+
 use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
-use serde::Serialize;
+
+pub(super) use link::CycleInput;
+pub use link::{DirectoryLink, DirectoryReport, DirectoryStatus};
+pub use scope::{AdUser, DirectoryScope, dn_under, normalize_dn};
 
 use super::{ObjectKind, Tenant};
-use crate::emulator::model::{Kind, OnPremIdentity, SyncInfo, User, Writes};
+use crate::emulator::model::{Kind, SyncInfo, User, Writes};
 use crate::emulator::seed::random_guid;
-
-/// One user object as read from Active Directory.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AdUser {
-    /// `objectGUID` as a GUID string (lowercase).
-    pub object_guid: String,
-    /// base64 of `mS-DS-ConsistencyGuid`, or of `objectGUID` when that is empty.
-    pub anchor: String,
-    /// `distinguishedName`.
-    pub distinguished_name: String,
-    /// `sAMAccountName`.
-    pub sam_account_name: Option<String>,
-    /// `userPrincipalName`.
-    pub user_principal_name: Option<String>,
-    /// `objectSid` in `S-1-5-…` form.
-    pub security_identifier: Option<String>,
-    /// The DNS domain of the DN's `DC=` components.
-    pub domain_name: Option<String>,
-    /// `displayName`.
-    pub display_name: Option<String>,
-    /// `givenName`.
-    pub given_name: Option<String>,
-    /// `sn`.
-    pub surname: Option<String>,
-    /// `mail`.
-    pub mail: Option<String>,
-    /// Not disabled (userAccountControl bit 2, ACCOUNTDISABLE, clear).
-    pub account_enabled: bool,
-}
-
-impl AdUser {
-    /// The on-premises identity Graph shows for this object (anchor given: a join keeps its
-    /// first one).
-    fn identity(&self, anchor: &str) -> OnPremIdentity {
-        OnPremIdentity {
-            immutable_id: Some(anchor.to_string()),
-            sam_account_name: self.sam_account_name.clone(),
-            distinguished_name: Some(self.distinguished_name.clone()),
-            user_principal_name: self.user_principal_name.clone(),
-            domain_name: self.domain_name.clone(),
-            net_bios_name: None,
-            security_identifier: self.security_identifier.clone(),
-        }
-    }
-}
-
-/// Which part of the directory the sync client reads and which OUs it synchronises.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectoryScope {
-    /// Where the search starts.
-    pub base_dn: String,
-    /// The OUs whose users (subtree) are synchronised.
-    pub synced_ous: Vec<String>,
-}
-
-/// A DN for comparisons: lowercase, no blanks around separators (DNs compare
-/// case-insensitively).
-pub fn normalize_dn(dn: &str) -> String {
-    let mut out = String::with_capacity(dn.len());
-    let (mut escaped, mut after_separator) = (false, false);
-    for c in dn.trim().chars() {
-        if !escaped && (c == ',' || c == '=') {
-            while out.ends_with(' ') && !out.ends_with("\\ ") {
-                out.pop();
-            }
-            out.push(c);
-            after_separator = true;
-            continue;
-        }
-        if after_separator && c == ' ' {
-            continue;
-        }
-        after_separator = false;
-        escaped = !escaped && c == '\\';
-        out.extend(c.to_lowercase());
-    }
-    out
-}
-
-/// Whether `dn` is `parent` or under it.
-pub fn dn_under(dn: &str, parent: &str) -> bool {
-    let (dn, parent) = (normalize_dn(dn), normalize_dn(parent));
-    !parent.is_empty() && (dn == parent || dn.ends_with(&format!(",{parent}")))
-}
-
-impl DirectoryScope {
-    /// Under one of the synchronised OUs.
-    pub fn in_scope(&self, dn: &str) -> bool {
-        self.synced_ous.iter().any(|ou| dn_under(dn, ou))
-    }
-}
-
-/// What one import did (object ids; DNs for AD objects that made no user).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DirectoryReport {
-    /// User objects read.
-    pub read: usize,
-    /// Of those, under a synchronised OU.
-    pub in_scope: usize,
-    /// Synced users provisioned for new AD objects.
-    pub created: Vec<String>,
-    /// Synced users whose values changed.
-    pub updated: Vec<String>,
-    /// Cloud-only users given an AD twin to match (the cycle joins or blocks them).
-    pub matched: Vec<String>,
-    /// Objects whose AD twin left the scope (moved out, or deleted in AD).
-    pub left_scope: Vec<String>,
-    /// AD objects not provisioned: their UPN belongs to another synced user (DNs).
-    pub conflicts: Vec<String>,
-}
-
-/// The emulator's link to a real directory: its scope, the joins made, the snapshot staged
-/// for the next cycle and how reads went.
-#[derive(Debug, Clone)]
-pub struct DirectoryLink {
-    /// Base DN and synchronised OUs.
-    pub scope: DirectoryScope,
-    /// Anchor of each joined AD object, by `objectGUID`.
-    joins: HashMap<String, String>,
-    /// Read for the cycle due now: the users, or why the read failed.
-    pub(super) staged: Option<Result<Vec<AdUser>, String>>,
-    /// Reads and failures.
-    pub status: DirectoryStatus,
-}
-
-/// How the reads of the directory went (`GET /_emulator/directory`).
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DirectoryStatus {
-    /// Successful reads.
-    pub reads: u64,
-    /// Failed reads; each made its cycle change nothing.
-    pub failures: u64,
-    /// Cycles that did not run because the directory could not be read.
-    pub skipped_cycles: u64,
-    /// The last failure (none once a read succeeds again).
-    pub last_error: Option<String>,
-    /// Emulated time of the last successful read.
-    #[serde(serialize_with = "ts")]
-    pub last_read_at: Option<Timestamp>,
-    /// What the last import did.
-    pub last_import: Option<DirectoryReport>,
-}
-
-fn ts<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_str(&crate::emulator::clock::rfc3339(*t)),
-        None => s.serialize_none(),
-    }
-}
-
-impl DirectoryLink {
-    /// A link with nothing read yet.
-    pub fn new(scope: DirectoryScope) -> Self {
-        Self {
-            scope,
-            joins: HashMap::new(),
-            staged: None,
-            status: DirectoryStatus::default(),
-        }
-    }
-
-    /// Records a failed read.
-    pub fn failed(&mut self, error: String) {
-        self.status.failures += 1;
-        self.status.last_error = Some(error);
-    }
-}
-
-/// What a due cycle has to work with.
-pub(super) enum CycleInput {
-    /// No directory linked, or its snapshot imported: run.
-    Ready,
-    /// Linked, nothing read yet: wait for the next request, which reads first.
-    Wait,
-    /// The read failed: the cycle changes nothing.
-    Failed,
-}
 
 /// Where a twin lives.
 #[derive(Clone, Copy)]
