@@ -261,7 +261,7 @@ async fn apply<K: ConversionKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Acti
                     Err(CredentialProblem::Transient(e)) => return Err(Error::Kube(e)),
                     Ok(graph) => {
                         let journal = ctx.journal_for(&key).await;
-                        let ad = super::credentials::active_directory(&ctx.client, &tenant).await?;
+                        let ad = super::directory::active_directory(&ctx.client, &tenant).await?;
                         let rctx = rec::Context {
                             graph: &graph,
                             journal: journal.as_ref(),
@@ -342,7 +342,7 @@ async fn cleanup<K: ConversionKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Ac
         }
     };
     let journal = ctx.journal_for(&key).await;
-    let ad = super::credentials::active_directory(&ctx.client, &tenant).await?;
+    let ad = super::directory::active_directory(&ctx.client, &tenant).await?;
     let rctx = rec::Context {
         graph: &graph,
         journal: journal.as_ref(),

@@ -65,7 +65,7 @@ pub fn fingerprint(tsp: &TenantSyncPolicy, secret_version: Option<&str>) -> Stri
 
 /// Reads Secret `ns/name`, named by spec field `field`; `create` is the command that would
 /// create it, for the 404 message.
-async fn read_secret(
+pub(super) async fn read_secret(
     client: &Client,
     ns: &str,
     (field, name): (&str, &str),
@@ -89,7 +89,7 @@ async fn read_secret(
 }
 
 /// The value of `key` in a Secret (`data`, else `stringData`).
-fn secret_value(secret: &Secret, key: &str) -> Option<String> {
+pub(super) fn secret_value(secret: &Secret, key: &str) -> Option<String> {
     secret
         .data
         .as_ref()
@@ -102,52 +102,6 @@ fn secret_value(secret: &Secret, key: &str) -> Option<String> {
                 .and_then(|d| d.get(key))
                 .cloned()
         })
-}
-
-/// The LDAP settings of `tsp`'s `activeDirectory` (`None` without one): the bind password
-/// and a CA bundle's Secret read from `tsp`'s namespace. A missing or unusable Secret is an
-/// unusable connection (the resource stalls naming the field); the API server failing is
-/// transient.
-pub async fn active_directory(
-    client: &Client,
-    tsp: &TenantSyncPolicy,
-) -> Result<Option<crate::reconcile::DirectoryConnection>, kube::Error> {
-    let Some(ad) = &tsp.spec.active_directory else {
-        return Ok(None);
-    };
-    let ns = tsp.metadata.namespace.as_deref().unwrap_or("default");
-    let mut read = std::collections::BTreeMap::new();
-    let refs = std::iter::once(("passwordSecretRef", &ad.password_secret_ref)).chain(
-        ad.ca_bundle
-            .as_ref()
-            .and_then(|c| c.secret_ref.as_ref())
-            .map(|r| ("caBundle.secretRef", r)),
-    );
-    for (field, r) in refs {
-        let create = format!(
-            "kubectl -n {ns} create secret generic {} --from-literal={}=...",
-            r.name, r.key
-        );
-        let shown = format!("spec.activeDirectory.{field}");
-        match read_secret(client, ns, (&shown, &r.name), &create).await {
-            Ok(secret) => {
-                read.insert(
-                    (r.name.clone(), r.key.clone()),
-                    secret_value(&secret, &r.key).map(SecretString::new),
-                );
-            }
-            Err(CredentialProblem::Transient(e)) => return Err(e),
-            Err(CredentialProblem::Stall(_, message)) => {
-                return Ok(Some(Err(crate::ad::AdError::Config { field, message })));
-            }
-        }
-    }
-    Ok(Some(crate::ad::settings::resolve(ad, |r| {
-        Ok(read
-            .get(&(r.name.clone(), r.key.clone()))
-            .cloned()
-            .flatten())
-    })))
 }
 
 /// The certificate credential held by `secret` (`ns/name` per `cc`), or why it is unusable;

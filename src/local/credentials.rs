@@ -32,6 +32,9 @@ pub struct Env {
     pub client_certificate_path: Option<String>,
     /// AZURE_FEDERATED_TOKEN_FILE
     pub federated_token_file: Option<String>,
+    /// AD_BIND_PASSWORD: the Active Directory bind password when its Secret is not among the
+    /// manifests.
+    pub ad_bind_password: Option<SecretString>,
 }
 
 impl Env {
@@ -44,6 +47,10 @@ impl Env {
             client_secret: get("AZURE_CLIENT_SECRET").map(SecretString::new),
             client_certificate_path: get("AZURE_CLIENT_CERTIFICATE_PATH"),
             federated_token_file: get("AZURE_FEDERATED_TOKEN_FILE"),
+            ad_bind_password: std::env::var("AD_BIND_PASSWORD")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(SecretString::new),
         }
     }
 }
@@ -250,46 +257,6 @@ pub fn graph_client(
         GraphClient::new(config, credential).map_err(|e| CredentialError(e.to_string()))?;
     client.set_batching(spec.batching());
     Ok(client)
-}
-
-/// The LDAP settings of `tsp`'s `activeDirectory` (none without one): the bind password and
-/// a CA bundle's Secret come from the manifests given with `-f`, else the bind password from
-/// AD_BIND_PASSWORD.
-pub fn active_directory(
-    tsp: &TenantSyncPolicy,
-    secrets: &BTreeMap<(String, String), BTreeMap<String, SecretString>>,
-) -> Option<Result<crate::ad::AdSettings, crate::ad::AdError>> {
-    let ad = tsp.spec.active_directory.as_ref()?;
-    let ns = tsp.metadata.namespace.as_deref().unwrap_or("default");
-    let from_env = std::env::var("AD_BIND_PASSWORD")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .map(SecretString::new);
-    Some(crate::ad::settings::resolve(ad, |r| {
-        match secrets.get(&(ns.to_string(), r.name.clone())) {
-            Some(data) => Ok(data.get(&r.key).cloned()).and_then(|v| {
-                v.map(Some).ok_or_else(|| {
-                    let keys: Vec<&str> = data.keys().map(String::as_str).collect();
-                    format!(
-                        "Secret {ns}/{} has no key {:?} (keys: {}); fix the key or the Secret",
-                        r.name,
-                        r.key,
-                        keys.join(", ")
-                    )
-                })
-            }),
-            None if r == &ad.password_secret_ref && from_env.is_some() => Ok(from_env.clone()),
-            None => Err(format!(
-                "Secret {ns}/{} is not among the manifests; add it to the files given with -f{}",
-                r.name,
-                if r == &ad.password_secret_ref {
-                    ", or export AD_BIND_PASSWORD"
-                } else {
-                    ""
-                }
-            )),
-        }
-    }))
 }
 
 /// The quota with its windows shortened by `time_scale` (ignored unless finite and positive).

@@ -1,8 +1,8 @@
 //! The reconcilers over manifest files, without a cluster: `apply` drives each resource until
 //! it is Ready or Stalled; `plan` observes and says what would change, writing nothing.
 
-mod audit;
 pub mod credentials;
+pub mod directory;
 mod groups;
 pub mod manifests;
 pub mod output;

@@ -118,7 +118,10 @@ pub async fn apply_until(
     let mut runs = Vec::new();
     for t in &tenants {
         let client = clients.of(t);
-        let run = TenantRun(t.clone(), credentials::active_directory(t, secrets));
+        let run = TenantRun(
+            t.clone(),
+            super::directory::active_directory(t, secrets, &opts.env),
+        );
         runs.push(futures::future::Either::Left(run_one(
             run,
             client,
@@ -154,7 +157,7 @@ pub async fn apply_until(
         };
         let run = UserRun {
             tenant: tenant.map(|t| t.spec.clone()),
-            ad: tenant.and_then(|t| credentials::active_directory(t, secrets)),
+            ad: tenant.and_then(|t| super::directory::active_directory(t, secrets, &opts.env)),
             cuc,
         };
         runs.push(futures::future::Either::Right(run_one(
@@ -400,8 +403,8 @@ pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
                 continue;
             }
         };
-        if let Some(ad) = credentials::active_directory(&tsp, &manifests.secrets) {
-            match super::audit::plan_audit(&graph, ad, None).await {
+        if let Some(ad) = super::directory::active_directory(&tsp, &manifests.secrets, &opts.env) {
+            match super::directory::plan_audit(&graph, ad, None).await {
                 Ok(a) => report.link_audit = Some(a),
                 Err(p) => {
                     report.problem = Some(p);
@@ -481,9 +484,9 @@ async fn plan_users(
             return report;
         }
     };
-    if let Some(ad) = credentials::active_directory(tenant, &m.secrets) {
+    if let Some(ad) = super::directory::active_directory(tenant, &m.secrets, &opts.env) {
         let scope = sel.candidates.values().map(|c| c.id.clone()).collect();
-        match super::audit::plan_audit(&graph, ad, Some(&scope)).await {
+        match super::directory::plan_audit(&graph, ad, Some(&scope)).await {
             Ok(a) => report.link_audit = Some(a),
             Err(p) => {
                 report.problem = Some(p);

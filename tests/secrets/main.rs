@@ -238,6 +238,7 @@ fn debug_output_of_credentials_is_redacted() {
         client_secret: Some(SecretString::new(common::SECRET)),
         client_certificate_path: Some("/tmp/app.pem".into()),
         federated_token_file: Some("/var/run/secrets/token".into()),
+        ad_bind_password: Some(SecretString::new(WRONG)),
     };
     let app = entra_cloud_operator::emulator::AppRegistration {
         secrets: vec![common::SECRET.into()],
