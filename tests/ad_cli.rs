@@ -80,6 +80,36 @@ fn apply_the_restore_from_ad_example_against_a_real_directory() {
     std::fs::write(&secrets_path, secrets).unwrap();
     let journal = dir.join("journal.jsonl");
 
+    // plan: the link audit of the wave, every finding in markdown; reads only.
+    let plan = Command::new(BIN)
+        .args(["plan", "-f"])
+        .arg(&example_path)
+        .arg("-f")
+        .arg(&secrets_path)
+        .args([
+            "--graph-url",
+            &emu.url,
+            "--login-url",
+            &emu.url,
+            "--format",
+            "markdown",
+        ])
+        .output()
+        .unwrap();
+    let md = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        plan.status.success(),
+        "{md}\n{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    assert!(
+        md.contains(
+            "Link audit (AD ↔ Entra): link audit: 3 checked, 3 linked, 0 ImmutableID mismatches"
+        ),
+        "{md}"
+    );
+    assert!(!md.contains(&dc.password));
+
     let out = Command::new(BIN)
         .args(["apply", "-f"])
         .arg(&example_path)

@@ -242,3 +242,65 @@ fn rcgen_free_ca() -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// The operator's LDAP client over LDAPS and StartTLS (verifying the DC with the harness's CA)
+/// and, only when allowed, plain LDAP; paged reads, a move and a disable read back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_speaks_ldaps_starttls_and_plain_only_when_allowed() {
+    use entra_cloud_operator::ad::{AdClient, Transport};
+    let Some(dc) = samba_dc() else { return };
+    let ous = dc.fresh_ous("client").await;
+    for i in 0..7 {
+        dc.add_user(&ous.synced, &format!("Page{i}"), None).await;
+    }
+    let settings = |url: &str, start_tls: Option<bool>, insecure: bool| {
+        let mut ad = ad_spec(dc, &ous);
+        ad["url"] = json!(url);
+        if let Some(s) = start_tls {
+            ad["startTls"] = json!(s);
+        }
+        ad["allowInsecure"] = json!(insecure);
+        let tenant = tenant_with_ad(ad);
+        connection(&tenant, &dc.password)
+    };
+    let ldaps = settings(&dc.ldaps_url, None, false).unwrap();
+    let starttls = settings(&dc.ldap_url, None, false).unwrap();
+    let plain = settings(&dc.ldap_url, Some(false), true).unwrap();
+    assert_eq!(
+        (ldaps.transport, starttls.transport, plain.transport),
+        (Transport::Ldaps, Transport::StartTls, Transport::Plain)
+    );
+    let refused = settings(&dc.ldap_url, Some(false), false).unwrap_err();
+    assert!(refused.to_string().contains("allowInsecure"), "{refused}");
+    for s in [&ldaps, &starttls, &plain] {
+        let c = AdClient::connect(s)
+            .await
+            .unwrap_or_else(|e| panic!("{:?}: {e}", s.transport));
+        assert_eq!(
+            c.users_in(&ous.synced).await.unwrap().len(),
+            7,
+            "{:?}",
+            s.transport
+        );
+        c.close().await;
+    }
+    // A move and a disable, read back through the client.
+    let c = AdClient::connect(&ldaps).await.unwrap();
+    let users = c.synced_users().await.unwrap();
+    let u = &users[0];
+    let new_dn = c.move_to(&u.dn, &ous.unsynced).await.unwrap();
+    let moved = c.user_by_guid(&u.object_guid).await.unwrap().unwrap();
+    assert!(moved.dn.eq_ignore_ascii_case(&new_dn));
+    assert_eq!(c.set_enabled(&moved, false).await.unwrap(), 512);
+    let after = c.user_by_anchor(&u.anchor()).await.unwrap().unwrap();
+    assert!(!after.enabled());
+    assert!(after.sid.as_deref().unwrap().starts_with("S-1-5-21-"));
+    let by_upn = c
+        .user_by_upn(u.upn.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_upn.object_guid, u.object_guid);
+    // A filter value that would widen the search if it were not escaped finds nobody.
+    assert!(c.user_by_upn("*)(objectClass=*").await.unwrap().is_none());
+}
