@@ -55,6 +55,11 @@
 //! emulated time (`400 syncStateNotFound`), and `POST /_emulator/delta/reset` (tenant
 //! maintenance), after which older tokens answer `410 Gone` with a `Location` that starts over.
 //!
+//! A real Active Directory ([`EmulatorConfig::active_directory`], `emulator --ad-url …`,
+//! [`active_directory`]): the sync client reads the directory's users over LDAP at start and
+//! before every cycle and imports them (`state/directory.rs`), so tests run the whole chain
+//! real AD → sync → emulated Entra → operator; `GET /_emulator/directory` shows the reads.
+//!
 //! Behaviours Microsoft leaves UNCONFIRMED (graph-api.md §13) are switches, so both answers
 //! can be rehearsed: [`EmulatorConfig::user_sync_after_disable`],
 //! [`EmulatorConfig::org_sync_during_disable`], [`EmulatorConfig::assertion_algorithms`]
