@@ -5,6 +5,7 @@
 //! The reconcilers (`reconcile`) are independent of Kubernetes; the local runner (`local`)
 //! drives them from manifest files, and the emulator (`emulator`) stands in for Graph.
 
+pub mod ad;
 pub mod api;
 pub mod clock;
 pub mod controller;

@@ -79,6 +79,7 @@ impl UserHarness {
             concurrency: 4,
             now: jiff::Timestamp::now(),
             guard: &Default::default(),
+            ad: None,
         };
         let outcome = user::reconcile(
             Input {
@@ -651,6 +652,7 @@ async fn revert_restores_prior_values_once_the_hard_match_block_is_lifted() {
         concurrency: 4,
         now: jiff::Timestamp::now(),
         guard: &Default::default(),
+        ad: None,
     };
     // Microsoft's prerequisite: user rollback is refused while hard-match takeover is blocked.
     match user::revert::revert(&ctx, TENANT).await.unwrap() {

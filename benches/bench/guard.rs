@@ -103,6 +103,7 @@ async fn measure(users: usize) -> Figures {
             concurrency: 16,
             now: jiff::Timestamp::now(),
             guard: &guard,
+            ad: None,
         };
         let outcome = tenant::reconcile(
             Input {

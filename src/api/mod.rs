@@ -1,6 +1,7 @@
 //! Custom resource types (API group `cloudidentity.dev`, version `v1alpha1`) and the
 //! condition helpers every resource shares.
 
+pub mod active_directory;
 pub mod common;
 pub mod conditions;
 pub mod group;

@@ -96,6 +96,12 @@ pub struct TenantSyncPolicySpec {
     /// tenant (3,000 writes per 150 s; 3,500 resource units per 10 s), used at 95 %.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<QuotaSpec>,
+
+    /// The on-premises Active Directory that Entra Connect synchronises into this tenant,
+    /// reached over LDAP. Optional: with it the operator audits the AD ↔ Entra link and moves
+    /// AD objects itself for `RestoreDeleted` and `afterConversion`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_directory: Option<super::active_directory::ActiveDirectoryConnection>,
 }
 
 /// Graph quotas of one application in this tenant (graph-api.md §8).
@@ -367,6 +373,10 @@ pub struct TenantSyncPolicyStatus {
     /// The most recent per-object failures (at most 10); the journal has every one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent_failures: Vec<ObjectFailure>,
+    /// The AD ↔ Entra link audit over all the tenant's synchronised users (only with
+    /// `activeDirectory`; refreshed hourly and on every spec change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_audit: Option<super::active_directory::LinkAudit>,
 }
 
 /// Observed tenant-wide synchronisation state.

@@ -66,6 +66,12 @@ pub struct CloudUserConversionSpec {
     /// Stop acting (no Graph calls) until set back to false.
     #[serde(default)]
     pub suspend: bool,
+    /// What becomes of each converted user's AD object: `Keep` (default), `Disable` the
+    /// account, or `Move` it to the tenant's `activeDirectory.unsyncedOu`. Needs
+    /// `activeDirectory` on the TenantSyncPolicy; journaled and reverted on delete with
+    /// `onDelete: Revert`.
+    #[serde(default)]
+    pub after_conversion: super::active_directory::AfterConversion,
 }
 
 /// How a user is converted.
@@ -179,6 +185,10 @@ pub struct CloudUserConversionStatus {
     /// The most recent per-user failures (at most 10); the journal has every one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent_failures: Vec<ObjectFailure>,
+    /// The AD ↔ Entra link audit of the selected users (only with `activeDirectory` on the
+    /// TenantSyncPolicy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_audit: Option<super::active_directory::LinkAudit>,
 }
 
 /// An excluded user.

@@ -261,6 +261,7 @@ async fn apply<K: ConversionKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Acti
                     Err(CredentialProblem::Transient(e)) => return Err(Error::Kube(e)),
                     Ok(graph) => {
                         let journal = ctx.journal_for(&key).await;
+                        let ad = super::directory::active_directory(&ctx.client, &tenant).await?;
                         let rctx = rec::Context {
                             graph: &graph,
                             journal: journal.as_ref(),
@@ -268,6 +269,7 @@ async fn apply<K: ConversionKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Acti
                             concurrency: ctx.options.concurrency,
                             now,
                             guard: &ctx.guard,
+                            ad: ad.as_ref(),
                         };
                         obj.pass(&tenant.spec, &rctx).await?
                     }
@@ -340,6 +342,7 @@ async fn cleanup<K: ConversionKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Ac
         }
     };
     let journal = ctx.journal_for(&key).await;
+    let ad = super::directory::active_directory(&ctx.client, &tenant).await?;
     let rctx = rec::Context {
         graph: &graph,
         journal: journal.as_ref(),
@@ -347,6 +350,7 @@ async fn cleanup<K: ConversionKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Ac
         concurrency: ctx.options.concurrency,
         now: ctx.clock.now(),
         guard: &ctx.guard,
+        ad: ad.as_ref(),
     };
     match K::revert(&rctx, &tenant.spec.tenant_id).await? {
         RevertOutcome::Done(n) => {

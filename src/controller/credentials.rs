@@ -65,7 +65,7 @@ pub fn fingerprint(tsp: &TenantSyncPolicy, secret_version: Option<&str>) -> Stri
 
 /// Reads Secret `ns/name`, named by spec field `field`; `create` is the command that would
 /// create it, for the 404 message.
-async fn read_secret(
+pub(super) async fn read_secret(
     client: &Client,
     ns: &str,
     (field, name): (&str, &str),
@@ -89,7 +89,7 @@ async fn read_secret(
 }
 
 /// The value of `key` in a Secret (`data`, else `stringData`).
-fn secret_value(secret: &Secret, key: &str) -> Option<String> {
+pub(super) fn secret_value(secret: &Secret, key: &str) -> Option<String> {
     secret
         .data
         .as_ref()

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod conversion;
 pub mod credentials;
+pub mod directory;
 pub mod http;
 pub mod metrics;
 pub mod tenant;

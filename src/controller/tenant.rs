@@ -52,6 +52,7 @@ pub async fn reconcile(obj: Arc<TenantSyncPolicy>, ctx: Arc<Context>) -> Result<
             Err(CredentialProblem::Transient(e)) => return Err(Error::Kube(e)),
             Ok(graph) => {
                 let journal = ctx.journal_for(&key).await;
+                let ad = super::directory::active_directory(&ctx.client, &obj).await?;
                 let rctx = rec::Context {
                     graph: &graph,
                     journal: journal.as_ref(),
@@ -59,6 +60,7 @@ pub async fn reconcile(obj: Arc<TenantSyncPolicy>, ctx: Arc<Context>) -> Result<
                     concurrency: ctx.options.concurrency,
                     now,
                     guard: &ctx.guard,
+                    ad: ad.as_ref(),
                 };
                 rec::reconcile(input, &rctx).await?
             }

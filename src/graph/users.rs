@@ -108,6 +108,15 @@ impl GraphClient {
         }
     }
 
+    /// `GET /users` into the caller's own model (its `$select` in `query`), page by page:
+    /// for reads that need properties [`User`] leaves out, such as the on-premises link.
+    pub fn users_as<T: serde::de::DeserializeOwned>(
+        &self,
+        query: &ListQuery,
+    ) -> Result<Pager<T>, GraphError> {
+        self.pager(Operation::ListUsers, "users", query)
+    }
+
     /// Soft-deleted users (`GET /directory/deletedItems/microsoft.graph.user`), page by page.
     pub fn deleted_users(&self) -> Result<Pager<User>, GraphError> {
         let query = ListQuery {

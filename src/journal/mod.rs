@@ -52,6 +52,16 @@ pub enum Action {
     AddOwner,
     /// `DELETE /groups/{id}/owners/{id}/$ref` (revert).
     RemoveOwner,
+    /// LDAP modifyDN of the user's AD object to another OU: `prior.distinguishedName` is the
+    /// DN before, `prior.objectGuid` identifies the object, `prior.targetOu` where it goes.
+    /// (`object_id` is the Entra user's id.)
+    MoveAdObject,
+    /// LDAP modifyDN of an AD object back to its journaled DN (revert).
+    MoveAdObjectBack,
+    /// LDAP modify of `userAccountControl` setting the disabled bit: `prior.userAccountControl`.
+    DisableAdAccount,
+    /// LDAP modify putting the journaled `userAccountControl` back (revert).
+    EnableAdAccount,
 }
 
 /// Where in its life a change is.

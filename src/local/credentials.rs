@@ -32,6 +32,9 @@ pub struct Env {
     pub client_certificate_path: Option<String>,
     /// AZURE_FEDERATED_TOKEN_FILE
     pub federated_token_file: Option<String>,
+    /// AD_BIND_PASSWORD: the Active Directory bind password when its Secret is not among the
+    /// manifests.
+    pub ad_bind_password: Option<SecretString>,
 }
 
 impl Env {
@@ -44,6 +47,10 @@ impl Env {
             client_secret: get("AZURE_CLIENT_SECRET").map(SecretString::new),
             client_certificate_path: get("AZURE_CLIENT_CERTIFICATE_PATH"),
             federated_token_file: get("AZURE_FEDERATED_TOKEN_FILE"),
+            ad_bind_password: std::env::var("AD_BIND_PASSWORD")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(SecretString::new),
         }
     }
 }

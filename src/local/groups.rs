@@ -120,6 +120,7 @@ pub(super) async fn plan_groups(
         next_step: String::new(),
         changes: Vec::new(),
         problem: None,
+        link_audit: None,
     };
     let Some(tenant) = tenant_of(cgc, m.tenants.iter().map(|l| &l.resource)) else {
         report.problem = Some(format!(

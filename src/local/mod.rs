@@ -2,6 +2,7 @@
 //! it is Ready or Stalled; `plan` observes and says what would change, writing nothing.
 
 pub mod credentials;
+pub mod directory;
 mod groups;
 pub mod manifests;
 pub mod output;

@@ -68,6 +68,23 @@ pub fn plans(reports: &[PlanReport], format: PlanFormat) -> anyhow::Result<Strin
                 ids.remaining
             );
         }
+        if let Some(a) = &r.link_audit {
+            let _ = writeln!(s, "  {}", a.describe());
+            for f in a
+                .findings
+                .iter()
+                .take(crate::reconcile::link_audit::MAX_FINDINGS)
+            {
+                let _ = writeln!(s, "    {}", finding_line(f));
+            }
+            if a.findings.len() > crate::reconcile::link_audit::MAX_FINDINGS {
+                let _ = writeln!(
+                    s,
+                    "    … {} more (plan --format markdown lists every one)",
+                    a.findings.len() - crate::reconcile::link_audit::MAX_FINDINGS
+                );
+            }
+        }
         let _ = writeln!(s, "  next step: {}", r.next_step);
         if r.changes.is_empty() {
             let _ = writeln!(s, "  no changes");
@@ -134,6 +151,9 @@ fn markdown(reports: &[PlanReport]) -> String {
                 g.converted
             );
         }
+        if let Some(a) = &r.link_audit {
+            audit_markdown(&mut s, a);
+        }
         let _ = writeln!(s, "Next step: {}\n", cell(&r.next_step));
         if r.changes.is_empty() {
             let _ = writeln!(s, "No changes.");
@@ -158,4 +178,102 @@ fn state_word(o: &crate::api::TenantSyncPolicyStatus) -> String {
     o.sync_state
         .map(|s| format!("{s:?}"))
         .unwrap_or_else(|| "-".into())
+}
+
+/// One finding in words.
+fn finding_line(f: &crate::api::active_directory::LinkFinding) -> String {
+    let who = f
+        .user_principal_name
+        .clone()
+        .or_else(|| f.distinguished_name.clone())
+        .unwrap_or_default();
+    match f.kind.as_str() {
+        "Mismatch" => format!(
+            "Mismatch {who}: Entra ImmutableID {} but AD anchor {}",
+            f.immutable_id.as_deref().unwrap_or("(none)"),
+            f.expected.as_deref().unwrap_or("-")
+        ),
+        "AdOnly" => format!(
+            "AdOnly {who}: {} has no cloud twin",
+            f.distinguished_name.as_deref().unwrap_or("-")
+        ),
+        _ => format!("CloudOnly {who}: no AD object in the synchronised OUs"),
+    }
+}
+
+/// The link audit in full, as a table.
+fn audit_markdown(s: &mut String, a: &crate::api::active_directory::LinkAudit) {
+    let _ = writeln!(s, "Link audit (AD ↔ Entra): {}.\n", cell(&a.describe()));
+    if a.findings.is_empty() {
+        let _ = writeln!(s, "Every checked link is intact.\n");
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "| finding | user | AD object | Entra ImmutableID | AD anchor (base64) |\n|---|---|---|---|---|"
+    );
+    for f in &a.findings {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | `{}` | `{}` |",
+            f.kind,
+            cell(f.user_principal_name.as_deref().unwrap_or("-")),
+            cell(f.distinguished_name.as_deref().unwrap_or("-")),
+            cell(f.immutable_id.as_deref().unwrap_or("-")),
+            cell(f.expected.as_deref().unwrap_or("-"))
+        );
+    }
+    s.push('\n');
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::api::active_directory::{LinkAudit, LinkFinding};
+
+    fn report(findings: usize) -> PlanReport {
+        PlanReport {
+            kind: "CloudUserConversion".into(),
+            resource: "identity/wave".into(),
+            tenant_id: "t".into(),
+            observed: None,
+            next_step: "convert".into(),
+            changes: Vec::new(),
+            problem: None,
+            link_audit: Some(LinkAudit {
+                checked: findings as i64,
+                mismatched: findings as i64,
+                findings: (0..findings)
+                    .map(|i| LinkFinding {
+                        kind: "Mismatch".into(),
+                        user_principal_name: Some(format!("u{i}@corp.example")),
+                        distinguished_name: Some(format!("CN=U|{i},OU=Synced,DC=corp")),
+                        immutable_id: Some("AAAA".into()),
+                        expected: Some("BBBB".into()),
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn markdown_lists_every_finding_text_the_first_twenty() {
+        let md = plans(&[report(30)], PlanFormat::Markdown).unwrap();
+        assert!(
+            md.contains("Link audit (AD ↔ Entra): link audit: 30 checked"),
+            "{md}"
+        );
+        assert_eq!(md.matches("| Mismatch |").count(), 30, "{md}");
+        assert!(
+            md.contains("CN=U\\|29,OU=Synced"),
+            "cells are escaped: {md}"
+        );
+        let text = plans(&[report(30)], PlanFormat::Text).unwrap();
+        assert_eq!(text.matches("Mismatch u").count(), 20, "{text}");
+        assert!(text.contains("… 10 more (plan --format markdown lists every one)"));
+        let json = plans(&[report(2)], PlanFormat::Json).unwrap();
+        assert!(json.contains("\"linkAudit\""), "{json}");
+    }
 }

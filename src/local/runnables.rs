@@ -27,7 +27,11 @@ pub(super) trait Runnable {
     >;
 }
 
-pub(super) struct TenantRun(pub(super) TenantSyncPolicy);
+pub(super) struct TenantRun(
+    pub(super) TenantSyncPolicy,
+    /// Its Active Directory, resolved once (none without `activeDirectory`).
+    pub(super) Option<crate::reconcile::DirectoryConnection>,
+);
 
 impl Runnable for TenantRun {
     fn key(&self) -> ResourceKey {
@@ -64,7 +68,13 @@ impl Runnable for TenantRun {
         };
         let outcome = match ctx {
             Err((reason, message)) => tenant::stall(input, now, reason, message),
-            Ok(ctx) => tenant::reconcile(input, &ctx).await?,
+            Ok(ctx) => {
+                let ctx = Context {
+                    ad: self.1.as_ref(),
+                    ..ctx
+                };
+                tenant::reconcile(input, &ctx).await?
+            }
         };
         self.0.status = Some(outcome.status);
         Ok((outcome.events, outcome.requeue_after))
@@ -74,6 +84,8 @@ impl Runnable for TenantRun {
 pub(super) struct UserRun {
     pub(super) cuc: crate::api::CloudUserConversion,
     pub(super) tenant: Option<crate::api::TenantSyncPolicySpec>,
+    /// The tenant's Active Directory, resolved once (none without `activeDirectory`).
+    pub(super) ad: Option<crate::reconcile::DirectoryConnection>,
 }
 
 impl Runnable for UserRun {
@@ -117,7 +129,13 @@ impl Runnable for UserRun {
         };
         let outcome = match ctx {
             Err((reason, message)) => user::stall(input, now, reason, message),
-            Ok(ctx) => user::reconcile(input, &ctx).await?,
+            Ok(ctx) => {
+                let ctx = Context {
+                    ad: self.ad.as_ref(),
+                    ..ctx
+                };
+                user::reconcile(input, &ctx).await?
+            }
         };
         self.cuc.status = Some(outcome.status);
         Ok((outcome.events, outcome.requeue_after))

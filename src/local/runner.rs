@@ -118,7 +118,10 @@ pub async fn apply_until(
     let mut runs = Vec::new();
     for t in &tenants {
         let client = clients.of(t);
-        let run = TenantRun(t.clone());
+        let run = TenantRun(
+            t.clone(),
+            super::directory::active_directory(t, secrets, &opts.env),
+        );
         runs.push(futures::future::Either::Left(run_one(
             run,
             client,
@@ -154,6 +157,7 @@ pub async fn apply_until(
         };
         let run = UserRun {
             tenant: tenant.map(|t| t.spec.clone()),
+            ad: tenant.and_then(|t| super::directory::active_directory(t, secrets, &opts.env)),
             cuc,
         };
         runs.push(futures::future::Either::Right(run_one(
@@ -274,6 +278,7 @@ async fn run_one<R: Runnable>(
                 concurrency: opts.concurrency,
                 now,
                 guard: &guard,
+                ad: None,
             }),
         };
         // On a stop the pass may finish its wave within the grace; past it, it is dropped
@@ -354,6 +359,9 @@ pub struct PlanReport {
     /// Why nothing could be planned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The AD ↔ Entra link audit (with `activeDirectory`), every finding listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_audit: Option<crate::api::active_directory::LinkAudit>,
 }
 
 /// Observe each tenant, user and group conversion and say what `apply` would change. Sends only
@@ -378,6 +386,7 @@ pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
             next_step: String::new(),
             changes: Vec::new(),
             problem: None,
+            link_audit: None,
         };
         if let Err(e) = validate::validate(&tsp.spec) {
             report.problem = Some(e.to_string());
@@ -394,6 +403,16 @@ pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
                 continue;
             }
         };
+        if let Some(ad) = super::directory::active_directory(&tsp, &manifests.secrets, &opts.env) {
+            match super::directory::plan_audit(&graph, ad, None).await {
+                Ok(a) => report.link_audit = Some(a),
+                Err(p) => {
+                    report.problem = Some(p);
+                    out.push(report);
+                    continue;
+                }
+            }
+        }
         match observe::observe(&graph).await {
             Err(e) => report.problem = Some(e.to_string()),
             Ok(obs) => {
@@ -433,6 +452,7 @@ async fn plan_users(
         next_step: String::new(),
         changes: Vec::new(),
         problem: None,
+        link_audit: None,
     };
     let tenant = m.tenants.iter().map(|l| &l.resource).find(|t| {
         t.metadata.namespace == cuc.metadata.namespace
@@ -464,6 +484,16 @@ async fn plan_users(
             return report;
         }
     };
+    if let Some(ad) = super::directory::active_directory(tenant, &m.secrets, &opts.env) {
+        let scope = sel.candidates.values().map(|c| c.id.clone()).collect();
+        match super::directory::plan_audit(&graph, ad, Some(&scope)).await {
+            Ok(a) => report.link_audit = Some(a),
+            Err(p) => {
+                report.problem = Some(p);
+                return report;
+            }
+        }
+    }
     let c = uplan::classify(&cuc.spec, &sel, &crate::guid::IdSet::default());
     let mut spec = cuc.spec.clone();
     spec.mode = crate::api::common::ConversionMode::Plan;

@@ -4,6 +4,7 @@
 
 pub mod group;
 pub mod health;
+pub mod link_audit;
 pub mod permissions;
 pub mod settle;
 pub mod tenant;
@@ -106,4 +107,10 @@ pub struct Context<'a> {
     /// controller and the local runner each hold one for all their resources; the other
     /// reconcilers leave it alone.
     pub guard: &'a tenant::guard::GuardCache,
+    /// The tenant's on-premises Active Directory (`spec.activeDirectory`) as the shell
+    /// resolved it (settings, or why they are unusable); `None` when the tenant has none.
+    pub ad: Option<&'a DirectoryConnection>,
 }
+
+/// The LDAP settings of a tenant's Active Directory, or why its Secrets make them unusable.
+pub type DirectoryConnection = Result<crate::ad::AdSettings, crate::ad::AdError>;

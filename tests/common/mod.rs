@@ -162,6 +162,7 @@ impl Harness {
             concurrency: 8,
             now: jiff::Timestamp::now(),
             guard: &self.guard,
+            ad: None,
         };
         let outcome = tenant::reconcile(
             Input {

@@ -90,6 +90,7 @@ async fn pass(
         concurrency: 4,
         now: jiff::Timestamp::now(),
         guard: &Default::default(),
+        ad: None,
     };
     let outcome = user::reconcile(
         Input {

@@ -254,6 +254,7 @@ async fn revert_switches_groups_back_and_removes_the_owners_it_added() {
         concurrency: 4,
         now: jiff::Timestamp::now(),
         guard: &Default::default(),
+        ad: None,
     };
     let done = revert::revert(&ctx, TENANT).await.unwrap();
     assert_eq!(done, RevertOutcome::Done(all.len() as i64));

@@ -72,6 +72,7 @@ impl GroupHarness {
             concurrency: 4,
             now: jiff::Timestamp::now(),
             guard: &Default::default(),
+            ad: None,
         };
         let outcome = group::reconcile(
             Input {

@@ -110,6 +110,7 @@ async fn reconcile(
             concurrency: 4,
             now: jiff::Timestamp::now(),
             guard: &guard,
+            ad: None,
         };
         let conditions = match kind {
             Kind::Tenant => {
@@ -165,6 +166,7 @@ async fn revert(kind: Kind, graph: &GraphClient, journal: &FileJournal) -> Rever
         concurrency: 4,
         now: jiff::Timestamp::now(),
         guard: &guard,
+        ad: None,
     };
     let outcome = match kind {
         Kind::UserRevert => user::revert::revert(&ctx, TENANT).await,

@@ -149,6 +149,7 @@ async fn settle(
             concurrency: 4,
             now: jiff::Timestamp::now(),
             guard: &guard,
+            ad: None,
         };
         let conditions = match res {
             Res::Tenant(spec) => {
@@ -238,6 +239,7 @@ async fn undo(
         concurrency: 4,
         now: jiff::Timestamp::now(),
         guard: &guard,
+        ad: None,
     };
     let outcome = if users {
         user::revert::revert(&ctx, TENANT).await

@@ -10,6 +10,8 @@
 //! their shapes (a JWT header, a bearer header).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../ad_support/mod.rs"]
+mod ad_support;
 #[path = "../common/mod.rs"]
 mod common;
 #[path = "../fake_apiserver/mod.rs"]
@@ -17,6 +19,7 @@ mod fake_apiserver;
 
 mod cli;
 mod controller;
+mod directory;
 mod flows;
 mod tap;
 
@@ -191,6 +194,35 @@ async fn the_command_line_leaks_no_secret() {
     assert_clean("apply and plan output, logs and journal", &out, &seen);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_flows_leak_no_bind_password() {
+    logs();
+    let Some((out, password)) = directory::run().await else {
+        return;
+    };
+    let logs = logged();
+    for (what, text) in [
+        ("statuses, Events, journal and Debug", &out),
+        ("logs", &logs),
+    ] {
+        for secret in [password.as_str(), directory::WRONG_BIND] {
+            assert!(
+                !text.contains(secret),
+                "an AD bind password ({}…) found in {what}",
+                &secret[..6]
+            );
+            assert!(
+                !text.contains(&STANDARD.encode(secret)),
+                "base64 of a bind password in {what}"
+            );
+        }
+    }
+    assert!(
+        logs.contains("ldap_connect"),
+        "LDAP connections are logged (spans)"
+    );
+}
+
 /// `Debug` of every type that holds a credential is redacted.
 #[test]
 fn debug_output_of_credentials_is_redacted() {
@@ -206,6 +238,7 @@ fn debug_output_of_credentials_is_redacted() {
         client_secret: Some(SecretString::new(common::SECRET)),
         client_certificate_path: Some("/tmp/app.pem".into()),
         federated_token_file: Some("/var/run/secrets/token".into()),
+        ad_bind_password: Some(SecretString::new(WRONG)),
     };
     let app = entra_cloud_operator::emulator::AppRegistration {
         secrets: vec![common::SECRET.into()],

@@ -4,6 +4,7 @@
 //! Each pass reads inputs, validates (no I/O), observes Graph, decides (pure, `plan`), acts,
 //! and returns the new status with the Events to emit and when to look again.
 
+mod audit;
 pub mod clear;
 pub mod guard;
 mod messages;
@@ -124,6 +125,9 @@ async fn reconcile_inner(
         return Ok(pass.finish(Health::Stalled("TenantMismatch", msg), Some(GUARD_INTERVAL)));
     }
     pass.record_observation(&obs);
+    if let Some((reason, msg)) = audit::refresh(ctx, &mut pass.status, fresh).await? {
+        return Ok(pass.finish(Health::Stalled(reason, msg), Some(GUARD_INTERVAL)));
+    }
 
     let decision = plan::decide(spec, &obs, &pass.status, fresh, ctx.now);
     info!(?decision, synced = obs.still_synced(), progress = %obs.progress(), "decided");

@@ -292,6 +292,7 @@ mod tests {
             drift,
             suspend: false,
             quota: None,
+            active_directory: None,
         }
     }
 

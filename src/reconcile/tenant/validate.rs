@@ -102,11 +102,65 @@ pub fn validate(spec: &TenantSyncPolicySpec) -> Result<(), SpecError> {
     if let Some(Err((field, message))) = spec.quota.as_ref().map(|q| q.quota()) {
         return Err(err(field, message));
     }
+    if let Some(ad) = &spec.active_directory {
+        check_active_directory(ad)?;
+    }
     if spec.clear_immutable_ids && spec.directory_sync != DirectorySyncMode::Disabled {
         return Err(err(
             "clearImmutableIds",
             "true requires directorySync: Disabled (ImmutableIDs can only be cleared once synchronisation is off)",
         ));
+    }
+    Ok(())
+}
+
+/// `spec.activeDirectory`: the checks the LDAP client makes before connecting, plus the
+/// Secret references and the CA bundle's shape.
+fn check_active_directory(
+    ad: &crate::api::active_directory::ActiveDirectoryConnection,
+) -> Result<(), SpecError> {
+    use crate::ad::AdError;
+    if let Err(AdError::Config { field, message }) = crate::ad::settings::check(ad) {
+        let field = match field {
+            "url" => "activeDirectory.url",
+            "startTls" => "activeDirectory.startTls",
+            "baseDn" => "activeDirectory.baseDn",
+            "syncedOus" => "activeDirectory.syncedOus",
+            "unsyncedOu" => "activeDirectory.unsyncedOu",
+            _ => "activeDirectory",
+        };
+        return Err(err(field, message));
+    }
+    if ad.bind_dn.trim().is_empty() || ad.bind_dn.contains(['\0', '\n', '\r']) {
+        return Err(err(
+            "activeDirectory.bindDn",
+            "give the DN (or user@domain) of the account the operator binds as",
+        ));
+    }
+    let r = &ad.password_secret_ref;
+    if r.name.is_empty() || r.key.is_empty() {
+        return Err(err(
+            "activeDirectory.passwordSecretRef",
+            "name and key of the Secret holding the bind password are required",
+        ));
+    }
+    if let Some(ca) = &ad.ca_bundle {
+        match (&ca.pem, &ca.secret_ref) {
+            (Some(pem), None) if pem.contains("-----BEGIN CERTIFICATE-----") => {}
+            (Some(_), None) => {
+                return Err(err(
+                    "activeDirectory.caBundle.pem",
+                    "holds no -----BEGIN CERTIFICATE----- block; paste the CA that signed the domain controller's certificate",
+                ));
+            }
+            (None, Some(r)) if !r.name.is_empty() && !r.key.is_empty() => {}
+            _ => {
+                return Err(err(
+                    "activeDirectory.caBundle",
+                    "give pem or secretRef (name and key), not both",
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -3,7 +3,11 @@
 //! each switch by reading it back, halting when a wave fails too often, and watching the
 //! converted users for AD taking them back.
 
+pub mod ad_after;
+pub mod ad_move;
+mod ad_revert;
 pub mod convert;
+pub mod directory;
 mod drift;
 pub mod plan;
 pub mod resume;
@@ -131,6 +135,23 @@ async fn reconcile_inner(
             return Ok(pass.finish(Health::Stalled(reason, msg), Some(GUARD_INTERVAL)));
         }
     };
+    // The on-premises side (with `activeDirectory`): bind and audit the links before anything
+    // changes; a bad password or an unreachable DC stalls here.
+    let directory = match directory::prepare(
+        ctx,
+        spec,
+        &selection,
+        &mut pass.status,
+        &mut pass.events,
+    )
+    .await?
+    {
+        directory::Prepared::Stall(reason, msg, requeue) => {
+            return Ok(pass.finish(Health::Stalled(reason, msg), requeue));
+        }
+        directory::Prepared::Absent => None,
+        directory::Prepared::Ready(d) => Some(d),
+    };
     // Read entry by entry: one id per converted user and the changes still open are kept.
     let mut scan = resume::JournalScan::read(ctx).await?;
     // Changes a stop left without an outcome are settled by reading them back first, so the
@@ -245,6 +266,20 @@ async fn reconcile_inner(
         );
     }
 
+    if let Some(d) = &directory {
+        ad_move::after_decide(
+            ctx,
+            spec,
+            &input.tenant.tenant_id,
+            d,
+            &selection,
+            &classified,
+            &step,
+            &mut pass,
+        )
+        .await?;
+    }
+
     match step {
         Step::Report => {
             pass.status.phase = Some("Planned".into());
@@ -288,8 +323,15 @@ async fn reconcile_inner(
         }
         Step::WaitForSoftDelete => {
             let msg = format!(
-                "{} users are still synchronised: move their AD objects out of sync scope; Entra soft-deletes them at the next sync cycle and they are restored then (first: {}); {summary}",
+                "{} users are still synchronised: {}; Entra soft-deletes them at the next sync cycle and they are restored then (first: {}); {summary}",
                 classified.waiting.len(),
+                match &directory {
+                    Some(d) => format!(
+                        "their AD objects are moved to {} a wave at a time",
+                        d.client.settings().unsynced_ou
+                    ),
+                    None => "move their AD objects out of sync scope".into(),
+                },
                 classified.waiting.first().cloned().unwrap_or_default()
             );
             Ok(pass.finish(

@@ -147,8 +147,17 @@ async fn undo_one(
     done
 }
 
-/// Undo everything the resource's journal shows done.
+/// Undo everything the resource's journal shows done: the Graph side first (ImmutableIDs
+/// back, then the switches), then, with an AD connection, the AD side (objects moved back,
+/// accounts re-enabled), so Entra Connect finds each user as it left it.
 pub async fn revert(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome, ReconcileError> {
+    match revert_graph(ctx, tenant_id).await? {
+        RevertOutcome::Done(n) => super::ad_revert::revert(ctx, tenant_id, n).await,
+        other => Ok(other),
+    }
+}
+
+async fn revert_graph(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome, ReconcileError> {
     let entries = ctx.journal.entries_for(&ctx.resource).await?;
     let todo = pending(&entries);
     if todo.is_empty() {

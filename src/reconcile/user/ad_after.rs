@@ -1,0 +1,247 @@
+//! `afterConversion: Disable | Move`: once a user of the selection is converted, its AD object
+//! is disabled (`userAccountControl` bit 2) or moved to `activeDirectory.unsyncedOu`, each
+//! journaled with its prior value and undone by `onDelete: Revert`. Only users this resource
+//! converted (journaled `Applied`) are touched, never anyone else.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::json;
+
+use crate::ad::{AdClient, DirectoryUser, anchor};
+use crate::api::active_directory::AfterConversion;
+use crate::api::tenant::ObjectFailure;
+use crate::journal::{Action, Entry, Phase, Record};
+use crate::reconcile::{Context, ReconcileError};
+
+use super::ad_move::{self, last_of};
+use super::select::Selection;
+
+/// Users this resource converted: Entra id → UPN, from the journal.
+fn converted(entries: &[Entry]) -> BTreeMap<String, Option<String>> {
+    entries
+        .iter()
+        .map(|e| &e.record)
+        .filter(|r| {
+            r.phase == Phase::Applied
+                && matches!(
+                    r.action,
+                    Action::SwitchToCloud | Action::RestoreUser | Action::ClearImmutableId
+                )
+        })
+        .map(|r| (r.object_id.clone(), r.object_name.clone()))
+        .collect()
+}
+
+/// The AD object of converted user `id`: the one a journaled move names, else the one whose
+/// anchor is the user's ImmutableID (now, or as journaled before it was cleared), else by UPN.
+async fn find(
+    ad: &AdClient,
+    entries: &[Entry],
+    id: &str,
+    upn: Option<&str>,
+    selection: &Selection,
+) -> Result<Option<DirectoryUser>, crate::ad::AdError> {
+    if let Some(m) = last_of(entries, Action::MoveAdObject).get(id)
+        && let Some(g) = m.intent.prior["objectGuid"]
+            .as_str()
+            .and_then(anchor::guid_bytes)
+        && let Some(u) = ad.user_by_guid(&g).await?
+    {
+        return Ok(Some(u));
+    }
+    let journaled = entries.iter().rev().find_map(|e| {
+        (e.record.object_id == id && e.record.action == Action::ClearImmutableId)
+            .then(|| {
+                e.record.prior["onPremisesImmutableId"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .flatten()
+    });
+    let immutable = selection
+        .candidates
+        .get(id)
+        .and_then(|c| c.immutable_id.clone())
+        .or(journaled);
+    if let Some(b) = immutable.as_deref().and_then(anchor::from_immutable_id)
+        && let Some(u) = ad.user_by_anchor(&b).await?
+    {
+        return Ok(Some(u));
+    }
+    match upn {
+        Some(u) => ad.user_by_upn(u).await,
+        None => Ok(None),
+    }
+}
+
+fn uac_record(
+    ctx: &Context<'_>,
+    tenant: &str,
+    (id, upn): (&str, Option<&str>),
+    action: Action,
+    user: &DirectoryUser,
+) -> Record {
+    Record {
+        resource: ctx.resource.clone(),
+        tenant_id: tenant.to_string(),
+        object_type: "user".into(),
+        object_id: id.to_string(),
+        object_name: upn.map(str::to_string),
+        action,
+        phase: Phase::Intent,
+        prior: json!({
+            "distinguishedName": user.dn,
+            "objectGuid": anchor::guid_string(&user.object_guid),
+            "userAccountControl": user.user_account_control,
+        }),
+        request_id: None,
+        error: None,
+        note: None,
+    }
+}
+
+/// Apply `afterConversion` to up to `budget` converted users not handled yet. Returns the
+/// number changed and the failures.
+pub async fn apply(
+    ctx: &Context<'_>,
+    spec: &crate::api::user::CloudUserConversionSpec,
+    tenant_id: &str,
+    ad: &AdClient,
+    selection: &Selection,
+    entries: &[Entry],
+    budget: i64,
+) -> Result<(i64, Vec<ObjectFailure>), ReconcileError> {
+    let done_action = match spec.after_conversion {
+        AfterConversion::Keep => return Ok((0, Vec::new())),
+        AfterConversion::Disable => Action::DisableAdAccount,
+        AfterConversion::Move => Action::MoveAdObject,
+    };
+    let handled: BTreeSet<String> = last_of(entries, done_action)
+        .into_iter()
+        .filter(|(_, m)| m.phase == Phase::Applied)
+        .map(|(id, _)| id)
+        .collect();
+    let (mut changed, mut failures) = (0, Vec::new());
+    let todo = converted(entries)
+        .into_iter()
+        .filter(|(id, _)| !handled.contains(id))
+        .take(usize::try_from(budget.max(0)).unwrap_or(0));
+    let target = ad.settings().unsynced_ou.clone();
+    for (id, upn) in todo {
+        let fail = |message: String| ObjectFailure {
+            object_id: id.clone(),
+            name: upn.clone(),
+            action: format!("{done_action:?}"),
+            code: "DirectoryError".into(),
+            message,
+            time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(ctx.now),
+        };
+        let user = match find(ad, entries, &id, upn.as_deref(), selection).await {
+            Ok(Some(u)) => u,
+            Ok(None) => {
+                failures.push(fail(format!(
+                    "no AD object is linked to {} (by journaled move, ImmutableID or UPN)",
+                    upn.as_deref().unwrap_or(&id)
+                )));
+                continue;
+            }
+            Err(e) => {
+                failures.push(fail(e.stall_message()));
+                continue;
+            }
+        };
+        let ids = (id.as_str(), upn.as_deref());
+        let intent = match done_action {
+            Action::DisableAdAccount => uac_record(ctx, tenant_id, ids, done_action, &user),
+            _ => ad_move::record(
+                &ctx.resource,
+                tenant_id,
+                ids,
+                done_action,
+                Phase::Intent,
+                (user.dn.as_str(), &user.object_guid, target.as_str()),
+            ),
+        };
+        ctx.journal.append(std::slice::from_ref(&intent)).await?;
+        let result = match done_action {
+            Action::DisableAdAccount => ad.set_enabled(&user, false).await.map(|_| None),
+            _ => ad.move_to(&user.dn, &target).await.map(Some),
+        };
+        let mut outcome = intent;
+        match result {
+            Ok(new_dn) => {
+                outcome.phase = Phase::Applied;
+                outcome.note = new_dn.map(|d| format!("moved to {d}"));
+                changed += 1;
+            }
+            Err(e) => {
+                outcome.phase = Phase::Failed;
+                outcome.error = Some(e.to_string());
+                failures.push(fail(e.stall_message()));
+            }
+        }
+        ctx.journal.append(std::slice::from_ref(&outcome)).await?;
+    }
+    Ok((changed, failures))
+}
+
+/// Revert: give every account this resource disabled its journaled `userAccountControl`
+/// back. Idempotent: an account already enabled, or gone, needs nothing.
+pub async fn enable_back(
+    ctx: &Context<'_>,
+    ad: &AdClient,
+    tenant_id: &str,
+) -> Result<Result<i64, String>, ReconcileError> {
+    let entries = ctx.journal.entries_for(&ctx.resource).await?;
+    // The value before the first disable: a disable retried after a stop journals the
+    // already-disabled value as its prior, which must not be what the revert puts back.
+    let mut first_prior: BTreeMap<String, u32> = BTreeMap::new();
+    for r in entries.iter().map(|e| &e.record) {
+        if r.action == Action::DisableAdAccount
+            && let Some(v) = r.prior["userAccountControl"].as_u64()
+            && let Ok(v) = u32::try_from(v)
+        {
+            first_prior.entry(r.object_id.clone()).or_insert(v);
+        }
+    }
+    let mut n = 0;
+    for (id, m) in last_of(&entries, Action::DisableAdAccount) {
+        if m.phase != Phase::Applied {
+            continue;
+        }
+        let Some(prior) = first_prior.get(&id).copied() else {
+            continue;
+        };
+        let Some(g) = m.intent.prior["objectGuid"]
+            .as_str()
+            .and_then(anchor::guid_bytes)
+        else {
+            continue;
+        };
+        let user = match ad.user_by_guid(&g).await {
+            Ok(Some(u)) => u,
+            Ok(None) => continue,
+            Err(e) => return Ok(Err(e.stall_message())),
+        };
+        if user.user_account_control == prior || user.enabled() {
+            continue;
+        }
+        let ids = (id.as_str(), m.intent.object_name.as_deref());
+        let intent = uac_record(ctx, tenant_id, ids, Action::EnableAdAccount, &user);
+        ctx.journal.append(std::slice::from_ref(&intent)).await?;
+        let r = ad.set_user_account_control(&user.dn, prior).await;
+        let mut outcome = intent;
+        outcome.phase = if r.is_ok() {
+            Phase::Applied
+        } else {
+            Phase::Failed
+        };
+        outcome.error = r.as_ref().err().map(ToString::to_string);
+        ctx.journal.append(std::slice::from_ref(&outcome)).await?;
+        match r {
+            Ok(()) => n += 1,
+            Err(e) => return Ok(Err(e.stall_message())),
+        }
+    }
+    Ok(Ok(n))
+}

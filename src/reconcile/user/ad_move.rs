@@ -1,0 +1,379 @@
+//! `RestoreDeleted` with an AD connection: the operator itself moves each selected user's AD
+//! object to `activeDirectory.unsyncedOu`, a wave at a time, journaling the previous DN (intent
+//! before the LDAP write, outcome after). Entra Connect then soft-deletes the cloud user at its
+//! next cycle, and the usual restore / clear / verify wave takes over.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::json;
+
+use crate::ad::{AdClient, DirectoryUser, anchor, dn};
+use crate::api::tenant::ObjectFailure;
+use crate::journal::{Action, Entry, Phase, Record, ResourceKey};
+use crate::reconcile::{Context, ReconcileError};
+
+use super::directory::Directory;
+use super::select::{Candidate, Selection};
+
+/// What a pass of moves did.
+#[derive(Debug, Default)]
+pub struct Moved {
+    /// AD objects moved out of sync scope in this pass.
+    pub moved: i64,
+    /// Moves that failed, or users without an AD object.
+    pub failures: Vec<ObjectFailure>,
+}
+
+/// A move as the journal shows it.
+#[derive(Debug, Clone)]
+pub struct JournaledMove {
+    /// The intent (with the prior DN and objectGUID).
+    pub intent: Record,
+    /// Its last phase.
+    pub phase: Phase,
+}
+
+/// Per user, the last `action` record of `entries` (forward moves, or moves back).
+pub fn last_of(entries: &[Entry], action: Action) -> BTreeMap<String, JournaledMove> {
+    let mut out: BTreeMap<String, JournaledMove> = BTreeMap::new();
+    for e in entries.iter().filter(|e| e.record.action == action) {
+        let r = &e.record;
+        match r.phase {
+            Phase::Intent => {
+                out.insert(
+                    r.object_id.clone(),
+                    JournaledMove {
+                        intent: r.clone(),
+                        phase: Phase::Intent,
+                    },
+                );
+            }
+            phase => {
+                if let Some(m) = out.get_mut(&r.object_id) {
+                    m.phase = phase;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The record of a move of `user` (Entra id `id`) to `target`.
+pub fn record(
+    resource: &ResourceKey,
+    tenant: &str,
+    (id, upn): (&str, Option<&str>),
+    action: Action,
+    phase: Phase,
+    (from, guid, target): (&str, &[u8; 16], &str),
+) -> Record {
+    Record {
+        resource: resource.clone(),
+        tenant_id: tenant.to_string(),
+        object_type: "user".into(),
+        object_id: id.to_string(),
+        object_name: upn.map(str::to_string),
+        action,
+        phase,
+        prior: json!({
+            "distinguishedName": from,
+            "objectGuid": anchor::guid_string(guid),
+            "targetOu": target,
+        }),
+        request_id: None,
+        error: None,
+        note: None,
+    }
+}
+
+fn failure(c: &Candidate, action: &str, message: String, now: jiff::Timestamp) -> ObjectFailure {
+    ObjectFailure {
+        object_id: c.id.clone(),
+        name: Some(c.upn.clone()),
+        action: action.into(),
+        code: "DirectoryError".into(),
+        message,
+        time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now),
+    }
+}
+
+/// Where the object of a journaled move is now, by its objectGUID.
+async fn read_back(
+    ad: &AdClient,
+    m: &JournaledMove,
+) -> Result<Option<DirectoryUser>, crate::ad::AdError> {
+    match m.intent.prior["objectGuid"]
+        .as_str()
+        .and_then(anchor::guid_bytes)
+    {
+        Some(g) => ad.user_by_guid(&g).await,
+        None => Ok(None),
+    }
+}
+
+/// Settle the move intents a stop left without an outcome (`action` forward or back): the
+/// object's DN tells whether the modifyDN landed.
+pub async fn settle(
+    ctx: &Context<'_>,
+    ad: &AdClient,
+    entries: &[Entry],
+    action: Action,
+) -> Result<i64, ReconcileError> {
+    let mut records = Vec::new();
+    for m in last_of(entries, action).into_values() {
+        if m.phase != Phase::Intent {
+            continue;
+        }
+        // Every move record names where the object goes (`targetOu`); a disable is done when
+        // the account reads disabled.
+        let target = m.intent.prior["targetOu"].as_str().unwrap_or_default();
+        let now_at = read_back(ad, &m).await.ok().flatten();
+        let landed = now_at.as_ref().is_some_and(|u| match action {
+            Action::DisableAdAccount => !u.enabled(),
+            _ => dn::parent(&u.dn).is_some_and(|p| dn::same(&p, target)),
+        });
+        let mut r = m.intent.clone();
+        r.phase = if landed {
+            Phase::Applied
+        } else {
+            Phase::Failed
+        };
+        r.note = Some(format!(
+            "read back after a stop: the object is at {}",
+            now_at
+                .map(|u| u.dn)
+                .unwrap_or_else(|| "an unknown place".into())
+        ));
+        records.push(r);
+    }
+    let n = records.len() as i64;
+    if n > 0 {
+        ctx.journal.append(&records).await?;
+    }
+    Ok(n)
+}
+
+/// Move the AD objects of up to `budget` users still waiting for their soft delete (those
+/// not moved before), each journaled.
+pub async fn move_waiting(
+    ctx: &Context<'_>,
+    tenant_id: &str,
+    dir: &Directory,
+    selection: &Selection,
+    waiting: &[String],
+    entries: &[Entry],
+    wave_size: i64,
+) -> Result<Moved, ReconcileError> {
+    let mut out = Moved::default();
+    let moved: BTreeSet<String> = last_of(entries, Action::MoveAdObject)
+        .into_iter()
+        .filter(|(_, m)| m.phase == Phase::Applied)
+        .map(|(id, _)| id)
+        .collect();
+    let by_upn: BTreeMap<&str, &Candidate> = selection
+        .candidates
+        .values()
+        .map(|c| (c.upn.as_str(), c))
+        .collect();
+    let waiting: Vec<&Candidate> = waiting
+        .iter()
+        .filter_map(|u| by_upn.get(u.as_str()).copied())
+        .collect();
+    let in_flight = waiting.iter().filter(|c| moved.contains(&c.id)).count() as i64;
+    let budget = usize::try_from((wave_size - in_flight).max(0)).unwrap_or(0);
+    let target = &dir.client.settings().unsynced_ou;
+    for c in waiting
+        .into_iter()
+        .filter(|c| !moved.contains(&c.id))
+        .take(budget)
+    {
+        let Some(user) = dir.audit.joined.get(&c.id) else {
+            out.failures.push(failure(
+                c,
+                "MoveAdObject",
+                format!("no AD object in the synchronised OUs is linked to {} (objectSid, DN, ImmutableID or UPN); move it out of sync scope by hand", c.upn),
+                ctx.now,
+            ));
+            continue;
+        };
+        let ids = (c.id.as_str(), Some(c.upn.as_str()));
+        let what = (user.dn.as_str(), &user.object_guid, target.as_str());
+        let intent = record(
+            &ctx.resource,
+            tenant_id,
+            ids,
+            Action::MoveAdObject,
+            Phase::Intent,
+            what,
+        );
+        ctx.journal.append(std::slice::from_ref(&intent)).await?;
+        let mut outcome = intent;
+        match dir.client.move_to(&user.dn, target).await {
+            Ok(new_dn) => {
+                outcome.phase = Phase::Applied;
+                outcome.note = Some(format!("moved to {new_dn}"));
+                out.moved += 1;
+            }
+            Err(e) => {
+                outcome.phase = Phase::Failed;
+                outcome.error = Some(e.to_string());
+                out.failures
+                    .push(failure(c, "MoveAdObject", e.stall_message(), ctx.now));
+            }
+        }
+        ctx.journal.append(std::slice::from_ref(&outcome)).await?;
+    }
+    Ok(out)
+}
+
+/// `onDelete: Revert`: move every AD object this resource moved back to its journaled DN's
+/// parent. Idempotent: an object already there, or gone, counts as done. Returns how many
+/// were moved back, or the first error.
+pub async fn move_back(
+    ctx: &Context<'_>,
+    ad: &AdClient,
+    tenant_id: &str,
+    entries: &[Entry],
+) -> Result<Result<i64, String>, ReconcileError> {
+    settle(ctx, ad, entries, Action::MoveAdObjectBack).await?;
+    let entries = ctx.journal.entries_for(&ctx.resource).await?;
+    let forward = last_of(&entries, Action::MoveAdObject);
+    let mut n = 0;
+    for (id, m) in forward
+        .into_iter()
+        .filter(|(_, m)| m.phase == Phase::Applied)
+    {
+        let Some(prior_dn) = m.intent.prior["distinguishedName"].as_str() else {
+            continue;
+        };
+        let Some(home) = dn::parent(prior_dn) else {
+            continue;
+        };
+        // Idempotent by reading back: an object already home (or gone) needs nothing.
+        let current = match read_back(ad, &m).await {
+            Ok(Some(u)) => u,
+            Ok(None) => continue,
+            Err(e) => return Ok(Err(e.stall_message())),
+        };
+        if dn::parent(&current.dn).is_some_and(|p| dn::same(&p, &home)) {
+            continue;
+        }
+        let what = (current.dn.as_str(), &current.object_guid, home.as_str());
+        let ids = (id.as_str(), m.intent.object_name.as_deref());
+        let intent = record(
+            &ctx.resource,
+            tenant_id,
+            ids,
+            Action::MoveAdObjectBack,
+            Phase::Intent,
+            what,
+        );
+        ctx.journal.append(std::slice::from_ref(&intent)).await?;
+        let mut outcome = intent;
+        let r = ad.move_to(&current.dn, &home).await;
+        outcome.phase = if r.is_ok() {
+            Phase::Applied
+        } else {
+            Phase::Failed
+        };
+        outcome.error = r.as_ref().err().map(ToString::to_string);
+        ctx.journal.append(std::slice::from_ref(&outcome)).await?;
+        match r {
+            Ok(_) => n += 1,
+            Err(e) => return Ok(Err(e.stall_message())),
+        }
+    }
+    Ok(Ok(n))
+}
+
+/// The hook after the plan decided, in `Apply` while a wave runs, users wait for their soft
+/// delete or all is converted: with `RestoreDeleted`, move the next wave's AD objects out of
+/// sync scope; with `afterConversion`, disable or move the AD objects of converted users.
+#[allow(clippy::too_many_arguments)]
+pub async fn after_decide(
+    ctx: &Context<'_>,
+    spec: &crate::api::user::CloudUserConversionSpec,
+    tenant_id: &str,
+    dir: &Directory,
+    selection: &Selection,
+    classified: &super::plan::Classified<'_>,
+    step: &super::plan::Step<'_>,
+    pass: &mut crate::reconcile::health::Pass<crate::api::user::CloudUserConversionStatus>,
+) -> Result<(), ReconcileError> {
+    use super::plan::Step;
+    use crate::api::active_directory::AfterConversion;
+    if spec.mode != crate::api::common::ConversionMode::Apply
+        || !matches!(
+            step,
+            Step::Wave { .. } | Step::WaitForSoftDelete | Step::Converged
+        )
+    {
+        return Ok(());
+    }
+    let size = if pass.status.waves_completed == 0 && spec.rollout.canary > 0 {
+        spec.rollout.canary
+    } else {
+        spec.rollout.wave_size
+    };
+    let mut entries = ctx.journal.entries_for(&ctx.resource).await?;
+    // Changes a stop left without an outcome are settled first by reading the directory back.
+    let mut settled = 0;
+    for action in [Action::MoveAdObject, Action::DisableAdAccount] {
+        settled += settle(ctx, &dir.client, &entries, action).await?;
+    }
+    if settled > 0 {
+        entries = ctx.journal.entries_for(&ctx.resource).await?;
+    }
+    let mut failures = Vec::new();
+    if spec.method == crate::api::user::UserConversionMethod::RestoreDeleted
+        && !classified.waiting.is_empty()
+    {
+        let m = move_waiting(
+            ctx,
+            tenant_id,
+            dir,
+            selection,
+            &classified.waiting,
+            &entries,
+            size,
+        )
+        .await?;
+        if m.moved > 0 {
+            pass.events.push(crate::reconcile::ReconcileEvent::normal(
+                "MovedOutOfSyncScope",
+                "MoveAdObject",
+                format!(
+                    "moved {} AD objects to {} (previous DNs journaled); waiting for Entra to soft-delete their users",
+                    m.moved,
+                    dir.client.settings().unsynced_ou
+                ),
+            ));
+        }
+        failures.extend(m.failures);
+    }
+    if spec.after_conversion != AfterConversion::Keep {
+        let (n, f) =
+            super::ad_after::apply(ctx, spec, tenant_id, &dir.client, selection, &entries, size)
+                .await?;
+        if n > 0 {
+            pass.events.push(crate::reconcile::ReconcileEvent::normal(
+                "AfterConversion",
+                &format!("{:?}", spec.after_conversion),
+                format!(
+                    "afterConversion {:?}: {n} AD objects changed (prior values journaled)",
+                    spec.after_conversion
+                ),
+            ));
+        }
+        failures.extend(f);
+    }
+    if !failures.is_empty() {
+        pass.status.failed += failures.len() as i64;
+        pass.status.recent_failures = failures.into_iter().take(10).collect();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "ad_move_tests.rs"]
+mod tests;
