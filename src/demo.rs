@@ -49,8 +49,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "--time-scale must be a positive number"
     );
     let started = Instant::now();
-    let m = manifests::load(std::slice::from_ref(&args.examples))
+    let (files, left_out) = example_files(&args.examples)
         .with_context(|| format!("reading {}", args.examples.display()))?;
+    let m =
+        manifests::load(&files).with_context(|| format!("reading {}", args.examples.display()))?;
     let first = &m.tenants[0].resource;
     let mut config = EmulatorConfig {
         tenant_id: first.spec.tenant_id.clone(),
@@ -76,6 +78,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         config.users,
         config.groups
     );
+    for f in &left_out {
+        println!(
+            "Left out {}: it needs an Active Directory domain controller (`make samba` starts a test one; see the README).",
+            f.display()
+        );
+    }
     println!(
         "Time runs {}x faster: Entra's {} propagation takes about {:.0} s here.\n",
         args.time_scale,
@@ -158,4 +166,28 @@ fn humane(d: Duration) -> String {
         (h, 0) => format!("{h}-hour"),
         (h, m) => format!("{h} h {m} min"),
     }
+}
+
+/// The manifests the demo applies: `path` itself, or the files of the directory `path` except
+/// those that need a domain controller (`*-from-ad.yaml`), which are returned apart.
+fn example_files(path: &std::path::Path) -> std::io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    if !path.is_dir() {
+        return Ok((vec![path.to_path_buf()], Vec::new()));
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml" | "json")
+                )
+        })
+        .collect();
+    files.sort();
+    Ok(files.into_iter().partition(|p| {
+        !p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with("-from-ad.yaml"))
+    }))
 }

@@ -343,3 +343,36 @@ fn the_emulator_starts_from_a_tenant_file_and_refuses_a_broken_one() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `make demo` runs `demo` over the shipped examples: every resource ends as it should (exit
+/// 0), and the example that needs a domain controller is named as left out.
+#[test]
+fn the_demo_over_the_shipped_examples_succeeds() {
+    let dir = temp("demo");
+    let out = Command::new(BIN)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "demo",
+            "--users",
+            "300",
+            "--groups",
+            "12",
+            "--propagation",
+            "1h",
+        ])
+        .args(["--time-scale", "3600", "--timeout", "120s", "--journal"])
+        .arg(dir.join("journal.jsonl"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Left out examples/user-restore-from-ad.yaml"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("hash chain intact"), "{stdout}");
+}
