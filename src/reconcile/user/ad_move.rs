@@ -299,7 +299,7 @@ pub async fn after_decide(
     classified: &super::plan::Classified<'_>,
     step: &super::plan::Step<'_>,
     pass: &mut crate::reconcile::health::Pass<crate::api::user::CloudUserConversionStatus>,
-) -> Result<(), ReconcileError> {
+) -> Result<usize, ReconcileError> {
     use super::plan::Step;
     use crate::api::active_directory::AfterConversion;
     if spec.mode != crate::api::common::ConversionMode::Apply
@@ -308,7 +308,7 @@ pub async fn after_decide(
             Step::Wave { .. } | Step::WaitForSoftDelete | Step::Converged
         )
     {
-        return Ok(());
+        return Ok(0);
     }
     let size = if pass.status.waves_completed == 0 && spec.rollout.canary > 0 {
         spec.rollout.canary
@@ -367,11 +367,21 @@ pub async fn after_decide(
         }
         failures.extend(f);
     }
-    if !failures.is_empty() {
-        pass.status.failed += failures.len() as i64;
+    let failed = failures.len();
+    if let Some(first) = failures.first() {
+        pass.events.push(crate::reconcile::ReconcileEvent::warning(
+            "DirectoryChangeFailed",
+            "ActiveDirectory",
+            format!(
+                "{failed} AD changes failed (first: {}: {}); see status.recentFailures and the journal",
+                first.name.clone().unwrap_or_else(|| first.object_id.clone()),
+                first.message
+            ),
+        ));
+        pass.status.failed += failed as i64;
         pass.status.recent_failures = failures.into_iter().take(10).collect();
     }
-    Ok(())
+    Ok(failed)
 }
 
 #[cfg(test)]

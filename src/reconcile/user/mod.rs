@@ -266,8 +266,9 @@ async fn reconcile_inner(
         );
     }
 
+    let mut ad_failures = 0;
     if let Some(d) = &directory {
-        ad_move::after_decide(
+        ad_failures = ad_move::after_decide(
             ctx,
             spec,
             &input.tenant.tenant_id,
@@ -341,7 +342,10 @@ async fn reconcile_inner(
         }
         Step::Converged => {
             pass.status.phase = Some("Converted".into());
-            pass.status.recent_failures.clear();
+            if ad_failures == 0 {
+                // (AD changes that failed in this very pass stay listed.)
+                pass.status.recent_failures.clear();
+            }
             let msg =
                 format!("every selected user is cloud-managed; {summary}; watching for drift");
             Ok(pass.finish(Health::Ready("Converted", msg), Some(GUARD_INTERVAL)))
