@@ -176,13 +176,7 @@ fn example_files(path: &std::path::Path) -> std::io::Result<(Vec<PathBuf>, Vec<P
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(path)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && matches!(
-                    p.extension().and_then(|e| e.to_str()),
-                    Some("yaml" | "yml" | "json")
-                )
-        })
+        .filter(|p| manifests::is_manifest_file(p))
         .collect();
     files.sort();
     Ok(files.into_iter().partition(|p| {

@@ -86,6 +86,15 @@ pub fn load(paths: &[PathBuf]) -> Result<Manifests, ManifestError> {
     Ok(out)
 }
 
+/// Whether `p` is a file a directory given to `-f` contributes: `*.yaml`, `*.yml`, `*.json`.
+pub fn is_manifest_file(p: &Path) -> bool {
+    p.is_file()
+        && matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        )
+}
+
 fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), ManifestError> {
     let read_err = |source| ManifestError::Read {
         path: path.display().to_string(),
@@ -96,13 +105,7 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), ManifestError> {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(read_err)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.is_file()
-                    && matches!(
-                        p.extension().and_then(|e| e.to_str()),
-                        Some("yaml" | "yml" | "json")
-                    )
-            })
+            .filter(|p| is_manifest_file(p))
             .collect();
         entries.sort();
         files.extend(entries);

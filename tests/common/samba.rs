@@ -158,27 +158,7 @@ async fn connect(url: &str, bind_dn: &str, password: &str) -> Result<Ldap, Strin
 }
 
 /// `objectGUID` bytes (AD order: the first three fields little-endian) as a GUID string.
-pub fn guid_string(g: &[u8; 16]) -> String {
-    format!(
-        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-        g[3],
-        g[2],
-        g[1],
-        g[0],
-        g[5],
-        g[4],
-        g[7],
-        g[6],
-        g[8],
-        g[9],
-        g[10],
-        g[11],
-        g[12],
-        g[13],
-        g[14],
-        g[15]
-    )
-}
+pub use entra_cloud_operator::ad::anchor::guid_string;
 
 /// A random GUID (AD byte order), for consistency GUIDs.
 pub fn random_guid() -> [u8; 16] {

@@ -25,67 +25,9 @@ pub const ATTRIBUTES: &[&str] = &[
 /// userAccountControl ACCOUNTDISABLE.
 const ACCOUNT_DISABLE: u32 = 0x2;
 
-/// A GUID's 16 bytes in AD order (the first three fields little-endian) as a lowercase
-/// GUID string, the form `<GUID=…>` takes.
-pub fn guid_string(g: &[u8; 16]) -> String {
-    format!(
-        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-        g[3],
-        g[2],
-        g[1],
-        g[0],
-        g[5],
-        g[4],
-        g[7],
-        g[6],
-        g[8],
-        g[9],
-        g[10],
-        g[11],
-        g[12],
-        g[13],
-        g[14],
-        g[15]
-    )
-}
-
-/// A binary `objectSid` in `S-1-5-21-…` form; None when it is malformed.
-pub fn sid_string(b: &[u8]) -> Option<String> {
-    let (&revision, rest) = b.split_first()?;
-    let (&count, rest) = rest.split_first()?;
-    let (authority, subs) = rest.split_at_checked(6)?;
-    if subs.len() != usize::from(count) * 4 {
-        return None;
-    }
-    let authority = authority
-        .iter()
-        .fold(0u64, |acc, x| (acc << 8) | u64::from(*x));
-    let mut out = format!("S-{revision}-{authority}");
-    for chunk in subs.chunks_exact(4) {
-        let sub = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-        out.push_str(&format!("-{sub}"));
-    }
-    Some(out)
-}
-
-/// The RDNs of a DN (split at unescaped commas, blanks trimmed).
-pub fn rdns(dn: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut start, mut escaped) = (0, false);
-    for (i, c) in dn.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            ',' => {
-                out.push(dn[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(dn[start..].trim());
-    out
-}
+// GUIDs, SIDs and DNs are read the way the operator's own LDAP side reads them.
+pub use crate::ad::anchor::{guid_string, sid_string};
+use crate::ad::dn::rdns;
 
 /// The DNS domain of a DN's `DC=` components (`corp.example.test`); None without any.
 pub fn domain_of(dn: &str) -> Option<String> {
