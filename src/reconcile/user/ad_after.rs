@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::TryFutureExt as _;
 use serde_json::json;
 
 use crate::ad::{AdClient, DirectoryUser, anchor};
@@ -162,25 +163,16 @@ pub async fn apply(
                 (user.dn.as_str(), &user.object_guid, target.as_str()),
             ),
         };
-        ctx.journal.append(std::slice::from_ref(&intent)).await?;
-        let result = match done_action {
-            Action::DisableAdAccount => ad.set_enabled(&user, false).await.map(|_| None),
-            _ => ad.move_to(&user.dn, &target).await.map(Some),
+        let write = async {
+            match done_action {
+                Action::DisableAdAccount => ad.set_enabled(&user, false).await.map(|_| None),
+                _ => ad.move_to(&user.dn, &target).await.map(Some),
+            }
         };
-        let mut outcome = intent;
-        match result {
-            Ok(new_dn) => {
-                outcome.phase = Phase::Applied;
-                outcome.note = new_dn.map(|d| format!("moved to {d}"));
-                changed += 1;
-            }
-            Err(e) => {
-                outcome.phase = Phase::Failed;
-                outcome.error = Some(e.to_string());
-                failures.push(fail(e.stall_message()));
-            }
+        match ad_move::journaled(ctx, intent, write).await? {
+            Ok(_) => changed += 1,
+            Err(e) => failures.push(fail(e.stall_message())),
         }
-        ctx.journal.append(std::slice::from_ref(&outcome)).await?;
     }
     Ok((changed, failures))
 }
@@ -228,18 +220,11 @@ pub async fn enable_back(
         }
         let ids = (id.as_str(), m.intent.object_name.as_deref());
         let intent = uac_record(ctx, tenant_id, ids, Action::EnableAdAccount, &user);
-        ctx.journal.append(std::slice::from_ref(&intent)).await?;
-        let r = ad.set_user_account_control(&user.dn, prior).await;
-        let mut outcome = intent;
-        outcome.phase = if r.is_ok() {
-            Phase::Applied
-        } else {
-            Phase::Failed
-        };
-        outcome.error = r.as_ref().err().map(ToString::to_string);
-        ctx.journal.append(std::slice::from_ref(&outcome)).await?;
-        match r {
-            Ok(()) => n += 1,
+        let write = ad
+            .set_user_account_control(&user.dn, prior)
+            .map_ok(|_| None);
+        match ad_move::journaled(ctx, intent, write).await? {
+            Ok(_) => n += 1,
             Err(e) => return Ok(Err(e.stall_message())),
         }
     }

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::TryFutureExt as _;
 use serde_json::json;
 
 use crate::ad::{AdClient, DirectoryUser, anchor, dn};
@@ -206,22 +207,18 @@ pub async fn move_waiting(
             Phase::Intent,
             what,
         );
-        ctx.journal.append(std::slice::from_ref(&intent)).await?;
-        let mut outcome = intent;
-        match dir.client.move_to(&user.dn, target).await {
-            Ok(new_dn) => {
-                outcome.phase = Phase::Applied;
-                outcome.note = Some(format!("moved to {new_dn}"));
-                out.moved += 1;
-            }
-            Err(e) => {
-                outcome.phase = Phase::Failed;
-                outcome.error = Some(e.to_string());
-                out.failures
-                    .push(failure(c, "MoveAdObject", e.stall_message(), ctx.now));
-            }
+        match journaled(
+            ctx,
+            intent,
+            dir.client.move_to(&user.dn, target).map_ok(Some),
+        )
+        .await?
+        {
+            Ok(_) => out.moved += 1,
+            Err(e) => out
+                .failures
+                .push(failure(c, "MoveAdObject", e.stall_message(), ctx.now)),
         }
-        ctx.journal.append(std::slice::from_ref(&outcome)).await?;
     }
     Ok(out)
 }
@@ -268,22 +265,37 @@ pub async fn move_back(
             Phase::Intent,
             what,
         );
-        ctx.journal.append(std::slice::from_ref(&intent)).await?;
-        let mut outcome = intent;
-        let r = ad.move_to(&current.dn, &home).await;
-        outcome.phase = if r.is_ok() {
-            Phase::Applied
-        } else {
-            Phase::Failed
-        };
-        outcome.error = r.as_ref().err().map(ToString::to_string);
-        ctx.journal.append(std::slice::from_ref(&outcome)).await?;
-        match r {
+        match journaled(ctx, intent, ad.move_to(&current.dn, &home).map_ok(Some)).await? {
             Ok(_) => n += 1,
             Err(e) => return Ok(Err(e.stall_message())),
         }
     }
     Ok(Ok(n))
+}
+
+/// Journals `intent` (durably, before the directory is touched), makes `write`, and journals
+/// its outcome: `Applied` (noted `moved to <DN>` when the write moved the object) or `Failed`
+/// with the error. Returns what the write returned.
+pub(super) async fn journaled(
+    ctx: &Context<'_>,
+    intent: Record,
+    write: impl std::future::Future<Output = Result<Option<String>, crate::ad::AdError>>,
+) -> Result<Result<Option<String>, crate::ad::AdError>, crate::journal::JournalError> {
+    ctx.journal.append(std::slice::from_ref(&intent)).await?;
+    let result = write.await;
+    let mut outcome = intent;
+    match &result {
+        Ok(new_dn) => {
+            outcome.phase = Phase::Applied;
+            outcome.note = new_dn.as_ref().map(|d| format!("moved to {d}"));
+        }
+        Err(e) => {
+            outcome.phase = Phase::Failed;
+            outcome.error = Some(e.to_string());
+        }
+    }
+    ctx.journal.append(std::slice::from_ref(&outcome)).await?;
+    Ok(result)
 }
 
 /// The hook after the plan decided, in `Apply` while a wave runs, users wait for their soft
