@@ -64,23 +64,13 @@ impl DirectoryUser {
     }
 
     fn from_entry(e: SearchEntry) -> Option<Self> {
-        let bin = |name: &str| {
-            e.bin_attrs
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .and_then(|(_, v)| v.first().cloned())
-        };
-        let text = |name: &str| {
-            e.attrs
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .and_then(|(_, v)| v.first().cloned())
-        };
-        let object_guid: [u8; 16] = bin("objectGUID")?.try_into().ok()?;
+        use super::entry::{value_bytes, value_guid, value_text};
+        let text = |name: &str| value_text(&e, name);
+        let object_guid = value_guid(&e, "objectGUID")?;
         Some(DirectoryUser {
             object_guid,
-            consistency_guid: bin("mS-DS-ConsistencyGuid").and_then(|v| v.try_into().ok()),
-            sid: bin("objectSid").and_then(|v| anchor::sid_string(&v)),
+            consistency_guid: value_guid(&e, "mS-DS-ConsistencyGuid"),
+            sid: value_bytes(&e, "objectSid").and_then(|v| anchor::sid_string(&v)),
             upn: text("userPrincipalName"),
             sam_account_name: text("sAMAccountName"),
             user_account_control: text("userAccountControl")

@@ -8,6 +8,7 @@
 pub mod anchor;
 pub mod client;
 pub mod dn;
+pub mod entry;
 pub mod error;
 pub mod settings;
 

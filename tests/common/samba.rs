@@ -189,22 +189,7 @@ const USER_ATTRS: [&str; 5] = [
     "userAccountControl",
 ];
 
-/// An attribute's first value as bytes, text or binary (ldap3 files a value under `attrs` when
-/// it happens to be valid UTF-8, so a GUID may be in either map), names compared case-insensitively.
-fn bytes(e: &SearchEntry, name: &str) -> Option<Vec<u8>> {
-    let text = e
-        .attrs
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .and_then(|(_, v)| v.first())
-        .map(|s| s.as_bytes().to_vec());
-    text.or_else(|| {
-        e.bin_attrs
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.first().cloned())
-    })
-}
+use entra_cloud_operator::ad::entry::value_bytes as bytes;
 
 fn text(e: &SearchEntry, name: &str) -> String {
     bytes(e, name)

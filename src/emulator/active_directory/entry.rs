@@ -41,31 +41,10 @@ pub fn domain_of(dn: &str) -> Option<String> {
     (!labels.is_empty()).then(|| labels.join(".").to_lowercase())
 }
 
-/// An attribute's first value as bytes (ldap3 files a value under `attrs` when it happens to
-/// be valid UTF-8, so binary ones may be in either map); names compare case-insensitively.
-fn bytes(e: &SearchEntry, name: &str) -> Option<Vec<u8>> {
-    let text = e
-        .attrs
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .and_then(|(_, v)| v.first())
-        .map(|s| s.as_bytes().to_vec());
-    text.or_else(|| {
-        e.bin_attrs
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.first().cloned())
-    })
-}
+use crate::ad::entry::{value_bytes as bytes, value_guid as guid};
 
 fn text(e: &SearchEntry, name: &str) -> Option<String> {
-    bytes(e, name)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .filter(|s| !s.is_empty())
-}
-
-fn guid(e: &SearchEntry, name: &str) -> Option<[u8; 16]> {
-    bytes(e, name).and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok())
+    crate::ad::entry::value_text(e, name).filter(|s| !s.is_empty())
 }
 
 /// The sync client's view of one user entry: the anchor is base64 of
