@@ -15,4 +15,5 @@ pub mod graph;
 pub mod guid;
 pub mod journal;
 pub mod local;
+pub mod reasons;
 pub mod reconcile;

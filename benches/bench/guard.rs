@@ -10,7 +10,8 @@ use entra_cloud_operator::graph::{
 };
 use entra_cloud_operator::journal::{FileJournal, ResourceKey};
 use entra_cloud_operator::reconcile::Context;
-use entra_cloud_operator::reconcile::tenant::{self, GUARD_INTERVAL, Input};
+use entra_cloud_operator::reconcile::GUARD_INTERVAL;
+use entra_cloud_operator::reconcile::tenant::{self, Input};
 use serde_json::{Value, json};
 
 use crate::process::{EmulatorProcess, cpu_seconds};

@@ -20,9 +20,9 @@ use crate::api::{
     CloudUserConversionStatus, TenantSyncPolicy, TenantSyncPolicySpec,
 };
 use crate::journal::ResourceKey;
-use crate::reconcile::tenant::{GUARD_INTERVAL, INVALID_SPEC};
+use crate::reconcile::GUARD_INTERVAL;
 use crate::reconcile::user::revert::RevertOutcome;
-use crate::reconcile::{self as rec, EventType, Outcome, ReconcileError, ReconcileEvent};
+use crate::reconcile::{self as rec, EventType, Outcome, ReconcileError, ReconcileEvent, Stall};
 
 use super::credentials::CredentialProblem;
 use super::tenant::{patch_status, publish, requeue_after_error, result_label};
@@ -59,8 +59,7 @@ pub trait ConversionKind:
         &self,
         tenant: &TenantSyncPolicySpec,
         now: jiff::Timestamp,
-        reason: &'static str,
-        message: String,
+        stall: Stall,
     ) -> Outcome<Self::Status>;
     /// One reconcile pass.
     fn pass<'a>(
@@ -100,10 +99,9 @@ impl ConversionKind for CloudUserConversion {
         &self,
         tenant: &TenantSyncPolicySpec,
         now: jiff::Timestamp,
-        reason: &'static str,
-        message: String,
+        stall: Stall,
     ) -> Outcome<Self::Status> {
-        rec::user::stall(self.input(tenant), now, reason, message)
+        rec::user::stall(self.input(tenant), now, stall)
     }
     fn pass<'a>(
         &'a self,
@@ -159,10 +157,9 @@ impl ConversionKind for CloudGroupConversion {
         &self,
         tenant: &TenantSyncPolicySpec,
         now: jiff::Timestamp,
-        reason: &'static str,
-        message: String,
+        stall: Stall,
     ) -> Outcome<Self::Status> {
-        rec::group::stall(self.input(tenant), now, reason, message)
+        rec::group::stall(self.input(tenant), now, stall)
     }
     fn pass<'a>(
         &'a self,
@@ -243,20 +240,30 @@ async fn apply<K: ConversionKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Acti
                 obj.tenant_ref()
             );
             (
-                obj.stall(&TenantSyncPolicySpec::default(), now, "TenantNotFound", msg),
+                obj.stall(
+                    &TenantSyncPolicySpec::default(),
+                    now,
+                    Stall::fixable(crate::reasons::TENANT_NOT_FOUND, msg),
+                ),
                 None,
             )
         }
         Some(tenant) => {
             let outcome = if let Some(e) = obj.spec_error() {
-                obj.stall(&tenant.spec, now, INVALID_SPEC, e)
+                obj.stall(&tenant.spec, now, Stall::invalid_spec(e))
             } else {
                 match ctx.graph_for(&tenant).await {
-                    Err(CredentialProblem::Stall(reason, msg)) => obj.stall(
+                    Err(CredentialProblem::Stall(s)) => obj.stall(
                         &tenant.spec,
                         now,
-                        reason,
-                        format!("TenantSyncPolicy {ns}/{}: {msg}", obj.tenant_ref()),
+                        Stall {
+                            message: format!(
+                                "TenantSyncPolicy {ns}/{}: {}",
+                                obj.tenant_ref(),
+                                s.message
+                            ),
+                            ..s
+                        },
                     ),
                     Err(CredentialProblem::Transient(e)) => return Err(Error::Kube(e)),
                     Ok(graph) => {
@@ -320,7 +327,7 @@ async fn cleanup<K: ConversionKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Ac
     let skipped = |why: String| {
         event(
             EventType::Warning,
-            "RevertSkipped",
+            crate::reasons::REVERT_SKIPPED,
             format!("{why}; nothing was reverted: the journal keeps every prior value"),
         )
     };
@@ -336,7 +343,7 @@ async fn cleanup<K: ConversionKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Ac
     let graph = match ctx.graph_for(&tenant).await {
         Ok(g) => g,
         Err(CredentialProblem::Transient(e)) => return Err(Error::Kube(e)),
-        Err(CredentialProblem::Stall(_, msg)) => {
+        Err(CredentialProblem::Stall(Stall { message: msg, .. })) => {
             publish(&ctx, &oref, &key, &[skipped(msg)]).await;
             return Ok(Action::await_change());
         }
@@ -356,15 +363,16 @@ async fn cleanup<K: ConversionKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Ac
         RevertOutcome::Done(n) => {
             let e = event(
                 EventType::Normal,
-                "Reverted",
+                crate::reasons::REVERTED,
                 format!("{n} {}", K::REVERTED),
             );
             publish(&ctx, &oref, &key, &[e]).await;
             Ok(Action::await_change())
         }
         unfinished => {
-            let (reason, msg) = unfinished.stall();
-            let outcome = obj.stall(&tenant.spec, ctx.clock.now(), reason, msg.clone());
+            let stall = unfinished.stall();
+            let msg = stall.message.clone();
+            let outcome = obj.stall(&tenant.spec, ctx.clock.now(), stall);
             publish(&ctx, &oref, &key, &outcome.events).await;
             if obj.current() != Some(&outcome.status) {
                 patch_status::<K>(&ctx, &ns, &key.name, &outcome.status).await?;

@@ -13,13 +13,14 @@ use crate::graph::{
     CertificateError, ClientCertificate, Credential, GraphClient, GraphConfig, RequestObserver,
     RetryPolicy, SecretString,
 };
+use crate::reconcile::Stall;
 
 /// Why no client could be built: either the resource must stall with a reason and message
 /// naming the fix, or the API server failed transiently.
 #[derive(Debug)]
 pub enum CredentialProblem {
     /// Stall the resource.
-    Stall(&'static str, String),
+    Stall(Stall),
     /// Retry later.
     Transient(kube::Error),
 }
@@ -34,6 +35,14 @@ pub struct WorkloadIdentityEnv {
     pub token_file: Option<String>,
     /// AZURE_AUTHORITY_HOST
     pub authority_host: Option<String>,
+}
+
+impl CredentialProblem {
+    /// A credential problem fixable outside the resource (a Secret, the pod's identity):
+    /// looked at again every 5 minutes.
+    fn fixable(reason: &'static str, message: String) -> Self {
+        CredentialProblem::Stall(Stall::fixable(reason, message))
+    }
 }
 
 impl WorkloadIdentityEnv {
@@ -74,11 +83,11 @@ pub(super) async fn read_secret(
     let api: Api<Secret> = Api::namespaced(client.clone(), ns);
     match api.get(name).await {
         Ok(s) => Ok(s),
-        Err(kube::Error::Api(s)) if s.code == 404 => Err(CredentialProblem::Stall(
+        Err(kube::Error::Api(s)) if s.code == 404 => Err(CredentialProblem::fixable(
             "SecretNotFound",
             format!("{field}: Secret {ns}/{name} does not exist; create it with `{create}`"),
         )),
-        Err(kube::Error::Api(s)) if s.code == 403 => Err(CredentialProblem::Stall(
+        Err(kube::Error::Api(s)) if s.code == 403 => Err(CredentialProblem::fixable(
             "SecretForbidden",
             format!(
                 "the operator may not read Secret {ns}/{name}: grant its ServiceAccount get on secrets in {ns} (the Helm chart does)"
@@ -114,7 +123,7 @@ pub fn certificate_credential(
     let r = &cc.secret_ref;
     let (cert_key, key_key) = (&r.certificate_key, &r.private_key_key);
     let missing = |key: &str, what: &str, field: &str| {
-        CredentialProblem::Stall(
+        CredentialProblem::fixable(
             "SecretKeyMissing",
             format!(
                 "Secret {ns}/{} has no key {key:?} ({what}); fix spec.credentials.certificate.secretRef.{field} or the Secret",
@@ -133,7 +142,7 @@ pub fn certificate_credential(
             CertificateError::CertificateNotPem | CertificateError::CertificateInvalid => cert_key,
             _ => key_key,
         };
-        CredentialProblem::Stall(
+        CredentialProblem::fixable(
             "CertificateInvalid",
             format!(
                 "Secret {ns}/{} key {key:?}: {e}; {} (spec.credentials.certificate.secretRef names keys {cert_key:?} and {key_key:?})",
@@ -169,7 +178,7 @@ pub async fn resolve(
         let field = "spec.credentials.clientSecret.secretRef.name";
         let secret = read_secret(client, &ns, (field, &r.name), &create).await?;
         let Some(value) = secret_value(&secret, &r.key) else {
-            return Err(CredentialProblem::Stall(
+            return Err(CredentialProblem::fixable(
                 "SecretKeyMissing",
                 format!(
                     "Secret {ns}/{} has no key {:?}; fix spec.credentials.clientSecret.secretRef.key or the Secret",
@@ -179,7 +188,7 @@ pub async fn resolve(
         };
         let value = SecretString::new(value.trim());
         if value.is_empty() {
-            return Err(CredentialProblem::Stall(
+            return Err(CredentialProblem::fixable(
                 "SecretKeyEmpty",
                 format!(
                     "Secret {ns}/{} key {:?} is empty; put the client secret value there",
@@ -207,13 +216,13 @@ pub async fn resolve(
     }
     if let Some(w) = &c.workload_identity {
         let client_id = w.client_id.clone().or_else(|| wi.client_id.clone()).ok_or_else(|| {
-            CredentialProblem::Stall(
+            CredentialProblem::fixable(
                 "WorkloadIdentityUnavailable",
                 "spec.credentials.workloadIdentity.clientId is not set and AZURE_CLIENT_ID is not in the operator's environment; label the pod azure.workload.identity/use=true and annotate its ServiceAccount with azure.workload.identity/client-id".into(),
             )
         })?;
         let token_file = wi.token_file.clone().ok_or_else(|| {
-            CredentialProblem::Stall(
+            CredentialProblem::fixable(
                 "WorkloadIdentityUnavailable",
                 "AZURE_FEDERATED_TOKEN_FILE is not set: the azure-workload-identity webhook did not inject the projected token; label the pod azure.workload.identity/use=true".into(),
             )
@@ -226,10 +235,9 @@ pub async fn resolve(
             None,
         ));
     }
-    Err(CredentialProblem::Stall(
-        "InvalidSpec",
-        "spec.credentials: set exactly one of clientSecret, certificate, workloadIdentity".into(),
-    ))
+    Err(CredentialProblem::Stall(Stall::invalid_spec(
+        "spec.credentials: set exactly one of clientSecret, certificate, workloadIdentity",
+    )))
 }
 
 /// Build the client: the cloud's endpoints unless the spec overrides them (or, for workload
@@ -261,12 +269,12 @@ pub fn graph_client(
         observer: Some(observer),
         pacing: Some(
             spec.pacing()
-                .map_err(|e| CredentialProblem::Stall("InvalidSpec", e))?,
+                .map_err(|e| CredentialProblem::Stall(Stall::invalid_spec(e)))?,
         ),
         ca_bundle: None,
     };
     let client = GraphClient::new(config, credential)
-        .map_err(|e| CredentialProblem::Stall("InvalidSpec", e.to_string()))?;
+        .map_err(|e| CredentialProblem::Stall(Stall::invalid_spec(e.to_string())))?;
     client.set_batching(spec.batching());
     Ok(client)
 }
@@ -312,7 +320,7 @@ mod tests {
 
     fn stall(r: Result<Credential, CredentialProblem>) -> (&'static str, String) {
         match r {
-            Err(CredentialProblem::Stall(reason, message)) => (reason, message),
+            Err(CredentialProblem::Stall(s)) => (s.reason, s.message),
             other => panic!("expected a stall, got {other:?}"),
         }
     }

@@ -40,7 +40,7 @@ pub async fn active_directory(
                 );
             }
             Err(CredentialProblem::Transient(e)) => return Err(e),
-            Err(CredentialProblem::Stall(_, message)) => {
+            Err(CredentialProblem::Stall(crate::reconcile::Stall { message, .. })) => {
                 return Ok(Some(Err(crate::ad::AdError::Config { field, message })));
             }
         }

@@ -259,7 +259,7 @@ mod tests {
     fn names_and_labels() {
         let m = Arc::new(Metrics::default());
         m.reconciled("TenantSyncPolicy", "ready", Duration::from_millis(20));
-        m.reconcile_error("TenantSyncPolicy", "Transient");
+        m.reconcile_error("TenantSyncPolicy", crate::reasons::TRANSIENT);
         m.objects("TenantSyncPolicy", 3, 1);
         m.drift("identity", "contoso", true);
         m.leader(true);

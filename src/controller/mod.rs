@@ -109,7 +109,7 @@ impl Error {
             Error::Reconcile(ReconcileError::Journal(_)) => "Journal",
             Error::Kube(_) => "KubernetesAPI",
             Error::Finalizer(_) => "Finalizer",
-            Error::Revert(_) => "RevertIncomplete",
+            Error::Revert(_) => crate::reasons::REVERT_INCOMPLETE,
         }
     }
 }

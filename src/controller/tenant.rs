@@ -15,8 +15,8 @@ use crate::api::conditions as cond;
 use crate::api::tenant::TenantSyncPolicyStatus;
 use crate::api::{API_VERSION, TenantSyncPolicy};
 use crate::journal::ResourceKey;
-use crate::reconcile::EventType;
 use crate::reconcile::tenant::{self as rec, Input, validate};
+use crate::reconcile::{EventType, Stall};
 
 use super::credentials::CredentialProblem;
 use super::{Context, Error, FIELD_MANAGER};
@@ -45,10 +45,10 @@ pub async fn reconcile(obj: Arc<TenantSyncPolicy>, ctx: Arc<Context>) -> Result<
     };
     let now = ctx.clock.now();
     let outcome = if let Err(e) = validate::validate(&obj.spec) {
-        rec::stall(input, now, rec::INVALID_SPEC, e.to_string())
+        rec::stall(input, now, Stall::invalid_spec(e.to_string()))
     } else {
         match ctx.graph_for(&obj).await {
-            Err(CredentialProblem::Stall(reason, msg)) => rec::stall(input, now, reason, msg),
+            Err(CredentialProblem::Stall(s)) => rec::stall(input, now, s),
             Err(CredentialProblem::Transient(e)) => return Err(Error::Kube(e)),
             Ok(graph) => {
                 let journal = ctx.journal_for(&key).await;

@@ -245,14 +245,14 @@ impl ErrorCategory {
     /// CamelCase label, usable as a condition reason, an Event reason and a metric label.
     pub fn reason(self) -> &'static str {
         match self {
-            ErrorCategory::InvalidCredentials => "InvalidCredentials",
-            ErrorCategory::TenantNotFound => "TenantNotFound",
-            ErrorCategory::MissingPermission => "MissingPermission",
+            ErrorCategory::InvalidCredentials => crate::reasons::INVALID_CREDENTIALS,
+            ErrorCategory::TenantNotFound => crate::reasons::TENANT_NOT_FOUND,
+            ErrorCategory::MissingPermission => crate::reasons::MISSING_PERMISSION,
             ErrorCategory::NotFound => "NotFound",
-            ErrorCategory::Throttled => "Throttled",
-            ErrorCategory::Transient => "Transient",
-            ErrorCategory::Rejected => "GraphRejected",
-            ErrorCategory::Unexpected => "UnexpectedResponse",
+            ErrorCategory::Throttled => crate::reasons::THROTTLED,
+            ErrorCategory::Transient => crate::reasons::TRANSIENT,
+            ErrorCategory::Rejected => crate::reasons::GRAPH_REJECTED,
+            ErrorCategory::Unexpected => crate::reasons::UNEXPECTED_RESPONSE,
         }
     }
 

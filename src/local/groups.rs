@@ -8,7 +8,7 @@ use crate::api::{TenantSyncPolicy, TenantSyncPolicySpec};
 use crate::graph::GraphClient;
 use crate::journal::ResourceKey;
 use crate::reconcile::group::{self as rec, order, plan as gplan, select, validate};
-use crate::reconcile::tenant::{Context, INVALID_SPEC, plan::PlannedChange};
+use crate::reconcile::tenant::{Context, plan::PlannedChange};
 use crate::reconcile::{ReconcileError, ReconcileEvent};
 
 use super::manifests::{Loaded, Manifests};
@@ -40,8 +40,8 @@ pub(super) fn prepare(
     let cgc = loaded.resource;
     let tenant = tenant_of(&cgc, tenants);
     let client = match tenant {
-        None => Err((
-            "TenantNotFound",
+        None => Err(crate::reconcile::Stall::fixable(
+            crate::reasons::TENANT_NOT_FOUND,
             format!(
                 "spec.tenantRef.name: TenantSyncPolicy {}/{} is not among the manifests; add it to the files given with -f",
                 cgc.metadata.namespace.clone().unwrap_or_default(),
@@ -51,8 +51,8 @@ pub(super) fn prepare(
         Some(t) => clients.of(t),
     };
     let client = match validate::validate(&cgc.spec) {
-        Err(e) => Err((INVALID_SPEC, e.to_string())),
-        Ok(()) => client,
+        Err(e) => Err(crate::reconcile::Stall::invalid_spec(e.to_string())),
+        Ok(_) => client,
     };
     let run = GroupRun {
         tenant: tenant.map(|t| t.spec.clone()),
@@ -97,7 +97,7 @@ impl Runnable for GroupRun {
             tenant: self.tenant.as_ref().unwrap_or(&fallback),
         };
         let outcome = match ctx {
-            Err((reason, message)) => rec::stall(input, now, reason, message),
+            Err(stall) => rec::stall(input, now, stall),
             Ok(ctx) => rec::reconcile(input, &ctx).await?,
         };
         self.cgc.status = Some(outcome.status);
@@ -136,7 +136,7 @@ pub(super) async fn plan_groups(
     }
     let graph = match tenant_client(tenant, &m.secrets, opts) {
         Ok(g) => g,
-        Err((_, msg)) => {
+        Err(crate::reconcile::Stall { message: msg, .. }) => {
             report.problem = Some(msg);
             return report;
         }

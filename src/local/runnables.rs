@@ -19,7 +19,7 @@ pub(super) trait Runnable {
     /// One pass; returns its Events and requeue delay, having stored the new status.
     async fn pass(
         &mut self,
-        ctx: Result<Context<'_>, (&'static str, String)>,
+        ctx: Result<Context<'_>, super::runner::NoClient>,
         now: jiff::Timestamp,
     ) -> Result<
         (Vec<crate::reconcile::ReconcileEvent>, Option<Duration>),
@@ -55,7 +55,7 @@ impl Runnable for TenantRun {
     }
     async fn pass(
         &mut self,
-        ctx: Result<Context<'_>, (&'static str, String)>,
+        ctx: Result<Context<'_>, super::runner::NoClient>,
         now: jiff::Timestamp,
     ) -> Result<
         (Vec<crate::reconcile::ReconcileEvent>, Option<Duration>),
@@ -67,7 +67,7 @@ impl Runnable for TenantRun {
             status: self.0.status.as_ref(),
         };
         let outcome = match ctx {
-            Err((reason, message)) => tenant::stall(input, now, reason, message),
+            Err(stall) => tenant::stall(input, now, stall),
             Ok(ctx) => {
                 let ctx = Context {
                     ad: self.1.as_ref(),
@@ -113,7 +113,7 @@ impl Runnable for UserRun {
     }
     async fn pass(
         &mut self,
-        ctx: Result<Context<'_>, (&'static str, String)>,
+        ctx: Result<Context<'_>, super::runner::NoClient>,
         now: jiff::Timestamp,
     ) -> Result<
         (Vec<crate::reconcile::ReconcileEvent>, Option<Duration>),
@@ -128,7 +128,7 @@ impl Runnable for UserRun {
             tenant: self.tenant.as_ref().unwrap_or(&fallback),
         };
         let outcome = match ctx {
-            Err((reason, message)) => user::stall(input, now, reason, message),
+            Err(stall) => user::stall(input, now, stall),
             Ok(ctx) => {
                 let ctx = Context {
                     ad: self.ad.as_ref(),

@@ -141,8 +141,8 @@ pub async fn apply_until(
                 && t.metadata.name.as_deref() == Some(cuc.spec.tenant_ref.name.as_str())
         });
         let client = match tenant {
-            None => Err((
-                "TenantNotFound",
+            None => Err(crate::reconcile::Stall::fixable(
+                crate::reasons::TENANT_NOT_FOUND,
                 format!(
                     "spec.tenantRef.name: TenantSyncPolicy {}/{} is not among the manifests; add it to the files given with -f",
                     ns.clone().unwrap_or_default(),
@@ -152,8 +152,8 @@ pub async fn apply_until(
             Some(t) => clients.of(t),
         };
         let client = match crate::reconcile::user::validate::validate(&cuc.spec) {
-            Err(e) => Err((tenant::INVALID_SPEC, e.to_string())),
-            Ok(()) => client,
+            Err(e) => Err(crate::reconcile::Stall::invalid_spec(e.to_string())),
+            Ok(_) => client,
         };
         let run = UserRun {
             tenant: tenant.map(|t| t.spec.clone()),
@@ -197,7 +197,7 @@ pub(super) struct Clients(
 );
 
 /// Why a resource has no Graph client: the Stalled reason and message.
-pub(super) type NoClient = (&'static str, String);
+pub(super) type NoClient = crate::reconcile::Stall;
 
 impl Clients {
     /// Builds the client of each of `tenants`.
@@ -221,8 +221,8 @@ impl Clients {
             .get(&key_of(tenant::KIND, &t.metadata))
             .cloned()
             .unwrap_or_else(|| {
-                Err((
-                    "TenantNotFound",
+                Err(crate::reconcile::Stall::fixable(
+                    crate::reasons::TENANT_NOT_FOUND,
                     "the TenantSyncPolicy is not among the manifests".to_string(),
                 ))
             })
@@ -233,19 +233,21 @@ pub(super) fn tenant_client(
     t: &TenantSyncPolicy,
     secrets: &Secrets,
     opts: &RunOptions,
-) -> Result<crate::graph::GraphClient, (&'static str, String)> {
+) -> Result<crate::graph::GraphClient, NoClient> {
     match validate::validate(&t.spec) {
-        Err(e) => Err((tenant::INVALID_SPEC, e.to_string())),
+        Err(e) => Err(crate::reconcile::Stall::invalid_spec(e.to_string())),
         Ok(()) => credentials::resolve(t, secrets, &opts.env)
             .and_then(|c| credentials::graph_client(t, c, &opts.overrides, opts.time_scale))
-            .map_err(|e| ("CredentialsUnavailable", e.0)),
+            .map_err(|e| {
+                crate::reconcile::Stall::fixable(crate::reasons::CREDENTIALS_UNAVAILABLE, e.0)
+            }),
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn run_one<R: Runnable>(
     mut res: R,
-    client: Result<crate::graph::GraphClient, (&'static str, String)>,
+    client: Result<crate::graph::GraphClient, NoClient>,
     opts: &RunOptions,
     journal: &dyn Journal,
     progress: &Progress,
@@ -270,7 +272,7 @@ async fn run_one<R: Runnable>(
         }
         let now = clock.now();
         let ctx = match &client {
-            Err((reason, message)) => Err((*reason, message.clone())),
+            Err(stall) => Err(stall.clone()),
             Ok(graph) => Ok(Context {
                 graph,
                 journal,
@@ -313,7 +315,7 @@ async fn run_one<R: Runnable>(
                     progress.finish(&shown);
                     return done(&res, s);
                 }
-                clock.real(requeue_after.unwrap_or(tenant::GUARD_INTERVAL))
+                clock.real(requeue_after.unwrap_or(crate::reconcile::GUARD_INTERVAL))
             }
             Err(e) => {
                 failures += 1;
@@ -472,7 +474,7 @@ async fn plan_users(
     }
     let graph = match tenant_client(tenant, &m.secrets, opts) {
         Ok(g) => g,
-        Err((_, msg)) => {
+        Err(crate::reconcile::Stall { message: msg, .. }) => {
             report.problem = Some(msg);
             return report;
         }

@@ -168,11 +168,17 @@ impl<S: Conditioned> Pass<S> {
         }
     }
 
+    /// `Stalled` with the stall's reason and message, looked at again as it says.
+    pub fn stall(self, stall: super::Stall) -> super::Outcome<S> {
+        let requeue = stall.requeue_after();
+        self.finish(Health::Stalled(stall.reason, stall.message), requeue)
+    }
+
     /// `DriftDetected=True` (reason `TakenBackByAD`) with `message`; an Event when it turns true.
     pub fn mark_drift(&mut self, message: String) {
         if !cond::is_true(self.status.conditions_mut(), cond::DRIFT_DETECTED) {
             self.events.push(ReconcileEvent::warning(
-                "DriftDetected",
+                crate::reasons::DRIFT_DETECTED,
                 "Observe",
                 message.clone(),
             ));
@@ -182,7 +188,7 @@ impl<S: Conditioned> Pass<S> {
             self.status.conditions_mut(),
             cond::DRIFT_DETECTED,
             TRUE,
-            "TakenBackByAD",
+            crate::reasons::TAKEN_BACK_BY_AD,
             message,
             g,
             now,
@@ -192,14 +198,17 @@ impl<S: Conditioned> Pass<S> {
     /// `DriftDetected=False` (reason `Resolved`) with `message`, if it was true.
     pub fn resolve_drift(&mut self, message: &str) {
         if cond::is_true(self.status.conditions_mut(), cond::DRIFT_DETECTED) {
-            self.events
-                .push(ReconcileEvent::normal("DriftResolved", "Observe", message));
+            self.events.push(ReconcileEvent::normal(
+                crate::reasons::DRIFT_RESOLVED,
+                "Observe",
+                message,
+            ));
             let (g, now) = (self.generation, self.now);
             cond::set(
                 self.status.conditions_mut(),
                 cond::DRIFT_DETECTED,
                 FALSE,
-                "Resolved",
+                crate::reasons::RESOLVED,
                 message,
                 g,
                 now,

@@ -122,7 +122,7 @@ pub fn resumed_event(records: &[Record]) -> Option<ReconcileEvent> {
     let made = records.iter().filter(|r| r.phase == Phase::Applied).count();
     tracing::info!(made, open = records.len(), "settled open journal intents");
     Some(ReconcileEvent::normal(
-        "Resumed",
+        crate::reasons::RESUMED,
         "Resume",
         format!(
             "read back {} changes left without an outcome: {made} had been made, {} had not",

@@ -280,8 +280,8 @@ pub async fn run(flow: &Flow, permissions: &[&str]) -> Run {
                 ("Reverted", String::new(), format!("{n} reverted"))
             }
             other => {
-                let (reason, message) = other.stall();
-                (cond::STALLED, reason.to_string(), message)
+                let stall = other.stall();
+                (cond::STALLED, stall.reason.to_string(), stall.message)
             }
         },
         kind => reconcile(&emu, kind, &spec, &client, &journal).await,

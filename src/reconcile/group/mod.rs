@@ -22,9 +22,11 @@ use crate::graph::ErrorCategory;
 use crate::journal::{Action, Phase, Record};
 
 use super::health::{self, Health};
+use super::remedy::stall_message;
 use super::settle::{self, OpenIntents};
-use super::tenant::{GUARD_INTERVAL, INVALID_SPEC, stall_message};
 use super::{Context, Outcome, ReconcileError};
+use super::{GUARD_INTERVAL, Stall};
+use crate::reasons::INVALID_SPEC;
 use plan::{Done, Step};
 use progress::{after_wave, listed, mark_drift, resolve_drift, waves_needed};
 
@@ -51,8 +53,7 @@ type Pass = health::Pass<CloudGroupConversionStatus>;
 pub fn stall(
     input: Input<'_>,
     now: jiff::Timestamp,
-    reason: &'static str,
-    message: String,
+    stall: Stall,
 ) -> Outcome<CloudGroupConversionStatus> {
     let pass = Pass {
         status: input.status.cloned().unwrap_or_default(),
@@ -60,8 +61,7 @@ pub fn stall(
         now,
         events: Vec::new(),
     };
-    let requeue = (reason != INVALID_SPEC).then_some(GUARD_INTERVAL);
-    pass.finish(Health::Stalled(reason, message), requeue)
+    pass.stall(stall)
 }
 
 /// One reconcile pass.
@@ -113,11 +113,11 @@ async fn reconcile_inner(
             }
             let (reason, msg) = match cat {
                 ErrorCategory::NotFound => (
-                    "GroupNotFound",
+                    crate::reasons::GROUP_NOT_FOUND,
                     format!("spec.{field}: a group does not exist: {error}"),
                 ),
                 ErrorCategory::Rejected => (
-                    "InvalidSelector",
+                    crate::reasons::INVALID_SELECTOR,
                     format!("spec.{field}: Graph rejected it: {error}"),
                 ),
                 _ => (
@@ -138,7 +138,10 @@ async fn reconcile_inner(
             "spec.owners: no such user in the tenant: {}; fix the UPN or object id",
             listed(&sel.missing_owners)
         );
-        return Ok(pass.finish(Health::Stalled("OwnerNotFound", msg), Some(GUARD_INTERVAL)));
+        return Ok(pass.finish(
+            Health::Stalled(crate::reasons::OWNER_NOT_FOUND, msg),
+            Some(GUARD_INTERVAL),
+        ));
     }
     let ids: Vec<String> = sel.candidates.keys().cloned().collect();
     let order = match order::bottom_up(&ids, &sel.nesting) {
@@ -152,7 +155,10 @@ async fn reconcile_inner(
                 "spec.selector: these groups are nested in one another in a cycle, so there is no bottom-up order to convert them in: {}. Break the cycle in AD, or exclude one of them (spec.exclude.groupIds)",
                 listed(&names)
             );
-            return Ok(pass.finish(Health::Stalled("NestingCycle", msg), Some(GUARD_INTERVAL)));
+            return Ok(pass.finish(
+                Health::Stalled(crate::reasons::NESTING_CYCLE, msg),
+                Some(GUARD_INTERVAL),
+            ));
         }
     };
     let mut done = Done::default();
@@ -256,7 +262,10 @@ async fn reconcile_inner(
             let msg = format!(
                 "plan: would convert {switches} groups bottom-up (nested groups first; {mail} mail-enabled, Exchange-managed afterwards) and add owners to {owned}, in {waves} waves; {summary}"
             );
-            Ok(pass.finish(Health::Ready("Planned", msg), Some(GUARD_INTERVAL)))
+            Ok(pass.finish(
+                Health::Ready(crate::reasons::PLANNED, msg),
+                Some(GUARD_INTERVAL),
+            ))
         }
         Step::BlastRadiusExceeded(n) => {
             let count = if sel.truncated {
@@ -269,7 +278,7 @@ async fn reconcile_inner(
                 spec.rollout.max_objects
             );
             Ok(pass.finish(
-                Health::Stalled("BlastRadiusExceeded", msg),
+                Health::Stalled(crate::reasons::BLAST_RADIUS_EXCEEDED, msg),
                 Some(GUARD_INTERVAL),
             ))
         }
@@ -277,14 +286,17 @@ async fn reconcile_inner(
             let msg = cond::get(&pass.status.conditions, cond::STALLED)
                 .map(|c| c.message.clone())
                 .unwrap_or_else(|| "halted: change the spec to resume".into());
-            Ok(pass.finish(Health::Stalled("AutoHalted", msg), None))
+            Ok(pass.finish(Health::Stalled(crate::reasons::AUTO_HALTED, msg), None))
         }
         Step::Pause(d) => {
             let msg = format!(
                 "pausing {}s between waves (rollout.pauseBetweenWaves); {summary}",
                 d.as_secs()
             );
-            Ok(pass.finish(Health::Progressing("PausedBetweenWaves", msg), Some(d)))
+            Ok(pass.finish(
+                Health::Progressing(crate::reasons::PAUSED_BETWEEN_WAVES, msg),
+                Some(d),
+            ))
         }
         Step::ReportDrift => {
             let msg = format!(
@@ -292,7 +304,10 @@ async fn reconcile_inner(
                 drifted.len(),
                 drifted.first().cloned().unwrap_or_default()
             );
-            Ok(pass.finish(Health::Stalled("DriftDetected", msg), Some(GUARD_INTERVAL)))
+            Ok(pass.finish(
+                Health::Stalled(crate::reasons::DRIFT_DETECTED, msg),
+                Some(GUARD_INTERVAL),
+            ))
         }
         Step::Converged => {
             pass.status.phase = Some("Converted".into());
@@ -300,7 +315,10 @@ async fn reconcile_inner(
             let msg = format!(
                 "every selected group is cloud-managed with its owners; {summary}; watching for drift"
             );
-            Ok(pass.finish(Health::Ready("Converted", msg), Some(GUARD_INTERVAL)))
+            Ok(pass.finish(
+                Health::Ready(crate::reasons::CONVERTED, msg),
+                Some(GUARD_INTERVAL),
+            ))
         }
         Step::Wave { groups, canary } => {
             let heights = order::heights(&order, &sel.nesting);

@@ -5,8 +5,9 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::group::{CloudGroupConversionSpec, CloudGroupConversionStatus};
+use crate::reconcile::GUARD_INTERVAL;
 use crate::reconcile::health::Health;
-use crate::reconcile::tenant::{GUARD_INTERVAL, stall_message};
+use crate::reconcile::remedy::stall_message;
 use crate::reconcile::{Context, Outcome, ReconcileEvent};
 
 use super::{Input, MAX_LISTED, Pass, convert};
@@ -74,11 +75,14 @@ pub(super) fn after_wave(
             listed(&report.deferred)
         ));
     }
-    pass.events
-        .push(ReconcileEvent::normal("WaveCompleted", "Convert", note));
+    pass.events.push(ReconcileEvent::normal(
+        crate::reasons::WAVE_COMPLETED,
+        "Convert",
+        note,
+    ));
     if !report.exchange_managed.is_empty() {
         pass.events.push(ReconcileEvent::normal(
-            "ExchangeManaged",
+            crate::reasons::EXCHANGE_MANAGED,
             "Convert",
             format!(
                 "{} mail-enabled groups are now managed in Exchange Online (Graph refuses writes to them; no owners were added): {}",
@@ -98,11 +102,11 @@ pub(super) fn after_wave(
             first.message
         );
         pass.events.push(ReconcileEvent::warning(
-            "AutoHalted",
+            crate::reasons::AUTO_HALTED,
             "Convert",
             msg.clone(),
         ));
-        return pass.finish(Health::Stalled("AutoHalted", msg), None);
+        return pass.finish(Health::Stalled(crate::reasons::AUTO_HALTED, msg), None);
     }
     pass.status.waves_completed = n;
     pass.status.last_wave_at = Some(Time(ctx.now));
@@ -112,7 +116,10 @@ pub(super) fn after_wave(
     let msg = format!("{label} done; {summary}");
     // Look again after the pause (at least a moment, so the next pass reads fresh state).
     let next = pause.max(Duration::from_secs(1));
-    pass.finish(Health::Progressing("Converting", msg), Some(next))
+    pass.finish(
+        Health::Progressing(crate::reasons::CONVERTING, msg),
+        Some(next),
+    )
 }
 
 /// Waves (the canary counting as one) to convert `pending` groups.

@@ -1,53 +1,28 @@
 //! Checks of a `CloudGroupConversion` spec that need no I/O (the CRD schema enforces the same
 //! in a cluster; the local runner has no API server).
 
-use crate::api::common::{is_upn, is_uuid, parse_duration};
+use crate::api::common::{is_upn, is_uuid};
 use crate::api::group::CloudGroupConversionSpec;
-use crate::reconcile::tenant::validate::SpecError;
+use crate::reconcile::validate::{self as check, SpecError, Valid, err};
 
 /// Owners a group can have (graph-api.md §5).
 pub const MAX_OWNERS: usize = 100;
 
-fn err(field: &'static str, message: impl Into<String>) -> SpecError {
-    SpecError {
-        field,
-        message: message.into(),
-    }
-}
-
-fn check_ids(field: &'static str, ids: &[String]) -> Result<(), SpecError> {
-    match ids.iter().find(|id| !is_uuid(id)) {
-        Some(bad) => Err(err(
-            field,
-            format!("{bad:?} is not a group object id (GUID)"),
-        )),
-        None => Ok(()),
-    }
-}
-
 /// Validate `spec`.
-pub fn validate(spec: &CloudGroupConversionSpec) -> Result<(), SpecError> {
-    if spec.tenant_ref.name.trim().is_empty() {
-        return Err(err(
-            "tenantRef.name",
-            "name the TenantSyncPolicy of the tenant",
-        ));
-    }
+pub fn validate(
+    spec: &CloudGroupConversionSpec,
+) -> Result<Valid<'_, CloudGroupConversionSpec>, SpecError> {
+    check::tenant_ref(&spec.tenant_ref.name)?;
     let s = &spec.selector;
     if s.group_ids.is_empty() && s.filter.as_deref().is_none_or(|f| f.trim().is_empty()) {
         return Err(err("selector", "give at least one of groupIds, filter"));
     }
-    check_ids("selector.groupIds", &s.group_ids)?;
-    if let Some(f) = &s.filter
-        && (f.len() > 2048 || f.chars().any(char::is_control))
-    {
-        return Err(err(
-            "selector.filter",
-            "must be one line of at most 2048 characters, without control characters",
-        ));
+    check::group_ids("selector.groupIds", &s.group_ids)?;
+    if let Some(f) = &s.filter {
+        check::filter("selector.filter", f)?;
     }
     if let Some(x) = &spec.exclude {
-        check_ids("exclude.groupIds", &x.group_ids)?;
+        check::group_ids("exclude.groupIds", &x.group_ids)?;
     }
     if spec.owners.len() > MAX_OWNERS {
         return Err(err(
@@ -63,29 +38,8 @@ pub fn validate(spec: &CloudGroupConversionSpec) -> Result<(), SpecError> {
             ),
         ));
     }
-    let r = &spec.rollout;
-    if r.max_objects < 1 {
-        return Err(err("rollout.maxObjects", "must be at least 1"));
-    }
-    if r.wave_size < 1 {
-        return Err(err("rollout.waveSize", "must be at least 1"));
-    }
-    if r.canary < 0 {
-        return Err(err("rollout.canary", "cannot be negative"));
-    }
-    if r.max_failures_per_wave < 0 {
-        return Err(err("rollout.maxFailuresPerWave", "cannot be negative"));
-    }
-    if parse_duration(&r.pause_between_waves).is_none() {
-        return Err(err(
-            "rollout.pauseBetweenWaves",
-            format!(
-                "{:?} is not a duration like 10m, 1h30m or 0s",
-                r.pause_between_waves
-            ),
-        ));
-    }
-    Ok(())
+    let rollout = check::rollout(&spec.rollout)?;
+    Ok(Valid { spec, rollout })
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ pub const USER_TRACKED: &[&str] = &[
 pub const GROUP_TRACKED: &[&str] = &["id", "onPremisesSyncEnabled", "onPremisesLastSyncDateTime"];
 
 /// `Ready` reasons after which passes follow delta queries.
-const WATCHED: &[&str] = &["Converged", "Observing"];
+const WATCHED: &[&str] = &[crate::reasons::CONVERGED, crate::reasons::OBSERVING];
 
 /// What the guard keeps between passes, per resource (see the module documentation).
 #[derive(Debug, Default)]

@@ -27,15 +27,13 @@ use crate::graph::GraphError;
 use crate::journal::ResourceKey;
 
 use super::health::{self, Health};
-use super::{Outcome, ReconcileError, ReconcileEvent, settle};
+pub use super::remedy::stall_message;
+use super::{GUARD_INTERVAL, Outcome, ReconcileError, ReconcileEvent, Stall, settle};
 use messages::drift_text;
-pub use messages::stall_message;
 use plan::{Decision, Drift, Observation};
 
 /// The resource kind, as journal records and Events name it.
 pub const KIND: &str = "TenantSyncPolicy";
-/// How often a converged tenant is checked for drift (through delta queries, `guard.rs`).
-pub const GUARD_INTERVAL: Duration = Duration::from_secs(300);
 /// How soon to look again after changing the tenant's sync state.
 const AFTER_WRITE: Duration = Duration::from_secs(30);
 /// How soon to retry ImmutableIDs that failed transiently.
@@ -62,16 +60,11 @@ pub use super::Context;
 pub fn stall(
     input: Input<'_>,
     now: jiff::Timestamp,
-    reason: &'static str,
-    message: String,
+    stall: Stall,
 ) -> Outcome<TenantSyncPolicyStatus> {
     let prev = input.status.cloned().unwrap_or_default();
-    let requeue = (reason != INVALID_SPEC).then_some(GUARD_INTERVAL);
-    Pass::new(prev, input.generation, now).finish(Health::Stalled(reason, message), requeue)
+    Pass::new(prev, input.generation, now).stall(stall)
 }
-
-/// The `Stalled` reason of a spec the reconciler rejects.
-pub const INVALID_SPEC: &str = "InvalidSpec";
 
 /// One reconcile pass.
 pub async fn reconcile(
@@ -92,7 +85,7 @@ async fn reconcile_inner(
     let mut pass = Pass::new(prev, input.generation, ctx.now);
 
     if let Err(e) = validate::validate(spec) {
-        return Ok(pass.finish(Health::Stalled(INVALID_SPEC, e.to_string()), None));
+        return Ok(pass.stall(Stall::invalid_spec(e.to_string())));
     }
     if spec.suspend {
         return Ok(pass.suspended());
@@ -122,7 +115,10 @@ async fn reconcile_inner(
             "Graph answered for tenant {} but spec.tenantId is {}; check spec.tenantId and spec.endpoints",
             obs.organization.id, spec.tenant_id
         );
-        return Ok(pass.finish(Health::Stalled("TenantMismatch", msg), Some(GUARD_INTERVAL)));
+        return Ok(pass.finish(
+            Health::Stalled(crate::reasons::TENANT_MISMATCH, msg),
+            Some(GUARD_INTERVAL),
+        ));
     }
     pass.record_observation(&obs);
     if let Some((reason, msg)) = audit::refresh(ctx, &mut pass.status, fresh).await? {
@@ -139,7 +135,10 @@ async fn reconcile_inner(
                 obs.users.synced,
                 obs.groups.synced
             );
-            Ok(pass.finish(Health::Ready("Observing", msg), Some(GUARD_INTERVAL)))
+            Ok(pass.finish(
+                Health::Ready(crate::reasons::OBSERVING, msg),
+                Some(GUARD_INTERVAL),
+            ))
         }
         Decision::SetSync {
             enabled,
@@ -153,7 +152,10 @@ async fn reconcile_inner(
                 obs.progress()
             );
             let wait = plan::propagation_poll(&pass.status, ctx.now);
-            Ok(pass.finish(Health::Progressing("Propagating", msg), Some(wait)))
+            Ok(pass.finish(
+                Health::Progressing(crate::reasons::PROPAGATING, msg),
+                Some(wait),
+            ))
         }
         Decision::WaitForPendingDisable => {
             let msg = format!(
@@ -161,7 +163,10 @@ async fn reconcile_inner(
                 obs.still_synced()
             );
             let wait = plan::propagation_poll(&pass.status, ctx.now);
-            Ok(pass.finish(Health::Progressing("DisablePending", msg), Some(wait)))
+            Ok(pass.finish(
+                Health::Progressing(crate::reasons::DISABLE_PENDING, msg),
+                Some(wait),
+            ))
         }
         Decision::ClearImmutableIds => pass.clear(ctx, spec, &obs).await,
         Decision::Converged => Ok(pass.converged(spec, &obs)),
@@ -214,12 +219,12 @@ impl Pass {
         let (status, reason, message) = match obs.sync_state() {
             crate::api::tenant::ObservedSyncState::Enabled => (
                 FALSE,
-                "SyncEnabled",
+                crate::reasons::SYNC_ENABLED,
                 "directory synchronisation is enabled for the tenant".to_string(),
             ),
             crate::api::tenant::ObservedSyncState::DisablePending => (
                 FALSE,
-                "Propagating",
+                crate::reasons::PROPAGATING,
                 format!(
                     "disabled for the tenant; {} objects still synchronised",
                     obs.still_synced()
@@ -227,7 +232,7 @@ impl Pass {
             ),
             crate::api::tenant::ObservedSyncState::Disabled => (
                 TRUE,
-                "Converted",
+                crate::reasons::CONVERTED,
                 format!(
                     "disabled; {} users and {} groups are cloud-managed",
                     obs.users.converted, obs.groups.converted
@@ -283,7 +288,10 @@ impl Pass {
                 )
             }
         };
-        self.finish(Health::Ready("Converged", msg), Some(GUARD_INTERVAL))
+        self.finish(
+            Health::Ready(crate::reasons::CONVERGED, msg),
+            Some(GUARD_INTERVAL),
+        )
     }
 
     fn report_drift(
@@ -305,7 +313,10 @@ impl Pass {
             drift_text(drift),
             spec.directory_sync
         );
-        self.finish(Health::Stalled("DriftDetected", msg), Some(GUARD_INTERVAL))
+        self.finish(
+            Health::Stalled(crate::reasons::DRIFT_DETECTED, msg),
+            Some(GUARD_INTERVAL),
+        )
     }
 
     fn mark_converged(&mut self) {
@@ -317,14 +328,14 @@ impl Pass {
     fn mark_drift(&mut self, drift: Drift, what_next: &str) {
         let was = cond::is_true(&self.status.conditions, cond::DRIFT_DETECTED);
         let reason = match drift {
-            Drift::SyncReEnabled => "SyncReEnabled",
-            Drift::SyncDisabled => "SyncDisabled",
+            Drift::SyncReEnabled => crate::reasons::SYNC_RE_ENABLED,
+            Drift::SyncDisabled => crate::reasons::SYNC_DISABLED,
         };
         let msg = format!("{}; {what_next}", drift_text(drift));
         if !was {
             self.status.drift_detected_at = Some(Time(self.now));
             self.events.push(ReconcileEvent::warning(
-                "DriftDetected",
+                crate::reasons::DRIFT_DETECTED,
                 "Observe",
                 msg.clone(),
             ));
@@ -343,13 +354,16 @@ impl Pass {
     fn resolve_drift(&mut self) {
         if cond::is_true(&self.status.conditions, cond::DRIFT_DETECTED) {
             let msg = "Entra is back in the declared state";
-            self.events
-                .push(ReconcileEvent::normal("DriftResolved", "Observe", msg));
+            self.events.push(ReconcileEvent::normal(
+                crate::reasons::DRIFT_RESOLVED,
+                "Observe",
+                msg,
+            ));
             cond::set(
                 &mut self.status.conditions,
                 cond::DRIFT_DETECTED,
                 FALSE,
-                "Resolved",
+                crate::reasons::RESOLVED,
                 msg,
                 self.generation,
                 self.now,
@@ -391,6 +405,12 @@ impl Pass {
             Health::Stalled(category.reason(), msg),
             Some(GUARD_INTERVAL),
         ))
+    }
+
+    /// `Stalled` with the stall's reason and message, looked at again as it says.
+    fn stall(self, stall: Stall) -> Outcome<TenantSyncPolicyStatus> {
+        let requeue = stall.requeue_after();
+        self.finish(Health::Stalled(stall.reason, stall.message), requeue)
     }
 
     /// Set the summary conditions, record the generation, and derive transition Events.

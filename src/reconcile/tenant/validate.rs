@@ -7,22 +7,7 @@ use url::Url;
 use crate::api::common::is_uuid;
 use crate::api::tenant::{DirectorySyncMode, TenantSyncPolicySpec};
 
-/// An invalid field and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("spec.{field}: {message}")]
-pub struct SpecError {
-    /// Path below `spec`, e.g. `credentials.clientSecret.clientId`.
-    pub field: &'static str,
-    /// What is wrong and the fix.
-    pub message: String,
-}
-
-fn err(field: &'static str, message: impl Into<String>) -> SpecError {
-    SpecError {
-        field,
-        message: message.into(),
-    }
-}
+use crate::reconcile::validate::{SpecError, err};
 
 /// Validate `spec`.
 pub fn validate(spec: &TenantSyncPolicySpec) -> Result<(), SpecError> {

@@ -61,13 +61,13 @@ impl Pass {
                 self.status.converged_at = None;
                 let (reason, msg) = if enabled {
                     (
-                        "EnableRequested",
+                        crate::reasons::ENABLE_REQUESTED,
                         "asked Entra to turn directory synchronisation on".to_string(),
                     )
                 } else {
                     self.status.disable_requested_at = Some(Time(self.now));
                     (
-                        "DisableRequested",
+                        crate::reasons::DISABLE_REQUESTED,
                         format!(
                             "asked Entra to turn directory synchronisation off; {} users and {} groups will become cloud-managed (Entra takes minutes to 72 hours)",
                             obs.users.synced, obs.groups.synced
@@ -83,7 +83,7 @@ impl Pass {
                 if is_pending_disable(&e) {
                     let msg = format!("Entra refuses the change while a disable is pending: {e}");
                     return Ok(self.finish(
-                        Health::Progressing("DisablePending", msg),
+                        Health::Progressing(crate::reasons::DISABLE_PENDING, msg),
                         Some(AFTER_WRITE),
                     ));
                 }
@@ -120,7 +120,7 @@ impl Pass {
         self.status.immutable_ids = Some(ids);
         if report.cleared > 0 {
             self.events.push(ReconcileEvent::normal(
-                "ImmutableIdsCleared",
+                crate::reasons::IMMUTABLE_IDS_CLEARED,
                 "ClearImmutableId",
                 format!(
                     "cleared {} ImmutableIDs ({} remaining); prior values are in the journal",
@@ -148,17 +148,20 @@ impl Pass {
             );
             return if report.transient == failed {
                 Ok(self.finish(
-                    Health::Progressing("RetryingFailures", detail),
+                    Health::Progressing(crate::reasons::RETRYING_FAILURES, detail),
                     Some(RETRY_FAILED),
                 ))
             } else {
                 self.events.push(ReconcileEvent::warning(
-                    "ClearFailed",
+                    crate::reasons::CLEAR_FAILED,
                     "ClearImmutableId",
                     detail.clone(),
                 ));
                 Ok(self.finish(
-                    Health::Stalled("ClearFailed", format!("{detail}; retrying every 5 minutes")),
+                    Health::Stalled(
+                        crate::reasons::CLEAR_FAILED,
+                        format!("{detail}; retrying every 5 minutes"),
+                    ),
                     Some(GUARD_INTERVAL),
                 ))
             };
@@ -168,7 +171,7 @@ impl Pass {
             // Users whose anchor reappeared during the pass: go round again soon.
             let msg = format!("{} ImmutableIDs left to clear", ids.remaining);
             return Ok(self.finish(
-                Health::Progressing("ClearingImmutableIds", msg),
+                Health::Progressing(crate::reasons::CLEARING_IMMUTABLE_IDS, msg),
                 Some(AFTER_WRITE),
             ));
         }

@@ -352,7 +352,7 @@ pub async fn after_decide(
         .await?;
         if m.moved > 0 {
             pass.events.push(crate::reconcile::ReconcileEvent::normal(
-                "MovedOutOfSyncScope",
+                crate::reasons::MOVED_OUT_OF_SYNC_SCOPE,
                 "MoveAdObject",
                 format!(
                     "moved {} AD objects to {} (previous DNs journaled); waiting for Entra to soft-delete their users",
@@ -382,7 +382,7 @@ pub async fn after_decide(
     let failed = failures.len();
     if let Some(first) = failures.first() {
         pass.events.push(crate::reconcile::ReconcileEvent::warning(
-            "DirectoryChangeFailed",
+            crate::reasons::DIRECTORY_CHANGE_FAILED,
             "ActiveDirectory",
             format!(
                 "{failed} AD changes failed (first: {}: {}); see status.recentFailures and the journal",

@@ -8,8 +8,9 @@ use std::time::Duration;
 use crate::ad::AdClient;
 use crate::api::active_directory::AfterConversion;
 use crate::api::user::{CloudUserConversionSpec, CloudUserConversionStatus};
+use crate::reasons::INVALID_SPEC;
+use crate::reconcile::GUARD_INTERVAL;
 use crate::reconcile::link_audit::{self, AuditError, AuditReport};
-use crate::reconcile::tenant::{GUARD_INTERVAL, INVALID_SPEC};
 use crate::reconcile::{Context, ReconcileError, ReconcileEvent};
 
 use super::select::Selection;
@@ -102,7 +103,7 @@ pub async fn prepare(
     let before = status.link_audit.as_ref().map(|a| a.mismatched);
     if audit.summary.mismatched > 0 && before != Some(audit.summary.mismatched) {
         events.push(ReconcileEvent::warning(
-            "LinkMismatch",
+            crate::reasons::LINK_MISMATCH,
             "AuditLinks",
             format!(
                 "{}; first: {}",

@@ -26,8 +26,10 @@ use crate::api::user::{CloudUserConversionSpec, CloudUserConversionStatus, Exclu
 use crate::graph::ErrorCategory;
 
 use super::health::{self, Health};
-use super::tenant::{GUARD_INTERVAL, INVALID_SPEC, stall_message};
+use super::remedy::stall_message;
 use super::{Context, Outcome, ReconcileError, ReconcileEvent, permissions};
+use super::{GUARD_INTERVAL, Stall};
+use crate::reasons::INVALID_SPEC;
 use plan::Step;
 
 /// The resource kind.
@@ -53,8 +55,7 @@ type Pass = health::Pass<CloudUserConversionStatus>;
 pub fn stall(
     input: Input<'_>,
     now: jiff::Timestamp,
-    reason: &'static str,
-    message: String,
+    stall: Stall,
 ) -> Outcome<CloudUserConversionStatus> {
     let pass = Pass {
         status: input.status.cloned().unwrap_or_default(),
@@ -62,8 +63,7 @@ pub fn stall(
         now,
         events: Vec::new(),
     };
-    let requeue = (reason != INVALID_SPEC).then_some(GUARD_INTERVAL);
-    pass.finish(Health::Stalled(reason, message), requeue)
+    pass.stall(stall)
 }
 
 /// One reconcile pass.
@@ -115,11 +115,11 @@ async fn reconcile_inner(
             }
             let (reason, msg) = match cat {
                 ErrorCategory::NotFound => (
-                    "GroupNotFound",
+                    crate::reasons::GROUP_NOT_FOUND,
                     format!("spec.{field}: a group does not exist: {error}"),
                 ),
                 ErrorCategory::Rejected => (
-                    "InvalidSelector",
+                    crate::reasons::INVALID_SELECTOR,
                     format!("spec.{field}: Graph rejected it: {error}"),
                 ),
                 _ => (
@@ -165,7 +165,7 @@ async fn reconcile_inner(
                 "settled open journal intents"
             );
             pass.events.push(ReconcileEvent::normal(
-                "Resumed",
+                crate::reasons::RESUMED,
                 "Resume",
                 format!(
                     "read back {} changes left without an outcome: {} had been made, {} had not",
@@ -289,7 +289,10 @@ async fn reconcile_inner(
                 "plan: would convert {} users in {waves} waves; {summary}",
                 classified.pending.len()
             );
-            Ok(pass.finish(Health::Ready("Planned", msg), Some(GUARD_INTERVAL)))
+            Ok(pass.finish(
+                Health::Ready(crate::reasons::PLANNED, msg),
+                Some(GUARD_INTERVAL),
+            ))
         }
         Step::BlastRadiusExceeded(n) => {
             let msg = format!(
@@ -297,7 +300,7 @@ async fn reconcile_inner(
                 spec.rollout.max_objects
             );
             Ok(pass.finish(
-                Health::Stalled("BlastRadiusExceeded", msg),
+                Health::Stalled(crate::reasons::BLAST_RADIUS_EXCEEDED, msg),
                 Some(GUARD_INTERVAL),
             ))
         }
@@ -305,14 +308,17 @@ async fn reconcile_inner(
             let msg = cond::get(&pass.status.conditions, cond::STALLED)
                 .map(|c| c.message.clone())
                 .unwrap_or_else(|| "halted: change the spec to resume".into());
-            Ok(pass.finish(Health::Stalled("AutoHalted", msg), None))
+            Ok(pass.finish(Health::Stalled(crate::reasons::AUTO_HALTED, msg), None))
         }
         Step::Pause(d) => {
             let msg = format!(
                 "pausing {}s between waves (rollout.pauseBetweenWaves); {summary}",
                 d.as_secs()
             );
-            Ok(pass.finish(Health::Progressing("PausedBetweenWaves", msg), Some(d)))
+            Ok(pass.finish(
+                Health::Progressing(crate::reasons::PAUSED_BETWEEN_WAVES, msg),
+                Some(d),
+            ))
         }
         Step::ReportDrift => {
             let msg = format!(
@@ -320,7 +326,10 @@ async fn reconcile_inner(
                 classified.drifted.len(),
                 pass.status.drifted.first().cloned().unwrap_or_default()
             );
-            Ok(pass.finish(Health::Stalled("DriftDetected", msg), Some(GUARD_INTERVAL)))
+            Ok(pass.finish(
+                Health::Stalled(crate::reasons::DRIFT_DETECTED, msg),
+                Some(GUARD_INTERVAL),
+            ))
         }
         Step::WaitForSoftDelete => {
             let msg = format!(
@@ -336,7 +345,7 @@ async fn reconcile_inner(
                 classified.waiting.first().cloned().unwrap_or_default()
             );
             Ok(pass.finish(
-                Health::Progressing("WaitingForSoftDelete", msg),
+                Health::Progressing(crate::reasons::WAITING_FOR_SOFT_DELETE, msg),
                 Some(Duration::from_secs(300)),
             ))
         }
@@ -348,7 +357,10 @@ async fn reconcile_inner(
             }
             let msg =
                 format!("every selected user is cloud-managed; {summary}; watching for drift");
-            Ok(pass.finish(Health::Ready("Converted", msg), Some(GUARD_INTERVAL)))
+            Ok(pass.finish(
+                Health::Ready(crate::reasons::CONVERTED, msg),
+                Some(GUARD_INTERVAL),
+            ))
         }
         Step::Wave { users, canary } => wave(pass, ctx, &input, users, canary, summary).await,
     }
@@ -391,7 +403,7 @@ async fn wave(
         format!("wave {n}")
     };
     pass.events.push(ReconcileEvent::normal(
-        "WaveCompleted",
+        crate::reasons::WAVE_COMPLETED,
         "Convert",
         format!(
             "{label}: {} of {} users converted, {failed} failed",
@@ -410,11 +422,11 @@ async fn wave(
             first.message
         );
         pass.events.push(ReconcileEvent::warning(
-            "AutoHalted",
+            crate::reasons::AUTO_HALTED,
             "Convert",
             msg.clone(),
         ));
-        return Ok(pass.finish(Health::Stalled("AutoHalted", msg), None));
+        return Ok(pass.finish(Health::Stalled(crate::reasons::AUTO_HALTED, msg), None));
     }
     pass.status.waves_completed = n;
     pass.status.last_wave_at = Some(Time(ctx.now));
@@ -424,7 +436,10 @@ async fn wave(
     let msg = format!("{label} done; {summary}");
     // Look again after the pause (at least a moment, so the next pass reads fresh state).
     let next = pause.max(Duration::from_secs(1));
-    Ok(pass.finish(Health::Progressing("Converting", msg), Some(next)))
+    Ok(pass.finish(
+        Health::Progressing(crate::reasons::CONVERTING, msg),
+        Some(next),
+    ))
 }
 
 fn waves_needed(spec: &CloudUserConversionSpec, pending: i64) -> i64 {

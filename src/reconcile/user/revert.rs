@@ -28,11 +28,18 @@ pub enum RevertOutcome {
 
 impl RevertOutcome {
     /// The `Stalled` reason and message of a revert that did not finish.
-    pub fn stall(self) -> (&'static str, String) {
+    pub fn stall(self) -> crate::reconcile::Stall {
+        use crate::reconcile::Stall;
         match self {
-            RevertOutcome::Done(n) => ("Reverted", format!("{n} objects reverted")),
-            RevertOutcome::MissingPermission(m) => ("MissingPermission", m),
-            RevertOutcome::Blocked(m) | RevertOutcome::Failed(m) => ("RevertIncomplete", m),
+            RevertOutcome::Done(n) => {
+                Stall::fixable(crate::reasons::REVERTED, format!("{n} objects reverted"))
+            }
+            RevertOutcome::MissingPermission(m) => {
+                Stall::fixable(crate::reasons::MISSING_PERMISSION, m)
+            }
+            RevertOutcome::Blocked(m) | RevertOutcome::Failed(m) => {
+                Stall::fixable(crate::reasons::REVERT_INCOMPLETE, m)
+            }
         }
     }
 }

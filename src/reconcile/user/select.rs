@@ -167,7 +167,7 @@ async fn resolve_group(
         1 => Ok(ids.remove(0)),
         0 => Err(problem(
             404,
-            "GroupNotFound",
+            crate::reasons::GROUP_NOT_FOUND,
             format!("no group is named {name:?}"),
         )),
         n => Err(problem(

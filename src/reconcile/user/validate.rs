@@ -1,57 +1,14 @@
 //! Checks of a `CloudUserConversion` spec that need no I/O (the CRD schema enforces the same
 //! in a cluster; the local runner has no API server).
 
-use crate::api::common::{is_upn, is_uuid, parse_duration};
 use crate::api::user::{CloudUserConversionSpec, UserConversionMethod};
-use crate::reconcile::tenant::validate::SpecError;
-
-fn err(field: &'static str, message: impl Into<String>) -> SpecError {
-    SpecError {
-        field,
-        message: message.into(),
-    }
-}
-
-fn check_upn(field: &'static str, upn: &str) -> Result<(), SpecError> {
-    if is_upn(upn) {
-        Ok(())
-    } else {
-        Err(err(
-            field,
-            format!(
-                "{upn:?} is not a user principal name (name@domain; no wildcards, quotes or URL characters)"
-            ),
-        ))
-    }
-}
-
-fn check_group(field: &'static str, g: &crate::api::common::GroupRef) -> Result<(), SpecError> {
-    match (&g.id, &g.display_name) {
-        (Some(id), None) if is_uuid(id) => Ok(()),
-        (Some(id), None) => Err(err(
-            field,
-            format!("{id:?} is not a group object id (GUID)"),
-        )),
-        (None, Some(name)) if !name.trim().is_empty() && name.len() <= 256 => Ok(()),
-        (Some(_), Some(_)) => Err(err(
-            field,
-            "give each group's id or its displayName, not both",
-        )),
-        _ => Err(err(
-            field,
-            "give each group's id or its displayName (a non-blank name of at most 256 characters)",
-        )),
-    }
-}
+use crate::reconcile::validate::{self as check, SpecError, Valid, err};
 
 /// Validate `spec`.
-pub fn validate(spec: &CloudUserConversionSpec) -> Result<(), SpecError> {
-    if spec.tenant_ref.name.trim().is_empty() {
-        return Err(err(
-            "tenantRef.name",
-            "name the TenantSyncPolicy of the tenant",
-        ));
-    }
+pub fn validate(
+    spec: &CloudUserConversionSpec,
+) -> Result<Valid<'_, CloudUserConversionSpec>, SpecError> {
+    check::tenant_ref(&spec.tenant_ref.name)?;
     let s = &spec.selector;
     if s.user_principal_names.is_empty()
         && s.groups.is_empty()
@@ -64,10 +21,10 @@ pub fn validate(spec: &CloudUserConversionSpec) -> Result<(), SpecError> {
         ));
     }
     for upn in &s.user_principal_names {
-        check_upn("selector.userPrincipalNames", upn)?;
+        check::upn("selector.userPrincipalNames", upn)?;
     }
     for g in &s.groups {
-        check_group("selector.groups", g)?;
+        check::group_ref("selector.groups", g)?;
     }
     for d in &s.domains {
         if d.is_empty() || d.contains(['@', '\'', ' ', '/']) || !d.contains('.') {
@@ -77,44 +34,18 @@ pub fn validate(spec: &CloudUserConversionSpec) -> Result<(), SpecError> {
             ));
         }
     }
-    if let Some(f) = &s.filter
-        && (f.len() > 2048 || f.chars().any(char::is_control))
-    {
-        return Err(err(
-            "selector.filter",
-            "must be one line of at most 2048 characters, without control characters",
-        ));
+    if let Some(f) = &s.filter {
+        check::filter("selector.filter", f)?;
     }
     if let Some(x) = &spec.exclude {
         for upn in &x.user_principal_names {
-            check_upn("exclude.userPrincipalNames", upn)?;
+            check::upn("exclude.userPrincipalNames", upn)?;
         }
         for g in &x.groups {
-            check_group("exclude.groups", g)?;
+            check::group_ref("exclude.groups", g)?;
         }
     }
-    let r = &spec.rollout;
-    if r.max_objects < 1 {
-        return Err(err("rollout.maxObjects", "must be at least 1"));
-    }
-    if r.wave_size < 1 {
-        return Err(err("rollout.waveSize", "must be at least 1"));
-    }
-    if r.canary < 0 {
-        return Err(err("rollout.canary", "cannot be negative"));
-    }
-    if r.max_failures_per_wave < 0 {
-        return Err(err("rollout.maxFailuresPerWave", "cannot be negative"));
-    }
-    if parse_duration(&r.pause_between_waves).is_none() {
-        return Err(err(
-            "rollout.pauseBetweenWaves",
-            format!(
-                "{:?} is not a duration like 10m, 1h30m or 0s",
-                r.pause_between_waves
-            ),
-        ));
-    }
+    let rollout = check::rollout(&spec.rollout)?;
     if spec.clear_immutable_id && spec.method != UserConversionMethod::SourceOfAuthority {
         return Err(err(
             "clearImmutableId",
@@ -129,5 +60,5 @@ pub fn validate(spec: &CloudUserConversionSpec) -> Result<(), SpecError> {
             "method RestoreDeleted finds soft-deleted users, which have no group memberships and no $filter support: select them by userPrincipalNames or domains",
         ));
     }
-    Ok(())
+    Ok(Valid { spec, rollout })
 }

@@ -1,0 +1,117 @@
+//! Every reason the operator writes on a condition (`Ready`, `Reconciling`, `Stalled`,
+//! `DirectorySyncDisabled`, `DriftDetected`) or an Event, in one place: the reasons are an API
+//! that Argo CD health checks, alerts and scripts match on, so they are named once here and
+//! never spelled as literals elsewhere. Graph's error categories (`graph::ErrorCategory`) and
+//! the Active Directory's (`ad::AdErrorKind`) map onto the same constants.
+
+// ---- Ready=True ----
+/// `mode: Plan`: the plan is in status, nothing was written.
+pub const PLANNED: &str = "Planned";
+/// A conversion: every selected object is as declared.
+pub const CONVERTED: &str = "Converted";
+/// The tenant: directory synchronisation is as declared and the work after it done.
+pub const CONVERGED: &str = "Converged";
+/// `directorySync: Unmanaged`: observing only.
+pub const OBSERVING: &str = "Observing";
+
+// ---- Reconciling=True (Ready=False) ----
+/// A wave was converted; the next follows.
+pub const CONVERTING: &str = "Converting";
+/// Waiting `rollout.pauseBetweenWaves` before the next wave.
+pub const PAUSED_BETWEEN_WAVES: &str = "PausedBetweenWaves";
+/// `RestoreDeleted`: waiting for the sync cycle to soft-delete users whose AD objects left scope.
+pub const WAITING_FOR_SOFT_DELETE: &str = "WaitingForSoftDelete";
+/// The tenant-wide disable was requested; Entra has not applied it yet.
+pub const DISABLE_PENDING: &str = "DisablePending";
+/// Entra is converting the tenant's objects after the disable.
+pub const PROPAGATING: &str = "Propagating";
+/// ImmutableIDs are being cleared.
+pub const CLEARING_IMMUTABLE_IDS: &str = "ClearingImmutableIds";
+/// Objects that failed transiently are tried again.
+pub const RETRYING_FAILURES: &str = "RetryingFailures";
+
+// ---- Stalled=True: the spec or the tenant needs a human ----
+/// The spec is invalid: waits for a change of the spec (never retried as it is).
+pub const INVALID_SPEC: &str = "InvalidSpec";
+/// `spec.tenantRef` names no TenantSyncPolicy (or, for the CLI, none among the manifests).
+pub const TENANT_NOT_FOUND: &str = "TenantNotFound";
+/// Graph answered for another tenant than `spec.tenantId`.
+pub const TENANT_MISMATCH: &str = "TenantMismatch";
+/// The credentials could not be read (Secret, certificate, federated token).
+pub const CREDENTIALS_UNAVAILABLE: &str = "CredentialsUnavailable";
+/// More objects selected than `rollout.maxObjects`.
+pub const BLAST_RADIUS_EXCEEDED: &str = "BlastRadiusExceeded";
+/// A wave failed more often than `rollout.maxFailuresPerWave`: waits for a spec change.
+pub const AUTO_HALTED: &str = "AutoHalted";
+/// Drift under `drift: Report`, and the `DriftDetected` Event.
+pub const DRIFT_DETECTED: &str = "DriftDetected";
+/// A group named in a selector or an exclusion does not exist.
+pub const GROUP_NOT_FOUND: &str = "GroupNotFound";
+/// Graph refused the selector (a `$filter` it does not support, say).
+pub const INVALID_SELECTOR: &str = "InvalidSelector";
+/// An owner named in `spec.owners` does not exist.
+pub const OWNER_NOT_FOUND: &str = "OwnerNotFound";
+/// Selected groups nest in a cycle: no bottom-up order exists.
+pub const NESTING_CYCLE: &str = "NestingCycle";
+/// ImmutableIDs could not be cleared.
+pub const CLEAR_FAILED: &str = "ClearFailed";
+/// A revert did not finish.
+pub const REVERT_INCOMPLETE: &str = "RevertIncomplete";
+
+// ---- Graph error categories (`graph::ErrorCategory::reason`) ----
+/// The credentials were refused.
+pub const INVALID_CREDENTIALS: &str = "InvalidCredentials";
+/// An application permission is missing.
+pub const MISSING_PERMISSION: &str = "MissingPermission";
+/// An object is gone.
+pub const NOT_FOUND: &str = "NotFound";
+/// Graph throttled the request.
+pub const THROTTLED: &str = "Throttled";
+/// 5xx, connection or timeout.
+pub const TRANSIENT: &str = "Transient";
+/// Graph refused the request itself (400).
+pub const GRAPH_REJECTED: &str = "GraphRejected";
+/// An answer that could not be understood.
+pub const UNEXPECTED_RESPONSE: &str = "UnexpectedResponse";
+
+// ---- DriftDetected ----
+/// `DriftDetected=True` of a conversion: AD took converted objects back.
+pub const TAKEN_BACK_BY_AD: &str = "TakenBackByAD";
+/// `DriftDetected=False` after drift.
+pub const RESOLVED: &str = "Resolved";
+
+// ---- Events only ----
+/// A wave ended.
+pub const WAVE_COMPLETED: &str = "WaveCompleted";
+/// Mail-enabled groups became Exchange-managed.
+pub const EXCHANGE_MANAGED: &str = "ExchangeManaged";
+/// Drift went away.
+pub const DRIFT_RESOLVED: &str = "DriftResolved";
+/// Changes a stop left without an outcome were read back.
+pub const RESUMED: &str = "Resumed";
+/// A revert finished.
+pub const REVERTED: &str = "Reverted";
+/// A revert could not start (tenant or credentials gone); nothing was undone.
+pub const REVERT_SKIPPED: &str = "RevertSkipped";
+/// The AD ↔ Entra link audit found mismatches.
+pub const LINK_MISMATCH: &str = "LinkMismatch";
+
+// ---- The tenant ----
+/// The tenant-wide enable was sent.
+pub const ENABLE_REQUESTED: &str = "EnableRequested";
+/// The tenant-wide disable was sent.
+pub const DISABLE_REQUESTED: &str = "DisableRequested";
+/// ImmutableIDs were cleared.
+pub const IMMUTABLE_IDS_CLEARED: &str = "ImmutableIdsCleared";
+/// `DirectorySyncDisabled=False`: synchronisation is on.
+pub const SYNC_ENABLED: &str = "SyncEnabled";
+/// Drift: synchronisation was re-enabled outside the operator.
+pub const SYNC_RE_ENABLED: &str = "SyncReEnabled";
+/// Drift: synchronisation was disabled outside the operator.
+pub const SYNC_DISABLED: &str = "SyncDisabled";
+
+// ---- The on-premises Active Directory ----
+/// An AD object was moved out of the synchronised OUs.
+pub const MOVED_OUT_OF_SYNC_SCOPE: &str = "MovedOutOfSyncScope";
+/// An AD change failed.
+pub const DIRECTORY_CHANGE_FAILED: &str = "DirectoryChangeFailed";

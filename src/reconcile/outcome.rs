@@ -1,0 +1,147 @@
+//! What a pass returns: the new status with its Events and when to look again, a stall and
+//! when it is retried, or a failure the shell retries with backoff.
+
+use std::time::Duration;
+
+use crate::graph::GraphError;
+use crate::journal::JournalError;
+
+/// Kubernetes Event type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    /// Normal progress.
+    Normal,
+    /// Something a human should look at.
+    Warning,
+}
+
+/// An Event to publish about the resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReconcileEvent {
+    /// Normal or Warning.
+    pub type_: EventType,
+    /// CamelCase reason, e.g. `DisableRequested`.
+    pub reason: String,
+    /// What the operator did or observed, e.g. `DisableDirectorySync`.
+    pub action: String,
+    /// Human-readable detail.
+    pub note: String,
+}
+
+impl ReconcileEvent {
+    pub(crate) fn normal(reason: &str, action: &str, note: impl Into<String>) -> Self {
+        ReconcileEvent {
+            type_: EventType::Normal,
+            reason: reason.into(),
+            action: action.into(),
+            note: note.into(),
+        }
+    }
+
+    pub(crate) fn warning(reason: &str, action: &str, note: impl Into<String>) -> Self {
+        ReconcileEvent {
+            type_: EventType::Warning,
+            reason: reason.into(),
+            action: action.into(),
+            note: note.into(),
+        }
+    }
+}
+
+/// The result of one reconcile pass.
+#[derive(Clone, Debug)]
+pub struct Outcome<S> {
+    /// The new status.
+    pub status: S,
+    /// Events to publish, in order.
+    pub events: Vec<ReconcileEvent>,
+    /// When to reconcile again, in tenant time (the local runner may scale it down for
+    /// rehearsals against an emulator running faster than real time).
+    pub requeue_after: Option<Duration>,
+}
+
+/// A failure that the next pass may not repeat: the shell retries with backoff. Everything
+/// that needs a human ends the pass normally, with `Stalled` in the status.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// Graph failed transiently (5xx, connection, throttling) even after the client's retries.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// The journal could not be written; no change was sent.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+impl ReconcileError {
+    /// How long Graph asked us to wait, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ReconcileError::Graph(GraphError::Api { retry_after, .. }) => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// How often a converged resource is looked at again (the guard), and a stalled one that can
+/// be fixed without touching it (a Secret, a permission).
+pub const GUARD_INTERVAL: Duration = Duration::from_secs(300);
+
+/// When a stalled resource is looked at again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Only when its spec changes: looking again unchanged cannot help (an invalid spec, a
+    /// rollout halted on failures).
+    OnSpecChange,
+    /// After this long: the cause can be fixed outside the resource (a Secret, a permission,
+    /// the tenant), so the operator looks again.
+    After(Duration),
+}
+
+/// A pass that cannot go on without a human: the `Stalled` reason, the message naming the
+/// fix, and when to look again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stall {
+    /// CamelCase reason (`crate::reasons`).
+    pub reason: &'static str,
+    /// What is wrong and the fix.
+    pub message: String,
+    /// When to look again.
+    pub retry: Retry,
+}
+
+impl Stall {
+    /// An invalid spec: looked at again when the spec changes.
+    pub fn invalid_spec(message: impl Into<String>) -> Self {
+        Stall {
+            reason: crate::reasons::INVALID_SPEC,
+            message: message.into(),
+            retry: Retry::OnSpecChange,
+        }
+    }
+
+    /// A cause that can be fixed outside the resource: looked at again every [`GUARD_INTERVAL`].
+    pub fn fixable(reason: &'static str, message: impl Into<String>) -> Self {
+        Stall {
+            reason,
+            message: message.into(),
+            retry: Retry::After(GUARD_INTERVAL),
+        }
+    }
+
+    /// Looked at again only when the spec changes.
+    pub fn until_spec_change(reason: &'static str, message: impl Into<String>) -> Self {
+        Stall {
+            reason,
+            message: message.into(),
+            retry: Retry::OnSpecChange,
+        }
+    }
+
+    /// The requeue delay of the pass.
+    pub fn requeue_after(&self) -> Option<Duration> {
+        match self.retry {
+            Retry::OnSpecChange => None,
+            Retry::After(d) => Some(d),
+        }
+    }
+}
