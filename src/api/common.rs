@@ -1,5 +1,6 @@
 //! Types shared by several resources.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -188,6 +189,25 @@ impl Default for Rollout {
             max_failures_per_wave: 0,
         }
     }
+}
+
+/// One per-object failure.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectFailure {
+    /// Entra object id.
+    pub object_id: String,
+    /// User principal name (users) or display name (groups), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The action that failed, e.g. `ClearImmutableId`.
+    pub action: String,
+    /// Graph's error code, e.g. `Request_BadRequest`.
+    pub code: String,
+    /// Graph's error message.
+    pub message: String,
+    /// When it failed.
+    pub time: Time,
 }
 
 /// Parse a duration such as `90s`, `10m`, `1h30m`, `250ms`.

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{ConversionMode, OnDelete, Rollout, TenantRef};
-use super::tenant::ObjectFailure;
+use super::common::ObjectFailure;
 
 /// Groups to convert to cloud-managed groups.
 // Each `printcolumn(...)` repeats `type_`, which clippy mistakes for a duplicated attribute.

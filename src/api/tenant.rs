@@ -432,21 +432,4 @@ pub struct ImmutableIdCounts {
     pub failed: i64,
 }
 
-/// One per-object failure.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectFailure {
-    /// Entra object id.
-    pub object_id: String,
-    /// User principal name (users) or display name (groups), when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// The action that failed, e.g. `ClearImmutableId`.
-    pub action: String,
-    /// Graph's error code, e.g. `Request_BadRequest`.
-    pub code: String,
-    /// Graph's error message.
-    pub message: String,
-    /// When it failed.
-    pub time: Time,
-}
+pub use super::common::ObjectFailure;

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{ConversionMode, GroupRef, OnDelete, Rollout, TenantRef};
-use super::tenant::ObjectFailure;
+use super::common::ObjectFailure;
 
 /// Users to convert to cloud-managed identities.
 // Each `printcolumn(...)` repeats `type_`, which clippy mistakes for a duplicated attribute.

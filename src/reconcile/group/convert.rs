@@ -9,7 +9,7 @@ use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{Value, json};
 
-use crate::api::tenant::ObjectFailure;
+use crate::api::common::ObjectFailure;
 use crate::graph::{ErrorCategory, GraphError};
 use crate::journal::{Action, JournalError, Phase, Record};
 use crate::reconcile::Context;

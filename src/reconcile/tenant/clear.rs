@@ -4,7 +4,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::json;
 
-use crate::api::tenant::ObjectFailure;
+use crate::api::common::ObjectFailure;
 use crate::graph::models::User;
 use crate::graph::{ErrorCategory, GraphClient, GraphError};
 use crate::journal::{Action, Journal, JournalError, Phase, Record, ResourceKey};

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::ad::{AdClient, DirectoryUser, anchor};
 use crate::api::active_directory::AfterConversion;
-use crate::api::tenant::ObjectFailure;
+use crate::api::common::ObjectFailure;
 use crate::journal::{Action, Entry, Phase, Record};
 use crate::reconcile::{Context, ReconcileError};
 

@@ -9,7 +9,7 @@ use futures::TryFutureExt as _;
 use serde_json::json;
 
 use crate::ad::{AdClient, DirectoryUser, anchor, dn};
-use crate::api::tenant::ObjectFailure;
+use crate::api::common::ObjectFailure;
 use crate::journal::{Action, Entry, Phase, Record, ResourceKey};
 use crate::reconcile::{Context, ReconcileError};
 

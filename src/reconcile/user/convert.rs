@@ -7,7 +7,7 @@ use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::json;
 
-use crate::api::tenant::ObjectFailure;
+use crate::api::common::ObjectFailure;
 use crate::api::user::{CloudUserConversionSpec, UserConversionMethod};
 use crate::graph::{ErrorCategory, GraphClient, GraphError, MAX_BATCH};
 use crate::journal::{Action, JournalError, Phase, Record, ResourceKey};
