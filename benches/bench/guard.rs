@@ -48,7 +48,7 @@ async fn measure(users: usize) -> Figures {
         "--latency",
         "0",
         "--sync-interval",
-        "0",
+        "0s",
         "--no-quotas",
     ]);
     let graph = GraphClient::new(
