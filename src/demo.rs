@@ -29,7 +29,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 60)]
     pub groups: usize,
     /// How long Entra takes to convert every object after the disable (emulated time).
-    #[arg(long, default_value = "6h", value_parser = crate::emulator::clock::parse_duration)]
+    #[arg(long, default_value = "6h", value_parser = crate::duration::parse)]
     pub propagation: Duration,
     /// Emulated seconds per real second, for the emulator and the operator alike.
     #[arg(long, default_value_t = 1800.0)]
@@ -38,7 +38,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub journal: Option<PathBuf>,
     /// Give up after this long (real time).
-    #[arg(long, default_value = "120s", value_parser = crate::emulator::clock::parse_duration)]
+    #[arg(long, default_value = "120s", value_parser = crate::duration::parse)]
     pub timeout: Duration,
 }
 

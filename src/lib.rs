@@ -10,6 +10,7 @@ pub mod api;
 pub mod clock;
 pub mod controller;
 pub mod demo;
+pub mod duration;
 pub mod emulator;
 pub mod graph;
 pub mod guid;

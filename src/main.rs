@@ -13,7 +13,7 @@ use entra_cloud_operator::local::credentials::{EndpointOverrides, Env};
 use entra_cloud_operator::local::output::{self, Format, PlanFormat};
 use entra_cloud_operator::local::progress::ProgressMode;
 use entra_cloud_operator::local::{self, RunOptions, manifests};
-use entra_cloud_operator::{api, demo};
+use entra_cloud_operator::{api, demo, duration};
 
 /// Converts Entra Connect-synchronised users and groups into cloud-managed identities in
 /// Microsoft Entra ID, driven by Kubernetes custom resources.
@@ -45,14 +45,14 @@ enum Command {
         #[arg(short = 'o', long, value_enum, default_value = "yaml")]
         output: Format,
         /// Give up after this long, e.g. `30m`, `72h`.
-        #[arg(long, default_value = "30m", value_parser = parse_duration)]
+        #[arg(long, default_value = "30m", value_parser = duration::parse)]
         timeout: Duration,
         /// Progress display on stderr.
         #[arg(long, value_enum, default_value = "auto")]
         progress: ProgressMode,
         /// On SIGTERM or Ctrl-C, how long the passes in flight may take to finish their wave
         /// before they are abandoned (the next run settles them from the journal); exit code 3.
-        #[arg(long, default_value = "20s", value_parser = parse_duration)]
+        #[arg(long, default_value = "20s", value_parser = duration::parse)]
         shutdown_grace: Duration,
     },
     /// Observe each tenant and print what `apply` would change. Sends only reads.
@@ -162,10 +162,6 @@ impl RunArgs {
             progress,
         })
     }
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    emulator::clock::parse_duration(s)
 }
 
 fn init_logging(format: LogFormat, default: &str) {

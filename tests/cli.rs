@@ -308,6 +308,27 @@ fn bad_manifests_exit_1_naming_file_and_field() {
 }
 
 #[test]
+fn duration_flags_take_the_crd_grammar_only() {
+    // One grammar for flags and fields (crate::duration): no bare seconds, days or fractions;
+    // clap refuses them with exit code 2, quoting the value and saying the form.
+    for (args, bad) in [
+        (&["apply", "-f", "x.yaml", "--timeout"][..], "10"),
+        (&["apply", "-f", "x.yaml", "--shutdown-grace"], "1.5s"),
+        (&["demo", "--propagation"], "1d"),
+        (&["emulator", "--sync-interval"], "2min"),
+    ] {
+        let mut argv = args.to_vec();
+        argv.push(bad);
+        let (code, _, err) = run(&argv);
+        assert_eq!(code, 2, "{argv:?}: {err}");
+        assert!(
+            err.contains(&format!("{bad:?} is not a duration")) && err.contains("e.g. 90s, 10m"),
+            "{argv:?}: {err}"
+        );
+    }
+}
+
+#[test]
 fn the_emulator_starts_from_a_tenant_file_and_refuses_a_broken_one() {
     let dir = temp("tenant-file");
     let good = dir.join("tenant.yaml");

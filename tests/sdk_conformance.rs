@@ -82,7 +82,7 @@ fn emulator(dir: &Path) -> (Reaped, String, PathBuf) {
         ])
         .arg(&ca)
         // Cycles only when the flows ask for one (the seed-002 restore); default propagation.
-        .args(["--users", &users, "--groups", "3", "--sync-interval", "0"])
+        .args(["--users", &users, "--groups", "3", "--sync-interval", "0s"])
         .env("EMULATOR_CLIENT_SECRET", SECRET)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

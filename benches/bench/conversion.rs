@@ -108,7 +108,7 @@ pub async fn run(users: usize, scale: f64, latency: &str, concurrency: usize) ->
         "--latency",
         latency,
         "--sync-interval",
-        "0",
+        "0s",
     ]);
     let dir = temp_dir("wave");
     manifests(&dir, &emulator.url, users, concurrency > 1);

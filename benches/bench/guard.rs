@@ -49,7 +49,7 @@ async fn measure(users: usize) -> Figures {
         "--latency",
         "0",
         "--sync-interval",
-        "0",
+        "0s",
         "--no-quotas",
     ]);
     let graph = GraphClient::new(

@@ -158,9 +158,9 @@ pub struct Rollout {
     #[serde(default)]
     #[schemars(range(min = 0, max = 10_000))]
     pub canary: i64,
-    /// Wait between waves, e.g. `10m`, `1h` (`0s`: none).
+    /// Wait between waves, e.g. `10m`, `1h30m` (`0s`: none); units `ms`, `s`, `m`, `h`.
     #[serde(default = "default_pause")]
-    #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h))+$"))]
+    #[schemars(regex(pattern = crate::duration::PATTERN))]
     pub pause_between_waves: String,
     /// Failures tolerated in one wave; one more halts the rollout (`Stalled`, reason
     /// `AutoHalted`) until the spec changes.
@@ -210,35 +210,9 @@ pub struct ObjectFailure {
     pub time: Time,
 }
 
-/// Parse a duration such as `90s`, `10m`, `1h30m`, `250ms`.
+/// Parse a duration such as `90s`, `10m`, `1h30m`, `250ms` ([`crate::duration`]'s grammar).
 pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
-    let mut total = std::time::Duration::ZERO;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let n: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let (unit, len) = if rest.starts_with("ms") {
-            (std::time::Duration::from_millis(1), 2)
-        } else if rest.starts_with('s') {
-            (std::time::Duration::from_secs(1), 1)
-        } else if rest.starts_with('m') {
-            (std::time::Duration::from_secs(60), 1)
-        } else if rest.starts_with('h') {
-            (std::time::Duration::from_secs(3600), 1)
-        } else {
-            return None;
-        };
-        total = total.checked_add(unit.checked_mul(u32::try_from(n).ok()?)?)?;
-        rest = &rest[len..];
-    }
-    Some(total)
+    crate::duration::parse(s).ok()
 }
 
 #[cfg(test)]
@@ -253,9 +227,32 @@ mod tests {
         assert_eq!(parse_duration("10"), None);
         assert_eq!(parse_duration("m"), None);
         assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("1d"), None);
+        assert_eq!(parse_duration(" 1h"), None);
     }
 
     use super::*;
+
+    #[test]
+    fn every_duration_field_of_the_crds_has_the_grammar_pattern() {
+        use kube::CustomResourceExt;
+        let spec = |crd: serde_json::Value| {
+            crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+                ["properties"]
+                .clone()
+        };
+        let user = spec(serde_json::to_value(crate::api::CloudUserConversion::crd()).unwrap());
+        let group = spec(serde_json::to_value(crate::api::CloudGroupConversion::crd()).unwrap());
+        let tenant = spec(serde_json::to_value(crate::api::TenantSyncPolicy::crd()).unwrap());
+        for field in [
+            &user["rollout"]["properties"]["pauseBetweenWaves"],
+            &group["rollout"]["properties"]["pauseBetweenWaves"],
+            &tenant["quota"]["properties"]["writeWindow"],
+            &tenant["quota"]["properties"]["resourceUnitWindow"],
+        ] {
+            assert_eq!(field["pattern"], crate::duration::PATTERN, "{field}");
+        }
+    }
 
     #[test]
     fn upn_check_matches_the_crd_pattern() {

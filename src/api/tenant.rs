@@ -116,15 +116,17 @@ pub struct QuotaSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10000000))]
     pub resource_units: Option<u32>,
-    /// Window of the resource-unit quota (default `10s`).
+    /// Window of the resource-unit quota (default `10s`), a positive duration such as `10s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::duration::PATTERN))]
     pub resource_unit_window: Option<String>,
     /// Write requests per `writeWindow` (default 3,000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10000000))]
     pub writes: Option<u32>,
-    /// Window of the write quota (default `150s`).
+    /// Window of the write quota (default `150s`), a positive duration such as `150s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::duration::PATTERN))]
     pub write_window: Option<String>,
     /// Share of the quota to use, in percent (50 to 100, default 95): headroom for other
     /// applications' traffic and Graph's own load.

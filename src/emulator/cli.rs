@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::clock::parse_duration;
+use crate::duration;
+
 use super::latency::LatencyProfile;
 use super::tenant_file::TenantFile;
 use super::{
@@ -42,7 +43,7 @@ pub struct EmulatorArgs {
     pub time_scale: f64,
     /// Emulated time a tenant-wide disable of directory sync takes to reach every object
     /// (30m, 72h, 90s, 1h30m; real tenants take up to 72h).
-    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    #[arg(long, default_value = "30m", value_parser = duration::parse)]
     pub propagation: Duration,
     /// Tenant id.
     #[arg(long, default_value = DEFAULT_TENANT_ID)]
@@ -91,8 +92,8 @@ pub struct EmulatorArgs {
     #[arg(long, value_enum, default_value_t = AfterDisable::False)]
     pub org_sync_during_disable: AfterDisable,
     /// Emulated time between two cycles of the simulated sync client while directory sync is
-    /// enabled (Entra Connect: 30m); 0: cycles only run on `POST /_emulator/sync/cycle`.
-    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    /// enabled (Entra Connect: 30m); 0s: cycles only run on `POST /_emulator/sync/cycle`.
+    #[arg(long, default_value = "30m", value_parser = duration::parse)]
     pub sync_interval: Duration,
     /// Initial blockCloudObjectTakeoverThroughHardMatchEnabled (true: blocking; user SOA
     /// rollbacks are refused until it is turned off).
@@ -135,7 +136,7 @@ pub struct EmulatorArgs {
     #[arg(long)]
     pub no_quotas: bool,
     /// Latency of the answers: `realistic` (reads ~40 ms, writes ~80 ms, tokens ~120 ms
-    /// median, with a tail), `0`, a fixed `50ms`, `uniform:20ms..200ms`,
+    /// median, with a tail), `0` (none), a fixed `50ms`, `uniform:20ms..200ms`,
     /// `lognormal:MEDIAN/P99`, or per operation `read=…,write=…,token=…,spike=1%:2s`.
     /// Changeable at run time: `PUT /_emulator/latency`.
     #[arg(long, default_value = "realistic")]
@@ -430,6 +431,10 @@ mod tests {
         assert_eq!(c.users_delta_cost, UsersDeltaCost::List);
         assert!(config(&["--soa-patch-response", "maybe"]).is_none());
         assert!(config(&["--sync-interval", "soon"]).is_none());
+        // crate::duration's grammar: no bare seconds or days.
+        assert!(config(&["--sync-interval", "0"]).is_none());
+        assert!(config(&["--sync-interval", "1d"]).is_none());
+        assert!(config(&["--sync-interval", "0s"]).is_some());
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! plus occasional spikes, sampled for every request and changeable at run time
 //! (`PUT /_emulator/latency`).
 //!
-//! A distribution is written as text, the same on the command line and in JSON:
-//! - `0` or `50ms`: fixed;
+//! A distribution is written as text, the same on the command line and in JSON, its durations
+//! in [`crate::duration`]'s grammar:
+//! - `0` (none; a name, not a duration) or `50ms`: fixed;
 //! - `uniform:20ms..200ms`: uniform between the two bounds;
 //! - `lognormal:60ms/400ms`: log-normal with that median and 99th percentile (the usual shape
 //!   of service latency: most answers near the median, a long tail).
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::clock::parse_duration;
+use crate::duration;
 
 /// z-score of the 99th percentile of a standard normal distribution.
 const Z99: f64 = 2.326_347_874;
@@ -83,35 +84,30 @@ impl Dist {
     }
 }
 
-fn duration_text(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1_000.0;
-    if ms == 0.0 {
-        "0".to_string()
-    } else if ms.fract() == 0.0 {
-        format!("{ms}ms")
-    } else {
-        format!("{}s", d.as_secs_f64())
-    }
+/// A duration of a profile; spaces around it belong to the profile's syntax.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    duration::parse(text.trim()).map_err(|e| e.to_string())
 }
 
 impl fmt::Display for Dist {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Dist::Fixed(d) => write!(f, "{}", duration_text(*d)),
+            Dist::Fixed(d) if d.is_zero() => write!(f, "0"),
+            Dist::Fixed(d) => write!(f, "{}", duration::format(*d)),
             Dist::Uniform { min, max } => {
                 write!(
                     f,
                     "uniform:{}..{}",
-                    duration_text(*min),
-                    duration_text(*max)
+                    duration::format(*min),
+                    duration::format(*max)
                 )
             }
             Dist::LogNormal { median, p99 } => {
                 write!(
                     f,
                     "lognormal:{}/{}",
-                    duration_text(*median),
-                    duration_text(*p99)
+                    duration::format(*median),
+                    duration::format(*p99)
                 )
             }
         }
@@ -123,6 +119,9 @@ impl std::str::FromStr for Dist {
 
     fn from_str(text: &str) -> Result<Self, String> {
         let s = text.trim();
+        if s == "0" {
+            return Ok(Dist::ZERO);
+        }
         if let Some(rest) = s.strip_prefix("uniform:") {
             let (a, b) = rest.split_once("..").ok_or_else(|| {
                 format!("'{s}': write uniform:MIN..MAX, e.g. uniform:20ms..200ms")
@@ -252,7 +251,7 @@ impl fmt::Display for LatencyProfile {
                 f,
                 ",spike={}%:{}",
                 self.spike_rate * 100.0,
-                duration_text(self.spike)
+                duration::format(self.spike)
             )?;
         }
         Ok(())
@@ -331,6 +330,21 @@ mod tests {
         assert!("uniform:2s..1s".parse::<Dist>().is_err());
         assert!("lognormal:400ms/60ms".parse::<Dist>().is_err());
         assert!("fast".parse::<Dist>().is_err());
+        // Durations in crate::duration's grammar: no bare number, fraction or day, as in the
+        // CRDs; `0` is only the name of no latency.
+        assert_eq!("0s".parse::<Dist>(), Ok(Dist::ZERO));
+        assert_eq!(
+            "uniform:0s..1500ms".parse::<Dist>().map(|d| d.to_string()),
+            Ok("uniform:0s..1s500ms".to_string())
+        );
+        assert!("read=0,spike=1%:2".parse::<LatencyProfile>().is_err());
+        for old in ["10", "1.5s", "1d", "2min", "uniform:0..1s"] {
+            assert!(old.parse::<Dist>().is_err(), "{old}");
+        }
+        assert_eq!(
+            "uniform: 1s .. 2s".parse::<Dist>(),
+            "uniform:1s..2s".parse::<Dist>()
+        );
         let p: LatencyProfile = "read=10ms,write=uniform:1ms..2ms,spike=5%:1s"
             .parse()
             .unwrap_or_default();
