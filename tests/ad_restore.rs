@@ -16,7 +16,7 @@ use entra_cloud_operator::ad::anchor::immutable_id;
 use entra_cloud_operator::api::conditions as cond;
 use entra_cloud_operator::emulator::Emulator;
 use entra_cloud_operator::emulator::active_directory::AdSourceConfig;
-use entra_cloud_operator::reconcile::user::revert::RevertOutcome;
+use entra_cloud_operator::reconcile::RevertOutcome;
 use serde_json::{Value, json};
 
 /// An emulator whose sync client reads `dc` (LDAPS, the harness's CA) with `ous.synced` in

@@ -160,7 +160,7 @@ async fn first_pass_reads_the_secret_publishes_an_event_and_applies_status() {
         let patch = expect_status_patch(&mut handle, &tsp).await;
         (handle, patch)
     });
-    let action = controller::tenant::reconcile(obj, ctx.clone())
+    let action = controller::reconciler::reconcile(obj, ctx.clone())
         .await
         .unwrap();
     let (_handle, patch) = tokio::time::timeout(Duration::from_secs(10), verifier)
@@ -204,7 +204,7 @@ async fn an_unchanged_status_is_not_written_again() {
         let patch = expect_status_patch(&mut handle, &first).await;
         (handle, patch)
     });
-    controller::tenant::reconcile(Arc::new(tsp.clone()), ctx.clone())
+    controller::reconciler::reconcile(Arc::new(tsp.clone()), ctx.clone())
         .await
         .unwrap();
     let (mut handle, patch) = verifier.await.unwrap();
@@ -220,7 +220,7 @@ async fn an_unchanged_status_is_not_written_again() {
     });
     tokio::time::timeout(
         Duration::from_secs(10),
-        controller::tenant::reconcile(Arc::new(tsp), ctx.clone()),
+        controller::reconciler::reconcile(Arc::new(tsp), ctx.clone()),
     )
     .await
     .expect("no request beyond the Secret read")
@@ -246,7 +246,7 @@ async fn a_missing_secret_stalls_with_a_warning_and_no_graph_call() {
         expect_event(&mut handle, "Warning", "SecretNotFound").await;
         expect_status_patch(&mut handle, &tsp).await
     });
-    let action = controller::tenant::reconcile(obj, ctx).await.unwrap();
+    let action = controller::reconciler::reconcile(obj, ctx).await.unwrap();
     let patch = verifier.await.unwrap();
     let stalled = condition(&patch["status"], "Stalled");
     assert_eq!(stalled["status"], "True");
@@ -284,7 +284,7 @@ async fn an_invalid_spec_stalls_without_reading_the_secret() {
         expect_event(&mut handle, "Warning", "InvalidSpec").await;
         expect_status_patch(&mut handle, &tsp).await
     });
-    let action = controller::tenant::reconcile(obj, ctx).await.unwrap();
+    let action = controller::reconciler::reconcile(obj, ctx).await.unwrap();
     let patch = verifier.await.unwrap();
     assert_eq!(
         condition(&patch["status"], "Stalled")["reason"],
@@ -311,12 +311,12 @@ async fn throttling_beyond_the_retries_requeues_after_retry_after() {
     let verifier = tokio::spawn(async move {
         expect_secret_get(&mut handle, Some(SECRET)).await;
     });
-    let err = controller::tenant::reconcile(obj.clone(), ctx.clone())
+    let err = controller::reconciler::reconcile(obj.clone(), ctx.clone())
         .await
         .unwrap_err();
     verifier.await.unwrap();
     assert_eq!(err.category(), "Throttled");
-    let action = controller::tenant::error_policy(obj, &err, ctx.clone());
+    let action = controller::reconciler::error_policy(obj, &err, ctx.clone());
     // Graph's Retry-After (2 ms here), not the generic backoff.
     assert_eq!(
         format!("{action:?}"),

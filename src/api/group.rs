@@ -6,8 +6,8 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{ConversionMode, OnDelete, Rollout, TenantRef};
 use super::common::ObjectFailure;
+use super::common::{ConversionMode, OnDelete, Rollout, TenantRef};
 
 /// Groups to convert to cloud-managed groups.
 // Each `printcolumn(...)` repeats `type_`, which clippy mistakes for a duplicated attribute.

@@ -6,8 +6,8 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{ConversionMode, GroupRef, OnDelete, Rollout, TenantRef};
 use super::common::ObjectFailure;
+use super::common::{ConversionMode, GroupRef, OnDelete, Rollout, TenantRef};
 
 /// Users to convert to cloud-managed identities.
 // Each `printcolumn(...)` repeats `type_`, which clippy mistakes for a duplicated attribute.

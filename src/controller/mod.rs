@@ -2,12 +2,12 @@
 //! leader election on a Lease, status by server-side apply, Events, metrics and health.
 
 pub mod cli;
-pub mod conversion;
 pub mod credentials;
 pub mod directory;
 pub mod http;
 pub mod metrics;
-pub mod tenant;
+pub mod plumbing;
+pub mod reconciler;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -371,24 +371,24 @@ async fn run_controllers(ctx: Arc<Context>, stop: impl Future<Output = ()> + Sen
             tenants,
             ctx.clone(),
             wait_true(rx.clone()),
-            tenant::reconcile,
-            tenant::error_policy,
+            reconciler::reconcile::<TenantSyncPolicy>,
+            reconciler::error_policy::<TenantSyncPolicy>,
         )));
         let users: Api<CloudUserConversion> = scoped(&ctx.client, &scope);
         runs.push(Box::pin(run_kind(
             users,
             ctx.clone(),
             wait_true(rx.clone()),
-            conversion::reconcile::<CloudUserConversion>,
-            conversion::error_policy::<CloudUserConversion>,
+            reconciler::reconcile::<CloudUserConversion>,
+            reconciler::error_policy::<CloudUserConversion>,
         )));
         let groups: Api<CloudGroupConversion> = scoped(&ctx.client, &scope);
         runs.push(Box::pin(run_kind(
             groups,
             ctx.clone(),
             wait_true(rx.clone()),
-            conversion::reconcile::<CloudGroupConversion>,
-            conversion::error_policy::<CloudGroupConversion>,
+            reconciler::reconcile::<CloudGroupConversion>,
+            reconciler::error_policy::<CloudGroupConversion>,
         )));
     }
     // In-flight passes finish (kube-runtime's graceful shutdown), within the drain bound.

@@ -3,13 +3,13 @@
 
 pub mod credentials;
 pub mod directory;
-mod groups;
 pub mod manifests;
 pub mod output;
+mod plan;
 pub mod progress;
-mod runnables;
 pub mod runner;
 pub mod schema;
 mod stop;
 
-pub use runner::{PlanReport, Ran, RunOptions, RunResult, Settled, Stop, apply, apply_until, plan};
+pub use plan::{PlanReport, plan};
+pub use runner::{Ran, RunOptions, RunResult, Settled, Stop, apply, apply_until};

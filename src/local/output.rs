@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::runner::{PlanReport, RunResult};
+use super::plan::PlanReport;
+use super::runner::RunResult;
 
 /// Output format of `apply`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

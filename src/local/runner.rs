@@ -7,17 +7,17 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::api::TenantSyncPolicy;
 use crate::api::conditions as cond;
-use crate::api::tenant::TenantSyncPolicyStatus;
+use crate::api::{TenantSyncPolicy, TenantSyncPolicySpec};
+use crate::graph::GraphClient;
 use crate::journal::{FileJournal, Journal, ResourceKey};
-use crate::reconcile::tenant::{self, Context, observe, plan, validate};
+use crate::reasons;
+use crate::reconcile::resource::Reconciled;
+use crate::reconcile::{Context, DirectoryConnection, GUARD_INTERVAL, Stall, tenant};
 
 use super::credentials::{self, EndpointOverrides, Env};
-use super::manifests::Manifests;
+use super::manifests::{Loaded, Manifests};
 use super::progress::{Progress, ProgressMode};
-pub(super) use super::runnables::Runnable;
-use super::runnables::{TenantRun, UserRun};
 pub use super::stop::Stop;
 use crate::clock::ScaledClock;
 
@@ -85,12 +85,38 @@ pub(super) type Secrets = std::collections::BTreeMap<
     std::collections::BTreeMap<String, crate::graph::SecretString>,
 >;
 
-pub(super) fn key_of(kind: &str, meta: &kube::api::ObjectMeta) -> ResourceKey {
+/// The journal key of `obj`.
+pub(super) fn key_of<R: Reconciled>(obj: &R) -> ResourceKey {
+    let meta = obj.object_meta();
     ResourceKey {
-        kind: kind.into(),
+        kind: R::KIND.into(),
         namespace: meta.namespace.clone().unwrap_or_else(|| "default".into()),
         name: meta.name.clone().unwrap_or_default(),
     }
+}
+
+/// The TenantSyncPolicy among `tenants` that `obj` names (same namespace), if any.
+pub(super) fn tenant_of<'a, R: Reconciled>(
+    obj: &R,
+    tenants: impl IntoIterator<Item = &'a TenantSyncPolicy>,
+) -> Option<&'a TenantSyncPolicy> {
+    let name = obj.tenant_ref()?;
+    tenants.into_iter().find(|t| {
+        t.metadata.namespace == obj.object_meta().namespace
+            && t.metadata.name.as_deref() == Some(name)
+    })
+}
+
+/// Why a conversion's tenant policy is missing: it is not among the manifests.
+pub(super) fn tenant_not_found<R: Reconciled>(obj: &R) -> Stall {
+    Stall::fixable(
+        reasons::TENANT_NOT_FOUND,
+        format!(
+            "spec.tenantRef.name: TenantSyncPolicy {}/{} is not among the manifests; add it to the files given with -f",
+            obj.object_meta().namespace.clone().unwrap_or_default(),
+            obj.tenant_ref().unwrap_or_default()
+        ),
+    )
 }
 
 /// Reconcile every resource until it is Ready or Stalled, or the timeout passes.
@@ -105,9 +131,14 @@ pub async fn apply_until(
     stop: &Stop,
 ) -> anyhow::Result<RunResult> {
     let journal: Arc<dyn Journal> = Arc::new(FileJournal::open(&opts.journal)?);
-    let progress = Progress::new(opts.progress);
-    let clock = ScaledClock::new(opts.time_scale);
-    let deadline = Instant::now() + opts.timeout;
+    let shell = Shell {
+        opts,
+        journal: journal.as_ref(),
+        progress: Progress::new(opts.progress),
+        clock: ScaledClock::new(opts.time_scale),
+        deadline: Instant::now() + opts.timeout,
+        stop,
+    };
     let secrets = &manifests.secrets;
     let tenants: Vec<TenantSyncPolicy> = manifests
         .tenants
@@ -115,89 +146,87 @@ pub async fn apply_until(
         .map(|l| l.resource.clone())
         .collect();
     let clients = Clients::new(&tenants, secrets, opts);
-    let mut runs = Vec::new();
-    for t in &tenants {
-        let client = clients.of(t);
-        let run = TenantRun(
-            t.clone(),
-            super::directory::active_directory(t, secrets, &opts.env),
-        );
-        runs.push(futures::future::Either::Left(run_one(
-            run,
-            client,
-            opts,
-            journal.as_ref(),
-            &progress,
-            &clock,
-            deadline,
-            stop,
-        )));
+    fn runs<R: Reconciled>(
+        objs: Vec<Loaded<R>>,
+        tenants: &[TenantSyncPolicy],
+        clients: &Clients,
+        secrets: &Secrets,
+        env: &Env,
+    ) -> Vec<Run<R>> {
+        objs.into_iter()
+            .map(|l| Run::prepare(l.resource, tenants, clients, secrets, env))
+            .collect()
     }
-    for l in manifests.users {
-        let cuc = l.resource;
-        let ns = cuc.metadata.namespace.clone();
-        let tenant = tenants.iter().find(|t| {
-            t.metadata.namespace == ns
-                && t.metadata.name.as_deref() == Some(cuc.spec.tenant_ref.name.as_str())
-        });
-        let client = match tenant {
-            None => Err(crate::reconcile::Stall::fixable(
-                crate::reasons::TENANT_NOT_FOUND,
-                format!(
-                    "spec.tenantRef.name: TenantSyncPolicy {}/{} is not among the manifests; add it to the files given with -f",
-                    ns.clone().unwrap_or_default(),
-                    cuc.spec.tenant_ref.name
-                ),
-            )),
-            Some(t) => clients.of(t),
-        };
-        let client = match crate::reconcile::user::validate::validate(&cuc.spec) {
-            Err(e) => Err(crate::reconcile::Stall::invalid_spec(e.to_string())),
-            Ok(_) => client,
-        };
-        let run = UserRun {
-            tenant: tenant.map(|t| t.spec.clone()),
-            ad: tenant.and_then(|t| super::directory::active_directory(t, secrets, &opts.env)),
-            cuc,
-        };
-        runs.push(futures::future::Either::Right(run_one(
-            run,
-            client,
-            opts,
-            journal.as_ref(),
-            &progress,
-            &clock,
-            deadline,
-            stop,
-        )));
-    }
-    let mut group_runs = Vec::new();
-    for l in manifests.groups {
-        let (run, client) = super::groups::prepare(l, &tenants, &clients);
-        let journal = journal.as_ref();
-        group_runs.push(run_one(
-            run, client, opts, journal, &progress, &clock, deadline, stop,
-        ));
-    }
-    let (mut resources, groups) = futures::future::join(
-        futures::future::join_all(runs),
-        futures::future::join_all(group_runs),
+    let env = &opts.env;
+    let (tenant_runs, user_runs, group_runs) = (
+        runs(manifests.tenants, &tenants, &clients, secrets, env),
+        runs(manifests.users, &tenants, &clients, secrets, env),
+        runs(manifests.groups, &tenants, &clients, secrets, env),
+    );
+    let (mut resources, users, groups) = futures::future::join3(
+        futures::future::join_all(tenant_runs.into_iter().map(|r| shell.run(r))),
+        futures::future::join_all(user_runs.into_iter().map(|r| shell.run(r))),
+        futures::future::join_all(group_runs.into_iter().map(|r| shell.run(r))),
     )
     .await;
+    resources.extend(users);
     resources.extend(groups);
     Ok(RunResult { resources })
 }
 
-/// The Graph client of a tenant, or why there is none (a spec error explains itself better
-/// than the credential error it may cause).
+/// A resource being driven, with what its passes need.
+pub(super) struct Run<R> {
+    /// The resource; its status is replaced after each pass.
+    obj: R,
+    /// Its tenant policy's spec (its own, for a TenantSyncPolicy).
+    tenant: TenantSyncPolicySpec,
+    /// Its tenant's Graph client, or why it has none (the spec is invalid, say).
+    client: Result<GraphClient, Stall>,
+    /// Its tenant's Active Directory, resolved once (none without `activeDirectory`).
+    ad: Option<DirectoryConnection>,
+}
+
+impl<R: Reconciled> Run<R> {
+    /// `obj` with its tenant policy (itself, for a TenantSyncPolicy), client and directory.
+    pub(super) fn prepare(
+        obj: R,
+        tenants: &[TenantSyncPolicy],
+        clients: &Clients,
+        secrets: &Secrets,
+        env: &Env,
+    ) -> Self {
+        let tenant = match obj.as_tenant() {
+            Some(own) => Some(own),
+            None => tenant_of(&obj, tenants),
+        };
+        let client = match (tenant, obj.spec_error()) {
+            // A spec error explains itself better than the credential error it may cause.
+            (_, Some(e)) => Err(Stall::invalid_spec(e.to_string())),
+            (None, None) => Err(tenant_not_found(&obj)),
+            (Some(t), None) => clients.of(t),
+        };
+        Run {
+            tenant: tenant.map(|t| t.spec.clone()).unwrap_or_default(),
+            ad: tenant.and_then(|t| super::directory::active_directory(t, secrets, env)),
+            client,
+            obj,
+        }
+    }
+}
+
+/// What every run shares.
+struct Shell<'a> {
+    opts: &'a RunOptions,
+    journal: &'a dyn Journal,
+    progress: Progress,
+    clock: ScaledClock,
+    deadline: Instant,
+    stop: &'a Stop,
+}
+
 /// The Graph client of each TenantSyncPolicy among the manifests, built once: every resource of
 /// a tenant shares it, and with it the pacer that keeps them all under the tenant's quota.
-pub(super) struct Clients(
-    std::collections::HashMap<ResourceKey, Result<crate::graph::GraphClient, NoClient>>,
-);
-
-/// Why a resource has no Graph client: the Stalled reason and message.
-pub(super) type NoClient = crate::reconcile::Stall;
+pub(super) struct Clients(std::collections::HashMap<ResourceKey, Result<GraphClient, Stall>>);
 
 impl Clients {
     /// Builds the client of each of `tenants`.
@@ -205,367 +234,139 @@ impl Clients {
         Self(
             tenants
                 .iter()
-                .map(|t| {
-                    (
-                        key_of(tenant::KIND, &t.metadata),
-                        tenant_client(t, secrets, opts),
-                    )
-                })
+                .map(|t| (key_of(t), tenant_client(t, secrets, opts)))
                 .collect(),
         )
     }
 
     /// The client of `t` (a clone sharing its pacer and token cache).
-    pub(super) fn of(&self, t: &TenantSyncPolicy) -> Result<crate::graph::GraphClient, NoClient> {
-        self.0
-            .get(&key_of(tenant::KIND, &t.metadata))
-            .cloned()
-            .unwrap_or_else(|| {
-                Err(crate::reconcile::Stall::fixable(
-                    crate::reasons::TENANT_NOT_FOUND,
-                    "the TenantSyncPolicy is not among the manifests".to_string(),
-                ))
-            })
+    pub(super) fn of(&self, t: &TenantSyncPolicy) -> Result<GraphClient, Stall> {
+        self.0.get(&key_of(t)).cloned().unwrap_or_else(|| {
+            Err(Stall::fixable(
+                reasons::TENANT_NOT_FOUND,
+                "the TenantSyncPolicy is not among the manifests",
+            ))
+        })
     }
 }
 
+/// The Graph client of `t`, or why it has none (its spec is invalid, or its credentials can't
+/// be read).
 pub(super) fn tenant_client(
     t: &TenantSyncPolicy,
     secrets: &Secrets,
     opts: &RunOptions,
-) -> Result<crate::graph::GraphClient, NoClient> {
-    match validate::validate(&t.spec) {
-        Err(e) => Err(crate::reconcile::Stall::invalid_spec(e.to_string())),
-        Ok(()) => credentials::resolve(t, secrets, &opts.env)
-            .and_then(|c| credentials::graph_client(t, c, &opts.overrides, opts.time_scale))
-            .map_err(|e| {
-                crate::reconcile::Stall::fixable(crate::reasons::CREDENTIALS_UNAVAILABLE, e.0)
-            }),
+) -> Result<GraphClient, Stall> {
+    if let Some(e) = t.spec_error() {
+        return Err(Stall::invalid_spec(e.to_string()));
     }
+    credentials::resolve(t, secrets, &opts.env)
+        .and_then(|c| credentials::graph_client(t, c, &opts.overrides, opts.time_scale))
+        .map_err(|e| Stall::fixable(reasons::CREDENTIALS_UNAVAILABLE, e.0))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_one<R: Runnable>(
-    mut res: R,
-    client: Result<crate::graph::GraphClient, NoClient>,
-    opts: &RunOptions,
-    journal: &dyn Journal,
-    progress: &Progress,
-    clock: &ScaledClock,
-    deadline: Instant,
-    stop: &Stop,
-) -> Ran {
-    let key = res.key();
-    let shown = format!("{}/{}", key.namespace, key.name);
-    let mut failures: u32 = 0;
-    // A run ends at Ready, so the guard rarely gets past its first (full) round here.
-    let guard = tenant::guard::GuardCache::default();
-    let done = |res: &R, settled| Ran {
-        name: shown.clone(),
-        object: res.to_json(),
-        settled,
-    };
-    loop {
-        if stop.is_requested() {
-            progress.finish(&shown);
-            return done(&res, Settled::Interrupted);
-        }
-        let now = clock.now();
-        let ctx = match &client {
-            Err(stall) => Err(stall.clone()),
-            Ok(graph) => Ok(Context {
-                graph,
-                journal,
-                resource: key.clone(),
-                concurrency: opts.concurrency,
-                now,
-                guard: &guard,
-                ad: None,
-            }),
+impl Shell<'_> {
+    /// Pass after pass until `run` is Ready, Stalled or suspended, the timeout passes or a stop
+    /// is requested.
+    async fn run<R: Reconciled>(&self, mut run: Run<R>) -> Ran {
+        let Shell {
+            opts,
+            journal,
+            progress,
+            clock,
+            deadline,
+            stop,
+        } = self;
+        let deadline = *deadline;
+        let key = key_of(&run.obj);
+        let shown = format!("{}/{}", key.namespace, key.name);
+        let mut failures: u32 = 0;
+        // A run ends at Ready, so the guard rarely gets past its first (full) round here.
+        let guard = tenant::guard::GuardCache::default();
+        let done = |obj: &R, settled| Ran {
+            name: shown.clone(),
+            object: serde_json::to_value(obj).unwrap_or_default(),
+            settled,
         };
-        // On a stop the pass may finish its wave within the grace; past it, it is dropped
-        // between two awaits (never inside an append) and the next run settles its intents.
-        let passed = tokio::select! {
-            r = res.pass(ctx, now) => Some(r),
-            () = stop.expired() => None,
-        };
-        let Some(passed) = passed else {
-            progress.warn(&shown, "stopped: pass in flight abandoned after the grace");
-            progress.finish(&shown);
-            return done(&res, Settled::Interrupted);
-        };
-        let wait = match passed {
-            Ok((events, requeue_after)) => {
-                failures = 0;
-                for e in &events {
-                    progress.event(&shown, e);
+        loop {
+            if stop.is_requested() {
+                progress.finish(&shown);
+                return done(&run.obj, Settled::Interrupted);
+            }
+            let now = clock.now();
+            let pass = async {
+                match &run.client {
+                    Err(stall) => Ok(run.obj.stall(&run.tenant, now, stall.clone())),
+                    Ok(graph) => {
+                        let ctx = Context {
+                            graph,
+                            journal: *journal,
+                            resource: key.clone(),
+                            concurrency: opts.concurrency,
+                            now,
+                            guard: &guard,
+                            ad: run.ad.as_ref(),
+                        };
+                        run.obj.pass(&run.tenant, &ctx).await
+                    }
                 }
-                let conditions = res.conditions();
-                progress.status(&shown, &conditions, res.progress());
-                let settled = if res.suspended() {
-                    Some(Settled::Suspended)
-                } else if cond::is_true(&conditions, cond::READY) {
-                    Some(Settled::Ready)
-                } else if cond::is_true(&conditions, cond::STALLED) {
-                    Some(Settled::Stalled)
-                } else {
-                    None
-                };
-                if let Some(s) = settled {
-                    progress.finish(&shown);
-                    return done(&res, s);
+            };
+            // On a stop the pass may finish its wave within the grace; past it, it is dropped
+            // between two awaits (never inside an append) and the next run settles its intents.
+            let passed = tokio::select! {
+                r = pass => Some(r),
+                () = stop.expired() => None,
+            };
+            let Some(passed) = passed else {
+                progress.warn(&shown, "stopped: pass in flight abandoned after the grace");
+                progress.finish(&shown);
+                return done(&run.obj, Settled::Interrupted);
+            };
+            let wait = match passed {
+                Ok(outcome) => {
+                    failures = 0;
+                    for e in &outcome.events {
+                        progress.event(&shown, e);
+                    }
+                    let conditions = R::conditions(&outcome.status).to_vec();
+                    progress.status(&shown, &conditions, R::progress(&outcome.status));
+                    run.obj.set_status(outcome.status);
+                    let settled = if run.obj.suspended() {
+                        Some(Settled::Suspended)
+                    } else if cond::is_true(&conditions, cond::READY) {
+                        Some(Settled::Ready)
+                    } else if cond::is_true(&conditions, cond::STALLED) {
+                        Some(Settled::Stalled)
+                    } else {
+                        None
+                    };
+                    if let Some(s) = settled {
+                        progress.finish(&shown);
+                        return done(&run.obj, s);
+                    }
+                    clock.real(outcome.requeue_after.unwrap_or(GUARD_INTERVAL))
                 }
-                clock.real(requeue_after.unwrap_or(crate::reconcile::GUARD_INTERVAL))
-            }
-            Err(e) => {
-                failures += 1;
-                let wait = e.retry_after().unwrap_or_else(|| {
-                    Duration::from_secs(1u64 << failures.min(5)).min(Duration::from_secs(30))
-                });
-                progress.warn(
-                    &shown,
-                    &format!("{e}; retrying in {:.1}s", wait.as_secs_f64()),
-                );
-                wait
-            }
-        };
-        let now = Instant::now();
-        if now >= deadline {
-            progress.finish(&shown);
-            return done(&res, Settled::TimedOut);
-        }
-        tokio::select! {
-            () = tokio::time::sleep(wait.min(deadline - now)) => {}
-            () = stop.requested() => {}
-        }
-    }
-}
-
-/// What `plan` found for one resource.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PlanReport {
-    /// `TenantSyncPolicy`, `CloudUserConversion` or `CloudGroupConversion`.
-    pub kind: String,
-    /// `namespace/name`.
-    pub resource: String,
-    /// Tenant id.
-    pub tenant_id: String,
-    /// Observed state, when Graph could be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub observed: Option<TenantSyncPolicyStatus>,
-    /// The next step, in words.
-    pub next_step: String,
-    /// The changes it leads to.
-    pub changes: Vec<plan::PlannedChange>,
-    /// Why nothing could be planned.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
-    /// The AD ↔ Entra link audit (with `activeDirectory`), every finding listed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub link_audit: Option<crate::api::active_directory::LinkAudit>,
-}
-
-/// Observe each tenant, user and group conversion and say what `apply` would change. Sends only
-/// reads.
-pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
-    let mut out = Vec::new();
-    for loaded in &manifests.users {
-        out.push(plan_users(&loaded.resource, &manifests, opts).await);
-    }
-    let mut groups = Vec::new();
-    for loaded in &manifests.groups {
-        groups.push(super::groups::plan_groups(&loaded.resource, &manifests, opts).await);
-    }
-    for loaded in manifests.tenants {
-        let tsp = loaded.resource;
-        let key = key_of(tenant::KIND, &tsp.metadata);
-        let mut report = PlanReport {
-            kind: key.kind.clone(),
-            resource: format!("{}/{}", key.namespace, key.name),
-            tenant_id: tsp.spec.tenant_id.clone(),
-            observed: None,
-            next_step: String::new(),
-            changes: Vec::new(),
-            problem: None,
-            link_audit: None,
-        };
-        if let Err(e) = validate::validate(&tsp.spec) {
-            report.problem = Some(e.to_string());
-            out.push(report);
-            continue;
-        }
-        let client = credentials::resolve(&tsp, &manifests.secrets, &opts.env)
-            .and_then(|c| credentials::graph_client(&tsp, c, &opts.overrides, opts.time_scale));
-        let graph = match client {
-            Ok(g) => g,
-            Err(e) => {
-                report.problem = Some(e.to_string());
-                out.push(report);
-                continue;
-            }
-        };
-        if let Some(ad) = super::directory::active_directory(&tsp, &manifests.secrets, &opts.env) {
-            match super::directory::plan_audit(&graph, ad, None).await {
-                Ok(a) => report.link_audit = Some(a),
-                Err(p) => {
-                    report.problem = Some(p);
-                    out.push(report);
-                    continue;
+                Err(e) => {
+                    failures += 1;
+                    let wait = e.retry_after().unwrap_or_else(|| {
+                        Duration::from_secs(1u64 << failures.min(5)).min(Duration::from_secs(30))
+                    });
+                    progress.warn(
+                        &shown,
+                        &format!("{e}; retrying in {:.1}s", wait.as_secs_f64()),
+                    );
+                    wait
                 }
+            };
+            let now = Instant::now();
+            if now >= deadline {
+                progress.finish(&shown);
+                return done(&run.obj, Settled::TimedOut);
             }
-        }
-        match observe::observe(&graph).await {
-            Err(e) => report.problem = Some(e.to_string()),
-            Ok(obs) => {
-                let status = tsp.status.clone().unwrap_or_default();
-                let decision = plan::decide(&tsp.spec, &obs, &status, true, jiff::Timestamp::now());
-                report.next_step = decision.to_string();
-                report.changes = plan::describe(&tsp.spec, &obs, decision);
-                report.observed = Some(TenantSyncPolicyStatus {
-                    sync_state: Some(obs.sync_state()),
-                    progress: Some(obs.progress()),
-                    users: Some(obs.users),
-                    groups: Some(obs.groups),
-                    immutable_ids: Some(obs.immutable_ids),
-                    ..Default::default()
-                });
-            }
-        }
-        out.push(report);
-    }
-    out.rotate_left(manifests.users.len());
-    out.extend(groups);
-    out
-}
-
-async fn plan_users(
-    cuc: &crate::api::CloudUserConversion,
-    m: &Manifests,
-    opts: &RunOptions,
-) -> PlanReport {
-    use crate::reconcile::user::{plan as uplan, select, validate as uvalidate};
-    let key = key_of(crate::reconcile::user::KIND, &cuc.metadata);
-    let mut report = PlanReport {
-        kind: key.kind.clone(),
-        resource: format!("{}/{}", key.namespace, key.name),
-        tenant_id: String::new(),
-        observed: None,
-        next_step: String::new(),
-        changes: Vec::new(),
-        problem: None,
-        link_audit: None,
-    };
-    let tenant = m.tenants.iter().map(|l| &l.resource).find(|t| {
-        t.metadata.namespace == cuc.metadata.namespace
-            && t.metadata.name.as_deref() == Some(cuc.spec.tenant_ref.name.as_str())
-    });
-    let Some(tenant) = tenant else {
-        report.problem = Some(format!(
-            "spec.tenantRef.name: TenantSyncPolicy {} is not among the manifests",
-            cuc.spec.tenant_ref.name
-        ));
-        return report;
-    };
-    report.tenant_id = tenant.spec.tenant_id.clone();
-    if let Err(e) = uvalidate::validate(&cuc.spec) {
-        report.problem = Some(e.to_string());
-        return report;
-    }
-    let graph = match tenant_client(tenant, &m.secrets, opts) {
-        Ok(g) => g,
-        Err(crate::reconcile::Stall { message: msg, .. }) => {
-            report.problem = Some(msg);
-            return report;
-        }
-    };
-    let sel = match select::select(&graph, &cuc.spec).await {
-        Ok(s) => s,
-        Err(e) => {
-            report.problem = Some(format!("spec.{}: {}", e.field, e.error));
-            return report;
-        }
-    };
-    if let Some(ad) = super::directory::active_directory(tenant, &m.secrets, &opts.env) {
-        let scope = sel.candidates.values().map(|c| c.id.clone()).collect();
-        match super::directory::plan_audit(&graph, ad, Some(&scope)).await {
-            Ok(a) => report.link_audit = Some(a),
-            Err(p) => {
-                report.problem = Some(p);
-                return report;
+            tokio::select! {
+                () = tokio::time::sleep(wait.min(deadline - now)) => {}
+                () = stop.requested() => {}
             }
         }
     }
-    let c = uplan::classify(&cuc.spec, &sel, &crate::guid::IdSet::default());
-    let mut spec = cuc.spec.clone();
-    spec.mode = crate::api::common::ConversionMode::Plan;
-    let step = uplan::decide(
-        &spec,
-        &c,
-        &Default::default(),
-        tenant.spec.drift,
-        true,
-        jiff::Timestamp::now(),
-    );
-    report.next_step = match step {
-        uplan::Step::BlastRadiusExceeded(n) => format!(
-            "stall: {n} users selected, more than rollout.maxObjects ({})",
-            cuc.spec.rollout.max_objects
-        ),
-        _ if c.pending.is_empty() => "nothing: every selected user is as declared".into(),
-        _ => format!(
-            "convert {} users ({:?}), canary {} then waves of {}",
-            c.pending.len(),
-            cuc.spec.method,
-            cuc.spec.rollout.canary,
-            cuc.spec.rollout.wave_size
-        ),
-    };
-    if !c.pending.is_empty() && !matches!(step, uplan::Step::BlastRadiusExceeded(_)) {
-        let request = match cuc.spec.method {
-            crate::api::user::UserConversionMethod::ClearImmutableId => {
-                "PATCH /users/{id} onPremisesImmutableId=null"
-            }
-            _ => "PATCH /users/{id}/onPremisesSyncBehavior isCloudManaged=true",
-        };
-        let sample: Vec<String> = c.pending.iter().take(5).map(|u| u.upn.clone()).collect();
-        report.changes.push(plan::PlannedChange {
-            request: request.into(),
-            objects: c.pending.len() as i64,
-            detail: format!("e.g. {}", sample.join(", ")),
-        });
-    }
-    for x in &sel.excluded {
-        report.changes.push(plan::PlannedChange {
-            request: "none (excluded)".into(),
-            objects: 0,
-            detail: format!("{}: {}", x.user_principal_name, x.reason),
-        });
-    }
-    if c.skipped > 0 {
-        report.changes.push(plan::PlannedChange {
-            request: "none (not synchronised)".into(),
-            objects: 0,
-            detail: format!("{} selected users were never synchronised from AD (or, for ClearImmutableId, still are): nothing to do", c.skipped),
-        });
-    }
-    if !c.waiting.is_empty() {
-        report.changes.push(plan::PlannedChange {
-            request: "none (waiting)".into(),
-            objects: 0,
-            detail: format!(
-                "{} users are still synchronised: move their AD objects out of sync scope first (e.g. {})",
-                c.waiting.len(),
-                c.waiting.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
-            ),
-        });
-    }
-    for upn in &sel.missing {
-        report.changes.push(plan::PlannedChange {
-            request: "none (not found)".into(),
-            objects: 0,
-            detail: format!("{upn} does not exist in the tenant"),
-        });
-    }
-    report
 }

@@ -110,26 +110,10 @@ pub fn apply(
 pub trait Conditioned {
     /// The conditions, to set.
     fn conditions_mut(&mut self) -> &mut Vec<Condition>;
+    /// The generation the status describes.
+    fn observed_generation(&self) -> Option<i64>;
     /// Record the generation the status describes.
     fn set_observed_generation(&mut self, generation: Option<i64>);
-}
-
-impl Conditioned for crate::api::CloudUserConversionStatus {
-    fn conditions_mut(&mut self) -> &mut Vec<Condition> {
-        &mut self.conditions
-    }
-    fn set_observed_generation(&mut self, generation: Option<i64>) {
-        self.observed_generation = generation;
-    }
-}
-
-impl Conditioned for crate::api::CloudGroupConversionStatus {
-    fn conditions_mut(&mut self) -> &mut Vec<Condition> {
-        &mut self.conditions
-    }
-    fn set_observed_generation(&mut self, generation: Option<i64>) {
-        self.observed_generation = generation;
-    }
 }
 
 /// The status being built in one pass of a conversion, and the Events that go with it.

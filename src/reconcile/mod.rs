@@ -8,13 +8,15 @@ pub mod link_audit;
 pub mod outcome;
 pub mod permissions;
 pub mod remedy;
+pub mod resource;
+pub mod rollout;
 pub mod settle;
 pub mod tenant;
 pub mod user;
 pub mod validate;
 
 pub use outcome::{
-    EventType, GUARD_INTERVAL, Outcome, ReconcileError, ReconcileEvent, Retry, Stall,
+    EventType, GUARD_INTERVAL, Outcome, ReconcileError, ReconcileEvent, Retry, RevertOutcome, Stall,
 };
 pub use validate::SpecError;
 

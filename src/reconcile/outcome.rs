@@ -145,3 +145,33 @@ impl Stall {
         }
     }
 }
+
+/// The result of a revert pass.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RevertOutcome {
+    /// Everything undone (`n` objects changed in this pass).
+    Done(i64),
+    /// Entra refuses to hand users back while the tenant blocks hard-match takeover.
+    Blocked(String),
+    /// Some objects failed; try again later.
+    Failed(String),
+    /// Graph refused for lack of an application permission: the message names it.
+    MissingPermission(String),
+}
+
+impl RevertOutcome {
+    /// The `Stalled` reason and message of a revert that did not finish.
+    pub fn stall(self) -> Stall {
+        match self {
+            RevertOutcome::Done(n) => {
+                Stall::fixable(crate::reasons::REVERTED, format!("{n} objects reverted"))
+            }
+            RevertOutcome::MissingPermission(m) => {
+                Stall::fixable(crate::reasons::MISSING_PERMISSION, m)
+            }
+            RevertOutcome::Blocked(m) | RevertOutcome::Failed(m) => {
+                Stall::fixable(crate::reasons::REVERT_INCOMPLETE, m)
+            }
+        }
+    }
+}

@@ -4,6 +4,9 @@
 use crate::api::tenant::TenantSyncPolicySpec;
 use crate::graph::{ErrorCategory, GraphError};
 
+use super::RevertOutcome;
+use super::permissions::to_grant;
+
 fn client_id(spec: &TenantSyncPolicySpec) -> String {
     let c = &spec.credentials;
     c.client_secret
@@ -57,7 +60,7 @@ pub fn stall_message(
         ErrorCategory::MissingPermission => format!(
             "grant the application permission {} to application {} and grant admin consent{}",
             e.operation()
-                .map(|o| super::permissions::to_grant(o, needed))
+                .map(|o| to_grant(o, needed))
                 .unwrap_or("required"),
             client_id(spec),
             if needed.is_empty() {
@@ -69,4 +72,16 @@ pub fn stall_message(
         _ => "see the message; the operator retries every 5 minutes".to_string(),
     };
     format!("{e}. Fix: {fix}")
+}
+
+/// A revert Graph refused for a missing permission, naming the one of `needed` to grant.
+pub(crate) fn missing_permission(e: &GraphError, needed: &[&'static str]) -> Option<RevertOutcome> {
+    if e.category() != ErrorCategory::MissingPermission {
+        return None;
+    }
+    let grant = e.operation().map_or("required", |o| to_grant(o, needed));
+    Some(RevertOutcome::MissingPermission(format!(
+        "{e}. Fix: grant the application permission {grant} and grant admin consent (undoing this resource needs {}); the operator retries every 5 minutes",
+        needed.join(", ")
+    )))
 }

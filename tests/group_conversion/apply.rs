@@ -229,8 +229,8 @@ fn the_example_and_the_cel_rules() {
 #[tokio::test]
 async fn revert_switches_groups_back_and_removes_the_owners_it_added() {
     use entra_cloud_operator::reconcile::Context;
+    use entra_cloud_operator::reconcile::RevertOutcome;
     use entra_cloud_operator::reconcile::group::revert;
-    use entra_cloud_operator::reconcile::user::revert::RevertOutcome;
     let emu = start(config(20, 5)).await;
     grant(&emu, PERMISSIONS).await;
     let all = synced(&groups(&emu).await);

@@ -12,7 +12,7 @@ use entra_cloud_operator::graph::{
     Credential, GraphClient, GraphConfig, Operation, RequestObserver, SecretString,
 };
 use entra_cloud_operator::journal::{FileJournal, ResourceKey};
-use entra_cloud_operator::reconcile::user::revert::RevertOutcome;
+use entra_cloud_operator::reconcile::RevertOutcome;
 use entra_cloud_operator::reconcile::{Context, group, tenant, user};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use serde_json::{Value, json};

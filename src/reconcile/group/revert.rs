@@ -8,8 +8,9 @@ use serde_json::json;
 
 use crate::graph::GraphError;
 use crate::journal::{Action, Entry, Phase, Record};
+use crate::reconcile::RevertOutcome;
 use crate::reconcile::permissions;
-use crate::reconcile::user::revert::{RevertOutcome, missing_permission};
+use crate::reconcile::remedy::missing_permission;
 use crate::reconcile::{Context, ReconcileError};
 
 /// What one group needs undone.

@@ -298,35 +298,21 @@ pub(super) async fn journaled(
     Ok(result)
 }
 
-/// The hook after the plan decided, in `Apply` while a wave runs, users wait for their soft
-/// delete or all is converted: with `RestoreDeleted`, move the next wave's AD objects out of
-/// sync scope; with `afterConversion`, disable or move the AD objects of converted users.
-#[allow(clippy::too_many_arguments)]
+/// The follow-up of a pass that acts (a wave runs, users wait for their soft delete, or all
+/// is converted), in `Apply`: with `RestoreDeleted`, move the next wave's AD objects (`size`
+/// of the `waiting` users) out of sync scope; with `afterConversion`, disable or move the AD
+/// objects of converted users. Returns how many AD changes failed.
 pub async fn after_decide(
-    ctx: &Context<'_>,
-    spec: &crate::api::user::CloudUserConversionSpec,
-    tenant_id: &str,
+    cx: &crate::reconcile::rollout::Cx<'_, crate::api::user::CloudUserConversionSpec>,
     dir: &Directory,
     selection: &Selection,
-    classified: &super::plan::Classified<'_>,
-    step: &super::plan::Step<'_>,
+    waiting: &[String],
+    size: usize,
     pass: &mut crate::reconcile::health::Pass<crate::api::user::CloudUserConversionStatus>,
 ) -> Result<usize, ReconcileError> {
-    use super::plan::Step;
     use crate::api::active_directory::AfterConversion;
-    if spec.mode != crate::api::common::ConversionMode::Apply
-        || !matches!(
-            step,
-            Step::Wave { .. } | Step::WaitForSoftDelete | Step::Converged
-        )
-    {
-        return Ok(0);
-    }
-    let size = if pass.status.waves_completed == 0 && spec.rollout.canary > 0 {
-        spec.rollout.canary
-    } else {
-        spec.rollout.wave_size
-    };
+    let (ctx, spec, tenant_id) = (cx.ctx, cx.spec.spec, cx.tenant.tenant_id.as_str());
+    let size = i64::try_from(size).unwrap_or(i64::MAX);
     let mut entries = ctx.journal.entries_for(&ctx.resource).await?;
     // Changes a stop left without an outcome are settled first by reading the directory back.
     let mut settled = 0;
@@ -337,19 +323,9 @@ pub async fn after_decide(
         entries = ctx.journal.entries_for(&ctx.resource).await?;
     }
     let mut failures = Vec::new();
-    if spec.method == crate::api::user::UserConversionMethod::RestoreDeleted
-        && !classified.waiting.is_empty()
+    if spec.method == crate::api::user::UserConversionMethod::RestoreDeleted && !waiting.is_empty()
     {
-        let m = move_waiting(
-            ctx,
-            tenant_id,
-            dir,
-            selection,
-            &classified.waiting,
-            &entries,
-            size,
-        )
-        .await?;
+        let m = move_waiting(ctx, tenant_id, dir, selection, waiting, &entries, size).await?;
         if m.moved > 0 {
             pass.events.push(crate::reconcile::ReconcileEvent::normal(
                 crate::reasons::MOVED_OUT_OF_SYNC_SCOPE,

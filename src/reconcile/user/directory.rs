@@ -3,15 +3,12 @@
 //! audit the AD ↔ Entra link of the selected users into `status.linkAudit`.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use crate::ad::AdClient;
 use crate::api::active_directory::AfterConversion;
 use crate::api::user::{CloudUserConversionSpec, CloudUserConversionStatus};
-use crate::reasons::INVALID_SPEC;
-use crate::reconcile::GUARD_INTERVAL;
 use crate::reconcile::link_audit::{self, AuditError, AuditReport};
-use crate::reconcile::{Context, ReconcileError, ReconcileEvent};
+use crate::reconcile::{Context, ReconcileError, ReconcileEvent, Stall};
 
 use super::select::Selection;
 
@@ -29,8 +26,8 @@ pub enum Prepared {
     Absent,
     /// Connected, bound and audited.
     Ready(Box<Directory>),
-    /// Stall with this reason and message, looking again after the delay (if any).
-    Stall(&'static str, String, Option<Duration>),
+    /// Stall: the connection or its Secret needs a human.
+    Stall(Stall),
 }
 
 /// Connect, bind and audit. Reads only, on both sides.
@@ -45,34 +42,28 @@ pub async fn prepare(
         None => {
             status.link_audit = None;
             if spec.after_conversion != AfterConversion::Keep {
-                return Ok(Prepared::Stall(
-                    INVALID_SPEC,
-                    format!(
-                        "spec.afterConversion: {:?} acts on the AD objects, but TenantSyncPolicy {} has no spec.activeDirectory; add the connection there or set afterConversion: Keep",
-                        spec.after_conversion, spec.tenant_ref.name
-                    ),
-                    None,
-                ));
+                return Ok(Prepared::Stall(Stall::invalid_spec(format!(
+                    "spec.afterConversion: {:?} acts on the AD objects, but TenantSyncPolicy {} has no spec.activeDirectory; add the connection there or set afterConversion: Keep",
+                    spec.after_conversion, spec.tenant_ref.name
+                ))));
             }
             return Ok(Prepared::Absent);
         }
         Some(Err(e)) => {
-            return Ok(Prepared::Stall(
+            return Ok(Prepared::Stall(Stall::fixable(
                 e.category().reason(),
                 e.stall_message(),
-                Some(GUARD_INTERVAL),
-            ));
+            )));
         }
         Some(Ok(s)) => s,
     };
     let client = match AdClient::connect(settings).await {
         Ok(c) => c,
         Err(e) => {
-            return Ok(Prepared::Stall(
+            return Ok(Prepared::Stall(Stall::fixable(
                 e.category().reason(),
                 e.stall_message(),
-                Some(GUARD_INTERVAL),
-            ));
+            )));
         }
     };
     let scope: BTreeSet<String> = selection
@@ -86,18 +77,16 @@ pub async fn prepare(
             return Err(ReconcileError::Graph(e));
         }
         Err(AuditError::Graph(e)) => {
-            return Ok(Prepared::Stall(
+            return Ok(Prepared::Stall(Stall::fixable(
                 e.category().reason(),
                 format!("link audit: reading the synchronised users failed: {e}"),
-                Some(GUARD_INTERVAL),
-            ));
+            )));
         }
         Err(AuditError::Ad(e)) => {
-            return Ok(Prepared::Stall(
+            return Ok(Prepared::Stall(Stall::fixable(
                 e.category().reason(),
                 format!("link audit: {}", e.stall_message()),
-                Some(GUARD_INTERVAL),
-            ));
+            )));
         }
     };
     let before = status.link_audit.as_ref().map(|a| a.mismatched);

@@ -1,42 +1,35 @@
-//! What to do next for a `CloudUserConversion`, from the selection, the journal and the last
-//! status. Pure: no I/O.
+//! How a `CloudUserConversion`'s selection is sorted for the rollout engine, and the requests
+//! `plan` shows for it. Pure: no I/O.
 
-use std::time::Duration;
-
-use crate::api::common::{ConversionMode, parse_duration};
-use crate::api::tenant::DriftPolicy;
-use crate::api::user::{CloudUserConversionSpec, CloudUserConversionStatus, UserConversionMethod};
+use crate::api::user::{CloudUserConversionSpec, UserConversionMethod};
+use crate::guid::IdSet;
+use crate::reconcile::rollout::plan::{Classified, Step, Todo};
+use crate::reconcile::tenant::plan::PlannedChange;
 
 use super::select::{Candidate, Selection};
-use crate::guid::IdSet;
 
-/// The selection sorted by what it needs.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Classified<'a> {
-    /// Users to convert (or, for `ClearImmutableId` and after a switch, to clear).
-    pub pending: Vec<&'a Candidate>,
-    /// Users already as declared.
-    pub converted: i64,
-    /// Users with nothing to do (never synchronised; for `ClearImmutableId`, still synchronised).
-    pub skipped: i64,
-    /// Users this resource converted that AD took back.
-    pub drifted: Vec<&'a Candidate>,
-    /// `RestoreDeleted`: users still synchronised, waiting for their soft delete.
-    pub waiting: Vec<String>,
-}
-
-/// Sort the selection. `applied` holds the ids this resource switched before (journal).
-pub fn classify<'a>(
+/// Sort the selection: users to convert (or, for `ClearImmutableId` and after a switch, to
+/// clear) in id order, then those AD took back; each by its index in the selection (a wave of
+/// 100,000 users is not copied). `applied` holds the ids this resource switched before
+/// (journal).
+pub fn classify(
     spec: &CloudUserConversionSpec,
-    sel: &'a Selection,
+    sel: &Selection,
     applied: &IdSet,
-) -> Classified<'a> {
+) -> Classified<usize> {
     let mut c = Classified::default();
-    for cand in sel.candidates.values() {
+    let mut drifted = Vec::new();
+    for (index, cand) in sel.candidates.values().enumerate() {
+        let pending = |c: &mut Classified<usize>| {
+            c.work.push(Todo {
+                item: index,
+                drifted: false,
+            })
+        };
         match spec.method {
             UserConversionMethod::RestoreDeleted => {
                 if cand.deleted || (cand.formerly_synced && cand.immutable_id.is_some()) {
-                    c.pending.push(cand);
+                    pending(&mut c);
                 } else if cand.synced {
                     // Its AD object has not left sync scope yet: someone else moves it; Entra
                     // soft-deletes the user at the next sync cycle.
@@ -50,13 +43,16 @@ pub fn classify<'a>(
             UserConversionMethod::SourceOfAuthority => {
                 if cand.synced || cand.rolled_back {
                     if applied.contains(&cand.id) {
-                        c.drifted.push(cand);
+                        drifted.push(Todo {
+                            item: index,
+                            drifted: true,
+                        });
                     } else {
-                        c.pending.push(cand);
+                        pending(&mut c);
                     }
                 } else if cand.formerly_synced {
                     if spec.clear_immutable_id && cand.immutable_id.is_some() {
-                        c.pending.push(cand);
+                        pending(&mut c);
                     } else {
                         c.converted += 1;
                     }
@@ -66,7 +62,7 @@ pub fn classify<'a>(
             }
             UserConversionMethod::ClearImmutableId => {
                 if cand.formerly_synced && cand.immutable_id.is_some() {
-                    c.pending.push(cand);
+                    pending(&mut c);
                 } else if cand.formerly_synced {
                     c.converted += 1;
                 } else {
@@ -75,104 +71,97 @@ pub fn classify<'a>(
             }
         }
     }
+    c.work.extend(drifted);
     c
 }
 
-/// The next step.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Step<'a> {
-    /// `mode: Plan`: report only.
-    Report,
-    /// More objects than `maxObjects`.
-    BlastRadiusExceeded(i64),
-    /// The rollout halted on failures; waits for a spec change.
-    Halted,
-    /// Waiting between waves.
-    Pause(Duration),
-    /// Convert these users (the canary when `canary`).
-    Wave {
-        /// The users (borrowed from the selection: a wave of 100,000 is not copied).
-        users: Vec<&'a Candidate>,
-        /// Whether it is the canary wave.
-        canary: bool,
-    },
-    /// Drift, `Report` declared: wait for a human.
-    ReportDrift,
-    /// `RestoreDeleted`: waiting for Entra to soft-delete users whose AD objects leave scope.
-    WaitForSoftDelete,
-    /// Everything as declared.
-    Converged,
+/// The users at `indexes` of the selection.
+pub fn users<'a>(
+    sel: &'a Selection,
+    indexes: impl IntoIterator<Item = &'a usize> + 'a,
+) -> impl Iterator<Item = &'a Candidate> + 'a {
+    indexes.into_iter().filter_map(|&i| sel.candidates.at(i))
 }
 
-/// Decide the next step. `fresh`: the status describes another generation (or none).
-pub fn decide<'a>(
+/// The requests `apply` would send for the pending users, and what is left alone.
+pub fn describe(
     spec: &CloudUserConversionSpec,
-    c: &Classified<'a>,
-    status: &CloudUserConversionStatus,
-    drift: DriftPolicy,
-    fresh: bool,
-    now: jiff::Timestamp,
-) -> Step<'a> {
-    let selected =
-        c.pending.len() as i64 + c.converted + c.drifted.len() as i64 + c.waiting.len() as i64;
-    if selected > spec.rollout.max_objects {
-        return Step::BlastRadiusExceeded(selected);
-    }
-    if spec.mode == ConversionMode::Plan {
-        return Step::Report;
-    }
-    if !fresh && status.phase.as_deref() == Some("Halted") {
-        return Step::Halted;
-    }
-    let drifted: &[&'a Candidate] = if drift == DriftPolicy::Remediate {
-        &c.drifted
-    } else {
-        &[]
-    };
-    if c.pending.is_empty() && drifted.is_empty() {
-        return if !c.drifted.is_empty() {
-            Step::ReportDrift
-        } else if !c.waiting.is_empty() {
-            Step::WaitForSoftDelete
-        } else {
-            Step::Converged
+    sel: &Selection,
+    c: &Classified<usize>,
+    step: &Step<usize>,
+) -> Vec<PlannedChange> {
+    let mut changes = Vec::new();
+    let pending: Vec<&Candidate> = users(sel, c.pending()).collect();
+    if !pending.is_empty() && !matches!(step, Step::BlastRadiusExceeded { .. }) {
+        let request = match spec.method {
+            UserConversionMethod::ClearImmutableId => {
+                "PATCH /users/{id} onPremisesImmutableId=null"
+            }
+            UserConversionMethod::RestoreDeleted => {
+                "POST /directory/deletedItems/{id}/restore, then PATCH /users/{id} onPremisesImmutableId=null"
+            }
+            UserConversionMethod::SourceOfAuthority => {
+                "PATCH /users/{id}/onPremisesSyncBehavior isCloudManaged=true"
+            }
         };
+        let sample: Vec<String> = pending.iter().take(5).map(|u| u.upn.clone()).collect();
+        changes.push(PlannedChange {
+            request: request.into(),
+            objects: pending.len() as i64,
+            detail: format!("e.g. {}", sample.join(", ")),
+        });
     }
-    let waves_done = if fresh { 0 } else { status.waves_completed };
-    if waves_done > 0
-        && let Some(last) = &status.last_wave_at
-    {
-        let pause = parse_duration(&spec.rollout.pause_between_waves).unwrap_or_default();
-        let since = now.duration_since(last.0).unsigned_abs();
-        if since < pause && last.0 <= now {
-            return Step::Pause(pause - since);
-        }
+    let drifted: Vec<String> = users(sel, c.drifted()).map(|u| u.upn.clone()).collect();
+    if !drifted.is_empty() {
+        changes.push(PlannedChange {
+            request: "PATCH /users/{id}/onPremisesSyncBehavior isCloudManaged=true (only with drift: Remediate)".into(),
+            objects: drifted.len() as i64,
+            detail: format!("taken back by AD; e.g. {}", drifted.iter().take(5).cloned().collect::<Vec<_>>().join(", ")),
+        });
     }
-    let canary = waves_done == 0 && spec.rollout.canary > 0;
-    let size = if canary {
-        spec.rollout.canary
-    } else {
-        spec.rollout.wave_size
-    };
-    let users = c
-        .pending
-        .iter()
-        .chain(drifted)
-        .take(usize::try_from(size).unwrap_or(usize::MAX))
-        .copied()
-        .collect();
-    Step::Wave { users, canary }
+    for x in &sel.excluded {
+        changes.push(PlannedChange {
+            request: "none (excluded)".into(),
+            objects: 0,
+            detail: format!("{}: {}", x.user_principal_name, x.reason),
+        });
+    }
+    if c.skipped > 0 {
+        changes.push(PlannedChange {
+            request: "none (not synchronised)".into(),
+            objects: 0,
+            detail: format!("{} selected users were never synchronised from AD (or, for ClearImmutableId, still are): nothing to do", c.skipped),
+        });
+    }
+    if !c.waiting.is_empty() {
+        changes.push(PlannedChange {
+            request: "none (waiting)".into(),
+            objects: 0,
+            detail: format!(
+                "{} users are still synchronised: move their AD objects out of sync scope first (e.g. {})",
+                c.waiting.len(),
+                c.waiting.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    for upn in &sel.missing {
+        changes.push(PlannedChange {
+            request: "none (not found)".into(),
+            objects: 0,
+            detail: format!("{upn} does not exist in the tenant"),
+        });
+    }
+    changes
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-    fn spec(mode: &str, method: &str, extra: serde_json::Value) -> CloudUserConversionSpec {
+    fn spec(method: &str, extra: serde_json::Value) -> CloudUserConversionSpec {
         let mut v = serde_json::json!({
-            "tenantRef": {"name": "contoso"}, "mode": mode, "method": method,
+            "tenantRef": {"name": "contoso"}, "mode": "Apply", "method": method,
             "selector": {"domains": ["contoso.com"]},
             "rollout": {"maxObjects": 10, "waveSize": 3, "canary": 1, "pauseBetweenWaves": "10m"}
         });
@@ -204,8 +193,8 @@ mod tests {
         }
     }
 
-    fn ts(s: i64) -> jiff::Timestamp {
-        jiff::Timestamp::from_second(1_800_000_000 + s).unwrap()
+    fn ids<'a>(s: &'a Selection, it: impl Iterator<Item = &'a usize> + 'a) -> Vec<&'a str> {
+        users(s, it).map(|c| c.id.as_str()).collect()
     }
 
     #[test]
@@ -218,116 +207,80 @@ mod tests {
         ]);
         let applied: IdSet = ["d"].into_iter().collect();
         let soa = classify(
-            &spec("Apply", "SourceOfAuthority", serde_json::json!({})),
+            &spec("SourceOfAuthority", serde_json::json!({})),
             &s,
             &applied,
         );
+        assert_eq!(ids(&s, soa.pending()), vec!["a"]);
         assert_eq!(
-            soa.pending
-                .iter()
-                .map(|c| c.id.as_str())
-                .collect::<Vec<_>>(),
-            vec!["a"]
+            (soa.converted, soa.skipped, soa.drifted().count()),
+            (1, 1, 1)
         );
-        assert_eq!((soa.converted, soa.skipped, soa.drifted.len()), (1, 1, 1));
         let soa_clear = classify(
             &spec(
-                "Apply",
                 "SourceOfAuthority",
                 serde_json::json!({"clearImmutableId": true}),
             ),
             &s,
             &applied,
         );
-        assert_eq!(soa_clear.pending.len(), 2, "b still has its ImmutableID");
+        assert_eq!(
+            soa_clear.pending().count(),
+            2,
+            "b still has its ImmutableID"
+        );
         let clear = classify(
-            &spec("Apply", "ClearImmutableId", serde_json::json!({})),
+            &spec("ClearImmutableId", serde_json::json!({})),
             &s,
             &IdSet::default(),
         );
-        assert_eq!(
-            clear
-                .pending
-                .iter()
-                .map(|c| c.id.as_str())
-                .collect::<Vec<_>>(),
-            vec!["b"]
-        );
+        assert_eq!(ids(&s, clear.pending()), vec!["b"]);
         assert_eq!(clear.skipped, 3);
     }
 
     #[test]
-    fn waves_canary_pause_and_guards() {
-        let s = sel((0..8)
-            .map(|i| cand(&format!("u{i}"), true, false, true))
-            .collect());
-        let sp = spec("Apply", "SourceOfAuthority", serde_json::json!({}));
-        let c = classify(&sp, &s, &IdSet::default());
-        let mut st = CloudUserConversionStatus::default();
-        match decide(&sp, &c, &st, DriftPolicy::Report, true, ts(0)) {
-            Step::Wave { users, canary } => assert_eq!((users.len(), canary), (1, true)),
-            other => panic!("{other:?}"),
-        }
-        st.waves_completed = 1;
-        st.last_wave_at = Some(Time(ts(0)));
-        assert_eq!(
-            decide(&sp, &c, &st, DriftPolicy::Report, false, ts(60)),
-            Step::Pause(Duration::from_secs(540))
+    fn drifted_users_come_after_the_pending_ones() {
+        let s = sel(vec![
+            cand("a", true, false, true),
+            cand("b", true, false, true),
+            cand("c", true, false, true),
+        ]);
+        let applied: IdSet = ["a"].into_iter().collect();
+        let c = classify(
+            &spec("SourceOfAuthority", serde_json::json!({})),
+            &s,
+            &applied,
         );
-        match decide(&sp, &c, &st, DriftPolicy::Report, false, ts(600)) {
-            Step::Wave { users, canary } => assert_eq!((users.len(), canary), (3, false)),
-            other => panic!("{other:?}"),
-        }
-        st.phase = Some("Halted".into());
-        assert_eq!(
-            decide(&sp, &c, &st, DriftPolicy::Report, false, ts(600)),
-            Step::Halted
-        );
-        assert!(
-            matches!(
-                decide(&sp, &c, &st, DriftPolicy::Report, true, ts(600)),
-                Step::Wave { .. }
-            ),
-            "a spec change resumes"
-        );
-        let plan = spec("Plan", "SourceOfAuthority", serde_json::json!({}));
-        assert_eq!(
-            decide(&plan, &c, &st, DriftPolicy::Report, true, ts(0)),
-            Step::Report
-        );
-        let big = sel((0..11)
-            .map(|i| cand(&format!("u{i}"), true, false, true))
-            .collect());
-        let cb = classify(&sp, &big, &IdSet::default());
-        assert_eq!(
-            decide(&plan, &cb, &st, DriftPolicy::Report, true, ts(0)),
-            Step::BlastRadiusExceeded(11)
-        );
+        let order: Vec<(&str, bool)> = c
+            .work
+            .iter()
+            .map(|t| {
+                (
+                    s.candidates.at(t.item).map_or("", |c| c.id.as_str()),
+                    t.drifted,
+                )
+            })
+            .collect();
+        assert_eq!(order, vec![("b", false), ("c", false), ("a", true)]);
     }
 
     #[test]
-    fn drift_is_reported_or_remediated() {
+    fn restore_deleted_waits_for_synchronised_users() {
+        let mut deleted = cand("a", false, true, true);
+        deleted.deleted = true;
         let s = sel(vec![
-            cand("a", true, false, true),
-            cand("b", false, true, true),
+            deleted,
+            cand("b", true, false, true),
+            cand("c", false, true, false),
         ]);
-        let applied: IdSet = ["a"].into_iter().collect();
-        let sp = spec("Apply", "SourceOfAuthority", serde_json::json!({}));
-        let c = classify(&sp, &s, &applied);
-        let st = CloudUserConversionStatus::default();
-        assert_eq!(
-            decide(&sp, &c, &st, DriftPolicy::Report, false, ts(0)),
-            Step::ReportDrift
+        let c = classify(
+            &spec("RestoreDeleted", serde_json::json!({})),
+            &s,
+            &IdSet::default(),
         );
-        assert!(matches!(
-            decide(&sp, &c, &st, DriftPolicy::Remediate, false, ts(0)),
-            Step::Wave { .. }
-        ));
-        let converged = sel(vec![cand("b", false, true, true)]);
-        let none = classify(&sp, &converged, &applied);
-        assert_eq!(
-            decide(&sp, &none, &st, DriftPolicy::Report, false, ts(0)),
-            Step::Converged
-        );
+        assert_eq!(ids(&s, c.pending()), vec!["a"]);
+        assert_eq!(c.waiting, vec!["b@contoso.com".to_string()]);
+        assert_eq!((c.converted, c.skipped), (1, 0));
+        assert_eq!(c.pending_count(), 2, "waiting users are pending too");
     }
 }

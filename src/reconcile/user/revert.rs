@@ -10,51 +10,11 @@ use serde_json::json;
 
 use crate::graph::{ErrorCategory, GraphClient, GraphError};
 use crate::journal::{Action, Entry, Phase, Record};
-use crate::reconcile::permissions::{self, to_grant};
+use crate::reconcile::permissions;
 use crate::reconcile::{Context, ReconcileError};
 
-/// The result of a revert pass.
-#[derive(Debug, PartialEq, Eq)]
-pub enum RevertOutcome {
-    /// Everything undone (`n` objects changed in this pass).
-    Done(i64),
-    /// Entra refuses to hand users back while the tenant blocks hard-match takeover.
-    Blocked(String),
-    /// Some objects failed; try again later.
-    Failed(String),
-    /// Graph refused for lack of an application permission: the message names it.
-    MissingPermission(String),
-}
-
-impl RevertOutcome {
-    /// The `Stalled` reason and message of a revert that did not finish.
-    pub fn stall(self) -> crate::reconcile::Stall {
-        use crate::reconcile::Stall;
-        match self {
-            RevertOutcome::Done(n) => {
-                Stall::fixable(crate::reasons::REVERTED, format!("{n} objects reverted"))
-            }
-            RevertOutcome::MissingPermission(m) => {
-                Stall::fixable(crate::reasons::MISSING_PERMISSION, m)
-            }
-            RevertOutcome::Blocked(m) | RevertOutcome::Failed(m) => {
-                Stall::fixable(crate::reasons::REVERT_INCOMPLETE, m)
-            }
-        }
-    }
-}
-
-/// A revert Graph refused for a missing permission, naming the one of `needed` to grant.
-pub(crate) fn missing_permission(e: &GraphError, needed: &[&'static str]) -> Option<RevertOutcome> {
-    if e.category() != ErrorCategory::MissingPermission {
-        return None;
-    }
-    let grant = e.operation().map_or("required", |o| to_grant(o, needed));
-    Some(RevertOutcome::MissingPermission(format!(
-        "{e}. Fix: grant the application permission {grant} and grant admin consent (undoing this resource needs {}); the operator retries every 5 minutes",
-        needed.join(", ")
-    )))
-}
+pub use crate::reconcile::RevertOutcome;
+use crate::reconcile::remedy::missing_permission;
 
 /// What one object needs undone.
 #[derive(Debug, Default, Clone)]

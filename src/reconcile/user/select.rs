@@ -77,6 +77,11 @@ impl Candidates {
         self.position(id).map(|i| &mut self.sorted[i])
     }
 
+    /// The user at `index` in id order (as [`Candidates::values`] yields them).
+    pub fn at(&self, index: usize) -> Option<&Candidate> {
+        self.sorted.get(index)
+    }
+
     /// Every user, by object id.
     pub fn values(&self) -> std::slice::Iter<'_, Candidate> {
         self.sorted.iter()

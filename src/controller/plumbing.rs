@@ -1,85 +1,21 @@
-//! The `TenantSyncPolicy` controller: resolve credentials, run the Kubernetes-free reconciler,
-//! publish its Events, write its status by server-side apply, requeue.
+//! The controller plumbing every kind shares: publishing a pass's Events, writing a status by
+//! server-side apply, the metric label of a status, and what to do after a failed pass.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType as KubeEventType};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 use serde_json::json;
 use tracing::{info, warn};
 
+use crate::api::API_VERSION;
 use crate::api::conditions as cond;
-use crate::api::tenant::TenantSyncPolicyStatus;
-use crate::api::{API_VERSION, TenantSyncPolicy};
 use crate::journal::ResourceKey;
-use crate::reconcile::tenant::{self as rec, Input, validate};
-use crate::reconcile::{EventType, Stall};
+use crate::reconcile::EventType;
 
-use super::credentials::CredentialProblem;
 use super::{Context, Error, FIELD_MANAGER};
-
-const KIND: &str = rec::KIND;
-
-/// Reconcile one `TenantSyncPolicy`.
-pub async fn reconcile(obj: Arc<TenantSyncPolicy>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let started = Instant::now();
-    let ns = obj.namespace().unwrap_or_else(|| "default".into());
-    let name = obj.name_any();
-    let key = ResourceKey {
-        kind: KIND.into(),
-        namespace: ns.clone(),
-        name: name.clone(),
-    };
-    if obj.meta().deletion_timestamp.is_some() {
-        // Nothing to undo for a tenant policy: the journal stays, the tenant stays as it is.
-        ctx.guard.forget(&key);
-        return Ok(Action::await_change());
-    }
-    let input = Input {
-        spec: &obj.spec,
-        generation: obj.metadata.generation,
-        status: obj.status.as_ref(),
-    };
-    let now = ctx.clock.now();
-    let outcome = if let Err(e) = validate::validate(&obj.spec) {
-        rec::stall(input, now, Stall::invalid_spec(e.to_string()))
-    } else {
-        match ctx.graph_for(&obj).await {
-            Err(CredentialProblem::Stall(s)) => rec::stall(input, now, s),
-            Err(CredentialProblem::Transient(e)) => return Err(Error::Kube(e)),
-            Ok(graph) => {
-                let journal = ctx.journal_for(&key).await;
-                let ad = super::directory::active_directory(&ctx.client, &obj).await?;
-                let rctx = rec::Context {
-                    graph: &graph,
-                    journal: journal.as_ref(),
-                    resource: key.clone(),
-                    concurrency: ctx.options.concurrency,
-                    now,
-                    guard: &ctx.guard,
-                    ad: ad.as_ref(),
-                };
-                rec::reconcile(input, &rctx).await?
-            }
-        }
-    };
-
-    publish(&ctx, &obj.object_ref(&()), &key, &outcome.events).await;
-
-    let old = obj.status.clone().unwrap_or_default();
-    record_metrics(&ctx, &ns, &name, &old, &outcome.status, started.elapsed());
-    if obj.status.as_ref() != Some(&outcome.status) {
-        patch_status::<TenantSyncPolicy>(&ctx, &ns, &name, &outcome.status).await?;
-    }
-    ctx.reset_failures(&key.to_string()).await;
-    Ok(match outcome.requeue_after {
-        Some(d) => Action::requeue(ctx.clock.real(d)),
-        None => Action::await_change(),
-    })
-}
 
 /// Publish the pass's Events about `oref` (failures to publish are logged, not fatal).
 pub async fn publish(
@@ -145,31 +81,6 @@ pub fn result_label(
     } else {
         "progressing"
     }
-}
-
-fn record_metrics(
-    ctx: &Context,
-    ns: &str,
-    name: &str,
-    old: &TenantSyncPolicyStatus,
-    new: &TenantSyncPolicyStatus,
-    took: Duration,
-) {
-    let c = &new.conditions;
-    ctx.metrics.reconciled(KIND, result_label(c), took);
-    let cleared = |s: &TenantSyncPolicyStatus| s.immutable_ids.map(|i| i.cleared).unwrap_or(0);
-    let converted = (cleared(new) - cleared(old)).max(0) as u64;
-    let failed = new.immutable_ids.map(|i| i.failed).unwrap_or(0).max(0) as u64;
-    ctx.metrics.objects(KIND, converted, failed);
-    ctx.metrics
-        .drift(ns, name, cond::is_true(c, cond::DRIFT_DETECTED));
-}
-
-/// What to do after a failed pass: throttling waits as Graph asked; transient failures back
-/// off exponentially (5 s doubling to 5 min, jittered) per resource. Permanent problems never
-/// get here: they end the pass with `Stalled`.
-pub fn error_policy(obj: Arc<TenantSyncPolicy>, err: &Error, ctx: Arc<Context>) -> Action {
-    requeue_after_error(obj.as_ref(), err, &ctx)
 }
 
 /// The error policy of every kind: count the failure, then wait as [`backoff_for`] says.

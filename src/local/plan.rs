@@ -1,0 +1,235 @@
+//! `plan` over manifests: what `apply` would do, from reads only. A conversion's plan is the
+//! rollout engine's own decision ([`Reconciled::preview`]: the same observation,
+//! classification and step a pass takes), and a tenant's is the tenant reconciler's, so the
+//! plan shown is the plan applied.
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+
+use crate::api::TenantSyncPolicy;
+use crate::api::tenant::TenantSyncPolicyStatus;
+use crate::journal::{Entry, FileJournal, Journal, JournalError, Record, ResourceKey};
+use crate::reconcile::resource::Reconciled;
+use crate::reconcile::tenant::{observe, plan};
+use crate::reconcile::{Context, tenant};
+
+use super::manifests::Manifests;
+use super::runner::{RunOptions, key_of, tenant_client, tenant_not_found, tenant_of};
+
+/// What `plan` found for one resource.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanReport {
+    /// `TenantSyncPolicy`, `CloudUserConversion` or `CloudGroupConversion`.
+    pub kind: String,
+    /// `namespace/name`.
+    pub resource: String,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Observed state, when Graph could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<TenantSyncPolicyStatus>,
+    /// The next step, in words.
+    pub next_step: String,
+    /// The changes it leads to.
+    pub changes: Vec<plan::PlannedChange>,
+    /// Why nothing could be planned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// The AD ↔ Entra link audit (with `activeDirectory`), every finding listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_audit: Option<crate::api::active_directory::LinkAudit>,
+}
+
+impl PlanReport {
+    fn new<R: Reconciled>(obj: &R) -> Self {
+        let key = key_of(obj);
+        PlanReport {
+            kind: key.kind,
+            resource: format!("{}/{}", key.namespace, key.name),
+            tenant_id: String::new(),
+            observed: None,
+            next_step: String::new(),
+            changes: Vec::new(),
+            problem: None,
+            link_audit: None,
+        }
+    }
+}
+
+/// Observe each user and group conversion and tenant, and say what `apply` would change.
+/// Sends only reads; the journal is read (what earlier runs did), never written.
+pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
+    let journal = match ReadOnly::open(opts) {
+        Ok(j) => j,
+        Err(e) => {
+            let problem = format!("reading the journal: {e}");
+            return every(&manifests)
+                .map(|mut r| {
+                    r.problem = Some(problem.clone());
+                    r
+                })
+                .collect();
+        }
+    };
+    let mut out = Vec::new();
+    for loaded in &manifests.users {
+        out.push(plan_conversion(&loaded.resource, &manifests, opts, &journal).await);
+    }
+    for loaded in &manifests.tenants {
+        out.push(plan_tenant(&loaded.resource, &manifests, opts).await);
+    }
+    for loaded in &manifests.groups {
+        out.push(plan_conversion(&loaded.resource, &manifests, opts, &journal).await);
+    }
+    out
+}
+
+/// An empty report of every resource, in plan order.
+fn every(m: &Manifests) -> impl Iterator<Item = PlanReport> + '_ {
+    let users = m.users.iter().map(|l| PlanReport::new(&l.resource));
+    let tenants = m.tenants.iter().map(|l| PlanReport::new(&l.resource));
+    let groups = m.groups.iter().map(|l| PlanReport::new(&l.resource));
+    users.chain(tenants).chain(groups)
+}
+
+/// A conversion's plan: the engine's preview of the next pass.
+async fn plan_conversion<R: Reconciled>(
+    obj: &R,
+    m: &Manifests,
+    opts: &RunOptions,
+    journal: &ReadOnly,
+) -> PlanReport {
+    let mut report = PlanReport::new(obj);
+    let Some(tenant) = tenant_of(obj, m.tenants.iter().map(|l| &l.resource)) else {
+        report.problem = Some(tenant_not_found(obj).message);
+        return report;
+    };
+    report.tenant_id = tenant.spec.tenant_id.clone();
+    if let Some(e) = obj.spec_error() {
+        report.problem = Some(e.to_string());
+        return report;
+    }
+    let graph = match tenant_client(tenant, &m.secrets, opts) {
+        Ok(g) => g,
+        Err(stall) => {
+            report.problem = Some(stall.message);
+            return report;
+        }
+    };
+    let ad = super::directory::active_directory(tenant, &m.secrets, &opts.env);
+    let guard = tenant::guard::GuardCache::default();
+    let ctx = Context {
+        graph: &graph,
+        journal,
+        resource: key_of(obj),
+        concurrency: opts.concurrency,
+        now: jiff::Timestamp::now(),
+        guard: &guard,
+        ad: ad.as_ref(),
+    };
+    match obj.preview(&tenant.spec, &ctx).await {
+        Err(e) => report.problem = Some(e.to_string()),
+        Ok(Err(stall)) => report.problem = Some(stall.message),
+        Ok(Ok(preview)) => {
+            report.next_step = preview.next_step;
+            report.changes = preview.changes;
+            report.link_audit = preview.link_audit;
+        }
+    }
+    report
+}
+
+/// A tenant's plan: observe, then the tenant reconciler's decision and requests.
+async fn plan_tenant(tsp: &TenantSyncPolicy, m: &Manifests, opts: &RunOptions) -> PlanReport {
+    let mut report = PlanReport::new(tsp);
+    report.tenant_id = tsp.spec.tenant_id.clone();
+    let graph = match tenant_client(tsp, &m.secrets, opts) {
+        Ok(g) => g,
+        Err(stall) => {
+            report.problem = Some(stall.message);
+            return report;
+        }
+    };
+    if let Some(ad) = super::directory::active_directory(tsp, &m.secrets, &opts.env) {
+        match super::directory::plan_audit(&graph, ad, None).await {
+            Ok(a) => report.link_audit = Some(a),
+            Err(p) => {
+                report.problem = Some(p);
+                return report;
+            }
+        }
+    }
+    match observe::observe(&graph).await {
+        Err(e) => report.problem = Some(e.to_string()),
+        Ok(obs) => {
+            let status = tsp.status.clone().unwrap_or_default();
+            let decision = plan::decide(&tsp.spec, &obs, &status, true, jiff::Timestamp::now());
+            report.next_step = decision.to_string();
+            report.changes = plan::describe(&tsp.spec, &obs, decision);
+            report.observed = Some(TenantSyncPolicyStatus {
+                sync_state: Some(obs.sync_state()),
+                progress: Some(obs.progress()),
+                users: Some(obs.users),
+                groups: Some(obs.groups),
+                immutable_ids: Some(obs.immutable_ids),
+                ..Default::default()
+            });
+        }
+    }
+    report
+}
+
+/// The journal as `plan` sees it: what earlier runs recorded (the file given with
+/// `--journal`, when it exists), read once; `plan` writes nothing to it.
+struct ReadOnly {
+    entries: Vec<Entry>,
+}
+
+impl ReadOnly {
+    fn open(opts: &RunOptions) -> Result<Self, JournalError> {
+        let entries = if opts.journal.exists() {
+            FileJournal::read(&opts.journal)?
+        } else {
+            Vec::new()
+        };
+        Ok(ReadOnly { entries })
+    }
+
+    fn of<'a>(&'a self, resource: &'a ResourceKey) -> impl Iterator<Item = &'a Entry> {
+        self.entries
+            .iter()
+            .filter(move |e| &e.record.resource == resource)
+    }
+}
+
+impl Journal for ReadOnly {
+    fn append<'a>(&'a self, _: &'a [Record]) -> BoxFuture<'a, Result<(), JournalError>> {
+        Box::pin(async {
+            Err(JournalError::Io {
+                path: "plan".into(),
+                source: std::io::Error::other("plan writes nothing, not even the journal"),
+            })
+        })
+    }
+
+    fn entries_for<'a>(
+        &'a self,
+        resource: &'a ResourceKey,
+    ) -> BoxFuture<'a, Result<Vec<Entry>, JournalError>> {
+        Box::pin(async move { Ok(self.of(resource).cloned().collect()) })
+    }
+
+    fn visit_for<'a>(
+        &'a self,
+        resource: &'a ResourceKey,
+        visit: &'a mut (dyn FnMut(Entry) + Send),
+    ) -> BoxFuture<'a, Result<(), JournalError>> {
+        Box::pin(async move {
+            for e in self.of(resource) {
+                visit(e.clone());
+            }
+            Ok(())
+        })
+    }
+}

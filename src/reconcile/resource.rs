@@ -1,0 +1,258 @@
+//! The one trait the shells drive: the controller, the local runner (`apply`, `plan`) and the
+//! tests run a pass, a stall or a revert of any kind through it, so none of them keeps an
+//! adapter per kind.
+
+use std::future::Future;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::ObjectMeta;
+
+use crate::api::common::OnDelete;
+use crate::api::tenant::TenantSyncPolicyStatus;
+use crate::api::{
+    CloudGroupConversion, CloudGroupConversionStatus, CloudUserConversion,
+    CloudUserConversionStatus, TenantSyncPolicy, TenantSyncPolicySpec,
+};
+
+use super::rollout::{self, Preview, Rollout};
+use super::{
+    Context, Outcome, ReconcileError, RevertOutcome, SpecError, Stall, group, tenant, user,
+};
+
+/// A custom resource the operator reconciles.
+pub trait Reconciled: Clone + serde::Serialize + Send + Sync + 'static {
+    /// Its status.
+    type Status: Clone + Default + PartialEq + serde::Serialize + Send + Sync + 'static;
+    /// The kind, as journal records and Events name it.
+    const KIND: &'static str;
+    /// What a finished revert did, after the count (e.g. "users switched back to AD …").
+    const REVERTED: &'static str;
+
+    /// `metadata`.
+    fn object_meta(&self) -> &ObjectMeta;
+    /// The status, if any.
+    fn status(&self) -> Option<&Self::Status>;
+    /// Replace the status.
+    fn set_status(&mut self, status: Self::Status);
+    /// The conditions of `status`.
+    fn conditions(status: &Self::Status) -> &[Condition];
+    /// `spec.suspend`.
+    fn suspended(&self) -> bool;
+    /// The TenantSyncPolicy it acts for (`spec.tenantRef.name`); `None` for the policy itself.
+    fn tenant_ref(&self) -> Option<&str>;
+    /// The resource as the tenant policy it is (a TenantSyncPolicy acts for itself).
+    fn as_tenant(&self) -> Option<&TenantSyncPolicy> {
+        None
+    }
+    /// `spec.onDelete`.
+    fn on_delete(&self) -> OnDelete {
+        OnDelete::Keep
+    }
+    /// The spec's first problem (no I/O).
+    fn spec_error(&self) -> Option<SpecError>;
+    /// A pass that cannot start: `Stalled`, no Graph call.
+    fn stall(
+        &self,
+        tenant: &TenantSyncPolicySpec,
+        now: jiff::Timestamp,
+        stall: Stall,
+    ) -> Outcome<Self::Status>;
+    /// One reconcile pass.
+    fn pass<'a>(
+        &'a self,
+        tenant: &'a TenantSyncPolicySpec,
+        ctx: &'a Context<'a>,
+    ) -> impl Future<Output = Result<Outcome<Self::Status>, ReconcileError>> + Send + 'a;
+    /// What `apply` would do next, from reads only (conversions; the tenant has its own plan).
+    fn preview<'a>(
+        &'a self,
+        tenant: &'a TenantSyncPolicySpec,
+        ctx: &'a Context<'a>,
+    ) -> impl Future<Output = Result<Result<Preview, Stall>, ReconcileError>> + Send + 'a;
+    /// Undo what this resource did, from the journal (`onDelete: Revert`).
+    fn revert<'a>(
+        ctx: &'a Context<'a>,
+        tenant_id: &'a str,
+    ) -> impl Future<Output = Result<RevertOutcome, ReconcileError>> + Send + 'a;
+    /// Progress as `done/total`, when the kind counts objects.
+    fn progress(status: &Self::Status) -> Option<String>;
+    /// Objects converted and failed, for metrics.
+    fn counts(status: &Self::Status) -> (i64, i64);
+}
+
+macro_rules! conversion {
+    ($cr:ty, $status:ty, $kind:ty, $module:ident, $reverted:expr) => {
+        impl Reconciled for $cr {
+            type Status = $status;
+            const KIND: &'static str = <$kind as Rollout>::KIND;
+            const REVERTED: &'static str = $reverted;
+
+            fn object_meta(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+            fn status(&self) -> Option<&$status> {
+                self.status.as_ref()
+            }
+            fn set_status(&mut self, status: $status) {
+                self.status = Some(status);
+            }
+            fn conditions(status: &$status) -> &[Condition] {
+                &status.conditions
+            }
+            fn suspended(&self) -> bool {
+                self.spec.suspend
+            }
+            fn tenant_ref(&self) -> Option<&str> {
+                Some(&self.spec.tenant_ref.name)
+            }
+            fn on_delete(&self) -> OnDelete {
+                self.spec.on_delete
+            }
+            fn spec_error(&self) -> Option<SpecError> {
+                <$kind as Rollout>::validate(&self.spec).err()
+            }
+            fn stall(
+                &self,
+                tenant: &TenantSyncPolicySpec,
+                now: jiff::Timestamp,
+                stall: Stall,
+            ) -> Outcome<$status> {
+                rollout::stall::<$kind>(self.input(tenant), now, stall)
+            }
+            async fn pass<'a>(
+                &'a self,
+                tenant: &'a TenantSyncPolicySpec,
+                ctx: &'a Context<'a>,
+            ) -> Result<Outcome<$status>, ReconcileError> {
+                rollout::reconcile::<$kind>(self.input(tenant), ctx).await
+            }
+            async fn preview<'a>(
+                &'a self,
+                tenant: &'a TenantSyncPolicySpec,
+                ctx: &'a Context<'a>,
+            ) -> Result<Result<Preview, Stall>, ReconcileError> {
+                rollout::preview::<$kind>(self.input(tenant), ctx).await
+            }
+            async fn revert<'a>(
+                ctx: &'a Context<'a>,
+                tenant_id: &'a str,
+            ) -> Result<RevertOutcome, ReconcileError> {
+                $module::revert::revert(ctx, tenant_id).await
+            }
+            fn progress(status: &$status) -> Option<String> {
+                Some(format!(
+                    "{}/{}",
+                    status.converted,
+                    status.converted + status.pending
+                ))
+            }
+            fn counts(status: &$status) -> (i64, i64) {
+                (status.converted, status.failed)
+            }
+        }
+
+        impl $cr {
+            fn input<'a>(&'a self, tenant: &'a TenantSyncPolicySpec) -> $module::Input<'a> {
+                $module::Input {
+                    spec: &self.spec,
+                    generation: self.metadata.generation,
+                    status: self.status.as_ref(),
+                    tenant,
+                }
+            }
+        }
+    };
+}
+
+conversion!(
+    CloudUserConversion,
+    CloudUserConversionStatus,
+    user::Users,
+    user,
+    "users switched back to AD and their ImmutableIDs restored"
+);
+conversion!(
+    CloudGroupConversion,
+    CloudGroupConversionStatus,
+    group::Groups,
+    group,
+    "groups switched back to AD and the owners this resource added removed"
+);
+
+impl Reconciled for TenantSyncPolicy {
+    type Status = TenantSyncPolicyStatus;
+    const KIND: &'static str = tenant::KIND;
+    const REVERTED: &'static str = "changes reverted";
+
+    fn object_meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn status(&self) -> Option<&TenantSyncPolicyStatus> {
+        self.status.as_ref()
+    }
+    fn set_status(&mut self, status: TenantSyncPolicyStatus) {
+        self.status = Some(status);
+    }
+    fn conditions(status: &TenantSyncPolicyStatus) -> &[Condition] {
+        &status.conditions
+    }
+    fn suspended(&self) -> bool {
+        self.spec.suspend
+    }
+    fn tenant_ref(&self) -> Option<&str> {
+        None
+    }
+    fn as_tenant(&self) -> Option<&TenantSyncPolicy> {
+        Some(self)
+    }
+    fn spec_error(&self) -> Option<SpecError> {
+        tenant::validate::validate(&self.spec).err()
+    }
+    fn stall(
+        &self,
+        _: &TenantSyncPolicySpec,
+        now: jiff::Timestamp,
+        stall: Stall,
+    ) -> Outcome<TenantSyncPolicyStatus> {
+        tenant::stall(self.input(), now, stall)
+    }
+    async fn pass<'a>(
+        &'a self,
+        _: &'a TenantSyncPolicySpec,
+        ctx: &'a Context<'a>,
+    ) -> Result<Outcome<TenantSyncPolicyStatus>, ReconcileError> {
+        tenant::reconcile(self.input(), ctx).await
+    }
+    async fn preview<'a>(
+        &'a self,
+        _: &'a TenantSyncPolicySpec,
+        _: &'a Context<'a>,
+    ) -> Result<Result<Preview, Stall>, ReconcileError> {
+        // The tenant's plan is its own (`tenant::plan`): observed state and requests.
+        Ok(Err(Stall::fixable(
+            crate::reasons::INVALID_SPEC,
+            "a TenantSyncPolicy is previewed by tenant::plan",
+        )))
+    }
+    async fn revert<'a>(_: &'a Context<'a>, _: &'a str) -> Result<RevertOutcome, ReconcileError> {
+        // Nothing to undo for a tenant policy: the journal stays, the tenant stays as it is.
+        Ok(RevertOutcome::Done(0))
+    }
+    fn progress(status: &TenantSyncPolicyStatus) -> Option<String> {
+        status.progress.clone()
+    }
+    fn counts(status: &TenantSyncPolicyStatus) -> (i64, i64) {
+        let ids = status.immutable_ids.as_ref();
+        (ids.map_or(0, |c| c.cleared), ids.map_or(0, |c| c.failed))
+    }
+}
+
+impl TenantSyncPolicy {
+    fn input(&self) -> tenant::Input<'_> {
+        tenant::Input {
+            spec: &self.spec,
+            generation: self.metadata.generation,
+            status: self.status.as_ref(),
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! The rollout engine: one driver for every per-object conversion kind (users, groups).
+//!
+//! A pass reads its inputs, validates the spec once into a typed value, observes (the kind
+//! selects its objects and reads its journal), classifies, decides the next step (pure,
+//! [`plan`]), acts (a wave), and writes the status. What differs between kinds (how objects
+//! are selected, the steps of one object and how they are verified, what drift means, the
+//! words) sits behind the [`Rollout`] trait; everything else (blast radius, `mode: Plan`,
+//! canary and waves, pauses, halting on failures, drift reporting, counts, conditions) is
+//! here, once.
+
+pub mod plan;
+mod report;
+pub mod status;
+
+use std::future::Future;
+
+use tracing::{Instrument, info, info_span};
+
+use crate::api::common::{ConversionMode, ObjectFailure, Rollout as RolloutSpec};
+use crate::api::tenant::TenantSyncPolicySpec;
+use crate::graph::{ErrorCategory, GraphError};
+
+use super::health::{Conditioned, Pass};
+use super::remedy::stall_message;
+use super::validate::{SpecError, Valid};
+use super::{Context, Outcome, ReconcileError, ReconcileEvent, Stall};
+use plan::{Classified, Step};
+pub use report::Preview;
+use status::RolloutStatus;
+
+/// What a pass works on.
+pub struct Input<'a, S, St> {
+    /// The declared state.
+    pub spec: &'a S,
+    /// `metadata.generation`.
+    pub generation: Option<i64>,
+    /// The last status written.
+    pub status: Option<&'a St>,
+    /// The tenant (`spec.tenantRef`): its id and drift policy.
+    pub tenant: &'a TenantSyncPolicySpec,
+}
+
+/// What every kind's spec declares about its rollout.
+pub trait ConversionSpec: Send + Sync + 'static {
+    /// `Plan` or `Apply`.
+    fn mode(&self) -> ConversionMode;
+    /// `spec.suspend`.
+    fn suspend(&self) -> bool;
+    /// `spec.rollout`.
+    fn rollout(&self) -> &RolloutSpec;
+}
+
+/// What the kind's steps see of the pass.
+pub struct Cx<'a, S> {
+    /// Graph, the journal, the time.
+    pub ctx: &'a Context<'a>,
+    /// The spec, checked.
+    pub spec: Valid<'a, S>,
+    /// The tenant policy.
+    pub tenant: &'a TenantSyncPolicySpec,
+    /// Only reads: the CLI's `plan` (nothing is written, not even the journal).
+    pub preview: bool,
+}
+
+impl<S: ConversionSpec> Cx<'_, S> {
+    /// Whether the pass may write (journal included).
+    pub fn applies(&self) -> bool {
+        !self.preview && self.spec.mode() == ConversionMode::Apply
+    }
+}
+
+/// What a wave did, in the engine's terms.
+#[derive(Debug, Default)]
+pub struct WaveDone {
+    /// Objects fully converted.
+    pub converted: i64,
+    /// Objects that failed, with why.
+    pub failures: Vec<ObjectFailure>,
+    /// A failure that stopped the wave: missing permission or refused credentials.
+    pub fatal: Option<GraphError>,
+    /// Appended to the `WaveCompleted` note (e.g. ", 3 owners added").
+    pub note: String,
+    /// Events after `WaveCompleted`.
+    pub events: Vec<ReconcileEvent>,
+}
+
+/// The kind's selection, as the engine counts it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Matched {
+    /// Objects the selector matched, exclusions included.
+    pub matched: i64,
+    /// The selection stopped counting past `maxObjects`.
+    pub truncated: bool,
+}
+
+/// A per-object conversion kind: what differs between users and groups.
+pub trait Rollout: Sized + Send + Sync + 'static {
+    /// The spec.
+    type Spec: ConversionSpec;
+    /// The status.
+    type Status: RolloutStatus;
+    /// What a pass read: the selection, the journal, the kind's own findings.
+    type World: Send + Sync;
+    /// One object of a wave (or where to find it in the world).
+    type Item: Clone + Send + Sync + std::fmt::Debug;
+
+    /// The resource kind, e.g. `CloudUserConversion`.
+    const KIND: &'static str;
+    /// The objects, plural, e.g. `users`.
+    const OBJECTS: &'static str;
+    /// What converged means, e.g. `every selected user is cloud-managed`.
+    const CONVERGED: &'static str;
+
+    /// Check the spec (no I/O).
+    fn validate(spec: &Self::Spec) -> Result<Valid<'_, Self::Spec>, SpecError>;
+
+    /// The application permissions this resource needs (named in stall messages).
+    fn permissions(spec: &Self::Spec) -> Vec<&'static str>;
+
+    /// Select the objects and read the journal (settling what a stop left open when the pass
+    /// applies); `Err(Stall)` ends the pass.
+    fn observe<'a>(
+        cx: &'a Cx<'a, Self::Spec>,
+        pass: &'a mut Pass<Self::Status>,
+    ) -> impl Future<Output = Result<Result<Self::World, Stall>, ReconcileError>> + Send + 'a;
+
+    /// Sort the selection by what it needs, in the order waves take it.
+    fn classify(cx: &Cx<'_, Self::Spec>, world: &Self::World) -> Classified<Self::Item>;
+
+    /// How many objects the selector matched.
+    fn matched(world: &Self::World) -> Matched;
+
+    /// An object's name in status and messages.
+    fn name(world: &Self::World, item: &Self::Item) -> String;
+
+    /// The kind's own status fields (exclusions, …) and counts the selection adds (skipped,
+    /// excluded).
+    fn tally(world: &Self::World, classified: &Classified<Self::Item>, status: &mut Self::Status);
+
+    /// Work that follows the decision in the same pass (users: their AD objects), when the
+    /// step acts. Returns how many of its changes failed: those stay in `recentFailures`.
+    fn follow_up<'a>(
+        _cx: &'a Cx<'a, Self::Spec>,
+        _world: &'a Self::World,
+        _waiting: &'a [String],
+        _pass: &'a mut Pass<Self::Status>,
+    ) -> impl Future<Output = Result<usize, ReconcileError>> + Send + 'a {
+        async { Ok(0) }
+    }
+
+    /// `mode: Plan`: what `Apply` would do, in words.
+    fn plan_message(
+        world: &Self::World,
+        classified: &Classified<Self::Item>,
+        waves: usize,
+        summary: &str,
+    ) -> String;
+
+    /// Objects wait for something outside the operator: what, in words.
+    fn waiting_message(
+        world: &Self::World,
+        classified: &Classified<Self::Item>,
+        summary: &str,
+    ) -> String {
+        let _ = world;
+        format!(
+            "{} {} wait for a change outside the operator; {summary}",
+            classified.waiting.len(),
+            Self::OBJECTS
+        )
+    }
+
+    /// Convert one wave, journaling every change before it is made; the kind's own status
+    /// fields may change on the way.
+    fn run_wave<'a>(
+        cx: &'a Cx<'a, Self::Spec>,
+        world: &'a Self::World,
+        items: Vec<Self::Item>,
+        status: &'a mut Self::Status,
+    ) -> impl Future<Output = Result<WaveDone, ReconcileError>> + Send + 'a;
+
+    /// The link audit of this pass with every finding, for `plan` (kinds that audit).
+    fn audit(_world: &Self::World) -> Option<crate::api::active_directory::LinkAudit> {
+        None
+    }
+
+    /// The requests `apply` would send, for `plan` (reads only).
+    fn describe(
+        cx: &Cx<'_, Self::Spec>,
+        world: &Self::World,
+        classified: &Classified<Self::Item>,
+        step: &Step<Self::Item>,
+    ) -> Vec<super::tenant::plan::PlannedChange>;
+}
+
+/// A pass that could not start (no tenant or credentials, say): `Stalled`, no Graph call.
+pub fn stall<K: Rollout>(
+    input: Input<'_, K::Spec, K::Status>,
+    now: jiff::Timestamp,
+    stall: Stall,
+) -> Outcome<K::Status> {
+    begin::<K>(&input, now).0.stall(stall)
+}
+
+/// One reconcile pass of kind `K`.
+pub async fn reconcile<K: Rollout>(
+    input: Input<'_, K::Spec, K::Status>,
+    ctx: &Context<'_>,
+) -> Result<Outcome<K::Status>, ReconcileError> {
+    let span = info_span!("reconcile", kind = K::KIND, resource = %ctx.resource);
+    run::<K>(input, ctx).instrument(span).await
+}
+
+/// The status to build on, reset for a new generation, and whether it is one.
+fn begin<K: Rollout>(
+    input: &Input<'_, K::Spec, K::Status>,
+    now: jiff::Timestamp,
+) -> (Pass<K::Status>, bool) {
+    let mut status = input.status.cloned().unwrap_or_default();
+    let fresh = input.status.and_then(|s| s.observed_generation()) != input.generation;
+    if fresh {
+        // A new instruction: a halted rollout resumes, waves count anew.
+        let p = status.progress();
+        *p.phase = None;
+        *p.waves_completed = 0;
+        *p.last_wave_at = None;
+    }
+    let pass = Pass {
+        status,
+        generation: input.generation,
+        now,
+        events: Vec::new(),
+    };
+    (pass, fresh)
+}
+
+async fn run<K: Rollout>(
+    input: Input<'_, K::Spec, K::Status>,
+    ctx: &Context<'_>,
+) -> Result<Outcome<K::Status>, ReconcileError> {
+    let (mut pass, fresh) = begin::<K>(&input, ctx.now);
+    let spec = match K::validate(input.spec) {
+        Ok(v) => v,
+        Err(e) => return Ok(pass.stall(Stall::invalid_spec(e.to_string()))),
+    };
+    if spec.suspend() {
+        pass.status.set_observed_generation(input.generation);
+        return Ok(Outcome {
+            status: pass.status,
+            events: pass.events,
+            requeue_after: None,
+        });
+    }
+    let cx = Cx {
+        ctx,
+        spec,
+        tenant: input.tenant,
+        preview: false,
+    };
+    let world = match K::observe(&cx, &mut pass).await? {
+        Ok(w) => w,
+        Err(stall) => return Ok(pass.stall(stall)),
+    };
+    let classified = K::classify(&cx, &world);
+    let step = decide::<K>(&cx, &world, &classified, &mut pass.status, fresh);
+    info!(
+        ?step,
+        matched = K::matched(&world).matched,
+        pending = classified.pending_count(),
+        "decided"
+    );
+    let summary = report::tally::<K>(&world, &classified, &step, &mut pass);
+    let mut kept_failures = 0;
+    if cx.applies() && step.acts() {
+        kept_failures = K::follow_up(&cx, &world, &classified.waiting, &mut pass).await?;
+    }
+    match step {
+        Step::Wave { items, canary } => {
+            let size = items.len();
+            let done = K::run_wave(&cx, &world, items, &mut pass.status).await?;
+            Ok(report::after_wave::<K>(
+                pass, &cx, size, canary, done, &summary,
+            ))
+        }
+        step => Ok(report::conclude::<K>(
+            pass,
+            &cx,
+            &world,
+            &classified,
+            step,
+            &summary,
+            kept_failures,
+        )),
+    }
+}
+
+fn decide<K: Rollout>(
+    cx: &Cx<'_, K::Spec>,
+    world: &K::World,
+    classified: &Classified<K::Item>,
+    status: &mut K::Status,
+    fresh: bool,
+) -> Step<K::Item> {
+    plan::decide(
+        &cx.spec.rollout,
+        cx.spec.mode(),
+        classified,
+        status.previous(fresh),
+        cx.tenant.drift,
+        K::matched(world).truncated,
+        cx.ctx.now,
+    )
+}
+
+/// What `apply` would do next, from reads only: the same observation, classification and
+/// decision as a pass, rendered for `plan`.
+pub async fn preview<K: Rollout>(
+    input: Input<'_, K::Spec, K::Status>,
+    ctx: &Context<'_>,
+) -> Result<Result<Preview, Stall>, ReconcileError> {
+    let (mut pass, fresh) = begin::<K>(&input, ctx.now);
+    let spec = match K::validate(input.spec) {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(Stall::invalid_spec(e.to_string()))),
+    };
+    let cx = Cx {
+        ctx,
+        spec,
+        tenant: input.tenant,
+        preview: true,
+    };
+    let world = match K::observe(&cx, &mut pass).await? {
+        Ok(w) => w,
+        Err(stall) => return Ok(Err(stall)),
+    };
+    let classified = K::classify(&cx, &world);
+    let step = decide::<K>(&cx, &world, &classified, &mut pass.status, fresh);
+    Ok(Ok(report::preview::<K>(&cx, &world, &classified, &step)))
+}
+
+/// A selection Graph refused: the stall naming the field, or the error when retrying can help.
+pub fn select_failed<S>(
+    cx: &Cx<'_, S>,
+    field: &str,
+    error: GraphError,
+    permissions: &[&'static str],
+) -> Result<Stall, ReconcileError> {
+    let cat = error.category();
+    if cat.is_retryable() {
+        return Err(ReconcileError::Graph(error));
+    }
+    Ok(match cat {
+        ErrorCategory::NotFound => Stall::fixable(
+            crate::reasons::GROUP_NOT_FOUND,
+            format!("spec.{field}: a group does not exist: {error}"),
+        ),
+        ErrorCategory::Rejected => Stall::fixable(
+            crate::reasons::INVALID_SELECTOR,
+            format!("spec.{field}: Graph rejected it: {error}"),
+        ),
+        _ => Stall::fixable(
+            cat.reason(),
+            stall_message(&error, cx.tenant, &cx.ctx.resource.namespace, permissions),
+        ),
+    })
+}
+
+/// A Graph failure that ends the pass: the error when retrying can help, else the stall
+/// naming the fix.
+pub fn graph_failed<S>(
+    cx: &Cx<'_, S>,
+    error: GraphError,
+    permissions: &[&'static str],
+) -> Result<Stall, ReconcileError> {
+    if error.category().is_retryable() {
+        return Err(ReconcileError::Graph(error));
+    }
+    Ok(fatal_stall(cx, &error, permissions))
+}
+
+fn fatal_stall<S>(cx: &Cx<'_, S>, error: &GraphError, permissions: &[&'static str]) -> Stall {
+    Stall::fixable(
+        error.category().reason(),
+        stall_message(error, cx.tenant, &cx.ctx.resource.namespace, permissions),
+    )
+}

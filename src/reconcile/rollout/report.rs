@@ -1,0 +1,300 @@
+//! What a rollout pass reports: the counts, drift, the status and Events of each step, and the
+//! same decision rendered for `plan`.
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde::Serialize;
+
+use crate::api::conditions as cond;
+use crate::reasons;
+use crate::reconcile::health::{Conditioned, Health, Pass};
+use crate::reconcile::tenant::plan::PlannedChange;
+use crate::reconcile::{GUARD_INTERVAL, Outcome, ReconcileEvent, Stall};
+
+use super::plan::{Classified, Step};
+use super::status::{self, MAX_FAILURES, MAX_LISTED, RolloutStatus, listed};
+use super::{Cx, Rollout, WaveDone};
+
+/// Set the counts and the drift condition from the classified selection; the summary in words.
+pub(super) fn tally<K: Rollout>(
+    world: &K::World,
+    classified: &Classified<K::Item>,
+    step: &Step<K::Item>,
+    pass: &mut Pass<K::Status>,
+) -> String {
+    let drifted: Vec<String> = classified.drifted().map(|i| K::name(world, i)).collect();
+    {
+        let p = pass.status.progress();
+        *p.matched = K::matched(world).matched;
+        *p.converted = classified.converted;
+        *p.pending = classified.pending_count();
+        *p.skipped = classified.skipped;
+        *p.drifted = drifted.iter().take(MAX_LISTED).cloned().collect();
+        if !matches!(step, Step::Halted) {
+            *p.failed = 0;
+        }
+    }
+    K::tally(world, classified, &mut pass.status);
+    let p = pass.status.progress();
+    let summary = format!(
+        "{} matched, {} converted, {} pending, {} excluded, {} skipped",
+        p.matched, p.converted, p.pending, p.excluded, p.skipped
+    );
+    if drifted.is_empty() {
+        pass.resolve_drift(&format!(
+            "every converted {} is cloud-managed again",
+            one::<K>()
+        ));
+    } else {
+        pass.mark_drift(format!(
+            "{} converted {} are synchronised from AD again: {}",
+            drifted.len(),
+            K::OBJECTS,
+            listed(&drifted)
+        ));
+    }
+    summary
+}
+
+/// The singular of `K::OBJECTS` ("users" → "user").
+fn one<K: Rollout>() -> &'static str {
+    K::OBJECTS.strip_suffix('s').unwrap_or(K::OBJECTS)
+}
+
+/// The status and Events of a step that writes nothing.
+pub(super) fn conclude<K: Rollout>(
+    mut pass: Pass<K::Status>,
+    cx: &Cx<'_, K::Spec>,
+    world: &K::World,
+    classified: &Classified<K::Item>,
+    step: Step<K::Item>,
+    summary: &str,
+    kept_failures: usize,
+) -> Outcome<K::Status> {
+    let rollout = &cx.spec.rollout;
+    match step {
+        Step::Report => {
+            *pass.status.progress().phase = Some(status::PLANNED.into());
+            let waves = rollout.waves_needed(classified.pending().count());
+            let msg = K::plan_message(world, classified, waves, summary);
+            pass.finish(Health::Ready(reasons::PLANNED, msg), Some(GUARD_INTERVAL))
+        }
+        Step::BlastRadiusExceeded { selected, at_least } => {
+            let count = if at_least {
+                format!("more than {}", rollout.max_objects)
+            } else {
+                selected.to_string()
+            };
+            pass.stall(Stall::fixable(
+                reasons::BLAST_RADIUS_EXCEEDED,
+                format!(
+                    "the selector matches {count} {}, more than rollout.maxObjects ({}); nothing was written. Narrow the selector or raise spec.rollout.maxObjects",
+                    K::OBJECTS,
+                    rollout.max_objects
+                ),
+            ))
+        }
+        Step::Halted => {
+            let msg = cond::get(pass.status.conditions_mut(), cond::STALLED)
+                .map(|c| c.message.clone())
+                .unwrap_or_else(|| "halted: change the spec to resume".into());
+            pass.stall(Stall::until_spec_change(reasons::AUTO_HALTED, msg))
+        }
+        Step::Pause(d) => {
+            let msg = format!(
+                "pausing {} between waves (rollout.pauseBetweenWaves); {summary}",
+                crate::duration::format(d)
+            );
+            pass.finish(
+                Health::Progressing(reasons::PAUSED_BETWEEN_WAVES, msg),
+                Some(d),
+            )
+        }
+        Step::ReportDrift => {
+            let drifted: Vec<String> = classified.drifted().map(|i| K::name(world, i)).collect();
+            let msg = format!(
+                "{} converted {} were taken back by AD (first: {}); switch them back, or set drift: Remediate on the TenantSyncPolicy",
+                drifted.len(),
+                K::OBJECTS,
+                drifted.first().cloned().unwrap_or_default()
+            );
+            pass.stall(Stall::fixable(reasons::DRIFT_DETECTED, msg))
+        }
+        Step::Wait => {
+            let msg = K::waiting_message(world, classified, summary);
+            pass.finish(
+                Health::Progressing(reasons::WAITING_FOR_SOFT_DELETE, msg),
+                Some(GUARD_INTERVAL),
+            )
+        }
+        Step::Converged => {
+            let p = pass.status.progress();
+            *p.phase = Some(status::CONVERTED.into());
+            if kept_failures == 0 {
+                // (Failures of the kind's follow-up in this very pass stay listed.)
+                p.recent_failures.clear();
+            }
+            let msg = format!("{}; {summary}; watching for drift", K::CONVERGED);
+            pass.finish(Health::Ready(reasons::CONVERTED, msg), Some(GUARD_INTERVAL))
+        }
+        Step::Wave { .. } => unreachable!("a wave is run, not concluded"),
+    }
+}
+
+/// The status and Events after a wave: counts, failures; `Stalled` on a fatal error or too
+/// many failures (`AutoHalted`), else progressing after the pause.
+pub(super) fn after_wave<K: Rollout>(
+    mut pass: Pass<K::Status>,
+    cx: &Cx<'_, K::Spec>,
+    size: usize,
+    canary: bool,
+    done: WaveDone,
+    summary: &str,
+) -> Outcome<K::Status> {
+    let rollout = &cx.spec.rollout;
+    let failed = done.failures.len() as i64;
+    let n = {
+        let p = pass.status.progress();
+        *p.converted += done.converted;
+        *p.pending = (*p.pending - done.converted).max(0);
+        *p.failed = failed;
+        if !done.failures.is_empty() {
+            *p.recent_failures = done.failures.iter().take(MAX_FAILURES).cloned().collect();
+        }
+        *p.waves_completed + 1
+    };
+    if let Some(fatal) = done.fatal {
+        let stall = super::fatal_stall(cx, &fatal, &K::permissions(cx.spec.spec));
+        return pass.stall(stall);
+    }
+    let label = if canary {
+        "canary wave".to_string()
+    } else {
+        format!("wave {n}")
+    };
+    pass.events.push(ReconcileEvent::normal(
+        reasons::WAVE_COMPLETED,
+        "Convert",
+        format!(
+            "{label}: {} of {size} {} converted, {failed} failed{}",
+            done.converted,
+            K::OBJECTS,
+            done.note
+        ),
+    ));
+    pass.events.extend(done.events);
+    if failed > rollout.max_failures_per_wave {
+        *pass.status.progress().phase = Some(status::HALTED.into());
+        let first = &done.failures[0];
+        let msg = format!(
+            "{label}: {failed} of {size} {} failed, more than rollout.maxFailuresPerWave ({}); first: {} ({}): {}. Fix the cause, then change the spec to resume",
+            K::OBJECTS,
+            rollout.max_failures_per_wave,
+            first
+                .name
+                .clone()
+                .unwrap_or_else(|| first.object_id.clone()),
+            first.code,
+            first.message
+        );
+        pass.events.push(ReconcileEvent::warning(
+            reasons::AUTO_HALTED,
+            "Convert",
+            msg.clone(),
+        ));
+        return pass.stall(Stall::until_spec_change(reasons::AUTO_HALTED, msg));
+    }
+    let p = pass.status.progress();
+    *p.waves_completed = n;
+    *p.last_wave_at = Some(Time(cx.ctx.now));
+    *p.phase = Some(
+        if canary {
+            status::CANARY
+        } else {
+            status::CONVERTING
+        }
+        .into(),
+    );
+    let msg = format!("{label} done; {summary}");
+    // Look again after the pause (at least a moment, so the next pass reads fresh state).
+    let next = rollout.pause.max(Duration::from_secs(1));
+    pass.finish(Health::Progressing(reasons::CONVERTING, msg), Some(next))
+}
+
+/// What `plan` shows of a conversion: the next step `apply` would take and its requests.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preview {
+    /// The next step, in words.
+    pub next_step: String,
+    /// The requests it leads to, and what is left alone.
+    pub changes: Vec<PlannedChange>,
+    /// The AD ↔ Entra link audit of the selection (with `activeDirectory`), every finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_audit: Option<crate::api::active_directory::LinkAudit>,
+}
+
+/// The decision of a pass, in words, with the kind's requests.
+pub(super) fn preview<K: Rollout>(
+    cx: &Cx<'_, K::Spec>,
+    world: &K::World,
+    classified: &Classified<K::Item>,
+    step: &Step<K::Item>,
+) -> Preview {
+    let rollout = &cx.spec.rollout;
+    let pending = classified.pending().count();
+    let matched = K::matched(world).matched;
+    let waves = rollout.waves_needed(pending);
+    let convert = || {
+        format!(
+            "convert {pending} {} in {waves} waves (canary {}, then waves of {})",
+            K::OBJECTS,
+            rollout.canary,
+            rollout.wave_size
+        )
+    };
+    let next_step = match step {
+        Step::BlastRadiusExceeded { selected, at_least } => format!(
+            "stall: {}{selected} {} selected, more than rollout.maxObjects ({}); nothing is written",
+            if *at_least { "at least " } else { "" },
+            K::OBJECTS,
+            rollout.max_objects
+        ),
+        _ if matched == 0 => format!(
+            "nothing: the selector matches no {}; check spec.selector",
+            K::OBJECTS
+        ),
+        Step::Report if pending == 0 => format!(
+            "report only (mode: Plan): apply writes nothing; every selected {} is as declared",
+            one::<K>()
+        ),
+        Step::Report => format!(
+            "report only (mode: Plan): apply writes nothing; with mode: Apply it would {}",
+            convert()
+        ),
+        Step::Halted => "halted on failures: change the spec to resume".into(),
+        Step::Pause(d) => format!(
+            "wait {} (rollout.pauseBetweenWaves), then {}",
+            crate::duration::format(*d),
+            convert()
+        ),
+        Step::ReportDrift => format!(
+            "stall: {} converted {} were taken back by AD (drift: Report)",
+            classified.drifted().count(),
+            K::OBJECTS
+        ),
+        Step::Wait => format!(
+            "wait: {} {} are still synchronised",
+            classified.waiting.len(),
+            K::OBJECTS
+        ),
+        Step::Converged => format!("nothing: every selected {} is as declared", one::<K>()),
+        Step::Wave { .. } => convert(),
+    };
+    Preview {
+        next_step,
+        changes: K::describe(cx, world, classified, step),
+        link_audit: K::audit(world),
+    }
+}
