@@ -21,7 +21,6 @@ use super::latency::Operation;
 use super::quota::Throttled;
 use super::routes::query::Params;
 use super::routes::{GraphError, Reply, Request, Route, Version, resolve};
-use super::seed::random_guid;
 use super::server::{Inner, Shared, lock};
 use super::token::TokenProblem;
 
@@ -92,9 +91,9 @@ impl Ids {
             .get("client-request-id")
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
-            .map_or_else(random_guid, str::to_string);
+            .map_or_else(crate::guid::random, str::to_string);
         Self {
-            request: random_guid(),
+            request: crate::guid::random(),
             client,
         }
     }

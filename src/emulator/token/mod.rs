@@ -28,7 +28,6 @@ use serde_json::{Value, json};
 
 use super::faults::Target;
 use super::latency::Operation;
-use super::seed::random_guid;
 use super::server::{Inner, Shared, lock};
 
 pub use aad::AadError;
@@ -233,7 +232,7 @@ pub async fn endpoint(
         .find(|(k, _)| k == "client_id")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
-    let request_id = random_guid();
+    let request_id = crate::guid::random();
     let (status, body, retry_after) = match result {
         Ok(issued) => {
             tracing::debug!(%client_id, method = issued.method, outcome = "issued", "token request");
