@@ -66,7 +66,7 @@
 //! (which `alg` a certificate assertion may use), [`EmulatorConfig::users_delta_cost`], and the
 //! per-object ones in [`switches`].
 //!
-//! JSON batching (`POST /v1.0/$batch`, `POST /beta/$batch`, `batch.rs`): up to 20 requests,
+//! JSON batching (`POST /v1.0/$batch`, `POST /beta/$batch`, `batch/`): up to 20 requests,
 //! each through the same pipeline as a standalone request (own permission check, quota charge
 //! and `429`, write statistics); `dependsOn` names earlier requests, and a request whose
 //! dependency failed answers `424 FailedDependency`; the batch answers `200` with the
