@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::EmulatorConfig;
-use super::seed::random_guid;
 
 pub use keys::{Certificate, SignatureAlg, SigningKey, hex_upper};
 
@@ -165,7 +164,7 @@ fn valid_client_id(id: &str) -> bool {
 impl App {
     /// Validates a registration. Errors name the field (`certificates[1]: …`).
     pub fn from_registration(reg: AppRegistration) -> Result<App, String> {
-        let client_id = reg.client_id.unwrap_or_else(random_guid);
+        let client_id = reg.client_id.unwrap_or_else(crate::guid::random);
         if !valid_client_id(&client_id) {
             return Err(format!(
                 "clientId {client_id:?} must be 1 to 100 letters, digits, '-', '.' or '_'"
@@ -179,7 +178,7 @@ impl App {
             let certificate =
                 Certificate::from_pem(pem).map_err(|e| format!("certificates[{i}]: {e}"))?;
             certificates.push(KeyCredential {
-                key_id: random_guid(),
+                key_id: crate::guid::random(),
                 certificate,
             });
         }
@@ -208,7 +207,7 @@ impl App {
                 .secrets
                 .into_iter()
                 .map(|value| Secret {
-                    key_id: random_guid(),
+                    key_id: crate::guid::random(),
                     value,
                 })
                 .collect(),

@@ -13,7 +13,7 @@ mod directory;
 mod sync;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -26,11 +26,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::clock::rfc3339;
-use super::faults::FaultSpec;
+use super::faults::{FaultSpec, Faults};
 use super::latency::LatencyProfile;
 use super::model::{Kind, SyncInfo, Writes};
 use super::routes::organization::PENDING_DISABLE;
-use super::server::{Inner, Shared, lock};
+use super::shared::{Shared, Tenancy};
 use super::state::{Counts, SyncState};
 use super::tenant_file::{self, TenantFile};
 
@@ -86,12 +86,11 @@ fn bad_body(message: String) -> Response {
     error(StatusCode::BAD_REQUEST, "BadRequest", message)
 }
 
-/// Locks the state and applies the flips, cycles and purges due now.
-fn current(shared: &Shared) -> std::sync::MutexGuard<'_, Inner> {
-    let mut inner = lock(&shared.inner);
-    let now = inner.clock.now();
-    inner.tenant.apply_due(now);
-    inner
+/// Locks the tenancy and applies the flips, cycles and purges due now.
+fn current(shared: &Shared) -> MutexGuard<'_, Tenancy> {
+    let mut t = shared.tenancy();
+    t.apply_due();
+    t
 }
 
 fn counts_json(c: Counts, with_anchor: bool) -> Value {
@@ -109,8 +108,8 @@ fn counts_json(c: Counts, with_anchor: bool) -> Value {
 }
 
 /// The `GET /_emulator/state` document.
-pub fn state_json(inner: &Inner) -> Value {
-    let tenant = &inner.tenant;
+pub fn state_json(shared: &Shared, t: &Tenancy) -> Value {
+    let tenant = &t.tenant;
     let (requested, completes) = match tenant.sync {
         SyncState::PendingDisable {
             requested,
@@ -118,7 +117,10 @@ pub fn state_json(inner: &Inner) -> Value {
         } => (Some(rfc3339(requested)), Some(rfc3339(completes))),
         _ => (None, None),
     };
-    let s = &inner.stats;
+    // Each taken and let go in turn (see the lock order in `shared.rs`).
+    let s = shared.stats().clone();
+    let injected = shared.faults().injected().clone();
+    let permissions = shared.apps().default_app().permissions.clone();
     let by_status: BTreeMap<String, u64> = s
         .by_status
         .iter()
@@ -126,8 +128,8 @@ pub fn state_json(inner: &Inner) -> Value {
         .collect();
     json!({
         "tenantId": tenant.org.id,
-        "now": rfc3339(inner.clock.now()),
-        "timeScale": inner.clock.scale(),
+        "now": rfc3339(t.clock.now()),
+        "timeScale": t.clock.scale(),
         "organization": {
             "onPremisesSyncEnabled": tenant.org_sync_enabled(),
             "syncState": tenant.sync.name(),
@@ -156,7 +158,7 @@ pub fn state_json(inner: &Inner) -> Value {
             "total": s.requests,
             "throttled": s.throttled,
             "faulted": s.faulted,
-            "faultsInjected": inner.faults.injected(),
+            "faultsInjected": injected,
             "byStatus": by_status,
             "batches": s.batches,
             "batchItems": s.batch_items,
@@ -166,12 +168,12 @@ pub fn state_json(inner: &Inner) -> Value {
             "refused": s.tokens_refused,
             "faulted": s.tokens_faulted,
         },
-        "permissions": inner.apps.default_app().permissions,
+        "permissions": permissions,
     })
 }
 
 async fn state(State(shared): AppState) -> Response {
-    let body = state_json(&current(&shared));
+    let body = state_json(&shared, &current(&shared));
     axum::Json(body).into_response()
 }
 
@@ -192,9 +194,8 @@ pub fn annotate(obj: &mut Map<String, Value>, kind: Kind, sync: &SyncInfo, write
 
 async fn users(State(shared): AppState) -> Response {
     let value: Vec<Value> = {
-        let inner = current(&shared);
-        inner
-            .tenant
+        let t = current(&shared);
+        t.tenant
             .users
             .values()
             .map(|u| {
@@ -209,9 +210,8 @@ async fn users(State(shared): AppState) -> Response {
 
 async fn groups(State(shared): AppState) -> Response {
     let value: Vec<Value> = {
-        let inner = current(&shared);
-        inner
-            .tenant
+        let t = current(&shared);
+        t.tenant
             .groups
             .values()
             .map(|g| {
@@ -239,10 +239,7 @@ async fn seed(State(shared): AppState, body: Bytes) -> Response {
         Ok(r) => r,
         Err(message) => return bad_body(message),
     };
-    let (config, clock) = {
-        let inner = lock(&shared.inner);
-        (inner.config.clone(), inner.clock.clone())
-    };
+    let config = &shared.config;
     let users = request.users.unwrap_or(config.users);
     let groups = request.groups.unwrap_or(config.groups);
     let seed = request.seed.unwrap_or(config.seed);
@@ -251,8 +248,10 @@ async fn seed(State(shared): AppState, body: Bytes) -> Response {
         return error(StatusCode::BAD_REQUEST, "BadRequest", message);
     }
     // Seed without holding the lock: a large tenant takes a moment.
+    let clock = shared.tenancy().clock.clone();
+    let config = config.clone();
     let seeded =
-        tokio::task::spawn_blocking(move || Inner::seed(&config, &clock, users, groups, seed))
+        tokio::task::spawn_blocking(move || Tenancy::seed(&config, &clock, users, groups, seed))
             .await;
     let Ok(tenant) = seeded else {
         return error(
@@ -261,10 +260,10 @@ async fn seed(State(shared): AppState, body: Bytes) -> Response {
             "seeding failed",
         );
     };
-    let mut inner = lock(&shared.inner);
-    inner.install(tenant);
+    let mut t = shared.tenancy();
+    shared.install(&mut t, tenant);
     tracing::info!(users, groups, seed, "tenant reseeded");
-    axum::Json(state_json(&inner)).into_response()
+    axum::Json(state_json(&shared, &t)).into_response()
 }
 
 /// `POST /_emulator/load` with a tenant file (YAML or JSON): replaces the tenant, as
@@ -275,12 +274,9 @@ async fn load(State(shared): AppState, body: Bytes) -> Response {
         Ok(f) => f,
         Err(e) => return bad_body(e.to_string()),
     };
-    let (config, clock) = {
-        let inner = lock(&shared.inner);
-        (inner.config.clone(), inner.clock.clone())
-    };
+    let (config, clock) = (shared.config.clone(), shared.tenancy().clock.clone());
     let apps = file.apps.clone();
-    let built = tokio::task::spawn_blocking(move || Inner::load(&config, &clock, &file)).await;
+    let built = tokio::task::spawn_blocking(move || Tenancy::load(&config, &clock, &file)).await;
     let tenant = match built {
         Ok(Ok(tenant)) => tenant,
         Ok(Err(e)) => return bad_body(e.to_string()),
@@ -292,30 +288,31 @@ async fn load(State(shared): AppState, body: Bytes) -> Response {
             );
         }
     };
-    let mut inner = lock(&shared.inner);
-    if let Err(e) = inner.apps.load(&apps) {
+    let mut t = shared.tenancy();
+    let registered = shared.apps().load(&apps);
+    if let Err(e) = registered {
         return bad_body(format!("tenant file: {e}"));
     }
-    inner.install(tenant);
+    shared.install(&mut t, tenant);
     tracing::info!(
-        users = inner.tenant.users.len(),
-        groups = inner.tenant.groups.len(),
+        users = t.tenant.users.len(),
+        groups = t.tenant.groups.len(),
         "tenant loaded"
     );
-    axum::Json(state_json(&inner)).into_response()
+    axum::Json(state_json(&shared, &t)).into_response()
 }
 
 /// `GET /_emulator/dump`: the tenant as a tenant file (JSON), for `/load` or `--tenant-file`.
 async fn dump(State(shared): AppState) -> Response {
-    let inner = current(&shared);
-    axum::Json(tenant_file::dump(&inner.tenant)).into_response()
+    let t = current(&shared);
+    axum::Json(tenant_file::dump(&t.tenant)).into_response()
 }
 
 async fn enable_sync(State(shared): AppState) -> Response {
-    let mut inner = current(&shared);
-    let now = inner.clock.now();
-    match inner.tenant.enable(now) {
-        Ok(()) => axum::Json(state_json(&inner)).into_response(),
+    let mut t = current(&shared);
+    let now = t.clock.now();
+    match t.tenant.enable(now) {
+        Ok(()) => axum::Json(state_json(&shared, &t)).into_response(),
         Err(_) => error(
             StatusCode::BAD_REQUEST,
             "Request_BadRequest",
@@ -339,23 +336,22 @@ async fn advance(State(shared): AppState, body: Bytes) -> Response {
         let message = format!("seconds must be a number from 0 to {MAX_ADVANCE}");
         return error(StatusCode::BAD_REQUEST, "BadRequest", message);
     }
-    let mut inner = lock(&shared.inner);
-    inner.clock.advance(request.seconds);
-    let now = inner.clock.now();
-    inner.tenant.apply_due(now);
-    axum::Json(state_json(&inner)).into_response()
+    let mut t = shared.tenancy();
+    t.clock.advance(request.seconds);
+    t.apply_due();
+    axum::Json(state_json(&shared, &t)).into_response()
 }
 
-fn faults_json(inner: &mut Inner) -> Response {
+fn faults_json(faults: &mut Faults) -> Response {
     axum::Json(json!({
-        "faults": inner.faults.pending(),
-        "injected": inner.faults.injected(),
+        "faults": faults.pending(),
+        "injected": faults.injected(),
     }))
     .into_response()
 }
 
 async fn list_faults(State(shared): AppState) -> Response {
-    faults_json(&mut lock(&shared.inner))
+    faults_json(&mut shared.faults())
 }
 
 async fn add_fault(State(shared): AppState, body: Bytes) -> Response {
@@ -363,15 +359,15 @@ async fn add_fault(State(shared): AppState, body: Bytes) -> Response {
         Ok(r) => r,
         Err(message) => return bad_body(message),
     };
-    let mut inner = lock(&shared.inner);
-    match inner.faults.add(spec) {
-        Ok(()) => faults_json(&mut inner),
+    let mut faults = shared.faults();
+    match faults.add(spec) {
+        Ok(()) => faults_json(&mut faults),
         Err(message) => error(StatusCode::BAD_REQUEST, "BadRequest", message),
     }
 }
 
 async fn clear_faults(State(shared): AppState) -> StatusCode {
-    lock(&shared.inner).faults.clear();
+    shared.faults().clear();
     StatusCode::NO_CONTENT
 }
 
@@ -427,8 +423,8 @@ async fn set_domain(State(shared): AppState, body: Bytes) -> Response {
         "Managed" => false,
         other => return bad_body(format!("type must be Managed or Federated, not {other:?}")),
     };
-    let mut inner = lock(&shared.inner);
-    let Some(d) = inner
+    let mut t = shared.tenancy();
+    let Some(d) = t
         .tenant
         .org
         .domains
@@ -441,19 +437,13 @@ async fn set_domain(State(shared): AppState, body: Bytes) -> Response {
         ));
     };
     d.federated = federated;
-    let domains: Vec<Value> = inner
-        .tenant
-        .org
-        .domains
-        .iter()
-        .map(|d| d.to_json())
-        .collect();
+    let domains: Vec<Value> = t.tenant.org.domains.iter().map(|d| d.to_json()).collect();
     axum::Json(json!({ "verifiedDomains": domains })).into_response()
 }
 
 async fn permissions(State(shared): AppState) -> Response {
-    let inner = lock(&shared.inner);
-    axum::Json(json!({ "permissions": inner.apps.default_app().permissions })).into_response()
+    let apps = shared.apps();
+    axum::Json(json!({ "permissions": apps.default_app().permissions })).into_response()
 }
 
 /// `PUT /_emulator/permissions`: replaces the default application's grants.
@@ -462,8 +452,8 @@ async fn set_permissions(State(shared): AppState, body: Bytes) -> Response {
         Ok(r) => r,
         Err(message) => return bad_body(message),
     };
-    let mut inner = lock(&shared.inner);
-    let app = inner.apps.default_app_mut();
+    let mut apps = shared.apps();
+    let app = apps.default_app_mut();
     tracing::info!(client_id = %app.client_id, permissions = ?request.permissions, "app permissions replaced");
     app.permissions = request.permissions;
     axum::Json(json!({ "permissions": app.permissions })).into_response()

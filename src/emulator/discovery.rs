@@ -21,8 +21,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::clock::Clock;
 use super::graph::base_url;
-use super::server::{Inner, Shared, lock};
+use super::shared::Shared;
+use super::state::Tenant;
 use super::token::AadError;
 
 /// Tenant segments that are not one tenant; the issuer then carries Entra's `{tenantid}`
@@ -53,16 +55,14 @@ fn is_dns_name(s: &str) -> bool {
         })
 }
 
-fn resolve_tenant(inner: &Inner, segment: &str) -> Result<TenantRef, AadError> {
-    let id = &inner.config.tenant_id;
-    let by_domain = inner
-        .tenant
+fn resolve_tenant(id: &str, tenant: &Tenant, segment: &str) -> Result<TenantRef, AadError> {
+    let by_domain = tenant
         .org
         .domains
         .iter()
         .any(|d| d.name.eq_ignore_ascii_case(segment));
     if segment.eq_ignore_ascii_case(id) || by_domain {
-        return Ok(TenantRef::Known(id.clone()));
+        return Ok(TenantRef::Known(id.to_string()));
     }
     if let Some(multi) = MULTI_TENANT
         .iter()
@@ -131,8 +131,8 @@ fn openid_document(base: &str, tenant: &TenantRef) -> Value {
     })
 }
 
-fn timestamp(inner: &Inner) -> String {
-    inner.clock.now().strftime("%Y-%m-%d %H:%M:%SZ").to_string()
+fn timestamp(clock: &Clock) -> String {
+    clock.now().strftime("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
 fn answer(status: StatusCode, body: &Value) -> Response {
@@ -158,12 +158,12 @@ pub async fn openid_configuration(
     headers: HeaderMap,
 ) -> Response {
     let base = base_url(&headers, &shared);
-    let inner = lock(&shared.inner);
-    match resolve_tenant(&inner, &tenant) {
+    let t = shared.tenancy();
+    match resolve_tenant(&shared.config.tenant_id, &t.tenant, &tenant) {
         Ok(t) => answer(StatusCode::OK, &openid_document(&base, &t)),
         Err(e) => {
             tracing::debug!(tenant, aadsts = e.code, "openid configuration refused");
-            answer(e.status, &e.body(&timestamp(&inner)))
+            answer(e.status, &e.body(&timestamp(&t.clock)))
         }
     }
 }
@@ -198,7 +198,7 @@ pub async fn instance(
 ) -> Response {
     let base = base_url(&headers, &shared);
     let host = base.split_once("://").map_or(base.as_str(), |(_, h)| h);
-    let inner = lock(&shared.inner);
+    let t = shared.tenancy();
     let Some(endpoint) = query.authorization_endpoint.filter(|e| !e.is_empty()) else {
         let e = AadError {
             status: StatusCode::BAD_REQUEST,
@@ -207,7 +207,7 @@ pub async fn instance(
             message: "The request must contain the following parameter: 'authorization_endpoint'."
                 .into(),
         };
-        return answer(e.status, &e.body(&timestamp(&inner)));
+        return answer(e.status, &e.body(&timestamp(&t.clock)));
     };
     let Some(tenant) = authority_tenant(&base, &endpoint) else {
         let e = AadError {
@@ -216,7 +216,7 @@ pub async fn instance(
             code: 50_049,
             message: "Unknown or invalid instance.".into(),
         };
-        return answer(e.status, &e.body(&timestamp(&inner)));
+        return answer(e.status, &e.body(&timestamp(&t.clock)));
     };
     let body = json!({
         "tenant_discovery_endpoint": format!("{base}/{tenant}/v2.0/.well-known/openid-configuration"),

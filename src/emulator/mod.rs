@@ -66,7 +66,7 @@
 //! (which `alg` a certificate assertion may use), [`EmulatorConfig::users_delta_cost`], and the
 //! per-object ones in [`switches`].
 //!
-//! JSON batching (`POST /v1.0/$batch`, `POST /beta/$batch`, `batch.rs`): up to 20 requests,
+//! JSON batching (`POST /v1.0/$batch`, `POST /beta/$batch`, `batch/`): up to 20 requests,
 //! each through the same pipeline as a standalone request (own permission check, quota charge
 //! and `429`, write statistics); `dependsOn` names earlier requests, and a request whose
 //! dependency failed answers `424 FailedDependency`; the batch answers `200` with the
@@ -107,6 +107,7 @@ pub mod quota;
 mod routes;
 pub mod seed;
 mod server;
+mod shared;
 pub mod state;
 pub mod switches;
 pub mod tenant_file;
@@ -117,7 +118,7 @@ mod token;
 mod tests;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -392,21 +393,11 @@ impl Emulator {
             bound
         };
         let scheme = if identity.is_some() { "https" } else { "http" };
-        let latency = config.latency;
-        let directory = config.active_directory.clone();
-        let mut inner = tokio::task::spawn_blocking(move || server::Inner::new(config, apps))
-            .await
-            .context("seeding the tenant")??;
-        if let Some(ad) = &directory {
-            inner.tenant.directory = Some(state::DirectoryLink::new(ad.scope()));
-        }
-        let shared = Arc::new(server::Shared {
-            inner: Mutex::new(inner),
-            latency: RwLock::new(latency),
-            addr,
-            scheme,
-            directory: directory.map(active_directory::gate::DirectorySource::new),
-        });
+        let shared =
+            tokio::task::spawn_blocking(move || shared::Shared::new(config, apps, addr, scheme))
+                .await
+                .context("seeding the tenant")??;
+        let shared = Arc::new(shared);
         if let Some(source) = &shared.directory {
             active_directory::gate::initial_import(&shared, source).await;
         }

@@ -73,11 +73,6 @@ pub fn guid(rng: &mut Rng) -> String {
     crate::guid::from_bytes(rng.u128(..).to_be_bytes())
 }
 
-/// A fresh, non-deterministic GUID (request ids, trace ids).
-pub fn random_guid() -> String {
-    guid(&mut Rng::new())
-}
-
 /// The `*.onmicrosoft.com` domain of a tenant called `tenant_name`.
 pub fn initial_domain(tenant_name: &str) -> String {
     let label: String = tenant_name

@@ -2,82 +2,31 @@
 //! due, before the request's handler runs the cycle; `POST /_emulator/sync/cycle` reads it
 //! for the cycle it runs.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::{AdSourceConfig, AdSourceError, read_users};
-use crate::emulator::server::{Shared, lock};
-use crate::emulator::state::{AdUser, SyncState};
+use super::source::DirectorySource;
+use crate::emulator::shared::Shared;
+use crate::emulator::state::SyncState;
 
-/// The directory the sync client reads, changeable at run time.
-#[derive(Debug)]
-pub struct DirectorySource {
-    config: RwLock<AdSourceConfig>,
-    /// One read at a time: requests that find the same cycle due wait for the first read.
-    reading: tokio::sync::Mutex<()>,
-}
-
-impl DirectorySource {
-    /// A source reading `config`.
-    pub fn new(config: AdSourceConfig) -> Self {
-        Self {
-            config: RwLock::new(config),
-            reading: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    /// The configuration now.
-    pub fn config(&self) -> AdSourceConfig {
-        self.config
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Changes the configuration (the next read uses it).
-    pub fn update(&self, change: impl FnOnce(&mut AdSourceConfig)) {
-        change(&mut self.config.write().unwrap_or_else(PoisonError::into_inner));
-    }
-
-    /// Reads the directory (one read at a time).
-    pub async fn read(&self) -> Result<Vec<AdUser>, AdSourceError> {
-        let _one = self.reading.lock().await;
-        let config = self.config();
-        let read = read_users(&config).await;
-        if let Err(e) = &read {
-            tracing::warn!(error = %e, "reading the directory failed: the sync cycle changes nothing");
-        }
-        read
-    }
-
-    /// When a cycle is due, reads the directory and runs the cycle with what was read.
-    pub async fn run_due(&self, shared: &Shared) {
-        let due = || {
-            let inner = lock(&shared.inner);
-            inner.tenant.directory_read_due(inner.clock.now())
-        };
-        if !due() {
-            return;
-        }
-        let _one = self.reading.lock().await;
-        if !due() {
-            return; // another request read it for this cycle
-        }
-        let config = self.config();
-        let read = read_users(&config).await.map_err(|e| {
-            tracing::warn!(error = %e, "reading the directory failed: the sync cycle changes nothing");
-            e.to_string()
-        });
-        let mut inner = lock(&shared.inner);
-        let now = inner.clock.now();
-        inner.tenant.stage_directory(Some(read));
-        inner.tenant.apply_due(now);
-        // A read no cycle used (sync turned off meanwhile) must not feed a later one.
-        inner.tenant.stage_directory(None);
-    }
+/// When a cycle is due, reads the directory and runs the cycle with what was read.
+async fn run_due(shared: &Shared, source: &DirectorySource) {
+    let due = || {
+        let t = shared.tenancy();
+        t.tenant.directory_read_due(t.clock.now())
+    };
+    source
+        .read_if_due(due, |read| {
+            let mut t = shared.tenancy();
+            t.tenant.stage_directory(Some(read));
+            t.apply_due();
+            // A read no cycle used (sync turned off meanwhile) must not feed a later one.
+            t.tenant.stage_directory(None);
+        })
+        .await;
 }
 
 /// Middleware of every route: runs a due cycle, with a fresh read of the directory, before
@@ -88,7 +37,7 @@ pub async fn middleware(
     next: Next,
 ) -> Response {
     if let Some(source) = &shared.directory {
-        source.run_due(&shared).await;
+        run_due(&shared, source).await;
     }
     next.run(request).await
 }
@@ -97,13 +46,13 @@ pub async fn middleware(
 /// A directory that cannot be read is reported, not fatal (the next cycle reads it again).
 pub async fn initial_import(shared: &Shared, source: &DirectorySource) {
     let read = source.read().await;
-    let mut inner = lock(&shared.inner);
-    let now = inner.clock.now();
+    let mut t = shared.tenancy();
+    let now = t.clock.now();
     match read {
         Ok(users) => {
-            let imported = inner.tenant.import_directory(&users, now);
-            if inner.tenant.sync == SyncState::Enabled {
-                inner.tenant.run_cycle(now);
+            let imported = t.tenant.import_directory(&users, now);
+            if t.tenant.sync == SyncState::Enabled {
+                t.tenant.run_cycle(now);
             }
             tracing::info!(
                 read = imported.read,
@@ -114,7 +63,7 @@ pub async fn initial_import(shared: &Shared, source: &DirectorySource) {
         }
         Err(e) => {
             tracing::error!(error = %e, "the directory could not be read at start");
-            inner.tenant.directory_failed(e.to_string());
+            t.tenant.directory_failed(e.to_string());
         }
     }
 }

@@ -9,12 +9,14 @@
 //! be read makes the cycle change nothing; `GET /_emulator/directory` shows the reads.
 //!
 //! Reads happen outside the tenant's lock (LDAP is async): the request that finds a cycle due
-//! reads first (`gate`), then the cycle runs under the lock with what was read.
+//! reads first (`gate`, through the one reader of `source`), then the cycle runs under the lock
+//! with what was read.
 
 mod args;
 mod entry;
 pub(super) mod gate;
 mod ldap;
+pub(super) mod source;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! JSON batching (graph-api.md §7): `POST /v1.0/$batch` and `POST /beta/$batch` with up to
 //! [`MAX_REQUESTS`] requests.
 //!
-//! The batch itself went through the pipeline's front (faults, authentication) in `graph.rs`;
+//! The batch itself went through the pipeline's front (faults, authentication) in `graph/`;
 //! it costs no resource units. A malformed batch answers `400` as a whole ([`Malformed`]).
 //! Otherwise each request runs through the same pipeline as a standalone one, under the batch's
 //! version and with the batch's authorization: faults, permission, query, its own quota charge
@@ -18,13 +18,13 @@
 
 mod parse;
 
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::graph::{self, Ids, JSON_CONTENT_TYPE, OutBody, Outcome, error_body, throttle_body};
+use super::graph::answer::{Ids, JSON_CONTENT_TYPE, OutBody, Outcome, error_body, throttle_body};
 use super::routes::{GraphError, Reply, Version};
-use super::server::Inner;
+use super::shared::{Shared, Tenancy};
 use super::switches::BatchLimitCode;
 use parse::Item;
 
@@ -55,24 +55,31 @@ fn refusal(e: &Malformed, limit_code: BatchLimitCode) -> GraphError {
     GraphError::new(StatusCode::BAD_REQUEST, code, e.to_string())
 }
 
-/// Runs an authenticated batch posted under `version`.
+/// The pipeline a request goes through (`graph::run`), handed in so that the pipeline and
+/// its batches do not import each other.
+pub(super) type Pipeline =
+    fn(&Shared, &mut Tenancy, &Method, &Uri, &HeaderMap, &[u8], String) -> Outcome;
+
+/// Runs an authenticated batch posted under `version`, each item through `pipeline`.
 pub(super) fn run(
-    inner: &mut Inner,
+    shared: &Shared,
+    t: &mut Tenancy,
     version: Version,
     headers: &HeaderMap,
     body: &[u8],
     base: &str,
+    pipeline: Pipeline,
 ) -> Outcome {
     let items = match parse::parse(body, version, base) {
         Ok(items) => items,
         Err(e) => {
-            let refused = refusal(&e, inner.config.batch_limit_code);
+            let refused = refusal(&e, shared.config.batch_limit_code);
             tracing::debug!(message = %refused.message, "graph batch refused");
             return Outcome::error(refused);
         }
     };
-    inner.stats.batches += 1;
-    let date = inner.clock.now().strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    shared.stats().batches += 1;
+    let date = t.clock.now().strftime("%Y-%m-%dT%H:%M:%S").to_string();
     let mut done: Vec<(String, StatusCode)> = Vec::with_capacity(items.len());
     let mut responses = Vec::with_capacity(items.len());
     // An injected connection reset on any item drops the whole batch's connection (the items
@@ -91,10 +98,13 @@ pub(super) fn run(
                 "FailedDependency",
                 format!("The request depends on request '{dependency}', which failed."),
             )),
-            None => run_item(inner, &item, headers, base),
+            None => run_item(shared, t, pipeline, &item, headers, base),
         };
-        inner.stats.record(outcome.status);
-        inner.stats.batch_items += 1;
+        {
+            let mut stats = shared.stats();
+            stats.record(outcome.status);
+            stats.batch_items += 1;
+        }
         reset |= outcome.reset;
         let dropped = outcome.reset;
         tracing::debug!(
@@ -111,8 +121,9 @@ pub(super) fn run(
             break;
         }
     }
-    if inner.config.batch_order == BatchOrder::Shuffled {
-        let seed = inner.config.seed.wrapping_add(inner.stats.batches);
+    if shared.config.batch_order == BatchOrder::Shuffled {
+        // Batches are counted only under the tenancy's lock, held since this one was counted.
+        let seed = shared.config.seed.wrapping_add(shared.stats().batches);
         fastrand::Rng::with_seed(seed).shuffle(&mut responses);
     }
     let mut outcome = Outcome::reply(Reply::Json(
@@ -124,13 +135,21 @@ pub(super) fn run(
 }
 
 /// The item through the whole pipeline, with the batch's authorization.
-fn run_item(inner: &mut Inner, item: &Item, outer: &HeaderMap, base: &str) -> Outcome {
+fn run_item(
+    shared: &Shared,
+    t: &mut Tenancy,
+    pipeline: Pipeline,
+    item: &Item,
+    outer: &HeaderMap,
+    base: &str,
+) -> Outcome {
     let mut headers = item.headers.clone();
     if let Some(auth) = outer.get(header::AUTHORIZATION) {
         headers.insert(header::AUTHORIZATION, auth.clone());
     }
-    graph::run(
-        inner,
+    pipeline(
+        shared,
+        t,
         &item.method,
         &item.uri,
         &headers,

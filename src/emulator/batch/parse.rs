@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_PAD_INDIFFERENT, URL_SAFE_PAD_INDIFFERENT};
 use serde_json::{Map, Value};
 
-use super::super::graph::split_path;
+use super::super::graph::path::split_path;
 use super::super::routes::Version;
 
 /// Graph's limit of requests in one batch.

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::{AppState, Permissions, bad_body, error, parse};
 use crate::emulator::apps::{AppRegistration, RegisterError};
-use crate::emulator::server::{Shared, lock};
+use crate::emulator::shared::Shared;
 
 /// The application routes (nested under `/_emulator`).
 pub fn router() -> Router<Arc<Shared>> {
@@ -33,7 +33,7 @@ pub fn router() -> Router<Arc<Shared>> {
 }
 
 async fn list(State(shared): AppState) -> Response {
-    axum::Json(lock(&shared.inner).apps.to_json()).into_response()
+    axum::Json(shared.apps().to_json()).into_response()
 }
 
 async fn register(State(shared): AppState, body: Bytes) -> Response {
@@ -41,8 +41,8 @@ async fn register(State(shared): AppState, body: Bytes) -> Response {
         Ok(r) => r,
         Err(message) => return bad_body(message),
     };
-    let mut inner = lock(&shared.inner);
-    match inner.apps.register(registration) {
+    let mut apps = shared.apps();
+    match apps.register(registration) {
         Ok(app) => (StatusCode::CREATED, axum::Json(app.to_json(false))).into_response(),
         Err(RegisterError::Invalid(m)) => bad_body(m),
         Err(RegisterError::Conflict(m)) => error(StatusCode::CONFLICT, "Conflict", m),
@@ -58,8 +58,8 @@ fn unknown(client_id: &str) -> Response {
 }
 
 async fn permissions(State(shared): AppState, Path(client_id): Path<String>) -> Response {
-    let inner = lock(&shared.inner);
-    match inner.apps.get(&client_id) {
+    let apps = shared.apps();
+    match apps.get(&client_id) {
         Some(app) => {
             axum::Json(json!({ "clientId": app.client_id, "permissions": app.permissions }))
                 .into_response()
@@ -77,8 +77,8 @@ async fn set_permissions(
         Ok(r) => r,
         Err(message) => return bad_body(message),
     };
-    let mut inner = lock(&shared.inner);
-    let Some(app) = inner.apps.get_mut(&client_id) else {
+    let mut apps = shared.apps();
+    let Some(app) = apps.get_mut(&client_id) else {
         return unknown(&client_id);
     };
     tracing::info!(client_id = %app.client_id, permissions = ?request.permissions, "app permissions replaced");

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AppState, annotate, bad_body, current, error, parse};
-use crate::emulator::server::Shared;
+use crate::emulator::shared::Shared;
 use crate::emulator::state::ScopeError;
 
 /// The routes (nested under `/_emulator`).
@@ -30,9 +30,8 @@ pub fn router() -> Router<Arc<Shared>> {
 
 async fn contacts(State(shared): AppState) -> Response {
     let value: Vec<Value> = {
-        let inner = current(&shared);
-        inner
-            .tenant
+        let t = current(&shared);
+        t.tenant
             .contacts
             .values()
             .map(|c| {
@@ -56,8 +55,8 @@ async fn scope(State(shared): AppState, Path(id): Path<String>, body: Bytes) -> 
         Ok(r) => r,
         Err(message) => return bad_body(message),
     };
-    let mut inner = current(&shared);
-    match inner.tenant.set_contact_scope(&id, request.in_scope) {
+    let mut t = current(&shared);
+    match t.tenant.set_contact_scope(&id, request.in_scope) {
         Ok(state) => {
             tracing::info!(id, in_scope = request.in_scope, "AD contact moved");
             axum::Json(json!({ "id": id, "inScope": request.in_scope, "state": state.name() }))

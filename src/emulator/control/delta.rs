@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use super::{AppState, current};
-use crate::emulator::server::Shared;
+use crate::emulator::shared::Shared;
 
 /// The routes (nested under `/_emulator`).
 pub fn router() -> Router<Arc<Shared>> {
@@ -23,16 +23,16 @@ pub fn router() -> Router<Arc<Shared>> {
 }
 
 async fn stats(State(shared): AppState) -> Response {
-    let inner = current(&shared);
-    axum::Json(inner.tenant.changes.stats()).into_response()
+    let t = current(&shared);
+    axum::Json(t.tenant.changes.stats()).into_response()
 }
 
 async fn reset(State(shared): AppState) -> Response {
-    let mut inner = current(&shared);
-    let from = inner.tenant.changes.require_resync();
+    let mut t = current(&shared);
+    let from = t.tenant.changes.require_resync();
     tracing::info!(
         resync_from = from,
         "delta tokens invalidated (tenant maintenance)"
     );
-    axum::Json(inner.tenant.changes.stats()).into_response()
+    axum::Json(t.tenant.changes.stats()).into_response()
 }

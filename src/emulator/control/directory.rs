@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AppState, bad_body, current, error, parse};
-use crate::emulator::server::Shared;
+use crate::emulator::shared::Shared;
 
 /// The routes (nested under `/_emulator`).
 pub fn router() -> Router<Arc<Shared>> {

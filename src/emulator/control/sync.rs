@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 use super::{AppState, annotate, bad_body, current, error, parse};
 use crate::emulator::clock::rfc3339;
 use crate::emulator::model::{Kind, SyncInfo, Writes};
-use crate::emulator::server::Shared;
+use crate::emulator::shared::Shared;
 use crate::emulator::state::{Deleted, Features, ObjectKind, ScopeError, SyncState};
 
 /// The routes (nested under `/_emulator`).
@@ -56,8 +56,8 @@ fn scope(State(shared): AppState, kind: ObjectKind, id: String, body: Bytes) -> 
         Ok(r) => r,
         Err(message) => return bad_body(message),
     };
-    let mut inner = current(&shared);
-    match inner.tenant.set_scope(kind, &id, request.in_scope) {
+    let mut t = current(&shared);
+    match t.tenant.set_scope(kind, &id, request.in_scope) {
         Ok(state) => {
             tracing::info!(id, in_scope = request.in_scope, "AD object moved");
             axum::Json(json!({ "id": id, "inScope": request.in_scope, "state": state.name() }))
@@ -83,20 +83,20 @@ async fn cycle(State(shared): AppState) -> Response {
         Some(source) => Some(source.read().await),
         None => None,
     };
-    let mut inner = current(&shared);
-    if inner.tenant.sync != SyncState::Enabled {
+    let mut t = current(&shared);
+    if t.tenant.sync != SyncState::Enabled {
         return error(
             StatusCode::CONFLICT,
             "SyncNotEnabled",
             "directory sync is not enabled for the tenant: the sync client cannot export",
         );
     }
-    let now = inner.clock.now();
+    let now = t.clock.now();
     let imported = match read {
         None => None,
-        Some(Ok(users)) => Some(inner.tenant.import_directory(&users, now)),
+        Some(Ok(users)) => Some(t.tenant.import_directory(&users, now)),
         Some(Err(e)) => {
-            inner.tenant.directory_failed(e.to_string());
+            t.tenant.directory_failed(e.to_string());
             return error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "DirectoryUnreachable",
@@ -104,7 +104,7 @@ async fn cycle(State(shared): AppState) -> Response {
             );
         }
     };
-    let mut report = inner.tenant.run_cycle(now);
+    let mut report = t.tenant.run_cycle(now);
     report.directory = imported;
     let mut body = match serde_json::to_value(&report) {
         Ok(Value::Object(map)) => map,
@@ -113,7 +113,7 @@ async fn cycle(State(shared): AppState) -> Response {
     body.insert("ranAt".into(), json!(rfc3339(now)));
     body.insert(
         "nextCycleAt".into(),
-        json!(inner.tenant.next_cycle().map(rfc3339)),
+        json!(t.tenant.next_cycle().map(rfc3339)),
     );
     axum::Json(Value::Object(body)).into_response()
 }
@@ -131,11 +131,11 @@ async fn features(State(shared): AppState, body: Bytes) -> Response {
             _ => return bad_body(format!("feature '{name}' must be true or false")),
         }
     }
-    let mut inner = current(&shared);
+    let mut t = current(&shared);
     for (name, value) in changes {
-        let _ = inner.tenant.features.set(&name, value);
+        let _ = t.tenant.features.set(&name, value);
     }
-    axum::Json(json!({ "features": inner.tenant.features.to_json() })).into_response()
+    axum::Json(json!({ "features": t.tenant.features.to_json() })).into_response()
 }
 
 fn deleted_json<T>(
@@ -157,8 +157,8 @@ fn deleted_json<T>(
 
 async fn deleted(State(shared): AppState) -> Response {
     let value: Vec<Value> = {
-        let inner = current(&shared);
-        let t = &inner.tenant;
+        let t = current(&shared);
+        let t = &t.tenant;
         let users = t.deleted_users.values().map(|d| {
             let u = &d.object;
             deleted_json(d, u.to_json(), "user", &u.sync, u.kind, u.writes)

@@ -1,5 +1,5 @@
 //! Graph resources: which route a path is, what it needs (permission, query, cost), and what
-//! it does to the tenant. Transport-free: `graph.rs` turns the results into HTTP.
+//! it does to the tenant. Transport-free: `graph/` turns the results into HTTP.
 
 pub mod access;
 pub mod contacts;

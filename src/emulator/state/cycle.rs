@@ -25,7 +25,6 @@ use super::directory::CycleInput;
 use super::{Behaviour, ObjectKind, SyncPrint, SyncState, Tenant};
 use crate::emulator::clock::add_duration;
 use crate::emulator::model::{SyncInfo, Writes};
-use crate::emulator::seed::random_guid;
 
 /// The features of `onPremisesDirectorySynchronization`, in Graph's order, with defaults.
 const FEATURES: &[(&str, bool)] = &[
@@ -421,7 +420,7 @@ impl Tenant {
             let Some(mut user) = self.gone_users.remove(&from) else {
                 continue;
             };
-            let id = random_guid();
+            let id = crate::guid::random();
             user.id = id.clone();
             user.writes = Writes::default();
             user.created = at;
@@ -437,7 +436,7 @@ impl Tenant {
             let Some(mut group) = self.gone_groups.remove(&from) else {
                 continue;
             };
-            let id = random_guid();
+            let id = crate::guid::random();
             group.id = id.clone();
             group.writes = Writes::default();
             group.created = at;

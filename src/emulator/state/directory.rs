@@ -34,7 +34,6 @@ pub use scope::{AdUser, DirectoryScope, dn_under, normalize_dn};
 
 use super::{ObjectKind, Tenant};
 use crate::emulator::model::{Kind, SyncInfo, User, Writes};
-use crate::emulator::seed::random_guid;
 
 /// Where a twin lives.
 #[derive(Clone, Copy)]
@@ -286,7 +285,7 @@ impl Tenant {
             user.sync.in_scope = true;
             return Provisioned::Matched(id);
         }
-        let id = random_guid();
+        let id = crate::guid::random();
         let mut user = User {
             id: id.clone(),
             user_principal_name: upn.clone(),

@@ -7,15 +7,15 @@ use base64::engine::general_purpose::STANDARD;
 use fastrand::Rng;
 use jiff::Timestamp;
 
+use super::object::{dc_path, is_guid, object_id, stable_seed, sync_info};
 use super::{
-    GroupEntry, OnPremEntry, StateEntry, TenantFile, TenantFileError, UserEntry, bad, from_entry,
-    parse_time,
+    GroupEntry, OnPremEntry, TenantFile, TenantFileError, UserEntry, bad, from_entry, parse_time,
 };
 use crate::emulator::clock::add_secs;
 use crate::emulator::model::{
-    Group, Kind, OnPremIdentity, SyncInfo, User, VerifiedDomain, Writes, insert_sorted,
+    Group, Kind, OnPremIdentity, User, VerifiedDomain, Writes, insert_sorted,
 };
-use crate::emulator::seed::{guid, initial_domain};
+use crate::emulator::seed::initial_domain;
 use crate::emulator::state::{Behaviour, Organization, SyncState, Tenant};
 
 /// What the file leaves to the emulator's configuration.
@@ -27,47 +27,6 @@ pub struct Defaults<'a> {
     pub tenant_name: &'a str,
     /// Custom domain when the file names none.
     pub domain: &'a str,
-}
-
-/// FNV-1a: a stable seed from a name, so derived ids and anchors do not change between loads.
-fn stable_seed(text: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-fn is_guid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
-
-pub(super) fn object_id(
-    given: Option<&str>,
-    what: &str,
-    name: &str,
-) -> Result<String, TenantFileError> {
-    match given {
-        Some(id) if is_guid(id) => Ok(id.to_lowercase()),
-        Some(id) => Err(bad(format!(
-            "{what}: id '{id}' is not a GUID (leave it out to have one generated)"
-        ))),
-        None => Ok(guid(&mut Rng::with_seed(stable_seed(name)))),
-    }
-}
-
-pub(super) fn dc_path(domain: &str) -> String {
-    domain
-        .split('.')
-        .map(|p| format!("DC={p}"))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// AD values of a synced object: what the file gives, the rest derived from the name (unless
@@ -126,57 +85,6 @@ fn ad_values(
             })
         }),
         security_identifier: given.security_identifier.or(Some(sid)),
-    }
-}
-
-/// The sync information of an object of `kind` with these AD values and state.
-pub(super) fn sync_info(
-    what: &str,
-    kind: Kind,
-    ad: Option<OnPremIdentity>,
-    state: Option<&StateEntry>,
-    now: Timestamp,
-) -> Result<SyncInfo, TenantFileError> {
-    let last = |s: Option<&StateEntry>| -> Result<Option<Timestamp>, TenantFileError> {
-        s.and_then(|s| s.last_sync.as_deref())
-            .map(|t| parse_time(&format!("{what}: state.lastSync"), t))
-            .transpose()
-    };
-    match (kind, ad) {
-        (Kind::Synced, Some(ad)) => {
-            let Some(state) = state else {
-                return Ok(SyncInfo {
-                    enabled: Some(true),
-                    last_sync: Some(add_secs(now, -120.0)),
-                    values: ad.clone(),
-                    ad_twin: Some(Box::new(ad)),
-                    cloud_managed: false,
-                    in_scope: true,
-                    joined: true,
-                });
-            };
-            Ok(SyncInfo {
-                enabled: state.on_premises_sync_enabled,
-                last_sync: last(Some(state))?,
-                values: state.shown.as_ref().map_or_else(|| ad.clone(), from_entry),
-                ad_twin: Some(Box::new(ad)),
-                cloud_managed: state.is_cloud_managed,
-                in_scope: state.in_scope,
-                joined: state.joined,
-            })
-        }
-        (_, None) => {
-            if state.is_some_and(|s| s.on_premises_sync_enabled.is_some() || s.is_cloud_managed) {
-                return Err(bad(format!(
-                    "{what}: only a synced object has a synchronisation state (set kind: synced)"
-                )));
-            }
-            Ok(SyncInfo {
-                last_sync: last(state)?,
-                ..SyncInfo::default()
-            })
-        }
-        (_, Some(_)) => Err(bad(format!("{what}: onPremises is only for kind synced"))),
     }
 }
 

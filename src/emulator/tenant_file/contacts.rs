@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::build::{dc_path, object_id, sync_info};
+use super::object::{dc_path, object_id, state, sync_info};
 use super::{OnPremEntry, StateEntry, TenantFileError, bad, from_entry, to_entry};
 use crate::emulator::model::{Contact, Kind, OnPremIdentity, Writes};
 use crate::emulator::state::Tenant;
@@ -167,7 +167,7 @@ pub(super) fn dump(c: &Contact) -> ContactEntry {
         proxy_addresses: c.proxy_addresses.clone(),
         kind: c.kind,
         on_premises: c.sync.ad_twin.as_deref().map(to_entry),
-        state: super::dump::state(&c.sync, None),
+        state: state(&c.sync, None),
     }
 }
 

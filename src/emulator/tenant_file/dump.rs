@@ -1,33 +1,11 @@
 //! A tenant file from a tenant: everything `build` needs to make the same tenant again.
 
-use super::{DomainEntry, GroupEntry, OrgEntry, StateEntry, TenantFile, UserEntry, to_entry};
+use super::object::state;
+use super::{DomainEntry, GroupEntry, OrgEntry, TenantFile, UserEntry, to_entry};
 use crate::emulator::clock::rfc3339;
-use crate::emulator::model::{Group, SyncInfo, User};
+use crate::emulator::model::{Group, User};
 use crate::emulator::state::Deleted;
 use crate::emulator::state::Tenant;
-
-pub(super) fn state(
-    sync: &SyncInfo,
-    deleted: Option<(&str, &[String], &[String])>,
-) -> Option<StateEntry> {
-    // Always written: an entry with a state is taken as complete (nothing derived) on load.
-    let twin = sync.ad_twin.as_deref();
-    let (deleted_date_time, member_of, owner_of) = match deleted {
-        Some((at, m, o)) => (Some(at.to_string()), m.to_vec(), o.to_vec()),
-        None => (None, Vec::new(), Vec::new()),
-    };
-    Some(StateEntry {
-        on_premises_sync_enabled: sync.enabled,
-        is_cloud_managed: sync.cloud_managed,
-        in_scope: sync.in_scope,
-        joined: sync.joined,
-        last_sync: sync.last_sync.map(rfc3339),
-        shown: (twin != Some(&sync.values)).then(|| to_entry(&sync.values)),
-        deleted_date_time,
-        member_of,
-        owner_of,
-    })
-}
 
 fn user(u: &User, deleted: Option<&Deleted<User>>) -> UserEntry {
     let at = deleted.map(|d| rfc3339(d.at));

@@ -284,6 +284,7 @@ impl TenantFile {
 mod build;
 mod contacts;
 mod dump;
+mod object;
 
 pub use build::{Defaults, build};
 pub use contacts::ContactEntry;

@@ -77,7 +77,7 @@ impl Harness {
         let t = now();
         json!({
             "aud": self.token_url(), "iss": self.config.client_id, "sub": self.config.client_id,
-            "jti": crate::emulator::seed::random_guid(), "nbf": t, "iat": t, "exp": t + 600,
+            "jti": crate::guid::random(), "nbf": t, "iat": t, "exp": t + 600,
         })
     }
 

@@ -199,7 +199,7 @@ async fn items_answer_like_standalone_requests() {
     assert_eq!(r["read"]["headers"]["x-ms-resource-unit"], "1");
     assert_eq!(
         r["read"]["headers"]["Content-Type"],
-        crate::emulator::graph::JSON_CONTENT_TYPE
+        crate::emulator::graph::answer::JSON_CONTENT_TYPE
     );
     assert!(r["read"]["body"]["id"].is_string());
     assert_eq!(r["write"]["status"], 204);

@@ -326,7 +326,7 @@ async fn every_graph_answer_carries_correlation_headers() {
     assert_eq!(a.header("x-ms-resource-unit"), Some("1"));
     assert_eq!(
         a.header("content-type"),
-        Some(super::graph::JSON_CONTENT_TYPE)
+        Some(super::graph::answer::JSON_CONTENT_TYPE)
     );
     let e = h
         .call(

@@ -8,8 +8,6 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::emulator::seed::random_guid;
-
 /// Documentation link Entra appends to client-assertion errors.
 const CERT_DOCS: &str = "Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .";
 
@@ -159,8 +157,8 @@ impl AadError {
 
     /// Entra's error body; `timestamp` as `YYYY-MM-DD HH:MM:SSZ`.
     pub fn body(&self, timestamp: &str) -> Value {
-        let trace = random_guid();
-        let correlation = random_guid();
+        let trace = crate::guid::random();
+        let correlation = crate::guid::random();
         let description = format!(
             "AADSTS{}: {}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {timestamp}",
             self.code, self.message

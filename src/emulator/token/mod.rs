@@ -13,7 +13,7 @@
 mod aad;
 mod assertion;
 mod jwt;
-mod store;
+pub(super) mod store;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,12 +28,11 @@ use serde_json::{Value, json};
 
 use super::faults::Target;
 use super::latency::Operation;
-use super::seed::random_guid;
-use super::server::{Inner, Shared, lock};
+use super::shared::Shared;
+use super::state::Tenant;
 
 pub use aad::AadError;
 pub use assertion::{AssertionAlgorithms, JWT_BEARER};
-pub use store::{TokenProblem, TokenStore};
 
 /// Graph `.default` scopes of the four national clouds (graph-api.md §11).
 pub const GRAPH_SCOPES: &[&str] = &[
@@ -76,9 +75,9 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 /// The tenant's identifiers a request may name: its id and its domains.
-fn tenant_identifiers(inner: &Inner) -> Vec<String> {
-    std::iter::once(inner.config.tenant_id.clone())
-        .chain(inner.tenant.org.domains.iter().map(|d| d.name.clone()))
+fn tenant_identifiers(tenant_id: &str, tenant: &Tenant) -> Vec<String> {
+    std::iter::once(tenant_id.to_string())
+        .chain(tenant.org.domains.iter().map(|d| d.name.clone()))
         .collect()
 }
 
@@ -108,15 +107,16 @@ struct Issued {
     method: &'static str,
 }
 
-/// Validates a token request and issues a token.
+/// Validates a token request for `tenant`, one of `tenants` (the tenant's identifiers), and
+/// issues a token.
 fn issue(
-    inner: &mut Inner,
+    shared: &Shared,
+    tenants: &[String],
     tenant: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Issued, AadError> {
-    let tenants = tenant_identifiers(inner);
-    check_tenant(&tenants, tenant)?;
+    check_tenant(tenants, tenant)?;
     let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
     let field = |name: &str| form.get(name).map(String::as_str).filter(|v| !v.is_empty());
     let basic = basic_credentials(headers);
@@ -133,14 +133,15 @@ fn issue(
             format!("The app requested an unsupported grant type '{grant_type}'."),
         ));
     }
-    let Some(app) = inner.apps.get(client_id) else {
+    let apps = shared.apps();
+    let Some(app) = apps.get(client_id) else {
         return Err(AadError::new(
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
             700_016,
             format!(
                 "Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
-                inner.config.tenant_name
+                shared.config.tenant_name
             ),
         ));
     };
@@ -166,9 +167,9 @@ fn issue(
         (Some(_), Some(kind)) if kind != JWT_BEARER => return Err(AadError::malformed()),
         (Some(jwt), Some(_)) => {
             let ctx = assertion::Context {
-                tenants: &tenants,
+                tenants,
                 host: headers.get(header::HOST).and_then(|v| v.to_str().ok()),
-                algorithms: inner.config.assertion_algorithms,
+                algorithms: shared.config.assertion_algorithms,
                 now: jiff::Timestamp::now().as_second(),
             };
             assertion::verify(app, jwt, &ctx)?.name()
@@ -185,8 +186,9 @@ fn issue(
         ));
     }
     let client_id = app.client_id.clone();
-    let lifetime = inner.config.token_lifetime;
-    let token = inner.tokens.issue(&client_id, lifetime);
+    drop(apps);
+    let lifetime = shared.config.token_lifetime;
+    let token = shared.tokens().issue(&client_id, lifetime);
     Ok(Issued {
         body: json!({
             "token_type": "Bearer",
@@ -209,31 +211,38 @@ pub async fn endpoint(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let (result, timestamp) = {
-        let mut inner = lock(&shared.inner);
-        let timestamp = inner.clock.now().strftime("%Y-%m-%d %H:%M:%SZ").to_string();
-        let fault = inner
-            .faults
-            .take(Target::Token, "POST", "/oauth2/v2.0/token");
-        let result = match fault {
-            Some(fault) => {
-                inner.stats.tokens_faulted += 1;
-                inner.stats.faulted += 1;
-                Err((AadError::fault(fault.status), fault.retry_after))
-            }
-            None => issue(&mut inner, &tenant, &headers, &body).map_err(|e| (e, None)),
-        };
-        match &result {
-            Ok(_) => inner.stats.tokens_issued += 1,
-            Err(_) => inner.stats.tokens_refused += 1,
-        }
-        (result, timestamp)
+    let (timestamp, tenants) = {
+        let t = shared.tenancy();
+        let timestamp = t.clock.now().strftime("%Y-%m-%d %H:%M:%SZ").to_string();
+        (
+            timestamp,
+            tenant_identifiers(&shared.config.tenant_id, &t.tenant),
+        )
     };
+    let fault = shared
+        .faults()
+        .take(Target::Token, "POST", "/oauth2/v2.0/token");
+    let faulted = fault.is_some();
+    let result = match fault {
+        Some(fault) => Err((AadError::fault(fault.status), fault.retry_after)),
+        None => issue(&shared, &tenants, &tenant, &headers, &body).map_err(|e| (e, None)),
+    };
+    {
+        let mut stats = shared.stats();
+        if faulted {
+            stats.tokens_faulted += 1;
+            stats.faulted += 1;
+        }
+        match &result {
+            Ok(_) => stats.tokens_issued += 1,
+            Err(_) => stats.tokens_refused += 1,
+        }
+    }
     let client_id = url::form_urlencoded::parse(&body)
         .find(|(k, _)| k == "client_id")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
-    let request_id = random_guid();
+    let request_id = crate::guid::random();
     let (status, body, retry_after) = match result {
         Ok(issued) => {
             tracing::debug!(%client_id, method = issued.method, outcome = "issued", "token request");
