@@ -1,8 +1,8 @@
 //! The Graph client: one method per operation over a single request pipeline that adds the
 //! token, retries 429 (honouring `Retry-After`), 5xx and connection failures with jittered
-//! backoff, and turns Graph's error envelope into [`GraphError`].
+//! backoff, and turns Graph's error envelope into [`GraphError`]. The pipeline follows no
+//! redirect, reads bounded bodies and ends each request within a deadline (`limits.rs`).
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -15,9 +15,14 @@ use url::Url;
 
 use super::auth::{Credential, TokenProvider};
 use super::error::{GraphError, Operation};
+use super::limits::{
+    BodyError, Limits, MAX_ERROR_BODY, bounded, json_problem, media_type, read_capped,
+};
 use super::models::{Collection, ErrorEnvelope, Group, Organization, User};
 use super::pacing::{Pacer, PacingStats, Quota};
-use super::retry::{RetryPolicy, parse_retry_after};
+use super::retry::{RetryPolicy, server_retry_after};
+
+pub use super::paging::{ListQuery, Page, Pager};
 
 /// Told about every request as it completes, for metrics: the operation, the HTTP status
 /// (`None` when no answer came), how long it took, and Graph's
@@ -112,6 +117,7 @@ struct Inner {
     stats: ClientStats,
     observer: Option<Arc<dyn RequestObserver>>,
     pacer: Option<Pacer>,
+    limits: Limits,
 }
 
 /// A Microsoft Graph client for one tenant and application. Cheap to clone.
@@ -120,67 +126,54 @@ pub struct GraphClient {
     inner: Arc<Inner>,
 }
 
-/// Options of a collection read.
-#[derive(Clone, Debug, Default)]
-pub struct ListQuery {
-    /// `$select`.
-    pub select: Vec<String>,
-    /// `$filter`.
-    pub filter: Option<String>,
-    /// `$top` (1..=999); 999 keeps reads at one resource unit per page.
-    pub top: Option<u32>,
-    /// `$count=true` with `ConsistencyLevel: eventual` ("advanced query").
-    pub advanced: bool,
-}
-
-/// One page of a collection.
-#[derive(Debug)]
-pub struct Page<T> {
-    /// The objects.
-    pub items: Vec<T>,
-    /// `@odata.count` (first page of an advanced query).
-    pub count: Option<u64>,
-}
-
-/// Follows `@odata.nextLink` page by page, so memory stays bounded by one page.
-pub struct Pager<T> {
-    client: GraphClient,
-    operation: Operation,
-    next: Option<Url>,
-    advanced: bool,
-    _t: PhantomData<fn() -> T>,
-}
-
-impl<T: DeserializeOwned> Pager<T> {
-    /// The next page, or `None` when the collection is exhausted.
-    pub async fn next_page(&mut self) -> Result<Option<Page<T>>, GraphError> {
-        let Some(url) = self.next.take() else {
-            return Ok(None);
-        };
-        let resp = self
-            .client
-            .send(self.operation, Method::GET, url, None, self.advanced)
-            .await?;
-        let page: Collection<T> = decode(self.operation, resp.body)?;
-        if let Some(link) = page.next_link {
-            self.next = Some(self.client.same_origin(self.operation, &link)?);
-        }
-        Ok(Some(Page {
-            items: page.value,
-            count: page.count,
-        }))
-    }
-}
-
 pub(super) struct Answer {
     pub(super) status: u16,
     pub(super) request_id: Option<String>,
     pub(super) body: Vec<u8>,
 }
 
+/// Builds a [`GraphClient`] with options beyond [`GraphConfig`] (see
+/// [`GraphClient::builder`]).
+pub struct GraphClientBuilder {
+    config: GraphConfig,
+    credential: Credential,
+    limits: Limits,
+}
+
+impl GraphClientBuilder {
+    /// Bounds on what a server can make the client do (default: [`Limits::default`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Result<GraphClient, GraphError> {
+        GraphClient::build(self.config, self.credential, self.limits)
+    }
+}
+
 impl GraphClient {
-    /// A client for `config` authenticating with `credential`.
+    /// A client for `config` authenticating with `credential`, with the default
+    /// [`Limits`].
     pub fn new(config: GraphConfig, credential: Credential) -> Result<Self, GraphError> {
+        Self::builder(config, credential).build()
+    }
+
+    /// A builder, for options with defaults ([`GraphClientBuilder::limits`]).
+    pub fn builder(config: GraphConfig, credential: Credential) -> GraphClientBuilder {
+        GraphClientBuilder {
+            config,
+            credential,
+            limits: Limits::default(),
+        }
+    }
+
+    fn build(
+        config: GraphConfig,
+        credential: Credential,
+        limits: Limits,
+    ) -> Result<Self, GraphError> {
         let endpoint_err = |url: &str, detail: String| GraphError::Endpoint {
             url: url.to_string(),
             detail,
@@ -202,6 +195,9 @@ impl GraphClient {
         let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(10))
+            // Token requests carry the credential and Graph requests the bearer token: a
+            // redirect is an answer to report, never a request to repeat elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("entra-cloud-operator/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &config.ca_bundle {
             let roots = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
@@ -225,7 +221,8 @@ impl GraphClient {
             credential,
             config.retry.clone(),
         )
-        .map_err(|e| endpoint_err(&config.login_root, e.to_string()))?;
+        .map_err(|e| endpoint_err(&config.login_root, e.to_string()))?
+        .with_limits(&limits);
         Ok(GraphClient {
             inner: Arc::new(Inner {
                 origin: base.origin().ascii_serialization(),
@@ -239,6 +236,7 @@ impl GraphClient {
                 stats: ClientStats::default(),
                 observer: config.observer,
                 pacer: config.pacing.map(Pacer::new),
+                limits,
             }),
         })
     }
@@ -269,6 +267,16 @@ impl GraphClient {
     /// The pacer, when the client paces.
     pub(super) fn pacer(&self) -> Option<&Pacer> {
         self.inner.pacer.as_ref()
+    }
+
+    /// Bounds on what a server can make the client do.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Graph's origin (scheme, host, port): the only one requests go to.
+    pub(super) fn origin(&self) -> &str {
+        &self.inner.origin
     }
 
     /// Retry bounds.
@@ -350,37 +358,6 @@ impl GraphClient {
         self.pager(Operation::ListGroups, "groups", query)
     }
 
-    pub(super) fn pager<T>(
-        &self,
-        op: Operation,
-        path: &str,
-        q: &ListQuery,
-    ) -> Result<Pager<T>, GraphError> {
-        let mut url = self.url(path)?;
-        {
-            let mut pairs = url.query_pairs_mut();
-            if !q.select.is_empty() {
-                pairs.append_pair("$select", &q.select.join(","));
-            }
-            if let Some(f) = &q.filter {
-                pairs.append_pair("$filter", f);
-            }
-            if let Some(top) = q.top {
-                pairs.append_pair("$top", &top.clamp(1, 999).to_string());
-            }
-            if q.advanced {
-                pairs.append_pair("$count", "true");
-            }
-        }
-        Ok(Pager {
-            client: self.clone(),
-            operation: op,
-            next: Some(url),
-            advanced: q.advanced,
-            _t: PhantomData,
-        })
-    }
-
     /// `path` under `/beta`.
     pub(super) fn beta_url(&self, path: &str) -> Result<Url, GraphError> {
         self.inner
@@ -418,23 +395,10 @@ impl GraphClient {
             })
     }
 
-    /// A nextLink must stay on Graph's origin: the bearer token goes with it.
-    pub(super) fn same_origin(&self, op: Operation, link: &str) -> Result<Url, GraphError> {
-        let url = Url::parse(link).map_err(|e| GraphError::Decode {
-            operation: op,
-            detail: format!("unparsable nextLink: {e}"),
-        })?;
-        let origin = url.origin().ascii_serialization();
-        if origin != self.inner.origin {
-            return Err(GraphError::ForeignLink {
-                operation: op,
-                link: origin,
-            });
-        }
-        Ok(url)
-    }
-
-    /// The request pipeline.
+    /// The request pipeline, within the deadline ([`Limits::deadline`]): the retry loop
+    /// gives up rather than start a wait that would pass it (returning the error that asked
+    /// for the wait), and a timeout around it bounds the rest (token fetches, pacing, slow
+    /// answers).
     pub(super) async fn send(
         &self,
         op: Operation,
@@ -444,9 +408,19 @@ impl GraphClient {
         advanced: bool,
     ) -> Result<Answer, GraphError> {
         let span = info_span!("graph", op = op.name(), method = %method);
-        self.send_inner(op, method, url, body, advanced)
+        let deadline = self.inner.limits.deadline;
+        let ends = tokio::time::Instant::now().checked_add(deadline);
+        let attempts = self.send_inner(op, method, url, body, advanced, ends);
+        match tokio::time::timeout(deadline, attempts)
             .instrument(span)
             .await
+        {
+            Ok(answer) => answer,
+            Err(_) => Err(GraphError::Deadline {
+                operation: op,
+                deadline,
+            }),
+        }
     }
 
     async fn send_inner(
@@ -456,6 +430,7 @@ impl GraphClient {
         url: Url,
         body: Option<&serde_json::Value>,
         advanced: bool,
+        ends: Option<tokio::time::Instant>,
     ) -> Result<Answer, GraphError> {
         let inner = &self.inner;
         let mut attempt: u32 = 0;
@@ -480,91 +455,134 @@ impl GraphClient {
             }
             inner.stats.requests.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
-            let outcome = match req.send().await {
-                Ok(resp) => {
-                    let status = resp.status();
-                    let quota = header(&resp, "x-ms-throttle-limit-percentage")
-                        .and_then(|v| v.trim().parse::<f64>().ok());
-                    if let Some(o) = &inner.observer {
-                        o.observe(op, Some(status.as_u16()), started.elapsed(), quota);
-                    }
-                    if let (Some(pacer), Some(q)) = (&inner.pacer, quota) {
-                        pacer.usage(q);
-                    }
-                    let request_id = header(&resp, "request-id");
-                    let retry_after = resp
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_retry_after);
-                    match resp.bytes().await {
-                        Ok(bytes) => Ok((status, request_id, retry_after, bytes.to_vec())),
-                        Err(e) => Err(e.without_url().to_string()),
-                    }
-                }
+            let resp = match req.send().await {
+                Ok(resp) => resp,
                 Err(e) => {
                     if let Some(o) = &inner.observer {
                         o.observe(op, None, started.elapsed(), None);
                     }
-                    Err(describe(&e))
+                    let failure = GraphError::Transport {
+                        operation: op,
+                        detail: describe(&e),
+                    };
+                    self.pause(attempt, inner.retry.backoff(attempt - 1), failure, ends)
+                        .await?;
+                    continue;
                 }
             };
-            let elapsed_ms = started.elapsed().as_millis() as u64;
-            let (wait, failure) = match outcome {
-                Ok((status, request_id, retry_after, body)) => {
-                    debug!(
-                        status = status.as_u16(),
-                        elapsed_ms,
-                        request_id = request_id.as_deref().unwrap_or(""),
-                        "graph answered"
-                    );
-                    if status.is_success() {
-                        return Ok(Answer {
-                            status: status.as_u16(),
-                            request_id,
-                            body,
-                        });
-                    }
-                    let err = api_error(op, status, request_id, retry_after, &body);
-                    if status == StatusCode::UNAUTHORIZED && !reauthenticated {
-                        // The token may have been revoked or expired early: fetch a new one once.
-                        reauthenticated = true;
-                        inner.tokens.invalidate().await;
-                        continue;
-                    }
-                    if status == StatusCode::TOO_MANY_REQUESTS {
-                        inner.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                        if let Some(pacer) = &inner.pacer {
-                            pacer.throttled(retry_after.map(|d| inner.retry.retry_after(d)));
-                        }
-                        let wait = retry_after
-                            .map(|d| inner.retry.retry_after(d))
-                            .unwrap_or_else(|| inner.retry.backoff(attempt - 1));
-                        (wait, err)
-                    } else if status.is_server_error() {
-                        let wait = retry_after
-                            .map(|d| inner.retry.retry_after(d))
-                            .unwrap_or_else(|| inner.retry.backoff(attempt - 1));
-                        (wait, err)
-                    } else {
-                        return Err(err);
-                    }
+            let status = resp.status();
+            let quota = header(&resp, "x-ms-throttle-limit-percentage")
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|q| q.is_finite());
+            if let Some(o) = &inner.observer {
+                o.observe(op, Some(status.as_u16()), started.elapsed(), quota);
+            }
+            if let (Some(pacer), Some(q)) = (&inner.pacer, quota) {
+                pacer.usage(q);
+            }
+            let request_id = header(&resp, "request-id").filter(|r| is_request_id(r));
+            let retry_after = header(&resp, reqwest::header::RETRY_AFTER.as_str())
+                .and_then(|v| server_retry_after(&v));
+            debug!(
+                status = status.as_u16(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                request_id = request_id.as_deref().unwrap_or(""),
+                "graph answered"
+            );
+            if status.is_redirection() {
+                return Err(GraphError::Redirect {
+                    operation: op,
+                    status: status.as_u16(),
+                });
+            }
+            let content_type = header(&resp, reqwest::header::CONTENT_TYPE.as_str());
+            let limit = if status.is_success() {
+                inner.limits.max_body
+            } else {
+                inner.limits.max_body.min(MAX_ERROR_BODY)
+            };
+            let read = match read_capped(resp, limit).await {
+                Ok(body) => Some(body),
+                Err(BodyError::TooLarge) if status.is_success() => {
+                    return Err(GraphError::TooLarge {
+                        operation: op,
+                        limit,
+                    });
                 }
-                Err(detail) => (
-                    inner.retry.backoff(attempt - 1),
-                    GraphError::Transport {
+                // An error body that long is not Graph's envelope: only its status counts.
+                Err(BodyError::TooLarge) => None,
+                Err(BodyError::Transport(detail)) => {
+                    let failure = GraphError::Transport {
                         operation: op,
                         detail,
-                    },
-                ),
+                    };
+                    self.pause(attempt, inner.retry.backoff(attempt - 1), failure, ends)
+                        .await?;
+                    continue;
+                }
             };
-            if attempt >= inner.retry.max_attempts {
-                return Err(failure);
+            if status.is_success() {
+                return Ok(Answer {
+                    status: status.as_u16(),
+                    request_id,
+                    body: read.unwrap_or_default(),
+                });
             }
-            inner.stats.retries.fetch_add(1, Ordering::Relaxed);
-            warn!(attempt, wait_ms = wait.as_millis() as u64, error = %failure, "graph request failed, retrying");
-            tokio::time::sleep(wait).await;
+            let err = api_error(
+                op,
+                status,
+                request_id,
+                retry_after,
+                content_type.as_deref(),
+                read.as_deref(),
+            );
+            if status == StatusCode::UNAUTHORIZED && !reauthenticated {
+                // The token may have been revoked or expired early: fetch a new one once.
+                reauthenticated = true;
+                inner.tokens.invalidate().await;
+                continue;
+            }
+            let wait = if status == StatusCode::TOO_MANY_REQUESTS {
+                inner.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                if let Some(pacer) = &inner.pacer {
+                    pacer.throttled(retry_after.map(|d| inner.retry.retry_after(d)));
+                }
+                retry_after
+                    .map(|d| inner.retry.retry_after(d))
+                    .unwrap_or_else(|| inner.retry.backoff(attempt - 1))
+            } else if status.is_server_error() {
+                retry_after
+                    .map(|d| inner.retry.retry_after(d))
+                    .unwrap_or_else(|| inner.retry.backoff(attempt - 1))
+            } else {
+                return Err(err);
+            };
+            self.pause(attempt, wait, err, ends).await?;
         }
+    }
+
+    /// Waits `wait` before attempt `attempt + 1`, or returns `failure` when the attempts are
+    /// spent or the wait would pass the request's deadline (`ends`).
+    async fn pause(
+        &self,
+        attempt: u32,
+        wait: Duration,
+        failure: GraphError,
+        ends: Option<tokio::time::Instant>,
+    ) -> Result<(), GraphError> {
+        if attempt >= self.inner.retry.max_attempts {
+            return Err(failure);
+        }
+        if let Some(ends) = ends
+            && wait >= ends.saturating_duration_since(tokio::time::Instant::now())
+        {
+            warn!(wait_ms = wait.as_millis() as u64, error = %failure, "graph request failed; the wait for a retry would pass its deadline, giving up");
+            return Err(failure);
+        }
+        self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+        warn!(attempt, wait_ms = wait.as_millis() as u64, error = %failure, "graph request failed, retrying");
+        tokio::time::sleep(wait).await;
+        Ok(())
     }
 }
 
@@ -595,25 +613,34 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
     s
 }
 
+/// Graph's error from a failed answer: `error.code` and `error.message` of its envelope, or,
+/// for anything else, what the answer was (status, size, media type), never its bytes: a
+/// proxy's or a stranger's page has no business in a status condition. `body` is `None`
+/// when it was longer than an error body can be, and was not read.
 pub(super) fn api_error(
     op: Operation,
     status: StatusCode,
     request_id: Option<String>,
     retry_after: Option<Duration>,
-    body: &[u8],
+    content_type: Option<&str>,
+    body: Option<&[u8]>,
 ) -> GraphError {
-    let (code, message, inner_id) = match serde_json::from_slice::<ErrorEnvelope>(body) {
-        Ok(env) => (
-            env.error.code,
-            env.error.message,
-            env.error.inner_error.and_then(|i| i.request_id),
+    let envelope = body.and_then(|b| serde_json::from_slice::<ErrorEnvelope>(b).ok());
+    let (code, message, inner_id) = match envelope {
+        Some(env) if !env.error.code.is_empty() => (
+            bounded(&env.error.code),
+            bounded(&env.error.message),
+            env.error
+                .inner_error
+                .and_then(|i| i.request_id)
+                .filter(|r| is_request_id(r)),
         ),
-        Err(_) => (
+        _ => (
             status
                 .canonical_reason()
                 .unwrap_or("Unknown")
                 .replace(' ', ""),
-            String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+            foreign_body(status, content_type, body),
             None,
         ),
     };
@@ -627,10 +654,38 @@ pub(super) fn api_error(
     }
 }
 
+/// What an answer that is not Graph's error envelope was, in the client's words.
+fn foreign_body(status: StatusCode, content_type: Option<&str>, body: Option<&[u8]>) -> String {
+    let kind = media_type(content_type);
+    let status = status.as_u16();
+    match body {
+        None => format!("HTTP {status} with a body over {MAX_ERROR_BODY} bytes ({kind})"),
+        Some([]) => format!("HTTP {status} with an empty body"),
+        Some(b) if serde_json::from_slice::<serde::de::IgnoredAny>(b).is_ok() => format!(
+            "HTTP {status} with JSON that is not Graph's error envelope ({} bytes, {kind})",
+            b.len()
+        ),
+        Some(b) => format!(
+            "HTTP {status} with a non-JSON body ({} bytes, {kind})",
+            b.len()
+        ),
+    }
+}
+
+/// Whether a `request-id` (a server's text, repeated in errors) looks like one: Graph's are
+/// GUIDs.
+pub(super) fn is_request_id(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
 pub(super) fn decode<T: DeserializeOwned>(op: Operation, body: Vec<u8>) -> Result<T, GraphError> {
     serde_json::from_slice(&body).map_err(|e| GraphError::Decode {
         operation: op,
-        detail: e.to_string(),
+        detail: json_problem(&e),
     })
 }
 
@@ -664,14 +719,74 @@ mod tests {
     }
 
     #[test]
-    fn non_json_error_bodies_still_give_an_error() {
+    fn non_json_error_bodies_say_what_they_were_not_what_they_said() {
         let e = api_error(
             Operation::ListUsers,
             StatusCode::BAD_GATEWAY,
+            Some("r-1".into()),
             None,
-            None,
-            b"<html>",
+            Some("text/html; charset=utf-8"),
+            Some(b"<html>S3cr3t</html>"),
         );
         assert!(matches!(e, GraphError::Api { status: 502, ref code, .. } if code == "BadGateway"));
+        let text = e.to_string();
+        assert!(
+            text.contains("HTTP 502 with a non-JSON body (19 bytes, text/html)"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("S3cr3t") && !text.contains("<html>"),
+            "{text}"
+        );
+        let json = api_error(
+            Operation::ListUsers,
+            StatusCode::BAD_REQUEST,
+            None,
+            None,
+            None,
+            Some(br#"{"oops": "S3cr3t"}"#),
+        );
+        assert!(!json.to_string().contains("S3cr3t"), "{json}");
+        let big = api_error(
+            Operation::ListUsers,
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            None,
+            None,
+            None,
+        );
+        assert!(big.to_string().contains("over 65536 bytes"), "{big}");
+    }
+
+    #[test]
+    fn graph_errors_keep_code_and_message() {
+        let body = br#"{"error": {"code": "Request_BadRequest", "message": "Bad thing.",
+            "innerError": {"request-id": "9b0df954-0000-4000-8000-000000000000"}}}"#;
+        let e = api_error(
+            Operation::UpdateUser,
+            StatusCode::BAD_REQUEST,
+            None,
+            None,
+            Some("application/json"),
+            Some(body),
+        );
+        match e {
+            GraphError::Api {
+                code,
+                message,
+                request_id,
+                ..
+            } => {
+                assert_eq!(code, "Request_BadRequest");
+                assert_eq!(message, "Bad thing.");
+                assert_eq!(
+                    request_id.as_deref(),
+                    Some("9b0df954-0000-4000-8000-000000000000")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!is_request_id("a b"));
+        assert!(!is_request_id(&"a".repeat(65)));
     }
 }
