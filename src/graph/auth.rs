@@ -81,7 +81,9 @@ pub struct TokenProvider {
 
 impl TokenProvider {
     /// `login_root` is the authority (`https://login.microsoftonline.com` or an override);
-    /// `scope` the Graph root's `/.default`.
+    /// `scope` the Graph root's `/.default`. `http` must not follow redirects (the request
+    /// carries the credential): [`GraphClient`](super::GraphClient) builds it with
+    /// `redirect::Policy::none()`, and a 3xx is then [`AuthError::Redirect`].
     pub fn new(
         http: reqwest::Client,
         login_root: &Url,

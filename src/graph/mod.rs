@@ -14,6 +14,7 @@ pub mod limits;
 pub mod models;
 pub mod pacing;
 mod paging;
+mod pipeline;
 pub mod retry;
 pub mod secret;
 mod users;
