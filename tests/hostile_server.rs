@@ -4,6 +4,8 @@
 //! token sent to another origin, and no foreign bytes or secret in the error's text.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
@@ -34,6 +36,9 @@ const CASE_BOUND: Duration = Duration::from_secs(30);
 /// A lazily repeated chunk of the huge answers: nothing of their size is ever allocated.
 static CHUNK: [u8; 64 * 1024] = [b' '; 64 * 1024];
 const HUGE: u64 = 300 * 1024 * 1024;
+/// Held by the tests that allocate much, so the one that measures peak memory does not
+/// count another's.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// What a scripted server answers to a Graph request (`path`, `query`); token requests get
 /// `token`.
@@ -262,6 +267,7 @@ fn huge(announce: bool) -> Response {
 
 #[tokio::test]
 async fn a_huge_graph_answer_is_refused_within_bounded_memory() {
+    let _alone = HEAVY.lock().await;
     let before = peak_rss_kib();
     for announce in [true, false] {
         let server = serve(token_ok(), Arc::new(move |_, _| huge(announce))).await;
@@ -281,6 +287,36 @@ async fn a_huge_graph_answer_is_refused_within_bounded_memory() {
     // other tests of this process; the 300 MiB never were.
     let grown_mib = peak_rss_kib().saturating_sub(before) / 1024;
     assert!(grown_mib < 150, "peak memory grew by {grown_mib} MiB");
+}
+
+#[tokio::test]
+async fn the_largest_legitimate_answer_fits_the_default_limit() {
+    use entra_cloud_operator::graph::{BatchRequest, Operation};
+    // A $batch of 20 list requests of 999 users with $select: the largest answer the
+    // operator can ask for, read whole under the default limits.
+    let _alone = HEAVY.lock().await;
+    let emu = common::start(common::config(1000, 1)).await;
+    let graph = common::client(&emu, common::SECRET);
+    let select = "id,userPrincipalName,displayName,onPremisesSyncEnabled,onPremisesImmutableId,onPremisesLastSyncDateTime";
+    let requests: Vec<_> = (0..20)
+        .map(|_| {
+            BatchRequest::get(
+                Operation::ListUsers,
+                format!("users?$top=999&$select={select}"),
+            )
+        })
+        .collect();
+    let answers = bounded(graph.batch(&requests)).await;
+    let mut bytes = 0;
+    for answer in answers {
+        let body = answer.unwrap().body.unwrap();
+        assert_eq!(body["value"].as_array().unwrap().len(), 999);
+        bytes += body.to_string().len() as u64;
+    }
+    // Several MB, and still well under the limit.
+    assert!(bytes > 2 * 1024 * 1024, "{bytes}");
+    assert!(bytes * 3 < Limits::default().max_body, "{bytes}");
+    emu.shutdown().await;
 }
 
 #[tokio::test]
