@@ -13,8 +13,18 @@ use super::settings::{AdSettings, Transport};
 
 /// `userAccountControl` bit of a disabled account.
 pub const ACCOUNT_DISABLED: u32 = 0x2;
-/// Entries a single search may return before it is refused as unbounded.
-const MAX_ENTRIES: usize = 1_000_000;
+/// Entries a search of the sync scope may return before it is refused as unbounded: the
+/// largest directory the operator targets (the Graph side lists as many,
+/// `graph::limits::MAX_LISTED_OBJECTS`). Every entry received counts, kept or not.
+pub const MAX_ENTRIES: usize = 1_000_000;
+/// Entries a lookup of one user (by GUID, anchor or UPN) may return: one or two match in a
+/// sound directory; more is refused instead of collected.
+pub const MAX_LOOKUP_ENTRIES: usize = 100;
+/// Largest entry accepted, in bytes of DN, attribute names and values: AD bounds what is
+/// asked for (userPrincipalName 1,024 characters, sAMAccountName 256, GUIDs and SIDs under
+/// 100 bytes, a DN a few hundred), so 16 KiB is generous; with [`PAGE_SIZE`] it bounds a
+/// page to 8 MiB and a whole search to [`MAX_ENTRIES`] such entries.
+pub const MAX_ENTRY_BYTES: usize = 16 * 1024;
 /// Page size of searches (AD's default MaxPageSize is 1,000).
 const PAGE_SIZE: i32 = 500;
 /// Users, not computers (which are `user` objects too).
@@ -172,8 +182,14 @@ impl AdClient {
         &self.settings
     }
 
-    /// Every user below `base` matching `extra` (an already escaped filter, or none), paged.
-    async fn search(&self, base: &str, extra: Option<&str>) -> Result<Vec<DirectoryUser>, AdError> {
+    /// Every user below `base` matching `extra` (an already escaped filter, or none), paged;
+    /// more than `max_entries` entries, or one larger than [`MAX_ENTRY_BYTES`], is an error.
+    async fn search(
+        &self,
+        base: &str,
+        extra: Option<&str>,
+        max_entries: usize,
+    ) -> Result<Vec<DirectoryUser>, AdError> {
         let filter = match extra {
             Some(f) => format!("(&{USERS}{f})"),
             None => USERS.to_string(),
@@ -189,20 +205,15 @@ impl AdClient {
             .await
             .map_err(|e| AdError::from_ldap("search", base, e))?;
         let mut out = Vec::new();
+        let mut tally = Tally::new(base, max_entries);
         while let Some(entry) = stream
             .next()
             .await
             .map_err(|e| AdError::from_ldap("search", base, e))?
         {
-            if out.len() >= MAX_ENTRIES {
-                return Err(AdError::Operation {
-                    operation: "search",
-                    target: base.to_string(),
-                    rc: 4,
-                    detail: format!("more than {MAX_ENTRIES} users; narrow syncedOus"),
-                });
-            }
-            if let Some(u) = DirectoryUser::from_entry(SearchEntry::construct(entry)) {
+            let entry = SearchEntry::construct(entry);
+            tally.admit(&entry)?;
+            if let Some(u) = DirectoryUser::from_entry(entry) {
                 out.push(u);
             }
         }
@@ -216,7 +227,7 @@ impl AdClient {
 
     /// Every user below `ou`.
     pub async fn users_in(&self, ou: &str) -> Result<Vec<DirectoryUser>, AdError> {
-        self.search(ou, None).await
+        self.search(ou, None, MAX_ENTRIES).await
     }
 
     /// Every user in sync scope (below any of the synchronised OUs), each once.
@@ -237,7 +248,7 @@ impl AdClient {
     pub async fn user_by_guid(&self, guid: &[u8; 16]) -> Result<Option<DirectoryUser>, AdError> {
         let f = format!("(objectGUID={})", anchor::filter_bytes(guid));
         Ok(self
-            .search(&self.settings.base_dn, Some(&f))
+            .search(&self.settings.base_dn, Some(&f), MAX_LOOKUP_ENTRIES)
             .await?
             .into_iter()
             .next())
@@ -250,7 +261,9 @@ impl AdClient {
     ) -> Result<Option<DirectoryUser>, AdError> {
         let b = anchor::filter_bytes(anchor_bytes);
         let f = format!("(|(mS-DS-ConsistencyGuid={b})(objectGUID={b}))");
-        let found = self.search(&self.settings.base_dn, Some(&f)).await?;
+        let found = self
+            .search(&self.settings.base_dn, Some(&f), MAX_LOOKUP_ENTRIES)
+            .await?;
         Ok(found.into_iter().find(|u| &u.anchor() == anchor_bytes))
     }
 
@@ -258,7 +271,7 @@ impl AdClient {
     pub async fn user_by_upn(&self, upn: &str) -> Result<Option<DirectoryUser>, AdError> {
         let f = format!("(userPrincipalName={})", ldap3::ldap_escape(upn));
         Ok(self
-            .search(&self.settings.base_dn, Some(&f))
+            .search(&self.settings.base_dn, Some(&f), MAX_LOOKUP_ENTRIES)
             .await?
             .into_iter()
             .next())
@@ -312,5 +325,103 @@ impl AdClient {
     pub async fn close(mut self) {
         // Best effort: the server drops the connection on its own when the socket closes.
         let _ = self.ldap.unbind().await;
+    }
+}
+
+/// Counts a search's entries against its caps, before any is kept.
+struct Tally<'a> {
+    base: &'a str,
+    max_entries: usize,
+    seen: usize,
+}
+
+impl<'a> Tally<'a> {
+    fn new(base: &'a str, max_entries: usize) -> Self {
+        Tally {
+            base,
+            max_entries,
+            seen: 0,
+        }
+    }
+
+    /// One more entry: an error past the count, or when the entry is larger than any user
+    /// AD can hold (rc 4, sizeLimitExceeded, as a server's own cap would say).
+    fn admit(&mut self, entry: &SearchEntry) -> Result<(), AdError> {
+        self.seen += 1;
+        let refuse = |detail: String| AdError::Operation {
+            operation: "search",
+            target: self.base.to_string(),
+            rc: 4,
+            detail,
+        };
+        if self.seen > self.max_entries {
+            return Err(refuse(format!(
+                "more than {} entries; narrow syncedOus",
+                self.max_entries
+            )));
+        }
+        let size = entry_bytes(entry);
+        if size > MAX_ENTRY_BYTES {
+            return Err(refuse(format!(
+                "an entry of {size} bytes, over the {MAX_ENTRY_BYTES} an AD user can take"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// An entry's size: its DN, attribute names and values (text and binary).
+fn entry_bytes(e: &SearchEntry) -> usize {
+    let text = e
+        .attrs
+        .iter()
+        .map(|(k, vs)| k.len() + vs.iter().map(String::len).sum::<usize>());
+    let binary = e
+        .bin_attrs
+        .iter()
+        .map(|(k, vs)| k.len() + vs.iter().map(Vec::len).sum::<usize>());
+    e.dn.len() + text.chain(binary).sum::<usize>()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn entry(dn: &str, upn: &str) -> SearchEntry {
+        SearchEntry {
+            dn: dn.into(),
+            attrs: HashMap::from([("userPrincipalName".into(), vec![upn.into()])]),
+            bin_attrs: HashMap::from([("objectGUID".into(), vec![vec![7; 16]])]),
+        }
+    }
+
+    #[test]
+    fn entries_are_counted_kept_or_not() {
+        let mut t = Tally::new("OU=Users,DC=corp", 3);
+        let e = entry("CN=a,OU=Users,DC=corp", "a@corp.example");
+        for _ in 0..3 {
+            t.admit(&e).unwrap();
+        }
+        let err = t.admit(&e).unwrap_err();
+        assert!(err.to_string().contains("more than 3 entries"), "{err}");
+        assert_eq!(err.category(), AdErrorCategory::Refused);
+    }
+
+    #[test]
+    fn an_entry_larger_than_ad_allows_is_refused() {
+        let mut t = Tally::new("DC=corp", MAX_ENTRIES);
+        let fits = entry("CN=a,DC=corp", &"u".repeat(1024));
+        t.admit(&fits).unwrap();
+        let huge = entry("CN=a,DC=corp", &"u".repeat(MAX_ENTRY_BYTES));
+        let err = t.admit(&huge).unwrap_err();
+        assert!(err.to_string().contains("an entry of"), "{err}");
+        assert!(!err.to_string().contains("uuuu"), "{err}");
+        assert_eq!(
+            entry_bytes(&entry("CN=a", "b")),
+            4 + "userPrincipalName".len() + 1 + "objectGUID".len() + 16
+        );
     }
 }

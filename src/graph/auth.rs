@@ -11,8 +11,11 @@ use url::Url;
 
 use super::certificate::ClientCertificate;
 use super::error::AuthError;
+use super::limits::{
+    BodyError, Limits, bounded, json_problem, media_type, read_capped, token_lifetime,
+};
 use super::models::{TokenError, TokenResponse};
-use super::retry::{RetryPolicy, parse_retry_after};
+use super::retry::{RetryPolicy, server_retry_after};
 use super::secret::SecretString;
 
 /// How the application proves its identity.
@@ -67,6 +70,10 @@ pub struct TokenProvider {
     scope: String,
     credential: Credential,
     retry: RetryPolicy,
+    /// Largest answer read, in bytes.
+    max_body: u64,
+    /// One token fetch, its retries included, ends within this.
+    deadline: Duration,
     // A tokio mutex: concurrent callers wait for the one refresh in flight instead of each
     // asking the token endpoint.
     cache: Mutex<Option<Cached>>,
@@ -74,7 +81,9 @@ pub struct TokenProvider {
 
 impl TokenProvider {
     /// `login_root` is the authority (`https://login.microsoftonline.com` or an override);
-    /// `scope` the Graph root's `/.default`.
+    /// `scope` the Graph root's `/.default`. `http` must not follow redirects (the request
+    /// carries the credential): [`GraphClient`](super::GraphClient) builds it with
+    /// `redirect::Policy::none()`, and a 3xx is then [`AuthError::Redirect`].
     pub fn new(
         http: reqwest::Client,
         login_root: &Url,
@@ -91,8 +100,17 @@ impl TokenProvider {
             scope,
             credential,
             retry,
+            max_body: Limits::default().max_token_body,
+            deadline: Limits::default().deadline,
             cache: Mutex::new(None),
         })
+    }
+
+    /// The same provider within `limits` (answer size, deadline).
+    pub fn with_limits(mut self, limits: &Limits) -> Self {
+        self.max_body = limits.max_token_body;
+        self.deadline = limits.deadline;
+        self
     }
 
     /// The application (client) id.
@@ -111,9 +129,12 @@ impl TokenProvider {
         let (token, lifetime) = self.fetch().await?;
         // Refresh 5 minutes before expiry, or halfway through a short-lived token.
         let margin = Duration::from_secs(300).min(lifetime / 2);
+        let now = Instant::now();
         *cache = Some(Cached {
             token: token.clone(),
-            refresh_at: Instant::now() + lifetime.saturating_sub(margin),
+            refresh_at: now
+                .checked_add(lifetime.saturating_sub(margin))
+                .unwrap_or(now),
         });
         Ok(token)
     }
@@ -123,7 +144,26 @@ impl TokenProvider {
         *self.cache.lock().await = None;
     }
 
+    /// A token and its lifetime, within the deadline: the retry loop gives up rather than
+    /// start a wait that would pass it, and a timeout around it bounds the rest.
     async fn fetch(&self) -> Result<(SecretString, Duration), AuthError> {
+        let ends = tokio::time::Instant::now().checked_add(self.deadline);
+        match tokio::time::timeout(self.deadline, self.fetch_within(ends)).await {
+            Ok(fetched) => fetched,
+            Err(_) => Err(AuthError::Unavailable {
+                url: self.token_url.to_string(),
+                detail: format!(
+                    "no token within {}s, retries included",
+                    self.deadline.as_secs()
+                ),
+            }),
+        }
+    }
+
+    async fn fetch_within(
+        &self,
+        ends: Option<tokio::time::Instant>,
+    ) -> Result<(SecretString, Duration), AuthError> {
         let client_id = self.credential.client_id().to_string();
         let mut attempt = 0;
         loop {
@@ -159,52 +199,103 @@ impl TokenProvider {
                 .send()
                 .await;
             let (retry_in, detail) = match sent {
-                Ok(resp) => {
-                    let status = resp.status();
-                    if status.is_success() {
-                        let body: TokenResponse =
-                            resp.json().await.map_err(|_| AuthError::Decode {
-                                status: status.as_u16(),
-                            })?;
-                        let lifetime = Duration::from_secs(body.expires_in.unwrap_or(3599).max(1));
-                        debug!(client_id = %client_id, lifetime_s = lifetime.as_secs(), "token acquired");
-                        return Ok((SecretString::new(body.access_token), lifetime));
-                    }
-                    let retry_after = resp
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_retry_after);
-                    if status.is_server_error() || status.as_u16() == 429 {
-                        (retry_after, format!("HTTP {}", status.as_u16()))
-                    } else {
-                        let err: TokenError = resp.json().await.map_err(|_| AuthError::Decode {
-                            status: status.as_u16(),
-                        })?;
-                        return Err(AuthError::Rejected {
-                            status: status.as_u16(),
-                            client_id,
-                            error: err.error,
-                            aadsts: err.error_codes.first().copied(),
-                            description: first_line(&err.error_description),
-                        });
-                    }
-                }
+                Ok(resp) => match self.answer(&client_id, resp).await? {
+                    Answer::Token(token, lifetime) => return Ok((token, lifetime)),
+                    Answer::Retry(retry_after, detail) => (retry_after, detail),
+                },
                 Err(e) => (None, super::client::describe(&e.without_url())),
             };
-            if attempt >= self.retry.max_attempts {
+            let wait = retry_in
+                .map(|d| self.retry.retry_after(d))
+                .unwrap_or_else(|| self.retry.backoff(attempt - 1));
+            let past_deadline = ends
+                .is_some_and(|e| wait >= e.saturating_duration_since(tokio::time::Instant::now()));
+            if attempt >= self.retry.max_attempts || past_deadline {
                 return Err(AuthError::Unavailable {
                     url: self.token_url.to_string(),
                     detail,
                 });
             }
-            let wait = retry_in
-                .map(|d| self.retry.retry_after(d))
-                .unwrap_or_else(|| self.retry.backoff(attempt - 1));
             warn!(client_id = %client_id, attempt, wait_ms = wait.as_millis() as u64, %detail, "token endpoint unavailable, retrying");
             tokio::time::sleep(wait).await;
         }
     }
+
+    /// What one answer of the token endpoint means: a token, a failure worth retrying, or
+    /// an error. Never follows a redirect (the request carried the credential) and reads at
+    /// most `max_body` bytes.
+    async fn answer(&self, client_id: &str, resp: reqwest::Response) -> Result<Answer, AuthError> {
+        let status = resp.status();
+        let code = status.as_u16();
+        if status.is_redirection() {
+            return Err(AuthError::Redirect { status: code });
+        }
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(server_retry_after);
+        let kind = media_type(
+            resp.headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let retryable = status.is_server_error() || code == 429;
+        let body = match read_capped(resp, self.max_body).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => {
+                return Err(AuthError::TooLarge {
+                    limit: self.max_body,
+                });
+            }
+            Err(BodyError::Transport(detail)) => return Ok(Answer::Retry(None, detail)),
+        };
+        if retryable {
+            return Ok(Answer::Retry(retry_after, format!("HTTP {code}")));
+        }
+        let decode = |detail: String| AuthError::Decode {
+            status: code,
+            detail,
+        };
+        if status.is_success() {
+            let answer: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
+                decode(match e.classify() {
+                    serde_json::error::Category::Data => json_problem(&e),
+                    _ => format!("not JSON ({} bytes, {kind})", body.len()),
+                })
+            })?;
+            let lifetime = token_lifetime(answer.expires_in.as_ref()).map_err(decode)?;
+            if answer.access_token.is_empty() {
+                return Err(decode("an empty access_token".into()));
+            }
+            debug!(client_id = %client_id, lifetime_s = lifetime.as_secs(), "token acquired");
+            return Ok(Answer::Token(
+                SecretString::new(answer.access_token),
+                lifetime,
+            ));
+        }
+        let err: TokenError = serde_json::from_slice(&body).map_err(|_| {
+            decode(format!(
+                "not Entra's error JSON ({} bytes, {kind})",
+                body.len()
+            ))
+        })?;
+        Err(AuthError::Rejected {
+            status: code,
+            client_id: client_id.to_string(),
+            error: bounded(&err.error),
+            aadsts: err.error_codes.first().copied(),
+            description: bounded(&first_line(&err.error_description)),
+        })
+    }
+}
+
+/// One answer of the token endpoint, read.
+enum Answer {
+    /// A token and how long to use it.
+    Token(SecretString, Duration),
+    /// Worth another attempt: the wait the endpoint asked for, and what failed.
+    Retry(Option<Duration>, String),
 }
 
 /// The form of a token request authenticated by a client assertion.

@@ -29,9 +29,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tracing::warn;
 
-use super::client::{GraphClient, api_error, decode};
+use super::client::{GraphClient, api_error, decode, is_request_id};
 use super::error::{GraphError, Operation};
-use super::retry::{RetryPolicy, parse_retry_after};
+use super::retry::{RetryPolicy, server_retry_after};
 
 /// Graph's limit of requests in one batch.
 pub const MAX_BATCH: usize = 20;
@@ -194,8 +194,15 @@ fn item_error(op: Operation, item: &ItemResponse, batch_id: Option<&str>) -> Gra
         .unwrap_or_default();
     let retry_after = item
         .header("retry-after")
-        .and_then(|v| parse_retry_after(&v));
-    let mut e = api_error(op, status, item.header("request-id"), retry_after, &body);
+        .and_then(|v| server_retry_after(&v));
+    let mut e = api_error(
+        op,
+        status,
+        item.header("request-id").filter(|r| is_request_id(r)),
+        retry_after,
+        item.header("content-type").as_deref(),
+        Some(&body),
+    );
     if let GraphError::Api {
         request_id: request_id @ None,
         ..
@@ -282,6 +289,8 @@ impl GraphClient {
         let mut out: Vec<Option<ItemResult>> = requests.iter().map(|_| None).collect();
         let mut pending: Vec<usize> = (0..requests.len()).collect();
         let mut attempt: u32 = 0;
+        // The retries of a batch's requests end within the client's deadline too.
+        let ends = tokio::time::Instant::now().checked_add(self.limits().deadline);
         while !pending.is_empty() {
             attempt += 1;
             let (responses, batch_id, elapsed) = match self.post(beta, requests, &pending).await {
@@ -319,6 +328,16 @@ impl GraphClient {
                 break;
             }
             let wait = retry_wait(&waits, &policy, attempt);
+            if ends
+                .is_some_and(|e| wait >= e.saturating_duration_since(tokio::time::Instant::now()))
+            {
+                warn!(
+                    requests = again.len(),
+                    wait_ms = wait.as_millis() as u64,
+                    "graph batch requests failed; the wait for a retry would pass the deadline, giving up"
+                );
+                break;
+            }
             self.stats().retries.fetch_add(again.len() as u64, Relaxed);
             warn!(
                 attempt,
@@ -352,7 +371,8 @@ impl GraphClient {
     ) -> Settled {
         let quota = item
             .header("x-ms-throttle-limit-percentage")
-            .and_then(|v| v.trim().parse::<f64>().ok());
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|q| q.is_finite());
         if let Some(o) = self.observer() {
             o.observe(op, Some(item.status), elapsed, quota);
         }
@@ -365,6 +385,7 @@ impl GraphClient {
                 status: item.status,
                 request_id: item
                     .header("request-id")
+                    .filter(|r| is_request_id(r))
                     .or_else(|| batch_id.map(str::to_string)),
                 body: item.body,
             }));

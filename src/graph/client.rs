@@ -1,23 +1,27 @@
 //! The Graph client: one method per operation over a single request pipeline that adds the
 //! token, retries 429 (honouring `Retry-After`), 5xx and connection failures with jittered
-//! backoff, and turns Graph's error envelope into [`GraphError`].
+//! backoff, and turns Graph's error envelope into [`GraphError`]. The pipeline follows no
+//! redirect, reads bounded bodies and ends each request within a deadline (`limits.rs`).
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
-use serde::de::DeserializeOwned;
+use reqwest::Method;
 use serde_json::json;
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::warn;
 use url::Url;
 
 use super::auth::{Credential, TokenProvider};
 use super::error::{GraphError, Operation};
-use super::models::{Collection, ErrorEnvelope, Group, Organization, User};
+use super::limits::Limits;
+use super::models::{Collection, Group, Organization, User};
 use super::pacing::{Pacer, PacingStats, Quota};
-use super::retry::{RetryPolicy, parse_retry_after};
+use super::retry::RetryPolicy;
+
+pub use super::paging::{ListQuery, Page, Pager};
+pub(crate) use super::pipeline::describe;
+pub(super) use super::pipeline::{api_error, decode, is_request_id};
 
 /// Told about every request as it completes, for metrics: the operation, the HTTP status
 /// (`None` when no answer came), how long it took, and Graph's
@@ -97,90 +101,72 @@ pub struct WriteReceipt {
     pub request_id: Option<String>,
 }
 
-struct Inner {
-    http: reqwest::Client,
-    base: Url,
+pub(super) struct Inner {
+    pub(super) http: reqwest::Client,
+    pub(super) base: Url,
     /// `{root}/beta/`: routes only beta serves.
-    beta: Url,
+    pub(super) beta: Url,
     /// `/v1.0` answered that it has no user Source of Authority route: use beta from now on.
-    user_soa_beta: AtomicBool,
+    pub(super) user_soa_beta: AtomicBool,
     /// Bulk operations go out as JSON batches (see `batch.rs`).
-    batching: AtomicBool,
-    origin: String,
-    tokens: TokenProvider,
-    retry: RetryPolicy,
-    stats: ClientStats,
-    observer: Option<Arc<dyn RequestObserver>>,
-    pacer: Option<Pacer>,
+    pub(super) batching: AtomicBool,
+    pub(super) origin: String,
+    pub(super) tokens: TokenProvider,
+    pub(super) retry: RetryPolicy,
+    pub(super) stats: ClientStats,
+    pub(super) observer: Option<Arc<dyn RequestObserver>>,
+    pub(super) pacer: Option<Pacer>,
+    pub(super) limits: Limits,
 }
 
 /// A Microsoft Graph client for one tenant and application. Cheap to clone.
 #[derive(Clone)]
 pub struct GraphClient {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-/// Options of a collection read.
-#[derive(Clone, Debug, Default)]
-pub struct ListQuery {
-    /// `$select`.
-    pub select: Vec<String>,
-    /// `$filter`.
-    pub filter: Option<String>,
-    /// `$top` (1..=999); 999 keeps reads at one resource unit per page.
-    pub top: Option<u32>,
-    /// `$count=true` with `ConsistencyLevel: eventual` ("advanced query").
-    pub advanced: bool,
+/// Builds a [`GraphClient`] with options beyond [`GraphConfig`] (see
+/// [`GraphClient::builder`]).
+pub struct GraphClientBuilder {
+    config: GraphConfig,
+    credential: Credential,
+    limits: Limits,
 }
 
-/// One page of a collection.
-#[derive(Debug)]
-pub struct Page<T> {
-    /// The objects.
-    pub items: Vec<T>,
-    /// `@odata.count` (first page of an advanced query).
-    pub count: Option<u64>,
-}
+impl GraphClientBuilder {
+    /// Bounds on what a server can make the client do (default: [`Limits::default`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
 
-/// Follows `@odata.nextLink` page by page, so memory stays bounded by one page.
-pub struct Pager<T> {
-    client: GraphClient,
-    operation: Operation,
-    next: Option<Url>,
-    advanced: bool,
-    _t: PhantomData<fn() -> T>,
-}
-
-impl<T: DeserializeOwned> Pager<T> {
-    /// The next page, or `None` when the collection is exhausted.
-    pub async fn next_page(&mut self) -> Result<Option<Page<T>>, GraphError> {
-        let Some(url) = self.next.take() else {
-            return Ok(None);
-        };
-        let resp = self
-            .client
-            .send(self.operation, Method::GET, url, None, self.advanced)
-            .await?;
-        let page: Collection<T> = decode(self.operation, resp.body)?;
-        if let Some(link) = page.next_link {
-            self.next = Some(self.client.same_origin(self.operation, &link)?);
-        }
-        Ok(Some(Page {
-            items: page.value,
-            count: page.count,
-        }))
+    /// The client.
+    pub fn build(self) -> Result<GraphClient, GraphError> {
+        GraphClient::build(self.config, self.credential, self.limits)
     }
 }
 
-pub(super) struct Answer {
-    pub(super) status: u16,
-    pub(super) request_id: Option<String>,
-    pub(super) body: Vec<u8>,
-}
-
 impl GraphClient {
-    /// A client for `config` authenticating with `credential`.
+    /// A client for `config` authenticating with `credential`, with the default
+    /// [`Limits`].
     pub fn new(config: GraphConfig, credential: Credential) -> Result<Self, GraphError> {
+        Self::builder(config, credential).build()
+    }
+
+    /// A builder, for options with defaults ([`GraphClientBuilder::limits`]).
+    pub fn builder(config: GraphConfig, credential: Credential) -> GraphClientBuilder {
+        GraphClientBuilder {
+            config,
+            credential,
+            limits: Limits::default(),
+        }
+    }
+
+    fn build(
+        config: GraphConfig,
+        credential: Credential,
+        limits: Limits,
+    ) -> Result<Self, GraphError> {
         let endpoint_err = |url: &str, detail: String| GraphError::Endpoint {
             url: url.to_string(),
             detail,
@@ -202,6 +188,9 @@ impl GraphClient {
         let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(10))
+            // Token requests carry the credential and Graph requests the bearer token: a
+            // redirect is an answer to report, never a request to repeat elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("entra-cloud-operator/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &config.ca_bundle {
             let roots = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
@@ -225,7 +214,8 @@ impl GraphClient {
             credential,
             config.retry.clone(),
         )
-        .map_err(|e| endpoint_err(&config.login_root, e.to_string()))?;
+        .map_err(|e| endpoint_err(&config.login_root, e.to_string()))?
+        .with_limits(&limits);
         Ok(GraphClient {
             inner: Arc::new(Inner {
                 origin: base.origin().ascii_serialization(),
@@ -239,6 +229,7 @@ impl GraphClient {
                 stats: ClientStats::default(),
                 observer: config.observer,
                 pacer: config.pacing.map(Pacer::new),
+                limits,
             }),
         })
     }
@@ -269,6 +260,16 @@ impl GraphClient {
     /// The pacer, when the client paces.
     pub(super) fn pacer(&self) -> Option<&Pacer> {
         self.inner.pacer.as_ref()
+    }
+
+    /// Bounds on what a server can make the client do.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Graph's origin (scheme, host, port): the only one requests go to.
+    pub(super) fn origin(&self) -> &str {
+        &self.inner.origin
     }
 
     /// Retry bounds.
@@ -350,37 +351,6 @@ impl GraphClient {
         self.pager(Operation::ListGroups, "groups", query)
     }
 
-    pub(super) fn pager<T>(
-        &self,
-        op: Operation,
-        path: &str,
-        q: &ListQuery,
-    ) -> Result<Pager<T>, GraphError> {
-        let mut url = self.url(path)?;
-        {
-            let mut pairs = url.query_pairs_mut();
-            if !q.select.is_empty() {
-                pairs.append_pair("$select", &q.select.join(","));
-            }
-            if let Some(f) = &q.filter {
-                pairs.append_pair("$filter", f);
-            }
-            if let Some(top) = q.top {
-                pairs.append_pair("$top", &top.clamp(1, 999).to_string());
-            }
-            if q.advanced {
-                pairs.append_pair("$count", "true");
-            }
-        }
-        Ok(Pager {
-            client: self.clone(),
-            operation: op,
-            next: Some(url),
-            advanced: q.advanced,
-            _t: PhantomData,
-        })
-    }
-
     /// `path` under `/beta`.
     pub(super) fn beta_url(&self, path: &str) -> Result<Url, GraphError> {
         self.inner
@@ -417,221 +387,12 @@ impl GraphClient {
                 detail: e.to_string(),
             })
     }
-
-    /// A nextLink must stay on Graph's origin: the bearer token goes with it.
-    pub(super) fn same_origin(&self, op: Operation, link: &str) -> Result<Url, GraphError> {
-        let url = Url::parse(link).map_err(|e| GraphError::Decode {
-            operation: op,
-            detail: format!("unparsable nextLink: {e}"),
-        })?;
-        let origin = url.origin().ascii_serialization();
-        if origin != self.inner.origin {
-            return Err(GraphError::ForeignLink {
-                operation: op,
-                link: origin,
-            });
-        }
-        Ok(url)
-    }
-
-    /// The request pipeline.
-    pub(super) async fn send(
-        &self,
-        op: Operation,
-        method: Method,
-        url: Url,
-        body: Option<&serde_json::Value>,
-        advanced: bool,
-    ) -> Result<Answer, GraphError> {
-        let span = info_span!("graph", op = op.name(), method = %method);
-        self.send_inner(op, method, url, body, advanced)
-            .instrument(span)
-            .await
-    }
-
-    async fn send_inner(
-        &self,
-        op: Operation,
-        method: Method,
-        url: Url,
-        body: Option<&serde_json::Value>,
-        advanced: bool,
-    ) -> Result<Answer, GraphError> {
-        let inner = &self.inner;
-        let mut attempt: u32 = 0;
-        let mut reauthenticated = false;
-        loop {
-            attempt += 1;
-            // A batch envelope costs nothing: its requests were paced one by one before it.
-            if let (Some(pacer), false) = (&inner.pacer, op == Operation::Batch) {
-                pacer.acquire(op.cost()).await;
-            }
-            let token = inner.tokens.token().await?;
-            let mut req = inner
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(token.expose())
-                .header("client-request-id", new_request_id());
-            if advanced {
-                req = req.header("ConsistencyLevel", "eventual");
-            }
-            if let Some(b) = body {
-                req = req.json(b);
-            }
-            inner.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let started = Instant::now();
-            let outcome = match req.send().await {
-                Ok(resp) => {
-                    let status = resp.status();
-                    let quota = header(&resp, "x-ms-throttle-limit-percentage")
-                        .and_then(|v| v.trim().parse::<f64>().ok());
-                    if let Some(o) = &inner.observer {
-                        o.observe(op, Some(status.as_u16()), started.elapsed(), quota);
-                    }
-                    if let (Some(pacer), Some(q)) = (&inner.pacer, quota) {
-                        pacer.usage(q);
-                    }
-                    let request_id = header(&resp, "request-id");
-                    let retry_after = resp
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_retry_after);
-                    match resp.bytes().await {
-                        Ok(bytes) => Ok((status, request_id, retry_after, bytes.to_vec())),
-                        Err(e) => Err(e.without_url().to_string()),
-                    }
-                }
-                Err(e) => {
-                    if let Some(o) = &inner.observer {
-                        o.observe(op, None, started.elapsed(), None);
-                    }
-                    Err(describe(&e))
-                }
-            };
-            let elapsed_ms = started.elapsed().as_millis() as u64;
-            let (wait, failure) = match outcome {
-                Ok((status, request_id, retry_after, body)) => {
-                    debug!(
-                        status = status.as_u16(),
-                        elapsed_ms,
-                        request_id = request_id.as_deref().unwrap_or(""),
-                        "graph answered"
-                    );
-                    if status.is_success() {
-                        return Ok(Answer {
-                            status: status.as_u16(),
-                            request_id,
-                            body,
-                        });
-                    }
-                    let err = api_error(op, status, request_id, retry_after, &body);
-                    if status == StatusCode::UNAUTHORIZED && !reauthenticated {
-                        // The token may have been revoked or expired early: fetch a new one once.
-                        reauthenticated = true;
-                        inner.tokens.invalidate().await;
-                        continue;
-                    }
-                    if status == StatusCode::TOO_MANY_REQUESTS {
-                        inner.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                        if let Some(pacer) = &inner.pacer {
-                            pacer.throttled(retry_after.map(|d| inner.retry.retry_after(d)));
-                        }
-                        let wait = retry_after
-                            .map(|d| inner.retry.retry_after(d))
-                            .unwrap_or_else(|| inner.retry.backoff(attempt - 1));
-                        (wait, err)
-                    } else if status.is_server_error() {
-                        let wait = retry_after
-                            .map(|d| inner.retry.retry_after(d))
-                            .unwrap_or_else(|| inner.retry.backoff(attempt - 1));
-                        (wait, err)
-                    } else {
-                        return Err(err);
-                    }
-                }
-                Err(detail) => (
-                    inner.retry.backoff(attempt - 1),
-                    GraphError::Transport {
-                        operation: op,
-                        detail,
-                    },
-                ),
-            };
-            if attempt >= inner.retry.max_attempts {
-                return Err(failure);
-            }
-            inner.stats.retries.fetch_add(1, Ordering::Relaxed);
-            warn!(attempt, wait_ms = wait.as_millis() as u64, error = %failure, "graph request failed, retrying");
-            tokio::time::sleep(wait).await;
-        }
-    }
 }
 
 /// Whether `e` is a Graph version saying it has no `onPremisesSyncBehavior` segment.
 pub(super) fn is_missing_user_soa_route(e: &GraphError) -> bool {
     matches!(e, GraphError::Api { status: 400, message, .. }
         if message.contains("segment 'onPremisesSyncBehavior'"))
-}
-
-fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
-    resp.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-/// reqwest's message, with the cause chain (connection refused, reset, timeout) that its
-/// top-level Display leaves out.
-pub(crate) fn describe(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
-}
-
-pub(super) fn api_error(
-    op: Operation,
-    status: StatusCode,
-    request_id: Option<String>,
-    retry_after: Option<Duration>,
-    body: &[u8],
-) -> GraphError {
-    let (code, message, inner_id) = match serde_json::from_slice::<ErrorEnvelope>(body) {
-        Ok(env) => (
-            env.error.code,
-            env.error.message,
-            env.error.inner_error.and_then(|i| i.request_id),
-        ),
-        Err(_) => (
-            status
-                .canonical_reason()
-                .unwrap_or("Unknown")
-                .replace(' ', ""),
-            String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
-            None,
-        ),
-    };
-    GraphError::Api {
-        operation: op,
-        status: status.as_u16(),
-        code,
-        message,
-        request_id: request_id.or(inner_id),
-        retry_after,
-    }
-}
-
-pub(super) fn decode<T: DeserializeOwned>(op: Operation, body: Vec<u8>) -> Result<T, GraphError> {
-    serde_json::from_slice(&body).map_err(|e| GraphError::Decode {
-        operation: op,
-        detail: e.to_string(),
-    })
 }
 
 /// Object ids are GUIDs, but a UPN may also address a user; escape so neither can change
@@ -661,17 +422,5 @@ mod tests {
     fn path_segments_are_escaped() {
         assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
         assert_eq!(path_segment("3f9a1c2e-5b7d"), "3f9a1c2e-5b7d");
-    }
-
-    #[test]
-    fn non_json_error_bodies_still_give_an_error() {
-        let e = api_error(
-            Operation::ListUsers,
-            StatusCode::BAD_GATEWAY,
-            None,
-            None,
-            b"<html>",
-        );
-        assert!(matches!(e, GraphError::Api { status: 502, ref code, .. } if code == "BadGateway"));
     }
 }

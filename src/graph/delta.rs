@@ -27,14 +27,13 @@ use url::Url;
 
 use super::client::{GraphClient, decode};
 use super::error::{GraphError, Operation};
+use super::limits::{DEFAULT_PAGE_SIZE, json_problem};
 use super::models::{Group, User};
+use super::paging::PageBudget;
 
 /// How often one round may start over before a resync answer is returned as an error: a round
 /// that keeps being told to start over is not a token's age but something to report.
 const MAX_RESTARTS: u32 = 2;
-/// Pages one round may take before it is abandoned (10 million objects at Graph's ~200 a
-/// page): a server that never ends a round must not hold a worker forever.
-const MAX_PAGES: u64 = 50_000;
 
 /// `error.code`s by which Graph says a delta token can no longer be used.
 const RESYNC_CODES: &[&str] = &["syncStateNotFound", "syncStateInvalid", "resyncRequired"];
@@ -106,7 +105,9 @@ pub struct DeltaRound<T> {
     full: bool,
     restarts: u32,
     restarted: bool,
-    pages: u64,
+    /// Pages left to this round (Graph picks the page size of delta: its default is
+    /// assumed): a server that never ends a round must not hold a worker forever.
+    budget: PageBudget,
     delta_link: Option<String>,
     _t: PhantomData<fn() -> T>,
 }
@@ -119,13 +120,7 @@ impl<T: DeserializeOwned> DeltaRound<T> {
             let Some(url) = self.next.take() else {
                 return Ok(None);
             };
-            self.pages += 1;
-            if self.pages > MAX_PAGES {
-                return Err(GraphError::Decode {
-                    operation: op,
-                    detail: format!("the delta round did not end within {MAX_PAGES} pages"),
-                });
-            }
+            self.budget.take(op)?;
             let answer = match self.client.send(op, Method::GET, url, None, false).await {
                 Ok(answer) => answer,
                 Err(e) if self.tokened && self.restarts < MAX_RESTARTS && needs_resync(&e) => {
@@ -134,6 +129,8 @@ impl<T: DeserializeOwned> DeltaRound<T> {
                     self.restarted = true;
                     self.full = true;
                     self.tokened = false;
+                    // A full round again: at most MAX_RESTARTS times the cap in all.
+                    self.budget = self.client.page_budget(DEFAULT_PAGE_SIZE);
                     self.next = Some(self.client.delta_url(self.path, &self.select, false)?);
                     continue;
                 }
@@ -209,7 +206,7 @@ fn item<T: DeserializeOwned>(op: Operation, v: Value) -> Result<DeltaItem<T>, Gr
     }
     serde_json::from_value(v)
         .map(DeltaItem::Changed)
-        .map_err(|e| bad(e.to_string()))
+        .map_err(|e| bad(json_problem(&e)))
 }
 
 /// Whether `e` is Graph saying that a delta token can no longer be used, so that only a full
@@ -271,7 +268,7 @@ impl GraphClient {
             tokened,
             full,
             restarts: 0,
-            pages: 0,
+            budget: self.page_budget(DEFAULT_PAGE_SIZE),
             restarted: false,
             delta_link: None,
             _t: PhantomData,

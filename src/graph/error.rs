@@ -297,10 +297,27 @@ pub enum AuthError {
         detail: String,
     },
     /// The answer was not a token response.
-    #[error("the token endpoint answered {status} with an unexpected body")]
+    #[error("the token endpoint answered {status} with an unexpected body: {detail}")]
     Decode {
         /// HTTP status.
         status: u16,
+        /// What was wrong, in the client's words (never the body's bytes).
+        detail: String,
+    },
+    /// The token endpoint answered with a redirect, which is never followed: the request
+    /// carries the credential.
+    #[error(
+        "the token endpoint answered with a redirect (HTTP {status}); redirects are refused, so the credential went nowhere else"
+    )]
+    Redirect {
+        /// HTTP status (3xx).
+        status: u16,
+    },
+    /// The answer was longer than a token answer can be.
+    #[error("the token endpoint answered with a body over {limit} bytes; not read")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
     },
 }
 
@@ -315,7 +332,9 @@ impl AuthError {
             },
             AuthError::Unavailable { .. } => ErrorCategory::Transient,
             AuthError::Credential { .. } => ErrorCategory::InvalidCredentials,
-            AuthError::Decode { .. } => ErrorCategory::Unexpected,
+            AuthError::Decode { .. } | AuthError::Redirect { .. } | AuthError::TooLarge { .. } => {
+                ErrorCategory::Unexpected
+            }
         }
     }
 }
@@ -361,13 +380,49 @@ pub enum GraphError {
     },
     /// A paging link pointed somewhere the bearer token must not be sent.
     #[error(
-        "graph {operation} returned a nextLink to another origin ({link}); refusing to follow it"
+        "graph {operation} returned a paging link to another origin ({link}); refusing to follow it"
     )]
     ForeignLink {
         /// The operation.
         operation: Operation,
-        /// The link's origin.
+        /// The link's origin (scheme, host and port only).
         link: String,
+    },
+    /// Graph answered with a redirect, which is never followed: the request carries the
+    /// bearer token.
+    #[error(
+        "graph {operation} answered with a redirect (HTTP {status}); redirects are refused, so nothing was sent elsewhere"
+    )]
+    Redirect {
+        /// The operation.
+        operation: Operation,
+        /// HTTP status (3xx).
+        status: u16,
+    },
+    /// The answer was longer than any Graph answer the operator asks for.
+    #[error("graph {operation} answered with a body over {limit} bytes; not read")]
+    TooLarge {
+        /// The operation.
+        operation: Operation,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// A listing went on past the page cap (a collection larger than the largest tenant
+    /// supported, or a server that never ends it).
+    #[error("graph {operation} did not end within {pages} pages; giving up")]
+    TooManyPages {
+        /// The operation.
+        operation: Operation,
+        /// The cap.
+        pages: u64,
+    },
+    /// The request, its retries included, did not complete within the client's deadline.
+    #[error("graph {operation} did not complete within {}s, retries included", deadline.as_secs())]
+    Deadline {
+        /// The operation.
+        operation: Operation,
+        /// The deadline.
+        deadline: Duration,
     },
     /// The configured endpoint is not a usable URL.
     #[error("invalid Graph endpoint {url:?}: {detail}")]
@@ -392,8 +447,11 @@ impl GraphError {
                 _ => ErrorCategory::Rejected,
             },
             GraphError::Auth(e) => e.category(),
-            GraphError::Transport { .. } => ErrorCategory::Transient,
-            GraphError::Decode { .. } => ErrorCategory::Unexpected,
+            GraphError::Transport { .. } | GraphError::Deadline { .. } => ErrorCategory::Transient,
+            GraphError::Decode { .. }
+            | GraphError::Redirect { .. }
+            | GraphError::TooLarge { .. }
+            | GraphError::TooManyPages { .. } => ErrorCategory::Unexpected,
             GraphError::ForeignLink { .. } | GraphError::Endpoint { .. } => ErrorCategory::Rejected,
         }
     }
@@ -412,7 +470,11 @@ impl GraphError {
             GraphError::Api { operation, .. }
             | GraphError::Transport { operation, .. }
             | GraphError::Decode { operation, .. }
-            | GraphError::ForeignLink { operation, .. } => Some(*operation),
+            | GraphError::ForeignLink { operation, .. }
+            | GraphError::Redirect { operation, .. }
+            | GraphError::TooLarge { operation, .. }
+            | GraphError::TooManyPages { operation, .. }
+            | GraphError::Deadline { operation, .. } => Some(*operation),
             _ => None,
         }
     }

@@ -10,8 +10,11 @@ pub mod client;
 pub mod delta;
 pub mod error;
 pub mod groups;
+pub mod limits;
 pub mod models;
 pub mod pacing;
+mod paging;
+mod pipeline;
 pub mod retry;
 pub mod secret;
 mod users;
@@ -20,9 +23,11 @@ pub use auth::{Credential, TokenProvider};
 pub use batch::{BatchAnswer, BatchRequest, ItemResult, MAX_BATCH};
 pub use certificate::{CertificateError, ClientCertificate};
 pub use client::{
-    ClientStats, GraphClient, GraphConfig, ListQuery, Page, Pager, RequestObserver, WriteReceipt,
+    ClientStats, GraphClient, GraphClientBuilder, GraphConfig, ListQuery, Page, Pager,
+    RequestObserver, WriteReceipt,
 };
 pub use delta::{DeltaFrom, DeltaItem, DeltaPage, DeltaRound, Removal};
 pub use error::{AuthError, ErrorCategory, GraphError, Operation};
+pub use limits::Limits;
 pub use retry::RetryPolicy;
 pub use secret::SecretString;

@@ -176,8 +176,10 @@ pub(crate) struct InnerError {
 #[derive(Deserialize)]
 pub(crate) struct TokenResponse {
     pub access_token: String,
+    /// Seconds, as a number or (Entra's v1 endpoint) a string: read by
+    /// `limits::token_lifetime`, which clamps it.
     #[serde(default)]
-    pub expires_in: Option<u64>,
+    pub expires_in: Option<serde_json::Value>,
 }
 
 /// The token endpoint's error answer.

@@ -195,7 +195,7 @@ impl Pacer {
         }
         if !wait.is_zero() {
             s.waits += 1;
-            s.waited += wait;
+            s.waited = s.waited.saturating_add(wait);
         }
         wait
     }

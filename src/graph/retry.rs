@@ -2,6 +2,14 @@
 
 use std::time::Duration;
 
+use tracing::warn;
+
+/// The longest wait a server can impose on one request, whatever its `Retry-After` says
+/// (Graph asks for seconds to a few minutes; `RetryPolicy::max_retry_after` usually caps
+/// lower). Longer requests are noted and capped, and the capped value is what errors carry
+/// for the reconciler's requeue.
+pub const RETRY_AFTER_CEILING: Duration = Duration::from_secs(10 * 60);
+
 /// Bounds for the request pipeline's retries.
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
@@ -39,9 +47,9 @@ impl RetryPolicy {
         half + half.mul_f64(fastrand::f64())
     }
 
-    /// The wait Graph asked for, capped.
+    /// The wait Graph asked for, capped (by the policy and by [`RETRY_AFTER_CEILING`]).
     pub fn retry_after(&self, asked: Duration) -> Duration {
-        asked.min(self.max_retry_after)
+        asked.min(self.max_retry_after).min(RETRY_AFTER_CEILING)
     }
 }
 
@@ -51,10 +59,25 @@ impl RetryPolicy {
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let secs: f64 = value.trim().parse().ok()?;
     if secs.is_finite() && secs >= 0.0 {
-        Duration::try_from_secs_f64(secs.min(86_400.0)).ok()
+        // Far beyond any ceiling, and far from Duration's overflow.
+        Duration::try_from_secs_f64(secs.min(1e12)).ok()
     } else {
         None
     }
+}
+
+/// A `Retry-After` header value as the client believes it: parsed, and capped at
+/// [`RETRY_AFTER_CEILING`] with a note when the server asked for more.
+pub fn server_retry_after(value: &str) -> Option<Duration> {
+    let asked = parse_retry_after(value)?;
+    if asked > RETRY_AFTER_CEILING {
+        warn!(
+            asked_s = asked.as_secs(),
+            ceiling_s = RETRY_AFTER_CEILING.as_secs(),
+            "the server asked to wait longer than any request waits; capped"
+        );
+    }
+    Some(asked.min(RETRY_AFTER_CEILING))
 }
 
 #[cfg(test)]
@@ -90,5 +113,19 @@ mod tests {
         }
         assert!(p.backoff(30) <= p.max_delay);
         assert_eq!(p.retry_after(Duration::from_secs(3600)), p.max_retry_after);
+        let lax = RetryPolicy {
+            max_retry_after: Duration::MAX,
+            ..p
+        };
+        assert_eq!(lax.retry_after(Duration::MAX), RETRY_AFTER_CEILING);
+    }
+
+    #[test]
+    fn server_waits_are_capped_at_the_ceiling() {
+        assert_eq!(server_retry_after("1000000000"), Some(RETRY_AFTER_CEILING));
+        assert_eq!(server_retry_after("1e308"), Some(RETRY_AFTER_CEILING));
+        assert_eq!(server_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(server_retry_after("inf"), None);
+        assert_eq!(server_retry_after("-3"), None);
     }
 }
