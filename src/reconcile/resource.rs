@@ -36,6 +36,8 @@ pub trait Reconciled: Clone + serde::Serialize + Send + Sync + 'static {
     fn set_status(&mut self, status: Self::Status);
     /// The conditions of `status`.
     fn conditions(status: &Self::Status) -> &[Condition];
+    /// The generation `status` describes.
+    fn observed_generation(status: &Self::Status) -> Option<i64>;
     /// `spec.suspend`.
     fn suspended(&self) -> bool;
     /// The TenantSyncPolicy it acts for (`spec.tenantRef.name`); `None` for the policy itself.
@@ -98,6 +100,9 @@ macro_rules! conversion {
             }
             fn conditions(status: &$status) -> &[Condition] {
                 &status.conditions
+            }
+            fn observed_generation(status: &$status) -> Option<i64> {
+                status.observed_generation
             }
             fn suspended(&self) -> bool {
                 self.spec.suspend
@@ -195,6 +200,9 @@ impl Reconciled for TenantSyncPolicy {
     }
     fn conditions(status: &TenantSyncPolicyStatus) -> &[Condition] {
         &status.conditions
+    }
+    fn observed_generation(status: &TenantSyncPolicyStatus) -> Option<i64> {
+        status.observed_generation
     }
     fn suspended(&self) -> bool {
         self.spec.suspend
