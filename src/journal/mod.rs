@@ -109,6 +109,64 @@ pub struct Record {
     pub note: Option<String>,
 }
 
+/// The directory object a record is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    /// `organization`, `user` or `group`.
+    pub kind: &'static str,
+    /// Entra object id.
+    pub id: String,
+    /// UPN or display name, for humans.
+    pub name: Option<String>,
+}
+
+impl Object {
+    /// A user.
+    pub fn user(id: impl Into<String>, name: Option<String>) -> Self {
+        Object {
+            kind: "user",
+            id: id.into(),
+            name,
+        }
+    }
+
+    /// A group.
+    pub fn group(id: impl Into<String>, name: Option<String>) -> Self {
+        Object {
+            kind: "group",
+            id: id.into(),
+            name,
+        }
+    }
+}
+
+impl Record {
+    /// A change `resource` makes to `object` of `tenant_id` (the intent, or its outcome when
+    /// `phase` says so), with the values before it.
+    pub fn new(
+        resource: &ResourceKey,
+        tenant_id: &str,
+        object: Object,
+        action: Action,
+        phase: Phase,
+        prior: serde_json::Value,
+    ) -> Self {
+        Record {
+            resource: resource.clone(),
+            tenant_id: tenant_id.to_string(),
+            object_type: object.kind.into(),
+            object_id: object.id,
+            object_name: object.name,
+            action,
+            phase,
+            prior,
+            request_id: None,
+            error: None,
+            note: None,
+        }
+    }
+}
+
 /// A record as stored: numbered, timed and chained to its predecessor.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -108,6 +108,8 @@ pub fn apply(
 
 /// A status with kstatus conditions and an observed generation.
 pub trait Conditioned {
+    /// The conditions.
+    fn conditions(&self) -> &[Condition];
     /// The conditions, to set.
     fn conditions_mut(&mut self) -> &mut Vec<Condition>;
     /// The generation the status describes.

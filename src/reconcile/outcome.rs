@@ -175,3 +175,26 @@ impl RevertOutcome {
         }
     }
 }
+
+/// A change the next passes would make, for `plan`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedChange {
+    /// The Graph request, e.g. `PATCH /organization/{id} onPremisesSyncEnabled=false`.
+    pub request: String,
+    /// How many objects it touches.
+    pub objects: i64,
+    /// What it means.
+    pub detail: String,
+}
+
+impl PlannedChange {
+    /// Objects `plan` shows and `apply` leaves alone, and why (`excluded`, `not found`, …).
+    pub fn none(why: &str, objects: i64, detail: String) -> Self {
+        PlannedChange {
+            request: format!("none ({why})"),
+            objects,
+            detail,
+        }
+    }
+}

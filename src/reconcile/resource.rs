@@ -9,15 +9,13 @@ use kube::api::ObjectMeta;
 
 use crate::api::common::OnDelete;
 use crate::api::tenant::TenantSyncPolicyStatus;
-use crate::api::{
-    CloudGroupConversion, CloudGroupConversionStatus, CloudUserConversion,
-    CloudUserConversionStatus, TenantSyncPolicy, TenantSyncPolicySpec,
-};
+use crate::api::{TenantSyncPolicy, TenantSyncPolicySpec};
+use kube::core::object::HasStatus;
 
-use super::rollout::{self, Preview, Rollout};
-use super::{
-    Context, Outcome, ReconcileError, RevertOutcome, SpecError, Stall, group, tenant, user,
-};
+use super::health::Conditioned;
+use super::rollout::status::RolloutStatus;
+use super::rollout::{self, ConversionSpec, InputOf, Preview, Rollout, SpecOf, StatusOf};
+use super::{Context, Outcome, ReconcileError, RevertOutcome, SpecError, Stall, tenant};
 
 /// A custom resource the operator reconciles.
 pub trait Reconciled: Clone + serde::Serialize + Send + Sync + 'static {
@@ -82,107 +80,85 @@ pub trait Reconciled: Clone + serde::Serialize + Send + Sync + 'static {
     fn counts(status: &Self::Status) -> (i64, i64);
 }
 
-macro_rules! conversion {
-    ($cr:ty, $status:ty, $kind:ty, $module:ident, $reverted:expr) => {
-        impl Reconciled for $cr {
-            type Status = $status;
-            const KIND: &'static str = <$kind as Rollout>::KIND;
-            const REVERTED: &'static str = $reverted;
+impl<K: Rollout> Reconciled for K {
+    type Status = StatusOf<K>;
+    const KIND: &'static str = K::WORDS.kind;
+    const REVERTED: &'static str = K::WORDS.reverted;
 
-            fn object_meta(&self) -> &ObjectMeta {
-                &self.metadata
-            }
-            fn status(&self) -> Option<&$status> {
-                self.status.as_ref()
-            }
-            fn set_status(&mut self, status: $status) {
-                self.status = Some(status);
-            }
-            fn conditions(status: &$status) -> &[Condition] {
-                &status.conditions
-            }
-            fn observed_generation(status: &$status) -> Option<i64> {
-                status.observed_generation
-            }
-            fn suspended(&self) -> bool {
-                self.spec.suspend
-            }
-            fn tenant_ref(&self) -> Option<&str> {
-                Some(&self.spec.tenant_ref.name)
-            }
-            fn on_delete(&self) -> OnDelete {
-                self.spec.on_delete
-            }
-            fn spec_error(&self) -> Option<SpecError> {
-                <$kind as Rollout>::validate(&self.spec).err()
-            }
-            fn stall(
-                &self,
-                tenant: &TenantSyncPolicySpec,
-                now: jiff::Timestamp,
-                stall: Stall,
-            ) -> Outcome<$status> {
-                rollout::stall::<$kind>(self.input(tenant), now, stall)
-            }
-            async fn pass<'a>(
-                &'a self,
-                tenant: &'a TenantSyncPolicySpec,
-                ctx: &'a Context<'a>,
-            ) -> Result<Outcome<$status>, ReconcileError> {
-                rollout::reconcile::<$kind>(self.input(tenant), ctx).await
-            }
-            async fn preview<'a>(
-                &'a self,
-                tenant: &'a TenantSyncPolicySpec,
-                ctx: &'a Context<'a>,
-            ) -> Result<Result<Preview, Stall>, ReconcileError> {
-                rollout::preview::<$kind>(self.input(tenant), ctx).await
-            }
-            async fn revert<'a>(
-                ctx: &'a Context<'a>,
-                tenant_id: &'a str,
-            ) -> Result<RevertOutcome, ReconcileError> {
-                $module::revert::revert(ctx, tenant_id).await
-            }
-            fn progress(status: &$status) -> Option<String> {
-                Some(format!(
-                    "{}/{}",
-                    status.converted,
-                    status.converted + status.pending
-                ))
-            }
-            fn counts(status: &$status) -> (i64, i64) {
-                (status.converted, status.failed)
-            }
-        }
-
-        impl $cr {
-            fn input<'a>(&'a self, tenant: &'a TenantSyncPolicySpec) -> $module::Input<'a> {
-                $module::Input {
-                    spec: &self.spec,
-                    generation: self.metadata.generation,
-                    status: self.status.as_ref(),
-                    tenant,
-                }
-            }
-        }
-    };
+    fn object_meta(&self) -> &ObjectMeta {
+        self.meta()
+    }
+    fn status(&self) -> Option<&StatusOf<K>> {
+        HasStatus::status(self)
+    }
+    fn set_status(&mut self, status: StatusOf<K>) {
+        *self.status_mut() = Some(status);
+    }
+    fn conditions(status: &StatusOf<K>) -> &[Condition] {
+        Conditioned::conditions(status)
+    }
+    fn observed_generation(status: &StatusOf<K>) -> Option<i64> {
+        Conditioned::observed_generation(status)
+    }
+    fn suspended(&self) -> bool {
+        self.spec().suspend()
+    }
+    fn tenant_ref(&self) -> Option<&str> {
+        Some(self.spec().tenant_ref())
+    }
+    fn on_delete(&self) -> OnDelete {
+        self.spec().on_delete()
+    }
+    fn spec_error(&self) -> Option<SpecError> {
+        self.spec().validate().err()
+    }
+    fn stall(
+        &self,
+        tenant: &TenantSyncPolicySpec,
+        now: jiff::Timestamp,
+        stall: Stall,
+    ) -> Outcome<StatusOf<K>> {
+        rollout::stall::<K>(input(self, tenant), now, stall)
+    }
+    async fn pass<'a>(
+        &'a self,
+        tenant: &'a TenantSyncPolicySpec,
+        ctx: &'a Context<'a>,
+    ) -> Result<Outcome<StatusOf<K>>, ReconcileError> {
+        rollout::reconcile::<K>(input(self, tenant), ctx).await
+    }
+    async fn preview<'a>(
+        &'a self,
+        tenant: &'a TenantSyncPolicySpec,
+        ctx: &'a Context<'a>,
+    ) -> Result<Result<Preview, Stall>, ReconcileError> {
+        rollout::preview::<K>(input(self, tenant), ctx).await
+    }
+    async fn revert<'a>(
+        ctx: &'a Context<'a>,
+        tenant_id: &'a str,
+    ) -> Result<RevertOutcome, ReconcileError> {
+        <SpecOf<K> as ConversionSpec>::revert(ctx, tenant_id).await
+    }
+    fn progress(status: &StatusOf<K>) -> Option<String> {
+        let (converted, pending, _) = status.counts();
+        Some(format!("{converted}/{}", converted + pending))
+    }
+    fn counts(status: &StatusOf<K>) -> (i64, i64) {
+        let (converted, _, failed) = status.counts();
+        (converted, failed)
+    }
 }
 
-conversion!(
-    CloudUserConversion,
-    CloudUserConversionStatus,
-    user::Users,
-    user,
-    "users switched back to AD and their ImmutableIDs restored"
-);
-conversion!(
-    CloudGroupConversion,
-    CloudGroupConversionStatus,
-    group::Groups,
-    group,
-    "groups switched back to AD and the owners this resource added removed"
-);
+/// What a pass of `obj` works on.
+fn input<'a, K: Rollout>(obj: &'a K, tenant: &'a TenantSyncPolicySpec) -> InputOf<'a, K> {
+    rollout::Input {
+        spec: obj.spec(),
+        generation: obj.meta().generation,
+        status: HasStatus::status(obj),
+        tenant,
+    }
+}
 
 impl Reconciled for TenantSyncPolicy {
     type Status = TenantSyncPolicyStatus;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::api::common::ObjectFailure;
 use crate::graph::{ErrorCategory, GraphError};
-use crate::journal::{Action, JournalError, Phase, Record};
+use crate::journal::{Action, JournalError, Object, Phase, Record};
 use crate::reconcile::Context;
 
 use super::order::Nesting;
@@ -68,19 +68,8 @@ struct Recorder<'a> {
 
 impl Recorder<'_> {
     fn record(&self, g: &Candidate, action: Action, phase: Phase, prior: Value) -> Record {
-        Record {
-            resource: self.ctx.resource.clone(),
-            tenant_id: self.tenant.to_string(),
-            object_type: "group".into(),
-            object_id: g.id.clone(),
-            object_name: Some(g.name.clone()),
-            action,
-            phase,
-            prior,
-            request_id: None,
-            error: None,
-            note: None,
-        }
+        let group = Object::group(&g.id, Some(g.name.clone()));
+        Record::new(&self.ctx.resource, self.tenant, group, action, phase, prior)
     }
 
     fn switch(&self, p: &Prepared, phase: Phase) -> Record {

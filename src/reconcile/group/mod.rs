@@ -12,29 +12,21 @@ pub mod select;
 pub mod steps;
 pub mod validate;
 
-use crate::api::common::ConversionMode;
-use crate::api::group::{CloudGroupConversionSpec, CloudGroupConversionStatus, GroupExclusion};
+use crate::api::group::{
+    CloudGroupConversion, CloudGroupConversionSpec, CloudGroupConversionStatus, GroupExclusion,
+};
 use crate::journal::{Action, Phase, Record};
 use crate::reconcile::health::Pass;
+use crate::reconcile::outcome::PlannedChange;
 use crate::reconcile::rollout::plan::{Classified, Step};
 use crate::reconcile::rollout::status::{MAX_LISTED, listed};
-use crate::reconcile::rollout::{
-    self, ConversionSpec, Cx, Matched, Rollout, WaveDone, select_failed,
-};
+use crate::reconcile::rollout::{self, Cx, Matched, Rollout, WaveDone, Words, words};
 use crate::reconcile::settle::{self, OpenIntents};
-use crate::reconcile::tenant::plan::PlannedChange;
-use crate::reconcile::validate::{SpecError, Valid};
-use crate::reconcile::{Context, Outcome, ReconcileError, ReconcileEvent, Stall, permissions};
+use crate::reconcile::{Context, Outcome, ReconcileError, ReconcileEvent, Stall};
 use plan::{Done, Work};
 
-/// The resource kind.
-pub const KIND: &str = "CloudGroupConversion";
-
 /// What the pass works on.
-pub type Input<'a> = rollout::Input<'a, CloudGroupConversionSpec, CloudGroupConversionStatus>;
-
-/// The group conversion kind, for the rollout engine.
-pub struct Groups;
+pub type Input<'a> = rollout::InputOf<'a, CloudGroupConversion>;
 
 /// What a pass of a group conversion read.
 pub struct World {
@@ -46,33 +38,12 @@ pub struct World {
     pub done: Done,
 }
 
-impl ConversionSpec for CloudGroupConversionSpec {
-    fn mode(&self) -> ConversionMode {
-        self.mode
-    }
-    fn suspend(&self) -> bool {
-        self.suspend
-    }
-    fn rollout(&self) -> &crate::api::common::Rollout {
-        &self.rollout
-    }
-}
-
-/// A pass that could not start (e.g. no tenant or credentials): `Stalled`, no Graph call.
-pub fn stall(
-    input: Input<'_>,
-    now: jiff::Timestamp,
-    stall: Stall,
-) -> Outcome<CloudGroupConversionStatus> {
-    rollout::stall::<Groups>(input, now, stall)
-}
-
 /// One reconcile pass.
 pub async fn reconcile(
     input: Input<'_>,
     ctx: &Context<'_>,
 ) -> Result<Outcome<CloudGroupConversionStatus>, ReconcileError> {
-    rollout::reconcile::<Groups>(input, ctx).await
+    rollout::reconcile::<CloudGroupConversion>(input, ctx).await
 }
 
 /// Record what an applied journal record says this resource did.
@@ -93,37 +64,18 @@ fn take(r: Record, done: &mut Done) {
     }
 }
 
-impl Rollout for Groups {
-    type Spec = CloudGroupConversionSpec;
-    type Status = CloudGroupConversionStatus;
+impl Rollout for CloudGroupConversion {
     type World = World;
     type Item = Work;
 
-    const KIND: &'static str = KIND;
-    const OBJECTS: &'static str = "groups";
-    const CONVERGED: &'static str = "every selected group is cloud-managed with its owners";
-
-    fn validate(
-        spec: &CloudGroupConversionSpec,
-    ) -> Result<Valid<'_, CloudGroupConversionSpec>, SpecError> {
-        validate::validate(spec)
-    }
-
-    fn permissions(spec: &CloudGroupConversionSpec) -> Vec<&'static str> {
-        permissions::groups(spec)
-    }
+    const WORDS: Words = words::GROUPS;
 
     async fn observe<'a>(
         cx: &'a Cx<'a, CloudGroupConversionSpec>,
+        sel: select::Selection,
         pass: &'a mut Pass<CloudGroupConversionStatus>,
     ) -> Result<Result<World, Stall>, ReconcileError> {
-        let (ctx, spec) = (cx.ctx, cx.spec.spec);
-        let sel = match select::select(ctx.graph, spec).await {
-            Ok(s) => s,
-            Err(select::SelectError { field, error }) => {
-                return select_failed(cx, field, error, &permissions::groups(spec)).map(Err);
-            }
-        };
+        let ctx = cx.ctx;
         if !sel.missing_owners.is_empty() {
             let msg = format!(
                 "spec.owners: no such user in the tenant: {}; fix the UPN or object id",
@@ -175,6 +127,8 @@ impl Rollout for Groups {
         Matched {
             matched: world.sel.matched,
             truncated: world.sel.truncated,
+            excluded: world.sel.excluded.len() as i64,
+            missing: world.sel.missing.len() as i64,
         }
     }
 
@@ -184,19 +138,11 @@ impl Rollout for Groups {
 
     fn tally(world: &World, _: &Classified<Work>, st: &mut CloudGroupConversionStatus) {
         let sel = &world.sel;
-        st.skipped += sel.missing.len() as i64;
-        st.excluded = sel.excluded.len() as i64;
-        st.exclusions = sel
-            .excluded
-            .iter()
-            .cloned()
-            .chain(sel.missing.iter().map(|id| GroupExclusion {
-                id: id.clone(),
-                display_name: None,
-                reason: "NotFound".into(),
-            }))
-            .take(MAX_LISTED)
-            .collect();
+        st.exclusions = rollout::exclusions(&sel.excluded, &sel.missing, |id| GroupExclusion {
+            id: id.clone(),
+            display_name: None,
+            reason: "NotFound".into(),
+        });
         st.exchange_managed = plan::exchange_managed(sel, &world.order)
             .into_iter()
             .take(MAX_LISTED)

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::reconcile::outcome::PlannedChange;
 use crate::reconcile::rollout::plan::{Classified, Step, Todo};
-use crate::reconcile::tenant::plan::PlannedChange;
 
 use super::select::{Candidate, Owner, Selection};
 
@@ -100,11 +100,11 @@ pub fn describe(sel: &Selection, c: &Classified<Work>, step: &Step<Work>) -> Vec
         .filter(|w| w.group.exchange_managed)
         .collect();
     if !mail.is_empty() {
-        changes.push(PlannedChange {
-            request: "none (Exchange Online manages them afterwards; no owners added)".into(),
-            objects: mail.len() as i64,
-            detail: format!("mail-enabled groups; {}", sample(&mail)),
-        });
+        changes.push(PlannedChange::none(
+            "Exchange Online manages them afterwards; no owners added",
+            mail.len() as i64,
+            format!("mail-enabled groups; {}", sample(&mail)),
+        ));
     }
     if !owners.is_empty() {
         let names: Vec<String> = sel.owners.iter().map(|o| o.name.clone()).collect();
@@ -123,22 +123,22 @@ pub fn describe(sel: &Selection, c: &Classified<Work>, step: &Step<Work>) -> Vec
         });
     }
     for x in &sel.excluded {
-        changes.push(PlannedChange {
-            request: "none (excluded)".into(),
-            objects: 0,
-            detail: format!(
+        changes.push(PlannedChange::none(
+            "excluded",
+            0,
+            format!(
                 "{}: {}",
                 x.display_name.clone().unwrap_or_else(|| x.id.clone()),
                 x.reason
             ),
-        });
+        ));
     }
     for id in &sel.missing {
-        changes.push(PlannedChange {
-            request: "none (not found)".into(),
-            objects: 0,
-            detail: format!("group {id} does not exist in the tenant"),
-        });
+        changes.push(PlannedChange::none(
+            "not found",
+            0,
+            format!("group {id} does not exist in the tenant"),
+        ));
     }
     changes
 }

@@ -7,7 +7,7 @@
 use serde_json::json;
 
 use crate::graph::GraphError;
-use crate::journal::{Action, Entry, Phase, Record};
+use crate::journal::{Action, Entry, Object, Phase, Record};
 use crate::reconcile::RevertOutcome;
 use crate::reconcile::permissions;
 use crate::reconcile::remedy::missing_permission;
@@ -77,19 +77,8 @@ fn record(
     phase: Phase,
     prior: serde_json::Value,
 ) -> Record {
-    Record {
-        resource: ctx.resource.clone(),
-        tenant_id: tenant.to_string(),
-        object_type: "group".into(),
-        object_id: id.to_string(),
-        object_name: name.clone(),
-        action,
-        phase,
-        prior,
-        request_id: None,
-        error: None,
-        note: None,
-    }
+    let group = Object::group(id, name.clone());
+    Record::new(&ctx.resource, tenant, group, action, phase, prior)
 }
 
 /// Undo everything the resource's journal shows done to groups.

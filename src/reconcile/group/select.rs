@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use crate::api::group::{CloudGroupConversionSpec, GroupExclusion};
 use crate::graph::groups::GroupDetail;
 use crate::graph::{GraphClient, GraphError, Pager};
+use crate::reconcile::rollout::{SelectError, at};
 
 use super::order::Nesting;
 
@@ -65,19 +66,6 @@ pub struct Selection {
     pub missing_owners: Vec<String>,
     /// Walking nested groups stopped early: more convertible groups than `maxObjects`.
     pub truncated: bool,
-}
-
-/// Where a selection failed, for a message naming the field.
-#[derive(Debug)]
-pub struct SelectError {
-    /// The spec field, e.g. `selector.filter`.
-    pub field: &'static str,
-    /// The Graph error.
-    pub error: GraphError,
-}
-
-fn at(field: &'static str) -> impl Fn(GraphError) -> SelectError {
-    move |error| SelectError { field, error }
 }
 
 async fn drain(pager: &mut Pager<GroupDetail>) -> Result<Vec<GroupDetail>, GraphError> {

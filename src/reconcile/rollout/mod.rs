@@ -11,12 +11,15 @@
 pub mod plan;
 mod report;
 pub mod status;
+pub mod words;
 
 use std::future::Future;
 
 use tracing::{Instrument, info, info_span};
 
-use crate::api::common::{ConversionMode, ObjectFailure, Rollout as RolloutSpec};
+use kube::core::object::{HasSpec, HasStatus};
+
+use crate::api::common::{ConversionMode, ObjectFailure, OnDelete, Rollout as RolloutSpec};
 use crate::api::tenant::TenantSyncPolicySpec;
 use crate::graph::{ErrorCategory, GraphError};
 
@@ -40,15 +43,104 @@ pub struct Input<'a, S, St> {
     pub tenant: &'a TenantSyncPolicySpec,
 }
 
-/// What every kind's spec declares about its rollout.
-pub trait ConversionSpec: Send + Sync + 'static {
+/// What every kind's spec declares about its rollout, how it is checked, and the kind's
+/// functions that act outside a pass (its permissions, its revert).
+pub trait ConversionSpec: Send + Sync + Sized + 'static {
     /// `Plan` or `Apply`.
     fn mode(&self) -> ConversionMode;
     /// `spec.suspend`.
     fn suspend(&self) -> bool;
     /// `spec.rollout`.
     fn rollout(&self) -> &RolloutSpec;
+    /// `spec.tenantRef.name`: the TenantSyncPolicy it acts for.
+    fn tenant_ref(&self) -> &str;
+    /// `spec.onDelete`.
+    fn on_delete(&self) -> OnDelete;
+    /// The objects the selector selects.
+    type Selection: Send + Sync;
+    /// Check the spec (no I/O).
+    fn validate(&self) -> Result<Valid<'_, Self>, SpecError>;
+    /// Resolve the selector (reads only).
+    fn select<'a>(
+        &'a self,
+        graph: &'a crate::graph::GraphClient,
+    ) -> impl Future<Output = Result<Self::Selection, SelectError>> + Send + 'a;
+    /// The application permissions the resource needs (named in stall messages).
+    fn permissions(&self) -> Vec<&'static str>;
+    /// Undo what a resource of this kind did, from its journal (`onDelete: Revert`).
+    fn revert<'a>(
+        ctx: &'a Context<'a>,
+        tenant_id: &'a str,
+    ) -> impl Future<Output = Result<super::RevertOutcome, ReconcileError>> + Send + 'a;
 }
+
+macro_rules! conversion_spec {
+    ($($spec:ty => $kind:ident, $permissions:ident),*) => {$(
+        impl ConversionSpec for $spec {
+            type Selection = super::$kind::select::Selection;
+            async fn select<'a>(
+                &'a self,
+                graph: &'a crate::graph::GraphClient,
+            ) -> Result<Self::Selection, SelectError> {
+                super::$kind::select::select(graph, self).await
+            }
+            fn mode(&self) -> ConversionMode {
+                self.mode
+            }
+            fn suspend(&self) -> bool {
+                self.suspend
+            }
+            fn rollout(&self) -> &RolloutSpec {
+                &self.rollout
+            }
+            fn tenant_ref(&self) -> &str {
+                &self.tenant_ref.name
+            }
+            fn on_delete(&self) -> OnDelete {
+                self.on_delete
+            }
+            fn validate(&self) -> Result<Valid<'_, Self>, SpecError> {
+                super::$kind::validate::validate(self)
+            }
+            fn permissions(&self) -> Vec<&'static str> {
+                super::permissions::$permissions(self)
+            }
+            async fn revert<'a>(
+                ctx: &'a Context<'a>,
+                tenant_id: &'a str,
+            ) -> Result<super::RevertOutcome, ReconcileError> {
+                super::$kind::revert::revert(ctx, tenant_id).await
+            }
+        }
+    )*};
+}
+
+conversion_spec!(
+    crate::api::user::CloudUserConversionSpec => user, users,
+    crate::api::group::CloudGroupConversionSpec => group, groups
+);
+
+/// How a kind names things in status and messages.
+#[derive(Clone, Copy, Debug)]
+pub struct Words {
+    /// The resource kind, e.g. `CloudUserConversion`.
+    pub kind: &'static str,
+    /// The objects, plural, e.g. `users`.
+    pub objects: &'static str,
+    /// What converged means, e.g. `every selected user is cloud-managed`.
+    pub converged: &'static str,
+    /// What a finished revert did, after the count, e.g. `users switched back to AD …`.
+    pub reverted: &'static str,
+}
+
+/// The spec of rollout kind `K`.
+pub type SpecOf<K> = <K as HasSpec>::Spec;
+/// The status of rollout kind `K`.
+pub type StatusOf<K> = <K as HasStatus>::Status;
+/// The selection of rollout kind `K`.
+pub type SelectionOf<K> = <SpecOf<K> as ConversionSpec>::Selection;
+/// What a pass of kind `K` works on.
+pub type InputOf<'a, K> = Input<'a, SpecOf<K>, StatusOf<K>>;
 
 /// What the kind's steps see of the pass.
 pub struct Cx<'a, S> {
@@ -91,41 +183,57 @@ pub struct Matched {
     pub matched: i64,
     /// The selection stopped counting past `maxObjects`.
     pub truncated: bool,
+    /// Objects excluded (by the spec, or as sync service accounts).
+    pub excluded: i64,
+    /// Objects named in the selector that do not exist.
+    pub missing: i64,
 }
 
-/// A per-object conversion kind: what differs between users and groups.
-pub trait Rollout: Sized + Send + Sync + 'static {
-    /// The spec.
-    type Spec: ConversionSpec;
-    /// The status.
-    type Status: RolloutStatus;
+/// The status list of exclusions: the excluded objects, then those named but missing (as
+/// `not_found` makes them), at most [`status::MAX_LISTED`].
+pub fn exclusions<E: Clone>(
+    excluded: &[E],
+    missing: &[String],
+    not_found: impl Fn(&String) -> E,
+) -> Vec<E> {
+    excluded
+        .iter()
+        .cloned()
+        .chain(missing.iter().map(not_found))
+        .take(status::MAX_LISTED)
+        .collect()
+}
+
+/// A per-object conversion kind (the custom resource itself): what differs between users
+/// and groups.
+pub trait Rollout:
+    HasSpec<Spec: ConversionSpec>
+    + HasStatus<Status: RolloutStatus>
+    + kube::Resource<DynamicType = ()>
+    + Clone
+    + serde::Serialize
+    + Send
+    + Sync
+    + 'static
+{
     /// What a pass read: the selection, the journal, the kind's own findings.
     type World: Send + Sync;
     /// One object of a wave (or where to find it in the world).
     type Item: Clone + Send + Sync + std::fmt::Debug;
 
-    /// The resource kind, e.g. `CloudUserConversion`.
-    const KIND: &'static str;
-    /// The objects, plural, e.g. `users`.
-    const OBJECTS: &'static str;
-    /// What converged means, e.g. `every selected user is cloud-managed`.
-    const CONVERGED: &'static str;
+    /// How the kind names things.
+    const WORDS: Words;
 
-    /// Check the spec (no I/O).
-    fn validate(spec: &Self::Spec) -> Result<Valid<'_, Self::Spec>, SpecError>;
-
-    /// The application permissions this resource needs (named in stall messages).
-    fn permissions(spec: &Self::Spec) -> Vec<&'static str>;
-
-    /// Select the objects and read the journal (settling what a stop left open when the pass
-    /// applies); `Err(Stall)` ends the pass.
+    /// With the selection, read the journal (settling what a stop left open when the pass
+    /// applies) and what else the kind needs; `Err(Stall)` ends the pass.
     fn observe<'a>(
-        cx: &'a Cx<'a, Self::Spec>,
-        pass: &'a mut Pass<Self::Status>,
+        cx: &'a Cx<'a, SpecOf<Self>>,
+        selection: SelectionOf<Self>,
+        pass: &'a mut Pass<StatusOf<Self>>,
     ) -> impl Future<Output = Result<Result<Self::World, Stall>, ReconcileError>> + Send + 'a;
 
     /// Sort the selection by what it needs, in the order waves take it.
-    fn classify(cx: &Cx<'_, Self::Spec>, world: &Self::World) -> Classified<Self::Item>;
+    fn classify(cx: &Cx<'_, SpecOf<Self>>, world: &Self::World) -> Classified<Self::Item>;
 
     /// How many objects the selector matched.
     fn matched(world: &Self::World) -> Matched;
@@ -133,17 +241,16 @@ pub trait Rollout: Sized + Send + Sync + 'static {
     /// An object's name in status and messages.
     fn name(world: &Self::World, item: &Self::Item) -> String;
 
-    /// The kind's own status fields (exclusions, …) and counts the selection adds (skipped,
-    /// excluded).
-    fn tally(world: &Self::World, classified: &Classified<Self::Item>, status: &mut Self::Status);
+    /// The kind's own status fields (exclusions, …).
+    fn tally(world: &Self::World, classified: &Classified<Self::Item>, status: &mut StatusOf<Self>);
 
     /// Work that follows the decision in the same pass (users: their AD objects), when the
     /// step acts. Returns how many of its changes failed: those stay in `recentFailures`.
     fn follow_up<'a>(
-        _cx: &'a Cx<'a, Self::Spec>,
+        _cx: &'a Cx<'a, SpecOf<Self>>,
         _world: &'a Self::World,
         _waiting: &'a [String],
-        _pass: &'a mut Pass<Self::Status>,
+        _pass: &'a mut Pass<StatusOf<Self>>,
     ) -> impl Future<Output = Result<usize, ReconcileError>> + Send + 'a {
         async { Ok(0) }
     }
@@ -166,17 +273,17 @@ pub trait Rollout: Sized + Send + Sync + 'static {
         format!(
             "{} {} wait for a change outside the operator; {summary}",
             classified.waiting.len(),
-            Self::OBJECTS
+            Self::WORDS.objects
         )
     }
 
     /// Convert one wave, journaling every change before it is made; the kind's own status
     /// fields may change on the way.
     fn run_wave<'a>(
-        cx: &'a Cx<'a, Self::Spec>,
+        cx: &'a Cx<'a, SpecOf<Self>>,
         world: &'a Self::World,
         items: Vec<Self::Item>,
-        status: &'a mut Self::Status,
+        status: &'a mut StatusOf<Self>,
     ) -> impl Future<Output = Result<WaveDone, ReconcileError>> + Send + 'a;
 
     /// The link audit of this pass with every finding, for `plan` (kinds that audit).
@@ -186,36 +293,33 @@ pub trait Rollout: Sized + Send + Sync + 'static {
 
     /// The requests `apply` would send, for `plan` (reads only).
     fn describe(
-        cx: &Cx<'_, Self::Spec>,
+        cx: &Cx<'_, SpecOf<Self>>,
         world: &Self::World,
         classified: &Classified<Self::Item>,
         step: &Step<Self::Item>,
-    ) -> Vec<super::tenant::plan::PlannedChange>;
+    ) -> Vec<super::outcome::PlannedChange>;
 }
 
 /// A pass that could not start (no tenant or credentials, say): `Stalled`, no Graph call.
 pub fn stall<K: Rollout>(
-    input: Input<'_, K::Spec, K::Status>,
+    input: InputOf<'_, K>,
     now: jiff::Timestamp,
     stall: Stall,
-) -> Outcome<K::Status> {
+) -> Outcome<StatusOf<K>> {
     begin::<K>(&input, now).0.stall(stall)
 }
 
 /// One reconcile pass of kind `K`.
 pub async fn reconcile<K: Rollout>(
-    input: Input<'_, K::Spec, K::Status>,
+    input: InputOf<'_, K>,
     ctx: &Context<'_>,
-) -> Result<Outcome<K::Status>, ReconcileError> {
-    let span = info_span!("reconcile", kind = K::KIND, resource = %ctx.resource);
+) -> Result<Outcome<StatusOf<K>>, ReconcileError> {
+    let span = info_span!("reconcile", kind = K::WORDS.kind, resource = %ctx.resource);
     run::<K>(input, ctx).instrument(span).await
 }
 
 /// The status to build on, reset for a new generation, and whether it is one.
-fn begin<K: Rollout>(
-    input: &Input<'_, K::Spec, K::Status>,
-    now: jiff::Timestamp,
-) -> (Pass<K::Status>, bool) {
+fn begin<K: Rollout>(input: &InputOf<'_, K>, now: jiff::Timestamp) -> (Pass<StatusOf<K>>, bool) {
     let mut status = input.status.cloned().unwrap_or_default();
     let fresh = input.status.and_then(|s| s.observed_generation()) != input.generation;
     if fresh {
@@ -235,11 +339,11 @@ fn begin<K: Rollout>(
 }
 
 async fn run<K: Rollout>(
-    input: Input<'_, K::Spec, K::Status>,
+    input: InputOf<'_, K>,
     ctx: &Context<'_>,
-) -> Result<Outcome<K::Status>, ReconcileError> {
+) -> Result<Outcome<StatusOf<K>>, ReconcileError> {
     let (mut pass, fresh) = begin::<K>(&input, ctx.now);
-    let spec = match K::validate(input.spec) {
+    let spec = match input.spec.validate() {
         Ok(v) => v,
         Err(e) => return Ok(pass.stall(Stall::invalid_spec(e.to_string()))),
     };
@@ -257,7 +361,7 @@ async fn run<K: Rollout>(
         tenant: input.tenant,
         preview: false,
     };
-    let world = match K::observe(&cx, &mut pass).await? {
+    let world = match observe::<K>(&cx, &mut pass).await? {
         Ok(w) => w,
         Err(stall) => return Ok(pass.stall(stall)),
     };
@@ -294,11 +398,23 @@ async fn run<K: Rollout>(
     }
 }
 
+/// Select, then let the kind observe the rest; a selection Graph refused stalls.
+async fn observe<K: Rollout>(
+    cx: &Cx<'_, SpecOf<K>>,
+    pass: &mut Pass<StatusOf<K>>,
+) -> Result<Result<K::World, Stall>, ReconcileError> {
+    let selection = match cx.spec.spec.select(cx.ctx.graph).await {
+        Ok(s) => s,
+        Err(e) => return select_failed(cx, e).map(Err),
+    };
+    K::observe(cx, selection, pass).await
+}
+
 fn decide<K: Rollout>(
-    cx: &Cx<'_, K::Spec>,
+    cx: &Cx<'_, SpecOf<K>>,
     world: &K::World,
     classified: &Classified<K::Item>,
-    status: &mut K::Status,
+    status: &mut StatusOf<K>,
     fresh: bool,
 ) -> Step<K::Item> {
     plan::decide(
@@ -315,11 +431,11 @@ fn decide<K: Rollout>(
 /// What `apply` would do next, from reads only: the same observation, classification and
 /// decision as a pass, rendered for `plan`.
 pub async fn preview<K: Rollout>(
-    input: Input<'_, K::Spec, K::Status>,
+    input: InputOf<'_, K>,
     ctx: &Context<'_>,
 ) -> Result<Result<Preview, Stall>, ReconcileError> {
     let (mut pass, fresh) = begin::<K>(&input, ctx.now);
-    let spec = match K::validate(input.spec) {
+    let spec = match input.spec.validate() {
         Ok(v) => v,
         Err(e) => return Ok(Err(Stall::invalid_spec(e.to_string()))),
     };
@@ -329,7 +445,7 @@ pub async fn preview<K: Rollout>(
         tenant: input.tenant,
         preview: true,
     };
-    let world = match K::observe(&cx, &mut pass).await? {
+    let world = match observe::<K>(&cx, &mut pass).await? {
         Ok(w) => w,
         Err(stall) => return Ok(Err(stall)),
     };
@@ -338,12 +454,24 @@ pub async fn preview<K: Rollout>(
     Ok(Ok(report::preview::<K>(&cx, &world, &classified, &step)))
 }
 
+/// Where a selection failed, for a message naming the field.
+#[derive(Debug)]
+pub struct SelectError {
+    /// The spec field, e.g. `selector.filter`.
+    pub field: &'static str,
+    /// The Graph error.
+    pub error: GraphError,
+}
+
+/// Tags a Graph error with the spec field whose selection it failed.
+pub fn at(field: &'static str) -> impl Fn(GraphError) -> SelectError {
+    move |error| SelectError { field, error }
+}
+
 /// A selection Graph refused: the stall naming the field, or the error when retrying can help.
-pub fn select_failed<S>(
+pub fn select_failed<S: ConversionSpec>(
     cx: &Cx<'_, S>,
-    field: &str,
-    error: GraphError,
-    permissions: &[&'static str],
+    SelectError { field, error }: SelectError,
 ) -> Result<Stall, ReconcileError> {
     let cat = error.category();
     if cat.is_retryable() {
@@ -360,27 +488,34 @@ pub fn select_failed<S>(
         ),
         _ => Stall::fixable(
             cat.reason(),
-            stall_message(&error, cx.tenant, &cx.ctx.resource.namespace, permissions),
+            stall_message(
+                &error,
+                cx.tenant,
+                &cx.ctx.resource.namespace,
+                &cx.spec.spec.permissions(),
+            ),
         ),
     })
 }
 
 /// A Graph failure that ends the pass: the error when retrying can help, else the stall
 /// naming the fix.
-pub fn graph_failed<S>(
+pub fn graph_failed<S: ConversionSpec>(
     cx: &Cx<'_, S>,
     error: GraphError,
-    permissions: &[&'static str],
 ) -> Result<Stall, ReconcileError> {
     if error.category().is_retryable() {
         return Err(ReconcileError::Graph(error));
     }
-    Ok(fatal_stall(cx, &error, permissions))
+    Ok(fatal_stall(cx, &error))
 }
 
-fn fatal_stall<S>(cx: &Cx<'_, S>, error: &GraphError, permissions: &[&'static str]) -> Stall {
+/// A Graph failure that retrying cannot cure: the stall naming the fix (a permission of the
+/// resource's, the credentials, the tenant).
+fn fatal_stall<S: ConversionSpec>(cx: &Cx<'_, S>, error: &GraphError) -> Stall {
+    let needed = cx.spec.spec.permissions();
     Stall::fixable(
         error.category().reason(),
-        stall_message(error, cx.tenant, &cx.ctx.resource.namespace, permissions),
+        stall_message(error, cx.tenant, &cx.ctx.resource.namespace, &needed),
     )
 }

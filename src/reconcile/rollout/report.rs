@@ -9,27 +9,29 @@ use serde::Serialize;
 use crate::api::conditions as cond;
 use crate::reasons;
 use crate::reconcile::health::{Conditioned, Health, Pass};
-use crate::reconcile::tenant::plan::PlannedChange;
+use crate::reconcile::outcome::PlannedChange;
 use crate::reconcile::{GUARD_INTERVAL, Outcome, ReconcileEvent, Stall};
 
 use super::plan::{Classified, Step};
 use super::status::{self, MAX_FAILURES, MAX_LISTED, RolloutStatus, listed};
-use super::{Cx, Rollout, WaveDone};
+use super::{Cx, Rollout, SpecOf, StatusOf, WaveDone};
 
 /// Set the counts and the drift condition from the classified selection; the summary in words.
 pub(super) fn tally<K: Rollout>(
     world: &K::World,
     classified: &Classified<K::Item>,
     step: &Step<K::Item>,
-    pass: &mut Pass<K::Status>,
+    pass: &mut Pass<StatusOf<K>>,
 ) -> String {
     let drifted: Vec<String> = classified.drifted().map(|i| K::name(world, i)).collect();
     {
+        let m = K::matched(world);
         let p = pass.status.progress();
-        *p.matched = K::matched(world).matched;
+        *p.matched = m.matched;
         *p.converted = classified.converted;
         *p.pending = classified.pending_count();
-        *p.skipped = classified.skipped;
+        *p.skipped = classified.skipped + m.missing;
+        *p.excluded = m.excluded;
         *p.drifted = drifted.iter().take(MAX_LISTED).cloned().collect();
         if !matches!(step, Step::Halted) {
             *p.failed = 0;
@@ -50,28 +52,31 @@ pub(super) fn tally<K: Rollout>(
         pass.mark_drift(format!(
             "{} converted {} are synchronised from AD again: {}",
             drifted.len(),
-            K::OBJECTS,
+            K::WORDS.objects,
             listed(&drifted)
         ));
     }
     summary
 }
 
-/// The singular of `K::OBJECTS` ("users" → "user").
+/// The singular of `K::WORDS.objects` ("users" → "user").
 fn one<K: Rollout>() -> &'static str {
-    K::OBJECTS.strip_suffix('s').unwrap_or(K::OBJECTS)
+    K::WORDS
+        .objects
+        .strip_suffix('s')
+        .unwrap_or(K::WORDS.objects)
 }
 
 /// The status and Events of a step that writes nothing.
 pub(super) fn conclude<K: Rollout>(
-    mut pass: Pass<K::Status>,
-    cx: &Cx<'_, K::Spec>,
+    mut pass: Pass<StatusOf<K>>,
+    cx: &Cx<'_, SpecOf<K>>,
     world: &K::World,
     classified: &Classified<K::Item>,
     step: Step<K::Item>,
     summary: &str,
     kept_failures: usize,
-) -> Outcome<K::Status> {
+) -> Outcome<StatusOf<K>> {
     let rollout = &cx.spec.rollout;
     match step {
         Step::Report => {
@@ -90,7 +95,7 @@ pub(super) fn conclude<K: Rollout>(
                 reasons::BLAST_RADIUS_EXCEEDED,
                 format!(
                     "the selector matches {count} {}, more than rollout.maxObjects ({}); nothing was written. Narrow the selector or raise spec.rollout.maxObjects",
-                    K::OBJECTS,
+                    K::WORDS.objects,
                     rollout.max_objects
                 ),
             ))
@@ -116,7 +121,7 @@ pub(super) fn conclude<K: Rollout>(
             let msg = format!(
                 "{} converted {} were taken back by AD (first: {}); switch them back, or set drift: Remediate on the TenantSyncPolicy",
                 drifted.len(),
-                K::OBJECTS,
+                K::WORDS.objects,
                 drifted.first().cloned().unwrap_or_default()
             );
             pass.stall(Stall::fixable(reasons::DRIFT_DETECTED, msg))
@@ -135,7 +140,7 @@ pub(super) fn conclude<K: Rollout>(
                 // (Failures of the kind's follow-up in this very pass stay listed.)
                 p.recent_failures.clear();
             }
-            let msg = format!("{}; {summary}; watching for drift", K::CONVERGED);
+            let msg = format!("{}; {summary}; watching for drift", K::WORDS.converged);
             pass.finish(Health::Ready(reasons::CONVERTED, msg), Some(GUARD_INTERVAL))
         }
         Step::Wave { .. } => unreachable!("a wave is run, not concluded"),
@@ -145,13 +150,13 @@ pub(super) fn conclude<K: Rollout>(
 /// The status and Events after a wave: counts, failures; `Stalled` on a fatal error or too
 /// many failures (`AutoHalted`), else progressing after the pause.
 pub(super) fn after_wave<K: Rollout>(
-    mut pass: Pass<K::Status>,
-    cx: &Cx<'_, K::Spec>,
+    mut pass: Pass<StatusOf<K>>,
+    cx: &Cx<'_, SpecOf<K>>,
     size: usize,
     canary: bool,
     done: WaveDone,
     summary: &str,
-) -> Outcome<K::Status> {
+) -> Outcome<StatusOf<K>> {
     let rollout = &cx.spec.rollout;
     let failed = done.failures.len() as i64;
     let n = {
@@ -165,7 +170,7 @@ pub(super) fn after_wave<K: Rollout>(
         *p.waves_completed + 1
     };
     if let Some(fatal) = done.fatal {
-        let stall = super::fatal_stall(cx, &fatal, &K::permissions(cx.spec.spec));
+        let stall = super::fatal_stall(cx, &fatal);
         return pass.stall(stall);
     }
     let label = if canary {
@@ -179,7 +184,7 @@ pub(super) fn after_wave<K: Rollout>(
         format!(
             "{label}: {} of {size} {} converted, {failed} failed{}",
             done.converted,
-            K::OBJECTS,
+            K::WORDS.objects,
             done.note
         ),
     ));
@@ -189,7 +194,7 @@ pub(super) fn after_wave<K: Rollout>(
         let first = &done.failures[0];
         let msg = format!(
             "{label}: {failed} of {size} {} failed, more than rollout.maxFailuresPerWave ({}); first: {} ({}): {}. Fix the cause, then change the spec to resume",
-            K::OBJECTS,
+            K::WORDS.objects,
             rollout.max_failures_per_wave,
             first
                 .name
@@ -237,7 +242,7 @@ pub struct Preview {
 
 /// The decision of a pass, in words, with the kind's requests.
 pub(super) fn preview<K: Rollout>(
-    cx: &Cx<'_, K::Spec>,
+    cx: &Cx<'_, SpecOf<K>>,
     world: &K::World,
     classified: &Classified<K::Item>,
     step: &Step<K::Item>,
@@ -249,7 +254,7 @@ pub(super) fn preview<K: Rollout>(
     let convert = || {
         format!(
             "convert {pending} {} in {waves} waves (canary {}, then waves of {})",
-            K::OBJECTS,
+            K::WORDS.objects,
             rollout.canary,
             rollout.wave_size
         )
@@ -258,12 +263,12 @@ pub(super) fn preview<K: Rollout>(
         Step::BlastRadiusExceeded { selected, at_least } => format!(
             "stall: {}{selected} {} selected, more than rollout.maxObjects ({}); nothing is written",
             if *at_least { "at least " } else { "" },
-            K::OBJECTS,
+            K::WORDS.objects,
             rollout.max_objects
         ),
         _ if matched == 0 => format!(
             "nothing: the selector matches no {}; check spec.selector",
-            K::OBJECTS
+            K::WORDS.objects
         ),
         Step::Report if pending == 0 => format!(
             "report only (mode: Plan): apply writes nothing; every selected {} is as declared",
@@ -282,12 +287,12 @@ pub(super) fn preview<K: Rollout>(
         Step::ReportDrift => format!(
             "stall: {} converted {} were taken back by AD (drift: Report)",
             classified.drifted().count(),
-            K::OBJECTS
+            K::WORDS.objects
         ),
         Step::Wait => format!(
             "wait: {} {} are still synchronised",
             classified.waiting.len(),
-            K::OBJECTS
+            K::WORDS.objects
         ),
         Step::Converged => format!("nothing: every selected {} is as declared", one::<K>()),
         Step::Wave { .. } => convert(),

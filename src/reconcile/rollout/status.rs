@@ -51,9 +51,14 @@ pub struct Progress<'a> {
 }
 
 /// The status of a rollout kind.
-pub trait RolloutStatus: Conditioned + Clone + Default + PartialEq + Send + Sync + 'static {
+pub trait RolloutStatus:
+    Conditioned + Clone + Default + PartialEq + serde::Serialize + Send + Sync + 'static
+{
     /// The shared fields.
     fn progress(&mut self) -> Progress<'_>;
+
+    /// Objects converted, pending and failed.
+    fn counts(&self) -> (i64, i64, i64);
 
     /// What the status says of the rollout, for the next decision.
     fn previous(&mut self, fresh: bool) -> Previous {
@@ -70,6 +75,9 @@ pub trait RolloutStatus: Conditioned + Clone + Default + PartialEq + Send + Sync
 macro_rules! rollout_status {
     ($($status:ty),*) => {$(
         impl RolloutStatus for $status {
+            fn counts(&self) -> (i64, i64, i64) {
+                (self.converted, self.pending, self.failed)
+            }
             fn progress(&mut self) -> Progress<'_> {
                 Progress {
                     phase: &mut self.phase,
@@ -88,6 +96,9 @@ macro_rules! rollout_status {
         }
 
         impl Conditioned for $status {
+            fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+                &self.conditions
+            }
             fn conditions_mut(&mut self) -> &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
                 &mut self.conditions
             }

@@ -192,17 +192,7 @@ fn drift_or_fix(policy: DriftPolicy, drift: Drift, enabled: bool) -> Decision {
     }
 }
 
-/// A change the next passes would make, for `plan`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PlannedChange {
-    /// The Graph request, e.g. `PATCH /organization/{id} onPremisesSyncEnabled=false`.
-    pub request: String,
-    /// How many objects it touches.
-    pub objects: i64,
-    /// What it means.
-    pub detail: String,
-}
+pub use crate::reconcile::outcome::PlannedChange;
 
 /// The changes `decision` leads to, now and after propagation, in order.
 pub fn describe(

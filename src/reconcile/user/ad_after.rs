@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::ad::{AdClient, DirectoryUser, anchor};
 use crate::api::active_directory::AfterConversion;
 use crate::api::common::ObjectFailure;
-use crate::journal::{Action, Entry, Phase, Record};
+use crate::journal::{Action, Entry, Object, Phase, Record};
 use crate::reconcile::{Context, ReconcileError};
 
 use super::ad_move::{self, last_of};
@@ -82,23 +82,13 @@ fn uac_record(
     action: Action,
     user: &DirectoryUser,
 ) -> Record {
-    Record {
-        resource: ctx.resource.clone(),
-        tenant_id: tenant.to_string(),
-        object_type: "user".into(),
-        object_id: id.to_string(),
-        object_name: upn.map(str::to_string),
-        action,
-        phase: Phase::Intent,
-        prior: json!({
-            "distinguishedName": user.dn,
-            "objectGuid": anchor::guid_string(&user.object_guid),
-            "userAccountControl": user.user_account_control,
-        }),
-        request_id: None,
-        error: None,
-        note: None,
-    }
+    let prior = json!({
+        "distinguishedName": user.dn,
+        "objectGuid": anchor::guid_string(&user.object_guid),
+        "userAccountControl": user.user_account_control,
+    });
+    let object = Object::user(id, upn.map(str::to_string));
+    Record::new(&ctx.resource, tenant, object, action, Phase::Intent, prior)
 }
 
 /// Apply `afterConversion` to up to `budget` converted users not handled yet. Returns the

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::ad::{AdClient, DirectoryUser, anchor, dn};
 use crate::api::common::ObjectFailure;
-use crate::journal::{Action, Entry, Phase, Record, ResourceKey};
+use crate::journal::{Action, Entry, Object, Phase, Record, ResourceKey};
 use crate::reconcile::{Context, ReconcileError};
 
 use super::directory::Directory;
@@ -68,23 +68,13 @@ pub fn record(
     phase: Phase,
     (from, guid, target): (&str, &[u8; 16], &str),
 ) -> Record {
-    Record {
-        resource: resource.clone(),
-        tenant_id: tenant.to_string(),
-        object_type: "user".into(),
-        object_id: id.to_string(),
-        object_name: upn.map(str::to_string),
-        action,
-        phase,
-        prior: json!({
-            "distinguishedName": from,
-            "objectGuid": anchor::guid_string(guid),
-            "targetOu": target,
-        }),
-        request_id: None,
-        error: None,
-        note: None,
-    }
+    let prior = json!({
+        "distinguishedName": from,
+        "objectGuid": anchor::guid_string(guid),
+        "targetOu": target,
+    });
+    let user = Object::user(id, upn.map(str::to_string));
+    Record::new(resource, tenant, user, action, phase, prior)
 }
 
 fn failure(c: &Candidate, action: &str, message: String, now: jiff::Timestamp) -> ObjectFailure {

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::api::common::ObjectFailure;
 use crate::api::user::{CloudUserConversionSpec, UserConversionMethod};
 use crate::graph::{ErrorCategory, GraphClient, GraphError, MAX_BATCH};
-use crate::journal::{Action, JournalError, Phase, Record, ResourceKey};
+use crate::journal::{Action, JournalError, Object, Phase, Record, ResourceKey};
 use crate::reconcile::Context;
 
 use super::select::Candidate;
@@ -58,19 +58,8 @@ fn record(
         }
         _ => json!({"onPremisesImmutableId": u.immutable_id}),
     };
-    Record {
-        resource: resource.clone(),
-        tenant_id: tenant.to_string(),
-        object_type: "user".into(),
-        object_id: u.id.clone(),
-        object_name: Some(u.upn.clone()),
-        action,
-        phase,
-        prior,
-        request_id: None,
-        error: None,
-        note: None,
-    }
+    let user = Object::user(&u.id, Some(u.upn.clone()));
+    Record::new(resource, tenant, user, action, phase, prior)
 }
 
 /// Why a user failed: the Graph error, or a switch that did not read back.

@@ -17,30 +17,20 @@ pub mod validate;
 
 use tracing::info;
 
-use crate::api::common::ConversionMode;
 use crate::api::user::{
-    CloudUserConversionSpec, CloudUserConversionStatus, Exclusion, UserConversionMethod,
+    CloudUserConversion, CloudUserConversionSpec, CloudUserConversionStatus, Exclusion,
+    UserConversionMethod,
 };
 use crate::guid::IdSet;
 use crate::reconcile::health::Pass;
+use crate::reconcile::outcome::PlannedChange;
 use crate::reconcile::rollout::plan::{Classified, Step, wave_size};
-use crate::reconcile::rollout::status::MAX_LISTED;
-use crate::reconcile::rollout::{
-    self, ConversionSpec, Cx, Matched, Rollout, WaveDone, graph_failed, select_failed,
-};
-use crate::reconcile::tenant::plan::PlannedChange;
-use crate::reconcile::validate::{SpecError, Valid};
-use crate::reconcile::{Context, Outcome, ReconcileError, ReconcileEvent, Stall, permissions};
+use crate::reconcile::rollout::{self, Cx, Matched, Rollout, WaveDone, Words, graph_failed, words};
+use crate::reconcile::{Context, Outcome, ReconcileError, ReconcileEvent, Stall};
 use select::Candidate;
 
-/// The resource kind.
-pub const KIND: &str = "CloudUserConversion";
-
 /// What the pass works on.
-pub type Input<'a> = rollout::Input<'a, CloudUserConversionSpec, CloudUserConversionStatus>;
-
-/// The user conversion kind, for the rollout engine.
-pub struct Users;
+pub type Input<'a> = rollout::InputOf<'a, CloudUserConversion>;
 
 /// What a pass of a user conversion read.
 pub struct World {
@@ -52,66 +42,26 @@ pub struct World {
     pub directory: Option<Box<directory::Directory>>,
 }
 
-impl ConversionSpec for CloudUserConversionSpec {
-    fn mode(&self) -> ConversionMode {
-        self.mode
-    }
-    fn suspend(&self) -> bool {
-        self.suspend
-    }
-    fn rollout(&self) -> &crate::api::common::Rollout {
-        &self.rollout
-    }
-}
-
-/// A pass that could not start (e.g. no tenant or credentials): `Stalled`, no Graph call.
-pub fn stall(
-    input: Input<'_>,
-    now: jiff::Timestamp,
-    stall: Stall,
-) -> Outcome<CloudUserConversionStatus> {
-    rollout::stall::<Users>(input, now, stall)
-}
-
 /// One reconcile pass.
 pub async fn reconcile(
     input: Input<'_>,
     ctx: &Context<'_>,
 ) -> Result<Outcome<CloudUserConversionStatus>, ReconcileError> {
-    rollout::reconcile::<Users>(input, ctx).await
+    rollout::reconcile::<CloudUserConversion>(input, ctx).await
 }
 
-impl Rollout for Users {
-    type Spec = CloudUserConversionSpec;
-    type Status = CloudUserConversionStatus;
+impl Rollout for CloudUserConversion {
     type World = World;
     type Item = usize;
 
-    const KIND: &'static str = KIND;
-    const OBJECTS: &'static str = "users";
-    const CONVERGED: &'static str = "every selected user is cloud-managed";
-
-    fn validate(
-        spec: &CloudUserConversionSpec,
-    ) -> Result<Valid<'_, CloudUserConversionSpec>, SpecError> {
-        validate::validate(spec)
-    }
-
-    fn permissions(spec: &CloudUserConversionSpec) -> Vec<&'static str> {
-        permissions::users(spec)
-    }
+    const WORDS: Words = words::USERS;
 
     async fn observe<'a>(
         cx: &'a Cx<'a, CloudUserConversionSpec>,
+        mut selection: select::Selection,
         pass: &'a mut Pass<CloudUserConversionStatus>,
     ) -> Result<Result<World, Stall>, ReconcileError> {
         let (ctx, spec) = (cx.ctx, cx.spec.spec);
-        let mut selection = match select::select(ctx.graph, spec).await {
-            Ok(s) => s,
-            Err(select::SelectError { field, error }) => {
-                return select_failed(cx, field, error, &permissions::users(spec)).map(Err);
-            }
-        };
         // The on-premises side (with `activeDirectory`): bind and audit the links before
         // anything changes; a bad password or an unreachable DC stalls here.
         let directory =
@@ -162,7 +112,7 @@ impl Rollout for Users {
                 .is_none()
             && let Err(e) = drift::read_switches(ctx, &mut selection, &applied).await
         {
-            return graph_failed(cx, e, &permissions::users(spec)).map(Err);
+            return graph_failed(cx, e).map(Err);
         }
         Ok(Ok(World {
             selection,
@@ -179,6 +129,8 @@ impl Rollout for Users {
         Matched {
             matched: world.selection.matched,
             truncated: false,
+            excluded: world.selection.excluded.len() as i64,
+            missing: world.selection.missing.len() as i64,
         }
     }
 
@@ -193,18 +145,10 @@ impl Rollout for Users {
 
     fn tally(world: &World, _: &Classified<usize>, st: &mut CloudUserConversionStatus) {
         let sel = &world.selection;
-        st.skipped += sel.missing.len() as i64;
-        st.excluded = sel.excluded.len() as i64;
-        st.exclusions = sel
-            .excluded
-            .iter()
-            .cloned()
-            .chain(sel.missing.iter().map(|u| Exclusion {
-                user_principal_name: u.clone(),
-                reason: "NotFound".into(),
-            }))
-            .take(MAX_LISTED)
-            .collect();
+        st.exclusions = rollout::exclusions(&sel.excluded, &sel.missing, |u| Exclusion {
+            user_principal_name: u.clone(),
+            reason: "NotFound".into(),
+        });
     }
 
     async fn follow_up<'a>(

@@ -3,8 +3,8 @@
 
 use crate::api::user::{CloudUserConversionSpec, UserConversionMethod};
 use crate::guid::IdSet;
+use crate::reconcile::outcome::PlannedChange;
 use crate::reconcile::rollout::plan::{Classified, Step, Todo};
-use crate::reconcile::tenant::plan::PlannedChange;
 
 use super::select::{Candidate, Selection};
 
@@ -120,36 +120,36 @@ pub fn describe(
         });
     }
     for x in &sel.excluded {
-        changes.push(PlannedChange {
-            request: "none (excluded)".into(),
-            objects: 0,
-            detail: format!("{}: {}", x.user_principal_name, x.reason),
-        });
+        changes.push(PlannedChange::none(
+            "excluded",
+            0,
+            format!("{}: {}", x.user_principal_name, x.reason),
+        ));
     }
     if c.skipped > 0 {
-        changes.push(PlannedChange {
-            request: "none (not synchronised)".into(),
-            objects: 0,
-            detail: format!("{} selected users were never synchronised from AD (or, for ClearImmutableId, still are): nothing to do", c.skipped),
-        });
+        changes.push(PlannedChange::none(
+            "not synchronised",
+            0,
+            format!("{} selected users were never synchronised from AD (or, for ClearImmutableId, still are): nothing to do", c.skipped),
+        ));
     }
     if !c.waiting.is_empty() {
-        changes.push(PlannedChange {
-            request: "none (waiting)".into(),
-            objects: 0,
-            detail: format!(
+        changes.push(PlannedChange::none(
+            "waiting",
+            0,
+            format!(
                 "{} users are still synchronised: move their AD objects out of sync scope first (e.g. {})",
                 c.waiting.len(),
                 c.waiting.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
             ),
-        });
+        ));
     }
     for upn in &sel.missing {
-        changes.push(PlannedChange {
-            request: "none (not found)".into(),
-            objects: 0,
-            detail: format!("{upn} does not exist in the tenant"),
-        });
+        changes.push(PlannedChange::none(
+            "not found",
+            0,
+            format!("{upn} does not exist in the tenant"),
+        ));
     }
     changes
 }

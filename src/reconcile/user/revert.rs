@@ -9,7 +9,7 @@ use futures::StreamExt;
 use serde_json::json;
 
 use crate::graph::{ErrorCategory, GraphClient, GraphError};
-use crate::journal::{Action, Entry, Phase, Record};
+use crate::journal::{Action, Entry, Object, Phase, Record};
 use crate::reconcile::permissions;
 use crate::reconcile::{Context, ReconcileError};
 
@@ -63,19 +63,8 @@ fn record(
         }
         _ => json!({"isCloudManaged": true}),
     };
-    Record {
-        resource: ctx.resource.clone(),
-        tenant_id: tenant.to_string(),
-        object_type: "user".into(),
-        object_id: id.to_string(),
-        object_name: u.name.clone(),
-        action,
-        phase,
-        prior,
-        request_id: None,
-        error: None,
-        note: None,
-    }
+    let user = Object::user(id, u.name.clone());
+    Record::new(&ctx.resource, tenant, user, action, phase, prior)
 }
 
 /// 404 on an undo means there is nothing left to undo.

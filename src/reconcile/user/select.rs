@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use crate::api::user::{CloudUserConversionSpec, Exclusion};
 use crate::graph::models::User;
 use crate::graph::{GraphClient, GraphError, ListQuery, Pager};
+use crate::reconcile::rollout::{SelectError, at};
 
 /// A selected user, with what the plan needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,19 +110,6 @@ pub struct Selection {
     pub excluded: Vec<Exclusion>,
     /// UPNs named in the selector that do not exist.
     pub missing: Vec<String>,
-}
-
-/// Where a selection failed, for a message naming the field.
-#[derive(Debug)]
-pub struct SelectError {
-    /// The spec field, e.g. `selector.filter`.
-    pub field: &'static str,
-    /// The Graph error.
-    pub error: GraphError,
-}
-
-fn at(field: &'static str) -> impl Fn(GraphError) -> SelectError {
-    move |error| SelectError { field, error }
 }
 
 /// Whether `u` is a directory synchronisation service account (Entra Connect's
