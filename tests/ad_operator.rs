@@ -66,7 +66,7 @@ async fn the_link_audit_finds_planted_mismatches() {
     let upns = [&a.upn, &b.upn, &c.upn, &ghost];
     let obj = cuc(json!({"tenantRef": {"name": "contoso"}, "mode": "Plan",
         "selector": {"userPrincipalNames": upns}}));
-    let mut h = AdHarness::new(&emu, obj, tenant, conn);
+    let mut h = ad_harness(&emu, obj, tenant, conn);
     h.pass().await.unwrap();
     let audit = h.status().link_audit.expect("status.linkAudit");
     assert_eq!(
@@ -118,7 +118,7 @@ async fn the_link_audit_finds_planted_mismatches() {
         concurrency: 4,
         now: jiff::Timestamp::now(),
         guard: &Default::default(),
-        ad: Some(&h.ad),
+        ad: h.ad.as_ref(),
     };
     let out = entra_cloud_operator::reconcile::tenant::reconcile(
         entra_cloud_operator::reconcile::tenant::Input {
@@ -163,7 +163,7 @@ async fn a_bad_bind_or_an_unreachable_dc_stalls_with_nothing_changed() {
     // Wrong password.
     let tenant = tenant_with_ad(ad_spec(dc, &ous));
     let conn = connection(&tenant, canary);
-    let mut h = AdHarness::new(&emu, cuc(spec.clone()), tenant, conn);
+    let mut h = ad_harness(&emu, cuc(spec.clone()), tenant, conn);
     h.pass().await.unwrap();
     let (s, reason, msg) = h.condition(cond::STALLED).expect("Stalled");
     assert_eq!(
@@ -184,7 +184,7 @@ async fn a_bad_bind_or_an_unreachable_dc_stalls_with_nothing_changed() {
     ad["url"] = json!(format!("ldaps://127.0.0.1:{port}"));
     let tenant = tenant_with_ad(ad);
     let conn = connection(&tenant, &dc.password);
-    let mut h = AdHarness::new(&emu, cuc(spec.clone()), tenant, conn);
+    let mut h = ad_harness(&emu, cuc(spec.clone()), tenant, conn);
     h.pass().await.unwrap();
     let (s, reason, msg) = h.condition(cond::STALLED).expect("Stalled");
     assert_eq!(
@@ -200,7 +200,7 @@ async fn a_bad_bind_or_an_unreachable_dc_stalls_with_nothing_changed() {
     ad["caBundle"] = json!({"pem": other});
     let tenant = tenant_with_ad(ad);
     let conn = connection(&tenant, &dc.password);
-    let mut h = AdHarness::new(&emu, cuc(spec), tenant, conn);
+    let mut h = ad_harness(&emu, cuc(spec), tenant, conn);
     h.pass().await.unwrap();
     let (_, reason, msg) = h.condition(cond::STALLED).expect("Stalled");
     assert_eq!(reason, "DirectoryTlsFailed", "{msg}");
