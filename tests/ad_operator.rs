@@ -10,6 +10,7 @@ use ad_support::*;
 use common::samba::{AdUser, random_guid, samba_dc};
 use common::*;
 use entra_cloud_operator::ad::anchor::immutable_id;
+use entra_cloud_operator::api::TenantSyncPolicy;
 use entra_cloud_operator::api::conditions as cond;
 use serde_json::{Value, json};
 
@@ -107,29 +108,19 @@ async fn the_link_audit_finds_planted_mismatches() {
         h.events
     );
     // The tenant policy audits every synchronised user of the tenant into its own status.
+    let mut tsp: TenantSyncPolicy =
+        harness::resource("contoso", serde_json::to_value(&h.tenant).unwrap());
+    let guard = Default::default();
     let ctx = entra_cloud_operator::reconcile::Context {
-        graph: &h.graph,
-        journal: &h.journal,
-        resource: entra_cloud_operator::journal::ResourceKey {
-            kind: "TenantSyncPolicy".into(),
-            namespace: "identity".into(),
-            name: "contoso".into(),
-        },
-        concurrency: 4,
-        now: jiff::Timestamp::now(),
-        guard: &Default::default(),
         ad: h.ad.as_ref(),
+        ..harness::context(
+            harness::key::<TenantSyncPolicy>("contoso"),
+            &h.graph,
+            &h.journal,
+            &guard,
+        )
     };
-    let out = entra_cloud_operator::reconcile::tenant::reconcile(
-        entra_cloud_operator::reconcile::tenant::Input {
-            spec: &h.tenant,
-            generation: Some(1),
-            status: None,
-        },
-        &ctx,
-    )
-    .await
-    .unwrap();
+    let out = harness::pass(&mut tsp, &h.tenant, &ctx).await.unwrap();
     let t = out
         .status
         .link_audit
