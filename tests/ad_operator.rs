@@ -10,6 +10,7 @@ use ad_support::*;
 use common::samba::{AdUser, random_guid, samba_dc};
 use common::*;
 use entra_cloud_operator::ad::anchor::immutable_id;
+use entra_cloud_operator::api::TenantSyncPolicy;
 use entra_cloud_operator::api::conditions as cond;
 use serde_json::{Value, json};
 
@@ -66,7 +67,7 @@ async fn the_link_audit_finds_planted_mismatches() {
     let upns = [&a.upn, &b.upn, &c.upn, &ghost];
     let obj = cuc(json!({"tenantRef": {"name": "contoso"}, "mode": "Plan",
         "selector": {"userPrincipalNames": upns}}));
-    let mut h = AdHarness::new(&emu, obj, tenant, conn);
+    let mut h = ad_harness(&emu, obj, tenant, conn);
     h.pass().await.unwrap();
     let audit = h.status().link_audit.expect("status.linkAudit");
     assert_eq!(
@@ -107,29 +108,19 @@ async fn the_link_audit_finds_planted_mismatches() {
         h.events
     );
     // The tenant policy audits every synchronised user of the tenant into its own status.
+    let mut tsp: TenantSyncPolicy =
+        harness::resource("contoso", serde_json::to_value(&h.tenant).unwrap());
+    let guard = Default::default();
     let ctx = entra_cloud_operator::reconcile::Context {
-        graph: &h.graph,
-        journal: &h.journal,
-        resource: entra_cloud_operator::journal::ResourceKey {
-            kind: "TenantSyncPolicy".into(),
-            namespace: "identity".into(),
-            name: "contoso".into(),
-        },
-        concurrency: 4,
-        now: jiff::Timestamp::now(),
-        guard: &Default::default(),
-        ad: Some(&h.ad),
+        ad: h.ad.as_ref(),
+        ..harness::context(
+            harness::key::<TenantSyncPolicy>("contoso"),
+            &h.graph,
+            &h.journal,
+            &guard,
+        )
     };
-    let out = entra_cloud_operator::reconcile::tenant::reconcile(
-        entra_cloud_operator::reconcile::tenant::Input {
-            spec: &h.tenant,
-            generation: Some(1),
-            status: None,
-        },
-        &ctx,
-    )
-    .await
-    .unwrap();
+    let out = harness::pass(&mut tsp, &h.tenant, &ctx).await.unwrap();
     let t = out
         .status
         .link_audit
@@ -163,7 +154,7 @@ async fn a_bad_bind_or_an_unreachable_dc_stalls_with_nothing_changed() {
     // Wrong password.
     let tenant = tenant_with_ad(ad_spec(dc, &ous));
     let conn = connection(&tenant, canary);
-    let mut h = AdHarness::new(&emu, cuc(spec.clone()), tenant, conn);
+    let mut h = ad_harness(&emu, cuc(spec.clone()), tenant, conn);
     h.pass().await.unwrap();
     let (s, reason, msg) = h.condition(cond::STALLED).expect("Stalled");
     assert_eq!(
@@ -184,7 +175,7 @@ async fn a_bad_bind_or_an_unreachable_dc_stalls_with_nothing_changed() {
     ad["url"] = json!(format!("ldaps://127.0.0.1:{port}"));
     let tenant = tenant_with_ad(ad);
     let conn = connection(&tenant, &dc.password);
-    let mut h = AdHarness::new(&emu, cuc(spec.clone()), tenant, conn);
+    let mut h = ad_harness(&emu, cuc(spec.clone()), tenant, conn);
     h.pass().await.unwrap();
     let (s, reason, msg) = h.condition(cond::STALLED).expect("Stalled");
     assert_eq!(
@@ -200,7 +191,7 @@ async fn a_bad_bind_or_an_unreachable_dc_stalls_with_nothing_changed() {
     ad["caBundle"] = json!({"pem": other});
     let tenant = tenant_with_ad(ad);
     let conn = connection(&tenant, &dc.password);
-    let mut h = AdHarness::new(&emu, cuc(spec), tenant, conn);
+    let mut h = ad_harness(&emu, cuc(spec), tenant, conn);
     h.pass().await.unwrap();
     let (_, reason, msg) = h.condition(cond::STALLED).expect("Stalled");
     assert_eq!(reason, "DirectoryTlsFailed", "{msg}");

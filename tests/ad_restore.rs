@@ -85,7 +85,7 @@ async fn restore_deleted_moves_a_wave_out_of_scope_restores_it_and_reverts() {
         "method": "RestoreDeleted", "onDelete": "Revert",
         "selector": {"userPrincipalNames": upns},
         "rollout": {"canary": 1, "waveSize": 4, "pauseBetweenWaves": "0s", "maxObjects": 10}}));
-    let mut h = AdHarness::new(&emu, obj, tenant, conn);
+    let mut h = ad_harness(&emu, obj, tenant, conn);
 
     // The first pass audits (every link intact) and moves the canary only.
     h.pass().await.unwrap();
@@ -194,7 +194,7 @@ async fn after_conversion_disables_only_converted_users_and_reverts() {
         "method": "SourceOfAuthority", "afterConversion": "Disable", "onDelete": "Revert",
         "selector": {"userPrincipalNames": [a.upn]},
         "rollout": {"canary": 0, "pauseBetweenWaves": "0s"}}));
-    let mut h = AdHarness::new(&emu, obj, tenant, conn);
+    let mut h = ad_harness(&emu, obj, tenant, conn);
     for _ in 0..6 {
         h.pass().await.unwrap();
         if dc
@@ -275,10 +275,10 @@ async fn a_move_left_open_by_a_stop_is_settled_by_reading_the_directory_back() {
     let conn = connection(&tenant, &dc.password);
     let obj = cuc(json!({"tenantRef": {"name": "contoso"}, "mode": "Apply",
         "method": "RestoreDeleted", "selector": {"userPrincipalNames": [u.upn]}}));
-    let mut h = AdHarness::new(&emu, obj, tenant, conn);
+    let mut h = ad_harness(&emu, obj, tenant, conn);
     // The intent, durable; then the write lands and the operator stops.
     let intent = ad_move::record(
-        &AdHarness::key(),
+        &h.key(),
         TENANT,
         (id.as_str(), Some(u.upn.as_str())),
         Action::MoveAdObject,

@@ -18,7 +18,7 @@ async fn full_cutover_converts_everything_and_clears_immutable_ids_after_convers
         .into_iter()
         .map(|u| (u["id"].as_str().unwrap().to_string(), u))
         .collect();
-    let mut h = Harness::new(&emu, policy("Disabled", true, "Report"), SECRET);
+    let mut h = Harness::tenant(&emu, policy("Disabled", true, "Report"), SECRET);
 
     // Pass 1: the disable is requested, nothing else written.
     h.pass().await.unwrap();
@@ -116,7 +116,7 @@ async fn both_unconfirmed_post_disable_values_converge() {
         ..config(40, 3)
     })
     .await;
-    let mut h = Harness::new(&emu, policy("Disabled", true, "Report"), SECRET);
+    let mut h = Harness::tenant(&emu, policy("Disabled", true, "Report"), SECRET);
     h.pass().await.unwrap();
     advance(&emu, 4000.0).await;
     h.until(5, is_ready).await;
@@ -130,7 +130,7 @@ async fn both_unconfirmed_post_disable_values_converge() {
 #[tokio::test]
 async fn survives_429_storms_and_5xx_bursts() {
     let emu = start(config(150, 4)).await;
-    let mut h = Harness::new(&emu, policy("Disabled", true, "Report"), SECRET);
+    let mut h = Harness::tenant(&emu, policy("Disabled", true, "Report"), SECRET);
     control_post(&emu, "faults", json!({"status": 503, "count": 6})).await;
     h.until(10, |s| s.disable_requested_at.is_some()).await;
     advance(&emu, 4000.0).await;
@@ -168,7 +168,7 @@ async fn survives_429_storms_and_5xx_bursts() {
 #[tokio::test]
 async fn wrong_secret_stalls_without_any_write() {
     let emu = start(config(20, 2)).await;
-    let mut h = Harness::new(&emu, policy("Disabled", true, "Report"), "not-the-secret");
+    let mut h = Harness::tenant(&emu, policy("Disabled", true, "Report"), "not-the-secret");
     let outcome = h.pass().await.unwrap();
     let (status, reason, message) = h.condition(cond::STALLED).unwrap();
     assert_eq!(
@@ -202,7 +202,7 @@ async fn missing_permission_stalls_naming_it_without_any_write() {
         json!({"permissions": ["Organization.Read.All", "User.ReadWrite.All", "Group.Read.All"]}),
     )
     .await;
-    let mut h = Harness::new(&emu, policy("Disabled", true, "Report"), SECRET);
+    let mut h = Harness::tenant(&emu, policy("Disabled", true, "Report"), SECRET);
     h.pass().await.unwrap();
     let (_, reason, message) = h.condition(cond::STALLED).unwrap();
     assert_eq!(reason, "MissingPermission");
@@ -237,7 +237,7 @@ async fn unknown_tenant_stalls() {
     let emu = start(config(5, 1)).await;
     let mut tsp = policy("Disabled", false, "Report");
     tsp.spec.tenant_id = "11111111-2222-3333-4444-555555555555".into();
-    let mut h = Harness::new(&emu, tsp, SECRET);
+    let mut h = Harness::tenant(&emu, tsp, SECRET);
     // The client was built for TENANT; rebuild it for the unknown tenant.
     h.graph = entra_cloud_operator::graph::GraphClient::new(
         entra_cloud_operator::graph::GraphConfig {
@@ -269,7 +269,7 @@ async fn invalid_spec_stalls_before_any_request() {
     let emu = start(config(5, 1)).await;
     let mut tsp = policy("Unmanaged", true, "Report");
     tsp.spec.clear_immutable_ids = true;
-    let mut h = Harness::new(&emu, tsp, SECRET);
+    let mut h = Harness::tenant(&emu, tsp, SECRET);
     let outcome = h.pass().await.unwrap();
     let (_, reason, message) = h.condition(cond::STALLED).unwrap();
     assert_eq!(reason, "InvalidSpec");
@@ -285,7 +285,7 @@ async fn invalid_spec_stalls_before_any_request() {
 #[tokio::test]
 async fn drift_is_reported_and_with_remediate_undone() {
     let emu = start(config(30, 2)).await;
-    let mut h = Harness::new(&emu, policy("Disabled", true, "Report"), SECRET);
+    let mut h = Harness::tenant(&emu, policy("Disabled", true, "Report"), SECRET);
     h.pass().await.unwrap();
     advance(&emu, 4000.0).await;
     h.until(5, is_ready).await;
@@ -308,7 +308,7 @@ async fn drift_is_reported_and_with_remediate_undone() {
 
     // With Remediate the operator disables sync again and re-clears the anchors that the
     // sync client wrote back.
-    h.tsp.spec.drift = entra_cloud_operator::api::tenant::DriftPolicy::Remediate;
+    h.obj.spec.drift = entra_cloud_operator::api::tenant::DriftPolicy::Remediate;
     h.pass().await.unwrap();
     assert_eq!(
         h.condition(cond::RECONCILING).unwrap().1,
@@ -333,7 +333,7 @@ async fn drift_is_reported_and_with_remediate_undone() {
 async fn remediate_without_a_spec_change_is_still_drift_handling() {
     // Remediate set from the start: after convergence a re-enable is undone at once.
     let emu = start(config(10, 1)).await;
-    let mut h = Harness::new(&emu, policy("Disabled", false, "Remediate"), SECRET);
+    let mut h = Harness::tenant(&emu, policy("Disabled", false, "Remediate"), SECRET);
     h.pass().await.unwrap();
     advance(&emu, 4000.0).await;
     h.until(5, is_ready).await;
@@ -350,7 +350,7 @@ async fn remediate_without_a_spec_change_is_still_drift_handling() {
 #[tokio::test]
 async fn unmanaged_only_observes() {
     let emu = start(config(25, 2)).await;
-    let mut h = Harness::new(&emu, policy("Unmanaged", false, "Report"), SECRET);
+    let mut h = Harness::tenant(&emu, policy("Unmanaged", false, "Report"), SECRET);
     h.pass().await.unwrap();
     let (status, reason, message) = h.condition(cond::READY).unwrap();
     assert_eq!((status.as_str(), reason.as_str()), ("True", "Observing"));
@@ -365,13 +365,13 @@ async fn unmanaged_only_observes() {
 #[tokio::test]
 async fn enabled_turns_sync_back_on_after_a_disable_completes() {
     let emu = start(config(10, 1)).await;
-    let mut h = Harness::new(&emu, policy("Disabled", false, "Report"), SECRET);
+    let mut h = Harness::tenant(&emu, policy("Disabled", false, "Report"), SECRET);
     h.pass().await.unwrap();
     // While the disable propagates, Enabled waits: Entra would refuse.
     let mut on = policy("Enabled", false, "Report");
     on.metadata.generation = Some(2);
-    on.status = h.tsp.status.clone();
-    h.tsp = on;
+    on.status = h.obj.status.clone();
+    h.obj = on;
     h.pass().await.unwrap();
     assert_eq!(h.condition(cond::RECONCILING).unwrap().1, "DisablePending");
     advance(&emu, 4000.0).await;
@@ -387,7 +387,7 @@ async fn suspend_makes_no_graph_call() {
     let emu = start(config(5, 1)).await;
     let mut tsp = policy("Disabled", true, "Report");
     tsp.spec.suspend = true;
-    let mut h = Harness::new(&emu, tsp, SECRET);
+    let mut h = Harness::tenant(&emu, tsp, SECRET);
     let outcome = h.pass().await.unwrap();
     assert_eq!(outcome.requeue_after, None);
     assert!(outcome.events.iter().any(|e| e.reason == "Suspended"));
@@ -405,7 +405,7 @@ async fn open_intents_left_by_a_kill_are_read_back_before_the_cutover_goes_on() 
         .into_iter()
         .filter(|u| u["kind"] == "synced")
         .collect();
-    let mut h = Harness::new(&emu, policy("Disabled", true, "Report"), SECRET);
+    let mut h = Harness::tenant(&emu, policy("Disabled", true, "Report"), SECRET);
     let org = h.graph.organization().await.unwrap();
     let intent = |object_type: &str, id: &str, action, prior| Record {
         resource: ResourceKey {

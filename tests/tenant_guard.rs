@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
+use entra_cloud_operator::api::TenantSyncPolicy;
 use entra_cloud_operator::api::conditions as cond;
 use entra_cloud_operator::emulator::Emulator;
 use entra_cloud_operator::graph::{
@@ -48,7 +49,7 @@ async fn answered(emu: &Emulator, status: u16) -> u64 {
 }
 
 /// One pass, and the Graph requests it sent.
-async fn pass_cost(emu: &Emulator, h: &mut Harness) -> u64 {
+async fn pass_cost(emu: &Emulator, h: &mut Harness<TenantSyncPolicy>) -> u64 {
     let before = requests(emu).await;
     h.pass().await.unwrap();
     requests(emu).await - before
@@ -67,7 +68,7 @@ async fn full_round_cost(emu: &Emulator) -> u64 {
 }
 
 /// Disable sync, let it propagate, and pass until Ready.
-async fn converge(emu: &Emulator, h: &mut Harness) {
+async fn converge(emu: &Emulator, h: &mut Harness<TenantSyncPolicy>) {
     h.pass().await.unwrap();
     advance(emu, 4000.0).await;
     h.until(6, is_ready).await;
@@ -75,7 +76,7 @@ async fn converge(emu: &Emulator, h: &mut Harness) {
 }
 
 /// The status counts equal what reading every user and group gives now.
-async fn assert_counts_exact(h: &Harness) {
+async fn assert_counts_exact(h: &Harness<TenantSyncPolicy>) {
     let full = observe::observe(&h.graph).await.unwrap();
     let st = h.status();
     assert_eq!(st.users, Some(full.users), "users");
@@ -174,7 +175,7 @@ async fn converted_user(emu: &Emulator) -> String {
 async fn a_converged_tenant_costs_three_requests_a_pass_whatever_its_size() {
     for (users, groups) in [(200, 5), (2000, 40)] {
         let emu = start(config(users, groups)).await;
-        let mut h = Harness::new(&emu, policy("Disabled", false, "Report"), SECRET);
+        let mut h = Harness::tenant(&emu, policy("Disabled", false, "Report"), SECRET);
         converge(&emu, &mut h).await;
         assert!(!h.guard.holds(&key()), "no link before convergence");
 
@@ -208,7 +209,7 @@ async fn a_converged_tenant_costs_three_requests_a_pass_whatever_its_size() {
 #[tokio::test]
 async fn a_re_enabled_sync_is_seen_as_drift_through_delta() {
     let emu = start(config(120, 6)).await;
-    let mut h = Harness::new(&emu, policy("Disabled", true, "Report"), SECRET);
+    let mut h = Harness::tenant(&emu, policy("Disabled", true, "Report"), SECRET);
     let (graph, ops) = observed_client(&emu);
     h.graph = graph;
     converge(&emu, &mut h).await;
@@ -254,7 +255,7 @@ async fn a_re_enabled_sync_is_seen_as_drift_through_delta() {
 #[tokio::test]
 async fn an_immutable_id_written_back_is_seen_through_delta_and_cleared_again() {
     let emu = start(config(40, 2)).await;
-    let mut h = Harness::new(&emu, policy("Disabled", true, "Report"), SECRET);
+    let mut h = Harness::tenant(&emu, policy("Disabled", true, "Report"), SECRET);
     converge(&emu, &mut h).await;
     h.pass().await.unwrap();
     assert_eq!(pass_cost(&emu, &mut h).await, 3);
@@ -303,7 +304,7 @@ async fn removed_and_restored_objects_update_the_counts() {
     let mut permissions: Vec<&str> = entra_cloud_operator::emulator::DEFAULT_PERMISSIONS.to_vec();
     permissions.push("Group.ReadWrite.All");
     control_put(&emu, "permissions", json!({ "permissions": permissions })).await;
-    let mut h = Harness::new(&emu, policy("Disabled", false, "Report"), SECRET);
+    let mut h = Harness::tenant(&emu, policy("Disabled", false, "Report"), SECRET);
     converge(&emu, &mut h).await;
     h.pass().await.unwrap();
     let before = h.status();
@@ -353,7 +354,7 @@ async fn removed_and_restored_objects_update_the_counts() {
 #[tokio::test]
 async fn gone_410_starts_a_full_round_and_the_guard_keeps_working() {
     let emu = start(config(350, 3)).await;
-    let mut h = Harness::new(&emu, policy("Disabled", true, "Report"), SECRET);
+    let mut h = Harness::tenant(&emu, policy("Disabled", true, "Report"), SECRET);
     converge(&emu, &mut h).await;
     h.pass().await.unwrap();
     assert_eq!(pass_cost(&emu, &mut h).await, 3);
@@ -384,7 +385,7 @@ async fn gone_410_starts_a_full_round_and_the_guard_keeps_working() {
 #[tokio::test]
 async fn an_expired_token_starts_a_full_round_and_the_guard_keeps_working() {
     let emu = start(config(150, 3)).await;
-    let mut h = Harness::new(&emu, policy("Disabled", false, "Report"), SECRET);
+    let mut h = Harness::tenant(&emu, policy("Disabled", false, "Report"), SECRET);
     converge(&emu, &mut h).await;
     h.pass().await.unwrap();
     assert_eq!(pass_cost(&emu, &mut h).await, 3);
@@ -404,7 +405,7 @@ async fn an_expired_token_starts_a_full_round_and_the_guard_keeps_working() {
 #[tokio::test]
 async fn an_unmanaged_tenant_is_observed_through_delta_too() {
     let emu = start(config(300, 4)).await;
-    let mut h = Harness::new(&emu, policy("Unmanaged", false, "Report"), SECRET);
+    let mut h = Harness::tenant(&emu, policy("Unmanaged", false, "Report"), SECRET);
     h.pass().await.unwrap();
     assert_eq!(h.condition(cond::READY).unwrap().1, "Observing");
     assert_eq!(pass_cost(&emu, &mut h).await, full_round_cost(&emu).await);
@@ -413,7 +414,7 @@ async fn an_unmanaged_tenant_is_observed_through_delta_too() {
     assert_counts_exact(&h).await;
 
     // A new generation reads everything again and drops the links.
-    h.tsp.metadata.generation = Some(2);
+    h.obj.metadata.generation = Some(2);
     h.pass().await.unwrap();
     assert!(!h.guard.holds(&key()));
     emu.shutdown().await;
@@ -505,7 +506,7 @@ async fn delta_rounds_page_through_then_return_only_changes() {
 #[tokio::test]
 async fn a_domain_becoming_federated_counts_the_users_again() {
     let emu = start(config(30, 1)).await;
-    let mut h = Harness::new(&emu, policy("Disabled", false, "Report"), SECRET);
+    let mut h = Harness::tenant(&emu, policy("Disabled", false, "Report"), SECRET);
     converge(&emu, &mut h).await;
     h.pass().await.unwrap();
     assert_eq!(pass_cost(&emu, &mut h).await, 3);

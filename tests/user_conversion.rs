@@ -8,12 +8,9 @@ use std::collections::HashMap;
 
 use common::*;
 use entra_cloud_operator::api::conditions as cond;
-use entra_cloud_operator::api::{
-    CloudUserConversion, CloudUserConversionStatus, TenantSyncPolicySpec,
-};
-use entra_cloud_operator::journal::{Action, FileJournal, Phase, ResourceKey};
-use entra_cloud_operator::reconcile::user::{self, Input};
-use entra_cloud_operator::reconcile::{Context, Outcome, ReconcileError, ReconcileEvent};
+use entra_cloud_operator::api::{CloudUserConversion, CloudUserConversionStatus};
+use entra_cloud_operator::journal::{Action, FileJournal, Phase};
+use entra_cloud_operator::reconcile::RevertOutcome;
 use serde_json::{Value, json};
 
 const PERMISSIONS: &[&str] = &[
@@ -37,90 +34,7 @@ fn cuc(spec: Value) -> CloudUserConversion {
     .unwrap()
 }
 
-struct UserHarness {
-    obj: CloudUserConversion,
-    tenant: TenantSyncPolicySpec,
-    graph: entra_cloud_operator::graph::GraphClient,
-    journal: FileJournal,
-    journal_path: std::path::PathBuf,
-    events: Vec<ReconcileEvent>,
-}
-
-impl UserHarness {
-    fn new(
-        emu: &entra_cloud_operator::emulator::Emulator,
-        obj: CloudUserConversion,
-        drift: &str,
-    ) -> Self {
-        let journal_path = temp_dir("cuc").join("journal.jsonl");
-        UserHarness {
-            obj,
-            tenant: policy("Unmanaged", false, drift).spec,
-            graph: client(emu, SECRET),
-            journal: FileJournal::open(&journal_path).unwrap(),
-            journal_path,
-            events: Vec::new(),
-        }
-    }
-
-    fn key() -> ResourceKey {
-        ResourceKey {
-            kind: "CloudUserConversion".into(),
-            namespace: "identity".into(),
-            name: "wave-1".into(),
-        }
-    }
-
-    async fn pass(&mut self) -> Result<Outcome<CloudUserConversionStatus>, ReconcileError> {
-        let ctx = Context {
-            graph: &self.graph,
-            journal: &self.journal,
-            resource: Self::key(),
-            concurrency: 4,
-            now: jiff::Timestamp::now(),
-            guard: &Default::default(),
-            ad: None,
-        };
-        let outcome = user::reconcile(
-            Input {
-                spec: &self.obj.spec,
-                generation: self.obj.metadata.generation,
-                status: self.obj.status.as_ref(),
-                tenant: &self.tenant,
-            },
-            &ctx,
-        )
-        .await?;
-        cond::check_kstatus(
-            &outcome.status.conditions,
-            outcome.status.observed_generation,
-            self.obj.metadata.generation,
-        )
-        .unwrap_or_else(|e| panic!("kstatus: {e}\n{:#?}", outcome.status));
-        self.obj.status = Some(outcome.status.clone());
-        self.events.extend(outcome.events.clone());
-        Ok(outcome)
-    }
-
-    fn status(&self) -> CloudUserConversionStatus {
-        self.obj.status.clone().unwrap_or_default()
-    }
-
-    fn reason(&self, t: &str) -> Option<String> {
-        cond::get(&self.status().conditions, t).map(|c| c.reason.clone())
-    }
-
-    async fn until(&mut self, max: usize, done: impl Fn(&CloudUserConversionStatus) -> bool) {
-        for _ in 0..max {
-            match self.pass().await {
-                Ok(_) if done(&self.status()) => return,
-                Ok(_) => {}
-                Err(e) => eprintln!("transient: {e}"),
-            }
-        }
-        panic!("not reached after {max} passes: {:#?}", self.status());
-    }
-}
+type UserHarness = Harness<CloudUserConversion>;
 
 fn ready(s: &CloudUserConversionStatus) -> bool {
     cond::is_true(&s.conditions, cond::READY)
@@ -160,7 +74,6 @@ async fn plan_reports_and_writes_nothing() {
             "tenantRef": {"name": "contoso"}, "mode": "Plan",
             "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 100}
         })),
-        "Report",
     );
     h.pass().await.unwrap();
     let st = h.status();
@@ -198,7 +111,6 @@ async fn apply_converts_canary_then_waves_never_touching_excluded_or_sync_accoun
             "exclude": {"userPrincipalNames": breakglass},
             "rollout": {"maxObjects": 200, "canary": 2, "waveSize": 10, "pauseBetweenWaves": "0s"}
         })),
-        "Report",
     );
     h.until(10, ready).await;
     let st = h.status();
@@ -278,7 +190,6 @@ async fn blast_radius_stalls_without_writes() {
             "tenantRef": {"name": "contoso"}, "mode": "Apply",
             "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 5}
         })),
-        "Report",
     );
     h.pass().await.unwrap();
     assert_eq!(
@@ -305,7 +216,6 @@ async fn failures_in_the_canary_halt_until_the_spec_changes() {
             "selector": {"domains": ["contoso.com"]},
             "rollout": {"maxObjects": 100, "canary": 2, "waveSize": 5, "maxFailuresPerWave": 0}
         })),
-        "Report",
     );
     control_post(
         &emu,
@@ -342,12 +252,12 @@ async fn a_restart_mid_rollout_converts_nobody_twice() {
         "tenantRef": {"name": "contoso"}, "mode": "Apply", "selector": {"domains": ["contoso.com"]},
         "rollout": {"maxObjects": 100, "canary": 3, "waveSize": 4}
     });
-    let mut h = UserHarness::new(&emu, cuc(spec.clone()), "Report");
+    let mut h = UserHarness::new(&emu, cuc(spec.clone()));
     h.pass().await.unwrap();
     h.pass().await.unwrap();
     // The operator restarts: same journal, no status.
     let journal_path = h.journal_path.clone();
-    let mut again = UserHarness::new(&emu, cuc(spec), "Report");
+    let mut again = UserHarness::new(&emu, cuc(spec));
     again.journal = FileJournal::open(&journal_path).unwrap();
     again.journal_path = journal_path;
     again.until(10, ready).await;
@@ -374,7 +284,6 @@ async fn a_user_taken_back_by_ad_is_drift() {
             "tenantRef": {"name": "contoso"}, "mode": "Apply", "selector": {"domains": ["contoso.com"]},
             "rollout": {"maxObjects": 100}
         })),
-        "Report",
     );
     h.until(5, ready).await;
     // Another admin rolls one user back; the next sync cycle takes it over.
@@ -428,7 +337,6 @@ async fn clear_immutable_id_with_the_switch_and_alone() {
             "tenantRef": {"name": "contoso"}, "mode": "Apply", "method": "SourceOfAuthority", "clearImmutableId": true,
             "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 100}
         })),
-        "Report",
     );
     h.until(5, ready).await;
     for u in users(&emu).await.iter().filter(|u| u["kind"] == "synced") {
@@ -456,7 +364,7 @@ async fn clear_immutable_id_with_the_switch_and_alone() {
         ],
     )
     .await;
-    let mut t = Harness::new(&emu2, policy("Disabled", false, "Report"), SECRET);
+    let mut t = Harness::tenant(&emu2, policy("Disabled", false, "Report"), SECRET);
     t.pass().await.unwrap();
     advance(&emu2, 4000.0).await;
     t.until(4, is_ready).await;
@@ -466,7 +374,6 @@ async fn clear_immutable_id_with_the_switch_and_alone() {
             "tenantRef": {"name": "contoso"}, "mode": "Apply", "method": "ClearImmutableId",
             "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 100}
         })),
-        "Report",
     );
     c.until(5, ready).await;
     assert_eq!(state(&emu2).await["users"]["withImmutableId"], 0);
@@ -492,7 +399,6 @@ async fn missing_permission_and_bad_filter_stall_naming_the_fix() {
             "tenantRef": {"name": "contoso"}, "mode": "Apply", "selector": {"domains": ["contoso.com"]},
             "rollout": {"maxObjects": 100}
         })),
-        "Report",
     );
     h.pass().await.unwrap();
     assert_eq!(
@@ -515,7 +421,6 @@ async fn missing_permission_and_bad_filter_stall_naming_the_fix() {
         cuc(json!({
             "tenantRef": {"name": "contoso"}, "mode": "Plan", "selector": {"filter": "nosuchproperty eq 'x'"}
         })),
-        "Report",
     );
     bad.pass().await.unwrap();
     assert_eq!(
@@ -548,7 +453,6 @@ async fn restore_deleted_brings_back_users_whose_ad_object_left_scope() {
             "tenantRef": {"name": "contoso"}, "mode": "Apply", "method": "RestoreDeleted",
             "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 100}
         })),
-        "Report",
     );
     // Nothing left scope yet: wait, write nothing.
     h.pass().await.unwrap();
@@ -642,21 +546,11 @@ async fn revert_restores_prior_values_once_the_hard_match_block_is_lifted() {
             "tenantRef": {"name": "contoso"}, "mode": "Apply", "clearImmutableId": true, "onDelete": "Revert",
             "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 100}
         })),
-        "Report",
     );
     h.until(5, ready).await;
-    let ctx = Context {
-        graph: &h.graph,
-        journal: &h.journal,
-        resource: UserHarness::key(),
-        concurrency: 4,
-        now: jiff::Timestamp::now(),
-        guard: &Default::default(),
-        ad: None,
-    };
     // Microsoft's prerequisite: user rollback is refused while hard-match takeover is blocked.
-    match user::revert::revert(&ctx, TENANT).await.unwrap() {
-        user::revert::RevertOutcome::Blocked(msg) => assert!(
+    match h.revert().await {
+        RevertOutcome::Blocked(msg) => assert!(
             msg.contains("blockCloudObjectTakeoverThroughHardMatchEnabled"),
             "{msg}"
         ),
@@ -668,8 +562,8 @@ async fn revert_restores_prior_values_once_the_hard_match_block_is_lifted() {
         json!({"blockCloudObjectTakeoverThroughHardMatchEnabled": false}),
     )
     .await;
-    let done = user::revert::revert(&ctx, TENANT).await.unwrap();
-    assert_eq!(done, user::revert::RevertOutcome::Done(5));
+    let done = h.revert().await;
+    assert_eq!(done, RevertOutcome::Done(5));
     for u in users(&emu).await.iter().filter(|u| u["kind"] == "synced") {
         assert_eq!(u["isCloudManaged"], false, "{u}");
         assert_eq!(
@@ -680,10 +574,7 @@ async fn revert_restores_prior_values_once_the_hard_match_block_is_lifted() {
     }
     // Idempotent: nothing left to undo, nothing written.
     let writes = state(&emu).await["writes"]["accepted"].clone();
-    assert_eq!(
-        user::revert::revert(&ctx, TENANT).await.unwrap(),
-        user::revert::RevertOutcome::Done(0)
-    );
+    assert_eq!(h.revert().await, RevertOutcome::Done(0));
     assert_eq!(state(&emu).await["writes"]["accepted"], writes);
     // The next sync cycle takes them back.
     control_post(&emu, "sync/cycle", json!({})).await;
@@ -707,7 +598,6 @@ async fn users_of_federated_domains_are_never_converted_or_cleared() {
             "tenantRef": {"name": "contoso"}, "mode": "Apply", "clearImmutableId": true,
             "selector": {"domains": ["contoso.com"]}, "rollout": {"maxObjects": 100}
         })),
-        "Report",
     );
     h.until(3, ready).await;
     let st = h.status();
@@ -721,7 +611,7 @@ async fn users_of_federated_domains_are_never_converted_or_cleared() {
 
     // Tenant-wide: the disable goes ahead, but federated users keep the ImmutableID they sign
     // in with, and the tenant is still Ready.
-    let mut t = Harness::new(&emu, policy("Disabled", true, "Report"), SECRET);
+    let mut t = Harness::tenant(&emu, policy("Disabled", true, "Report"), SECRET);
     grant(
         &emu,
         &[
@@ -809,15 +699,15 @@ async fn selection_by_group_membership_direct_transitive_and_excluded() {
         }
         cuc(spec)
     };
-    let mut direct = UserHarness::new(&emu, plan(false, false), "Report");
+    let mut direct = UserHarness::new(&emu, plan(false, false));
     direct.pass().await.unwrap();
     assert_eq!(direct.status().matched as usize, direct_users.len());
-    let mut transitive = UserHarness::new(&emu, plan(true, false), "Report");
+    let mut transitive = UserHarness::new(&emu, plan(true, false));
     transitive.pass().await.unwrap();
     let mut all = std::collections::BTreeSet::new();
     users_below(parent["id"].as_str().unwrap(), &by_id, &mut all);
     assert_eq!(transitive.status().matched as usize, all.len());
-    let mut excluded = UserHarness::new(&emu, plan(true, true), "Report");
+    let mut excluded = UserHarness::new(&emu, plan(true, true));
     excluded.pass().await.unwrap();
     let st = excluded.status();
     assert_eq!(
@@ -840,7 +730,6 @@ async fn groups_by_display_name_must_name_exactly_one() {
             "tenantRef": {"name": "contoso"}, "mode": "Plan",
             "selector": {"groups": [{"displayName": "Migration Wave 1"}]}, "rollout": {"maxObjects": 100}
         })),
-        "Report",
     );
     h.pass().await.unwrap();
     assert_eq!(h.reason(cond::READY).as_deref(), Some("Planned"));
@@ -851,7 +740,6 @@ async fn groups_by_display_name_must_name_exactly_one() {
             "tenantRef": {"name": "contoso"}, "mode": "Plan",
             "selector": {"groups": [{"displayName": "No Such Group"}]}
         })),
-        "Report",
     );
     missing.pass().await.unwrap();
     assert_eq!(
@@ -882,7 +770,6 @@ async fn a_wave_of_200_goes_out_in_batches_converting_each_user_once() {
             "clearImmutableId": true, "selector": {"domains": ["contoso.com"]},
             "rollout": {"maxObjects": 1000, "waveSize": 200, "pauseBetweenWaves": "0s"}
         })),
-        "Report",
     );
     assert!(h.graph.batching());
     h.pass().await.unwrap();
@@ -951,7 +838,6 @@ async fn without_batching_a_wave_goes_one_request_per_user_and_step() {
             "selector": {"domains": ["contoso.com"]},
             "rollout": {"maxObjects": 100, "waveSize": 100}
         })),
-        "Report",
     );
     h.graph.set_batching(false);
     h.until(5, ready).await;

@@ -2,17 +2,10 @@
 //! `activeDirectory` pointing at the machine's Samba DC (`tests/common/samba.rs`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use entra_cloud_operator::api::conditions as cond;
-use entra_cloud_operator::api::{
-    CloudUserConversion, CloudUserConversionStatus, TenantSyncPolicySpec,
-};
+use entra_cloud_operator::api::{CloudUserConversion, TenantSyncPolicySpec};
 use entra_cloud_operator::emulator::Emulator;
-use entra_cloud_operator::graph::{GraphClient, SecretString};
-use entra_cloud_operator::journal::{FileJournal, ResourceKey};
-use entra_cloud_operator::reconcile::user::{self, Input};
-use entra_cloud_operator::reconcile::{
-    Context, DirectoryConnection, Outcome, ReconcileError, ReconcileEvent,
-};
+use entra_cloud_operator::graph::SecretString;
+use entra_cloud_operator::reconcile::DirectoryConnection;
 use serde_json::{Value, json};
 
 use super::common::samba::{SambaDc, TestOus};
@@ -56,101 +49,17 @@ pub fn cuc(spec: Value) -> CloudUserConversion {
     .unwrap()
 }
 
-/// A user conversion driven pass by pass.
-pub struct AdHarness {
-    pub obj: CloudUserConversion,
-    pub tenant: TenantSyncPolicySpec,
-    pub ad: DirectoryConnection,
-    pub graph: GraphClient,
-    pub journal: FileJournal,
-    pub journal_path: std::path::PathBuf,
-    pub events: Vec<ReconcileEvent>,
-    guard: entra_cloud_operator::reconcile::tenant::guard::GuardCache,
-}
-
-impl AdHarness {
-    pub fn new(
-        emu: &Emulator,
-        obj: CloudUserConversion,
-        tenant: TenantSyncPolicySpec,
-        ad: DirectoryConnection,
-    ) -> Self {
-        let journal_path = temp_dir("ad-cuc").join("journal.jsonl");
-        AdHarness {
-            obj,
-            tenant,
-            ad,
-            graph: client(emu, SECRET),
-            journal: FileJournal::open(&journal_path).unwrap(),
-            journal_path,
-            events: Vec::new(),
-            guard: Default::default(),
-        }
-    }
-
-    pub fn key() -> ResourceKey {
-        ResourceKey {
-            kind: "CloudUserConversion".into(),
-            namespace: "identity".into(),
-            name: "ad-wave".into(),
-        }
-    }
-
-    fn ctx(&self) -> Context<'_> {
-        Context {
-            graph: &self.graph,
-            journal: &self.journal,
-            resource: Self::key(),
-            concurrency: 4,
-            now: jiff::Timestamp::now(),
-            guard: &self.guard,
-            ad: Some(&self.ad),
-        }
-    }
-
-    pub async fn pass(&mut self) -> Result<Outcome<CloudUserConversionStatus>, ReconcileError> {
-        let ctx = self.ctx();
-        let outcome = user::reconcile(
-            Input {
-                spec: &self.obj.spec,
-                generation: self.obj.metadata.generation,
-                status: self.obj.status.as_ref(),
-                tenant: &self.tenant,
-            },
-            &ctx,
-        )
-        .await?;
-        cond::check_kstatus(
-            &outcome.status.conditions,
-            outcome.status.observed_generation,
-            self.obj.metadata.generation,
-        )
-        .unwrap_or_else(|e| panic!("kstatus: {e}\n{:#?}", outcome.status));
-        self.obj.status = Some(outcome.status.clone());
-        self.events.extend(outcome.events.clone());
-        Ok(outcome)
-    }
-
-    /// `onDelete: Revert`, as the controller runs it when the resource is deleted.
-    pub async fn revert(&self) -> user::revert::RevertOutcome {
-        let ctx = self.ctx();
-        user::revert::revert(&ctx, TENANT).await.unwrap()
-    }
-
-    pub fn status(&self) -> CloudUserConversionStatus {
-        self.obj.status.clone().unwrap_or_default()
-    }
-
-    pub fn condition(&self, t: &str) -> Option<(String, String, String)> {
-        cond::get(&self.status().conditions, t)
-            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
-    }
-
-    pub fn journal_lines(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.journal_path)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+/// A user conversion driven pass by pass, acting for `tenant` (with `activeDirectory`) whose
+/// directory the shell resolved to `ad`.
+pub fn ad_harness(
+    emu: &Emulator,
+    obj: CloudUserConversion,
+    tenant: TenantSyncPolicySpec,
+    ad: DirectoryConnection,
+) -> Harness<CloudUserConversion> {
+    Harness {
+        tenant,
+        ad: Some(ad),
+        ..Harness::new(emu, obj)
     }
 }

@@ -1,9 +1,14 @@
 //! Shared helpers of the integration tests: an in-process emulator, a Graph client for it,
-//! manifests and a bounded reconcile loop.
+//! manifests and the one reconcile harness (`harness`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod harness;
 pub mod process;
 pub mod samba;
+
+// Not every test binary drives a resource.
+#[allow(unused_imports)]
+pub use harness::Harness;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,9 +20,6 @@ use entra_cloud_operator::emulator::{Emulator, EmulatorConfig};
 use entra_cloud_operator::graph::{
     Credential, GraphClient, GraphConfig, RetryPolicy, SecretString,
 };
-use entra_cloud_operator::journal::{FileJournal, ResourceKey};
-use entra_cloud_operator::reconcile::Outcome;
-use entra_cloud_operator::reconcile::tenant::{self, Context, Input};
 use serde_json::{Value, json};
 
 pub const TENANT: &str = "3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b";
@@ -120,97 +122,6 @@ pub fn temp_dir(name: &str) -> PathBuf {
     ));
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// A resource under test: its spec and status, a journal, a client.
-pub struct Harness {
-    pub tsp: TenantSyncPolicy,
-    pub graph: GraphClient,
-    pub journal: FileJournal,
-    pub journal_path: PathBuf,
-    pub events: Vec<entra_cloud_operator::reconcile::ReconcileEvent>,
-    /// The tenant guard's delta links, kept between passes as the controller keeps them.
-    pub guard: tenant::guard::GuardCache,
-}
-
-impl Harness {
-    pub fn new(emu: &Emulator, tsp: TenantSyncPolicy, secret: &str) -> Self {
-        let journal_path = temp_dir("journal").join("journal.jsonl");
-        Harness {
-            tsp,
-            graph: client(emu, secret),
-            journal: FileJournal::open(&journal_path).unwrap(),
-            journal_path,
-            events: Vec::new(),
-            guard: Default::default(),
-        }
-    }
-
-    /// One reconcile pass; transient errors are returned, not retried.
-    pub async fn pass(
-        &mut self,
-    ) -> Result<Outcome<TenantSyncPolicyStatus>, entra_cloud_operator::reconcile::ReconcileError>
-    {
-        let ctx = Context {
-            graph: &self.graph,
-            journal: &self.journal,
-            resource: ResourceKey {
-                kind: "TenantSyncPolicy".into(),
-                namespace: "identity".into(),
-                name: "contoso".into(),
-            },
-            concurrency: 8,
-            now: jiff::Timestamp::now(),
-            guard: &self.guard,
-            ad: None,
-        };
-        let outcome = tenant::reconcile(
-            Input {
-                spec: &self.tsp.spec,
-                generation: self.tsp.metadata.generation,
-                status: self.tsp.status.as_ref(),
-            },
-            &ctx,
-        )
-        .await?;
-        // Every status a reconciler produces follows kstatus (spec.suspend aside, which
-        // leaves the status as it was).
-        if !self.tsp.spec.suspend {
-            entra_cloud_operator::api::conditions::check_kstatus(
-                &outcome.status.conditions,
-                outcome.status.observed_generation,
-                self.tsp.metadata.generation,
-            )
-            .unwrap_or_else(|e| panic!("kstatus: {e}\n{:#?}", outcome.status));
-        }
-        self.tsp.status = Some(outcome.status.clone());
-        self.events.extend(outcome.events.clone());
-        Ok(outcome)
-    }
-
-    pub fn status(&self) -> TenantSyncPolicyStatus {
-        self.tsp.status.clone().unwrap_or_default()
-    }
-
-    pub fn condition(&self, t: &str) -> Option<(String, String, String)> {
-        cond::get(&self.status().conditions, t)
-            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
-    }
-
-    /// Pass until `done(status)` holds, at most `max` passes (transient errors retried).
-    pub async fn until(&mut self, max: usize, done: impl Fn(&TenantSyncPolicyStatus) -> bool) {
-        for _ in 0..max {
-            match self.pass().await {
-                Ok(_) if done(&self.status()) => return,
-                Ok(_) => {}
-                Err(e) => eprintln!("transient: {e}"),
-            }
-        }
-        panic!(
-            "condition not reached after {max} passes; status: {:#?}",
-            self.status()
-        );
-    }
 }
 
 pub fn is_ready(s: &TenantSyncPolicyStatus) -> bool {

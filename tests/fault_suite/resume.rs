@@ -10,8 +10,7 @@ use entra_cloud_operator::emulator::Emulator;
 use entra_cloud_operator::journal::{
     Action, BoxFuture, Entry, FileJournal, Journal, JournalError, Phase, Record, ResourceKey,
 };
-use entra_cloud_operator::reconcile::user::{self, Input};
-use entra_cloud_operator::reconcile::{Context, ReconcileError, ReconcileEvent};
+use entra_cloud_operator::reconcile::{ReconcileError, ReconcileEvent};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -67,15 +66,8 @@ fn cuc() -> CloudUserConversion {
     .unwrap()
 }
 
-fn key() -> ResourceKey {
-    ResourceKey {
-        kind: "CloudUserConversion".into(),
-        namespace: "identity".into(),
-        name: "resume".into(),
-    }
-}
-
-/// One pass of a fresh operator (no status kept: a restart) over `journal`.
+/// One pass of a fresh operator (no status kept: a restart) over `journal`, through the
+/// shared harness (kstatus checked).
 async fn pass(
     emu: &Emulator,
     journal: &dyn Journal,
@@ -83,27 +75,14 @@ async fn pass(
 ) -> Result<Vec<ReconcileEvent>, ReconcileError> {
     let graph = client(emu, SECRET);
     let tenant = policy("Unmanaged", false, "Report").spec;
-    let ctx = Context {
-        graph: &graph,
+    let guard = Default::default();
+    let ctx = harness::context(
+        harness::key::<CloudUserConversion>("resume"),
+        &graph,
         journal,
-        resource: key(),
-        concurrency: 4,
-        now: jiff::Timestamp::now(),
-        guard: &Default::default(),
-        ad: None,
-    };
-    let outcome = user::reconcile(
-        Input {
-            spec: &obj.spec,
-            generation: obj.metadata.generation,
-            status: obj.status.as_ref(),
-            tenant: &tenant,
-        },
-        &ctx,
-    )
-    .await?;
-    obj.status = Some(outcome.status);
-    Ok(outcome.events)
+        &guard,
+    );
+    Ok(harness::pass(obj, &tenant, &ctx).await?.events)
 }
 
 /// Passes of a restarted operator until Ready (bounded).

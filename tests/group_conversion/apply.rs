@@ -228,9 +228,7 @@ fn the_example_and_the_cel_rules() {
 
 #[tokio::test]
 async fn revert_switches_groups_back_and_removes_the_owners_it_added() {
-    use entra_cloud_operator::reconcile::Context;
     use entra_cloud_operator::reconcile::RevertOutcome;
-    use entra_cloud_operator::reconcile::group::revert;
     let emu = start(config(20, 5)).await;
     grant(&emu, PERMISSIONS).await;
     let all = synced(&groups(&emu).await);
@@ -243,20 +241,7 @@ async fn revert_switches_groups_back_and_removes_the_owners_it_added() {
         })),
     );
     h.until(10, ready).await;
-    let ctx = Context {
-        graph: &h.graph,
-        journal: &h.journal,
-        resource: entra_cloud_operator::journal::ResourceKey {
-            kind: "CloudGroupConversion".into(),
-            namespace: "identity".into(),
-            name: "groups-1".into(),
-        },
-        concurrency: 4,
-        now: jiff::Timestamp::now(),
-        guard: &Default::default(),
-        ad: None,
-    };
-    let done = revert::revert(&ctx, TENANT).await.unwrap();
+    let done = h.revert().await;
     assert_eq!(done, RevertOutcome::Done(all.len() as i64));
     let admin = user_id(&emu, ADMIN).await;
     let after = groups(&emu).await;
@@ -273,10 +258,7 @@ async fn revert_switches_groups_back_and_removes_the_owners_it_added() {
     }
     // Idempotent.
     let writes = state(&emu).await["writes"]["accepted"].clone();
-    assert_eq!(
-        revert::revert(&ctx, TENANT).await.unwrap(),
-        RevertOutcome::Done(0)
-    );
+    assert_eq!(h.revert().await, RevertOutcome::Done(0));
     assert_eq!(state(&emu).await["writes"]["accepted"], writes);
     // The next sync cycle takes the groups back.
     control_post(&emu, "sync/cycle", json!({})).await;

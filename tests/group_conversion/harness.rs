@@ -1,16 +1,11 @@
-//! The reconciler under test with its journal, and views of the emulator's groups.
+//! The group conversion under test (`common::Harness`), and views of the emulator's groups.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::common::*;
 use entra_cloud_operator::api::conditions as cond;
-use entra_cloud_operator::api::{
-    CloudGroupConversion, CloudGroupConversionStatus, TenantSyncPolicySpec,
-};
+use entra_cloud_operator::api::{CloudGroupConversion, CloudGroupConversionStatus};
 use entra_cloud_operator::emulator::Emulator;
-use entra_cloud_operator::journal::{FileJournal, ResourceKey};
-use entra_cloud_operator::reconcile::group::{self, Input};
-use entra_cloud_operator::reconcile::{Context, Outcome, ReconcileError, ReconcileEvent};
 use serde_json::{Value, json};
 
 pub const PERMISSIONS: &[&str] = &[
@@ -38,88 +33,8 @@ pub fn cgc(spec: Value) -> CloudGroupConversion {
     .unwrap()
 }
 
-pub struct GroupHarness {
-    pub obj: CloudGroupConversion,
-    pub tenant: TenantSyncPolicySpec,
-    pub graph: entra_cloud_operator::graph::GraphClient,
-    pub journal: FileJournal,
-    pub journal_path: std::path::PathBuf,
-    pub events: Vec<ReconcileEvent>,
-}
-
-impl GroupHarness {
-    pub fn new(emu: &Emulator, obj: CloudGroupConversion) -> Self {
-        let journal_path = temp_dir("cgc").join("journal.jsonl");
-        GroupHarness {
-            obj,
-            tenant: policy("Unmanaged", false, "Report").spec,
-            graph: client(emu, SECRET),
-            journal: FileJournal::open(&journal_path).unwrap(),
-            journal_path,
-            events: Vec::new(),
-        }
-    }
-
-    pub async fn pass(&mut self) -> Result<Outcome<CloudGroupConversionStatus>, ReconcileError> {
-        let ctx = Context {
-            graph: &self.graph,
-            journal: &self.journal,
-            resource: ResourceKey {
-                kind: "CloudGroupConversion".into(),
-                namespace: "identity".into(),
-                name: "groups-1".into(),
-            },
-            concurrency: 4,
-            now: jiff::Timestamp::now(),
-            guard: &Default::default(),
-            ad: None,
-        };
-        let outcome = group::reconcile(
-            Input {
-                spec: &self.obj.spec,
-                generation: self.obj.metadata.generation,
-                status: self.obj.status.as_ref(),
-                tenant: &self.tenant,
-            },
-            &ctx,
-        )
-        .await?;
-        cond::check_kstatus(
-            &outcome.status.conditions,
-            outcome.status.observed_generation,
-            self.obj.metadata.generation,
-        )
-        .unwrap_or_else(|e| panic!("kstatus: {e}\n{:#?}", outcome.status));
-        self.obj.status = Some(outcome.status.clone());
-        self.events.extend(outcome.events.clone());
-        Ok(outcome)
-    }
-
-    pub fn status(&self) -> CloudGroupConversionStatus {
-        self.obj.status.clone().unwrap_or_default()
-    }
-
-    pub fn reason(&self, t: &str) -> Option<String> {
-        cond::get(&self.status().conditions, t).map(|c| c.reason.clone())
-    }
-
-    pub fn message(&self, t: &str) -> String {
-        cond::get(&self.status().conditions, t)
-            .map(|c| c.message.clone())
-            .unwrap_or_default()
-    }
-
-    pub async fn until(&mut self, max: usize, done: impl Fn(&CloudGroupConversionStatus) -> bool) {
-        for _ in 0..max {
-            match self.pass().await {
-                Ok(_) if done(&self.status()) => return,
-                Ok(_) => {}
-                Err(e) => eprintln!("transient: {e}"),
-            }
-        }
-        panic!("not reached after {max} passes: {:#?}", self.status());
-    }
-}
+/// A group conversion acting for `policy("Unmanaged", false, "Report")`.
+pub type GroupHarness = Harness<CloudGroupConversion>;
 
 pub fn ready(s: &CloudGroupConversionStatus) -> bool {
     cond::is_true(&s.conditions, cond::READY)

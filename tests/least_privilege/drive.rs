@@ -7,18 +7,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use entra_cloud_operator::api::conditions as cond;
+use entra_cloud_operator::api::{CloudGroupConversion, CloudUserConversion, TenantSyncPolicy};
 use entra_cloud_operator::emulator::Emulator;
 use entra_cloud_operator::graph::{
     Credential, GraphClient, GraphConfig, Operation, RequestObserver, SecretString,
 };
-use entra_cloud_operator::journal::{FileJournal, ResourceKey};
+use entra_cloud_operator::journal::FileJournal;
 use entra_cloud_operator::reconcile::RevertOutcome;
-use entra_cloud_operator::reconcile::{Context, group, tenant, user};
+use entra_cloud_operator::reconcile::resource::Reconciled;
+use entra_cloud_operator::reconcile::tenant::guard::GuardCache;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use serde_json::{Value, json};
 
 use crate::common::*;
-use crate::flows::{Fixture, Flow, Kind, Setup, group_spec, tenant_spec, user_spec};
+use crate::flows::{Fixture, Flow, Kind, Setup};
 
 /// Passes before a flow must have settled (each wave, propagation step or guard pass is one).
 const MAX_PASSES: usize = 12;
@@ -66,16 +68,12 @@ fn graph(emu: &Emulator, calls: Option<Arc<Calls>>) -> GraphClient {
     .unwrap()
 }
 
-fn key(kind: Kind) -> ResourceKey {
-    let (kind, name) = match kind {
-        Kind::Tenant => ("TenantSyncPolicy", "contoso"),
-        Kind::Users | Kind::UserRevert => ("CloudUserConversion", "wave"),
-        Kind::Groups | Kind::GroupRevert => ("CloudGroupConversion", "groups"),
-    };
-    ResourceKey {
-        kind: kind.into(),
-        namespace: "identity".into(),
-        name: name.into(),
+/// The name of `kind`'s resource (its journal key's).
+fn name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Tenant => "contoso",
+        Kind::Users | Kind::UserRevert => "wave",
+        Kind::Groups | Kind::GroupRevert => "groups",
     }
 }
 
@@ -88,9 +86,7 @@ fn settled(conditions: &[Condition]) -> Option<(&'static str, String, String)> {
     })
 }
 
-/// Reconciles `kind`'s resource (`spec`) until it settles; a tenant stays guarded for two
-/// more passes once Ready (delta rounds). Emulated time moves on between passes, so a
-/// tenant-wide disable propagates.
+/// Reconciles `kind`'s resource (`spec`) until it settles ([`settle`]).
 async fn reconcile(
     emu: &Emulator,
     kind: Kind,
@@ -98,79 +94,74 @@ async fn reconcile(
     graph: &GraphClient,
     journal: &FileJournal,
 ) -> (&'static str, String, String) {
-    let guard = tenant::guard::GuardCache::default();
-    let (mut tsp, mut cuc, mut cgc) = (None, None, None);
-    let tenant_of = policy("Unmanaged", false, "Report").spec;
+    let spec = spec.clone();
+    match kind {
+        Kind::Tenant => {
+            let obj: TenantSyncPolicy = harness::resource(name(kind), spec);
+            settle(emu, obj, graph, journal).await
+        }
+        Kind::Users | Kind::UserRevert => {
+            let obj: CloudUserConversion = harness::resource(name(kind), spec);
+            settle(emu, obj, graph, journal).await
+        }
+        Kind::Groups | Kind::GroupRevert => {
+            let obj: CloudGroupConversion = harness::resource(name(kind), spec);
+            settle(emu, obj, graph, journal).await
+        }
+    }
+}
+
+/// Reconciles `obj` until it settles; a tenant stays guarded for two more passes once Ready
+/// (delta rounds). Emulated time moves on between passes, so a tenant-wide disable
+/// propagates.
+async fn settle<R: Reconciled>(
+    emu: &Emulator,
+    mut obj: R,
+    graph: &GraphClient,
+    journal: &FileJournal,
+) -> (&'static str, String, String)
+where
+    R::Status: std::fmt::Debug,
+{
+    let guard = GuardCache::default();
+    let tenant = policy("Unmanaged", false, "Report").spec;
+    let resource = harness::key::<R>(obj.object_meta().name.as_deref().unwrap());
     let mut guarded = 0;
     for _ in 0..MAX_PASSES {
-        let ctx = Context {
-            graph,
-            journal,
-            resource: key(kind),
-            concurrency: 4,
-            now: jiff::Timestamp::now(),
-            guard: &guard,
-            ad: None,
-        };
-        let conditions = match kind {
-            Kind::Tenant => {
-                let s = tenant_spec(spec);
-                let input = tenant::Input {
-                    spec: &s,
-                    generation: Some(1),
-                    status: tsp.as_ref(),
-                };
-                let out = tenant::reconcile(input, &ctx).await;
-                tsp = Some(out.expect("no transient failure").status);
-                tsp.as_ref().unwrap().conditions.clone()
+        let ctx = harness::context(resource.clone(), graph, journal, &guard);
+        harness::pass(&mut obj, &tenant, &ctx)
+            .await
+            .expect("no transient failure");
+        let status = obj.status().expect("a pass writes a status");
+        match settled(R::conditions(status)) {
+            Some(s) if s.0 == cond::READY && obj.as_tenant().is_some() && guarded < 2 => {
+                guarded += 1
             }
-            Kind::Users | Kind::UserRevert => {
-                let s = user_spec(spec);
-                let input = user::Input {
-                    spec: &s,
-                    generation: Some(1),
-                    status: cuc.as_ref(),
-                    tenant: &tenant_of,
-                };
-                cuc = Some(user::reconcile(input, &ctx).await.unwrap().status);
-                cuc.as_ref().unwrap().conditions.clone()
-            }
-            Kind::Groups | Kind::GroupRevert => {
-                let s = group_spec(spec);
-                let input = group::Input {
-                    spec: &s,
-                    generation: Some(1),
-                    status: cgc.as_ref(),
-                    tenant: &tenant_of,
-                };
-                cgc = Some(group::reconcile(input, &ctx).await.unwrap().status);
-                cgc.as_ref().unwrap().conditions.clone()
-            }
-        };
-        match settled(&conditions) {
-            Some(s) if s.0 == cond::READY && kind == Kind::Tenant && guarded < 2 => guarded += 1,
             Some(s) => return s,
             None => advance(emu, 4000.0).await,
         }
     }
-    panic!("{kind:?} did not settle in {MAX_PASSES} passes: {tsp:#?} {cuc:#?} {cgc:#?}");
+    panic!(
+        "{} did not settle in {MAX_PASSES} passes: {:#?}",
+        R::KIND,
+        obj.status()
+    );
 }
 
 /// Undo the conversion recorded in `journal`.
 async fn revert(kind: Kind, graph: &GraphClient, journal: &FileJournal) -> RevertOutcome {
-    let guard = tenant::guard::GuardCache::default();
-    let ctx = Context {
-        graph,
-        journal,
-        resource: key(kind),
-        concurrency: 4,
-        now: jiff::Timestamp::now(),
-        guard: &guard,
-        ad: None,
-    };
+    let guard = GuardCache::default();
     let outcome = match kind {
-        Kind::UserRevert => user::revert::revert(&ctx, TENANT).await,
-        _ => group::revert::revert(&ctx, TENANT).await,
+        Kind::UserRevert => {
+            let key = harness::key::<CloudUserConversion>(name(kind));
+            CloudUserConversion::revert(&harness::context(key, graph, journal, &guard), TENANT)
+                .await
+        }
+        _ => {
+            let key = harness::key::<CloudGroupConversion>(name(kind));
+            CloudGroupConversion::revert(&harness::context(key, graph, journal, &guard), TENANT)
+                .await
+        }
     };
     outcome.unwrap()
 }

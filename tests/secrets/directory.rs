@@ -34,7 +34,7 @@ pub async fn run() -> Option<(String, String)> {
     // The audit and a move out of sync scope, then the revert moving it back.
     let conn = connection(&tenant, &dc.password);
     out.push_str(&format!("{conn:?}\n"));
-    let mut h = AdHarness::new(&emu, cuc(spec.clone()), tenant.clone(), conn);
+    let mut h = ad_harness(&emu, cuc(spec.clone()), tenant.clone(), conn);
     h.pass().await.unwrap();
     let moved = dc.user(&u.guid_string()).await.unwrap();
     assert!(
@@ -54,7 +54,7 @@ pub async fn run() -> Option<(String, String)> {
     // A refused bind.
     let conn = connection(&tenant, WRONG_BIND);
     out.push_str(&format!("{conn:?}\n"));
-    let mut h = AdHarness::new(&emu, cuc(spec), tenant, conn);
+    let mut h = ad_harness(&emu, cuc(spec), tenant, conn);
     h.pass().await.unwrap();
     out.push_str(&format!("{:?}\n{:?}\n", h.status(), h.events));
     assert!(

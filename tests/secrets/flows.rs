@@ -8,12 +8,14 @@
 use std::time::Duration;
 
 use entra_cloud_operator::api::conditions as cond;
+use entra_cloud_operator::api::{CloudGroupConversion, CloudUserConversion, TenantSyncPolicy};
 use entra_cloud_operator::emulator::{Emulator, EmulatorConfig, FederatedCredentialSpec};
 use entra_cloud_operator::graph::{
     ClientCertificate, Credential, GraphClient, GraphConfig, SecretString,
 };
-use entra_cloud_operator::journal::{FileJournal, ResourceKey};
-use entra_cloud_operator::reconcile::{Context, group, tenant, user};
+use entra_cloud_operator::journal::FileJournal;
+use entra_cloud_operator::reconcile::resource::Reconciled;
+use entra_cloud_operator::reconcile::tenant::guard::GuardCache;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use serde_json::{Value, json};
 
@@ -102,117 +104,51 @@ fn graph(emu: &Emulator, login: &str, credential: Credential) -> GraphClient {
     .unwrap()
 }
 
-/// One resource of a flow.
-enum Res {
-    Tenant(Value),
-    Users(Value),
-    Groups(Value),
-}
-
 /// The last status of each resource, by name.
 type States = std::collections::HashMap<String, Value>;
 
-/// The last status of `name`, if it is of this resource's kind.
-fn last<T: serde::de::DeserializeOwned>(states: &States, name: &str, _: &Res) -> Option<T> {
-    states
-        .get(name)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-}
-
-/// Reconciles `res` (journal under `name`) from its last status until Ready or Stalled, at
+/// Reconciles `obj` (journal under its name) from its last status until Ready or Stalled, at
 /// most 12 passes, moving emulated time on between them; appends its statuses, Events and
-/// errors to `out`. Returns the final conditions.
-async fn settle(
+/// errors to `out`. Returns the final conditions (none after an error).
+async fn settle<R: Reconciled>(
     emu: &Emulator,
     graph: &GraphClient,
     journal: &FileJournal,
-    (name, res): (&str, &Res),
+    obj: &R,
     states: &mut States,
     out: &mut String,
-) -> Vec<Condition> {
-    let guard = tenant::guard::GuardCache::default();
+) -> Vec<Condition>
+where
+    R::Status: std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    let guard = GuardCache::default();
     let tenant_spec = policy("Unmanaged", false, "Report").spec;
-    let (mut tsp, mut cuc, mut cgc) = (
-        last(states, name, res),
-        last(states, name, res),
-        last(states, name, res),
-    );
+    let name = obj.object_meta().name.clone().unwrap();
+    let mut obj = obj.clone();
+    if let Some(last) = states.get(&name) {
+        // The last status of `name`, if it is of this resource's kind.
+        if let Ok(status) = serde_json::from_value(last.clone()) {
+            obj.set_status(status);
+        }
+    }
     for _ in 0..12 {
-        let ctx = Context {
-            graph,
-            journal,
-            resource: ResourceKey {
-                kind: "Resource".into(),
-                namespace: "identity".into(),
-                name: name.into(),
-            },
-            concurrency: 4,
-            now: jiff::Timestamp::now(),
-            guard: &guard,
-            ad: None,
-        };
-        let conditions = match res {
-            Res::Tenant(spec) => {
-                let spec = serde_json::from_value(spec.clone()).unwrap();
-                let input = tenant::Input {
-                    spec: &spec,
-                    generation: Some(1),
-                    status: tsp.as_ref(),
-                };
-                match tenant::reconcile(input, &ctx).await {
-                    Ok(o) => {
-                        out.push_str(&format!("{:?} {:?}", o.status, o.events));
-                        tsp = Some(o.status);
-                        tsp.as_ref().unwrap().conditions.clone()
-                    }
-                    Err(e) => {
-                        out.push_str(&format!("{e} {e:?}"));
-                        return Vec::new();
-                    }
-                }
+        let ctx = harness::context(harness::key::<R>(&name), graph, journal, &guard);
+        match harness::pass(&mut obj, &tenant_spec, &ctx).await {
+            Ok(o) => out.push_str(&format!(
+                "{:?} {} {:?}",
+                o.status,
+                serde_json::to_string(&o.status).unwrap(),
+                o.events
+            )),
+            Err(e) => {
+                out.push_str(&format!("{e} {e:?}"));
+                return Vec::new();
             }
-            Res::Users(spec) => {
-                let spec = serde_json::from_value(spec.clone()).unwrap();
-                let input = user::Input {
-                    spec: &spec,
-                    generation: Some(1),
-                    status: cuc.as_ref(),
-                    tenant: &tenant_spec,
-                };
-                let o = user::reconcile(input, &ctx).await.unwrap();
-                out.push_str(&format!(
-                    "{} {:?}",
-                    serde_json::to_string(&o.status).unwrap(),
-                    o.events
-                ));
-                cuc = Some(o.status);
-                cuc.as_ref().unwrap().conditions.clone()
-            }
-            Res::Groups(spec) => {
-                let spec = serde_json::from_value(spec.clone()).unwrap();
-                let input = group::Input {
-                    spec: &spec,
-                    generation: Some(1),
-                    status: cgc.as_ref(),
-                    tenant: &tenant_spec,
-                };
-                let o = group::reconcile(input, &ctx).await.unwrap();
-                out.push_str(&format!(
-                    "{} {:?}",
-                    serde_json::to_string(&o.status).unwrap(),
-                    o.events
-                ));
-                cgc = Some(o.status);
-                cgc.as_ref().unwrap().conditions.clone()
-            }
-        };
+        }
+        let status = obj.status().unwrap();
+        let conditions = R::conditions(status).to_vec();
         if cond::is_true(&conditions, cond::READY) || cond::is_true(&conditions, cond::STALLED) {
-            let status = match res {
-                Res::Tenant(_) => serde_json::to_value(tsp.as_ref().unwrap()),
-                Res::Users(_) => serde_json::to_value(cuc.as_ref().unwrap()),
-                Res::Groups(_) => serde_json::to_value(cgc.as_ref().unwrap()),
-            };
-            states.insert(name.to_string(), status.unwrap());
+            states.insert(name, serde_json::to_value(status).unwrap());
             return conditions;
         }
         advance(emu, 4000.0).await;
@@ -220,32 +156,16 @@ async fn settle(
     panic!("{name} did not settle");
 }
 
-async fn undo(
+/// `onDelete: Revert` of `obj`, from the journal; appends the outcome to `out`.
+async fn undo<R: Reconciled>(
     graph: &GraphClient,
     journal: &FileJournal,
-    name: &str,
-    users: bool,
+    obj: &R,
     out: &mut String,
 ) {
-    let guard = tenant::guard::GuardCache::default();
-    let ctx = Context {
-        graph,
-        journal,
-        resource: ResourceKey {
-            kind: "Resource".into(),
-            namespace: "identity".into(),
-            name: name.into(),
-        },
-        concurrency: 4,
-        now: jiff::Timestamp::now(),
-        guard: &guard,
-        ad: None,
-    };
-    let outcome = if users {
-        user::revert::revert(&ctx, TENANT).await
-    } else {
-        group::revert::revert(&ctx, TENANT).await
-    };
+    let guard = GuardCache::default();
+    let key = harness::key::<R>(obj.object_meta().name.as_deref().unwrap());
+    let outcome = R::revert(&harness::context(key, graph, journal, &guard), TENANT).await;
     out.push_str(&format!("{outcome:?}"));
 }
 
@@ -286,10 +206,13 @@ pub async fn every_flow(cred: Cred, seen: &tap::Seen) -> String {
     };
 
     // Users: Source of Authority with the ImmutableID cleared, then undone.
-    let soa = Res::Users(apply(json!({"clearImmutableId": true,
-        "selector": {"userPrincipalNames": synced[..3]}})));
+    let soa: CloudUserConversion = harness::resource(
+        "soa",
+        apply(json!({"clearImmutableId": true,
+        "selector": {"userPrincipalNames": synced[..3]}})),
+    );
     ready(
-        &settle(&emu, &g, &journal, ("soa", &soa), &mut states, &mut out).await,
+        &settle(&emu, &g, &journal, &soa, &mut states, &mut out).await,
         "soa",
     );
     control_post(
@@ -298,24 +221,19 @@ pub async fn every_flow(cred: Cred, seen: &tap::Seen) -> String {
         json!({"blockCloudObjectTakeoverThroughHardMatchEnabled": false}),
     )
     .await;
-    undo(&g, &journal, "soa", true, &mut out).await;
+    undo(&g, &journal, &soa, &mut out).await;
 
     // Groups with owners, then undone.
-    let groups = Res::Groups(apply(json!({"owners": ["admin@contoso.onmicrosoft.com"],
-        "selector": {"filter": "startswith(displayName,'SG ')"}})));
+    let groups: CloudGroupConversion = harness::resource(
+        "groups",
+        apply(json!({"owners": ["admin@contoso.onmicrosoft.com"],
+        "selector": {"filter": "startswith(displayName,'SG ')"}})),
+    );
     ready(
-        &settle(
-            &emu,
-            &g,
-            &journal,
-            ("groups", &groups),
-            &mut states,
-            &mut out,
-        )
-        .await,
+        &settle(&emu, &g, &journal, &groups, &mut states, &mut out).await,
         "groups",
     );
-    undo(&g, &journal, "groups", false, &mut out).await;
+    undo(&g, &journal, &groups, &mut out).await;
 
     // The legacy restore of users whose AD object left sync scope.
     for u in users(&emu)
@@ -327,18 +245,13 @@ pub async fn every_flow(cred: Cred, seen: &tap::Seen) -> String {
         control_post(&emu, &path, json!({"inScope": false})).await;
     }
     control_post(&emu, "sync/cycle", json!({})).await;
-    let restore = Res::Users(apply(json!({"method": "RestoreDeleted",
-        "selector": {"userPrincipalNames": synced[3..5]}})));
+    let restore: CloudUserConversion = harness::resource(
+        "restore",
+        apply(json!({"method": "RestoreDeleted",
+        "selector": {"userPrincipalNames": synced[3..5]}})),
+    );
     ready(
-        &settle(
-            &emu,
-            &g,
-            &journal,
-            ("restore", &restore),
-            &mut states,
-            &mut out,
-        )
-        .await,
+        &settle(&emu, &g, &journal, &restore, &mut states, &mut out).await,
         "restore",
     );
 
@@ -349,9 +262,12 @@ pub async fn every_flow(cred: Cred, seen: &tap::Seen) -> String {
         json!({"permissions": ["Organization.Read.All", "User.Read.All"]}),
     )
     .await;
-    let plan = Res::Users(apply(json!({"selector": {"domains": ["contoso.com"]}})));
+    let plan: CloudUserConversion = harness::resource(
+        "denied",
+        apply(json!({"selector": {"domains": ["contoso.com"]}})),
+    );
     stalled(
-        &settle(&emu, &g, &journal, ("denied", &plan), &mut states, &mut out).await,
+        &settle(&emu, &g, &journal, &plan, &mut states, &mut out).await,
         "MissingPermission",
         "denied",
     );
@@ -364,51 +280,34 @@ pub async fn every_flow(cred: Cred, seen: &tap::Seen) -> String {
 
     // The tenant-wide cutover, with 5xx faults so retries are logged; then drift.
     control_post(&emu, "faults", json!({"status": 503, "count": 3})).await;
-    let cutover =
-        Res::Tenant(serde_json::to_value(policy("Disabled", false, "Report").spec).unwrap());
+    let cutover: TenantSyncPolicy = harness::resource(
+        "cutover",
+        serde_json::to_value(policy("Disabled", false, "Report").spec).unwrap(),
+    );
     ready(
-        &settle(
-            &emu,
-            &g,
-            &journal,
-            ("cutover", &cutover),
-            &mut states,
-            &mut out,
-        )
-        .await,
+        &settle(&emu, &g, &journal, &cutover, &mut states, &mut out).await,
         "cutover",
     );
-    let clear = Res::Users(apply(json!({"method": "ClearImmutableId",
-        "selector": {"domains": ["contoso.com"]}})));
+    let clear: CloudUserConversion = harness::resource(
+        "clear",
+        apply(json!({"method": "ClearImmutableId",
+        "selector": {"domains": ["contoso.com"]}})),
+    );
     ready(
-        &settle(&emu, &g, &journal, ("clear", &clear), &mut states, &mut out).await,
+        &settle(&emu, &g, &journal, &clear, &mut states, &mut out).await,
         "clear",
     );
     control_post(&emu, "sync/enable", json!({})).await;
-    settle(
-        &emu,
-        &g,
-        &journal,
-        ("cutover", &cutover),
-        &mut states,
-        &mut out,
-    )
-    .await;
+    settle(&emu, &g, &journal, &cutover, &mut states, &mut out).await;
 
     // A wrong credential: Stalled, naming the fix, never the value.
     let wrong = graph(&emu, &login, credential(cred, true, &dir));
-    let observe =
-        Res::Tenant(serde_json::to_value(policy("Unmanaged", false, "Report").spec).unwrap());
+    let observe: TenantSyncPolicy = harness::resource(
+        "wrong",
+        serde_json::to_value(policy("Unmanaged", false, "Report").spec).unwrap(),
+    );
     stalled(
-        &settle(
-            &emu,
-            &wrong,
-            &journal,
-            ("wrong", &observe),
-            &mut states,
-            &mut out,
-        )
-        .await,
+        &settle(&emu, &wrong, &journal, &observe, &mut states, &mut out).await,
         "InvalidCredentials",
         "wrong",
     );
