@@ -203,7 +203,7 @@ impl TokenProvider {
                     Answer::Token(token, lifetime) => return Ok((token, lifetime)),
                     Answer::Retry(retry_after, detail) => (retry_after, detail),
                 },
-                Err(e) => (None, super::client::describe(&e.without_url())),
+                Err(e) => (None, super::limits::describe(&e.without_url())),
             };
             let wait = retry_in
                 .map(|d| self.retry.retry_after(d))

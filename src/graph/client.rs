@@ -20,7 +20,6 @@ use super::pacing::{Pacer, PacingStats, Quota};
 use super::retry::RetryPolicy;
 
 pub use super::paging::{ListQuery, Page, Pager};
-pub(crate) use super::pipeline::describe;
 pub(super) use super::pipeline::{api_error, decode, is_request_id};
 
 /// Told about every request as it completes, for metrics: the operation, the HTTP status

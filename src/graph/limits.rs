@@ -6,8 +6,6 @@
 
 use std::time::Duration;
 
-use super::client::describe;
-
 /// Largest Graph answer read (bytes). The largest answer the operator can ask for is a
 /// `$batch` of 20 list requests of 999 users with `$select`: 5.1 MB on the emulator (its
 /// names are short; real ones are longer). 20 MiB leaves about four times that.
@@ -184,6 +182,20 @@ pub(super) fn token_lifetime(expires_in: Option<&serde_json::Value>) -> Result<D
         }
         _ => Err("expires_in is not a number of seconds".into()),
     }
+}
+
+/// reqwest's message, with the cause chain (connection refused, reset, timeout) that its
+/// top-level Display leaves out.
+pub(crate) fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
 }
 
 #[cfg(test)]

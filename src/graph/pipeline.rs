@@ -13,7 +13,9 @@ use url::Url;
 
 use super::client::{GraphClient, new_request_id};
 use super::error::{GraphError, Operation};
-use super::limits::{BodyError, MAX_ERROR_BODY, bounded, json_problem, media_type, read_capped};
+use super::limits::{
+    BodyError, MAX_ERROR_BODY, bounded, describe, json_problem, media_type, read_capped,
+};
 use super::models::ErrorEnvelope;
 use super::retry::server_retry_after;
 
@@ -221,20 +223,6 @@ fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-}
-
-/// reqwest's message, with the cause chain (connection refused, reset, timeout) that its
-/// top-level Display leaves out.
-pub(crate) fn describe(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
 }
 
 /// Graph's error from a failed answer: `error.code` and `error.message` of its envelope, or,

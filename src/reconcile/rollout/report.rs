@@ -170,7 +170,7 @@ pub(super) fn after_wave<K: Rollout>(
         *p.waves_completed + 1
     };
     if let Some(fatal) = done.fatal {
-        let stall = super::fatal_stall(cx, &fatal);
+        let stall = super::failure::fatal_stall(cx, &fatal);
         return pass.stall(stall);
     }
     let label = if canary {

@@ -7,7 +7,7 @@ use crate::ad::AdClient;
 use crate::journal::{Action, Phase};
 use crate::reconcile::{Context, ReconcileError};
 
-use super::revert::RevertOutcome;
+use crate::reconcile::RevertOutcome;
 
 /// Undo the AD changes; `graph_done` objects were reverted on the Graph side already.
 pub async fn revert(

@@ -4,6 +4,7 @@
 //! converted users for AD taking them back.
 
 pub mod ad_after;
+pub mod ad_follow_up;
 pub mod ad_move;
 mod ad_revert;
 pub mod convert;
@@ -161,7 +162,7 @@ impl Rollout for CloudUserConversion {
             return Ok(0);
         };
         let size = wave_size(&cx.spec.rollout, pass.status.waves_completed);
-        ad_move::after_decide(cx, d, &world.selection, waiting, size, pass).await
+        ad_follow_up::after_decide(cx, d, &world.selection, waiting, size, pass).await
     }
 
     fn plan_message(_: &World, c: &Classified<usize>, waves: usize, summary: &str) -> String {
