@@ -64,15 +64,8 @@ pub fn rollout(r: &Rollout) -> Result<ValidRollout, SpecError> {
     if r.max_failures_per_wave < 0 {
         return Err(err("rollout.maxFailuresPerWave", "cannot be negative"));
     }
-    let pause = crate::api::common::parse_duration(&r.pause_between_waves).ok_or_else(|| {
-        err(
-            "rollout.pauseBetweenWaves",
-            format!(
-                "{:?} is not a duration like 10m, 1h30m or 0s",
-                r.pause_between_waves
-            ),
-        )
-    })?;
+    let pause = crate::duration::parse(&r.pause_between_waves)
+        .map_err(|e| err("rollout.pauseBetweenWaves", e.to_string()))?;
     Ok(ValidRollout {
         max_objects: r.max_objects,
         wave_size,
@@ -162,5 +155,51 @@ impl<S> std::ops::Deref for Valid<'_, S> {
     type Target = S;
     fn deref(&self) -> &S {
         self.spec
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn rollout_of(v: serde_json::Value) -> Result<ValidRollout, SpecError> {
+        rollout(&serde_json::from_value(v).unwrap())
+    }
+
+    #[test]
+    fn waves_needed_counts_the_canary() {
+        let r = rollout_of(serde_json::json!({"waveSize": 10, "canary": 2})).unwrap();
+        assert_eq!(r.waves_needed(0), 0);
+        assert_eq!(r.waves_needed(1), 1);
+        assert_eq!(r.waves_needed(12), 2);
+        assert_eq!(r.waves_needed(13), 3);
+    }
+
+    #[test]
+    fn the_rollout_is_checked_into_numbers_and_a_duration() {
+        let r = rollout_of(serde_json::json!({"pauseBetweenWaves": "1h30m"})).unwrap();
+        assert_eq!(r.pause, Duration::from_secs(5400));
+        assert_eq!((r.wave_size, r.canary, r.max_objects), (100, 0, 1000));
+        let field = |v| rollout_of(v).err().map(|e| e.field);
+        assert_eq!(
+            field(serde_json::json!({"maxObjects": 0})),
+            Some("rollout.maxObjects")
+        );
+        assert_eq!(
+            field(serde_json::json!({"waveSize": 0})),
+            Some("rollout.waveSize")
+        );
+        assert_eq!(
+            field(serde_json::json!({"canary": -1})),
+            Some("rollout.canary")
+        );
+        assert_eq!(
+            field(serde_json::json!({"maxFailuresPerWave": -1})),
+            Some("rollout.maxFailuresPerWave")
+        );
+        let e = rollout_of(serde_json::json!({"pauseBetweenWaves": "10"})).unwrap_err();
+        assert_eq!(e.field, "rollout.pauseBetweenWaves");
+        assert!(e.to_string().contains("\"10\""), "{e}");
     }
 }

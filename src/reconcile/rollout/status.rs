@@ -125,3 +125,15 @@ pub fn listed(names: &[String]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_names_at_most_five() {
+        let names: Vec<String> = (0..7).map(|i| format!("g{i}")).collect();
+        assert_eq!(listed(&names[..2]), "g0, g1");
+        assert_eq!(listed(&names), "g0, g1, g2, g3, g4, …");
+    }
+}
