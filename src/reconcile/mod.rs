@@ -4,6 +4,7 @@
 
 pub mod group;
 pub mod health;
+pub mod kinds;
 pub mod link_audit;
 pub mod outcome;
 pub mod permissions;

@@ -20,7 +20,7 @@ use crate::reconcile::health::Pass;
 use crate::reconcile::outcome::PlannedChange;
 use crate::reconcile::rollout::plan::{Classified, Step};
 use crate::reconcile::rollout::status::{MAX_LISTED, listed};
-use crate::reconcile::rollout::{self, Cx, Matched, Rollout, WaveDone, Words, words};
+use crate::reconcile::rollout::{self, Cx, Matched, Rollout, WaveDone, Words};
 use crate::reconcile::settle::{self, OpenIntents};
 use crate::reconcile::{Context, Outcome, ReconcileError, ReconcileEvent, Stall};
 use plan::{Done, Work};
@@ -68,7 +68,7 @@ impl Rollout for CloudGroupConversion {
     type World = World;
     type Item = Work;
 
-    const WORDS: Words = words::GROUPS;
+    const WORDS: Words = crate::reconcile::kinds::GROUPS;
 
     async fn observe<'a>(
         cx: &'a Cx<'a, CloudGroupConversionSpec>,

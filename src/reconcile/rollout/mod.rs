@@ -12,7 +12,6 @@ mod failure;
 pub mod plan;
 mod report;
 pub mod status;
-pub mod words;
 
 use std::future::Future;
 
@@ -47,6 +46,8 @@ pub struct Input<'a, S, St> {
 /// What every kind's spec declares about its rollout, how it is checked, and the kind's
 /// functions that act outside a pass (its permissions, its revert).
 pub trait ConversionSpec: Send + Sync + Sized + 'static {
+    /// The objects the selector selects.
+    type Selection: Send + Sync;
     /// `Plan` or `Apply`.
     fn mode(&self) -> ConversionMode;
     /// `spec.suspend`.
@@ -57,8 +58,6 @@ pub trait ConversionSpec: Send + Sync + Sized + 'static {
     fn tenant_ref(&self) -> &str;
     /// `spec.onDelete`.
     fn on_delete(&self) -> OnDelete;
-    /// The objects the selector selects.
-    type Selection: Send + Sync;
     /// Check the spec (no I/O).
     fn validate(&self) -> Result<Valid<'_, Self>, SpecError>;
     /// Resolve the selector (reads only).
@@ -74,52 +73,6 @@ pub trait ConversionSpec: Send + Sync + Sized + 'static {
         tenant_id: &'a str,
     ) -> impl Future<Output = Result<super::RevertOutcome, ReconcileError>> + Send + 'a;
 }
-
-macro_rules! conversion_spec {
-    ($($spec:ty => $kind:ident, $permissions:ident),*) => {$(
-        impl ConversionSpec for $spec {
-            type Selection = super::$kind::select::Selection;
-            async fn select<'a>(
-                &'a self,
-                graph: &'a crate::graph::GraphClient,
-            ) -> Result<Self::Selection, SelectError> {
-                super::$kind::select::select(graph, self).await
-            }
-            fn mode(&self) -> ConversionMode {
-                self.mode
-            }
-            fn suspend(&self) -> bool {
-                self.suspend
-            }
-            fn rollout(&self) -> &RolloutSpec {
-                &self.rollout
-            }
-            fn tenant_ref(&self) -> &str {
-                &self.tenant_ref.name
-            }
-            fn on_delete(&self) -> OnDelete {
-                self.on_delete
-            }
-            fn validate(&self) -> Result<Valid<'_, Self>, SpecError> {
-                super::$kind::validate::validate(self)
-            }
-            fn permissions(&self) -> Vec<&'static str> {
-                super::permissions::$permissions(self)
-            }
-            async fn revert<'a>(
-                ctx: &'a Context<'a>,
-                tenant_id: &'a str,
-            ) -> Result<super::RevertOutcome, ReconcileError> {
-                super::$kind::revert::revert(ctx, tenant_id).await
-            }
-        }
-    )*};
-}
-
-conversion_spec!(
-    crate::api::user::CloudUserConversionSpec => user, users,
-    crate::api::group::CloudGroupConversionSpec => group, groups
-);
 
 /// How a kind names things in status and messages.
 #[derive(Clone, Copy, Debug)]

@@ -26,7 +26,7 @@ use crate::guid::IdSet;
 use crate::reconcile::health::Pass;
 use crate::reconcile::outcome::PlannedChange;
 use crate::reconcile::rollout::plan::{Classified, Step, wave_size};
-use crate::reconcile::rollout::{self, Cx, Matched, Rollout, WaveDone, Words, graph_failed, words};
+use crate::reconcile::rollout::{self, Cx, Matched, Rollout, WaveDone, Words, graph_failed};
 use crate::reconcile::{Context, Outcome, ReconcileError, ReconcileEvent, Stall};
 use select::Candidate;
 
@@ -55,7 +55,7 @@ impl Rollout for CloudUserConversion {
     type World = World;
     type Item = usize;
 
-    const WORDS: Words = words::USERS;
+    const WORDS: Words = crate::reconcile::kinds::USERS;
 
     async fn observe<'a>(
         cx: &'a Cx<'a, CloudUserConversionSpec>,
