@@ -269,3 +269,49 @@ async fn a_privileged_group_fails_alone_while_the_rest_convert() {
     assert!(!cloud_managed(&emu, "groups", &admin).await);
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn restoring_an_admin_without_the_restore_permission_fails_that_user_alone() {
+    let emu = start(config(8, 1)).await;
+    // User.ReadWrite.All restores users, but not administrators.
+    grant(&emu, &["Organization.Read.All", "User.ReadWrite.All"]).await;
+    let synced = synced_contoso(&emu).await;
+    let moved: Vec<String> = synced.iter().take(3).map(id).collect();
+    let admin = moved[1].clone();
+    mark(&emu, &admin, "adminRole").await;
+    for u in &moved {
+        control_post(&emu, &format!("users/{u}/scope"), json!({"inScope": false})).await;
+    }
+    control_post(&emu, "sync/cycle", json!({})).await;
+    let mut h = Harness::new(
+        &emu,
+        serde_json::from_value::<CloudUserConversion>(json!({
+            "apiVersion": "cloudidentity.dev/v1alpha1", "kind": "CloudUserConversion",
+            "metadata": {"name": "restore-1", "namespace": "identity", "generation": 1},
+            "spec": {
+                "tenantRef": {"name": "contoso"}, "mode": "Apply", "method": "RestoreDeleted",
+                "selector": {"domains": ["contoso.com"]},
+                "rollout": {"maxObjects": 100, "canary": 10, "waveSize": 10, "maxFailuresPerWave": 1}
+            }
+        }))
+        .unwrap(),
+    );
+    h.pass().await.unwrap();
+    assert!(!stalled(&h), "stalled: {}", h.message(cond::STALLED));
+    let st = h.status();
+    assert_eq!((st.converted, st.failed), (2, 1), "{st:#?}");
+    let f = &st.recent_failures[0];
+    assert_eq!(
+        (f.object_id.as_str(), f.action.as_str(), f.code.as_str()),
+        (admin.as_str(), "RestoreUser", DENIED)
+    );
+    let alive: Vec<String> = users(&emu).await.iter().map(id).collect();
+    assert!(!alive.contains(&admin));
+    assert!(
+        moved
+            .iter()
+            .filter(|u| **u != admin)
+            .all(|u| alive.contains(u))
+    );
+    emu.shutdown().await;
+}
