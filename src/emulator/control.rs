@@ -10,6 +10,7 @@ mod apps;
 mod contacts;
 mod delta;
 mod directory;
+mod privileged;
 mod sync;
 
 use std::collections::BTreeMap;
@@ -65,6 +66,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .merge(delta::router())
         .merge(contacts::router())
         .merge(directory::router())
+        .merge(privileged::router())
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {

@@ -12,6 +12,7 @@ mod cycle;
 mod deleted;
 mod directory;
 mod groups;
+mod privileged;
 mod soa;
 mod users;
 
@@ -38,6 +39,7 @@ pub use directory::{
     AdUser, DirectoryLink, DirectoryReport, DirectoryScope, DirectoryStatus, dn_under, normalize_dn,
 };
 pub use groups::{GroupChange, GroupUpdateError, MAX_OWNERS, RefError, Relation};
+pub use privileged::{Marker, Privilege, RefusalAnswer};
 pub use soa::{SoaError, SoaKind};
 pub use users::{TextProp, UpdateError, UserChange};
 
@@ -225,6 +227,8 @@ pub struct Tenant {
     /// The real Active Directory the sync client reads before each cycle, when linked
     /// (`directory.rs`).
     pub directory: Option<DirectoryLink>,
+    /// Objects Graph refuses to write one by one, by id (`privileged.rs`).
+    pub privileged: BTreeMap<String, Marker>,
 }
 
 /// A fraction in [0, 1) derived from an object id (FNV-1a), so flip times are deterministic.
@@ -270,6 +274,7 @@ impl Tenant {
             gone_groups: BTreeMap::new(),
             next_cycle,
             directory: None,
+            privileged: BTreeMap::new(),
         }
     }
 

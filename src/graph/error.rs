@@ -227,7 +227,10 @@ pub enum ErrorCategory {
     InvalidCredentials,
     /// The tenant does not exist (or the id is malformed).
     TenantNotFound,
-    /// Graph refused for lack of an application permission.
+    /// Graph refused (403 `Authorization_RequestDenied`): for lack of an application
+    /// permission, or for this object alone (an administrator, an AdminSDHolder-protected
+    /// object, a member of a restricted-management administrative unit; graph-api.md §14).
+    /// [`GraphError::is_fatal`] tells which.
     MissingPermission,
     /// The object or route does not exist.
     NotFound,
@@ -453,6 +456,22 @@ impl GraphError {
             | GraphError::TooLarge { .. }
             | GraphError::TooManyPages { .. } => ErrorCategory::Unexpected,
             GraphError::ForeignLink { .. } | GraphError::Endpoint { .. } => ErrorCategory::Rejected,
+        }
+    }
+
+    /// Whether this error stops the whole pass (a missing permission, refused credentials, an
+    /// unknown tenant) rather than failing its object alone. Graph answers the same 403 for a
+    /// missing permission and for an object it refuses one by one, so a refusal proves a
+    /// missing permission only when no object had the same step accepted with the same token
+    /// in this wave (`accepted_alike` false): the step refused for every object attempted
+    /// (which includes a wave of one). A 403 after the same step succeeded for another object
+    /// fails its object alone; a 403 on a read of the tenant or a listing is always fatal
+    /// (those callers pass `false`).
+    pub fn is_fatal(&self, accepted_alike: bool) -> bool {
+        match self.category() {
+            ErrorCategory::MissingPermission => !accepted_alike,
+            ErrorCategory::InvalidCredentials | ErrorCategory::TenantNotFound => true,
+            _ => false,
         }
     }
 

@@ -95,3 +95,24 @@ fn messages_name_operation_code_and_request_id() {
     let m = api(400, "Request_BadRequest").to_string();
     assert!(m.contains("users.update") && m.contains("Request_BadRequest") && m.contains("r-1"));
 }
+
+#[test]
+fn a_refusal_is_fatal_only_when_nothing_alike_was_accepted() {
+    let refused = api(403, "Authorization_RequestDenied");
+    assert_eq!(refused.category(), ErrorCategory::MissingPermission);
+    // Refused for every object attempted: a missing permission.
+    assert!(refused.is_fatal(false));
+    // Refused after another object's same step was accepted: this object alone.
+    assert!(!refused.is_fatal(true));
+    // Credentials and tenant stop the pass whatever else succeeded; the rest never does.
+    let creds = GraphError::Auth(AuthError::Credential {
+        detail: "unreadable".into(),
+    });
+    assert!(creds.is_fatal(true));
+    for other in [
+        api(400, "Request_BadRequest"),
+        api(404, "Request_ResourceNotFound"),
+    ] {
+        assert!(!other.is_fatal(false));
+    }
+}

@@ -175,7 +175,11 @@ pub(super) fn run(
         now,
         token_key: shared.token_key,
     };
-    let result = query.and_then(|q| route.execute(q, &mut t.tenant, &req));
+    // Per-object refusals (privileged objects), after the permission and the quota.
+    let refused = super::routes::refusal::check(&t.tenant, &route, shared.apps().permissions(&app));
+    let result = query
+        .and_then(|q| refused.map(|()| q))
+        .and_then(|q| route.execute(q, &mut t.tenant, &req));
     let mut outcome = match result {
         Ok(reply) => Outcome::reply(reply),
         Err(e) => Outcome::error(e),

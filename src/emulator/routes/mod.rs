@@ -11,6 +11,7 @@ pub mod groups;
 pub mod list;
 pub mod organization;
 pub mod query;
+pub mod refusal;
 pub mod related;
 pub mod resolve;
 pub mod soa;

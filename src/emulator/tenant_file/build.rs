@@ -16,7 +16,9 @@ use crate::emulator::model::{
     Group, Kind, OnPremIdentity, User, VerifiedDomain, Writes, insert_sorted,
 };
 use crate::emulator::seed::initial_domain;
-use crate::emulator::state::{Behaviour, Organization, SyncState, Tenant};
+use crate::emulator::state::{
+    Behaviour, Marker, Organization, Privilege, RefusalAnswer, SyncState, Tenant,
+};
 
 /// What the file leaves to the emulator's configuration.
 #[derive(Debug, Clone)]
@@ -444,6 +446,17 @@ pub fn build(
         }
     }
 
+    let marked: Vec<(String, Privilege)> = users
+        .iter()
+        .zip(&file.users)
+        .filter_map(|(u, e)| e.privileged.map(|p| (u.id.clone(), p)))
+        .chain(
+            groups
+                .iter()
+                .zip(&file.groups)
+                .filter_map(|(g, e)| e.privileged.map(|p| (g.id.clone(), p))),
+        )
+        .collect();
     let mut tenant = Tenant::new(org, users, groups, behaviour);
     tenant.contacts = super::contacts::build(&file.contacts, &tenant, &default_domain, now)?;
     for (id, at, is_user) in deleted {
@@ -454,6 +467,10 @@ pub fn build(
         }
     }
     tenant.reindex_upns();
+    for (id, privilege) in marked {
+        let answer = RefusalAnswer::default();
+        tenant.set_privilege(&id, Some(Marker { privilege, answer }));
+    }
     match file.organization.directory_sync.as_deref() {
         None | Some("Enabled") => {}
         Some("Disabled") => tenant.sync = SyncState::Disabled,

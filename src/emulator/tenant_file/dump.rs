@@ -4,10 +4,10 @@ use super::object::state;
 use super::{DomainEntry, GroupEntry, OrgEntry, TenantFile, UserEntry, to_entry};
 use crate::emulator::clock::rfc3339;
 use crate::emulator::model::{Group, User};
-use crate::emulator::state::Deleted;
 use crate::emulator::state::Tenant;
+use crate::emulator::state::{Deleted, Privilege};
 
-fn user(u: &User, deleted: Option<&Deleted<User>>) -> UserEntry {
+fn user(u: &User, deleted: Option<&Deleted<User>>, privileged: Option<Privilege>) -> UserEntry {
     let at = deleted.map(|d| rfc3339(d.at));
     UserEntry {
         id: Some(u.id.clone()),
@@ -29,10 +29,11 @@ fn user(u: &User, deleted: Option<&Deleted<User>>) -> UserEntry {
                 .zip(at.as_deref())
                 .map(|(d, at)| (at, d.member_of.as_slice(), d.owner_of.as_slice())),
         ),
+        privileged,
     }
 }
 
-fn group(g: &Group, deleted: Option<&Deleted<Group>>) -> GroupEntry {
+fn group(g: &Group, deleted: Option<&Deleted<Group>>, privileged: Option<Privilege>) -> GroupEntry {
     let at = deleted.map(|d| rfc3339(d.at));
     GroupEntry {
         id: Some(g.id.clone()),
@@ -53,11 +54,13 @@ fn group(g: &Group, deleted: Option<&Deleted<Group>>) -> GroupEntry {
                 .zip(at.as_deref())
                 .map(|(d, at)| (at, d.member_of.as_slice(), d.owner_of.as_slice())),
         ),
+        privileged,
     }
 }
 
 /// The tenant as a tenant file (objects in id order, deleted ones after the live ones).
 pub fn dump(tenant: &Tenant) -> TenantFile {
+    let marker = |id: &str| tenant.privilege(id).map(|m| m.privilege);
     let org = &tenant.org;
     let mut domains: Vec<DomainEntry> = org
         .domains
@@ -81,23 +84,23 @@ pub fn dump(tenant: &Tenant) -> TenantFile {
         users: tenant
             .users
             .values()
-            .map(|u| user(u, None))
+            .map(|u| user(u, None, marker(u.id.as_str())))
             .chain(
                 tenant
                     .deleted_users
                     .values()
-                    .map(|d| user(&d.object, Some(d))),
+                    .map(|d| user(&d.object, Some(d), marker(d.object.id.as_str()))),
             )
             .collect(),
         groups: tenant
             .groups
             .values()
-            .map(|g| group(g, None))
+            .map(|g| group(g, None, marker(g.id.as_str())))
             .chain(
                 tenant
                     .deleted_groups
                     .values()
-                    .map(|d| group(&d.object, Some(d))),
+                    .map(|d| group(&d.object, Some(d), marker(d.object.id.as_str()))),
             )
             .collect(),
         apps: Vec::new(),

@@ -46,6 +46,7 @@ use serde::{Deserialize, Serialize};
 
 use super::apps::AppRegistration;
 use super::model::{Kind, OnPremIdentity};
+use super::state::Privilege;
 
 /// A whole tenant.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -212,6 +213,10 @@ pub struct UserEntry {
     /// What happened since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<StateEntry>,
+    /// Why Graph refuses writes to this user although the application holds the permission
+    /// (`adminRole`, `adminSdHolder`, `restrictedAu`; graph-api.md §14). Absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<Privilege>,
 }
 
 fn synced() -> Kind {
@@ -260,6 +265,10 @@ pub struct GroupEntry {
     /// What happened since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<StateEntry>,
+    /// Why Graph refuses writes to this group although the application holds the permission
+    /// (`adminRole`, `adminSdHolder`, `restrictedAu`; graph-api.md §14). Absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<Privilege>,
 }
 
 /// A tenant file that cannot be loaded: the message names the entry and the fix.

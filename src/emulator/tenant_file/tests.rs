@@ -300,3 +300,32 @@ fn a_deleted_user_may_share_its_upn_with_a_live_one() {
     assert_eq!(again.deleted_users.len(), 1);
     assert!(again.user("ada@contoso.com").is_some());
 }
+
+#[test]
+fn privileged_markers_load_and_dump() {
+    use crate::emulator::state::{Privilege, RefusalAnswer};
+    let text = r#"
+users:
+  - { userPrincipalName: root@contoso.com, privileged: adminSdHolder }
+  - userPrincipalName: plain@contoso.com
+groups:
+  - { displayName: SG Admins, privileged: restrictedAu }
+"#;
+    let t = load(text).unwrap();
+    let root = t.user("root@contoso.com").unwrap().id.clone();
+    let plain = t.user("plain@contoso.com").unwrap().id.clone();
+    let marker = t.privilege(&root).unwrap();
+    assert_eq!(marker.privilege, Privilege::AdminSdHolder);
+    assert_eq!(marker.answer, RefusalAnswer::Forbidden);
+    assert!(t.privilege(&plain).is_none());
+    let group = t.groups.values().next().unwrap().id.clone();
+    assert_eq!(
+        t.privilege(&group).unwrap().privilege,
+        Privilege::RestrictedAu
+    );
+    let again = dump(&t);
+    let kept: Vec<Option<Privilege>> = again.users.iter().map(|u| u.privileged).collect();
+    assert_eq!(kept.iter().flatten().count(), 1);
+    assert_eq!(again.groups[0].privileged, Some(Privilege::RestrictedAu));
+    assert!(TenantFile::parse("users: [{userPrincipalName: a@b.c, privileged: god}]").is_err());
+}

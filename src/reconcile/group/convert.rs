@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{Value, json};
 
 use crate::api::common::ObjectFailure;
-use crate::graph::{ErrorCategory, GraphError};
+use crate::graph::GraphError;
 use crate::journal::{Action, JournalError, Object, Phase, Record};
 use crate::reconcile::Context;
 
@@ -26,7 +26,9 @@ pub struct WaveReport {
     pub converted: i64,
     /// Groups that failed, with why.
     pub failures: Vec<ObjectFailure>,
-    /// A failure that stopped the wave: missing permission or refused credentials.
+    /// A failure that stopped the wave: missing permission or refused credentials. A 403
+    /// after the same step was accepted for another group is that group's failure instead
+    /// ([`GraphError::is_fatal`]).
     pub fatal: Option<GraphError>,
     /// Mail-enabled groups switched in this wave (Exchange Online manages them now).
     pub exchange_managed: Vec<String>,
@@ -93,12 +95,15 @@ impl Recorder<'_> {
     }
 }
 
+/// Records why `g` failed; `accepted_alike` says whether Graph accepted the same step for
+/// another group of the wave (a 403 is then this group's alone).
 fn failure(
     report: &mut WaveReport,
     now: jiff::Timestamp,
     g: &Candidate,
     action: &str,
     e: StepError,
+    accepted_alike: bool,
 ) -> String {
     let (code, message, fatal) = match e {
         StepError::NotVerified => (
@@ -109,14 +114,8 @@ fn failure(
         ),
         StepError::MembershipChanged(what) => ("MembershipChanged".to_string(), what, None),
         StepError::Graph(e) => {
-            let cat = e.category();
-            let code = e.code().unwrap_or(cat.reason()).to_string();
-            let fatal = matches!(
-                cat,
-                ErrorCategory::MissingPermission
-                    | ErrorCategory::InvalidCredentials
-                    | ErrorCategory::TenantNotFound
-            );
+            let code = e.code().unwrap_or(e.category().reason()).to_string();
+            let fatal = e.is_fatal(accepted_alike);
             (code, e.to_string(), fatal.then_some(e))
         }
     };
@@ -142,6 +141,35 @@ async fn all<F: std::future::Future>(ctx: &Context<'_>, futs: Vec<F>) -> Vec<F::
         .await
 }
 
+/// What earlier waves of the resource proved: that Graph accepted switches with this token
+/// (groups converted once the resource has run a wave), and the groups it refused one at a
+/// time (failures kept with `Authorization_RequestDenied`). A 403 on a switch then, or again
+/// on such a group, is that group's alone (the last wave may hold nobody else).
+#[derive(Debug, Default)]
+pub struct Earlier {
+    switched: bool,
+    refused: BTreeSet<(String, String)>,
+}
+
+impl Earlier {
+    /// From the resource's status.
+    pub fn new(converted: i64, recent: &[ObjectFailure]) -> Self {
+        let refused = recent
+            .iter()
+            .filter(|f| f.code == "Authorization_RequestDenied")
+            .map(|f| (f.object_id.clone(), f.action.clone()))
+            .collect();
+        Earlier {
+            switched: converted > 0,
+            refused,
+        }
+    }
+
+    fn refused(&self, g: &Candidate, action: &str) -> bool {
+        self.refused.contains(&(g.id.clone(), action.to_string()))
+    }
+}
+
 /// Convert `groups` (bottom-up), level by level of `heights`.
 pub async fn run_wave(
     ctx: &Context<'_>,
@@ -149,12 +177,16 @@ pub async fn run_wave(
     groups: &[Work],
     heights: &BTreeMap<String, usize>,
     nesting: &Nesting,
+    earlier: Earlier,
 ) -> Result<WaveReport, JournalError> {
     let rec = Recorder {
         ctx,
         tenant: tenant_id,
     };
     let mut report = WaveReport::default();
+    // Whether Graph accepted a switch, or an owner, for some group of this wave: a 403 on the
+    // same step is then the refused group's alone, not a missing permission.
+    let (mut switch_accepted, mut owner_accepted) = (earlier.switched, false);
     let mut failed: BTreeSet<String> = BTreeSet::new();
     let mut levels: BTreeMap<usize, Vec<&Work>> = BTreeMap::new();
     for w in groups {
@@ -188,7 +220,9 @@ pub async fn run_wave(
                     } else {
                         "AddOwner"
                     };
-                    failure(&mut report, ctx.now, &w.group, action, StepError::Graph(e));
+                    // Reads are not refused one object at a time: a 403 here is fatal.
+                    let e = StepError::Graph(e);
+                    failure(&mut report, ctx.now, &w.group, action, e, false);
                     failed.insert(w.group.id.clone());
                 }
             }
@@ -207,8 +241,13 @@ pub async fn run_wave(
             .into_iter()
             .map(|p| steps::switch(ctx.graph.clone(), p))
             .collect();
+        let switches = all(ctx, runs).await;
+        // A switch that did not read back, or whose members changed, was accepted.
+        switch_accepted |= switches
+            .iter()
+            .any(|(_, r)| !matches!(r, Err(StepError::Graph(_))));
         let mut outcomes = Vec::new();
-        for (p, result) in all(ctx, runs).await {
+        for (p, result) in switches {
             let mut r = rec.switch(&p, Phase::Applied);
             let g = &p.work.group;
             match result {
@@ -222,12 +261,13 @@ pub async fn run_wave(
                 Err(StepError::MembershipChanged(what)) => {
                     // The switch itself was applied and verified; the group fails, no owners.
                     let e = StepError::MembershipChanged(what);
-                    failure(&mut report, ctx.now, g, "VerifyMembers", e);
+                    failure(&mut report, ctx.now, g, "VerifyMembers", e, true);
                     failed.insert(g.id.clone());
                 }
                 Err(e) => {
                     r.phase = Phase::Failed;
-                    r.error = Some(failure(&mut report, ctx.now, g, "SwitchToCloud", e));
+                    let alike = switch_accepted || earlier.refused(g, "SwitchToCloud");
+                    r.error = Some(failure(&mut report, ctx.now, g, "SwitchToCloud", e, alike));
                     failed.insert(g.id.clone());
                 }
             }
@@ -253,8 +293,12 @@ pub async fn run_wave(
             adds.push(steps::add_owners(ctx.graph.clone(), p, todo));
         }
         ctx.journal.append(&outcomes).await?;
+        let added = all(ctx, adds).await;
+        owner_accepted |= added
+            .iter()
+            .any(|(_, done)| done.iter().any(|(_, r)| r.is_ok()));
         let mut results = Vec::new();
-        for (p, done) in all(ctx, adds).await {
+        for (p, done) in added {
             let mut complete = done.len() == p.owners_to_add().len();
             for (o, result) in done {
                 let mut r = rec.owner(&p, &o, Phase::Applied, false);
@@ -267,7 +311,9 @@ pub async fn run_wave(
                         complete = false;
                         r.phase = Phase::Failed;
                         let e = StepError::Graph(e);
-                        r.error = Some(failure(&mut report, ctx.now, &p.work.group, "AddOwner", e));
+                        let g = &p.work.group;
+                        let alike = owner_accepted || earlier.refused(g, "AddOwner");
+                        r.error = Some(failure(&mut report, ctx.now, g, "AddOwner", e, alike));
                         failed.insert(p.work.group.id.clone());
                     }
                 }

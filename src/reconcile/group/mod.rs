@@ -168,12 +168,20 @@ impl Rollout for CloudGroupConversion {
         st: &'a mut CloudGroupConversionStatus,
     ) -> Result<WaveDone, ReconcileError> {
         let heights = order::heights(&world.order, &world.sel.nesting);
+        // Converted groups prove the token's switches only once this resource has run a wave.
+        let converted = if st.waves_completed > 0 {
+            st.converted
+        } else {
+            0
+        };
+        let earlier = convert::Earlier::new(converted, &st.recent_failures);
         let report = convert::run_wave(
             cx.ctx,
             &cx.tenant.tenant_id,
             &items,
             &heights,
             &world.sel.nesting,
+            earlier,
         )
         .await?;
         for name in &report.exchange_managed {

@@ -3,13 +3,15 @@
 //! With a batching client a group is up to 20 users and each of its steps one JSON batch
 //! (three round trips for twenty users instead of sixty); without, a group is one user.
 
+use std::collections::BTreeSet;
+
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::json;
 
 use crate::api::common::ObjectFailure;
 use crate::api::user::{CloudUserConversionSpec, UserConversionMethod};
-use crate::graph::{ErrorCategory, GraphClient, GraphError, MAX_BATCH};
+use crate::graph::{GraphClient, GraphError, MAX_BATCH};
 use crate::journal::{Action, JournalError, Object, Phase, Record, ResourceKey};
 use crate::reconcile::Context;
 
@@ -22,7 +24,9 @@ pub struct WaveReport {
     pub converted: i64,
     /// Users that failed, with why.
     pub failures: Vec<ObjectFailure>,
-    /// A failure that stopped the wave: missing permission or refused credentials.
+    /// A failure that stopped the wave: missing permission or refused credentials. A 403
+    /// after the same step was accepted for another user is that user's failure instead
+    /// ([`GraphError::is_fatal`]).
     pub fatal: Option<GraphError>,
 }
 
@@ -159,6 +163,45 @@ async fn restore(graph: &GraphClient, ids: &[String]) -> Vec<StepResult> {
 /// whatever the wave's size. Large enough that the pause between parts is a few batches' time.
 const PART: usize = 2_000;
 
+/// What earlier waves of the resource proved: steps Graph accepted with this token, and
+/// users it refused one at a time. A 403 on such a step, or again on such a user, is the
+/// refused user's alone (the last wave may hold nobody else).
+#[derive(Debug, Default)]
+pub struct Earlier {
+    accepted: BTreeSet<Action>,
+    refused: BTreeSet<(String, String)>,
+}
+
+impl Earlier {
+    /// From the resource's status: `converted` users (counted once the resource has run a
+    /// wave) went through every step of the method (bar an ImmutableID clear, which not every
+    /// user needs); `recent` are the failures kept.
+    pub fn new(spec: &CloudUserConversionSpec, converted: i64, recent: &[ObjectFailure]) -> Self {
+        let accepted = match spec.method {
+            _ if converted <= 0 => BTreeSet::new(),
+            UserConversionMethod::SourceOfAuthority => [Action::SwitchToCloud].into(),
+            UserConversionMethod::RestoreDeleted => {
+                [Action::RestoreUser, Action::ClearImmutableId].into()
+            }
+            UserConversionMethod::ClearImmutableId => [Action::ClearImmutableId].into(),
+        };
+        let refused = recent
+            .iter()
+            .filter(|f| f.code == "Authorization_RequestDenied")
+            .map(|f| (f.object_id.clone(), f.action.clone()))
+            .collect();
+        Earlier { accepted, refused }
+    }
+
+    /// Whether a 403 on `action` for `id` is that user's alone.
+    fn per_object(&self, id: &str, action: Action) -> bool {
+        self.accepted.contains(&action)
+            || self
+                .refused
+                .contains(&(id.to_string(), format!("{action:?}")))
+    }
+}
+
 /// Convert `users`, in parts of [`PART`]: each part's intents are journaled (durably) before
 /// any of its requests leaves, its outcomes after they all answered.
 pub async fn run_wave(
@@ -166,10 +209,14 @@ pub async fn run_wave(
     spec: &CloudUserConversionSpec,
     tenant_id: &str,
     users: &[&Candidate],
+    earlier: Earlier,
 ) -> Result<WaveReport, JournalError> {
     let mut report = WaveReport::default();
+    // The steps Graph accepted for some user (earlier or in this wave): a 403 on one of them
+    // is the refused user's alone, not a missing permission.
+    let mut earlier = earlier;
     for part in users.chunks(PART) {
-        let done = run_part(ctx, spec, tenant_id, part).await?;
+        let done = run_part(ctx, spec, tenant_id, part, &mut earlier).await?;
         report.converted += done.converted;
         report.failures.extend(done.failures);
         if let Some(fatal) = done.fatal {
@@ -186,6 +233,7 @@ async fn run_part(
     spec: &CloudUserConversionSpec,
     tenant_id: &str,
     users: &[&Candidate],
+    earlier: &mut Earlier,
 ) -> Result<WaveReport, JournalError> {
     let plans: Vec<(Candidate, Vec<Action>)> = users
         .iter()
@@ -214,6 +262,12 @@ async fn run_part(
         .collect()
         .await;
 
+    // A switch that did not read back was accepted all the same.
+    earlier
+        .accepted
+        .extend(results.iter().flatten().filter_map(|(action, r)| {
+            matches!(r, Ok(_) | Err(StepError::NotVerified)).then_some(*action)
+        }));
     let mut report = WaveReport::default();
     let mut outcomes = Vec::new();
     for ((u, acts), done) in plans.iter().zip(results) {
@@ -234,12 +288,8 @@ async fn run_part(
                             None,
                         ),
                         StepError::Graph(e) => {
-                            let cat = e.category();
-                            let code = e.code().unwrap_or(cat.reason()).to_string();
-                            let fatal = matches!(
-                                cat,
-                                ErrorCategory::MissingPermission | ErrorCategory::InvalidCredentials | ErrorCategory::TenantNotFound
-                            );
+                            let code = e.code().unwrap_or(e.category().reason()).to_string();
+                            let fatal = e.is_fatal(earlier.per_object(&u.id, action));
                             (code, e.to_string(), fatal.then_some(e))
                         }
                     };

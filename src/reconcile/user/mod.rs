@@ -191,10 +191,18 @@ impl Rollout for CloudUserConversion {
         cx: &'a Cx<'a, CloudUserConversionSpec>,
         world: &'a World,
         items: Vec<usize>,
-        _: &'a mut CloudUserConversionStatus,
+        st: &'a mut CloudUserConversionStatus,
     ) -> Result<WaveDone, ReconcileError> {
         let users: Vec<&Candidate> = plan::users(&world.selection, &items).collect();
-        let report = convert::run_wave(cx.ctx, cx.spec.spec, &cx.tenant.tenant_id, &users).await?;
+        // Converted users prove the token's steps only once this resource has run a wave.
+        let converted = if st.waves_completed > 0 {
+            st.converted
+        } else {
+            0
+        };
+        let earlier = convert::Earlier::new(cx.spec.spec, converted, &st.recent_failures);
+        let tenant = &cx.tenant.tenant_id;
+        let report = convert::run_wave(cx.ctx, cx.spec.spec, tenant, &users, earlier).await?;
         Ok(WaveDone {
             converted: report.converted,
             failures: report.failures,
