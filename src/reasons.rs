@@ -27,7 +27,7 @@ pub const DISABLE_PENDING: &str = "DisablePending";
 pub const PROPAGATING: &str = "Propagating";
 /// ImmutableIDs are being cleared.
 pub const CLEARING_IMMUTABLE_IDS: &str = "ClearingImmutableIds";
-/// Objects that failed transiently are tried again.
+/// Objects that failed (transiently, or refused by Graph one by one) are tried again later.
 pub const RETRYING_FAILURES: &str = "RetryingFailures";
 
 // ---- Stalled=True: the spec or the tenant needs a human ----

@@ -129,9 +129,20 @@ async fn a_privileged_user_fails_alone_while_the_rest_convert() {
         assert!(passes < 20, "{:#?}", h.status());
     }
     // Once more: the refused user alone in its wave still fails alone (the earlier waves
-    // proved the switch with this token).
-    h.pass().await.unwrap();
+    // proved the switch with this token), and is not tried again in a tight loop: the
+    // next try waits as a stall's would.
+    let alone = h.pass().await.unwrap();
     assert!(!stalled(&h), "stalled: {}", h.message(cond::STALLED));
+    assert_eq!(
+        h.reason(cond::RECONCILING).as_deref(),
+        Some("RetryingFailures")
+    );
+    assert_eq!(
+        alone.requeue_after,
+        Some(std::time::Duration::from_secs(300)),
+        "{}",
+        h.message(cond::RECONCILING)
+    );
     let st = h.status();
     assert_eq!(st.converted, others.len() as i64);
     assert_eq!(st.failed, 1);

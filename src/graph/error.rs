@@ -8,6 +8,9 @@ use super::pacing::Cost;
 
 /// One Graph operation the operator performs. Names label logs and metrics; each knows the
 /// least-privileged application permission it needs, so a 403 can say what to grant.
+
+/// Graph's code for a refused request (403): a missing permission, or an object refused alone.
+pub const REQUEST_DENIED: &str = "Authorization_RequestDenied";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Operation {
     /// `GET /organization`
@@ -443,7 +446,7 @@ impl GraphError {
         match self {
             GraphError::Api { status, code, .. } => match (*status, code.as_str()) {
                 (429, _) => ErrorCategory::Throttled,
-                (403, _) | (_, "Authorization_RequestDenied") => ErrorCategory::MissingPermission,
+                (403, _) | (_, REQUEST_DENIED) => ErrorCategory::MissingPermission,
                 (401, _) => ErrorCategory::InvalidCredentials,
                 (404, _) => ErrorCategory::NotFound,
                 (s, _) if s >= 500 => ErrorCategory::Transient,

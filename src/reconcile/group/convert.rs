@@ -156,7 +156,7 @@ impl Earlier {
     pub fn new(converted: i64, recent: &[ObjectFailure]) -> Self {
         let refused = recent
             .iter()
-            .filter(|f| f.code == "Authorization_RequestDenied")
+            .filter(|f| f.code == crate::graph::error::REQUEST_DENIED)
             .map(|f| (f.object_id.clone(), f.action.clone()))
             .collect();
         Earlier {

@@ -221,6 +221,30 @@ pub(super) fn after_wave<K: Rollout>(
         }
         .into(),
     );
+    if done.converted == 0
+        && let Some(first) = done.failures.first()
+        && done
+            .failures
+            .iter()
+            .all(|f| f.code == crate::graph::error::REQUEST_DENIED)
+    {
+        // Every object of the wave was refused one by one: looking again after the pause
+        // would send the same refused writes in a loop, so the next try waits as a stall's.
+        let msg = format!(
+            "{label}: Graph refused every {} of it one by one (first: {} ({}): {}); trying again every 5 minutes: exclude them (spec.exclude) to finish; {summary}",
+            one::<K>(),
+            first
+                .name
+                .clone()
+                .unwrap_or_else(|| first.object_id.clone()),
+            first.code,
+            first.message
+        );
+        return pass.finish(
+            Health::Progressing(reasons::RETRYING_FAILURES, msg),
+            Some(GUARD_INTERVAL),
+        );
+    }
     let msg = format!("{label} done; {summary}");
     // Look again after the pause (at least a moment, so the next pass reads fresh state).
     let next = rollout.pause.max(Duration::from_secs(1));

@@ -187,7 +187,7 @@ impl Earlier {
         };
         let refused = recent
             .iter()
-            .filter(|f| f.code == "Authorization_RequestDenied")
+            .filter(|f| f.code == crate::graph::error::REQUEST_DENIED)
             .map(|f| (f.object_id.clone(), f.action.clone()))
             .collect();
         Earlier { accepted, refused }
