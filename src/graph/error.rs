@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use super::pacing::Cost;
 
-/// One Graph operation the operator performs. Names label logs and metrics; each knows the
-/// least-privileged application permission it needs, so a 403 can say what to grant.
-
 /// Graph's code for a refused request (403): a missing permission, or an object refused alone.
 pub const REQUEST_DENIED: &str = "Authorization_RequestDenied";
+
+/// One Graph operation the operator performs. Names label logs and metrics; each knows the
+/// least-privileged application permission it needs, so a 403 can say what to grant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Operation {
     /// `GET /organization`
