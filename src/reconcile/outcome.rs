@@ -151,6 +151,9 @@ impl Stall {
 pub enum RevertOutcome {
     /// Everything undone (`n` objects changed in this pass).
     Done(i64),
+    /// Everything undone that Graph lets undo (`n` objects changed in this pass); the message
+    /// says what was kept and why (a group's last owner). Done: nothing is left to retry.
+    Kept(i64, String),
     /// Entra refuses to hand users back while the tenant blocks hard-match takeover.
     Blocked(String),
     /// Some objects failed; try again later.
@@ -166,6 +169,10 @@ impl RevertOutcome {
             RevertOutcome::Done(n) => {
                 Stall::fixable(crate::reasons::REVERTED, format!("{n} objects reverted"))
             }
+            RevertOutcome::Kept(n, kept) => Stall::fixable(
+                crate::reasons::REVERTED,
+                format!("{n} objects reverted; {kept}"),
+            ),
             RevertOutcome::MissingPermission(m) => {
                 Stall::fixable(crate::reasons::MISSING_PERMISSION, m)
             }
