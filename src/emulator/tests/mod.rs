@@ -16,6 +16,7 @@ mod delta;
 mod delta_groups;
 mod members;
 mod organization;
+mod owners;
 mod quotas;
 mod refs;
 mod sdk_shapes;
