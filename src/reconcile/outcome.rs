@@ -205,3 +205,23 @@ impl PlannedChange {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revert_that_kept_owners_is_reverted_and_says_what_it_kept() {
+        let kept = RevertOutcome::Kept(3, "the owner added to 2 group(s) was kept".into()).stall();
+        assert_eq!(kept.reason, crate::reasons::REVERTED);
+        assert_eq!(
+            kept.message,
+            "3 objects reverted; the owner added to 2 group(s) was kept"
+        );
+        let done = RevertOutcome::Done(3).stall();
+        assert_eq!(
+            (done.reason, done.message.as_str()),
+            (crate::reasons::REVERTED, "3 objects reverted")
+        );
+    }
+}
