@@ -217,17 +217,19 @@ async fn cleanup<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Erro
         guard: &ctx.guard,
         ad: ad.as_ref(),
     };
-    match K::revert(&rctx, &tenant.spec.tenant_id).await? {
-        RevertOutcome::Done(n) => {
-            let e = event(
-                EventType::Normal,
-                crate::reasons::REVERTED,
-                format!("{n} {}", K::REVERTED),
-            );
+    let done = match K::revert(&rctx, &tenant.spec.tenant_id).await? {
+        RevertOutcome::Done(n) => Ok(format!("{n} {}", K::REVERTED)),
+        // What Graph would not let go (a group's last owner) is said in the Event.
+        RevertOutcome::Kept(n, kept) => Ok(format!("{n} {}; {kept}", K::REVERTED)),
+        unfinished => Err(unfinished),
+    };
+    match done {
+        Ok(message) => {
+            let e = event(EventType::Normal, crate::reasons::REVERTED, message);
             publish(&ctx, &oref, &key, &[e]).await;
             Ok(Action::await_change())
         }
-        unfinished => {
+        Err(unfinished) => {
             let stall = unfinished.stall();
             let msg = stall.message.clone();
             let outcome = obj.stall(&tenant.spec, ctx.clock.now(), stall);

@@ -15,7 +15,8 @@ use super::{
     AfterDisable, AppRegistration, AssertionAlgorithms, BatchLimitCode, BatchOrder,
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, Emulator, EmulatorConfig,
     FederatedCredentialSpec, HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore,
-    OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse, UserSoaApi, UsersDeltaCost,
+    LastOwnerRemoval, OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse, UnavailableOwners,
+    UserSoaApi, UsersDeltaCost,
 };
 
 /// Flags of the `emulator` subcommand.
@@ -126,6 +127,14 @@ pub struct EmulatorArgs {
     /// UNCONFIRMED behaviour: base resource-unit cost of GET /users/delta (other: 1, list: 2).
     #[arg(long, value_enum, default_value_t = UsersDeltaCost::Other)]
     pub users_delta_cost: UsersDeltaCost,
+    /// Removing a group's last owner: refuse (400, as Graph does) or allow.
+    #[arg(long, value_enum, default_value_t = LastOwnerRemoval::Refuse)]
+    pub last_owner_removal: LastOwnerRemoval,
+    /// UNCONFIRMED behaviour: GET /groups/{id}/owners of a synced group, distribution list or
+    /// mail-enabled security group (Graph says owners are "not available"): refuse (400),
+    /// empty (200, no owners) or list.
+    #[arg(long, value_enum, default_value_t = UnavailableOwners::Refuse)]
+    pub unavailable_owners: UnavailableOwners,
     /// UNCONFIRMED behaviour: error.code of a JSON batch of more than 20 requests.
     #[arg(long, value_enum, default_value_t = BatchLimitCode::BadRequest)]
     pub batch_limit_code: BatchLimitCode,
@@ -239,6 +248,8 @@ impl EmulatorArgs {
             immutable_id_survives_restore: self.immutable_id_survives_restore,
             owner_add_on_synced_group: self.owner_add_on_synced_group,
             users_delta_cost: self.users_delta_cost,
+            last_owner_removal: self.last_owner_removal,
+            unavailable_owners: self.unavailable_owners,
             batch_limit_code: self.batch_limit_code,
             batch_order: self.batch_order,
             tls: self.tls,

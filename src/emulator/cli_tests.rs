@@ -35,6 +35,30 @@ fn per_object_flags_default_like_the_config() {
     assert_eq!(c.users_delta_cost, d.users_delta_cost);
     assert_eq!(c.batch_limit_code, d.batch_limit_code);
     assert_eq!(c.batch_order, d.batch_order);
+    assert_eq!(c.last_owner_removal, d.last_owner_removal);
+    assert_eq!(c.unavailable_owners, d.unavailable_owners);
+    // Graph's owner rules are on unless turned off.
+    assert_eq!(c.last_owner_removal, LastOwnerRemoval::Refuse);
+    assert_eq!(c.unavailable_owners, UnavailableOwners::Refuse);
+}
+
+#[test]
+fn owner_rule_flags_reach_the_config() {
+    let parsed = config(&[
+        "--last-owner-removal",
+        "allow",
+        "--unavailable-owners",
+        "empty",
+    ]);
+    let Some(c) = parsed else {
+        panic!("the owner rule flags must parse");
+    };
+    assert_eq!(c.last_owner_removal, LastOwnerRemoval::Allow);
+    assert_eq!(c.unavailable_owners, UnavailableOwners::Empty);
+    let listed = config(&["--unavailable-owners", "list"]).map(|c| c.unavailable_owners);
+    assert_eq!(listed, Some(UnavailableOwners::List));
+    assert!(config(&["--last-owner-removal", "maybe"]).is_none());
+    assert!(config(&["--unavailable-owners", "error"]).is_none());
 }
 
 #[test]

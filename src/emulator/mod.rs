@@ -132,7 +132,8 @@ pub use cli::{EmulatorArgs, run};
 pub use latency::{Dist, LatencyProfile};
 pub use switches::{
     BatchLimitCode, HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore,
-    OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse, UserSoaApi, UsersDeltaCost,
+    LastOwnerRemoval, OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse, UnavailableOwners,
+    UserSoaApi, UsersDeltaCost,
 };
 pub use token::AssertionAlgorithms;
 
@@ -232,6 +233,11 @@ pub struct EmulatorConfig {
     pub owner_add_on_synced_group: OwnerAddOnSyncedGroup,
     /// UNCONFIRMED: the base resource-unit cost of `GET /users/delta`.
     pub users_delta_cost: UsersDeltaCost,
+    /// Removing a group's last owner: refused, as Graph does (default), or allowed.
+    pub last_owner_removal: LastOwnerRemoval,
+    /// UNCONFIRMED: listing the owners of a synced or Exchange-mastered group (Graph says
+    /// "not available"): refused (default), empty, or listed.
+    pub unavailable_owners: UnavailableOwners,
     /// UNCONFIRMED: `error.code` of a batch of more than 20 requests.
     pub batch_limit_code: BatchLimitCode,
     /// Order of a batch's responses: shuffled (as Graph may) or the request order.
@@ -281,6 +287,8 @@ impl Default for EmulatorConfig {
             immutable_id_survives_restore: ImmutableIdOnRestore::Keep,
             owner_add_on_synced_group: OwnerAddOnSyncedGroup::Refuse,
             users_delta_cost: UsersDeltaCost::Other,
+            last_owner_removal: LastOwnerRemoval::Refuse,
+            unavailable_owners: UnavailableOwners::Refuse,
             batch_limit_code: BatchLimitCode::BadRequest,
             batch_order: BatchOrder::Shuffled,
             tls: false,
@@ -327,6 +335,8 @@ impl std::fmt::Debug for EmulatorConfig {
             )
             .field("owner_add_on_synced_group", &self.owner_add_on_synced_group)
             .field("users_delta_cost", &self.users_delta_cost)
+            .field("last_owner_removal", &self.last_owner_removal)
+            .field("unavailable_owners", &self.unavailable_owners)
             .field("batch_limit_code", &self.batch_limit_code)
             .field("batch_order", &self.batch_order)
             .field("tls", &self.tls)

@@ -24,8 +24,9 @@ use jiff::Timestamp;
 use super::clock::add_secs;
 use super::model::{Contact, Group, User, VerifiedDomain};
 use super::switches::{
-    HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, OwnerAddOnSyncedGroup,
-    SoaOnCloudObject, SoaPatchResponse, UserSoaApi, UsersDeltaCost,
+    HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, LastOwnerRemoval,
+    OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse, UnavailableOwners, UserSoaApi,
+    UsersDeltaCost,
 };
 use super::{AfterDisable, EmulatorConfig};
 
@@ -38,7 +39,7 @@ pub use deleted::{DeleteError, Deleted, RETENTION, RestoreError, RestoreOptions}
 pub use directory::{
     AdUser, DirectoryLink, DirectoryReport, DirectoryScope, DirectoryStatus, dn_under, normalize_dn,
 };
-pub use groups::{GroupChange, GroupUpdateError, MAX_OWNERS, RefError, Relation};
+pub use groups::{GroupChange, GroupUpdateError, MAX_OWNERS, OwnersListing, RefError, Relation};
 pub use privileged::{Marker, Privilege, RefusalAnswer};
 pub use soa::{SoaError, SoaKind};
 pub use users::{TextProp, UpdateError, UserChange};
@@ -114,6 +115,10 @@ pub struct Behaviour {
     pub owner_add_on_synced_group: OwnerAddOnSyncedGroup,
     /// Base cost of `GET /users/delta`.
     pub users_delta_cost: UsersDeltaCost,
+    /// Removing a group's last owner.
+    pub last_owner_removal: LastOwnerRemoval,
+    /// Listing the owners of a synced or Exchange-mastered group.
+    pub unavailable_owners: UnavailableOwners,
 }
 
 impl Behaviour {
@@ -133,6 +138,8 @@ impl Behaviour {
             immutable_id_survives_restore: config.immutable_id_survives_restore,
             owner_add_on_synced_group: config.owner_add_on_synced_group,
             users_delta_cost: config.users_delta_cost,
+            last_owner_removal: config.last_owner_removal,
+            unavailable_owners: config.unavailable_owners,
         }
     }
 }

@@ -120,3 +120,33 @@ impl BatchLimitCode {
         }
     }
 }
+
+/// Whether `DELETE /groups/{id}/owners/{id}/$ref` may remove a group's last owner. Graph's
+/// reference: "Once owners are assigned to a group, the last owner (a user object) of the group
+/// cannot be removed" (`group-delete-owners`); the answer is `400 Request_BadRequest` "The group
+/// must have at least one owner, hence this owner cannot be removed." (reported in
+/// microsoftgraph/microsoft-graph-docs#12054 and hashicorp/terraform-provider-azuread#1435).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LastOwnerRemoval {
+    /// Refused with Graph's `400` (default).
+    Refuse,
+    /// Removed like any other owner (the emulator's former behaviour).
+    Allow,
+}
+
+/// What `GET /groups/{id}/owners` answers for a group directory sync masters or Exchange
+/// Online masters (a distribution list or mail-enabled security group): Graph's reference says
+/// owners "are currently not available" for them (`group-list-owners`) without saying how.
+/// UNCONFIRMED: an empty list is reported for mail-enabled groups
+/// (microsoftgraph/microsoft-graph-docs#6481); an error is the other plausible reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnavailableOwners {
+    /// `400 Request_BadRequest` (message UNCONFIRMED), the harsher reading (default).
+    Refuse,
+    /// `200` with an empty `value`, whatever owners the group has.
+    Empty,
+    /// Listed like any group's owners (the emulator's former behaviour).
+    List,
+}

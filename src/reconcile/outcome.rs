@@ -151,6 +151,9 @@ impl Stall {
 pub enum RevertOutcome {
     /// Everything undone (`n` objects changed in this pass).
     Done(i64),
+    /// Everything undone that Graph lets undo (`n` objects changed in this pass); the message
+    /// says what was kept and why (a group's last owner). Done: nothing is left to retry.
+    Kept(i64, String),
     /// Entra refuses to hand users back while the tenant blocks hard-match takeover.
     Blocked(String),
     /// Some objects failed; try again later.
@@ -166,6 +169,10 @@ impl RevertOutcome {
             RevertOutcome::Done(n) => {
                 Stall::fixable(crate::reasons::REVERTED, format!("{n} objects reverted"))
             }
+            RevertOutcome::Kept(n, kept) => Stall::fixable(
+                crate::reasons::REVERTED,
+                format!("{n} objects reverted; {kept}"),
+            ),
             RevertOutcome::MissingPermission(m) => {
                 Stall::fixable(crate::reasons::MISSING_PERMISSION, m)
             }
@@ -196,5 +203,25 @@ impl PlannedChange {
             objects,
             detail,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revert_that_kept_owners_is_reverted_and_says_what_it_kept() {
+        let kept = RevertOutcome::Kept(3, "the owner added to 2 group(s) was kept".into()).stall();
+        assert_eq!(kept.reason, crate::reasons::REVERTED);
+        assert_eq!(
+            kept.message,
+            "3 objects reverted; the owner added to 2 group(s) was kept"
+        );
+        let done = RevertOutcome::Done(3).stall();
+        assert_eq!(
+            (done.reason, done.message.as_str()),
+            (crate::reasons::REVERTED, "3 objects reverted")
+        );
     }
 }

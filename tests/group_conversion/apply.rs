@@ -227,45 +227,42 @@ fn the_example_and_the_cel_rules() {
 }
 
 #[tokio::test]
-async fn revert_switches_groups_back_and_removes_the_owners_it_added() {
-    use entra_cloud_operator::reconcile::RevertOutcome;
-    let emu = start(config(20, 5)).await;
-    grant(&emu, PERMISSIONS).await;
-    let all = synced(&groups(&emu).await);
-    let mut h = GroupHarness::new(
-        &emu,
-        cgc(json!({
-            "tenantRef": {"name": "contoso"}, "mode": "Apply", "onDelete": "Revert",
-            "selector": {"filter": SEEDED}, "owners": [ADMIN],
-            "rollout": {"maxObjects": 50}
-        })),
-    );
-    h.until(10, ready).await;
-    let done = h.revert().await;
-    assert_eq!(done, RevertOutcome::Done(all.len() as i64));
-    let admin = user_id(&emu, ADMIN).await;
-    let after = groups(&emu).await;
-    for id in &all {
-        let g = &after[id];
-        assert_eq!(g["isCloudManaged"], false, "{g}");
-        let owners: Vec<&str> = g["owners"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|o| o.as_str())
+async fn owners_of_synced_groups_read_as_none_whichever_way_graph_says_not_available() {
+    use entra_cloud_operator::emulator::{EmulatorConfig, UnavailableOwners};
+    for mode in [UnavailableOwners::Refuse, UnavailableOwners::Empty] {
+        let emu = start(EmulatorConfig {
+            unavailable_owners: mode,
+            ..config(20, 5)
+        })
+        .await;
+        grant(&emu, PERMISSIONS).await;
+        let gs = groups(&emu).await;
+        let security: Vec<String> = synced(&gs)
+            .into_iter()
+            .filter(|id| gs[id]["mailEnabled"] == false)
             .collect();
-        assert!(!owners.contains(&admin.as_str()), "owner removed: {g}");
+        let mut h = GroupHarness::new(
+            &emu,
+            cgc(json!({
+                "tenantRef": {"name": "contoso"}, "mode": "Apply",
+                "selector": {"groupIds": security}, "owners": [ADMIN]
+            })),
+        );
+        h.until(10, ready).await;
+        let st = h.status();
+        assert_eq!(
+            (st.converted, st.failed),
+            (security.len() as i64, 0),
+            "{mode:?}"
+        );
+        // The prior value the journal keeps: no cloud owners.
+        let added: Vec<_> = h
+            .journal_lines()
+            .into_iter()
+            .filter(|l| l["action"] == "AddOwner" && l["phase"] == "Applied")
+            .collect();
+        assert_eq!(added.len(), security.len(), "{mode:?}");
+        assert!(added.iter().all(|l| l["prior"]["owners"] == json!([])));
+        emu.shutdown().await;
     }
-    // Idempotent.
-    let writes = state(&emu).await["writes"]["accepted"].clone();
-    assert_eq!(h.revert().await, RevertOutcome::Done(0));
-    assert_eq!(state(&emu).await["writes"]["accepted"], writes);
-    // The next sync cycle takes the groups back.
-    control_post(&emu, "sync/cycle", json!({})).await;
-    let back = groups(&emu).await;
-    assert!(
-        all.iter()
-            .all(|id| back[id]["onPremisesSyncEnabled"] == true)
-    );
-    emu.shutdown().await;
 }

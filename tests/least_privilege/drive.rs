@@ -266,7 +266,7 @@ pub async fn run(flow: &Flow, permissions: &[&str]) -> Run {
     let client = graph(&emu, Some(calls.clone()));
     let settled = match flow.kind {
         Kind::UserRevert | Kind::GroupRevert => match revert(flow.kind, &client, &journal).await {
-            RevertOutcome::Done(n) => {
+            RevertOutcome::Done(n) | RevertOutcome::Kept(n, _) => {
                 assert!(n > 0, "nothing to undo");
                 ("Reverted", String::new(), format!("{n} reverted"))
             }

@@ -11,7 +11,18 @@ use super::resolve::{Cast, Listing};
 use super::users::SYNC_MASTERED;
 use super::{GraphError, Reply, Request, groups::EXCHANGE_MANAGED, json_object};
 use crate::emulator::odata::{self, Filter, Resource};
-use crate::emulator::state::{MAX_OWNERS, ObjectKind, RefError, Relation, Tenant};
+use crate::emulator::state::{MAX_OWNERS, ObjectKind, OwnersListing, RefError, Relation, Tenant};
+
+/// `400 Request_BadRequest` removing a group's last owner: the message Graph gives
+/// (microsoftgraph/microsoft-graph-docs#12054, hashicorp/terraform-provider-azuread#1435).
+pub const LAST_OWNER: &str =
+    "The group must have at least one owner, hence this owner cannot be removed.";
+
+/// `400 Request_BadRequest` listing the owners of a synced or Exchange-mastered group, with
+/// `unavailable_owners: refuse`. UNCONFIRMED: Graph's reference only says owners "are currently
+/// not available" for those groups; this message is the emulator's.
+pub const OWNERS_NOT_AVAILABLE: &str =
+    "Owners are not available for groups synchronized from on-premises or created in Exchange.";
 
 /// Validates a `$select` over directory objects: each property must exist on users or groups.
 pub fn parse_any_select(raw: &str) -> Result<Vec<String>, GraphError> {
@@ -212,10 +223,11 @@ pub fn list(tenant: &Tenant, q: &RelatedQuery, req: &Request<'_>) -> Result<Repl
             .direct(&q.group, Relation::Members)
             .ok_or_else(not_found)?
             .to_vec(),
-        Listing::Owners => tenant
-            .direct(&q.group, Relation::Owners)
-            .ok_or_else(not_found)?
-            .to_vec(),
+        Listing::Owners => match tenant.owners_listing(&q.group).ok_or_else(not_found)? {
+            OwnersListing::Listed(owners) => owners.to_vec(),
+            OwnersListing::Empty => Vec::new(),
+            OwnersListing::Refused => return Err(GraphError::bad_request(OWNERS_NOT_AVAILABLE)),
+        },
         Listing::TransitiveMembers => tenant
             .transitive_members(&q.group)
             .ok_or_else(not_found)?
@@ -324,6 +336,7 @@ fn ref_error(e: RefError, group: &str, relation: Relation, target: &str) -> Grap
         RefError::OwnerLimit => GraphError::bad_request(format!(
             "The group already has the maximum number of owners ({MAX_OWNERS})."
         )),
+        RefError::LastOwner => GraphError::bad_request(LAST_OWNER),
     }
 }
 

@@ -4,12 +4,14 @@
 //! member writes (AD masters them) and, by default, owner writes (`owner_add_on_synced_group`);
 //! a mail-enabled group that is not synchronised (a distribution list or mail-enabled security
 //! group after its SOA switch) is Exchange Online's, so updates and member writes are refused.
+//! A group's last owner cannot be removed (`last_owner_removal`), and the owners of a synced
+//! or Exchange-mastered group are "not available" (`unavailable_owners`, see `owners_listing`).
 
 use std::collections::BTreeSet;
 
 use super::{ObjectKind, Tenant};
 use crate::emulator::model::{Group, insert_sorted, remove_sorted};
-use crate::emulator::switches::OwnerAddOnSyncedGroup;
+use crate::emulator::switches::{LastOwnerRemoval, OwnerAddOnSyncedGroup, UnavailableOwners};
 
 /// Owners a group can have (graph-api.md §5).
 pub const MAX_OWNERS: usize = 100;
@@ -51,6 +53,19 @@ pub enum RefError {
     InvalidTarget(ObjectKind),
     /// The group has the maximum number of owners.
     OwnerLimit,
+    /// The owner to remove is the group's last.
+    LastOwner,
+}
+
+/// What `GET /groups/{id}/owners` gives for a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnersListing<'a> {
+    /// Its owners (sorted ids).
+    Listed(&'a [String]),
+    /// Owners are not available for this group: an empty list.
+    Empty,
+    /// Owners are not available for this group: refused.
+    Refused,
 }
 
 /// One validated change of a group PATCH.
@@ -84,6 +99,20 @@ impl Tenant {
     /// Direct members or owners of a group (sorted ids).
     pub fn direct(&self, group: &str, relation: Relation) -> Option<&[String]> {
         self.groups.get(group).map(|g| list(g, relation).as_slice())
+    }
+
+    /// `GET /groups/{id}/owners`: Graph's reference says owners "are currently not available"
+    /// for groups synchronised from on-premises and groups created in Exchange (distribution
+    /// lists, mail-enabled security groups); `unavailable_owners` says how that shows. `None`:
+    /// no such group.
+    pub fn owners_listing(&self, group: &str) -> Option<OwnersListing<'_>> {
+        let g = self.groups.get(group)?;
+        let unavailable = g.sync.is_synced() || g.is_exchange_managed();
+        Some(match self.behaviour.unavailable_owners {
+            UnavailableOwners::Refuse if unavailable => OwnersListing::Refused,
+            UnavailableOwners::Empty if unavailable => OwnersListing::Empty,
+            _ => OwnersListing::Listed(g.owners.as_slice()),
+        })
     }
 
     /// Every member of a group, through nested groups (the nested groups included, the group
@@ -170,6 +199,13 @@ impl Tenant {
         let g = self.groups.get(group).ok_or(RefError::GroupNotFound)?;
         self.check_writable(g, relation)?;
         let kind = self.object_kind(target).unwrap_or(ObjectKind::User);
+        if relation == Relation::Owners
+            && self.behaviour.last_owner_removal == LastOwnerRemoval::Refuse
+            && g.owners.len() == 1
+            && g.owners.first().is_some_and(|o| o == target)
+        {
+            return Err(RefError::LastOwner);
+        }
         let g = self.groups.get_mut(group).ok_or(RefError::GroupNotFound)?;
         let removed = match relation {
             Relation::Members => remove_sorted(&mut g.members, target),

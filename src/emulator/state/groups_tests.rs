@@ -127,7 +127,13 @@ fn owners_on_a_synced_group_follow_the_switch_and_stop_at_100() {
     let synced = synced_group(&t, false);
     let users: Vec<String> = t.users.keys().cloned().collect();
     assert_eq!(t.add_ref(&synced, Relation::Owners, &users[0]), Ok(()));
+    assert_eq!(t.add_ref(&synced, Relation::Owners, &users[1]), Ok(()));
     assert_eq!(t.remove_ref(&synced, Relation::Owners, &users[0]), Ok(()));
+    // The last owner stays (Graph's rule, on by default).
+    assert_eq!(
+        t.remove_ref(&synced, Relation::Owners, &users[1]),
+        Err(RefError::LastOwner)
+    );
     assert_eq!(
         t.add_ref(&synced, Relation::Members, &users[0]),
         Err(RefError::SyncMastered)
@@ -137,9 +143,101 @@ fn owners_on_a_synced_group_follow_the_switch_and_stop_at_100() {
         g.owners = (0..MAX_OWNERS).map(|i| format!("owner-{i:03}")).collect();
     }
     assert_eq!(
-        t.add_ref(&synced, Relation::Owners, &users[1]),
+        t.add_ref(&synced, Relation::Owners, &users[2]),
         Err(RefError::OwnerLimit)
     );
+}
+
+#[test]
+fn the_last_owner_stays_unless_the_rule_is_off() {
+    for (rule, last_removed) in [
+        (LastOwnerRemoval::Refuse, Err(RefError::LastOwner)),
+        (LastOwnerRemoval::Allow, Ok(())),
+    ] {
+        let mut t = tenant_with(Behaviour {
+            last_owner_removal: rule,
+            ..Behaviour::default()
+        });
+        let cloud = cloud_group(&t, false);
+        let owners = t.direct(&cloud, Relation::Owners).unwrap_or(&[]).to_vec();
+        assert_eq!(owners.len(), 1, "the seeded cloud group has one owner");
+        let other = t
+            .users
+            .keys()
+            .find(|u| **u != owners[0])
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(t.add_ref(&cloud, Relation::Owners, &other), Ok(()));
+        // With another owner left, either owner can go.
+        assert_eq!(t.remove_ref(&cloud, Relation::Owners, &owners[0]), Ok(()));
+        assert_eq!(
+            t.remove_ref(&cloud, Relation::Owners, &other),
+            last_removed,
+            "{rule:?}"
+        );
+        let left = usize::from(last_removed.is_err());
+        assert_eq!(
+            t.direct(&cloud, Relation::Owners).map(<[_]>::len),
+            Some(left)
+        );
+        // Not an owner: 404, not the last-owner refusal.
+        if let Some(g) = t.groups.get_mut(&cloud) {
+            g.owners = vec![other.clone()];
+        }
+        assert_eq!(
+            t.remove_ref(&cloud, Relation::Owners, &owners[0]),
+            Err(RefError::TargetNotFound)
+        );
+    }
+}
+
+#[test]
+fn owners_of_synced_and_exchange_groups_are_not_available_unless_listed() {
+    for mode in [
+        UnavailableOwners::Refuse,
+        UnavailableOwners::Empty,
+        UnavailableOwners::List,
+    ] {
+        let mut t = tenant_with(Behaviour {
+            unavailable_owners: mode,
+            owner_add_on_synced_group: OwnerAddOnSyncedGroup::Allow,
+            ..Behaviour::default()
+        });
+        let synced = synced_group(&t, false);
+        let dl = synced_group(&t, true);
+        let cloud = cloud_group(&t, false);
+        let user = admin(&t);
+        assert_eq!(t.add_ref(&synced, Relation::Owners, &user), Ok(()));
+        let stored = vec![user.clone()];
+        let unavailable = match mode {
+            UnavailableOwners::Refuse => OwnersListing::Refused,
+            UnavailableOwners::Empty => OwnersListing::Empty,
+            UnavailableOwners::List => OwnersListing::Listed(&stored),
+        };
+        assert_eq!(t.owners_listing(&synced), Some(unavailable), "{mode:?}");
+        // A switched distribution list is Exchange's: still not available.
+        assert!(t.set_cloud_managed(ObjectKind::Group, &dl, true).is_ok());
+        let expected = match mode {
+            UnavailableOwners::List => OwnersListing::Listed(&[]),
+            _ => unavailable,
+        };
+        assert_eq!(t.owners_listing(&dl), Some(expected), "{mode:?}");
+        // Cloud security groups and switched security groups list their owners.
+        let cloud_owners = t.direct(&cloud, Relation::Owners).unwrap_or(&[]).to_vec();
+        assert_eq!(
+            t.owners_listing(&cloud),
+            Some(OwnersListing::Listed(&cloud_owners))
+        );
+        assert!(
+            t.set_cloud_managed(ObjectKind::Group, &synced, true)
+                .is_ok()
+        );
+        assert_eq!(
+            t.owners_listing(&synced),
+            Some(OwnersListing::Listed(&stored))
+        );
+        assert_eq!(t.owners_listing("no-such-group"), None);
+    }
 }
 
 #[test]

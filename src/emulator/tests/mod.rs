@@ -16,6 +16,7 @@ mod delta;
 mod delta_groups;
 mod members;
 mod organization;
+mod owners;
 mod privileged;
 mod quotas;
 mod refs;

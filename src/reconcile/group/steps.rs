@@ -7,7 +7,7 @@ use crate::graph::groups::{DirectoryObject, OwnerAdded};
 use crate::graph::{GraphClient, GraphError, Pager};
 
 use super::plan::Work;
-use super::select::Owner;
+use super::select::{Candidate, Owner};
 
 /// A group with what it was before the change.
 #[derive(Clone, Debug)]
@@ -61,12 +61,24 @@ async fn ids(mut pager: Pager<DirectoryObject>) -> Result<BTreeSet<String>, Grap
     Ok(out)
 }
 
-/// Read the owners (and, to switch, the members) of `work`'s group.
+/// Whether `e`, the answer to listing `group`'s owners, is Graph saying its owners are not
+/// available. Graph's reference says owners "are currently not available" for groups
+/// synchronised from on-premises and groups created in Exchange (`group-list-owners`) without
+/// saying how; an empty list is reported for mail-enabled groups, and a refusal is the other
+/// reading (UNCONFIRMED, so no message is relied on). Only a `400` for such a group counts: a
+/// missing permission (403), a missing group (404), throttling and outages still fail.
+pub fn owners_unavailable(group: &Candidate, e: &GraphError) -> bool {
+    (group.synced || group.exchange_managed) && matches!(e, GraphError::Api { status: 400, .. })
+}
+
+/// Read the owners (and, to switch, the members) of `work`'s group. A group whose owners Graph
+/// says are not available has no cloud owners: read as none.
 pub async fn prepare(graph: GraphClient, work: Work) -> Result<Prepared, (Work, GraphError)> {
     let id = work.group.id.clone();
     let owners = async { ids(graph.group_owner_ids(&id)?).await };
     let owners_before = match owners.await {
         Ok(o) => o,
+        Err(e) if owners_unavailable(&work.group, &e) => BTreeSet::new(),
         Err(e) => return Err((work, e)),
     };
     let members_before = if work.switch {
@@ -157,6 +169,40 @@ pub async fn add_owners(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::Operation;
+
+    #[test]
+    fn only_a_refusal_for_a_synced_or_exchange_group_means_no_owners() {
+        let group = |synced, exchange_managed| Candidate {
+            id: "g".into(),
+            name: "G".into(),
+            synced,
+            formerly_synced: !synced,
+            exchange_managed,
+        };
+        let api = |status| GraphError::Api {
+            operation: Operation::ListGroupOwners,
+            status,
+            code: "Request_BadRequest".into(),
+            message: "not available".into(),
+            request_id: None,
+            retry_after: None,
+        };
+        assert!(owners_unavailable(&group(true, false), &api(400)));
+        assert!(owners_unavailable(&group(false, true), &api(400)));
+        assert!(!owners_unavailable(&group(false, false), &api(400)));
+        for status in [401, 403, 404, 429, 500, 503] {
+            assert!(
+                !owners_unavailable(&group(true, true), &api(status)),
+                "{status}"
+            );
+        }
+        let transport = GraphError::Transport {
+            operation: Operation::ListGroupOwners,
+            detail: "connection reset".into(),
+        };
+        assert!(!owners_unavailable(&group(true, false), &transport));
+    }
 
     #[test]
     fn membership_changes_are_described() {
