@@ -297,11 +297,11 @@ async fn run<K: Rollout>(
     ctx: &Context<'_>,
 ) -> Result<Outcome<StatusOf<K>>, ReconcileError> {
     let (mut pass, fresh) = begin::<K>(&input, ctx.now);
-    let spec = match input.spec.validate() {
-        Ok(v) => v,
-        Err(e) => return Ok(pass.stall(Stall::invalid_spec(e.to_string()))),
+    let cx = match checked::<K>(&input, ctx, false) {
+        Ok(cx) => cx,
+        Err(stall) => return Ok(pass.stall(stall)),
     };
-    if spec.suspend() {
+    if cx.spec.suspend() {
         pass.status.set_observed_generation(input.generation);
         return Ok(Outcome {
             status: pass.status,
@@ -309,18 +309,10 @@ async fn run<K: Rollout>(
             requeue_after: None,
         });
     }
-    let cx = Cx {
-        ctx,
-        spec,
-        tenant: input.tenant,
-        preview: false,
-    };
-    let world = match observe::<K>(&cx, &mut pass).await? {
-        Ok(w) => w,
+    let (world, classified, step) = match decided::<K>(&cx, &mut pass, fresh).await? {
+        Ok(d) => d,
         Err(stall) => return Ok(pass.stall(stall)),
     };
-    let classified = K::classify(&cx, &world);
-    let step = decide::<K>(&cx, &world, &classified, &mut pass.status, fresh);
     info!(
         ?step,
         matched = K::matched(&world).matched,
@@ -350,6 +342,39 @@ async fn run<K: Rollout>(
             kept_failures,
         )),
     }
+}
+
+/// What the kind's steps see, once the spec is checked (into a typed value, once a pass).
+fn checked<'a, K: Rollout>(
+    input: &InputOf<'a, K>,
+    ctx: &'a Context<'a>,
+    preview: bool,
+) -> Result<Cx<'a, SpecOf<K>>, Stall> {
+    let spec = input
+        .spec
+        .validate()
+        .map_err(|e| Stall::invalid_spec(e.to_string()))?;
+    Ok(Cx {
+        ctx,
+        spec,
+        tenant: input.tenant,
+        preview,
+    })
+}
+
+/// Observe, classify and decide: what a pass and the preview share.
+async fn decided<K: Rollout>(
+    cx: &Cx<'_, SpecOf<K>>,
+    pass: &mut Pass<StatusOf<K>>,
+    fresh: bool,
+) -> Result<Result<(K::World, Classified<K::Item>, Step<K::Item>), Stall>, ReconcileError> {
+    let world = match observe::<K>(cx, pass).await? {
+        Ok(w) => w,
+        Err(stall) => return Ok(Err(stall)),
+    };
+    let classified = K::classify(cx, &world);
+    let step = decide::<K>(cx, &world, &classified, &mut pass.status, fresh);
+    Ok(Ok((world, classified, step)))
 }
 
 /// Select, then let the kind observe the rest; a selection Graph refused stalls.
@@ -389,21 +414,11 @@ pub async fn preview<K: Rollout>(
     ctx: &Context<'_>,
 ) -> Result<Result<Preview, Stall>, ReconcileError> {
     let (mut pass, fresh) = begin::<K>(&input, ctx.now);
-    let spec = match input.spec.validate() {
-        Ok(v) => v,
-        Err(e) => return Ok(Err(Stall::invalid_spec(e.to_string()))),
-    };
-    let cx = Cx {
-        ctx,
-        spec,
-        tenant: input.tenant,
-        preview: true,
-    };
-    let world = match observe::<K>(&cx, &mut pass).await? {
-        Ok(w) => w,
+    let cx = match checked::<K>(&input, ctx, true) {
+        Ok(cx) => cx,
         Err(stall) => return Ok(Err(stall)),
     };
-    let classified = K::classify(&cx, &world);
-    let step = decide::<K>(&cx, &world, &classified, &mut pass.status, fresh);
-    Ok(Ok(report::preview::<K>(&cx, &world, &classified, &step)))
+    Ok(decided::<K>(&cx, &mut pass, fresh)
+        .await?
+        .map(|(world, classified, step)| report::preview::<K>(&cx, &world, &classified, &step)))
 }

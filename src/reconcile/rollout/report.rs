@@ -6,6 +6,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde::Serialize;
 
+use crate::api::common::ObjectFailure;
 use crate::api::conditions as cond;
 use crate::reasons;
 use crate::reconcile::health::{Conditioned, Health, Pass};
@@ -193,15 +194,10 @@ pub(super) fn after_wave<K: Rollout>(
         *pass.status.progress().phase = Some(status::HALTED.into());
         let first = &done.failures[0];
         let msg = format!(
-            "{label}: {failed} of {size} {} failed, more than rollout.maxFailuresPerWave ({}); first: {} ({}): {}. Fix the cause, then change the spec to resume",
+            "{label}: {failed} of {size} {} failed, more than rollout.maxFailuresPerWave ({}); first: {}. Fix the cause, then change the spec to resume",
             K::WORDS.objects,
             rollout.max_failures_per_wave,
-            first
-                .name
-                .clone()
-                .unwrap_or_else(|| first.object_id.clone()),
-            first.code,
-            first.message
+            failure_text(first)
         );
         pass.events.push(ReconcileEvent::warning(
             reasons::AUTO_HALTED,
@@ -231,14 +227,9 @@ pub(super) fn after_wave<K: Rollout>(
         // Every object of the wave was refused one by one: looking again after the pause
         // would send the same refused writes in a loop, so the next try waits as a stall's.
         let msg = format!(
-            "{label}: Graph refused every {} of it one by one (first: {} ({}): {}); trying again every 5 minutes: exclude them (spec.exclude) to finish; {summary}",
+            "{label}: Graph refused every {} of it one by one (first: {}); trying again every 5 minutes: exclude them (spec.exclude) to finish; {summary}",
             one::<K>(),
-            first
-                .name
-                .clone()
-                .unwrap_or_else(|| first.object_id.clone()),
-            first.code,
-            first.message
+            failure_text(first)
         );
         return pass.finish(
             Health::Progressing(reasons::RETRYING_FAILURES, msg),
@@ -249,6 +240,12 @@ pub(super) fn after_wave<K: Rollout>(
     // Look again after the pause (at least a moment, so the next pass reads fresh state).
     let next = rollout.pause.max(Duration::from_secs(1));
     pass.finish(Health::Progressing(reasons::CONVERTING, msg), Some(next))
+}
+
+/// A failed object in words: `name (code): message`.
+fn failure_text(f: &ObjectFailure) -> String {
+    let name = f.name.as_deref().unwrap_or(&f.object_id);
+    format!("{name} ({}): {}", f.code, f.message)
 }
 
 /// What `plan` shows of a conversion: the next step `apply` would take and its requests.
