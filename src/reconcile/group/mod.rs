@@ -22,11 +22,8 @@ use crate::reconcile::rollout::plan::{Classified, Step};
 use crate::reconcile::rollout::status::{MAX_LISTED, listed};
 use crate::reconcile::rollout::{self, Cx, Matched, Rollout, WaveDone, Words};
 use crate::reconcile::settle::{self, OpenIntents};
-use crate::reconcile::{Context, Outcome, ReconcileError, ReconcileEvent, Stall};
+use crate::reconcile::{ReconcileError, ReconcileEvent, Stall};
 use plan::{Done, Work};
-
-/// What the pass works on.
-pub type Input<'a> = rollout::InputOf<'a, CloudGroupConversion>;
 
 /// What a pass of a group conversion read.
 pub struct World {
@@ -36,14 +33,6 @@ pub struct World {
     pub order: Vec<String>,
     /// What this resource did before (journal).
     pub done: Done,
-}
-
-/// One reconcile pass.
-pub async fn reconcile(
-    input: Input<'_>,
-    ctx: &Context<'_>,
-) -> Result<Outcome<CloudGroupConversionStatus>, ReconcileError> {
-    rollout::reconcile::<CloudGroupConversion>(input, ctx).await
 }
 
 /// Record what an applied journal record says this resource did.

@@ -27,11 +27,8 @@ use crate::reconcile::health::Pass;
 use crate::reconcile::outcome::PlannedChange;
 use crate::reconcile::rollout::plan::{Classified, Step, wave_size};
 use crate::reconcile::rollout::{self, Cx, Matched, Rollout, WaveDone, Words, graph_failed};
-use crate::reconcile::{Context, Outcome, ReconcileError, ReconcileEvent, Stall};
+use crate::reconcile::{ReconcileError, ReconcileEvent, Stall};
 use select::Candidate;
-
-/// What the pass works on.
-pub type Input<'a> = rollout::InputOf<'a, CloudUserConversion>;
 
 /// What a pass of a user conversion read.
 pub struct World {
@@ -41,14 +38,6 @@ pub struct World {
     pub applied: IdSet,
     /// The tenant's Active Directory, bound and audited (with `activeDirectory`).
     pub directory: Option<Box<directory::Directory>>,
-}
-
-/// One reconcile pass.
-pub async fn reconcile(
-    input: Input<'_>,
-    ctx: &Context<'_>,
-) -> Result<Outcome<CloudUserConversionStatus>, ReconcileError> {
-    rollout::reconcile::<CloudUserConversion>(input, ctx).await
 }
 
 impl Rollout for CloudUserConversion {
