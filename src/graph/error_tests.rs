@@ -1,4 +1,5 @@
 use super::*;
+use crate::graph::pacing::Cost;
 
 fn api(status: u16, code: &str) -> GraphError {
     GraphError::Api {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod groups;
 pub mod limits;
 pub mod models;
+pub mod operation;
 pub mod pacing;
 mod paging;
 mod pipeline;
