@@ -101,6 +101,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         overrides: EndpointOverrides {
             graph: Some(emu.url()),
             login: Some(emu.url()),
+            ca_bundle: None,
         },
         env: Env::default(),
         journal: journal.clone(),

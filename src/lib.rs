@@ -12,6 +12,7 @@ pub mod controller;
 pub mod demo;
 pub mod duration;
 pub mod emulator;
+pub mod endpoints;
 pub mod graph;
 pub mod guid;
 pub mod journal;

@@ -130,6 +130,16 @@ struct RunArgs {
     /// Override every resource's token authority URL.
     #[arg(long)]
     login_url: Option<String>,
+    /// Honour endpoints the manifests name outside Microsoft's hosts (`spec.endpoints`: the
+    /// emulator, a proxy), and send environment credentials (AZURE_CLIENT_SECRET,
+    /// AZURE_CLIENT_CERTIFICATE_PATH, AZURE_FEDERATED_TOKEN_FILE, AD_BIND_PASSWORD) to hosts the
+    /// manifests name. Only for manifests you trust: never over an untrusted pull request.
+    #[arg(long)]
+    allow_endpoint_override: bool,
+    /// CA certificates (PEM file) to trust besides the web roots for Graph and the token
+    /// authority: an enterprise TLS-inspecting proxy, or the emulator's `--tls` certificate.
+    #[arg(long, value_name = "FILE")]
+    ca_bundle: Option<PathBuf>,
     /// Journal file: every change with its prior values, written before the change.
     #[arg(long, default_value = "entra-cloud-operator.journal.jsonl")]
     journal: PathBuf,
@@ -149,12 +159,20 @@ impl RunArgs {
             self.time_scale.is_finite() && self.time_scale > 0.0,
             "--time-scale must be a positive number"
         );
+        let ca_bundle = match &self.ca_bundle {
+            None => None,
+            Some(path) => Some(read_ca_bundle(path)?),
+        };
         Ok(RunOptions {
             overrides: EndpointOverrides {
                 graph: self.graph_url.clone(),
                 login: self.login_url.clone(),
+                ca_bundle,
             },
-            env: Env::from_process(),
+            env: Env {
+                allow_endpoint_override: self.allow_endpoint_override,
+                ..Env::from_process()
+            },
             journal: self.journal.clone(),
             timeout,
             time_scale: self.time_scale,
@@ -162,6 +180,29 @@ impl RunArgs {
             progress,
         })
     }
+}
+
+/// The PEM text of `--ca-bundle` (at most 1 MiB, with at least one certificate).
+fn read_ca_bundle(path: &std::path::Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    const MAX: u64 = 1024 * 1024;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("--ca-bundle {}", path.display()))?;
+    let mut pem = String::new();
+    file.take(MAX + 1)
+        .read_to_string(&mut pem)
+        .with_context(|| format!("--ca-bundle {}: not a PEM text file", path.display()))?;
+    anyhow::ensure!(
+        pem.len() as u64 <= MAX,
+        "--ca-bundle {}: larger than 1 MiB; give the PEM file of the CA certificates",
+        path.display()
+    );
+    anyhow::ensure!(
+        pem.contains("-----BEGIN CERTIFICATE-----"),
+        "--ca-bundle {}: holds no -----BEGIN CERTIFICATE----- block; give the PEM file of the CA certificates",
+        path.display()
+    );
+    Ok(pem)
 }
 
 fn init_logging(format: LogFormat, default: &str) {

@@ -39,6 +39,14 @@ pub const TENANT_NOT_FOUND: &str = "TenantNotFound";
 pub const TENANT_MISMATCH: &str = "TenantMismatch";
 /// The credentials could not be read (Secret, certificate, federated token).
 pub const CREDENTIALS_UNAVAILABLE: &str = "CredentialsUnavailable";
+/// A policy would use the operator's own identity where no credential grant covers it.
+pub const CREDENTIAL_NOT_GRANTED: &str = "CredentialNotGranted";
+/// `spec.endpoints` leaves Microsoft's hosts and the operator was not started with the opt-in.
+pub const ENDPOINT_OVERRIDE_NOT_ALLOWED: &str = "EndpointOverrideNotAllowed";
+/// Another TenantSyncPolicy already sets this tenant's `directorySync`.
+pub const TENANT_CLAIMED: &str = "TenantClaimed";
+/// A pass ran past the controller's `--pass-timeout` and was cut.
+pub const PASS_TIMEOUT: &str = "PassTimeout";
 /// More objects selected than `rollout.maxObjects`.
 pub const BLAST_RADIUS_EXCEEDED: &str = "BlastRadiusExceeded";
 /// A wave failed more often than `rollout.maxFailuresPerWave`: waits for a spec change.

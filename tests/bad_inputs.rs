@@ -352,6 +352,7 @@ async fn run_locally(emu: &entra_cloud_operator::emulator::Emulator, c: &Case) -
         overrides: EndpointOverrides {
             graph: Some(emu.url()),
             login: Some(emu.url()),
+            ca_bundle: None,
         },
         env: Env::default(),
         journal: common::temp_dir("bad-inputs").join("journal.jsonl"),

@@ -59,6 +59,7 @@ async fn create_then_ready_then_drift_detected() {
     tsp.spec.endpoints = Some(entra_cloud_operator::api::tenant::Endpoints {
         graph: Some(emu.url()),
         login: Some(emu.url()),
+        ..Default::default()
     });
     let api: Api<TenantSyncPolicy> = Api::namespaced(client.clone(), "identity");
     api.create(&PostParams::default(), &tsp).await.unwrap();
@@ -79,6 +80,11 @@ async fn create_then_ready_then_drift_detected() {
             duration_s: 15,
         }),
         instance: Some("replica-a".into()),
+        // The emulator is an endpoint override.
+        security: entra_cloud_operator::controller::Security {
+            allow_endpoint_override: true,
+            ..Default::default()
+        },
     };
     let run = tokio::spawn(controller::run(
         client.clone(),
@@ -251,6 +257,11 @@ async fn a_second_replica_stands_by_while_the_first_leads() {
             duration_s: 15,
         }),
         instance: Some(id.into()),
+        // The emulator is an endpoint override.
+        security: entra_cloud_operator::controller::Security {
+            allow_endpoint_override: true,
+            ..Default::default()
+        },
     };
     let (m1, m2) = (Arc::new(Metrics::default()), Arc::new(Metrics::default()));
     let (r1, r2) = (
@@ -348,6 +359,7 @@ async fn a_user_conversion_with_on_delete_revert_is_undone_when_deleted() {
     tsp.spec.endpoints = Some(entra_cloud_operator::api::tenant::Endpoints {
         graph: Some(emu.url()),
         login: Some(emu.url()),
+        ..Default::default()
     });
     Api::<TenantSyncPolicy>::namespaced(client.clone(), "identity")
         .create(&PostParams::default(), &tsp)
@@ -372,6 +384,11 @@ async fn a_user_conversion_with_on_delete_revert_is_undone_when_deleted() {
         time_scale: 600.0,
         lease: None,
         instance: Some("t".into()),
+        // The emulator is an endpoint override.
+        security: entra_cloud_operator::controller::Security {
+            allow_endpoint_override: true,
+            ..Default::default()
+        },
     };
     let run = tokio::spawn(controller::run(
         client.clone(),

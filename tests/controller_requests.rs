@@ -8,145 +8,28 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::scripted::*;
 use common::*;
 use entra_cloud_operator::api::TenantSyncPolicy;
-use entra_cloud_operator::controller::{self, ControllerOptions, JournalStore, Metrics};
-use entra_cloud_operator::journal::FileJournal;
-use http::{Request, Response};
-use kube::client::Body;
-use serde_json::{Value, json};
-
-type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+use entra_cloud_operator::controller;
+use serde_json::json;
 
 fn context(emu_url: &str) -> (Arc<controller::Context>, Handle, TenantSyncPolicy) {
-    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(service, "default");
-    let journal = FileJournal::open(temp_dir("ctl").join("journal.jsonl")).unwrap();
-    let options = ControllerOptions {
-        namespaces: vec![],
-        journal: JournalStore::Shared(Arc::new(journal)),
-        concurrency: 4,
-        workers: 1,
-        time_scale: 1.0,
-        lease: None,
-        instance: Some("test-pod".into()),
-    };
-    let ctx = Arc::new(controller::Context::new(
-        client,
-        options,
-        Arc::new(Metrics::default()),
-    ));
+    // The emulator is an endpoint override.
+    let (ctx, handle) = scripted_context(
+        controller::Security {
+            allow_endpoint_override: true,
+            ..Default::default()
+        },
+        Default::default(),
+    );
     let mut tsp = policy("Disabled", true, "Report");
     tsp.spec.endpoints = Some(entra_cloud_operator::api::tenant::Endpoints {
         graph: Some(emu_url.into()),
         login: Some(emu_url.into()),
+        ..Default::default()
     });
     (ctx, handle, tsp)
-}
-
-async fn next(
-    handle: &mut Handle,
-) -> (
-    Request<Body>,
-    tower_test::mock::SendResponse<Response<Body>>,
-) {
-    tokio::time::timeout(Duration::from_secs(10), handle.next_request())
-        .await
-        .expect("the controller made the expected request in time")
-        .expect("a request")
-}
-
-fn respond(send: tower_test::mock::SendResponse<Response<Body>>, status: u16, body: &Value) {
-    send.send_response(
-        Response::builder()
-            .status(status)
-            .body(Body::from(serde_json::to_vec(body).unwrap()))
-            .unwrap(),
-    );
-}
-
-async fn body(req: Request<Body>) -> Value {
-    let bytes = req.into_body().collect_bytes().await.unwrap();
-    serde_json::from_slice(&bytes).unwrap()
-}
-
-async fn expect_secret_get(handle: &mut Handle, secret: Option<&str>) {
-    let (req, send) = next(handle).await;
-    assert_eq!(req.method(), "GET");
-    assert_eq!(
-        req.uri().path(),
-        "/api/v1/namespaces/identity/secrets/graph-credentials"
-    );
-    match secret {
-        Some(s) => respond(
-            send,
-            200,
-            &json!({"apiVersion": "v1", "kind": "Secret",
-                    "metadata": {"name": "graph-credentials", "namespace": "identity", "resourceVersion": "7"},
-                    "data": {"clientSecret": base64(s)}}),
-        ),
-        None => respond(
-            send,
-            404,
-            &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
-                    "code": 404, "message": "secrets \"graph-credentials\" not found"}),
-        ),
-    }
-}
-
-fn base64(s: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
-
-async fn expect_event(handle: &mut Handle, type_: &str, reason: &str) {
-    let (req, send) = next(handle).await;
-    assert_eq!(req.method(), "POST");
-    assert_eq!(
-        req.uri().path(),
-        "/apis/events.k8s.io/v1/namespaces/identity/events"
-    );
-    let ev = body(req).await;
-    assert_eq!(ev["type"], type_, "{ev}");
-    assert_eq!(ev["reason"], reason, "{ev}");
-    assert_eq!(ev["regarding"]["kind"], "TenantSyncPolicy");
-    assert_eq!(ev["regarding"]["name"], "contoso");
-    assert_eq!(ev["reportingController"], "entra-cloud-operator");
-    assert_eq!(ev["reportingInstance"], "test-pod");
-    respond(send, 201, &ev);
-}
-
-async fn expect_status_patch(handle: &mut Handle, tsp: &TenantSyncPolicy) -> Value {
-    let (req, send) = next(handle).await;
-    assert_eq!(req.method(), "PATCH");
-    assert_eq!(
-        req.uri().to_string(),
-        "/apis/cloudidentity.dev/v1alpha1/namespaces/identity/tenantsyncpolicies/contoso/status?&force=true&fieldManager=entra-cloud-operator"
-    );
-    assert_eq!(
-        req.headers()["content-type"],
-        "application/apply-patch+yaml"
-    );
-    let patch = body(req).await;
-    assert_eq!(patch["apiVersion"], "cloudidentity.dev/v1alpha1");
-    assert_eq!(patch["kind"], "TenantSyncPolicy");
-    assert!(
-        patch.get("spec").is_none(),
-        "a status patch carries no spec"
-    );
-    let mut answer = serde_json::to_value(tsp).unwrap();
-    answer["status"] = patch["status"].clone();
-    respond(send, 200, &answer);
-    patch
-}
-
-fn condition<'a>(status: &'a Value, t: &str) -> &'a Value {
-    status["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == t)
-        .unwrap_or(&Value::Null)
 }
 
 #[tokio::test]
@@ -155,6 +38,7 @@ async fn first_pass_reads_the_secret_publishes_an_event_and_applies_status() {
     let (ctx, mut handle, tsp) = context(&emu.url());
     let obj = Arc::new(tsp.clone());
     let verifier = tokio::spawn(async move {
+        expect_policy_list(&mut handle, &[]).await;
         expect_secret_get(&mut handle, Some(SECRET)).await;
         expect_event(&mut handle, "Normal", "DisableRequested").await;
         let patch = expect_status_patch(&mut handle, &tsp).await;
@@ -233,6 +117,7 @@ fn patch_endpoints(url: &str) -> Option<entra_cloud_operator::api::tenant::Endpo
     Some(entra_cloud_operator::api::tenant::Endpoints {
         graph: Some(url.into()),
         login: Some(url.into()),
+        ..Default::default()
     })
 }
 
@@ -242,6 +127,7 @@ async fn a_missing_secret_stalls_with_a_warning_and_no_graph_call() {
     let (ctx, mut handle, tsp) = context(&emu.url());
     let obj = Arc::new(tsp.clone());
     let verifier = tokio::spawn(async move {
+        expect_policy_list(&mut handle, &[]).await;
         expect_secret_get(&mut handle, None).await;
         expect_event(&mut handle, "Warning", "SecretNotFound").await;
         expect_status_patch(&mut handle, &tsp).await
@@ -309,6 +195,7 @@ async fn throttling_beyond_the_retries_requeues_after_retry_after() {
     .await;
     let obj = Arc::new(tsp);
     let verifier = tokio::spawn(async move {
+        expect_policy_list(&mut handle, &[]).await;
         expect_secret_get(&mut handle, Some(SECRET)).await;
     });
     let err = controller::reconciler::reconcile(obj.clone(), ctx.clone())

@@ -113,6 +113,7 @@ async fn cluster_create_ready_then_drift() {
     tsp.spec.endpoints = Some(entra_cloud_operator::api::tenant::Endpoints {
         graph: Some(emu.url()),
         login: Some(emu.url()),
+        ..Default::default()
     });
     api.create(&PostParams::default(), &tsp).await.unwrap();
 
@@ -132,6 +133,11 @@ async fn cluster_create_ready_then_drift() {
                 duration_s: 15,
             }),
             instance: Some("e2e".into()),
+            // The emulator is an endpoint override.
+            security: entra_cloud_operator::controller::Security {
+                allow_endpoint_override: true,
+                ..Default::default()
+            },
         },
         Arc::new(Metrics::default()),
         Arc::new(AtomicBool::new(false)),

@@ -7,28 +7,18 @@ mod common;
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::KeyPair;
-use aws_lc_rs::signature::RSA_PKCS1_SHA256;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::workload::*;
 use common::*;
 use entra_cloud_operator::emulator::{EmulatorConfig, FederatedCredentialSpec};
 use entra_cloud_operator::graph::{
     AuthError, Credential, ErrorCategory, GraphError, ListQuery, SecretString,
 };
-use rustls_pki_types::PrivatePkcs8KeyDer;
-use rustls_pki_types::pem::PemObject;
 use serde_json::{Value, json};
 
 const APP_CRT: &str = include_str!("data/app.crt");
 const APP_KEY: &str = include_str!("data/app.key");
 const OTHER_CRT: &str = include_str!("data/other.crt");
 const OTHER_KEY: &str = include_str!("data/other.key");
-const ISSUER_KEY: &str = include_str!("data/issuer.key");
-const ISSUER_PUB: &str = include_str!("data/issuer.pub");
-const ISSUER: &str = "https://oidc.kind.example/cluster-1";
-const SUBJECT: &str = "system:serviceaccount:identity:entra-cloud-operator";
 
 fn select(props: &[&str]) -> Vec<String> {
     props.iter().map(|s| s.to_string()).collect()
@@ -253,30 +243,6 @@ async fn a_certificate_gets_a_token_and_reads_the_organization() {
     assert!(err.to_string().contains("The key was not found"), "{err}");
     assert_eq!(state(&emu).await["tokens"]["issued"], 1);
     emu.shutdown().await;
-}
-
-/// A projected service-account token, as the cluster's OIDC issuer signs it.
-fn service_account_token(subject: &str, key_pem: &str) -> String {
-    let now = jiff::Timestamp::now().as_second();
-    let header = json!({"alg": "RS256", "kid": "k1"});
-    let claims = json!({"iss": ISSUER, "sub": subject, "aud": ["api://AzureADTokenExchange"],
-                        "iat": now, "nbf": now, "exp": now + 3600});
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let der = PrivatePkcs8KeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
-    let key = KeyPair::from_pkcs8(der.secret_pkcs8_der()).unwrap();
-    let mut signature = vec![0; key.public_modulus_len()];
-    key.sign(
-        &RSA_PKCS1_SHA256,
-        &SystemRandom::new(),
-        input.as_bytes(),
-        &mut signature,
-    )
-    .unwrap();
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
 #[tokio::test]

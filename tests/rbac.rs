@@ -186,6 +186,7 @@ fn resources(emu_url: &str) -> (TenantSyncPolicy, CloudUserConversion, CloudGrou
     tsp.spec.endpoints = Some(entra_cloud_operator::api::tenant::Endpoints {
         graph: Some(emu_url.to_string()),
         login: Some(emu_url.to_string()),
+        ..Default::default()
     });
     // Several waves: their WaveCompleted Events repeat, which the recorder sends as a series.
     let rollout = json!({"maxObjects": 100, "waveSize": 4, "pauseBetweenWaves": "0s"});
@@ -261,6 +262,11 @@ async fn run_controller(namespaces: Vec<String>) -> BTreeSet<Call> {
             duration_s: 15,
         }),
         instance: Some("replica-a".into()),
+        // The emulator is an endpoint override.
+        security: entra_cloud_operator::controller::Security {
+            allow_endpoint_override: true,
+            ..Default::default()
+        },
     };
     let run = tokio::spawn(controller::run(
         client.clone(),

@@ -241,7 +241,10 @@ impl Cloud {
     }
 }
 
-/// Endpoint overrides; each defaults to the cloud's own.
+/// Endpoint overrides; each defaults to the cloud's own. Anything but Microsoft's own host of
+/// `spec.cloud` over https (the emulator, a proxy) is honoured only when the operator was
+/// started with `--allow-endpoint-override` (chart value `allowEndpointOverride`) and, with the
+/// operator's own workload identity, only where a credential grant allows it.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Endpoints {
@@ -253,6 +256,11 @@ pub struct Endpoints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"))]
     pub login: Option<String>,
+    /// CA certificates (PEM) to trust, besides the public web roots, for these endpoints: an
+    /// enterprise TLS-inspecting proxy, or the emulator's `--tls` certificate. A `secretRef`
+    /// names a Secret of the policy's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<super::active_directory::CaBundle>,
 }
 
 /// Application credentials: exactly one of `clientSecret`, `certificate`, `workloadIdentity`.

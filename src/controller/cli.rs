@@ -41,6 +41,29 @@ pub struct ControllerArgs {
     /// scale. 1 against real tenants.
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
+    /// A YAML file of credential grants: the namespaces, tenants and client ids the operator's
+    /// own workload identity may act for (`grants: [{namespaces, tenantIds, clientIds,
+    /// endpointOverride}]`; the chart renders it from `credentialGrants`). Without it, policies
+    /// using `credentials.workloadIdentity` stall with CredentialNotGranted.
+    #[arg(long, value_name = "FILE")]
+    pub credential_grants: Option<std::path::PathBuf>,
+    /// Honour TenantSyncPolicies' `spec.endpoints` naming other hosts than Microsoft's (the
+    /// emulator, a proxy). Off: such policies stall with EndpointOverrideNotAllowed and no
+    /// request is sent.
+    #[arg(long)]
+    pub allow_endpoint_override: bool,
+    /// The longest one pass of one resource may run (e.g. 30m); a pass cut there resumes from
+    /// its journal on the next pass, so one slow or hostile endpoint cannot hold a worker.
+    #[arg(long, default_value = "30m", value_parser = pass_timeout)]
+    pub pass_timeout: std::time::Duration,
+}
+
+fn pass_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let range = std::time::Duration::from_secs(10)..=std::time::Duration::from_secs(24 * 3600);
+    crate::duration::parse(text)
+        .ok()
+        .filter(|d| range.contains(d))
+        .ok_or_else(|| format!("{text:?}: give a duration between 10s and 24h, e.g. 30m"))
 }
 
 /// Run the controller until SIGTERM or Ctrl-C.
@@ -79,6 +102,14 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
             duration_s: 15,
         }),
         instance: Some(identity),
+        security: super::Security {
+            grants: Arc::new(match &args.credential_grants {
+                Some(path) => super::grants::Grants::load(path)?,
+                None => super::grants::Grants::default(),
+            }),
+            allow_endpoint_override: args.allow_endpoint_override,
+            pass_timeout: args.pass_timeout,
+        },
     };
     let metrics = Arc::new(Metrics::default());
     let ready = Arc::new(AtomicBool::new(false));
@@ -90,7 +121,13 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         }
     })
     .await?;
-    info!(%addr, namespaces = ?args.namespaces, "controller starting");
+    info!(
+        %addr,
+        namespaces = ?args.namespaces,
+        credential_grants = options.security.grants.len(),
+        allow_endpoint_override = args.allow_endpoint_override,
+        "controller starting"
+    );
     let result = super::run(client, options, metrics, ready, async move {
         terminated().await;
         info!("shutting down");

@@ -15,6 +15,8 @@ use crate::graph::{
 };
 use crate::reconcile::Stall;
 
+use super::grants::{Grants, Request};
+
 /// Why no client could be built: either the resource must stall with a reason and message
 /// naming the fix, or the API server failed transiently.
 #[derive(Debug)]
@@ -157,11 +159,14 @@ pub fn certificate_credential(
     })
 }
 
-/// Resolve the credential of `tsp`, returning it with the Secret's resourceVersion.
+/// Resolve the credential of `tsp`, returning it with the Secret's resourceVersion. The
+/// operator's own workload identity only where `grants` cover the policy's namespace, tenant
+/// and client id (and endpoint overrides, if any).
 pub async fn resolve(
     client: &Client,
     tsp: &TenantSyncPolicy,
     wi: &WorkloadIdentityEnv,
+    grants: &Grants,
 ) -> Result<(Credential, Option<String>), CredentialProblem> {
     let ns = tsp
         .metadata
@@ -221,6 +226,15 @@ pub async fn resolve(
                 "spec.credentials.workloadIdentity.clientId is not set and AZURE_CLIENT_ID is not in the operator's environment; label the pod azure.workload.identity/use=true and annotate its ServiceAccount with azure.workload.identity/client-id".into(),
             )
         })?;
+        grants
+            .check(Request {
+                namespace: &ns,
+                tenant_id: &tsp.spec.tenant_id,
+                client_id: &client_id,
+                own_client_id: wi.client_id.as_deref(),
+                endpoint_override: !crate::endpoints::overrides(&tsp.spec).is_empty(),
+            })
+            .map_err(|m| CredentialProblem::fixable(crate::reasons::CREDENTIAL_NOT_GRANTED, m))?;
         let token_file = wi.token_file.clone().ok_or_else(|| {
             CredentialProblem::fixable(
                 "WorkloadIdentityUnavailable",
@@ -240,11 +254,48 @@ pub async fn resolve(
     )))
 }
 
+/// The CA certificates `spec.endpoints.caBundle` names (inline, or from a Secret of the
+/// policy's namespace, with its resourceVersion), if any.
+pub async fn ca_bundle(
+    client: &Client,
+    tsp: &TenantSyncPolicy,
+) -> Result<(Option<String>, Option<String>), CredentialProblem> {
+    let Some(ca) = tsp
+        .spec
+        .endpoints
+        .as_ref()
+        .and_then(|e| e.ca_bundle.as_ref())
+    else {
+        return Ok((None, None));
+    };
+    let Some(r) = &ca.secret_ref else {
+        return Ok((ca.pem.clone(), None));
+    };
+    let ns = tsp.metadata.namespace.as_deref().unwrap_or("default");
+    let create = format!(
+        "kubectl -n {ns} create secret generic {} --from-file={}=<ca.pem>",
+        r.name, r.key
+    );
+    let field = "spec.endpoints.caBundle.secretRef.name";
+    let secret = read_secret(client, ns, (field, &r.name), &create).await?;
+    let pem = secret_value(&secret, &r.key).ok_or_else(|| {
+        CredentialProblem::fixable(
+            "SecretKeyMissing",
+            format!(
+                "Secret {ns}/{} has no key {:?}; fix spec.endpoints.caBundle.secretRef.key or put the CA certificates (PEM) there",
+                r.name, r.key
+            ),
+        )
+    })?;
+    Ok((Some(pem), secret.metadata.resource_version))
+}
+
 /// Build the client: the cloud's endpoints unless the spec overrides them (or, for workload
 /// identity, AZURE_AUTHORITY_HOST names the authority); the scope is always the cloud's.
+/// Overrides are checked before (`endpoints::refusal`, the grants).
 pub fn graph_client(
     tsp: &TenantSyncPolicy,
-    credential: Credential,
+    (credential, ca_bundle): (Credential, Option<String>),
     wi: &WorkloadIdentityEnv,
     observer: std::sync::Arc<dyn RequestObserver>,
 ) -> Result<GraphClient, CredentialProblem> {
@@ -271,7 +322,7 @@ pub fn graph_client(
             spec.pacing()
                 .map_err(|e| CredentialProblem::Stall(Stall::invalid_spec(e)))?,
         ),
-        ca_bundle: None,
+        ca_bundle,
     };
     let client = GraphClient::new(config, credential)
         .map_err(|e| CredentialProblem::Stall(Stall::invalid_spec(e.to_string())))?;

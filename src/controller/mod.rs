@@ -1,9 +1,12 @@
 //! The operator in a cluster: kube-runtime controllers around the Kubernetes-free reconcilers,
 //! leader election on a Lease, status by server-side apply, Events, metrics and health.
 
+pub mod claim;
 pub mod cli;
 pub mod credentials;
 pub mod directory;
+pub mod fairness;
+pub mod grants;
 pub mod http;
 pub mod metrics;
 pub mod plumbing;
@@ -82,6 +85,31 @@ pub struct ControllerOptions {
     pub lease: Option<LeaseOptions>,
     /// Reported as the Events' reporting instance.
     pub instance: Option<String>,
+    /// Where the operator's own identity may act, and whether endpoints may be overridden.
+    pub security: Security,
+}
+
+/// What a cluster administrator allowed the operator to do for the namespaces it watches.
+#[derive(Clone, Debug)]
+pub struct Security {
+    /// Credential grants for the operator's own (workload) identity.
+    pub grants: Arc<grants::Grants>,
+    /// Honour `spec.endpoints` naming other hosts than Microsoft's (the emulator, a proxy).
+    pub allow_endpoint_override: bool,
+    /// The longest a pass may run before it is cut (its journal intents are settled by the
+    /// next pass, as after a restart).
+    pub pass_timeout: std::time::Duration,
+}
+
+impl Default for Security {
+    /// Nothing granted, no overrides, passes cut after 30 minutes.
+    fn default() -> Self {
+        Security {
+            grants: Arc::new(grants::Grants::default()),
+            allow_endpoint_override: false,
+            pass_timeout: std::time::Duration::from_secs(30 * 60),
+        }
+    }
 }
 
 /// Why a controller pass failed.
@@ -99,6 +127,9 @@ pub enum Error {
     /// A revert on delete could not finish yet.
     #[error("revert on delete: {0}")]
     Revert(String),
+    /// The pass ran past `--pass-timeout`.
+    #[error("{0}")]
+    PassTimeout(String),
 }
 
 impl Error {
@@ -110,6 +141,7 @@ impl Error {
             Error::Kube(_) => "KubernetesAPI",
             Error::Finalizer(_) => "Finalizer",
             Error::Revert(_) => crate::reasons::REVERT_INCOMPLETE,
+            Error::PassTimeout(_) => crate::reasons::PASS_TIMEOUT,
         }
     }
 }
@@ -133,6 +165,7 @@ pub struct Context {
     graphs: Mutex<HashMap<String, (String, GraphClient)>>,
     journals: Mutex<HashMap<String, Arc<dyn Journal>>>,
     failures: std::sync::Mutex<HashMap<String, u32>>,
+    in_flight: fairness::InFlight,
 }
 
 impl Context {
@@ -148,12 +181,20 @@ impl Context {
             guard: GuardCache::default(),
             client,
             metrics,
-            options,
             wi: WorkloadIdentityEnv::from_process(),
             graphs: Mutex::new(HashMap::new()),
             journals: Mutex::new(HashMap::new()),
             failures: std::sync::Mutex::new(HashMap::new()),
+            in_flight: fairness::InFlight::new(usize::from(options.workers)),
+            options,
         }
+    }
+
+    /// This context with `wi` as the pod's workload identity environment (tests; a process
+    /// reads its own at start).
+    pub fn with_workload_identity(mut self, wi: WorkloadIdentityEnv) -> Self {
+        self.wi = wi;
+        self
     }
 
     /// The Graph client of `tsp`, reused while its credentials and endpoints are unchanged so
@@ -162,8 +203,27 @@ impl Context {
         &self,
         tsp: &TenantSyncPolicy,
     ) -> Result<GraphClient, CredentialProblem> {
-        let (credential, version) = credentials::resolve(&self.client, tsp, &self.wi).await?;
-        let fp = credentials::fingerprint(tsp, version.as_deref());
+        let security = &self.options.security;
+        if !security.allow_endpoint_override
+            && let Some(m) = crate::endpoints::refusal(
+                &tsp.spec,
+                "run the operator with --allow-endpoint-override (Helm value allowEndpointOverride: true)",
+            )
+        {
+            return Err(CredentialProblem::Stall(crate::reconcile::Stall::fixable(
+                crate::reasons::ENDPOINT_OVERRIDE_NOT_ALLOWED,
+                m,
+            )));
+        }
+        let (credential, version) =
+            credentials::resolve(&self.client, tsp, &self.wi, &security.grants).await?;
+        let (ca, ca_version) = credentials::ca_bundle(&self.client, tsp).await?;
+        let versions = format!(
+            "{}|{}",
+            version.as_deref().unwrap_or(""),
+            ca_version.as_deref().unwrap_or("")
+        );
+        let fp = credentials::fingerprint(tsp, Some(&versions));
         let key = format!(
             "{}/{}",
             tsp.metadata.namespace.clone().unwrap_or_default(),
@@ -176,7 +236,7 @@ impl Context {
             return Ok(g.clone());
         }
         let observer = self.metrics.graph_observer(&tsp.spec.tenant_id);
-        let g = credentials::graph_client(tsp, credential, &self.wi, observer)?;
+        let g = credentials::graph_client(tsp, (credential, ca), &self.wi, observer)?;
         graphs.insert(key, (fp, g.clone()));
         Ok(g)
     }
@@ -195,6 +255,12 @@ impl Context {
                     .clone()
             }
         }
+    }
+
+    /// A slot for a pass of `key`, or `None` while its namespace already has its share of the
+    /// workers of its kind busy.
+    pub fn slot(&self, key: &ResourceKey) -> Option<fairness::Slot<'_>> {
+        self.in_flight.try_acquire(&key.kind, &key.namespace)
     }
 
     pub(crate) fn count_failure(&self, key: &str) -> u32 {

@@ -54,8 +54,34 @@ fn key_of<K: Kind>(obj: &K) -> ResourceKey {
     }
 }
 
-/// Reconcile one resource.
+/// Reconcile one resource: at most [`Context::slot`]'s share of the workers per namespace
+/// and kind, and never longer than `--pass-timeout`.
 pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let key = key_of(obj.as_ref());
+    let Some(_slot) = ctx.slot(&key) else {
+        return Ok(Action::requeue(super::fairness::busy_retry()));
+    };
+    let limit = ctx.options.security.pass_timeout;
+    match tokio::time::timeout(limit, reconcile_now(obj.clone(), ctx.clone())).await {
+        Ok(result) => result,
+        Err(_) => {
+            let note = format!(
+                "the pass ran past --pass-timeout ({}s) and was cut; the next pass settles its journal intents and goes on",
+                limit.as_secs()
+            );
+            let e = ReconcileEvent {
+                type_: EventType::Warning,
+                reason: crate::reasons::PASS_TIMEOUT.into(),
+                action: "Reconcile".into(),
+                note: note.clone(),
+            };
+            publish(&ctx, &obj.object_ref(&()), &key, &[e]).await;
+            Err(Error::PassTimeout(note))
+        }
+    }
+}
+
+async fn reconcile_now<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let revert =
         obj.on_delete() == OnDelete::Revert || obj.finalizers().iter().any(|f| f == FINALIZER);
     if !revert {
@@ -116,8 +142,18 @@ async fn apply<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error>
             )
         }
         Some(tenant) => {
+            let claimed = match obj.as_tenant() {
+                Some(own) => super::claim::claimed(&ctx, own).await?,
+                None => None,
+            };
             if let Some(e) = obj.spec_error() {
                 obj.stall(&tenant.spec, now, Stall::invalid_spec(e.to_string()))
+            } else if let Some(msg) = claimed {
+                obj.stall(
+                    &tenant.spec,
+                    now,
+                    Stall::fixable(crate::reasons::TENANT_CLAIMED, msg),
+                )
             } else {
                 match ctx.graph_for(tenant).await {
                     Err(CredentialProblem::Stall(s)) => {

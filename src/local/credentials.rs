@@ -35,6 +35,10 @@ pub struct Env {
     /// AD_BIND_PASSWORD: the Active Directory bind password when its Secret is not among the
     /// manifests.
     pub ad_bind_password: Option<SecretString>,
+    /// Not a variable: `--allow-endpoint-override`. Without it, hosts named by the manifests
+    /// (an endpoint override, a domain controller) never receive this environment's
+    /// credentials, so `plan -f` over an untrusted pull request cannot send them elsewhere.
+    pub allow_endpoint_override: bool,
 }
 
 impl Env {
@@ -51,17 +55,50 @@ impl Env {
                 .ok()
                 .filter(|v| !v.is_empty())
                 .map(SecretString::new),
+            allow_endpoint_override: false,
         }
     }
 }
 
-/// Endpoint overrides from the command line (`--graph-url`, `--login-url`).
+/// Endpoint settings from the command line (`--graph-url`, `--login-url`, `--ca-bundle`).
 #[derive(Clone, Debug, Default)]
 pub struct EndpointOverrides {
     /// Graph root.
     pub graph: Option<String>,
     /// Token authority.
     pub login: Option<String>,
+    /// CA certificates (PEM) to trust besides the web roots (`--ca-bundle`'s content).
+    pub ca_bundle: Option<String>,
+}
+
+/// Secrets among the manifests: (namespace, name) → key → value.
+pub type Secrets = BTreeMap<(String, String), BTreeMap<String, SecretString>>;
+
+/// The CA certificates of `spec.endpoints.caBundle`: inline, or from a Secret among the
+/// manifests.
+fn manifest_ca(
+    tsp: &TenantSyncPolicy,
+    ca: &crate::api::active_directory::CaBundle,
+    secrets: &Secrets,
+) -> Result<String, CredentialError> {
+    if let Some(pem) = &ca.pem {
+        return Ok(pem.clone());
+    }
+    let ns = tsp.metadata.namespace.as_deref().unwrap_or("default");
+    let r = ca
+        .secret_ref
+        .as_ref()
+        .ok_or_else(|| CredentialError("spec.endpoints.caBundle: give pem or secretRef".into()))?;
+    secrets
+        .get(&(ns.to_string(), r.name.clone()))
+        .and_then(|d| d.get(&r.key))
+        .map(|v| v.expose().to_string())
+        .ok_or_else(|| {
+            CredentialError(format!(
+                "spec.endpoints.caBundle.secretRef: Secret {ns}/{} with key {:?} is not among the manifests; add it to the files given with -f, or pass --ca-bundle FILE",
+                r.name, r.key
+            ))
+        })
 }
 
 /// Resolve the credential of `tsp`.
@@ -224,14 +261,40 @@ fn certificate(
 /// line override them; the scope is always the cloud's own.
 /// `time_scale` (tenant seconds per real second, above 1 against a fast emulator) shortens
 /// the quota windows the client paces to, as the emulator's own quotas are.
+/// Manifest endpoints that the command line does not replace are honoured only with
+/// `--allow-endpoint-override` (`env.allow_endpoint_override`) when they leave Microsoft's hosts.
 pub fn graph_client(
     tsp: &TenantSyncPolicy,
-    credential: Credential,
-    overrides: &EndpointOverrides,
+    (credential, secrets): (Credential, &Secrets),
+    (overrides, env): (&EndpointOverrides, &Env),
     time_scale: f64,
 ) -> Result<GraphClient, CredentialError> {
     let spec = &tsp.spec;
-    let ep = spec.endpoints.clone().unwrap_or_default();
+    let mut ep = spec.endpoints.clone().unwrap_or_default();
+    // What the command line says replaces the manifests' value.
+    if overrides.graph.is_some() {
+        ep.graph = None;
+    }
+    if overrides.login.is_some() {
+        ep.login = None;
+    }
+    if !env.allow_endpoint_override {
+        let from_manifests = crate::api::tenant::TenantSyncPolicySpec {
+            endpoints: Some(ep.clone()),
+            ..spec.clone()
+        };
+        if let Some(m) = crate::endpoints::refusal(
+            &from_manifests,
+            "pass --allow-endpoint-override (only for manifests you trust) or --graph-url/--login-url",
+        ) {
+            return Err(CredentialError(m));
+        }
+    }
+    let ca_bundle = match (&overrides.ca_bundle, &ep.ca_bundle) {
+        (Some(pem), _) => Some(pem.clone()),
+        (None, None) => None,
+        (None, Some(ca)) => Some(manifest_ca(tsp, ca, secrets)?),
+    };
     let graph_root = overrides
         .graph
         .clone()
@@ -251,7 +314,7 @@ pub fn graph_client(
         timeout: Duration::from_secs(60),
         observer: None,
         pacing: Some(scaled(spec.pacing().map_err(CredentialError)?, time_scale)),
-        ca_bundle: None,
+        ca_bundle,
     };
     let client =
         GraphClient::new(config, credential).map_err(|e| CredentialError(e.to_string()))?;
@@ -275,165 +338,5 @@ fn scaled(quota: Quota, time_scale: f64) -> Quota {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn tsp() -> TenantSyncPolicy {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "cloudidentity.dev/v1alpha1", "kind": "TenantSyncPolicy",
-            "metadata": {"name": "contoso", "namespace": "identity"},
-            "spec": {"tenantId": "3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b",
-                     "credentials": {"clientSecret": {"clientId": "0b5e7c1d-2f3a-4b6c-8d9e-0f1a2b3c4d5e",
-                                     "secretRef": {"name": "graph-credentials", "key": "clientSecret"}}}}
-        }))
-        .unwrap()
-    }
-
-    fn secrets(
-        key: &str,
-        value: &str,
-    ) -> BTreeMap<(String, String), BTreeMap<String, SecretString>> {
-        let mut data = BTreeMap::new();
-        data.insert(key.to_string(), SecretString::new(value));
-        let mut m = BTreeMap::new();
-        m.insert(
-            ("identity".to_string(), "graph-credentials".to_string()),
-            data,
-        );
-        m
-    }
-
-    #[test]
-    fn the_spec_turns_batching_off() {
-        let credential = resolve(&tsp(), &secrets("clientSecret", "abc"), &Env::default()).unwrap();
-        let batching = |tsp: &TenantSyncPolicy| {
-            graph_client(tsp, credential.clone(), &EndpointOverrides::default(), 1.0)
-                .unwrap()
-                .batching()
-        };
-        assert!(batching(&tsp()), "batching by default");
-        let mut off = tsp();
-        off.spec.quota = Some(crate::api::tenant::QuotaSpec {
-            batch: Some(false),
-            ..Default::default()
-        });
-        assert!(!batching(&off));
-    }
-
-    #[test]
-    fn secret_from_manifests_then_env() {
-        let c = resolve(&tsp(), &secrets("clientSecret", "abc"), &Env::default()).unwrap();
-        assert!(
-            matches!(c, Credential::ClientSecret { ref secret, .. } if secret.expose() == "abc")
-        );
-        let env = Env {
-            client_secret: Some(SecretString::new("from-env")),
-            ..Default::default()
-        };
-        let c = resolve(&tsp(), &BTreeMap::new(), &env).unwrap();
-        assert!(
-            matches!(c, Credential::ClientSecret { ref secret, .. } if secret.expose() == "from-env")
-        );
-    }
-
-    #[test]
-    fn errors_name_what_to_fix_and_never_the_secret() {
-        let e = resolve(&tsp(), &secrets("other", "abc"), &Env::default()).unwrap_err();
-        assert!(
-            e.0.contains("no key \"clientSecret\"")
-                && e.0.contains("other")
-                && !e.0.contains("abc"),
-            "{e}"
-        );
-        let e = resolve(&tsp(), &secrets("clientSecret", "  "), &Env::default()).unwrap_err();
-        assert!(e.0.contains("is empty"), "{e}");
-        let e = resolve(&tsp(), &BTreeMap::new(), &Env::default()).unwrap_err();
-        assert!(e.0.contains("AZURE_CLIENT_SECRET"), "{e}");
-        let env = Env {
-            tenant_id: Some("00000000-0000-0000-0000-000000000000".into()),
-            ..Default::default()
-        };
-        assert!(
-            resolve(&tsp(), &secrets("clientSecret", "abc"), &env)
-                .unwrap_err()
-                .0
-                .contains("AZURE_TENANT_ID")
-        );
-    }
-
-    const APP_CRT: &str = include_str!("../../tests/data/app.crt");
-    const APP_KEY: &str = include_str!("../../tests/data/app.key");
-    const OTHER_KEY: &str = include_str!("../../tests/data/other.key");
-
-    fn cert_tsp() -> TenantSyncPolicy {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "cloudidentity.dev/v1alpha1", "kind": "TenantSyncPolicy",
-            "metadata": {"name": "contoso", "namespace": "identity"},
-            "spec": {"tenantId": "3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b",
-                     "credentials": {"certificate": {"clientId": "0b5e7c1d-2f3a-4b6c-8d9e-0f1a2b3c4d5e",
-                                     "secretRef": {"name": "graph-cert"}}}}
-        }))
-        .unwrap()
-    }
-
-    fn tls(entries: &[(&str, &str)]) -> BTreeMap<(String, String), BTreeMap<String, SecretString>> {
-        let data = entries
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), SecretString::new(*v)))
-            .collect();
-        BTreeMap::from([(("identity".to_string(), "graph-cert".to_string()), data)])
-    }
-
-    #[test]
-    fn certificate_from_a_tls_secret_or_the_environment() {
-        let c = resolve(
-            &cert_tsp(),
-            &tls(&[("tls.crt", APP_CRT), ("tls.key", APP_KEY)]),
-            &Env::default(),
-        )
-        .unwrap();
-        assert!(matches!(c, Credential::Certificate { .. }));
-        let file = std::env::temp_dir().join(format!("eco-cert-{}.pem", fastrand::u64(..)));
-        std::fs::write(&file, format!("{APP_CRT}{APP_KEY}")).unwrap();
-        let env = Env {
-            client_certificate_path: Some(file.to_string_lossy().into_owned()),
-            ..Default::default()
-        };
-        let c = resolve(&cert_tsp(), &BTreeMap::new(), &env).unwrap();
-        assert!(matches!(c, Credential::Certificate { .. }));
-        let _ = std::fs::remove_file(&file);
-    }
-
-    #[test]
-    fn certificate_errors_name_the_key_and_the_fix_never_the_key() {
-        let key_line = APP_KEY.lines().nth(1).unwrap();
-        let cases = [
-            (tls(&[("tls.key", APP_KEY)]), "no key \"tls.crt\""),
-            (tls(&[("tls.crt", APP_CRT)]), "secretRef.privateKeyKey"),
-            (
-                tls(&[("tls.crt", "x"), ("tls.key", APP_KEY)]),
-                "key \"tls.crt\": the certificate is not PEM",
-            ),
-            (
-                tls(&[("tls.crt", APP_CRT), ("tls.key", OTHER_KEY)]),
-                "does not belong to the certificate",
-            ),
-            (BTreeMap::new(), "AZURE_CLIENT_CERTIFICATE_PATH is not set"),
-        ];
-        for (secrets, wanted) in cases {
-            let e = resolve(&cert_tsp(), &secrets, &Env::default()).unwrap_err();
-            assert!(e.0.contains(wanted), "{wanted}: {e}");
-            assert!(!e.0.contains(key_line), "the key leaked: {e}");
-        }
-        let env = Env {
-            client_certificate_path: Some("/nonexistent/cert.pem".into()),
-            ..Default::default()
-        };
-        let e = resolve(&cert_tsp(), &BTreeMap::new(), &env).unwrap_err();
-        assert!(
-            e.0.contains("cannot read AZURE_CLIENT_CERTIFICATE_PATH"),
-            "{e}"
-        );
-    }
-}
+#[path = "credentials_tests.rs"]
+mod tests;

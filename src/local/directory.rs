@@ -58,6 +58,15 @@ pub fn active_directory(
                     )
                 })
             }),
+            None if r == &ad.password_secret_ref
+                && from_env.is_some()
+                && !env.allow_endpoint_override =>
+            {
+                Err(format!(
+                    "Secret {ns}/{} is not among the manifests, and AD_BIND_PASSWORD comes from the environment while spec.activeDirectory.url comes from the manifests: pass --allow-endpoint-override to send it there (only for manifests you trust), or add the Secret to the files given with -f",
+                    r.name
+                ))
+            }
             None if r == &ad.password_secret_ref && from_env.is_some() => Ok(from_env.clone()),
             None => Err(format!(
                 "Secret {ns}/{} is not among the manifests; add it to the files given with -f{}",
@@ -128,10 +137,20 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(s.password.expose(), "Pw-1");
-        let env = Env {
+        let mut env = Env {
             ad_bind_password: Some(SecretString::new("Pw-env")),
             ..Default::default()
         };
+        // The environment's password goes to a host the manifests name only with the opt-in.
+        let e = active_directory(&tsp(false), &BTreeMap::new(), &env)
+            .unwrap()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--allow-endpoint-override") && !e.contains("Pw-env"),
+            "{e}"
+        );
+        env.allow_endpoint_override = true;
         let s = active_directory(&tsp(false), &BTreeMap::new(), &env)
             .unwrap()
             .unwrap();

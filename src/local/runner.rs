@@ -80,10 +80,7 @@ impl RunResult {
     }
 }
 
-pub(super) type Secrets = std::collections::BTreeMap<
-    (String, String),
-    std::collections::BTreeMap<String, crate::graph::SecretString>,
->;
+pub(super) use super::credentials::Secrets;
 
 /// The journal key of `obj`.
 pub(super) fn key_of<R: Reconciled>(obj: &R) -> ResourceKey {
@@ -261,7 +258,14 @@ pub(super) fn tenant_client(
         return Err(Stall::invalid_spec(e.to_string()));
     }
     credentials::resolve(t, secrets, &opts.env)
-        .and_then(|c| credentials::graph_client(t, c, &opts.overrides, opts.time_scale))
+        .and_then(|c| {
+            credentials::graph_client(
+                t,
+                (c, secrets),
+                (&opts.overrides, &opts.env),
+                opts.time_scale,
+            )
+        })
         .map_err(|e| Stall::fixable(reasons::CREDENTIALS_UNAVAILABLE, e.0))
 }
 

@@ -5,6 +5,8 @@
 pub mod harness;
 pub mod process;
 pub mod samba;
+pub mod scripted;
+pub mod workload;
 
 // Not every test binary drives a resource.
 #[allow(unused_imports)]

@@ -35,6 +35,11 @@ fn options(id: &str) -> ControllerOptions {
             duration_s: 15,
         }),
         instance: Some(id.into()),
+        // The emulator is an endpoint override.
+        security: entra_cloud_operator::controller::Security {
+            allow_endpoint_override: true,
+            ..Default::default()
+        },
     }
 }
 
@@ -100,6 +105,7 @@ async fn the_controller_stops_within_the_grace_period_with_a_wave_in_flight() {
     tsp.spec.endpoints = Some(entra_cloud_operator::api::tenant::Endpoints {
         graph: Some(emu.url()),
         login: Some(emu.url()),
+        ..Default::default()
     });
     Api::<TenantSyncPolicy>::namespaced(api.client(), "identity")
         .create(&PostParams::default(), &tsp)

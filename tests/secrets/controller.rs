@@ -108,6 +108,11 @@ pub async fn run(seen: &tap::Seen) -> String {
             duration_s: 15,
         }),
         instance: Some("replica-a".into()),
+        // The emulator is an endpoint override.
+        security: entra_cloud_operator::controller::Security {
+            allow_endpoint_override: true,
+            ..Default::default()
+        },
     };
     let run = tokio::spawn(controller::run(
         api.client(),

@@ -239,6 +239,7 @@ fn debug_output_of_credentials_is_redacted() {
         client_certificate_path: Some("/tmp/app.pem".into()),
         federated_token_file: Some("/var/run/secrets/token".into()),
         ad_bind_password: Some(SecretString::new(WRONG)),
+        allow_endpoint_override: false,
     };
     let app = entra_cloud_operator::emulator::AppRegistration {
         secrets: vec![common::SECRET.into()],

@@ -83,6 +83,13 @@ pub fn validate(spec: &TenantSyncPolicySpec) -> Result<(), SpecError> {
                 check_url(field, v)?;
             }
         }
+        if let Some(ca) = &ep.ca_bundle {
+            check_ca_bundle(
+                ("endpoints.caBundle", "endpoints.caBundle.pem"),
+                ca,
+                "the CA that signed the proxy's or the emulator's certificate",
+            )?;
+        }
     }
     if let Some(Err((field, message))) = spec.quota.as_ref().map(|q| q.quota()) {
         return Err(err(field, message));
@@ -130,24 +137,30 @@ fn check_active_directory(
         ));
     }
     if let Some(ca) = &ad.ca_bundle {
-        match (&ca.pem, &ca.secret_ref) {
-            (Some(pem), None) if pem.contains("-----BEGIN CERTIFICATE-----") => {}
-            (Some(_), None) => {
-                return Err(err(
-                    "activeDirectory.caBundle.pem",
-                    "holds no -----BEGIN CERTIFICATE----- block; paste the CA that signed the domain controller's certificate",
-                ));
-            }
-            (None, Some(r)) if !r.name.is_empty() && !r.key.is_empty() => {}
-            _ => {
-                return Err(err(
-                    "activeDirectory.caBundle",
-                    "give pem or secretRef (name and key), not both",
-                ));
-            }
-        }
+        check_ca_bundle(
+            ("activeDirectory.caBundle", "activeDirectory.caBundle.pem"),
+            ca,
+            "the CA that signed the domain controller's certificate",
+        )?;
     }
     Ok(())
+}
+
+/// A `caBundle`: exactly one of a PEM text holding a certificate and a Secret reference.
+fn check_ca_bundle(
+    (field, pem_field): (&'static str, &'static str),
+    ca: &crate::api::active_directory::CaBundle,
+    what: &str,
+) -> Result<(), SpecError> {
+    match (&ca.pem, &ca.secret_ref) {
+        (Some(pem), None) if pem.contains("-----BEGIN CERTIFICATE-----") => Ok(()),
+        (Some(_), None) => Err(err(
+            pem_field,
+            format!("holds no -----BEGIN CERTIFICATE----- block; paste {what}"),
+        )),
+        (None, Some(r)) if !r.name.is_empty() && !r.key.is_empty() => Ok(()),
+        _ => Err(err(field, "give pem or secretRef (name and key), not both")),
+    }
 }
 
 fn check_url(field: &'static str, value: &str) -> Result<(), SpecError> {
@@ -209,9 +222,29 @@ mod tests {
         let mut s = good();
         s.endpoints = Some(Endpoints {
             graph: Some("ftp://x".into()),
-            login: None,
+            ..Endpoints::default()
         });
         assert_eq!(validate(&s).unwrap_err().field, "endpoints.graph");
+        for (ca, field) in [
+            (
+                crate::api::active_directory::CaBundle {
+                    pem: Some("not a certificate".into()),
+                    secret_ref: None,
+                },
+                "endpoints.caBundle.pem",
+            ),
+            (
+                crate::api::active_directory::CaBundle::default(),
+                "endpoints.caBundle",
+            ),
+        ] {
+            let mut s = good();
+            s.endpoints = Some(Endpoints {
+                ca_bundle: Some(ca),
+                ..Endpoints::default()
+            });
+            assert_eq!(validate(&s).unwrap_err().field, field);
+        }
 
         let mut s = good();
         s.directory_sync = DirectorySyncMode::Unmanaged;
