@@ -61,7 +61,7 @@ fn manifest(url: &str, credentials: Value, extra: Value) -> String {
     .to_string()
 }
 
-fn plan(file: &PathBuf, env: &[(&str, String)], opt_in: bool) -> (i32, String) {
+fn plan(file: &std::path::Path, env: &[(&str, String)], opt_in: bool) -> (i32, String) {
     let dir = file.parent().unwrap();
     let mut cmd = Command::new(BIN);
     cmd.args(["plan", "-f", file.to_str().unwrap(), "--journal"])
