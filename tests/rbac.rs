@@ -6,7 +6,13 @@
 //! (verb, group, resource/subresource, namespace), are compared with the rules `helm template`
 //! renders: every call is allowed, and every rule (each verb of each resource) is used by
 //! some call. Both ways the chart grants them: cluster-wide (a ClusterRole) and per watched
-//! namespace (`watchNamespaces`: a Role in each).
+//! namespace (`watchNamespaces`: a Role in each). Rules restricted to `resourceNames` allow
+//! and count only calls on those names.
+//!
+//! Two rules are granted ahead of the controller: reading and creating the journal's MAC key
+//! Secret (`--journal-key-secret`, issue 14). They are listed in [`AWAITED`], the one exception
+//! to "every rule is used"; any other unused rule still fails, and so does an awaited rule the
+//! chart stops rendering or the controller starts using (then it leaves the list).
 //!
 //! `helm` comes from `.tools/bin/helm` (`make tools`, which `make test` runs first), `$HELM`,
 //! or the PATH; without it the test says so and skips.
@@ -32,6 +38,17 @@ const WAIT: Duration = Duration::from_secs(60);
 const RELEASE_NS: &str = "operator";
 /// Where the custom resources and their Secret are.
 const NS: &str = "identity";
+/// The journal key Secret the chart names for the release `eco` (`--journal-key-secret`).
+const JOURNAL_KEY_SECRET: &str = "eco-entra-cloud-operator-journal-key";
+
+/// Rules the chart grants for calls the controller does not make yet: the journal key, read by
+/// name and created in the release namespace (verb, group, resource, resourceNames). When the
+/// controller makes these calls (run it here with `--journal-key-secret` set to
+/// [`JOURNAL_KEY_SECRET`]), empty this list: the test then fails until it is.
+const AWAITED: &[(&str, &str, &str, &[&str])] = &[
+    ("get", "", "secrets", &[JOURNAL_KEY_SECRET]),
+    ("create", "", "secrets", &[]),
+];
 
 /// One Kubernetes API call as RBAC authorises it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,6 +59,8 @@ struct Call {
     resource: String,
     /// `None`: cluster-wide (a collection across namespaces).
     namespace: Option<String>,
+    /// The object's name; `None` for a collection (list, watch, create).
+    name: Option<String>,
 }
 
 /// One rendered rule, with where it applies (`None`: everywhere, from a ClusterRole).
@@ -51,6 +70,42 @@ struct Grant {
     groups: Vec<String>,
     resources: Vec<String>,
     verbs: Vec<String>,
+    /// `resourceNames`: empty means every object.
+    names: Vec<String>,
+}
+
+/// One verb on one resource a rule grants, where it applies: what a call has to use.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Permission {
+    verb: String,
+    group: String,
+    resource: String,
+    namespace: Option<String>,
+    names: Vec<String>,
+}
+
+impl Permission {
+    fn used_by(&self, c: &Call) -> bool {
+        c.verb == self.verb
+            && c.group == self.group
+            && c.resource == self.resource
+            && self
+                .namespace
+                .as_ref()
+                .is_none_or(|ns| c.namespace.as_ref() == Some(ns))
+            && (self.names.is_empty() || c.name.as_ref().is_some_and(|n| self.names.contains(n)))
+    }
+}
+
+impl std::fmt::Display for Permission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}/{}", self.verb, self.group, self.resource)?;
+        if !self.names.is_empty() {
+            write!(f, " named {}", self.names.join(","))?;
+        }
+        let ns = self.namespace.as_deref().unwrap_or("every namespace");
+        write!(f, " in {ns}")
+    }
 }
 
 fn helm() -> Option<PathBuf> {
@@ -135,6 +190,7 @@ fn rendered_grants(helm: &PathBuf, set: &[&str]) -> Vec<Grant> {
                 groups: strings(&rule["apiGroups"]),
                 resources: strings(&rule["resources"]),
                 verbs: strings(&rule["verbs"]),
+                names: strings(&rule["resourceNames"]),
             });
         }
     }
@@ -150,6 +206,42 @@ fn allows(g: &Grant, c: &Call) -> bool {
         && any(&g.groups, &c.group)
         && any(&g.resources, &c.resource)
         && any(&g.verbs, &c.verb)
+        && (g.names.is_empty() || c.name.as_ref().is_some_and(|n| g.names.contains(n)))
+}
+
+/// Every verb on every resource of every rule.
+fn permissions(grants: &[Grant]) -> BTreeSet<Permission> {
+    let mut out = BTreeSet::new();
+    for g in grants {
+        for group in &g.groups {
+            for resource in &g.resources {
+                for verb in &g.verbs {
+                    out.insert(Permission {
+                        verb: verb.clone(),
+                        group: group.clone(),
+                        resource: resource.clone(),
+                        namespace: g.namespace.clone(),
+                        names: g.names.clone(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// [`AWAITED`] as permissions in the release namespace.
+fn awaited() -> BTreeSet<Permission> {
+    AWAITED
+        .iter()
+        .map(|(verb, group, resource, names)| Permission {
+            verb: verb.to_string(),
+            group: group.to_string(),
+            resource: resource.to_string(),
+            namespace: Some(RELEASE_NS.to_string()),
+            names: names.iter().map(|n| n.to_string()).collect(),
+        })
+        .collect()
 }
 
 /// The calls the API stand-in recorded; discovery and other non-resource paths are left out
@@ -175,6 +267,7 @@ fn calls(api: &FakeApiServer) -> BTreeSet<Call> {
             group: rp.group.clone(),
             resource,
             namespace: rp.namespace.clone(),
+            name: rp.name.clone(),
         });
     }
     out
@@ -339,8 +432,9 @@ async fn run_controller(namespaces: Vec<String>) -> BTreeSet<Call> {
     made
 }
 
-/// Every call is allowed; every rule's every verb on every resource is used.
-fn compare(grants: &[Grant], calls: &BTreeSet<Call>) {
+/// Every call is allowed; every rule's every verb on every resource is used, but for the
+/// awaited ones (which must be rendered, and unused).
+fn compare(grants: &[Grant], calls: &BTreeSet<Call>, awaited: &BTreeSet<Permission>) {
     let refused: Vec<&Call> = calls
         .iter()
         .filter(|c| !grants.iter().any(|g| allows(g, c)))
@@ -349,39 +443,47 @@ fn compare(grants: &[Grant], calls: &BTreeSet<Call>) {
         refused.is_empty(),
         "calls the chart's RBAC refuses: {refused:#?}"
     );
-    let mut unused = Vec::new();
-    for g in grants {
-        for group in &g.groups {
-            for resource in &g.resources {
-                for verb in &g.verbs {
-                    let used = calls.iter().any(|c| {
-                        &c.group == group
-                            && &c.resource == resource
-                            && &c.verb == verb
-                            && g.namespace
-                                .as_ref()
-                                .is_none_or(|ns| c.namespace.as_ref() == Some(ns))
-                    });
-                    if !used {
-                        unused.push(format!(
-                            "{verb} {group}/{resource} in {}",
-                            g.namespace.as_deref().unwrap_or("every namespace")
-                        ));
-                    }
-                }
-            }
-        }
-    }
+    let granted = permissions(grants);
+    let missing: Vec<String> = awaited
+        .difference(&granted)
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the chart no longer grants these awaited rules; drop them from AWAITED: {missing:#?}"
+    );
+    let (used, unused): (Vec<&Permission>, Vec<&Permission>) = granted
+        .iter()
+        .partition(|p| calls.iter().any(|c| p.used_by(c)));
+    let now_used: Vec<String> = used
+        .iter()
+        .filter(|p| awaited.contains(p))
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        now_used.is_empty(),
+        "the controller now makes these awaited calls; drop them from AWAITED so the rules are \
+         proved like the others: {now_used:#?}"
+    );
+    let unused: Vec<String> = unused
+        .into_iter()
+        .filter(|p| !awaited.contains(p))
+        .map(ToString::to_string)
+        .collect();
     assert!(
         unused.is_empty(),
         "RBAC the controller never uses: {unused:#?}\ncalls: {:#?}",
         calls
             .iter()
             .map(|c| format!(
-                "{} {}/{} in {}",
+                "{} {}/{}{} in {}",
                 c.verb,
                 c.group,
                 c.resource,
+                c.name
+                    .as_deref()
+                    .map(|n| format!(" {n}"))
+                    .unwrap_or_default(),
                 c.namespace.as_deref().unwrap_or("every namespace")
             ))
             .collect::<Vec<_>>()
@@ -395,7 +497,7 @@ async fn check(namespaces: Vec<String>, set: &[&str]) {
     };
     let grants = rendered_grants(&helm, set);
     let calls = run_controller(namespaces).await;
-    compare(&grants, &calls);
+    compare(&grants, &calls, &awaited());
 }
 
 #[tokio::test]
@@ -406,4 +508,85 @@ async fn cluster_wide_rbac_is_exactly_what_the_controller_uses() {
 #[tokio::test]
 async fn per_namespace_rbac_is_exactly_what_the_controller_uses() {
     check(vec![NS.into()], &["watchNamespaces={identity}"]).await;
+}
+
+/// The comparison itself, on made-up rules and calls (no helm, no controller): the awaited
+/// rules are the only exception, and `resourceNames` confine a rule to its names.
+mod comparison {
+    use super::*;
+
+    fn grant(ns: &str, resource: &str, verbs: &[&str], names: &[&str]) -> Grant {
+        Grant {
+            namespace: Some(ns.to_string()),
+            groups: vec![String::new()],
+            resources: vec![resource.to_string()],
+            verbs: verbs.iter().map(|v| v.to_string()).collect(),
+            names: names.iter().map(|n| n.to_string()).collect(),
+        }
+    }
+
+    fn call(verb: &str, resource: &str, ns: &str, name: Option<&str>) -> Call {
+        Call {
+            verb: verb.to_string(),
+            group: String::new(),
+            resource: resource.to_string(),
+            namespace: Some(ns.to_string()),
+            name: name.map(str::to_string),
+        }
+    }
+
+    /// The chart's journal key rules, and one ConfigMap rule the calls use.
+    fn chart() -> Vec<Grant> {
+        vec![
+            grant(RELEASE_NS, "configmaps", &["list"], &[]),
+            grant(RELEASE_NS, "secrets", &["get"], &[JOURNAL_KEY_SECRET]),
+            grant(RELEASE_NS, "secrets", &["create"], &[]),
+        ]
+    }
+
+    fn journal_list() -> BTreeSet<Call> {
+        BTreeSet::from([call("list", "configmaps", RELEASE_NS, None)])
+    }
+
+    #[test]
+    fn the_awaited_rules_may_go_unused() {
+        compare(&chart(), &journal_list(), &awaited());
+    }
+
+    #[test]
+    #[should_panic(expected = "RBAC the controller never uses")]
+    fn any_other_unused_rule_fails() {
+        let mut grants = chart();
+        grants.push(grant(RELEASE_NS, "secrets", &["list"], &[]));
+        compare(&grants, &journal_list(), &awaited());
+    }
+
+    #[test]
+    #[should_panic(expected = "the chart no longer grants these awaited rules")]
+    fn an_awaited_rule_the_chart_lacks_fails() {
+        let mut grants = chart();
+        grants.pop();
+        compare(&grants, &journal_list(), &awaited());
+    }
+
+    #[test]
+    #[should_panic(expected = "the controller now makes these awaited calls")]
+    fn an_awaited_rule_in_use_fails() {
+        let mut calls = journal_list();
+        calls.insert(call("get", "secrets", RELEASE_NS, Some(JOURNAL_KEY_SECRET)));
+        compare(&chart(), &calls, &awaited());
+    }
+
+    #[test]
+    #[should_panic(expected = "calls the chart's RBAC refuses")]
+    fn a_rule_with_resource_names_refuses_other_names() {
+        let mut calls = journal_list();
+        calls.insert(call(
+            "get",
+            "secrets",
+            RELEASE_NS,
+            Some("graph-credentials"),
+        ));
+        compare(&chart(), &calls, &awaited());
+    }
 }

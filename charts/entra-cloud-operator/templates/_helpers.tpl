@@ -70,3 +70,38 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "entra-cloud-operator.leaseName" -}}
 {{- default (include "entra-cloud-operator.fullname" .) .Values.leaseName }}
 {{- end }}
+
+{{/* --metrics-addr: bindAddress:port, an IPv6 address in brackets. */}}
+{{- define "entra-cloud-operator.metricsAddr" -}}
+{{- $bind := .Values.metrics.bindAddress }}
+{{- if contains ":" $bind }}
+{{- printf "[%s]:%v" $bind .Values.metrics.port }}
+{{- else }}
+{{- printf "%s:%v" $bind .Values.metrics.port }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when the metrics endpoint listens on a loopback address (only the pod reaches it). */}}
+{{- define "entra-cloud-operator.metricsLoopback" -}}
+{{- $bind := .Values.metrics.bindAddress }}
+{{- if or (hasPrefix "127." $bind) (eq $bind "::1") }}true{{ end }}
+{{- end }}
+
+{{/*
+A metrics endpoint on loopback is reachable from inside the pod only: refuse probes and a
+Service still aimed at it (they would fail, and the pod would never be Ready).
+*/}}
+{{- define "entra-cloud-operator.checkMetricsReachable" -}}
+{{- if include "entra-cloud-operator.metricsLoopback" . }}
+{{- $own := list "http" (toString .Values.metrics.port) }}
+{{- range $probe := list "livenessProbe" "readinessProbe" }}
+{{- $port := dig "httpGet" "port" "" (index $.Values $probe) | toString }}
+{{- if has $port $own }}
+{{- fail (printf "%s points at the metrics endpoint, which metrics.bindAddress %s keeps inside the pod: aim it at the authenticating proxy's port (README: Metrics behind an authenticating proxy)" $probe $.Values.metrics.bindAddress) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.service.enabled (has (toString .Values.service.targetPort) $own) }}
+{{- fail (printf "service.targetPort %v is the metrics endpoint, which metrics.bindAddress %s keeps inside the pod: set it to the authenticating proxy's port, or service.enabled=false" .Values.service.targetPort .Values.metrics.bindAddress) }}
+{{- end }}
+{{- end }}
+{{- end }}

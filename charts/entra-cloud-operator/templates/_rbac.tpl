@@ -1,8 +1,9 @@
 {{/*
-The controller's Kubernetes permissions, least privilege. Two sets:
+The controller's Kubernetes permissions, least privilege. Three sets:
 - "watchRules": what it needs wherever it watches TenantSyncPolicies (a ClusterRole, or one
   Role per entry of watchNamespaces);
-- "releaseRules": what it needs in the release namespace only (leader election, journal).
+- "releaseRules": what it needs in the release namespace only (leader election, journal);
+- "journalKeyRules": the journal's MAC key Secret, in the release namespace only.
 */}}
 
 {{/*
@@ -65,4 +66,27 @@ call of the controller's whole life and compares them with these rules, both way
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["list", "create", "update"]
+{{- end }}
+
+{{/*
+The key of the journal's MAC chain (--journal-key-secret), kept in a Secret of the release
+namespace so that whoever may write the journal's ConfigMaps cannot recompute the chain. The
+controller creates the Secret on first start and reads it by name.
+*/}}
+{{- define "entra-cloud-operator.journalKeySecret" -}}
+{{- include "entra-cloud-operator.fullname" . }}-journal-key
+{{- end }}
+
+{{- define "entra-cloud-operator.journalKeyRules" -}}
+# Read the journal key, that Secret only.
+- apiGroups: [""]
+  resources: ["secrets"]
+  resourceNames: [{{ include "entra-cloud-operator.journalKeySecret" . | quote }}]
+  verbs: ["get"]
+# Create it on first start. Kubernetes cannot restrict `create` to a name (the name is not
+# known when RBAC authorises the request), so this allows creating any Secret in the release
+# namespace; it allows reading none but the key, and never updating or deleting one.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["create"]
 {{- end }}
