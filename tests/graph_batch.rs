@@ -166,8 +166,9 @@ async fn refused_requests_fail_alone_with_typed_errors_and_no_dependency_cascade
     }
     let s = state(&emu).await;
     assert!(s["requests"]["byStatus"].get("424").is_none(), "{s}");
-    // Refusals are final: not sent again.
-    assert_eq!(requests(&s), (1, 6));
+    // Refusals are final, not sent again; only the missing user's 404 is asked of beta once
+    // (v1.0's 404 may mean it lacks the route), which answers 404 too.
+    assert_eq!(requests(&s), (2, 7));
 
     // Without the permission every request says so, each as missing permission.
     control_put(
@@ -236,22 +237,59 @@ async fn without_batching_each_object_is_one_request() {
 
 #[tokio::test]
 async fn batched_user_soa_falls_back_to_beta_where_v1_lacks_the_route() {
-    let emu = start(entra_cloud_operator::emulator::EmulatorConfig {
-        user_soa_api: UserSoaApi::BetaOnly,
-        ..config(40, 2)
-    })
-    .await;
+    // Each documented answer of v1.0 without the route: the batching page's 405 inside a
+    // batch, and a 404.
+    for (api, status) in [
+        (UserSoaApi::BetaOnly, "405"),
+        (UserSoaApi::BetaOnlyNotFound, "404"),
+    ] {
+        let emu = start(entra_cloud_operator::emulator::EmulatorConfig {
+            user_soa_api: api,
+            ..config(40, 2)
+        })
+        .await;
+        let graph = client(&emu, SECRET);
+        let ids = synced(&emu, 4).await;
+        let results = graph.set_users_cloud_managed(&ids, true, 1).await;
+        assert!(results.iter().all(Result::is_ok), "{api:?}: {results:?}");
+        // v1.0 refused the first batch's requests; beta took them, and the reads go there at once.
+        assert_eq!(requests(&state(&emu).await), (2, 8), "{api:?}");
+        let reads = graph.users_cloud_managed(&ids, 1).await;
+        assert!(reads.into_iter().all(|r| r.unwrap()));
+        let s = state(&emu).await;
+        assert_eq!(requests(&s), (3, 12), "{api:?}");
+        assert_eq!(s["requests"]["byStatus"][status], 4, "{api:?}: {s}");
+        assert_eq!(
+            s["writes"]["byOperation"]["PATCH /users/onPremisesSyncBehavior"], 4,
+            "{api:?}: each user switched once"
+        );
+        emu.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_user_that_is_gone_does_not_move_the_client_to_beta() {
+    let emu = start(config(40, 2)).await;
     let graph = client(&emu, SECRET);
-    let ids = synced(&emu, 4).await;
-    let results = graph.set_users_cloud_managed(&ids, true, 1).await;
-    assert!(results.iter().all(Result::is_ok), "{results:?}");
-    // v1.0 refused the first batch's requests; beta took them, and the reads go there at once.
-    assert_eq!(requests(&state(&emu).await), (2, 8));
-    let reads = graph.users_cloud_managed(&ids, 1).await;
-    assert!(reads.into_iter().all(|r| r.unwrap()));
+    let ids = synced(&emu, 2).await;
+    let gone = "00000000-0000-4000-8000-00000000dead".to_string();
+    let results = graph
+        .set_users_cloud_managed(&[gone, ids[0].clone()], true, 1)
+        .await;
+    // v1.0 and beta both answer 404 for the missing user: its error stays, v1.0 stays in use.
+    assert!(
+        matches!(&results[0], Err(e) if e.to_string().contains("404")),
+        "{results:?}"
+    );
+    assert!(results[1].is_ok(), "{results:?}");
     let s = state(&emu).await;
-    assert_eq!(requests(&s), (3, 12));
-    assert_eq!(s["requests"]["byStatus"]["400"], 4, "{s}");
+    assert_eq!(s["requests"]["byStatus"]["404"], 2, "{s}");
+    // The next batch is answered by v1.0 alone: one batch, no second try.
+    let before = requests(&s);
+    let more = graph.set_users_cloud_managed(&ids[1..], true, 1).await;
+    assert!(more.iter().all(Result::is_ok));
+    let after = requests(&state(&emu).await);
+    assert_eq!((after.0 - before.0, after.1 - before.1), (1, 1));
     emu.shutdown().await;
 }
 

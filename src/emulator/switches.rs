@@ -72,11 +72,16 @@ pub enum OwnerAddOnSyncedGroup {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum UserSoaApi {
-    /// `/v1.0` and `/beta` (default).
+    /// `/v1.0` and `/beta` (default: the v1.0 metadata lists it since 2025-12-23, §14).
     Both,
     /// `/beta` only: on `/v1.0` the segment is unknown (`400 BadRequest` "Resource not found
-    /// for the segment 'onPremisesSyncBehavior'.").
+    /// for the segment 'onPremisesSyncBehavior'."), and inside a `/v1.0/$batch` the item
+    /// answers `405 Request_BadRequest` "Specified HTTP method is not allowed for the request
+    /// target." (the batching page's example of a beta-only request in a v1.0 batch).
     BetaOnly,
+    /// `/beta` only, and `/v1.0` answers `404 Request_ResourceNotFound` for the segment
+    /// (UNCONFIRMED: the other answer a gateway gives an unknown route), in a batch too.
+    BetaOnlyNotFound,
 }
 
 /// What `GET /users/delta` costs before the `$select` modifier: the throttling table does not

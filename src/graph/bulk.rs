@@ -5,7 +5,9 @@
 use serde_json::json;
 
 use super::batch::{BatchRequest, ItemResult};
-use super::client::{GraphClient, WriteReceipt, is_missing_user_soa_route, path_segment};
+use super::client::{
+    GraphClient, WriteReceipt, beta_serves_user_soa, may_lack_user_soa_route, path_segment,
+};
 use super::error::{GraphError, Operation};
 use super::models::SyncBehavior;
 
@@ -91,8 +93,9 @@ impl GraphClient {
             .collect()
     }
 
-    /// User SOA requests go to `/v1.0`, or `/beta` once v1.0 said it has no such route: the
-    /// requests that v1.0 refused for that reason go again under `/beta`.
+    /// User SOA requests go to `/v1.0`, or `/beta` once v1.0 showed it has no such route: the
+    /// requests whose v1.0 answer may mean that (400 naming the segment, 405 inside a batch,
+    /// 404) go again under `/beta`, which is used from then on if it served any of them.
     async fn send_user_soa(&self, requests: &[BatchRequest], in_flight: usize) -> Vec<ItemResult> {
         let beta = self.user_soa_on_beta();
         let mut results = self.send_all_on(beta, requests, in_flight).await;
@@ -102,15 +105,21 @@ impl GraphClient {
         let missing: Vec<usize> = results
             .iter()
             .enumerate()
-            .filter(|(_, r)| matches!(r, Err(e) if is_missing_user_soa_route(e)))
+            .filter(|(_, r)| matches!(r, Err(e) if may_lack_user_soa_route(e)))
             .map(|(i, _)| i)
             .collect();
-        let Some(first) = missing.first().and_then(|&i| results[i].as_ref().err()) else {
+        let Some(first) = missing
+            .first()
+            .and_then(|&i| results[i].as_ref().err())
+            .cloned()
+        else {
             return results;
         };
-        self.switch_user_soa_to_beta(first);
         let again: Vec<BatchRequest> = missing.iter().map(|&i| requests[i].clone()).collect();
         let answers = self.send_all_on(true, &again, in_flight).await;
+        if answers.iter().any(beta_serves_user_soa) {
+            self.switch_user_soa_to_beta(&first);
+        }
         for (i, answer) in missing.into_iter().zip(answers) {
             results[i] = answer;
         }

@@ -369,9 +369,11 @@ impl GraphClient {
     /// True, once, when `e` is `/v1.0` saying it has no `onPremisesSyncBehavior` segment for
     /// users (Microsoft documents the route on v1.0 in its how-to but on beta in its
     /// reference): from then on this client sends user SOA calls to `/beta`.
-    pub(super) fn switch_user_soa_to_beta(&self, e: &GraphError) -> bool {
-        if is_missing_user_soa_route(e) && !self.inner.user_soa_beta.swap(true, Ordering::Relaxed) {
-            warn!("Graph v1.0 has no user onPremisesSyncBehavior route here; using beta for it");
+    /// Use `/beta` for user SOA requests from now on (v1.0 answered `v1` for a request beta
+    /// then served).
+    pub(super) fn switch_user_soa_to_beta(&self, v1: &GraphError) -> bool {
+        if !self.inner.user_soa_beta.swap(true, Ordering::Relaxed) {
+            warn!(v1_answer = %v1, "Graph v1.0 has no user onPremisesSyncBehavior route here; using beta for it");
             return true;
         }
         false
@@ -389,9 +391,29 @@ impl GraphClient {
 }
 
 /// Whether `e` is a Graph version saying it has no `onPremisesSyncBehavior` segment.
-pub(super) fn is_missing_user_soa_route(e: &GraphError) -> bool {
-    matches!(e, GraphError::Api { status: 400, message, .. }
-        if message.contains("segment 'onPremisesSyncBehavior'"))
+/// Whether `e`, the answer of `/v1.0` to a user SOA request, may mean v1.0 has no such route
+/// (then `/beta` is asked): the documented 400 "Resource not found for the segment
+/// 'onPremisesSyncBehavior'", the 405 a beta-only request answers inside a v1.0 batch, or a
+/// 404 (a gateway's other answer to an unknown route, and also a user that is gone: beta then
+/// answers 404 too, and v1.0 stays in use).
+pub(super) fn may_lack_user_soa_route(e: &GraphError) -> bool {
+    match e {
+        GraphError::Api {
+            status: 400,
+            message,
+            ..
+        } => message.contains("segment 'onPremisesSyncBehavior'"),
+        GraphError::Api {
+            status: 404 | 405, ..
+        } => true,
+        _ => false,
+    }
+}
+
+/// Whether the answer of `/beta` to a request v1.0 may have lacked the route shows that beta
+/// serves it (anything but a 404).
+pub(super) fn beta_serves_user_soa<T>(answer: &Result<T, GraphError>) -> bool {
+    !matches!(answer, Err(GraphError::Api { status: 404, .. }))
 }
 
 /// Object ids are GUIDs, but a UPN may also address a user; escape so neither can change
@@ -410,6 +432,34 @@ pub fn new_request_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn api(status: u16, message: &str) -> GraphError {
+        GraphError::Api {
+            operation: Operation::UpdateSyncBehavior,
+            status,
+            code: "x".into(),
+            message: message.into(),
+            request_id: None,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn each_documented_answer_of_v1_without_the_route_tries_beta() {
+        let segment = "Resource not found for the segment 'onPremisesSyncBehavior'.";
+        assert!(may_lack_user_soa_route(&api(400, segment)));
+        assert!(may_lack_user_soa_route(&api(
+            405,
+            "Specified HTTP method is not allowed"
+        )));
+        assert!(may_lack_user_soa_route(&api(404, "anything")));
+        assert!(!may_lack_user_soa_route(&api(400, "Invalid value")));
+        assert!(!may_lack_user_soa_route(&api(403, segment)));
+        // Only beta's 404 says it does not serve the route either.
+        assert!(!beta_serves_user_soa::<()>(&Err(api(404, "gone"))));
+        assert!(beta_serves_user_soa::<()>(&Err(api(403, "denied"))));
+        assert!(beta_serves_user_soa(&Ok(())));
+    }
 
     #[test]
     fn request_ids_are_guids() {

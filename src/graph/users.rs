@@ -7,7 +7,8 @@ use serde_json::json;
 use url::Url;
 
 use super::client::{
-    GraphClient, ListQuery, Pager, WriteReceipt, decode, is_missing_user_soa_route, path_segment,
+    GraphClient, ListQuery, Pager, WriteReceipt, beta_serves_user_soa, decode,
+    may_lack_user_soa_route, path_segment,
 };
 use super::error::{GraphError, Operation};
 use super::models::{SyncBehavior, User};
@@ -74,11 +75,14 @@ impl GraphClient {
             .send(op, Method::GET, url(self.user_soa_on_beta())?, None, false)
             .await
         {
-            Err(e) if is_missing_user_soa_route(&e) => {
+            Err(e) if !self.user_soa_on_beta() && may_lack_user_soa_route(&e) => {
                 // Every caller that met the missing route retries on beta, not only the
                 // one that flipped the switch.
-                self.switch_user_soa_to_beta(&e);
-                self.send(op, Method::GET, url(true)?, None, false).await?
+                let again = self.send(op, Method::GET, url(true)?, None, false).await;
+                if beta_serves_user_soa(&again) {
+                    self.switch_user_soa_to_beta(&e);
+                }
+                again?
             }
             other => other?,
         };
@@ -97,12 +101,16 @@ impl GraphClient {
         let body = json!({ "isCloudManaged": cloud_managed });
         let url = self.user_soa_url(user_id, self.user_soa_on_beta())?;
         match self.patch_url(op, url, &body).await {
-            Err(e) if is_missing_user_soa_route(&e) => {
+            Err(e) if !self.user_soa_on_beta() && may_lack_user_soa_route(&e) => {
                 // Every caller that met the missing route retries on beta, not only the
                 // one that flipped the switch.
-                self.switch_user_soa_to_beta(&e);
-                self.patch_url(op, self.user_soa_url(user_id, true)?, &body)
-                    .await
+                let again = self
+                    .patch_url(op, self.user_soa_url(user_id, true)?, &body)
+                    .await;
+                if beta_serves_user_soa(&again) {
+                    self.switch_user_soa_to_beta(&e);
+                }
+                again
             }
             other => other,
         }

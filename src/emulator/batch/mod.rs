@@ -147,6 +147,10 @@ fn run_item(
     if let Some(auth) = outer.get(header::AUTHORIZATION) {
         headers.insert(header::AUTHORIZATION, auth.clone());
     }
+    headers.insert(
+        super::routes::BATCH_ITEM_HEADER,
+        axum::http::HeaderValue::from_static("1"),
+    );
     pipeline(
         shared,
         t,

@@ -174,6 +174,7 @@ pub(super) fn run(
         body,
         now,
         token_key: shared.token_key,
+        in_batch: headers.contains_key(super::routes::BATCH_ITEM_HEADER),
     };
     // Per-object refusals (privileged objects), after the permission and the quota.
     let refused = super::routes::refusal::check(&t.tenant, &route, shared.apps().permissions(&app));

@@ -147,7 +147,13 @@ pub struct Request<'a> {
     pub now: Timestamp,
     /// Key of the `$skiptoken` checksum.
     pub token_key: u64,
+    /// Whether the request is an item of a JSON batch.
+    pub in_batch: bool,
 }
+
+/// The header the batch puts on each item it runs through the pipeline (internal: the
+/// emulator's own marker, so routes can answer as Graph does inside a batch).
+pub const BATCH_ITEM_HEADER: &str = "x-emulator-batch-item";
 
 impl Request<'_> {
     /// `{base}/{version}/$metadata#{fragment}`.

@@ -27,15 +27,26 @@ pub fn parse_select(raw: &str) -> Result<Vec<String>, GraphError> {
     Ok(out)
 }
 
-/// Refuses a user's SOA route on `/v1.0` when the switch says only beta serves it.
+/// Refuses a user's SOA route on `/v1.0` when the switch says only beta serves it, as
+/// Graph answers it: directly, or as an item of a `/v1.0/$batch`.
 fn check_version(tenant: &Tenant, kind: SoaKind, req: &Request<'_>) -> Result<(), GraphError> {
-    if kind == SoaKind::User
-        && req.version == Version::V1
-        && tenant.behaviour.user_soa_api == UserSoaApi::BetaOnly
-    {
-        return Err(GraphError::unknown_segment("onPremisesSyncBehavior"));
+    if kind != SoaKind::User || req.version != Version::V1 {
+        return Ok(());
     }
-    Ok(())
+    match tenant.behaviour.user_soa_api {
+        UserSoaApi::Both => Ok(()),
+        UserSoaApi::BetaOnly if req.in_batch => Err(GraphError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Request_BadRequest",
+            "Specified HTTP method is not allowed for the request target.",
+        )),
+        UserSoaApi::BetaOnly => Err(GraphError::unknown_segment("onPremisesSyncBehavior")),
+        UserSoaApi::BetaOnlyNotFound => Err(GraphError::new(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            "Resource not found for the segment 'onPremisesSyncBehavior'.",
+        )),
+    }
 }
 
 /// `GET …/onPremisesSyncBehavior`: `{"@odata.context","id","isCloudManaged"}` (the id is
