@@ -14,6 +14,7 @@ pub mod duration;
 pub mod emulator;
 pub mod graph;
 pub mod guid;
+pub mod input;
 pub mod journal;
 pub mod local;
 pub mod reasons;

@@ -168,7 +168,8 @@ pub struct EmulatorArgs {
 pub struct AppsFile(pub Vec<AppRegistration>);
 
 fn read_file(path: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
+    crate::input::read_text(Path::new(path), crate::input::MAX_FILE_BYTES)
+        .map_err(|e| format!("cannot read {e}"))
 }
 
 fn read_certificate(path: &str) -> Result<String, String> {
@@ -295,8 +296,8 @@ fn write_ca(path: &Path, pem: &str) -> anyhow::Result<()> {
 pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     let mut config = args.config();
     if let Some(path) = &args.tenant_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the tenant file {}", path.display()))?;
+        let text = crate::input::read_text(path, crate::input::MAX_FILE_BYTES)
+            .context("reading --tenant-file")?;
         let file = TenantFile::parse(&text).with_context(|| format!("in {}", path.display()))?;
         config.tenant_file = Some(file);
     }
