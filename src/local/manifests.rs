@@ -239,6 +239,11 @@ fn load_file(path: &Path, out: &mut Manifests, budget: &mut Budget) -> Result<()
             field("/kind"),
             field("/metadata/name"),
         );
+        if api_version.is_empty() || kind.is_empty() {
+            return Err(invalid(format!(
+                "not a Kubernetes manifest: apiVersion and kind missing (expected {API_VERSION} TenantSyncPolicy, CloudUserConversion or CloudGroupConversion, or v1 Secret)"
+            )));
+        }
         if name.is_empty() {
             return Err(invalid(format!("{kind} without metadata.name")));
         }
