@@ -169,7 +169,7 @@ pub struct AppsFile(pub Vec<AppRegistration>);
 
 fn read_file(path: &str) -> Result<String, String> {
     crate::input::read_text(Path::new(path), crate::input::MAX_FILE_BYTES)
-        .map_err(|e| format!("cannot read {e}"))
+        .map_err(|e| format!("{:#}", anyhow::Error::from(e)))
 }
 
 fn read_certificate(path: &str) -> Result<String, String> {

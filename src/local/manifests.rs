@@ -15,7 +15,7 @@ use crate::graph::SecretString;
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// A path could not be read.
-    #[error("{path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The path.
         path: String,
