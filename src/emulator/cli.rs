@@ -308,7 +308,8 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.tenant_file {
         let text = crate::input::read_text(path, crate::input::MAX_FILE_BYTES)
             .context("reading --tenant-file")?;
-        let file = TenantFile::parse(&text).with_context(|| format!("in {}", path.display()))?;
+        let file = TenantFile::parse(&text)
+            .with_context(|| format!("--tenant-file {}", path.display()))?;
         config.tenant_file = Some(file);
     }
     config.active_directory = args.ad.source()?;
