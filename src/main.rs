@@ -44,7 +44,8 @@ enum Command {
         /// Output format of the resources printed at the end.
         #[arg(short = 'o', long, value_enum, default_value = "yaml")]
         output: Format,
-        /// Give up after this long, e.g. `30m`, `72h`.
+        /// Give up after this long, e.g. `30m`, `72h`, a pass in flight included (abandoned at
+        /// the deadline; the next run settles it from the journal); exit code 2.
         #[arg(long, default_value = "30m", value_parser = duration::parse)]
         timeout: Duration,
         /// Progress display on stderr.
