@@ -111,4 +111,32 @@ mod tests {
         let e = read_text(&dir.join("eco-input-missing-file"), 1024).unwrap_err();
         assert!(e.to_string().contains("eco-input-missing-file"), "{e}");
     }
+
+    #[test]
+    fn a_fifo_fed_forever_is_cut_at_the_cap() {
+        let fifo = std::env::temp_dir().join(format!(
+            "eco-input-fifo-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("skipped: mkfifo is not available");
+            return;
+        }
+        let path = fifo.clone();
+        // Writes until the reader goes away (EPIPE: Rust ignores SIGPIPE).
+        let writer = std::thread::spawn(move || {
+            let mut w = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            let chunk = [b'a'; 4096];
+            while std::io::Write::write_all(&mut w, &chunk).is_ok() {}
+        });
+        let e = read_text(&fifo, 64 * 1024).unwrap_err();
+        assert!(
+            matches!(e, InputError::TooLarge { cap: 65536, .. }),
+            "{e:?}"
+        );
+        writer.join().unwrap();
+        std::fs::remove_file(&fifo).unwrap();
+    }
 }
