@@ -122,6 +122,7 @@ fn fixtures() -> PathBuf {
     // A directory named like a manifest, where a file is expected.
     std::fs::create_dir_all(dir.join("dir.yaml")).unwrap();
     std::fs::write(dir.join("tenant.yaml"), TSP).unwrap();
+    std::os::unix::fs::symlink(dir.join("tenant.yaml"), dir.join("link.pem")).unwrap();
     std::fs::write(dir.join("scalar.yaml"), "42\n").unwrap();
     std::fs::write(dir.join("list.json"), "[1, 2, 3]\n").unwrap();
     std::fs::write(dir.join("broken.yaml"), "kind: [unclosed\n").unwrap();
@@ -315,6 +316,15 @@ const CORPUS: &[(&[&str], &str)] = &[
     (
         &["emulator", "--client-certificate", "tenant.yaml"],
         "--client-certificate",
+    ),
+    // Written by a rename: a directory or a symlink (it could point at a device) is refused.
+    (
+        &["emulator", "--tls", "--tls-cert-out", "empty"],
+        "--tls-cert-out empty exists and is not a regular file",
+    ),
+    (
+        &["emulator", "--tls", "--tls-cert-out", "link.pem"],
+        "--tls-cert-out link.pem exists and is not a regular file",
     ),
     (
         &[

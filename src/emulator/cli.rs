@@ -293,6 +293,14 @@ async fn terminated() {
 
 /// Writes `pem` to `path` through a temporary file, so a reader never sees half of it.
 fn write_ca(path: &Path, pem: &str) -> anyhow::Result<()> {
+    // The rename replaces whatever is there: only ever a regular file (never /dev/null, say).
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        anyhow::ensure!(
+            meta.is_file(),
+            "--tls-cert-out {} exists and is not a regular file; give a file path",
+            path.display()
+        );
+    }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
