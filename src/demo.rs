@@ -23,16 +23,16 @@ pub struct DemoArgs {
     #[arg(long, default_value = "examples")]
     pub examples: PathBuf,
     /// Synchronised users in the emulated tenant.
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 3000, value_parser = crate::emulator::parse_users)]
     pub users: usize,
     /// Synchronised groups in the emulated tenant.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = crate::emulator::parse_groups)]
     pub groups: usize,
     /// How long Entra takes to convert every object after the disable (emulated time).
     #[arg(long, default_value = "6h", value_parser = crate::duration::parse)]
     pub propagation: Duration,
     /// Emulated seconds per real second, for the emulator and the operator alike.
-    #[arg(long, default_value_t = 1800.0)]
+    #[arg(long, default_value_t = 1800.0, value_parser = crate::clock::parse_scale)]
     pub time_scale: f64,
     /// Journal file (default: a fresh file under the system temp directory).
     #[arg(long)]
@@ -53,7 +53,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("reading {}", args.examples.display()))?;
     let m =
         manifests::load(&files).with_context(|| format!("reading {}", args.examples.display()))?;
-    let first = &m.tenants[0].resource;
+    let Some(first) = m.tenants.first().map(|t| &t.resource) else {
+        anyhow::bail!(
+            "--examples {}: no TenantSyncPolicy among the manifests; the demo needs one to configure the emulated tenant (see examples/tenant-cutover.yaml)",
+            args.examples.display()
+        );
+    };
     let mut config = EmulatorConfig {
         tenant_id: first.spec.tenant_id.clone(),
         users: args.users,

@@ -15,6 +15,7 @@ pub mod emulator;
 pub mod endpoints;
 pub mod graph;
 pub mod guid;
+pub mod input;
 pub mod journal;
 pub mod local;
 pub mod reasons;

@@ -44,7 +44,8 @@ enum Command {
         /// Output format of the resources printed at the end.
         #[arg(short = 'o', long, value_enum, default_value = "yaml")]
         output: Format,
-        /// Give up after this long, e.g. `30m`, `72h`.
+        /// Give up after this long, e.g. `30m`, `72h`, a pass in flight included (abandoned at
+        /// the deadline; the next run settles it from the journal); exit code 2.
         #[arg(long, default_value = "30m", value_parser = duration::parse)]
         timeout: Duration,
         /// Progress display on stderr.
@@ -145,7 +146,7 @@ struct RunArgs {
     journal: PathBuf,
     /// Tenant seconds per real second: match an emulator's `--time-scale` to rehearse a
     /// 72-hour propagation in seconds. 1 against real tenants.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = entra_cloud_operator::clock::parse_scale)]
     time_scale: f64,
     /// Graph requests in flight at once per resource: JSON batches of up to 20 (or, with a
     /// TenantSyncPolicy's `spec.quota.batch: false`, single requests).
@@ -219,7 +220,18 @@ fn init_logging(format: LogFormat, default: &str) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // clap exits 2 on a bad flag, the code `apply` gives a timeout: a bad flag is bad input, 1.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let default_level = match cli.command {
         Command::Emulator(_) | Command::Controller(_) => "info",
         _ => "warn",

@@ -31,16 +31,16 @@ pub struct EmulatorArgs {
     pub tenant_file: Option<std::path::PathBuf>,
     /// Synced users to seed (plus cloud-only, sync service and break-glass accounts, and a
     /// synced organizational contact per 50 users, at least two).
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 1_000, value_parser = parse_users)]
     pub users: usize,
     /// Synced groups to seed (plus three cloud-only groups: All Company, Cloud Admins, Migration Wave 1).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = parse_groups)]
     pub groups: usize,
     /// RNG seed: the same seed gives the same tenant.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Emulated seconds per real second (e.g. 3600: an emulated hour per second).
-    #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::clock::parse_scale)]
     pub time_scale: f64,
     /// Emulated time a tenant-wide disable of directory sync takes to reach every object
     /// (30m, 72h, 90s, 1h30m; real tenants take up to 72h).
@@ -168,7 +168,8 @@ pub struct EmulatorArgs {
 pub struct AppsFile(pub Vec<AppRegistration>);
 
 fn read_file(path: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
+    crate::input::read_text(Path::new(path), crate::input::MAX_FILE_BYTES)
+        .map_err(|e| format!("{:#}", anyhow::Error::from(e)))
 }
 
 fn read_certificate(path: &str) -> Result<String, String> {
@@ -182,6 +183,25 @@ fn read_apps(path: &str) -> Result<AppsFile, String> {
     serde_json::from_str(&text)
         .map(AppsFile)
         .map_err(|e| format!("{path}: not a JSON array of application registrations: {e}"))
+}
+
+fn parse_count(text: &str, max: usize) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(format!(
+            "{text:?} is not a count: use a whole number from 0 to {max}"
+        )),
+    }
+}
+
+/// Parses `--users`: 0 to [`super::MAX_USERS`].
+pub fn parse_users(text: &str) -> Result<usize, String> {
+    parse_count(text, super::MAX_USERS)
+}
+
+/// Parses `--groups`: 0 to [`super::MAX_GROUPS`].
+pub fn parse_groups(text: &str) -> Result<usize, String> {
+    parse_count(text, super::MAX_GROUPS)
 }
 
 fn parse_federated(text: &str) -> Result<FederatedCredentialSpec, String> {
@@ -198,15 +218,6 @@ fn parse_federated(text: &str) -> Result<FederatedCredentialSpec, String> {
             })
         }
         _ => Err(format!("expected ISSUER,SUBJECT[,AUDIENCE], got '{text}'")),
-    }
-}
-
-fn parse_scale(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-        _ => Err(format!(
-            "time scale must be a positive number, got '{text}'"
-        )),
     }
 }
 
@@ -282,6 +293,14 @@ async fn terminated() {
 
 /// Writes `pem` to `path` through a temporary file, so a reader never sees half of it.
 fn write_ca(path: &Path, pem: &str) -> anyhow::Result<()> {
+    // The rename replaces whatever is there: only ever a regular file (never /dev/null, say).
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        anyhow::ensure!(
+            meta.is_file(),
+            "--tls-cert-out {} exists and is not a regular file; give a file path",
+            path.display()
+        );
+    }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
@@ -295,9 +314,10 @@ fn write_ca(path: &Path, pem: &str) -> anyhow::Result<()> {
 pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     let mut config = args.config();
     if let Some(path) = &args.tenant_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the tenant file {}", path.display()))?;
-        let file = TenantFile::parse(&text).with_context(|| format!("in {}", path.display()))?;
+        let text = crate::input::read_text(path, crate::input::MAX_FILE_BYTES)
+            .context("reading --tenant-file")?;
+        let file = TenantFile::parse(&text)
+            .with_context(|| format!("--tenant-file {}", path.display()))?;
         config.tenant_file = Some(file);
     }
     config.active_directory = args.ad.source()?;

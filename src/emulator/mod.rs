@@ -128,7 +128,7 @@ use tokio::task::JoinHandle;
 
 pub use apps::{AppRegistration, FederatedCredentialSpec};
 pub use batch::{BatchOrder, MAX_REQUESTS as MAX_BATCH_REQUESTS};
-pub use cli::{EmulatorArgs, run};
+pub use cli::{EmulatorArgs, parse_groups, parse_users, run};
 pub use latency::{Dist, LatencyProfile};
 pub use switches::{
     BatchLimitCode, HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore,
@@ -371,6 +371,11 @@ where
     })
 }
 
+/// The most synchronised users an emulated tenant is seeded with (`--users`).
+pub const MAX_USERS: usize = 1_000_000;
+/// The most synchronised groups an emulated tenant is seeded with (`--groups`).
+pub const MAX_GROUPS: usize = 100_000;
+
 impl Emulator {
     /// Seeds the tenant, binds `listen` (port 0 picks a free port) and serves on the current
     /// tokio runtime: HTTPS when [`EmulatorConfig::tls`] is set, else plain HTTP.
@@ -379,6 +384,12 @@ impl Emulator {
             config.time_scale.is_finite() && config.time_scale > 0.0,
             "time scale must be a positive number, got {}",
             config.time_scale
+        );
+        anyhow::ensure!(
+            config.users <= MAX_USERS && config.groups <= MAX_GROUPS,
+            "an emulated tenant holds at most {MAX_USERS} synchronised users and {MAX_GROUPS} groups, got {} and {}",
+            config.users,
+            config.groups
         );
         let identity = if config.tls {
             let extra: Vec<IpAddr> = Some(listen.ip())

@@ -317,16 +317,15 @@ fn assertion_form<'a>(
 }
 
 fn read_assertion(path: &std::path::Path) -> Result<SecretString, AuthError> {
-    match std::fs::read_to_string(path) {
+    // A projected token is a few KiB; the cap keeps a wrong path (a device, a log) from being
+    // read whole. The error never quotes the file's content.
+    match crate::input::read_text(path, 64 * 1024) {
         Ok(t) if !t.trim().is_empty() => Ok(SecretString::new(t.trim())),
         Ok(_) => Err(AuthError::Credential {
             detail: format!("the federated token file {} is empty", path.display()),
         }),
         Err(e) => Err(AuthError::Credential {
-            detail: format!(
-                "cannot read the federated token file {}: {e}",
-                path.display()
-            ),
+            detail: format!("the federated token file: {:#}", anyhow::Error::from(e)),
         }),
     }
 }
@@ -353,6 +352,15 @@ mod tests {
         assert_eq!(
             first_line(d),
             "AADSTS7000215: Invalid client secret provided."
+        );
+    }
+
+    #[test]
+    fn an_endless_federated_token_file_is_refused_at_the_cap() {
+        let e = read_assertion(std::path::Path::new("/dev/zero")).err();
+        assert!(
+            matches!(&e, Some(AuthError::Credential { detail }) if detail.contains("/dev/zero is larger than 65536 bytes")),
+            "{e:?}"
         );
     }
 

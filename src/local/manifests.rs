@@ -15,7 +15,7 @@ use crate::graph::SecretString;
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// A path could not be read.
-    #[error("{path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The path.
         path: String,
@@ -41,10 +41,32 @@ pub enum ManifestError {
         /// What is wrong and the fix.
         detail: String,
     },
+    /// A file that cannot be read, is too large, is a directory or is not text.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    /// More input than a run takes: files, bytes or documents over their cap.
+    #[error("{path}: more than {cap} {what} in one run; give fewer or smaller files with -f")]
+    TooMuch {
+        /// The file or directory where the cap was passed.
+        path: String,
+        /// The cap.
+        cap: u64,
+        /// What is counted: `manifest files`, `bytes of manifests`, `documents`.
+        what: &'static str,
+    },
     /// Nothing to do.
-    #[error("no TenantSyncPolicy, CloudUserConversion or CloudGroupConversion found in {0}")]
+    #[error(
+        "no TenantSyncPolicy, CloudUserConversion or CloudGroupConversion found in {0}; give manifest files (*.yaml, *.yml, *.json) or directories of them with -f"
+    )]
     Empty(String),
 }
+
+/// The most manifest files one run reads (a directory's included).
+pub const MAX_FILES: usize = 1_000;
+/// The most bytes of manifests one run reads, all files together: 64 MiB.
+pub const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
+/// The most YAML documents one run reads, all files together.
+pub const MAX_DOCUMENTS: usize = 10_000;
 
 /// A `TenantSyncPolicy` and where it came from.
 #[derive(Clone, Debug)]
@@ -69,15 +91,45 @@ pub struct Manifests {
 }
 
 /// Read `paths` (files, or directories whose `*.yaml`, `*.yml` and `*.json` files are read in
-/// name order).
+/// name order), within [`MAX_FILES`], [`MAX_TOTAL_BYTES`] (each file within
+/// [`crate::input::MAX_FILE_BYTES`]) and [`MAX_DOCUMENTS`].
 pub fn load(paths: &[PathBuf]) -> Result<Manifests, ManifestError> {
+    load_within(paths, &Limits::DEFAULT)
+}
+
+/// The caps of one run's input.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    files: usize,
+    file_bytes: u64,
+    bytes: u64,
+    documents: usize,
+}
+
+impl Limits {
+    const DEFAULT: Limits = Limits {
+        files: MAX_FILES,
+        file_bytes: crate::input::MAX_FILE_BYTES,
+        bytes: MAX_TOTAL_BYTES,
+        documents: MAX_DOCUMENTS,
+    };
+}
+
+fn load_within(paths: &[PathBuf], limits: &Limits) -> Result<Manifests, ManifestError> {
     let mut files = Vec::new();
     for p in paths {
-        collect(p, &mut files)?;
+        collect(p, &mut files, limits.files)?;
     }
     let mut out = Manifests::default();
+    let mut budget = Budget {
+        file_bytes: limits.file_bytes,
+        total_bytes: limits.bytes,
+        bytes: limits.bytes,
+        total_documents: limits.documents,
+        documents: limits.documents,
+    };
     for f in &files {
-        load_file(f, &mut out)?;
+        load_file(f, &mut out, &mut budget)?;
     }
     if out.tenants.is_empty() && out.users.is_empty() && out.groups.is_empty() {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
@@ -95,37 +147,77 @@ pub fn is_manifest_file(p: &Path) -> bool {
         )
 }
 
-fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), ManifestError> {
+fn collect(path: &Path, files: &mut Vec<PathBuf>, max: usize) -> Result<(), ManifestError> {
     let read_err = |source| ManifestError::Read {
         path: path.display().to_string(),
         source,
     };
     let meta = std::fs::metadata(path).map_err(read_err)?;
+    let too_many = || ManifestError::TooMuch {
+        path: path.display().to_string(),
+        cap: max as u64,
+        what: "manifest files",
+    };
     if meta.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(read_err)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| is_manifest_file(p))
-            .collect();
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(read_err)? {
+            let p = entry.map_err(read_err)?.path();
+            if is_manifest_file(&p) {
+                if files.len() + entries.len() >= max {
+                    return Err(too_many());
+                }
+                entries.push(p);
+            }
+        }
         entries.sort();
         files.extend(entries);
     } else {
+        if files.len() >= max {
+            return Err(too_many());
+        }
         files.push(path.to_path_buf());
     }
     Ok(())
 }
 
-fn load_file(path: &Path, out: &mut Manifests) -> Result<(), ManifestError> {
+/// What is left of a run's allowance of bytes and documents.
+struct Budget {
+    file_bytes: u64,
+    total_bytes: u64,
+    bytes: u64,
+    total_documents: usize,
+    documents: usize,
+}
+
+fn load_file(path: &Path, out: &mut Manifests, budget: &mut Budget) -> Result<(), ManifestError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
-        path: shown.clone(),
-        source,
+    let cap = budget.file_bytes.min(budget.bytes);
+    let text = crate::input::read_text(path, cap).map_err(|e| match e {
+        // The run's total, not the file's own cap, is what this file passed.
+        crate::input::InputError::TooLarge { .. } if cap < budget.file_bytes => {
+            ManifestError::TooMuch {
+                path: shown.clone(),
+                cap: budget.total_bytes,
+                what: "bytes of manifests",
+            }
+        }
+        e => e.into(),
     })?;
+    budget.bytes = budget.bytes.saturating_sub(text.len() as u64);
     let docs: Vec<Value> =
         serde_saphyr::from_multiple(&text).map_err(|e| ManifestError::Parse {
             path: shown.clone(),
             detail: e.to_string(),
         })?;
+    budget.documents =
+        budget
+            .documents
+            .checked_sub(docs.len())
+            .ok_or_else(|| ManifestError::TooMuch {
+                path: shown.clone(),
+                cap: budget.total_documents as u64,
+                what: "documents",
+            })?;
     let schema = crd_schema::<TenantSyncPolicy>();
     let user_schema = crd_schema::<CloudUserConversion>();
     let group_schema = crd_schema::<CloudGroupConversion>();
@@ -147,6 +239,11 @@ fn load_file(path: &Path, out: &mut Manifests) -> Result<(), ManifestError> {
             field("/kind"),
             field("/metadata/name"),
         );
+        if api_version.is_empty() || kind.is_empty() {
+            return Err(invalid(format!(
+                "not a Kubernetes manifest: apiVersion and kind missing (expected {API_VERSION} TenantSyncPolicy, CloudUserConversion or CloudGroupConversion, or v1 Secret)"
+            )));
+        }
         if name.is_empty() {
             return Err(invalid(format!("{kind} without metadata.name")));
         }
@@ -351,5 +448,49 @@ stringData: {clientSecret: "s3cr3t"}
             "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n",
         );
         assert!(matches!(load(&[empty]), Err(ManifestError::Empty(_))));
+    }
+
+    #[test]
+    fn input_is_bounded_and_errors_name_the_file_and_the_cap() {
+        let e = load(&[PathBuf::from("/dev/zero")])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("/dev/zero is larger than 8388608 bytes"), "{e}");
+        let p = write("a.yaml", GOOD);
+        let dir = p.parent().unwrap().to_path_buf();
+        write_in(&dir, "b.yaml", GOOD);
+        let small = |files, bytes, documents| Limits {
+            files,
+            file_bytes: 100_000,
+            bytes,
+            documents,
+        };
+        let e = load_within(std::slice::from_ref(&dir), &small(1, 100_000, 100))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("more than 1 manifest files in one run"), "{e}");
+        let len = GOOD.len() as u64;
+        let e = load_within(std::slice::from_ref(&dir), &small(10, len + 10, 100))
+            .err()
+            .unwrap()
+            .to_string();
+        let expected = format!(
+            "b.yaml: more than {} bytes of manifests in one run; give fewer or smaller files with -f",
+            len + 10
+        );
+        assert!(e.ends_with(&expected), "{e}");
+        let e = load_within(std::slice::from_ref(&dir), &small(10, 100_000, 3))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("b.yaml: more than 3 documents"), "{e}");
+        // Exactly at every cap (two files, their bytes, two documents each) is fine.
+        assert!(load_within(&[dir], &small(2, 2 * len, 4)).is_ok());
+    }
+
+    fn write_in(dir: &Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).unwrap();
     }
 }

@@ -133,7 +133,8 @@ pub async fn apply_until(
         journal: journal.as_ref(),
         progress: Progress::new(opts.progress),
         clock: ScaledClock::new(opts.time_scale),
-        deadline: Instant::now() + opts.timeout,
+        // Checked: no deadline at all rather than a panic past the end of the clock.
+        deadline: Instant::now().checked_add(opts.timeout),
         stop,
     };
     let secrets = &manifests.secrets;
@@ -217,8 +218,24 @@ struct Shell<'a> {
     journal: &'a dyn Journal,
     progress: Progress,
     clock: ScaledClock,
-    deadline: Instant,
+    /// When the run gives up (`--timeout`), a pass in flight included; none: never.
+    deadline: Option<Instant>,
     stop: &'a Stop,
+}
+
+/// Resolves at `deadline` (never without one).
+async fn reached(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// How a pass ended: done, or abandoned by a stop or by the deadline.
+enum Passed<T> {
+    Done(T),
+    Stopped,
+    TimedOut,
 }
 
 /// The Graph client of each TenantSyncPolicy among the manifests, built once: every resource of
@@ -297,6 +314,10 @@ impl Shell<'_> {
                 progress.finish(&shown);
                 return done(&run.obj, Settled::Interrupted);
             }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                progress.finish(&shown);
+                return done(&run.obj, Settled::TimedOut);
+            }
             let now = clock.now();
             let pass = async {
                 match &run.client {
@@ -315,16 +336,29 @@ impl Shell<'_> {
                     }
                 }
             };
-            // On a stop the pass may finish its wave within the grace; past it, it is dropped
-            // between two awaits (never inside an append) and the next run settles its intents.
+            // On a stop the pass may finish its wave within the grace; past it, or at the
+            // deadline, it is dropped between two awaits (never inside an append) and the next
+            // run settles its intents from the journal.
             let passed = tokio::select! {
-                r = pass => Some(r),
-                () = stop.expired() => None,
+                r = pass => Passed::Done(r),
+                () = stop.expired() => Passed::Stopped,
+                () = reached(deadline) => Passed::TimedOut,
             };
-            let Some(passed) = passed else {
-                progress.warn(&shown, "stopped: pass in flight abandoned after the grace");
-                progress.finish(&shown);
-                return done(&run.obj, Settled::Interrupted);
+            let passed = match passed {
+                Passed::Done(r) => r,
+                Passed::Stopped => {
+                    progress.warn(&shown, "stopped: pass in flight abandoned after the grace");
+                    progress.finish(&shown);
+                    return done(&run.obj, Settled::Interrupted);
+                }
+                Passed::TimedOut => {
+                    progress.warn(
+                        &shown,
+                        "timed out (--timeout): pass in flight abandoned; the next run settles what it started from the journal",
+                    );
+                    progress.finish(&shown);
+                    return done(&run.obj, Settled::TimedOut);
+                }
             };
             let wait = match passed {
                 Ok(outcome) => {
@@ -362,13 +396,9 @@ impl Shell<'_> {
                     wait
                 }
             };
-            let now = Instant::now();
-            if now >= deadline {
-                progress.finish(&shown);
-                return done(&run.obj, Settled::TimedOut);
-            }
             tokio::select! {
-                () = tokio::time::sleep(wait.min(deadline - now)) => {}
+                () = tokio::time::sleep(wait) => {}
+                () = reached(deadline) => {}
                 () = stop.requested() => {}
             }
         }

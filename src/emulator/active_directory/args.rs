@@ -52,8 +52,9 @@ impl AdArgs {
             !self.ad_synced_ous.is_empty(),
             "--ad-url needs at least one --ad-synced-ou (the OUs Entra Connect synchronises)"
         );
-        let password = std::fs::read_to_string(password_file)
-            .with_context(|| format!("reading --ad-password-file {}", password_file.display()))?;
+        // A password is short: the cap keeps a wrong path (a device, a log) from being read whole.
+        let password = crate::input::read_text(password_file, 64 * 1024)
+            .context("reading --ad-password-file")?;
         let password = password.trim_end_matches(['\r', '\n']);
         anyhow::ensure!(
             !password.is_empty(),
@@ -64,8 +65,8 @@ impl AdArgs {
         config.starttls = self.ad_starttls;
         config.synced_ous = self.ad_synced_ous.clone();
         if let Some(path) = &self.ad_ca_file {
-            let pem = std::fs::read_to_string(path)
-                .with_context(|| format!("reading --ad-ca-file {}", path.display()))?;
+            let pem = crate::input::read_text(path, crate::input::MAX_FILE_BYTES)
+                .context("reading --ad-ca-file")?;
             config.ca_pem = Some(pem);
         }
         Ok(Some(config))
