@@ -69,8 +69,9 @@ fn pass_timeout(text: &str) -> Result<std::time::Duration, String> {
 /// Run the controller until SIGTERM or Ctrl-C.
 pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.time_scale.is_finite() && args.time_scale > 0.0,
-        "--time-scale must be a positive number"
+        (0.000_001..=1_000_000.0).contains(&args.time_scale),
+        "--time-scale {}: give a number from 0.000001 to 1000000 (1 against real tenants)",
+        args.time_scale
     );
     let client = kube::Client::try_default().await?;
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
