@@ -70,7 +70,7 @@ fn pass_timeout(text: &str) -> Result<std::time::Duration, String> {
 pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         (0.000_001..=1_000_000.0).contains(&args.time_scale),
-        "--time-scale {}: give a number from 0.000001 to 1000000 (1 against real tenants)",
+        "--time-scale {:?}: give a number from 0.000001 to 1000000 (1 against real tenants)",
         args.time_scale
     );
     let client = kube::Client::try_default().await?;
