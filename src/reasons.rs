@@ -43,6 +43,9 @@ pub const CREDENTIALS_UNAVAILABLE: &str = "CredentialsUnavailable";
 pub const CREDENTIAL_NOT_GRANTED: &str = "CredentialNotGranted";
 /// `spec.endpoints` leaves Microsoft's hosts and the operator was not started with the opt-in.
 pub const ENDPOINT_OVERRIDE_NOT_ALLOWED: &str = "EndpointOverrideNotAllowed";
+/// The application may not read role assignments or administrative units: privileged users
+/// were not looked for before converting.
+pub const PRIVILEGED_UNVERIFIED: &str = "PrivilegedUnverified";
 /// Another TenantSyncPolicy already sets this tenant's `directorySync`.
 pub const TENANT_CLAIMED: &str = "TenantClaimed";
 /// A pass ran past the controller's `--pass-timeout` and was cut.

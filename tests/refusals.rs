@@ -326,3 +326,49 @@ async fn restoring_an_admin_without_the_restore_permission_fails_that_user_alone
     );
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn privileged_users_graph_shows_are_excluded_before_the_first_write() {
+    let emu = start(config(12, 1)).await;
+    // With the read permissions that let the application see them.
+    let mut perms = USER_PERMISSIONS.to_vec();
+    perms.extend([
+        "RoleManagement.Read.Directory",
+        "AdministrativeUnit.Read.All",
+    ]);
+    grant(&emu, &perms).await;
+    let synced = synced_contoso(&emu).await;
+    let (role, unit, sd) = (id(&synced[0]), id(&synced[1]), id(&synced[2]));
+    mark(&emu, &role, "adminRole").await;
+    mark(&emu, &unit, "restrictedAu").await;
+    // AdminSDHolder protection is AD's: Graph does not show it, so that user fails alone.
+    mark(&emu, &sd, "adminSdHolder").await;
+    let rollout = json!({"maxObjects": 100, "canary": 50, "waveSize": 50, "maxFailuresPerWave": 1, "pauseBetweenWaves": "0s"});
+    let mut h = Harness::new(&emu, cuc(rollout));
+    h.pass().await.unwrap();
+    let st = h.status();
+    let reasons: Vec<(String, String)> = st
+        .exclusions
+        .iter()
+        .map(|x| (x.user_principal_name.clone(), x.reason.clone()))
+        .collect();
+    let upn = |i: usize| synced[i]["userPrincipalName"].as_str().unwrap().to_string();
+    assert!(
+        reasons.contains(&(upn(0), "DirectoryRole".into())),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&(upn(1), "RestrictedAdministrativeUnit".into())),
+        "{reasons:?}"
+    );
+    // Never tried: the only refusal recorded is the AdminSDHolder user's.
+    let failed = failed_records(&h);
+    assert!(
+        failed.iter().all(|r| r["objectId"] == sd.as_str()),
+        "{failed:?}"
+    );
+    assert!(!cloud_managed(&emu, "users", &role).await);
+    assert!(!cloud_managed(&emu, "users", &unit).await);
+    assert_eq!(st.converted, synced.len() as i64 - 3);
+    emu.shutdown().await;
+}

@@ -197,6 +197,8 @@ pub struct CloudUserConversionStatus {
 pub struct Exclusion {
     /// UPN.
     pub user_principal_name: String,
-    /// Why: `ExcludedByName`, `ExcludedByGroup`, `SyncServiceAccount`.
+    /// Why: `ExcludedByName`, `ExcludedByGroup`, `SyncServiceAccount`, `FederatedDomain`,
+    /// `DirectoryRole` (holds an Entra administrator role), `RestrictedAdministrativeUnit`
+    /// (Graph refuses the conversion of both).
     pub reason: String,
 }

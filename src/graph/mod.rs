@@ -16,6 +16,7 @@ pub mod operation;
 pub mod pacing;
 mod paging;
 mod pipeline;
+pub mod privileged;
 pub mod retry;
 pub mod secret;
 mod users;

@@ -47,6 +47,12 @@ pub enum Operation {
     UsersDelta,
     /// `GET /groups/delta`: a round of changes (or every group) and a deltaLink
     GroupsDelta,
+    /// `GET /roleManagement/directory/roleAssignments`: who holds an administrator role
+    ListRoleAssignments,
+    /// `GET /directory/administrativeUnits`
+    ListAdministrativeUnits,
+    /// `GET /directory/administrativeUnits/{id}/members`
+    ListAdministrativeUnitMembers,
     /// `POST /$batch`: the envelope only; each request in it counts as its own operation.
     Batch,
 }
@@ -74,6 +80,9 @@ impl Operation {
             Operation::RemoveGroupOwner => "groups.owners.remove",
             Operation::UsersDelta => "users.delta",
             Operation::GroupsDelta => "groups.delta",
+            Operation::ListRoleAssignments => "roleAssignments.list",
+            Operation::ListAdministrativeUnits => "administrativeUnits.list",
+            Operation::ListAdministrativeUnitMembers => "administrativeUnits.members.list",
             Operation::Batch => "batch",
         }
     }
@@ -98,7 +107,10 @@ impl Operation {
             | Operation::ListGroupOwners
             | Operation::GetGroupSyncBehavior
             | Operation::UsersDelta
-            | Operation::GroupsDelta => read(1),
+            | Operation::GroupsDelta
+            | Operation::ListRoleAssignments
+            | Operation::ListAdministrativeUnits
+            | Operation::ListAdministrativeUnitMembers => read(1),
             Operation::UpdateOrganization
             | Operation::UpdateUser
             | Operation::UpdateSyncBehavior
@@ -133,6 +145,10 @@ impl Operation {
             Operation::RemoveGroupOwner => "Group.ReadWrite.All",
             Operation::UsersDelta => "User.Read.All",
             Operation::GroupsDelta => "GroupMember.Read.All",
+            Operation::ListRoleAssignments => "RoleManagement.Read.Directory",
+            Operation::ListAdministrativeUnits | Operation::ListAdministrativeUnitMembers => {
+                "AdministrativeUnit.Read.All"
+            }
             Operation::Batch => "(none: each request of a batch needs its own)",
         }
     }
@@ -170,6 +186,15 @@ impl Operation {
                 &["Group-OnPremisesSyncBehavior.ReadWrite.All"]
             }
             Operation::AddGroupOwner | Operation::RemoveGroupOwner => &["Group.ReadWrite.All"],
+            Operation::ListRoleAssignments => &[
+                "RoleManagement.Read.Directory",
+                "RoleManagement.Read.All",
+                "RoleManagement.ReadWrite.Directory",
+            ],
+            Operation::ListAdministrativeUnits | Operation::ListAdministrativeUnitMembers => &[
+                "AdministrativeUnit.Read.All",
+                "AdministrativeUnit.ReadWrite.All",
+            ],
             Operation::Batch => &[],
         }
     }
@@ -195,6 +220,9 @@ impl Operation {
         Operation::RemoveGroupOwner,
         Operation::UsersDelta,
         Operation::GroupsDelta,
+        Operation::ListRoleAssignments,
+        Operation::ListAdministrativeUnits,
+        Operation::ListAdministrativeUnitMembers,
         Operation::Batch,
     ];
 

@@ -15,6 +15,15 @@ use crate::graph::Operation;
 
 use Operation as Op;
 
+/// Reads a conversion makes when it may, and does without when refused (`MissingPermission`
+/// then means "not checked", said in an Event): looking for privileged users before the first
+/// write. Their permissions are optional, so no flow's set lists them.
+pub const OPTIONAL: &[Operation] = &[
+    Op::ListRoleAssignments,
+    Op::ListAdministrativeUnits,
+    Op::ListAdministrativeUnitMembers,
+];
+
 /// The fewest permissions, each the least privileged that can serve, that allow every one of
 /// `ops`: each operation's least-privileged permission, then those whose operations the others
 /// already allow dropped (`User.Read.All` beside `User.ReadWrite.All`). Sorted by name.

@@ -36,6 +36,10 @@ pub enum Access {
     ReadSyncFeatures,
     /// Update the directory synchronisation features.
     WriteSyncFeatures,
+    /// Read directory role assignments.
+    ReadRoleAssignments,
+    /// Read administrative units and their members.
+    ReadAdminUnits,
 }
 
 impl Access {
@@ -96,6 +100,21 @@ impl Access {
                 "OnPremDirectorySynchronization.ReadWrite.All",
             ],
             Access::WriteSyncFeatures => &["OnPremDirectorySynchronization.ReadWrite.All"],
+            // graph docs `rbacapplication-list-roleassignments` (directory provider).
+            Access::ReadRoleAssignments => &[
+                "RoleManagement.Read.Directory",
+                "RoleManagement.Read.All",
+                "RoleManagement.ReadWrite.Directory",
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+            ],
+            // graph docs `directory-list-administrativeunits`, `administrativeunit-list-members`.
+            Access::ReadAdminUnits => &[
+                "AdministrativeUnit.Read.All",
+                "AdministrativeUnit.ReadWrite.All",
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+            ],
         }
     }
 
@@ -131,6 +150,10 @@ mod tests {
                 Op::GetSyncBehavior | Op::UpdateSyncBehavior => Access::UserSoa,
                 Op::GetGroupSyncBehavior | Op::UpdateGroupSyncBehavior => Access::GroupSoa,
                 Op::AddGroupOwner | Op::RemoveGroupOwner => Access::WriteOwners,
+                Op::ListRoleAssignments => Access::ReadRoleAssignments,
+                Op::ListAdministrativeUnits | Op::ListAdministrativeUnitMembers => {
+                    Access::ReadAdminUnits
+                }
                 Op::Batch => continue,
             };
             let mut emulator: Vec<&str> = access

@@ -8,7 +8,7 @@ use super::related::RelatedQuery;
 use super::resolve::Listing;
 use super::{
     Access, GraphError, Query, Reply, Request, Route, contacts, deleted, delta, directory, groups,
-    list, organization, related, soa, users,
+    list, organization, related, roles, soa, users,
 };
 use crate::emulator::odata::{self, Resource};
 use crate::emulator::quota::Charge;
@@ -59,6 +59,8 @@ impl Route {
                 ObjectKind::User => Access::DeleteRestoreUsers,
                 ObjectKind::Group => Access::WriteGroups,
             },
+            Route::RoleAssignmentList => Access::ReadRoleAssignments,
+            Route::AdminUnitList | Route::AdminUnitMembers(_) => Access::ReadAdminUnits,
         }
     }
 
@@ -213,6 +215,9 @@ impl Route {
             (Route::DeletedRestore(id), _) => deleted::restore(tenant, id, req),
             (Route::DeletedPurge(id), _) => deleted::purge(tenant, id),
             (Route::Delta(_), Query::Delta(q)) => delta::page(tenant, &q, req),
+            (Route::RoleAssignmentList, _) => Ok(roles::assignments(tenant, req)),
+            (Route::AdminUnitList, _) => Ok(roles::admin_units(tenant, req)),
+            (Route::AdminUnitMembers(id), _) => roles::admin_unit_members(tenant, id, req),
             (route, _) => Err(GraphError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "generalException",

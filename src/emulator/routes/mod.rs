@@ -14,6 +14,7 @@ pub mod query;
 pub mod refusal;
 pub mod related;
 pub mod resolve;
+pub mod roles;
 pub mod soa;
 pub mod users;
 

@@ -114,6 +114,12 @@ pub enum Route {
     DeletedRestore(String),
     /// `GET /{users|groups}/delta` (also `microsoft.graph.delta()`)
     Delta(ObjectKind),
+    /// `GET /roleManagement/directory/roleAssignments`
+    RoleAssignmentList,
+    /// `GET /directory/administrativeUnits`
+    AdminUnitList,
+    /// `GET /directory/administrativeUnits/{id}/members`
+    AdminUnitMembers(String),
 }
 
 fn is(segment: &str, name: &str) -> bool {
@@ -153,6 +159,15 @@ pub fn resolve(method: &Method, segments: &[String]) -> Result<Route, GraphError
         [root, rest @ ..] if is(root, "groups") => groups(method, rest),
         [root, rest @ ..] if is(root, "contacts") => contacts(method, rest),
         [root, rest @ ..] if is(root, "directory") => directory(method, rest),
+        [root, rest @ ..] if is(root, "roleManagement") => match (rest, method.clone()) {
+            ([d, a], Method::GET) if is(d, "directory") && is(a, "roleAssignments") => {
+                Ok(Route::RoleAssignmentList)
+            }
+            ([d, a], _) if is(d, "directory") && is(a, "roleAssignments") => Err(not_allowed()),
+            ([d, extra, ..], _) if is(d, "directory") => Err(GraphError::unknown_segment(extra)),
+            ([extra, ..], _) => Err(GraphError::unknown_segment(extra)),
+            ([], _) => Err(not_allowed()),
+        },
         [root, ..] => Err(GraphError::unknown_segment(root)),
     }
 }
@@ -298,6 +313,14 @@ fn directory(method: &Method, rest: &[String]) -> Result<Route, GraphError> {
             _ => Err(not_allowed()),
         },
         [s, tail @ ..] if is(s, "deletedItems") => deleted(m, tail),
+        [s, tail @ ..] if is(s, "administrativeUnits") => match (tail, m) {
+            ([], Method::GET) => Ok(Route::AdminUnitList),
+            ([id, members], Method::GET) if is(members, "members") => {
+                Ok(Route::AdminUnitMembers(id.clone()))
+            }
+            ([_, extra, ..], _) => Err(GraphError::unknown_segment(extra)),
+            _ => Err(not_allowed()),
+        },
         [s, ..] => Err(GraphError::unknown_segment(s)),
         [] => Err(not_allowed()),
     }

@@ -52,6 +52,17 @@ impl Rollout for CloudUserConversion {
         pass: &'a mut Pass<CloudUserConversionStatus>,
     ) -> Result<Result<World, Stall>, ReconcileError> {
         let (ctx, spec) = (cx.ctx, cx.spec.spec);
+        if cx.applies() && !selection.unverified.is_empty() {
+            // Graph refuses their conversion one by one; without these reads they fail alone.
+            pass.events.push(ReconcileEvent::normal(
+                crate::reasons::PRIVILEGED_UNVERIFIED,
+                "Select",
+                format!(
+                    "could not look for privileged users before converting: {}; any among the selection fail alone when Graph refuses them",
+                    selection.unverified.join("; ")
+                ),
+            ));
+        }
         // The on-premises side (with `activeDirectory`): bind and audit the links before
         // anything changes; a bad password or an unreachable DC stalls here.
         let directory =

@@ -1,10 +1,11 @@
 //! Resolve a selector to users: the union of the UPNs, group members, filter and domains,
 //! minus the exclusions and the directory synchronisation service accounts.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::user::{CloudUserConversionSpec, Exclusion};
 use crate::graph::models::User;
+use crate::graph::privileged::Privilege;
 use crate::graph::{GraphClient, GraphError, ListQuery, Pager};
 use crate::reconcile::rollout::{SelectError, at};
 
@@ -110,6 +111,9 @@ pub struct Selection {
     pub excluded: Vec<Exclusion>,
     /// UPNs named in the selector that do not exist.
     pub missing: Vec<String>,
+    /// Privileged objects the application could not look for, with the permission that
+    /// would let it (they then fail alone if Graph refuses them).
+    pub unverified: Vec<String>,
 }
 
 /// Whether `u` is a directory synchronisation service account (Entra Connect's
@@ -196,6 +200,9 @@ struct Sorter {
     excluded_upns: BTreeSet<String>,
     /// Members of `exclude.groups`.
     excluded_ids: BTreeSet<String>,
+    /// Objects Graph refuses to convert (administrator roles, restricted administrative
+    /// units), by lowercase id.
+    privileged: BTreeMap<String, Privilege>,
     /// Every match in the order read (a user several criteria match is here more than once).
     matched: Vec<Matched>,
 }
@@ -217,7 +224,9 @@ impl Sorter {
         } else if self.excluded_ids.contains(&u.id) {
             Some("ExcludedByGroup")
         } else {
-            None
+            self.privileged
+                .get(&u.id.to_lowercase())
+                .map(|p| p.reason())
         };
         let mut user: Candidate = u.into();
         user.deleted = deleted;
@@ -232,7 +241,7 @@ impl Sorter {
     /// The selection: each user once (the first match wins, so a live user read before a
     /// deleted one with the same id), exclusions in the order they were read. Sorted and
     /// split in place: no second copy of the users.
-    fn finish(self, missing: Vec<String>) -> Selection {
+    fn finish(self, missing: Vec<String>, unverified: Vec<String>) -> Selection {
         let mut matched = self.matched;
         // Stable: equal ids keep the order read, so `dedup_by` keeps the first.
         matched.sort_by(|a, b| a.user.id.cmp(&b.user.id));
@@ -243,6 +252,7 @@ impl Sorter {
         Selection {
             matched: count,
             missing,
+            unverified,
             excluded: excluded
                 .into_iter()
                 .map(|m| Exclusion {
@@ -293,10 +303,17 @@ pub async fn select(
             .map_err(at("exclude.groups"))?;
         }
     }
+    // Objects Graph refuses to convert, excluded before the first write (what the application
+    // may not see is said in `unverified`).
+    let privileged = graph.privileged().await.map_err(at("selector"))?;
+    if !privileged.unverified.is_empty() {
+        tracing::warn!(unverified = ?privileged.unverified, "privileged users not looked for");
+    }
     let mut sorter = Sorter {
         federated,
         excluded_upns,
         excluded_ids,
+        privileged: privileged.objects,
         matched: Vec::new(),
     };
 
@@ -372,7 +389,7 @@ pub async fn select(
         .map_err(at("selector"))?;
         missing.retain(|m: &String| !deleted_upns.contains(&m.to_ascii_lowercase()));
     }
-    Ok(sorter.finish(missing))
+    Ok(sorter.finish(missing, privileged.unverified))
 }
 
 #[cfg(test)]
@@ -414,6 +431,7 @@ mod tests {
             federated: BTreeSet::from(["fed.example".to_string()]),
             excluded_upns: BTreeSet::from(["zed@contoso.com".to_string()]),
             excluded_ids: BTreeSet::new(),
+            privileged: BTreeMap::from([("p".to_string(), Privilege::DirectoryRole)]),
             matched: Vec::new(),
         };
         sorter.add(user("c", "carol@contoso.com"), false);
@@ -423,8 +441,9 @@ mod tests {
         // Matched again by another criterion, and among the deleted users: the first stays.
         sorter.add(user("c", "carol@contoso.com"), true);
         sorter.add(user("z", "Zed@contoso.com"), false);
-        let sel = sorter.finish(vec!["gone@contoso.com".into()]);
-        assert_eq!(sel.matched, 4);
+        sorter.add(user("P", "admin@contoso.com"), false);
+        let sel = sorter.finish(vec!["gone@contoso.com".into()], vec![]);
+        assert_eq!(sel.matched, 5);
         let ids: Vec<&str> = sel.candidates.values().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["b", "c"], "ordered by id");
         assert!(sel.candidates.get("c").is_some_and(|c| !c.deleted));
@@ -438,7 +457,8 @@ mod tests {
             excluded,
             [
                 ("Zed@contoso.com", "ExcludedByName"),
-                ("ann@fed.example", "FederatedDomain")
+                ("ann@fed.example", "FederatedDomain"),
+                ("admin@contoso.com", "DirectoryRole")
             ]
         );
         assert_eq!(sel.missing, ["gone@contoso.com"]);
