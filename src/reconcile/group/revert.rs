@@ -257,6 +257,8 @@ mod tests {
             record: Record::new(&key, "t", group, action, phase, prior),
             prev_hash: String::new(),
             hash: String::new(),
+            key_id: None,
+            trust: crate::journal::Trust::Proven,
         }
     }
 

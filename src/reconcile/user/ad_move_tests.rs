@@ -23,6 +23,8 @@ fn entry(seq: u64, id: &str, action: Action, phase: Phase) -> Entry {
         record,
         prev_hash: String::new(),
         hash: String::new(),
+        key_id: None,
+        trust: crate::journal::Trust::Proven,
     }
 }
 
