@@ -69,6 +69,7 @@ async fn create_then_ready_then_drift_detected() {
     let options = ControllerOptions {
         namespaces: vec![],
         journal: JournalStore::ConfigMaps("operator".into()),
+        journal_key_secret: "entra-cloud-operator-journal-key".into(),
         concurrency: 8,
         workers: 2,
         time_scale: 3600.0,
@@ -144,6 +145,7 @@ async fn create_then_ready_then_drift_detected() {
             namespace: "identity".into(),
             name: "contoso".into(),
         },
+        Some(operator_key(&client, "operator").await),
     );
     let entries = journal.entries().await.unwrap();
     let intents = entries
@@ -241,6 +243,7 @@ async fn a_second_replica_stands_by_while_the_first_leads() {
     let options = |id: &str| ControllerOptions {
         namespaces: vec!["identity".into()],
         journal: JournalStore::ConfigMaps("operator".into()),
+        journal_key_secret: "entra-cloud-operator-journal-key".into(),
         concurrency: 1,
         workers: 1,
         time_scale: 1.0,
@@ -367,6 +370,7 @@ async fn a_user_conversion_with_on_delete_revert_is_undone_when_deleted() {
     let options = ControllerOptions {
         namespaces: vec!["identity".into()],
         journal: JournalStore::ConfigMaps("operator".into()),
+        journal_key_secret: "entra-cloud-operator-journal-key".into(),
         concurrency: 4,
         workers: 2,
         time_scale: 600.0,
@@ -439,7 +443,19 @@ async fn journal_export_reads_the_cluster_journal() {
         namespace: "identity".into(),
         name: "finance-wave".into(),
     };
-    let journal = ConfigMapJournal::new(api_server.client(), "entra-system", key.clone());
+    let secret = controller::journal_key::load_or_create(
+        &api_server.client(),
+        "entra-system",
+        "entra-cloud-operator-journal-key",
+    )
+    .await
+    .unwrap();
+    let journal = ConfigMapJournal::new(
+        api_server.client(),
+        "entra-system",
+        key.clone(),
+        Some(secret),
+    );
     let record = |id: &str, phase| Record {
         resource: key.clone(),
         tenant_id: TENANT.into(),
@@ -501,4 +517,20 @@ async fn journal_export_reads_the_cluster_journal() {
     assert!(csv.lines().nth(1).unwrap().starts_with("1,"));
     assert!(csv.contains(",SwitchToCloud,Applied,"));
     api_server.shutdown().await;
+}
+
+/// The journal key the operator created in `namespace`.
+async fn operator_key(
+    client: &kube::Client,
+    namespace: &str,
+) -> entra_cloud_operator::journal::SecretKey {
+    let name = "entra-cloud-operator-journal-key";
+    let key = entra_cloud_operator::journal::read_key_secret(client.clone(), namespace, name)
+        .await
+        .unwrap()
+        .expect("the operator created its journal key Secret");
+    entra_cloud_operator::journal::SecretKey {
+        key,
+        secret: name.into(),
+    }
 }

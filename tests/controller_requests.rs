@@ -21,10 +21,16 @@ type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
 fn context(emu_url: &str) -> (Arc<controller::Context>, Handle, TenantSyncPolicy) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
-    let journal = FileJournal::open(temp_dir("ctl").join("journal.jsonl")).unwrap();
+    let path = temp_dir("ctl").join("journal.jsonl");
+    let journal = FileJournal::open(
+        &path,
+        entra_cloud_operator::journal::default_key(&path).unwrap(),
+    )
+    .unwrap();
     let options = ControllerOptions {
         namespaces: vec![],
         journal: JournalStore::Shared(Arc::new(journal)),
+        journal_key_secret: "entra-cloud-operator-journal-key".into(),
         concurrency: 4,
         workers: 1,
         time_scale: 1.0,

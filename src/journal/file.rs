@@ -107,6 +107,15 @@ pub fn load_key(
     }
 }
 
+/// The key at the default place, `<journal>.key`, created when absent as `apply` does (for
+/// tools and tests that use the defaults).
+pub fn default_key(journal: &Path) -> Result<JournalKey, JournalError> {
+    let file = key_path(journal, None);
+    load_key(journal, &file, true)?.ok_or_else(|| JournalError::KeyRequired {
+        origin: journal.display().to_string(),
+    })
+}
+
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> JournalError + '_ {
     move |source| JournalError::Io {
         path: path.display().to_string(),

@@ -19,7 +19,7 @@ mod secret;
 
 pub use chain::{Head, Trust};
 pub use configmap::{ConfigMapJournal, JOURNAL_LABEL, RESOURCE_LABEL};
-pub use file::{FileJournal, VerifyReport, head_path, key_path, load_key};
+pub use file::{FileJournal, VerifyReport, default_key, head_path, key_path, load_key};
 pub use key::{JournalKey, KEY_LEN, KeyError};
 pub use secret::{KEY_DATA, SecretKey, read_key_secret};
 

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::TryFutureExt as _;
 use serde_json::json;
 
+use crate::ad::client::ACCOUNT_DISABLED;
 use crate::ad::{AdClient, DirectoryUser, anchor};
 use crate::api::active_directory::AfterConversion;
 use crate::api::common::ObjectFailure;
@@ -167,14 +168,20 @@ pub async fn apply(
     Ok((changed, failures))
 }
 
-/// Revert: give every account this resource disabled its journaled `userAccountControl`
-/// back. Idempotent: an account already enabled, or gone, needs nothing.
+/// Revert: re-enable every account this resource disabled, by clearing only the disable bit
+/// (0x2) on its current `userAccountControl`: no other journaled flag is ever written back.
+/// Only disables the journal key proves count (others are added to `refused`), and an account
+/// that was disabled before the operator's disable stays disabled. Idempotent: an account
+/// already enabled, or gone, needs nothing.
 pub async fn enable_back(
     ctx: &Context<'_>,
     ad: &AdClient,
     tenant_id: &str,
+    refused: &mut crate::reconcile::revert_trust::Refusals,
 ) -> Result<Result<i64, String>, ReconcileError> {
-    let entries = ctx.journal.entries_for(&ctx.resource).await?;
+    let all = ctx.journal.audit_for(&ctx.resource).await?;
+    let (entries, untrusted) = crate::reconcile::revert_trust::split(all);
+    refused.extend(untrusted);
     // The value before the first disable: a disable retried after a stop journals the
     // already-disabled value as its prior, which must not be what the revert puts back.
     let mut first_prior: BTreeMap<String, u32> = BTreeMap::new();
@@ -188,7 +195,7 @@ pub async fn enable_back(
     }
     let mut n = 0;
     for (id, m) in last_of(&entries, Action::DisableAdAccount) {
-        if m.phase != Phase::Applied {
+        if m.phase != Phase::Applied || refused.contains(&id) {
             continue;
         }
         let Some(prior) = first_prior.get(&id).copied() else {
@@ -205,13 +212,14 @@ pub async fn enable_back(
             Ok(None) => continue,
             Err(e) => return Ok(Err(e.stall_message())),
         };
-        if user.user_account_control == prior || user.enabled() {
+        // Disabled before the operator's disable: the bit is not the operator's to clear.
+        if prior & ACCOUNT_DISABLED != 0 || user.enabled() {
             continue;
         }
         let ids = (id.as_str(), m.intent.object_name.as_deref());
         let intent = uac_record(ctx, tenant_id, ids, Action::EnableAdAccount, &user);
         let write = ad
-            .set_user_account_control(&user.dn, prior)
+            .set_user_account_control(&user.dn, user.user_account_control & !ACCOUNT_DISABLED)
             .map_ok(|_| None);
         match ad_move::journaled(ctx, intent, write).await? {
             Ok(_) => n += 1,

@@ -215,27 +215,41 @@ pub async fn move_waiting(
 
 /// `onDelete: Revert`: move every AD object this resource moved back to its journaled DN's
 /// parent. Idempotent: an object already there, or gone, counts as done. Returns how many
-/// were moved back, or the first error.
+/// were moved back, or the first error. Bounded: only moves the journal key proves, and only
+/// to a place within the connection's `baseDn`; other objects are added to `refused`.
 pub async fn move_back(
     ctx: &Context<'_>,
     ad: &AdClient,
     tenant_id: &str,
     entries: &[Entry],
+    refused: &mut crate::reconcile::revert_trust::Refusals,
 ) -> Result<Result<i64, String>, ReconcileError> {
     settle(ctx, ad, entries, Action::MoveAdObjectBack).await?;
-    let entries = ctx.journal.entries_for(&ctx.resource).await?;
+    let all = ctx.journal.audit_for(&ctx.resource).await?;
+    let (entries, untrusted) = crate::reconcile::revert_trust::split(all);
+    refused.extend(untrusted);
     let forward = last_of(&entries, Action::MoveAdObject);
+    let base = ad.settings().base_dn.clone();
     let mut n = 0;
-    for (id, m) in forward
-        .into_iter()
-        .filter(|(_, m)| m.phase == Phase::Applied)
-    {
+    for (id, m) in forward {
+        if m.phase != Phase::Applied || refused.contains(&id) {
+            continue;
+        }
         let Some(prior_dn) = m.intent.prior["distinguishedName"].as_str() else {
             continue;
         };
         let Some(home) = dn::parent(prior_dn) else {
             continue;
         };
+        if !dn::is_within(&home, &base) {
+            let name = m.intent.object_name.clone().unwrap_or_else(|| id.clone());
+            refused.refuse(
+                &id,
+                &name,
+                format!("its journaled place {home} is outside the connection's baseDn {base}"),
+            );
+            continue;
+        }
         // Idempotent by reading back: an object already home (or gone) needs nothing.
         let current = match read_back(ad, &m).await {
             Ok(Some(u)) => u,
