@@ -212,14 +212,13 @@ pub async fn enable_back(
             Ok(None) => continue,
             Err(e) => return Ok(Err(e.stall_message())),
         };
-        // Disabled before the operator's disable: the bit is not the operator's to clear.
-        if prior & ACCOUNT_DISABLED != 0 || user.enabled() {
+        let Some(value) = enabled_value(prior, user.user_account_control) else {
             continue;
-        }
+        };
         let ids = (id.as_str(), m.intent.object_name.as_deref());
         let intent = uac_record(ctx, tenant_id, ids, Action::EnableAdAccount, &user);
         let write = ad
-            .set_user_account_control(&user.dn, user.user_account_control & !ACCOUNT_DISABLED)
+            .set_user_account_control(&user.dn, value)
             .map_ok(|_| None);
         match ad_move::journaled(ctx, intent, write).await? {
             Ok(_) => n += 1,
@@ -227,4 +226,41 @@ pub async fn enable_back(
         }
     }
     Ok(Ok(n))
+}
+
+/// The `userAccountControl` that re-enables an account the operator disabled: the current
+/// value with only the disable bit cleared. `None` when there is nothing to do: the account
+/// is enabled, or it was already disabled before the operator's disable (`prior`), so the bit
+/// is not the operator's to clear. Nothing else of `prior` is ever written back.
+pub fn enabled_value(prior: u32, current: u32) -> Option<u32> {
+    if prior & ACCOUNT_DISABLED != 0 || current & ACCOUNT_DISABLED == 0 {
+        return None;
+    }
+    Some(current & !ACCOUNT_DISABLED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::enabled_value;
+
+    #[test]
+    fn only_the_disable_bit_is_cleared_never_a_journaled_flag_written_back() {
+        const NORMAL: u32 = 0x200;
+        const DONT_REQ_PREAUTH: u32 = 0x40_0000;
+        const DONT_EXPIRE: u32 = 0x1_0000;
+        // A forged prior asking for DONT_REQ_PREAUTH (AS-REP roasting) changes nothing.
+        assert_eq!(
+            enabled_value(NORMAL | DONT_REQ_PREAUTH, NORMAL | 0x2),
+            Some(NORMAL)
+        );
+        // Flags set since the disable stay as they are.
+        assert_eq!(
+            enabled_value(NORMAL, NORMAL | DONT_EXPIRE | 0x2),
+            Some(NORMAL | DONT_EXPIRE)
+        );
+        // Disabled before the operator's disable: stays disabled.
+        assert_eq!(enabled_value(NORMAL | 0x2, NORMAL | 0x2), None);
+        // Already enabled: nothing to do.
+        assert_eq!(enabled_value(NORMAL, NORMAL), None);
+    }
 }

@@ -238,18 +238,15 @@ pub async fn move_back(
         let Some(prior_dn) = m.intent.prior["distinguishedName"].as_str() else {
             continue;
         };
-        let Some(home) = dn::parent(prior_dn) else {
-            continue;
+        let home = match home_within(prior_dn, &base) {
+            Ok(Some(home)) => home,
+            Ok(None) => continue,
+            Err(why) => {
+                let name = m.intent.object_name.clone().unwrap_or_else(|| id.clone());
+                refused.refuse(&id, &name, why);
+                continue;
+            }
         };
-        if !dn::is_within(&home, &base) {
-            let name = m.intent.object_name.clone().unwrap_or_else(|| id.clone());
-            refused.refuse(
-                &id,
-                &name,
-                format!("its journaled place {home} is outside the connection's baseDn {base}"),
-            );
-            continue;
-        }
         // Idempotent by reading back: an object already home (or gone) needs nothing.
         let current = match read_back(ad, &m).await {
             Ok(Some(u)) => u,
@@ -275,6 +272,21 @@ pub async fn move_back(
         }
     }
     Ok(Ok(n))
+}
+
+/// Where a revert moves an object journaled at `prior_dn`: its parent, which must be within
+/// the connection's `base` DN (a journaled DN elsewhere is refused with the reason). `None`
+/// for a DN without a parent.
+pub fn home_within(prior_dn: &str, base: &str) -> Result<Option<String>, String> {
+    let Some(home) = dn::parent(prior_dn) else {
+        return Ok(None);
+    };
+    if !dn::is_dn(&home) || !dn::is_within(&home, base) {
+        return Err(format!(
+            "its journaled place {home} is outside the connection's baseDn {base}"
+        ));
+    }
+    Ok(Some(home))
 }
 
 /// Journals `intent` (durably, before the directory is touched), makes `write`, and journals

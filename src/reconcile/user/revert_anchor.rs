@@ -67,25 +67,25 @@ pub(super) async fn check(
                 continue;
             }
         };
-        match linked {
-            None => refused.refuse(
-                &w.id,
-                &shown(w),
-                "no AD object is linked to it (by a journaled objectGUID or its UPN), so the journaled ImmutableID cannot be checked".into(),
-            ),
-            Some(u) if u.immutable_id() != w.value => refused.refuse(
-                &w.id,
-                &shown(w),
-                format!(
-                    "the journaled ImmutableID {} is not the source anchor of its AD object {}",
-                    w.value, u.dn
-                ),
-            ),
-            Some(_) => {}
+        if let Some(why) = refusal(&w.value, linked.as_ref()) {
+            refused.refuse(&w.id, &shown(w), why);
         }
     }
     ad.close().await;
     Ok(refused)
+}
+
+/// Why the ImmutableID `value` may not go back onto a user whose linked AD object is
+/// `linked`, or `None` when it is that object's source anchor.
+pub(super) fn refusal(value: &str, linked: Option<&crate::ad::DirectoryUser>) -> Option<String> {
+    match linked {
+        None => Some("no AD object is linked to it (by a journaled objectGUID or its UPN), so the journaled ImmutableID cannot be checked".into()),
+        Some(u) if u.immutable_id() != value => Some(format!(
+            "the journaled ImmutableID {value} is not the source anchor of its AD object {}",
+            u.dn
+        )),
+        Some(_) => None,
+    }
 }
 
 fn shown(w: &Wanted) -> String {
@@ -118,5 +118,40 @@ async fn linked(
     match &w.name {
         Some(upn) => ad.user_by_upn(upn).await,
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal;
+    use crate::ad::DirectoryUser;
+    use crate::ad::anchor::immutable_id;
+
+    #[test]
+    fn an_immutable_id_goes_back_only_as_the_linked_objects_anchor() {
+        let user = DirectoryUser {
+            dn: "CN=Alice,OU=Staff,DC=corp".into(),
+            object_guid: [1; 16],
+            consistency_guid: None,
+            sid: None,
+            upn: Some("alice@corp.example".into()),
+            sam_account_name: None,
+            user_account_control: 0x200,
+        };
+        assert_eq!(refusal(&immutable_id(&[1; 16]), Some(&user)), None);
+        // Someone else's anchor (a hard-match takeover): refused.
+        let why = refusal(&immutable_id(&[9; 16]), Some(&user)).unwrap_or_default();
+        assert!(
+            why.contains("not the source anchor") && why.contains("CN=Alice"),
+            "{why}"
+        );
+        // The consistency GUID is the anchor where set.
+        let with_cguid = DirectoryUser {
+            consistency_guid: Some([2; 16]),
+            ..user.clone()
+        };
+        assert!(refusal(&immutable_id(&[1; 16]), Some(&with_cguid)).is_some());
+        assert_eq!(refusal(&immutable_id(&[2; 16]), Some(&with_cguid)), None);
+        assert!(refusal(&immutable_id(&[1; 16]), None).is_some());
     }
 }
