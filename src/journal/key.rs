@@ -16,7 +16,7 @@ pub const KEY_LEN: usize = 32;
 /// A journal key. `Debug` never shows the key.
 #[derive(Clone)]
 pub struct JournalKey {
-    key: hmac::Key,
+    key: std::sync::Arc<hmac::Key>,
     id: String,
 }
 
@@ -63,7 +63,10 @@ impl JournalKey {
     pub fn from_bytes(bytes: &[u8; KEY_LEN]) -> Self {
         let key = hmac::Key::new(hmac::HMAC_SHA256, bytes);
         let id = hex(&hmac::sign(&key, b"entra-cloud-operator journal key id").as_ref()[..8]);
-        JournalKey { key, id }
+        JournalKey {
+            key: std::sync::Arc::new(key),
+            id,
+        }
     }
 
     /// Parse `material`: the 32 raw bytes, or their base64 (surrounding whitespace ignored).
@@ -163,7 +166,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

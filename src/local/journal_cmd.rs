@@ -68,7 +68,7 @@ pub enum ExportFormat {
 
 enum Opened {
     File(PathBuf, Option<journal::JournalKey>),
-    Cluster(String, ConfigMapJournal),
+    Cluster(String, Box<ConfigMapJournal>),
 }
 
 async fn open(source: &Source) -> anyhow::Result<Opened> {
@@ -105,7 +105,7 @@ async fn open(source: &Source) -> anyhow::Result<Opened> {
     let shown = format!("the journal of {r} in namespace {ns}");
     Ok(Opened::Cluster(
         shown,
-        ConfigMapJournal::new(client, ns, resource, key),
+        Box::new(ConfigMapJournal::new(client, ns, resource, key)),
     ))
 }
 
