@@ -155,6 +155,10 @@ async fn create_then_ready_then_drift_detected() {
         })
         .count();
     assert_eq!(intents, 60);
+    // Its head is kept in the journal key Secret (once per pass), and the chain verifies.
+    let report = journal.verify().await.unwrap();
+    assert!(report.head_kept.is_some_and(|n| n > 0), "{report:?}");
+    assert_eq!(report.legacy, 0);
     assert!(
         api_server
             .objects("configmaps")

@@ -171,3 +171,30 @@ async fn a_chain_recomputed_without_the_key_drives_no_write() {
     assert!(err.to_string().contains("rewritten"), "{err}");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_immutable_id_that_cannot_be_checked_against_ad_is_not_written() {
+    let (emu, mut h, _) = converted().await;
+    // The tenant has an AD connection, but it cannot be reached: the journaled ImmutableIDs
+    // cannot be compared with their AD objects' anchors, so none is written back.
+    h.ad = Some(Err(entra_cloud_operator::ad::AdError::Connect {
+        url: "ldaps://dc.corp.example:636".into(),
+        detail: "connection refused".into(),
+        category: entra_cloud_operator::ad::AdErrorCategory::Unreachable,
+    }));
+    let writes = state(&emu).await["writes"]["accepted"].clone();
+    let outcome = h.revert().await;
+    let RevertOutcome::Failed(msg) = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(msg.starts_with("3 objects refused"), "{msg}");
+    assert!(
+        msg.contains("cannot be checked against its AD object"),
+        "{msg}"
+    );
+    assert_eq!(state(&emu).await["writes"]["accepted"], writes, "no write");
+    for u in synced_users(&emu).await {
+        assert_eq!(u["onPremisesImmutableId"], Value::Null, "{u}");
+    }
+    emu.shutdown().await;
+}
