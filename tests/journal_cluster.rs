@@ -323,3 +323,31 @@ async fn journal_verify_checks_a_cluster_journal_from_the_cli() {
     assert!(stderr.contains("removed from its end"), "{stderr}");
     api.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_unusable_key_secret_is_a_clear_error_at_start() {
+    let api = FakeApiServer::start().await;
+    api.put_object(
+        "secrets",
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": SECRET, "namespace": NS},
+               "data": {"key": "c2hvcnQ="}}),
+    );
+    let err = journal_key::load_or_create(&api.client(), NS, SECRET)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("Secret {NS}/{SECRET} data key `key`")),
+        "{err}"
+    );
+    // Refused by RBAC: the error says which rights the operator needs.
+    let other = "another-key";
+    api.fail_next("GET", other, 403, 1);
+    let err = journal_key::load_or_create(&api.client(), NS, other)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("needs get, create and patch"), "{err}");
+    api.shutdown().await;
+}

@@ -24,7 +24,19 @@ pub async fn load_or_create(
         key,
         secret: name.to_string(),
     };
-    if let Some(key) = read_key_secret(client.clone(), namespace, name).await? {
+    let needs = |e: JournalError| match e {
+        JournalError::Io { path, source } => JournalError::Io {
+            path,
+            source: std::io::Error::other(format!(
+                "reading the journal key Secret {namespace}/{name}: {source} (the operator needs get, create and patch on it)"
+            )),
+        },
+        other => other,
+    };
+    if let Some(key) = read_key_secret(client.clone(), namespace, name)
+        .await
+        .map_err(needs)?
+    {
         return Ok(secret_key(key));
     }
     let mut raw = [0u8; crate::journal::KEY_LEN];
