@@ -37,6 +37,9 @@ pub struct DemoArgs {
     /// Journal file (default: a fresh file under the system temp directory).
     #[arg(long)]
     pub journal: Option<PathBuf>,
+    /// The journal's key file (default: `<journal>.key`, created with mode 0600 when absent).
+    #[arg(long, env = "ENTRA_JOURNAL_KEY_FILE")]
+    pub journal_key: Option<PathBuf>,
     /// Give up after this long (real time).
     #[arg(long, default_value = "120s", value_parser = crate::duration::parse)]
     pub timeout: Duration,
@@ -110,6 +113,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         },
         env: Env::default(),
         journal: journal.clone(),
+        journal_key: args.journal_key.clone(),
         timeout: args.timeout,
         time_scale: args.time_scale,
         concurrency: 16,
@@ -150,9 +154,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         state["writes"]["accepted"],
         state["writes"]["refused"]
     );
-    let report = FileJournal::verify(&journal)?;
+    let key_file = crate::journal::key_path(&journal, args.journal_key.as_deref());
+    let key = crate::journal::load_key(&journal, &key_file, false)?;
+    let report = FileJournal::verify(&journal, key.as_ref())?;
     println!(
-        "Journal {}: {} entries (every prior ImmutableID kept), hash chain intact.",
+        "Journal {}: {} entries (every prior ImmutableID kept), keyed chain and head intact.",
         journal.display(),
         report.entries
     );

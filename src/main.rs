@@ -8,7 +8,6 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use entra_cloud_operator::emulator::{self, EmulatorArgs};
-use entra_cloud_operator::journal::FileJournal;
 use entra_cloud_operator::local::credentials::{EndpointOverrides, Env};
 use entra_cloud_operator::local::output::{self, Format, PlanFormat};
 use entra_cloud_operator::local::progress::ProgressMode;
@@ -82,41 +81,8 @@ enum Command {
     /// Inspect the journal of changes.
     Journal {
         #[command(subcommand)]
-        command: JournalCommand,
+        command: local::journal_cmd::JournalCommand,
     },
-}
-
-#[derive(Subcommand, Debug)]
-enum JournalCommand {
-    /// Check the hash chain: exit 0 when intact.
-    Verify {
-        /// The journal file.
-        #[arg(long, default_value = "entra-cloud-operator.journal.jsonl")]
-        journal: PathBuf,
-    },
-    /// Print every entry as CSV or JSON Lines, from the journal file or, with `--resource`,
-    /// from a cluster's journal ConfigMaps (KUBECONFIG or in-cluster configuration).
-    Export {
-        /// The journal file.
-        #[arg(long, default_value = "entra-cloud-operator.journal.jsonl")]
-        journal: PathBuf,
-        /// Read the cluster journal of this resource instead: `Kind/namespace/name`, e.g.
-        /// `CloudUserConversion/identity/finance-wave`.
-        #[arg(long)]
-        resource: Option<String>,
-        /// Namespace of the journal ConfigMaps (the operator's namespace).
-        #[arg(long, default_value = "entra-system")]
-        journal_namespace: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "csv")]
-        format: ExportFormat,
-    },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum ExportFormat {
-    Csv,
-    Json,
 }
 
 #[derive(clap::Args, Debug)]
@@ -144,6 +110,11 @@ struct RunArgs {
     /// Journal file: every change with its prior values, written before the change.
     #[arg(long, default_value = "entra-cloud-operator.journal.jsonl")]
     journal: PathBuf,
+    /// The journal's key file, which chains its entries (HMAC-SHA256). Default:
+    /// `<journal>.key`, created with mode 0600 when absent; kept elsewhere (another
+    /// directory, user or volume) it protects the journal better.
+    #[arg(long, env = "ENTRA_JOURNAL_KEY_FILE")]
+    journal_key: Option<PathBuf>,
     /// Tenant seconds per real second: match an emulator's `--time-scale` to rehearse a
     /// 72-hour propagation in seconds. 1 against real tenants.
     #[arg(long, default_value_t = 1.0, value_parser = entra_cloud_operator::clock::parse_scale)]
@@ -175,6 +146,7 @@ impl RunArgs {
                 ..Env::from_process()
             },
             journal: self.journal.clone(),
+            journal_key: self.journal_key.clone(),
             timeout,
             time_scale: self.time_scale,
             concurrency: usize::from(self.concurrency),
@@ -298,7 +270,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             print!("{}", api::crds_yaml()?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Journal { command } => journal(command).await,
+        Command::Journal { command } => local::journal_cmd::run(command).await,
     }
 }
 
@@ -313,69 +285,5 @@ fn exit_code(result: &local::RunResult) -> ExitCode {
         ExitCode::from(2)
     } else {
         ExitCode::from(1)
-    }
-}
-
-async fn journal(command: JournalCommand) -> anyhow::Result<ExitCode> {
-    match command {
-        JournalCommand::Verify { journal } => {
-            let report = FileJournal::verify(&journal)?;
-            let torn = report.torn_tail.map(|line| format!("; line {line} is an append a crash interrupted before it was acknowledged (no change was made for it), dropped on the next apply")).unwrap_or_default();
-            println!(
-                "{}: {} entries, chain intact, head {}{torn}",
-                journal.display(),
-                report.entries,
-                report.head
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        JournalCommand::Export {
-            journal,
-            resource,
-            journal_namespace,
-            format,
-        } => {
-            let entries = match resource {
-                None => FileJournal::read(&journal)
-                    .with_context(|| format!("reading {}", journal.display()))?,
-                Some(r) => {
-                    let parts: Vec<&str> = r.split('/').collect();
-                    let [kind, namespace, name] = parts.as_slice() else {
-                        anyhow::bail!(
-                            "--resource must be Kind/namespace/name, e.g. CloudUserConversion/identity/finance-wave"
-                        );
-                    };
-                    let key = entra_cloud_operator::journal::ResourceKey {
-                        kind: kind.to_string(),
-                        namespace: namespace.to_string(),
-                        name: name.to_string(),
-                    };
-                    let client = kube::Client::try_default()
-                        .await
-                        .context("connecting to the cluster")?;
-                    entra_cloud_operator::journal::ConfigMapJournal::new(
-                        client,
-                        &journal_namespace,
-                        key,
-                    )
-                    .entries()
-                    .await
-                    .with_context(|| {
-                        format!("reading the journal of {r} in namespace {journal_namespace}")
-                    })?
-                }
-            };
-            let mut out = std::io::stdout().lock();
-            match format {
-                ExportFormat::Json => {
-                    for e in &entries {
-                        serde_json::to_writer(&mut out, e)?;
-                        std::io::Write::write_all(&mut out, b"\n")?;
-                    }
-                }
-                ExportFormat::Csv => entra_cloud_operator::journal::write_csv(&entries, &mut out)?,
-            }
-            Ok(ExitCode::SUCCESS)
-        }
     }
 }

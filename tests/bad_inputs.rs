@@ -356,6 +356,7 @@ async fn run_locally(emu: &entra_cloud_operator::emulator::Emulator, c: &Case) -
         },
         env: Env::default(),
         journal: common::temp_dir("bad-inputs").join("journal.jsonl"),
+        journal_key: None,
         timeout: Duration::from_secs(60),
         time_scale: 1.0,
         concurrency: 4,

@@ -217,7 +217,29 @@ fn plan_then_apply_examples_against_the_emulator_process() {
     // The journal verifies and exports.
     let (code, out, _) = run(&["journal", "verify", "--journal", journal]);
     assert_eq!(code, 0);
-    assert!(out.contains("chain intact"), "{out}");
+    assert!(out.contains("keyed chain intact"), "{out}");
+    // Its key was created beside it, readable by its owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let key = std::fs::metadata(format!("{journal}.key")).unwrap();
+        assert_eq!(key.permissions().mode() & 0o777, 0o600);
+    }
+    // The last entry removed from a copy (its key and head copied along): exit 1, naming why.
+    let copy = format!("{journal}.cut");
+    let text = std::fs::read_to_string(journal).unwrap();
+    let kept: Vec<&str> = text.lines().collect();
+    std::fs::write(&copy, kept[..kept.len() - 1].join("\n") + "\n").unwrap();
+    std::fs::copy(format!("{journal}.key"), format!("{copy}.key")).unwrap();
+    std::fs::copy(format!("{journal}.head"), format!("{copy}.head")).unwrap();
+    let (code, _, err) = run(&["journal", "verify", "--journal", &copy]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("removed from its end"), "{err}");
+    // Without its key: a clear error, not a new key.
+    std::fs::remove_file(format!("{copy}.key")).unwrap();
+    let (code, _, err) = run(&["journal", "verify", "--journal", &copy]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("none was given"), "{err}");
     let (code, csv, _) = run(&["journal", "export", "--journal", journal, "--format", "csv"]);
     assert_eq!(code, 0);
     assert_eq!(
@@ -396,5 +418,5 @@ fn the_demo_over_the_shipped_examples_succeeds() {
         stdout.contains("Left out examples/user-restore-from-ad.yaml"),
         "{stdout}"
     );
-    assert!(stdout.contains("hash chain intact"), "{stdout}");
+    assert!(stdout.contains("keyed chain and head intact"), "{stdout}");
 }

@@ -70,6 +70,7 @@ async fn create_then_ready_then_drift_detected() {
     let options = ControllerOptions {
         namespaces: vec![],
         journal: JournalStore::ConfigMaps("operator".into()),
+        journal_key_secret: "entra-cloud-operator-journal-key".into(),
         concurrency: 8,
         workers: 2,
         time_scale: 3600.0,
@@ -150,6 +151,7 @@ async fn create_then_ready_then_drift_detected() {
             namespace: "identity".into(),
             name: "contoso".into(),
         },
+        Some(operator_key(&client, "operator").await),
     );
     let entries = journal.entries().await.unwrap();
     let intents = entries
@@ -159,6 +161,10 @@ async fn create_then_ready_then_drift_detected() {
         })
         .count();
     assert_eq!(intents, 60);
+    // Its head is kept in the journal key Secret (once per pass), and the chain verifies.
+    let report = journal.verify().await.unwrap();
+    assert!(report.head_kept.is_some_and(|n| n > 0), "{report:?}");
+    assert_eq!(report.legacy, 0);
     assert!(
         api_server
             .objects("configmaps")
@@ -247,6 +253,7 @@ async fn a_second_replica_stands_by_while_the_first_leads() {
     let options = |id: &str| ControllerOptions {
         namespaces: vec!["identity".into()],
         journal: JournalStore::ConfigMaps("operator".into()),
+        journal_key_secret: "entra-cloud-operator-journal-key".into(),
         concurrency: 1,
         workers: 1,
         time_scale: 1.0,
@@ -379,6 +386,7 @@ async fn a_user_conversion_with_on_delete_revert_is_undone_when_deleted() {
     let options = ControllerOptions {
         namespaces: vec!["identity".into()],
         journal: JournalStore::ConfigMaps("operator".into()),
+        journal_key_secret: "entra-cloud-operator-journal-key".into(),
         concurrency: 4,
         workers: 2,
         time_scale: 600.0,
@@ -456,7 +464,19 @@ async fn journal_export_reads_the_cluster_journal() {
         namespace: "identity".into(),
         name: "finance-wave".into(),
     };
-    let journal = ConfigMapJournal::new(api_server.client(), "entra-system", key.clone());
+    let secret = controller::journal_key::load_or_create(
+        &api_server.client(),
+        "entra-system",
+        "entra-cloud-operator-journal-key",
+    )
+    .await
+    .unwrap();
+    let journal = ConfigMapJournal::new(
+        api_server.client(),
+        "entra-system",
+        key.clone(),
+        Some(secret),
+    );
     let record = |id: &str, phase| Record {
         resource: key.clone(),
         tenant_id: TENANT.into(),
@@ -518,4 +538,20 @@ async fn journal_export_reads_the_cluster_journal() {
     assert!(csv.lines().nth(1).unwrap().starts_with("1,"));
     assert!(csv.contains(",SwitchToCloud,Applied,"));
     api_server.shutdown().await;
+}
+
+/// The journal key the operator created in `namespace`.
+async fn operator_key(
+    client: &kube::Client,
+    namespace: &str,
+) -> entra_cloud_operator::journal::SecretKey {
+    let name = "entra-cloud-operator-journal-key";
+    let key = entra_cloud_operator::journal::read_key_secret(client.clone(), namespace, name)
+        .await
+        .unwrap()
+        .expect("the operator created its journal key Secret");
+    entra_cloud_operator::journal::SecretKey {
+        key,
+        secret: name.into(),
+    }
 }

@@ -123,6 +123,7 @@ async fn cluster_create_ready_then_drift() {
         ControllerOptions {
             namespaces: vec![ns.clone()],
             journal: JournalStore::ConfigMaps(ns.clone()),
+            journal_key_secret: "entra-cloud-operator-journal-key".into(),
             concurrency: 8,
             workers: 1,
             time_scale: 3600.0,

@@ -115,7 +115,15 @@ fn flipped_byte_is_named(o: &Outcome, seed: u64) {
     bytes[offset] = if bytes[offset] == b'0' { b'1' } else { b'0' };
     let copy = o.dir.join("tampered.jsonl");
     std::fs::write(&copy, bytes).unwrap();
-    let (code, out, err) = procs::run(&["journal", "verify", "--journal", path(&copy)]);
+    let key = entra_cloud_operator::journal::key_path(&o.journal, None);
+    let (code, out, err) = procs::run(&[
+        "journal",
+        "verify",
+        "--journal",
+        path(&copy),
+        "--journal-key",
+        path(&key),
+    ]);
     assert_eq!(code, 1, "a flipped byte is detected: {out}{err}");
     assert!(
         err.contains(&format!("line {}", n + 1)),

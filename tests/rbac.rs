@@ -345,6 +345,7 @@ async fn run_controller(namespaces: Vec<String>) -> BTreeSet<Call> {
     let options = ControllerOptions {
         namespaces,
         journal: JournalStore::ConfigMaps(RELEASE_NS.into()),
+        journal_key_secret: "entra-cloud-operator-journal-key".into(),
         concurrency: 4,
         workers: 2,
         time_scale: 600.0,

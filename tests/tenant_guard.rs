@@ -279,14 +279,20 @@ async fn an_immutable_id_written_back_is_seen_through_delta_and_cleared_again() 
         writes + 2,
         "ours and the write-back"
     );
-    let prior: Vec<_> = FileJournal::read(&h.journal_path)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.record)
-        .filter(|r| r.object_id == id && r.action == Action::ClearImmutableId)
-        .filter(|r| r.phase == Phase::Intent)
-        .map(|r| r.prior["onPremisesImmutableId"].clone())
-        .collect();
+    let prior: Vec<_> = FileJournal::read(
+        &h.journal_path,
+        Some(
+            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
+                .unwrap(),
+        ),
+    )
+    .unwrap()
+    .into_iter()
+    .map(|e| e.record)
+    .filter(|r| r.object_id == id && r.action == Action::ClearImmutableId)
+    .filter(|r| r.phase == Phase::Intent)
+    .map(|r| r.prior["onPremisesImmutableId"].clone())
+    .collect();
     assert_eq!(prior.last(), Some(&json!("d3JpdHRlbi1iYWNr")));
     let ids = h.status().immutable_ids.unwrap();
     assert_eq!((ids.cleared, ids.remaining), (40, 0));

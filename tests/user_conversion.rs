@@ -163,7 +163,14 @@ async fn apply_converts_canary_then_waves_never_touching_excluded_or_sync_accoun
         }
     }
     // Journal: every switch with its prior state, intent before result.
-    let entries = FileJournal::read(&h.journal_path).unwrap();
+    let entries = FileJournal::read(
+        &h.journal_path,
+        Some(
+            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
+                .unwrap(),
+        ),
+    )
+    .unwrap();
     let intents = entries
         .iter()
         .filter(|e| e.record.action == Action::SwitchToCloud && e.record.phase == Phase::Intent)
@@ -258,7 +265,11 @@ async fn a_restart_mid_rollout_converts_nobody_twice() {
     // The operator restarts: same journal, no status.
     let journal_path = h.journal_path.clone();
     let mut again = UserHarness::new(&emu, cuc(spec));
-    again.journal = FileJournal::open(&journal_path).unwrap();
+    again.journal = FileJournal::open(
+        &journal_path,
+        entra_cloud_operator::journal::default_key(std::path::Path::new(&&journal_path)).unwrap(),
+    )
+    .unwrap();
     again.journal_path = journal_path;
     again.until(10, ready).await;
     for u in users(&emu).await.iter().filter(|u| {
@@ -270,7 +281,14 @@ async fn a_restart_mid_rollout_converts_nobody_twice() {
     }) {
         assert_eq!(u["writes"], 1, "{u}");
     }
-    FileJournal::verify(&again.journal_path).unwrap();
+    FileJournal::verify(
+        &again.journal_path,
+        Some(
+            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&again.journal_path))
+                .unwrap(),
+        ),
+    )
+    .unwrap();
     emu.shutdown().await;
 }
 
@@ -343,7 +361,14 @@ async fn clear_immutable_id_with_the_switch_and_alone() {
         assert_eq!(u["isCloudManaged"], true);
         assert!(u["onPremisesImmutableId"].is_null(), "{u}");
     }
-    let entries = FileJournal::read(&h.journal_path).unwrap();
+    let entries = FileJournal::read(
+        &h.journal_path,
+        Some(
+            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
+                .unwrap(),
+        ),
+    )
+    .unwrap();
     assert!(
         entries
             .iter()
@@ -494,7 +519,14 @@ async fn restore_deleted_brings_back_users_whose_ad_object_left_scope() {
         );
         assert!(back["onPremisesImmutableId"].is_null(), "{back}");
     }
-    let entries = FileJournal::read(&h.journal_path).unwrap();
+    let entries = FileJournal::read(
+        &h.journal_path,
+        Some(
+            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
+                .unwrap(),
+        ),
+    )
+    .unwrap();
     let restores: Vec<_> = entries
         .iter()
         .filter(|e| e.record.action == Action::RestoreUser && e.record.phase == Phase::Intent)
@@ -796,7 +828,14 @@ async fn a_wave_of_200_goes_out_in_batches_converting_each_user_once() {
         assert!(u["onPremisesImmutableId"].is_null(), "{u}");
     }
     // The journal has each intent and outcome per user, as without batching.
-    let entries = FileJournal::read(&h.journal_path).unwrap();
+    let entries = FileJournal::read(
+        &h.journal_path,
+        Some(
+            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
+                .unwrap(),
+        ),
+    )
+    .unwrap();
     for (action, phase) in [
         (Action::SwitchToCloud, Phase::Intent),
         (Action::SwitchToCloud, Phase::Applied),

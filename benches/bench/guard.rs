@@ -89,7 +89,9 @@ async fn measure(users: usize) -> Figures {
         fastrand::u64(..)
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let journal = FileJournal::open(dir.join("journal.jsonl")).expect("journal");
+    let path = dir.join("journal.jsonl");
+    let key = entra_cloud_operator::journal::default_key(&path).expect("journal key");
+    let journal = FileJournal::open(&path, key).expect("journal");
     let guard = tenant::guard::GuardCache::default();
     let http = reqwest::Client::new();
     let pass = async |tsp: &mut TenantSyncPolicy| {

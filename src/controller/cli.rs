@@ -30,6 +30,10 @@ pub struct ControllerArgs {
     /// namespace).
     #[arg(long)]
     pub journal_namespace: Option<String>,
+    /// Secret in the journal namespace holding the journal key (data key `key`, 32 bytes) and
+    /// the journals' heads; created with a random key when absent.
+    #[arg(long, default_value = "entra-cloud-operator-journal-key")]
+    pub journal_key_secret: String,
     /// Graph requests in flight at once per resource: JSON batches of up to 20 (or, with a
     /// TenantSyncPolicy's `spec.quota.batch: false`, single requests).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -90,6 +94,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
                 .clone()
                 .unwrap_or_else(|| own_ns.clone()),
         ),
+        journal_key_secret: args.journal_key_secret.clone(),
         concurrency: usize::from(args.concurrency),
         workers: args.workers,
         time_scale: args.time_scale,

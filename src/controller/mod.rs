@@ -8,6 +8,7 @@ pub mod directory;
 pub mod fairness;
 pub mod grants;
 pub mod http;
+pub mod journal_key;
 pub mod metrics;
 pub mod plumbing;
 pub mod reconciler;
@@ -75,6 +76,9 @@ pub struct ControllerOptions {
     pub namespaces: Vec<String>,
     /// Where journals are kept.
     pub journal: JournalStore,
+    /// With [`JournalStore::ConfigMaps`]: the Secret (in the journal namespace) holding the
+    /// journal key and heads, created at start when absent.
+    pub journal_key_secret: String,
     /// Graph requests (JSON batches, when batching) in flight at once per resource.
     pub concurrency: usize,
     /// Resources reconciled at once.
@@ -164,6 +168,8 @@ pub struct Context {
     wi: WorkloadIdentityEnv,
     graphs: Mutex<HashMap<String, (String, GraphClient)>>,
     journals: Mutex<HashMap<String, Arc<dyn Journal>>>,
+    /// The journal key, loaded at start (with [`JournalStore::ConfigMaps`]).
+    pub journal_key: Option<crate::journal::SecretKey>,
     failures: std::sync::Mutex<HashMap<String, u32>>,
     in_flight: fairness::InFlight,
 }
@@ -184,6 +190,7 @@ impl Context {
             wi: WorkloadIdentityEnv::from_process(),
             graphs: Mutex::new(HashMap::new()),
             journals: Mutex::new(HashMap::new()),
+            journal_key: None,
             failures: std::sync::Mutex::new(HashMap::new()),
             in_flight: fairness::InFlight::new(usize::from(options.workers)),
             options,
@@ -250,7 +257,12 @@ impl Context {
                 journals
                     .entry(key.to_string())
                     .or_insert_with(|| {
-                        Arc::new(ConfigMapJournal::new(self.client.clone(), ns, key.clone()))
+                        Arc::new(ConfigMapJournal::new(
+                            self.client.clone(),
+                            ns,
+                            key.clone(),
+                            self.journal_key.clone(),
+                        ))
                     })
                     .clone()
             }
@@ -290,11 +302,12 @@ pub async fn run(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        options.clone(),
-        metrics.clone(),
-    ));
+    let mut ctx = Context::new(client.clone(), options.clone(), metrics.clone());
+    if let JournalStore::ConfigMaps(ns) = &options.journal {
+        ctx.journal_key =
+            Some(journal_key::load_or_create(&client, ns, &options.journal_key_secret).await?);
+    }
+    let ctx = Arc::new(ctx);
     let Some(lease) = options.lease.clone() else {
         ready.store(true, Ordering::Relaxed);
         metrics.leader(true);

@@ -1,9 +1,15 @@
 //! The journal as a JSON Lines file, each append fsync'ed before it returns.
 //!
-//! An entry is committed once its line, newline included, is on disk: an append is acknowledged
-//! only after `fsync`, and nothing acts on records before that. A crash (SIGKILL, power loss)
-//! in the middle of an append can leave a final line without its newline; that torn tail was
-//! never acknowledged, so no change was made on its behalf, and opening the journal drops it.
+//! An entry is committed once its line is on disk: an append is acknowledged only after
+//! `fsync`, and nothing acts on records before that. A crash (SIGKILL, power loss) in the
+//! middle of an append can leave a final line cut short; that torn tail was never
+//! acknowledged, so no change was made on its behalf, and opening the journal drops it. A
+//! final line that is a whole entry but lacks its newline is kept (and reported): dropping it
+//! would let whoever deletes one byte remove an entry.
+//!
+//! The chain's head (sequence number and link of the last entry, sealed with the key) is kept
+//! in `<journal>.head`, rewritten after every append: cutting entries off the end, or deleting
+//! the head file of a keyed journal, is detected; rolling back both together is not.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -12,7 +18,9 @@ use std::sync::Mutex;
 
 use tracing::warn;
 
-use super::{Entry, GENESIS_HASH, Journal, JournalError, Record, chain_hash};
+use super::chain::{Head, Trust, Verifier, chain_lines};
+use super::key::JournalKey;
+use super::{Entry, GENESIS_HASH, Journal, JournalError, Record};
 
 struct Tail {
     file: File,
@@ -20,9 +28,10 @@ struct Tail {
     hash: String,
 }
 
-/// A journal stored as one JSON object per line.
+/// A journal stored as one JSON object per line, chained under a key.
 pub struct FileJournal {
     path: PathBuf,
+    key: JournalKey,
     tail: Mutex<Tail>,
 }
 
@@ -31,70 +40,151 @@ pub struct FileJournal {
 pub struct VerifyReport {
     /// Entries checked.
     pub entries: u64,
-    /// Hash of the last entry (the chain's head), to compare with a copy kept elsewhere.
+    /// Link of the last entry (the chain's head).
     pub head: String,
-    /// The line number of an unterminated final line: an append interrupted by a crash before
-    /// it was acknowledged (not part of the journal; [`FileJournal::open`] drops it).
+    /// The line number of an unterminated final line that is not a whole entry: an append
+    /// interrupted by a crash before it was acknowledged (not part of the journal;
+    /// [`FileJournal::open`] drops it).
     pub torn_tail: Option<usize>,
+    /// The line number of a final entry without its newline (kept; the next open adds it).
+    pub unterminated: Option<usize>,
+    /// Entries written before journals were keyed: consistent, but proof of nothing.
+    pub legacy: u64,
+    /// The sequence number the head kept outside the journal names (`None`: no head kept,
+    /// as for a journal with only legacy entries).
+    pub head_kept: Option<u64>,
 }
 
 /// Where the committed lines end.
 struct Scan {
     /// Byte length of the committed lines (each with its newline).
     committed: u64,
-    /// The line number of an unterminated final line, if any.
+    /// The line number of an unterminated final line that is not an entry, if any.
     torn: Option<usize>,
+    /// The line number of an unterminated final line that is an entry, if any.
+    unterminated: Option<usize>,
+}
+
+/// `<journal>.head`.
+pub fn head_path(journal: &Path) -> PathBuf {
+    let mut name = journal.as_os_str().to_owned();
+    name.push(".head");
+    PathBuf::from(name)
+}
+
+/// The key file of the journal at `journal`: `given`, else `<journal>.key`.
+pub fn key_path(journal: &Path, given: Option<&Path>) -> PathBuf {
+    given.map(Path::to_path_buf).unwrap_or_else(|| {
+        let mut name = journal.as_os_str().to_owned();
+        name.push(".key");
+        PathBuf::from(name)
+    })
+}
+
+/// The key of the journal at `journal`, from `key_file`. A missing key file is created (mode
+/// 0600, random key) only when `create` is set and the journal holds no keyed entry yet;
+/// otherwise a missing or wrong key is an error that says so. `None` when the key file is
+/// missing, `create` is not set and the journal needs none (absent, or legacy entries only).
+pub fn load_key(
+    journal: &Path,
+    key_file: &Path,
+    create: bool,
+) -> Result<Option<JournalKey>, JournalError> {
+    if key_file.exists() {
+        return Ok(Some(JournalKey::load_or_create_file(key_file, false)?));
+    }
+    // Keyed entries without their key: say so rather than start a new key.
+    FileJournal::read(journal, None).map_err(|e| match e {
+        JournalError::KeyRequired { origin } => JournalError::KeyRequired {
+            origin: format!("{origin} (key file {} not found)", key_file.display()),
+        },
+        other => other,
+    })?;
+    if create {
+        Ok(Some(JournalKey::load_or_create_file(key_file, true)?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The key at the default place, `<journal>.key`, created when absent as `apply` does (for
+/// tools and tests that use the defaults).
+pub fn default_key(journal: &Path) -> Result<JournalKey, JournalError> {
+    let file = key_path(journal, None);
+    load_key(journal, &file, true)?.ok_or_else(|| JournalError::KeyRequired {
+        origin: journal.display().to_string(),
+    })
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 impl FileJournal {
-    /// Open (or create) the journal at `path`, verifying the existing chain so new entries
-    /// never extend an altered history, and dropping a torn final line (see the module doc).
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, JournalError> {
+    /// Open (or create) the journal at `path` chained under `key`, verifying the existing
+    /// chain and its head so new entries never extend an altered history, and dropping a torn
+    /// final line (see the module doc).
+    pub fn open(path: impl AsRef<Path>, key: JournalKey) -> Result<Self, JournalError> {
         let path = path.as_ref().to_path_buf();
-        let io = |source| JournalError::Io {
-            path: path.display().to_string(),
-            source,
-        };
+        let shown = path.clone();
+        let io = io_err(&shown);
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .map(Path::to_path_buf);
         if let Some(dir) = &dir {
-            std::fs::create_dir_all(dir).map_err(io)?;
+            std::fs::create_dir_all(dir).map_err(&io)?;
         }
         let existed = path.exists();
-        let (report, committed) = if existed {
-            verify_scan(&path)?
+        let (report, scan) = if existed {
+            verify_scan(&path, Some(&key))?
         } else {
-            (
-                VerifyReport {
-                    entries: 0,
-                    head: GENESIS_HASH.to_string(),
-                    torn_tail: None,
-                },
-                0,
-            )
+            let report = VerifyReport {
+                entries: 0,
+                head: GENESIS_HASH.to_string(),
+                torn_tail: None,
+                unterminated: None,
+                legacy: 0,
+                head_kept: None,
+            };
+            let scan = Scan {
+                committed: 0,
+                torn: None,
+                unterminated: None,
+            };
+            (report, scan)
         };
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(io)?;
+            .map_err(&io)?;
         if let Some(line) = report.torn_tail {
             warn!(
                 journal = %path.display(),
                 line,
                 "dropping an incomplete final line: an append interrupted by a crash, never acknowledged"
             );
-            file.set_len(committed).map_err(io)?;
-            file.sync_all().map_err(io)?;
+            file.set_len(scan.committed).map_err(&io)?;
+            file.sync_all().map_err(&io)?;
+        }
+        if let Some(line) = report.unterminated {
+            warn!(journal = %path.display(), line, "the final entry had no newline: kept, newline added");
+            file.write_all(b"\n").map_err(&io)?;
+            file.sync_all().map_err(&io)?;
         }
         if !existed {
             // The new file's directory entry must be durable too, or a crash could lose the
             // whole journal along with the intents fsync'ed into it.
-            file.sync_all().map_err(io)?;
+            file.sync_all().map_err(&io)?;
             let dir = dir.unwrap_or_else(|| PathBuf::from("."));
-            File::open(&dir).and_then(|d| d.sync_all()).map_err(io)?;
+            File::open(&dir).and_then(|d| d.sync_all()).map_err(&io)?;
+        }
+        if report.head_kept != Some(report.entries) {
+            write_head(&path, &Head::sealed(&key, report.entries, &report.head))?;
         }
         Ok(FileJournal {
             tail: Mutex::new(Tail {
@@ -102,6 +192,7 @@ impl FileJournal {
                 seq: report.entries,
                 hash: report.head,
             }),
+            key,
             path,
         })
     }
@@ -111,54 +202,143 @@ impl FileJournal {
         &self.path
     }
 
-    /// Read every committed entry.
-    pub fn read(path: impl AsRef<Path>) -> Result<Vec<Entry>, JournalError> {
+    /// Read every committed entry, each with its [`Trust`] (entries that do not verify are
+    /// returned too, marked). Keyed entries need `key`.
+    pub fn read(
+        path: impl AsRef<Path>,
+        key: Option<&JournalKey>,
+    ) -> Result<Vec<Entry>, JournalError> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let mut chain = Verifier::new(key);
         let mut out = Vec::new();
-        for_each_entry(path.as_ref(), |_, e| {
+        for_each_entry(path, |_, mut e| {
+            chain.check(&mut e, &shown)?;
             out.push(e);
             Ok(())
         })?;
         Ok(out)
     }
 
-    /// Check the whole chain: sequence numbers, links and hashes. An error names the line.
-    pub fn verify(path: impl AsRef<Path>) -> Result<VerifyReport, JournalError> {
-        verify_scan(path.as_ref()).map(|(report, _)| report)
+    /// Check the whole chain under `key` (sequence numbers, links) and the head kept in
+    /// `<journal>.head`. An error names the line.
+    pub fn verify(
+        path: impl AsRef<Path>,
+        key: Option<&JournalKey>,
+    ) -> Result<VerifyReport, JournalError> {
+        verify_scan(path.as_ref(), key).map(|(report, _)| report)
+    }
+
+    fn strict(
+        &self,
+        resource: &super::ResourceKey,
+        visit: &mut dyn FnMut(Entry),
+    ) -> Result<(), JournalError> {
+        let shown = self.path.display().to_string();
+        let mut chain = Verifier::new(Some(&self.key));
+        for_each_entry(&self.path, |line, mut e| {
+            chain.check(&mut e, &shown)?;
+            broken_is_tampered(&e, &shown, line)?;
+            if &e.record.resource == resource {
+                visit(e);
+            }
+            Ok(())
+        })
+        .map(|_| ())
     }
 }
 
-fn verify_scan(path: &Path) -> Result<(VerifyReport, u64), JournalError> {
-    let shown = path.display().to_string();
-    let mut prev = GENESIS_HASH.to_string();
-    let mut seq = 0;
-    let scan = for_each_entry(path, |line, e| {
-        let tampered = |detail: &str| JournalError::Tampered {
-            path: shown.clone(),
+fn broken_is_tampered(e: &Entry, origin: &str, line: usize) -> Result<(), JournalError> {
+    match &e.trust {
+        Trust::Broken(detail) => Err(JournalError::Tampered {
+            path: origin.to_string(),
             line,
             seq: e.seq,
-            detail: detail.to_string(),
-        };
-        if e.seq != seq + 1 {
-            return Err(tampered(&format!("expected sequence {}", seq + 1)));
-        }
-        if e.prev_hash != prev {
-            return Err(tampered("prevHash does not match the previous entry"));
-        }
-        if entry_hash(&e)? != e.hash {
-            return Err(tampered("content does not match its hash"));
-        }
-        seq = e.seq;
-        prev = e.hash;
+            detail: detail.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn verify_scan(
+    path: &Path,
+    key: Option<&JournalKey>,
+) -> Result<(VerifyReport, Scan), JournalError> {
+    let shown = path.display().to_string();
+    let mut chain = Verifier::new(key);
+    let mut links = Vec::new();
+    let scan = for_each_entry(path, |line, mut e| {
+        chain.check(&mut e, &shown)?;
+        broken_is_tampered(&e, &shown, line)?;
+        links.push(e.hash);
         Ok(())
     })?;
-    Ok((
-        VerifyReport {
-            entries: seq,
-            head: prev,
-            torn_tail: scan.torn,
-        },
-        scan.committed,
-    ))
+    let (entries, head) = chain.tail();
+    let keyed = entries - chain.legacy;
+    let kept = read_head(path)?;
+    match &kept {
+        Some(h) => h.check(
+            key,
+            entries,
+            |n| {
+                usize::try_from(n)
+                    .ok()
+                    .and_then(|n| links.get(n.wrapping_sub(1)).cloned())
+            },
+            &shown,
+            &head_path(path).display().to_string(),
+        )?,
+        None if keyed > 0 => {
+            return Err(JournalError::Tampered {
+                path: shown,
+                line: 0,
+                seq: entries,
+                detail: format!(
+                    "{} is missing: the head kept outside the journal was deleted",
+                    head_path(path).display()
+                ),
+            });
+        }
+        None => {}
+    }
+    let report = VerifyReport {
+        entries,
+        head: head.to_string(),
+        torn_tail: scan.torn,
+        unterminated: scan.unterminated,
+        legacy: chain.legacy,
+        head_kept: kept.map(|h| h.seq),
+    };
+    Ok((report, scan))
+}
+
+fn read_head(journal: &Path) -> Result<Option<Head>, JournalError> {
+    let path = head_path(journal);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| JournalError::Corrupt {
+                path: path.display().to_string(),
+                line: 1,
+                detail: e.to_string(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(&path)(e)),
+    }
+}
+
+/// Replace the head file atomically (write aside, fsync, rename).
+fn write_head(journal: &Path, head: &Head) -> Result<(), JournalError> {
+    let path = head_path(journal);
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".tmp");
+    let aside = PathBuf::from(aside);
+    let io = io_err(&path);
+    let bytes = serde_json::to_vec(head).map_err(|e| io(std::io::Error::other(e)))?;
+    let mut f = File::create(&aside).map_err(&io)?;
+    f.write_all(&bytes).map_err(&io)?;
+    f.sync_all().map_err(&io)?;
+    std::fs::rename(&aside, &path).map_err(&io)
 }
 
 impl Journal for FileJournal {
@@ -174,11 +354,8 @@ impl Journal for FileJournal {
         &'a self,
         resource: &'a super::ResourceKey,
     ) -> super::BoxFuture<'a, Result<Vec<Entry>, JournalError>> {
-        let result = Self::read(&self.path).map(|all| {
-            all.into_iter()
-                .filter(|e| &e.record.resource == resource)
-                .collect()
-        });
+        let mut out = Vec::new();
+        let result = self.strict(resource, &mut |e| out.push(e)).map(|()| out);
         Box::pin(std::future::ready(result))
     }
 
@@ -187,13 +364,18 @@ impl Journal for FileJournal {
         resource: &'a super::ResourceKey,
         visit: &'a mut (dyn FnMut(Entry) + Send),
     ) -> super::BoxFuture<'a, Result<(), JournalError>> {
-        let result = for_each_entry(&self.path, |_, e| {
-            if &e.record.resource == resource {
-                visit(e);
-            }
-            Ok(())
-        })
-        .map(|_| ());
+        Box::pin(std::future::ready(self.strict(resource, visit)))
+    }
+
+    fn audit_for<'a>(
+        &'a self,
+        resource: &'a super::ResourceKey,
+    ) -> super::BoxFuture<'a, Result<Vec<Entry>, JournalError>> {
+        let result = Self::read(&self.path, Some(&self.key)).map(|all| {
+            all.into_iter()
+                .filter(|e| &e.record.resource == resource)
+                .collect()
+        });
         Box::pin(std::future::ready(result))
     }
 }
@@ -204,32 +386,18 @@ impl FileJournal {
         if records.is_empty() {
             return Ok(());
         }
-        let io = |source| JournalError::Io {
-            path: self.path.display().to_string(),
-            source,
-        };
+        let io = io_err(&self.path);
         // A poisoned lock only means another thread panicked mid-append; the file itself is
         // the source of truth and the tail values are still the last fully written ones.
         let mut tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
-        let (lines, seq, hash) = super::chain_lines(records, tail.seq, tail.hash.clone())?;
-        tail.file.write_all(lines.as_bytes()).map_err(io)?;
+        let (lines, seq, hash) = chain_lines(&self.key, records, tail.seq, tail.hash.clone())?;
+        tail.file.write_all(lines.as_bytes()).map_err(&io)?;
         // One fsync for the whole group: every intent is durable before any request leaves.
-        tail.file.sync_data().map_err(io)?;
+        tail.file.sync_data().map_err(&io)?;
         tail.seq = seq;
         tail.hash = hash;
-        Ok(())
+        write_head(&self.path, &Head::sealed(&self.key, seq, &tail.hash))
     }
-}
-
-pub(super) fn entry_hash(e: &Entry) -> Result<String, JournalError> {
-    let mut unhashed = e.clone();
-    unhashed.hash.clear();
-    let body = serde_json::to_vec(&unhashed).map_err(|err| JournalError::Corrupt {
-        path: String::new(),
-        line: e.seq as usize,
-        detail: err.to_string(),
-    })?;
-    Ok(chain_hash(&e.prev_hash, &body))
 }
 
 /// Calls `f` with each committed entry and its 1-based line number; blank lines are skipped.
@@ -238,13 +406,11 @@ fn for_each_entry(
     mut f: impl FnMut(usize, Entry) -> Result<(), JournalError>,
 ) -> Result<Scan, JournalError> {
     let shown = path.display().to_string();
-    let io = |source| JournalError::Io {
-        path: shown.clone(),
-        source,
-    };
+    let io = io_err(path);
     let mut scan = Scan {
         committed: 0,
         torn: None,
+        unterminated: None,
     };
     let file = match File::open(path) {
         Ok(f) => f,
@@ -256,16 +422,24 @@ fn for_each_entry(
     // Bounded by the file's length: each round consumes at least one byte or ends.
     for line in 1.. {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(io)?;
+        let n = reader.read_until(b'\n', &mut buf).map_err(&io)?;
         if n == 0 {
             break;
         }
+        let text = String::from_utf8_lossy(&buf);
         if buf.last() != Some(&b'\n') {
-            scan.torn = Some(line);
+            // A whole entry without its newline is an entry; anything else a torn append.
+            match serde_json::from_str::<Entry>(&text) {
+                Ok(entry) => {
+                    scan.unterminated = Some(line);
+                    scan.committed += n as u64;
+                    f(line, entry)?;
+                }
+                Err(_) => scan.torn = Some(line),
+            }
             break;
         }
         scan.committed += n as u64;
-        let text = String::from_utf8_lossy(&buf);
         if text.trim().is_empty() {
             continue;
         }
@@ -280,185 +454,5 @@ fn for_each_entry(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::super::{Action, Phase, ResourceKey};
-    use super::*;
-
-    fn rec(id: &str, phase: Phase) -> Record {
-        Record {
-            resource: ResourceKey {
-                kind: "TenantSyncPolicy".into(),
-                namespace: "identity".into(),
-                name: "contoso".into(),
-            },
-            tenant_id: "t".into(),
-            object_type: "user".into(),
-            object_id: id.into(),
-            object_name: Some(format!("{id}@contoso.com")),
-            action: Action::ClearImmutableId,
-            phase,
-            prior: serde_json::json!({"onPremisesImmutableId": "nofCJe0gZk6D8J4gRgrt+A=="}),
-            request_id: None,
-            error: None,
-            note: None,
-        }
-    }
-
-    fn temp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "eco-journal-{}-{name}-{}",
-            std::process::id(),
-            fastrand::u64(..)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("journal.jsonl")
-    }
-
-    #[test]
-    fn appends_chain_and_survive_reopen() {
-        let p = temp("reopen");
-        let j = FileJournal::open(&p).unwrap();
-        j.append_now(&[rec("a", Phase::Intent), rec("b", Phase::Intent)])
-            .unwrap();
-        drop(j);
-        let j = FileJournal::open(&p).unwrap();
-        j.append_now(&[rec("a", Phase::Applied)]).unwrap();
-        let entries = FileJournal::read(&p).unwrap();
-        assert_eq!(entries.len(), 3);
-        assert_eq!(entries[2].seq, 3);
-        assert_eq!(entries[2].prev_hash, entries[1].hash);
-        assert_eq!(
-            entries[0].record.prior["onPremisesImmutableId"],
-            "nofCJe0gZk6D8J4gRgrt+A=="
-        );
-        let report = FileJournal::verify(&p).unwrap();
-        assert_eq!(report.entries, 3);
-        assert_eq!(report.head, entries[2].hash);
-    }
-
-    #[tokio::test]
-    async fn applied_objects_reads_only_what_it_keeps() {
-        let p = temp("applied");
-        let j = FileJournal::open(&p).unwrap();
-        let mut other = rec("c", Phase::Applied);
-        other.resource.name = "fabrikam".into();
-        let mut switched = rec("d", Phase::Applied);
-        switched.action = Action::SwitchToCloud;
-        j.append_now(&[
-            rec("a", Phase::Intent),
-            rec("a", Phase::Applied),
-            rec("b", Phase::Failed),
-            other,
-            switched,
-        ])
-        .unwrap();
-        let key = rec("a", Phase::Intent).resource;
-        let ids = super::super::applied_objects(&j, &key, Action::ClearImmutableId)
-            .await
-            .unwrap();
-        assert_eq!(ids.into_iter().collect::<Vec<_>>(), vec!["a".to_string()]);
-        let mut seen = 0;
-        j.visit_for(&key, &mut |_| seen += 1).await.unwrap();
-        assert_eq!(seen, 4);
-    }
-
-    #[test]
-    fn tampering_is_detected() {
-        let p = temp("tamper");
-        let j = FileJournal::open(&p).unwrap();
-        j.append_now(&[
-            rec("a", Phase::Intent),
-            rec("b", Phase::Intent),
-            rec("c", Phase::Intent),
-        ])
-        .unwrap();
-        drop(j);
-        let text = std::fs::read_to_string(&p).unwrap();
-        // Change a prior value.
-        std::fs::write(
-            &p,
-            text.replacen("nofCJe0gZk6D8J4gRgrt+A==", "AAAAAAAAAAAAAAAAAAAAAA==", 1),
-        )
-        .unwrap();
-        let err = FileJournal::verify(&p).unwrap_err();
-        assert!(
-            matches!(err, JournalError::Tampered { seq: 1, .. }),
-            "{err}"
-        );
-        // Remove an entry.
-        let lines: Vec<&str> = text.lines().collect();
-        std::fs::write(&p, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
-        assert!(matches!(
-            FileJournal::verify(&p).unwrap_err(),
-            JournalError::Tampered { seq: 3, .. }
-        ));
-        // A tampered journal is not extended.
-        assert!(FileJournal::open(&p).is_err());
-    }
-
-    #[test]
-    fn a_torn_final_line_is_dropped_on_open_and_reported_by_verify() {
-        let p = temp("torn");
-        let j = FileJournal::open(&p).unwrap();
-        j.append_now(&[rec("a", Phase::Intent), rec("b", Phase::Intent)])
-            .unwrap();
-        drop(j);
-        let whole = std::fs::read(&p).unwrap();
-        // A crash in the middle of the next append: half a line, no newline.
-        let mut torn = whole.clone();
-        torn.extend_from_slice(&whole[..whole.len() / 3]);
-        std::fs::write(&p, &torn).unwrap();
-        let report = FileJournal::verify(&p).unwrap();
-        assert_eq!((report.entries, report.torn_tail), (2, Some(3)));
-        assert_eq!(FileJournal::read(&p).unwrap().len(), 2);
-        let j = FileJournal::open(&p).unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), whole, "the torn tail is gone");
-        j.append_now(&[rec("a", Phase::Applied)]).unwrap();
-        let report = FileJournal::verify(&p).unwrap();
-        assert_eq!((report.entries, report.torn_tail), (3, None));
-    }
-
-    #[test]
-    fn a_flipped_byte_is_reported_with_its_line() {
-        let p = temp("flip");
-        let j = FileJournal::open(&p).unwrap();
-        j.append_now(&[
-            rec("a", Phase::Intent),
-            rec("b", Phase::Intent),
-            rec("c", Phase::Intent),
-        ])
-        .unwrap();
-        drop(j);
-        let text = std::fs::read_to_string(&p).unwrap();
-        // In line 2, inside the object id "b": still JSON, but not what was hashed.
-        let at = text.find("\"objectId\":\"b\"").unwrap() + "\"objectId\":\"".len();
-        let mut bytes = text.into_bytes();
-        bytes[at] ^= 0x01;
-        std::fs::write(&p, &bytes).unwrap();
-        let err = FileJournal::verify(&p).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                JournalError::Tampered {
-                    line: 2,
-                    seq: 2,
-                    ..
-                }
-            ),
-            "{err}"
-        );
-        assert!(err.to_string().contains("line 2"), "{err}");
-    }
-
-    #[test]
-    fn garbage_lines_are_reported_with_their_line() {
-        let p = temp("garbage");
-        std::fs::write(&p, "not json\n").unwrap();
-        let err = FileJournal::verify(&p).unwrap_err();
-        assert!(
-            matches!(err, JournalError::Corrupt { line: 1, .. }),
-            "{err}"
-        );
-    }
-}
+#[path = "file_tests.rs"]
+mod tests;

@@ -1,13 +1,27 @@
-//! The journal: an append-only, hash-chained record of every change the operator makes to
-//! the directory, written (and made durable) *before* the change, with the prior values, so
-//! nothing is ever lost and a restart resumes without repeating harm.
+//! The journal: an append-only record of every change the operator makes to the directory,
+//! written (and made durable) *before* the change, with the prior values, so nothing is ever
+//! lost and a restart resumes without repeating harm.
+//!
+//! Tamper evidence: every entry is chained to its predecessor by an HMAC-SHA256 under a key
+//! kept outside the journal ([`JournalKey`]), and the chain's head is also kept where the
+//! journal's writers cannot rewrite it (a `.head` file sealed with the key; for ConfigMaps,
+//! the key's Secret). Whoever can edit the journal but not the key can neither change, remove,
+//! reorder nor add an entry unnoticed, nor cut its end off before the head kept elsewhere.
+//! What stays undetectable: rolling back the journal and its head together to an earlier
+//! state of both, the loss of entries written after the last head update (ConfigMaps: the last
+//! pass), and anything done by whoever holds the key.
 
+mod chain;
 mod configmap;
 mod file;
+mod key;
+mod secret;
 
+pub use chain::{Head, Trust};
 pub use configmap::{ConfigMapJournal, JOURNAL_LABEL, RESOURCE_LABEL};
-use file::entry_hash;
-pub use file::{FileJournal, VerifyReport};
+pub use file::{FileJournal, VerifyReport, default_key, head_path, key_path, load_key};
+pub use key::{JournalKey, KEY_LEN, KeyError};
+pub use secret::{KEY_DATA, SecretKey, read_key_secret};
 
 use serde::{Deserialize, Serialize};
 
@@ -178,10 +192,18 @@ pub struct Entry {
     /// The record.
     #[serde(flatten)]
     pub record: Record,
-    /// Hash of the previous entry (64 zeros for the first).
+    /// Link of the previous entry (64 zeros for the first).
     pub prev_hash: String,
-    /// SHA-256 over the previous hash and this entry with `hash` empty.
+    /// Fingerprint of the journal key this entry is chained with ([`JournalKey::id`]); absent
+    /// on entries written before journals were keyed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// The link: HMAC-SHA256 under the journal key of `prevHash` and this entry with `hash`
+    /// empty (plain SHA-256 on entries without `keyId`).
     pub hash: String,
+    /// What the chain says about this entry, set when it is read (never stored).
+    #[serde(skip)]
+    pub trust: Trust,
 }
 
 /// Journal failures.
@@ -220,6 +242,29 @@ pub enum JournalError {
         /// Which check failed.
         detail: String,
     },
+    /// The journal is keyed and no key was given.
+    #[error(
+        "journal {origin} is chained with a key and none was given: pass the key it was written with (--journal-key FILE, or the journal key Secret)"
+    )]
+    KeyRequired {
+        /// The journal.
+        origin: String,
+    },
+    /// The journal was written with another key.
+    #[error(
+        "journal {origin} was written with key {written_with} but the key given is {given}: pass the key it was written with (or its first keyed entry was altered)"
+    )]
+    WrongKey {
+        /// The journal.
+        origin: String,
+        /// Fingerprint recorded in the journal.
+        written_with: String,
+        /// Fingerprint of the key given.
+        given: String,
+    },
+    /// The key could not be had.
+    #[error(transparent)]
+    Key(#[from] KeyError),
 }
 
 /// A durable, append-only journal.
@@ -241,6 +286,20 @@ pub trait Journal: Send + Sync {
         resource: &'a ResourceKey,
         visit: &'a mut (dyn FnMut(Entry) + Send),
     ) -> BoxFuture<'a, Result<(), JournalError>>;
+
+    /// Every entry recorded for `resource`, in order, each with its [`Trust`], including those
+    /// that do not verify (which [`Journal::entries_for`] refuses as a whole): a revert refuses
+    /// the objects such entries describe, one by one, and undoes the rest.
+    fn audit_for<'a>(
+        &'a self,
+        resource: &'a ResourceKey,
+    ) -> BoxFuture<'a, Result<Vec<Entry>, JournalError>>;
+
+    /// Keep the chain's head where the journal's writers cannot rewrite it (called at most
+    /// once per pass; a journal that keeps it on every append does nothing here).
+    fn checkpoint(&self) -> BoxFuture<'_, Result<(), JournalError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// The ids of the objects of `resource` for which `action` was applied (journaled `Applied`).
@@ -263,7 +322,7 @@ pub async fn applied_objects(
 /// The future a [`Journal`] returns.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
-/// Lowercase hex SHA-256 of `prev_hash` followed by `body`.
+/// Lowercase hex SHA-256 of `prev_hash` followed by `body` (the link of unkeyed entries).
 pub(crate) fn chain_hash(prev_hash: &str, body: &[u8]) -> String {
     let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     ctx.update(prev_hash.as_bytes());
@@ -320,35 +379,4 @@ pub fn write_csv(entries: &[Entry], out: &mut impl std::io::Write) -> std::io::R
         writeln!(out, "{}", line.join(","))?;
     }
     Ok(())
-}
-
-/// Chain `records` after the entry numbered `seq` with hash `hash`: the JSON Lines to append,
-/// and the new tail (sequence number and hash).
-pub(crate) fn chain_lines(
-    records: &[Record],
-    mut seq: u64,
-    mut hash: String,
-) -> Result<(String, u64, String), JournalError> {
-    let mut lines = String::new();
-    let time = jiff::Timestamp::now().to_string();
-    for r in records {
-        seq += 1;
-        let mut e = Entry {
-            seq,
-            time: time.clone(),
-            record: r.clone(),
-            prev_hash: hash.clone(),
-            hash: String::new(),
-        };
-        e.hash = entry_hash(&e)?;
-        hash = e.hash.clone();
-        let line = serde_json::to_string(&e).map_err(|err| JournalError::Corrupt {
-            path: String::new(),
-            line: seq as usize,
-            detail: err.to_string(),
-        })?;
-        lines.push_str(&line);
-        lines.push('\n');
-    }
-    Ok((lines, seq, hash))
 }

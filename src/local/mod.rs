@@ -3,6 +3,7 @@
 
 pub mod credentials;
 pub mod directory;
+pub mod journal_cmd;
 pub mod manifests;
 pub mod output;
 mod plan;

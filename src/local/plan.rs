@@ -188,11 +188,20 @@ struct ReadOnly {
 
 impl ReadOnly {
     fn open(opts: &RunOptions) -> Result<Self, JournalError> {
-        let entries = if opts.journal.exists() {
-            FileJournal::read(&opts.journal)?
-        } else {
-            Vec::new()
-        };
+        let key_file = crate::journal::key_path(&opts.journal, opts.journal_key.as_deref());
+        let key = crate::journal::load_key(&opts.journal, &key_file, false)?;
+        let entries = FileJournal::read(&opts.journal, key.as_ref())?;
+        let shown = opts.journal.display().to_string();
+        for e in &entries {
+            if let crate::journal::Trust::Broken(detail) = &e.trust {
+                return Err(JournalError::Tampered {
+                    path: shown,
+                    line: 0,
+                    seq: e.seq,
+                    detail: detail.clone(),
+                });
+            }
+        }
         Ok(ReadOnly { entries })
     }
 
@@ -231,5 +240,12 @@ impl Journal for ReadOnly {
             }
             Ok(())
         })
+    }
+
+    fn audit_for<'a>(
+        &'a self,
+        resource: &'a ResourceKey,
+    ) -> BoxFuture<'a, Result<Vec<Entry>, JournalError>> {
+        self.entries_for(resource)
     }
 }

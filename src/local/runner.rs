@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub env: Env,
     /// The journal file.
     pub journal: PathBuf,
+    /// The journal's key file (`None`: `<journal>.key`, created when absent).
+    pub journal_key: Option<PathBuf>,
     /// Give up after this long (real time).
     pub timeout: Duration,
     /// Tenant seconds per real second (rehearsals against a fast emulator).
@@ -127,7 +129,11 @@ pub async fn apply_until(
     opts: &RunOptions,
     stop: &Stop,
 ) -> anyhow::Result<RunResult> {
-    let journal: Arc<dyn Journal> = Arc::new(FileJournal::open(&opts.journal)?);
+    let key_file = crate::journal::key_path(&opts.journal, opts.journal_key.as_deref());
+    let key = crate::journal::load_key(&opts.journal, &key_file, true)?.ok_or_else(|| {
+        anyhow::anyhow!("journal key {}: could not be created", key_file.display())
+    })?;
+    let journal: Arc<dyn Journal> = Arc::new(FileJournal::open(&opts.journal, key)?);
     let shell = Shell {
         opts,
         journal: journal.as_ref(),

@@ -10,6 +10,7 @@ pub mod outcome;
 pub mod permissions;
 pub mod remedy;
 pub mod resource;
+pub mod revert_trust;
 pub mod rollout;
 pub mod settle;
 pub mod tenant;

@@ -115,7 +115,12 @@ where
             obj,
             tenant: policy("Unmanaged", false, "Report").spec,
             graph: client(emu, SECRET),
-            journal: FileJournal::open(&journal_path).unwrap(),
+            journal: FileJournal::open(
+                &journal_path,
+                entra_cloud_operator::journal::default_key(std::path::Path::new(&&journal_path))
+                    .unwrap(),
+            )
+            .unwrap(),
             journal_path,
             events: Vec::new(),
             guard: GuardCache::default(),

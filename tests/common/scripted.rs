@@ -21,10 +21,13 @@ pub fn scripted_context(
 ) -> (Arc<controller::Context>, Handle) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
-    let journal = FileJournal::open(super::temp_dir("ctl").join("journal.jsonl")).unwrap();
+    let path = super::temp_dir("ctl").join("journal.jsonl");
+    let key = entra_cloud_operator::journal::default_key(&path).unwrap();
+    let journal = FileJournal::open(&path, key).unwrap();
     let options = ControllerOptions {
         namespaces: vec![],
         journal: JournalStore::Shared(Arc::new(journal)),
+        journal_key_secret: "entra-cloud-operator-journal-key".into(),
         concurrency: 4,
         workers: 1,
         time_scale: 1.0,

@@ -50,7 +50,13 @@ pub async fn check(o: &Outcome) -> Summary {
         .into_iter()
         .map(|u| (u["id"].as_str().unwrap_or_default().to_string(), u))
         .collect();
-    let entries = entra_cloud_operator::journal::FileJournal::read(&o.journal).unwrap();
+    let entries = entra_cloud_operator::journal::FileJournal::read(
+        &o.journal,
+        Some(
+            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&o.journal)).unwrap(),
+        ),
+    )
+    .unwrap();
     s.journal_entries = entries.len();
     s.read_back = entries.iter().filter(|e| e.record.note.is_some()).count();
     let mut by_object: BTreeMap<&str, Vec<&Entry>> = BTreeMap::new();

@@ -51,6 +51,13 @@ impl Journal for DiesAfter {
     ) -> BoxFuture<'a, Result<(), JournalError>> {
         self.inner.visit_for(resource, visit)
     }
+
+    fn audit_for<'a>(
+        &'a self,
+        resource: &'a ResourceKey,
+    ) -> BoxFuture<'a, Result<Vec<Entry>, JournalError>> {
+        self.inner.audit_for(resource)
+    }
 }
 
 fn cuc() -> CloudUserConversion {
@@ -118,8 +125,16 @@ async fn assert_converted_once(
     path: &std::path::Path,
     before: &std::collections::BTreeMap<String, Value>,
 ) {
-    let entries = FileJournal::read(path).unwrap();
-    FileJournal::verify(path).unwrap();
+    let entries = FileJournal::read(
+        path,
+        Some(&entra_cloud_operator::journal::default_key(std::path::Path::new(&path)).unwrap()),
+    )
+    .unwrap();
+    FileJournal::verify(
+        path,
+        Some(&entra_cloud_operator::journal::default_key(std::path::Path::new(&path)).unwrap()),
+    )
+    .unwrap();
     let now = synced_users(emu).await;
     assert_eq!(now.len(), before.len());
     for (id, u) in &now {
@@ -174,7 +189,11 @@ async fn a_kill_between_the_journal_and_the_graph_writes_is_recovered() {
     )
     .await;
     let dying = DiesAfter {
-        inner: FileJournal::open(&path).unwrap(),
+        inner: FileJournal::open(
+            &path,
+            entra_cloud_operator::journal::default_key(std::path::Path::new(&&path)).unwrap(),
+        )
+        .unwrap(),
         appends: AtomicUsize::new(0),
         fail_from: 1,
     };
@@ -188,11 +207,19 @@ async fn a_kill_between_the_journal_and_the_graph_writes_is_recovered() {
     for u in synced_users(&emu).await.values() {
         assert_eq!(u["writes"], 0, "nothing landed: {u}");
     }
-    let open = FileJournal::read(&path).unwrap();
+    let open = FileJournal::read(
+        &path,
+        Some(&entra_cloud_operator::journal::default_key(std::path::Path::new(&&path)).unwrap()),
+    )
+    .unwrap();
     assert!(open.iter().all(|e| e.record.phase == Phase::Intent));
     assert_eq!(open.len(), before.len() * 2, "two intents per user");
 
-    let journal = FileJournal::open(&path).unwrap();
+    let journal = FileJournal::open(
+        &path,
+        entra_cloud_operator::journal::default_key(std::path::Path::new(&&path)).unwrap(),
+    )
+    .unwrap();
     let events = until_ready(&emu, &journal).await;
     let resumed = events.iter().find(|e| e.reason == "Resumed").unwrap();
     assert!(
@@ -202,7 +229,11 @@ async fn a_kill_between_the_journal_and_the_graph_writes_is_recovered() {
         "{}",
         resumed.note
     );
-    let entries = FileJournal::read(&path).unwrap();
+    let entries = FileJournal::read(
+        &path,
+        Some(&entra_cloud_operator::journal::default_key(std::path::Path::new(&&path)).unwrap()),
+    )
+    .unwrap();
     let abandoned = entries
         .iter()
         .filter(|e| e.record.phase == Phase::Failed && e.record.note.is_some())
@@ -222,7 +253,11 @@ async fn a_kill_between_the_journal_and_the_graph_writes_is_recovered() {
 async fn a_kill_after_the_graph_writes_is_detected_by_reading_back() {
     let (emu, path, before) = setup().await;
     let dying = DiesAfter {
-        inner: FileJournal::open(&path).unwrap(),
+        inner: FileJournal::open(
+            &path,
+            entra_cloud_operator::journal::default_key(std::path::Path::new(&&path)).unwrap(),
+        )
+        .unwrap(),
         appends: AtomicUsize::new(0),
         fail_from: 1,
     };
@@ -231,7 +266,11 @@ async fn a_kill_after_the_graph_writes_is_detected_by_reading_back() {
     for u in synced_users(&emu).await.values() {
         assert_eq!(u["isCloudManaged"], true, "the writes landed: {u}");
     }
-    let journal = FileJournal::open(&path).unwrap();
+    let journal = FileJournal::open(
+        &path,
+        entra_cloud_operator::journal::default_key(std::path::Path::new(&&path)).unwrap(),
+    )
+    .unwrap();
     let events = until_ready(&emu, &journal).await;
     assert!(events.iter().any(|e| {
         e.reason == "Resumed"
@@ -255,18 +294,25 @@ async fn a_switch_that_landed_although_every_answer_was_lost_is_recorded_applied
         json!({"reset": "after", "count": 100000, "method": "POST", "path": "$batch"}),
     )
     .await;
-    let journal = FileJournal::open(&path).unwrap();
+    let journal = FileJournal::open(
+        &path,
+        entra_cloud_operator::journal::default_key(std::path::Path::new(&&path)).unwrap(),
+    )
+    .unwrap();
     let _ = pass(&emu, &journal, &mut cuc()).await;
     reqwest::Client::new()
         .delete(format!("{}/_emulator/faults", emu.url()))
         .send()
         .await
         .unwrap();
-    let failed = FileJournal::read(&path)
-        .unwrap()
-        .iter()
-        .filter(|e| e.record.action == Action::SwitchToCloud && e.record.phase == Phase::Failed)
-        .count();
+    let failed = FileJournal::read(
+        &path,
+        Some(&entra_cloud_operator::journal::default_key(std::path::Path::new(&&path)).unwrap()),
+    )
+    .unwrap()
+    .iter()
+    .filter(|e| e.record.action == Action::SwitchToCloud && e.record.phase == Phase::Failed)
+    .count();
     assert_eq!(failed, before.len(), "every switch answered with a failure");
     until_ready(&emu, &journal).await;
     assert_converted_once(&emu, &path, &before).await;
@@ -276,7 +322,11 @@ async fn a_switch_that_landed_although_every_answer_was_lost_is_recorded_applied
 #[tokio::test]
 async fn switch_reads_that_keep_failing_do_not_hold_a_converged_conversion() {
     let (emu, path, before) = setup().await;
-    let journal = FileJournal::open(&path).unwrap();
+    let journal = FileJournal::open(
+        &path,
+        entra_cloud_operator::journal::default_key(std::path::Path::new(&&path)).unwrap(),
+    )
+    .unwrap();
     until_ready(&emu, &journal).await;
     // Every JSON batch (the switch read-backs) now fails, however often it is sent again.
     control_post(

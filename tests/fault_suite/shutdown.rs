@@ -25,6 +25,7 @@ fn options(id: &str) -> ControllerOptions {
     ControllerOptions {
         namespaces: vec!["identity".into()],
         journal: JournalStore::ConfigMaps("operator".into()),
+        journal_key_secret: "entra-cloud-operator-journal-key".into(),
         concurrency: 1,
         workers: 2,
         time_scale: 1.0,
@@ -72,6 +73,17 @@ async fn journal(api: &FakeApiServer) -> Vec<Entry> {
             namespace: "identity".into(),
             name: "wave".into(),
         },
+        Some(entra_cloud_operator::journal::SecretKey {
+            key: entra_cloud_operator::journal::read_key_secret(
+                api.client(),
+                "operator",
+                "entra-cloud-operator-journal-key",
+            )
+            .await
+            .unwrap()
+            .expect("the operator created its journal key Secret"),
+            secret: "entra-cloud-operator-journal-key".into(),
+        }),
     )
     .entries()
     .await

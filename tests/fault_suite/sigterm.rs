@@ -79,8 +79,16 @@ async fn sigterm_mid_wave_finishes_or_abandons_it_cleanly_and_the_next_run_conve
     // Default grace: the wave in flight finishes, every intent gets its outcome.
     let mut op = Operator::apply(&emu, &manifests, &journal, &dir, 0, &slow);
     terminate_mid_wave(&mut op, &mut counter, 0).await;
-    let entries = FileJournal::read(&journal).unwrap();
-    FileJournal::verify(&journal).unwrap();
+    let entries = FileJournal::read(
+        &journal,
+        Some(&entra_cloud_operator::journal::default_key(std::path::Path::new(&&journal)).unwrap()),
+    )
+    .unwrap();
+    FileJournal::verify(
+        &journal,
+        Some(&entra_cloud_operator::journal::default_key(std::path::Path::new(&&journal)).unwrap()),
+    )
+    .unwrap();
     assert_eq!(
         open_intents(&entries),
         0,
@@ -99,8 +107,16 @@ async fn sigterm_mid_wave_finishes_or_abandons_it_cleanly_and_the_next_run_conve
         &["--concurrency", "1", "--shutdown-grace", "0s"],
     );
     terminate_mid_wave(&mut op, &mut counter, before).await;
-    let entries = FileJournal::read(&journal).unwrap();
-    FileJournal::verify(&journal).unwrap();
+    let entries = FileJournal::read(
+        &journal,
+        Some(&entra_cloud_operator::journal::default_key(std::path::Path::new(&&journal)).unwrap()),
+    )
+    .unwrap();
+    FileJournal::verify(
+        &journal,
+        Some(&entra_cloud_operator::journal::default_key(std::path::Path::new(&&journal)).unwrap()),
+    )
+    .unwrap();
     let open = open_intents(&entries);
     assert!(open > 0, "abandoned mid-wave: intents left open");
 
@@ -108,7 +124,11 @@ async fn sigterm_mid_wave_finishes_or_abandons_it_cleanly_and_the_next_run_conve
     let mut op = Operator::apply(&emu, &manifests, &journal, &dir, 2, &[]);
     let status = op.wait(Duration::from_secs(120)).await;
     assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", op.logs());
-    let entries = FileJournal::read(&journal).unwrap();
+    let entries = FileJournal::read(
+        &journal,
+        Some(&entra_cloud_operator::journal::default_key(std::path::Path::new(&&journal)).unwrap()),
+    )
+    .unwrap();
     assert_eq!(open_intents(&entries), 0);
     let read_back = entries.iter().filter(|e| e.record.note.is_some()).count();
     assert_eq!(read_back, open, "each open intent settled by reading back");

@@ -76,7 +76,14 @@ async fn apply_converts_bottom_up_keeps_members_adds_owners_once() {
     );
 
     // Every child's switch intent precedes its parent's.
-    let entries = FileJournal::read(&h.journal_path).unwrap();
+    let entries = FileJournal::read(
+        &h.journal_path,
+        Some(
+            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
+                .unwrap(),
+        ),
+    )
+    .unwrap();
     let intent_at: BTreeMap<String, u64> = entries
         .iter()
         .filter(|e| e.record.action == Action::SwitchToCloud && e.record.phase == Phase::Intent)
@@ -144,10 +151,21 @@ async fn apply_converts_bottom_up_keeps_members_adds_owners_once() {
     h.pass().await.unwrap();
     let mut again = GroupHarness::new(&emu, h.obj.clone());
     again.obj.status = None;
-    again.journal = FileJournal::open(&h.journal_path).unwrap();
+    again.journal = FileJournal::open(
+        &h.journal_path,
+        entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path)).unwrap(),
+    )
+    .unwrap();
     again.until(3, ready).await;
     assert_eq!(state(&emu).await["writes"]["accepted"], accepted);
-    FileJournal::verify(&h.journal_path).unwrap();
+    FileJournal::verify(
+        &h.journal_path,
+        Some(
+            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
+                .unwrap(),
+        ),
+    )
+    .unwrap();
     emu.shutdown().await;
 }
 

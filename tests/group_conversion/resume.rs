@@ -84,8 +84,22 @@ async fn open_group_intents_are_read_back_and_each_group_converted_once() {
     let st = h.status();
     assert_eq!((st.converted, st.failed), (all.len() as i64, 0), "{st:#?}");
 
-    let entries = FileJournal::read(&h.journal_path).unwrap();
-    FileJournal::verify(&h.journal_path).unwrap();
+    let entries = FileJournal::read(
+        &h.journal_path,
+        Some(
+            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
+                .unwrap(),
+        ),
+    )
+    .unwrap();
+    FileJournal::verify(
+        &h.journal_path,
+        Some(
+            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
+                .unwrap(),
+        ),
+    )
+    .unwrap();
     let gs = groups(&emu).await;
     for id in &all {
         let mine: Vec<&Record> = entries

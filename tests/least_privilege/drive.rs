@@ -256,7 +256,12 @@ fn writes(state: &Value) -> BTreeMap<String, u64> {
 /// Runs `flow` with exactly `permissions` granted to the operator's application.
 pub async fn run(flow: &Flow, permissions: &[&str]) -> Run {
     let emu = start(config(12, 6)).await;
-    let journal = FileJournal::open(temp_dir("least-privilege").join("journal.jsonl")).unwrap();
+    let path = temp_dir("least-privilege").join("journal.jsonl");
+    let journal = FileJournal::open(
+        &path,
+        entra_cloud_operator::journal::default_key(&path).unwrap(),
+    )
+    .unwrap();
     let fixture = set_up(&emu, flow, &journal).await;
     let spec = (flow.spec)(&fixture);
     let before = writes(&state(&emu).await);

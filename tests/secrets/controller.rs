@@ -98,6 +98,7 @@ pub async fn run(seen: &tap::Seen) -> String {
     let options = ControllerOptions {
         namespaces: vec![],
         journal: JournalStore::ConfigMaps("operator".into()),
+        journal_key_secret: "entra-cloud-operator-journal-key".into(),
         concurrency: 4,
         workers: 2,
         time_scale: 600.0,

@@ -186,7 +186,11 @@ pub async fn every_flow(cred: Cred, seen: &tap::Seen) -> String {
     let login = tap::start(&emu.url(), seen.clone()).await;
     let dir = temp_dir("secrets-flows");
     let journal_path = dir.join("journal.jsonl");
-    let journal = FileJournal::open(&journal_path).unwrap();
+    let journal = FileJournal::open(
+        &journal_path,
+        entra_cloud_operator::journal::default_key(std::path::Path::new(&&journal_path)).unwrap(),
+    )
+    .unwrap();
     let g = graph(&emu, &login, credential(cred, false, &dir));
     let mut out = String::new();
     let mut states = States::new();

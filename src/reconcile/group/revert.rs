@@ -105,7 +105,9 @@ fn record(
 
 /// Undo everything the resource's journal shows done to groups.
 pub async fn revert(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome, ReconcileError> {
-    let entries = ctx.journal.entries_for(&ctx.resource).await?;
+    // Only entries the journal key proves drive a write; other groups are refused by name.
+    let (entries, refused) =
+        crate::reconcile::revert_trust::split(ctx.journal.audit_for(&ctx.resource).await?);
     let todo = pending(&entries);
     let needed = permissions::needed(&permissions::group_revert_operations(
         todo.iter().any(|(_, u)| !u.owners.is_empty()),
@@ -214,6 +216,9 @@ pub async fn revert(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome,
             failures.len()
         )));
     }
+    if let Some(m) = refused.message() {
+        return Ok(RevertOutcome::Failed(m));
+    }
     Ok(match kept_message(&kept) {
         Some(m) => RevertOutcome::Kept(reverted, m),
         None => RevertOutcome::Done(reverted),
@@ -257,6 +262,8 @@ mod tests {
             record: Record::new(&key, "t", group, action, phase, prior),
             prev_hash: String::new(),
             hash: String::new(),
+            key_id: None,
+            trust: crate::journal::Trust::Proven,
         }
     }
 

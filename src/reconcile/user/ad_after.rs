@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::TryFutureExt as _;
 use serde_json::json;
 
+use crate::ad::client::ACCOUNT_DISABLED;
 use crate::ad::{AdClient, DirectoryUser, anchor};
 use crate::api::active_directory::AfterConversion;
 use crate::api::common::ObjectFailure;
@@ -167,14 +168,20 @@ pub async fn apply(
     Ok((changed, failures))
 }
 
-/// Revert: give every account this resource disabled its journaled `userAccountControl`
-/// back. Idempotent: an account already enabled, or gone, needs nothing.
+/// Revert: re-enable every account this resource disabled, by clearing only the disable bit
+/// (0x2) on its current `userAccountControl`: no other journaled flag is ever written back.
+/// Only disables the journal key proves count (others are added to `refused`), and an account
+/// that was disabled before the operator's disable stays disabled. Idempotent: an account
+/// already enabled, or gone, needs nothing.
 pub async fn enable_back(
     ctx: &Context<'_>,
     ad: &AdClient,
     tenant_id: &str,
+    refused: &mut crate::reconcile::revert_trust::Refusals,
 ) -> Result<Result<i64, String>, ReconcileError> {
-    let entries = ctx.journal.entries_for(&ctx.resource).await?;
+    let all = ctx.journal.audit_for(&ctx.resource).await?;
+    let (entries, untrusted) = crate::reconcile::revert_trust::split(all);
+    refused.extend(untrusted);
     // The value before the first disable: a disable retried after a stop journals the
     // already-disabled value as its prior, which must not be what the revert puts back.
     let mut first_prior: BTreeMap<String, u32> = BTreeMap::new();
@@ -188,7 +195,7 @@ pub async fn enable_back(
     }
     let mut n = 0;
     for (id, m) in last_of(&entries, Action::DisableAdAccount) {
-        if m.phase != Phase::Applied {
+        if m.phase != Phase::Applied || refused.contains(&id) {
             continue;
         }
         let Some(prior) = first_prior.get(&id).copied() else {
@@ -205,13 +212,13 @@ pub async fn enable_back(
             Ok(None) => continue,
             Err(e) => return Ok(Err(e.stall_message())),
         };
-        if user.user_account_control == prior || user.enabled() {
+        let Some(value) = enabled_value(prior, user.user_account_control) else {
             continue;
-        }
+        };
         let ids = (id.as_str(), m.intent.object_name.as_deref());
         let intent = uac_record(ctx, tenant_id, ids, Action::EnableAdAccount, &user);
         let write = ad
-            .set_user_account_control(&user.dn, prior)
+            .set_user_account_control(&user.dn, value)
             .map_ok(|_| None);
         match ad_move::journaled(ctx, intent, write).await? {
             Ok(_) => n += 1,
@@ -219,4 +226,41 @@ pub async fn enable_back(
         }
     }
     Ok(Ok(n))
+}
+
+/// The `userAccountControl` that re-enables an account the operator disabled: the current
+/// value with only the disable bit cleared. `None` when there is nothing to do: the account
+/// is enabled, or it was already disabled before the operator's disable (`prior`), so the bit
+/// is not the operator's to clear. Nothing else of `prior` is ever written back.
+pub fn enabled_value(prior: u32, current: u32) -> Option<u32> {
+    if prior & ACCOUNT_DISABLED != 0 || current & ACCOUNT_DISABLED == 0 {
+        return None;
+    }
+    Some(current & !ACCOUNT_DISABLED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::enabled_value;
+
+    #[test]
+    fn only_the_disable_bit_is_cleared_never_a_journaled_flag_written_back() {
+        const NORMAL: u32 = 0x200;
+        const DONT_REQ_PREAUTH: u32 = 0x40_0000;
+        const DONT_EXPIRE: u32 = 0x1_0000;
+        // A forged prior asking for DONT_REQ_PREAUTH (AS-REP roasting) changes nothing.
+        assert_eq!(
+            enabled_value(NORMAL | DONT_REQ_PREAUTH, NORMAL | 0x2),
+            Some(NORMAL)
+        );
+        // Flags set since the disable stay as they are.
+        assert_eq!(
+            enabled_value(NORMAL, NORMAL | DONT_EXPIRE | 0x2),
+            Some(NORMAL | DONT_EXPIRE)
+        );
+        // Disabled before the operator's disable: stays disabled.
+        assert_eq!(enabled_value(NORMAL | 0x2, NORMAL | 0x2), None);
+        // Already enabled: nothing to do.
+        assert_eq!(enabled_value(NORMAL, NORMAL), None);
+    }
 }

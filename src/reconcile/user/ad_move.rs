@@ -215,26 +215,37 @@ pub async fn move_waiting(
 
 /// `onDelete: Revert`: move every AD object this resource moved back to its journaled DN's
 /// parent. Idempotent: an object already there, or gone, counts as done. Returns how many
-/// were moved back, or the first error.
+/// were moved back, or the first error. Bounded: only moves the journal key proves, and only
+/// to a place within the connection's `baseDn`; other objects are added to `refused`.
 pub async fn move_back(
     ctx: &Context<'_>,
     ad: &AdClient,
     tenant_id: &str,
     entries: &[Entry],
+    refused: &mut crate::reconcile::revert_trust::Refusals,
 ) -> Result<Result<i64, String>, ReconcileError> {
     settle(ctx, ad, entries, Action::MoveAdObjectBack).await?;
-    let entries = ctx.journal.entries_for(&ctx.resource).await?;
+    let all = ctx.journal.audit_for(&ctx.resource).await?;
+    let (entries, untrusted) = crate::reconcile::revert_trust::split(all);
+    refused.extend(untrusted);
     let forward = last_of(&entries, Action::MoveAdObject);
+    let base = ad.settings().base_dn.clone();
     let mut n = 0;
-    for (id, m) in forward
-        .into_iter()
-        .filter(|(_, m)| m.phase == Phase::Applied)
-    {
+    for (id, m) in forward {
+        if m.phase != Phase::Applied || refused.contains(&id) {
+            continue;
+        }
         let Some(prior_dn) = m.intent.prior["distinguishedName"].as_str() else {
             continue;
         };
-        let Some(home) = dn::parent(prior_dn) else {
-            continue;
+        let home = match home_within(prior_dn, &base) {
+            Ok(Some(home)) => home,
+            Ok(None) => continue,
+            Err(why) => {
+                let name = m.intent.object_name.clone().unwrap_or_else(|| id.clone());
+                refused.refuse(&id, &name, why);
+                continue;
+            }
         };
         // Idempotent by reading back: an object already home (or gone) needs nothing.
         let current = match read_back(ad, &m).await {
@@ -261,6 +272,21 @@ pub async fn move_back(
         }
     }
     Ok(Ok(n))
+}
+
+/// Where a revert moves an object journaled at `prior_dn`: its parent, which must be within
+/// the connection's `base` DN (a journaled DN elsewhere is refused with the reason). `None`
+/// for a DN without a parent.
+pub fn home_within(prior_dn: &str, base: &str) -> Result<Option<String>, String> {
+    let Some(home) = dn::parent(prior_dn) else {
+        return Ok(None);
+    };
+    if !dn::is_dn(&home) || !dn::is_within(&home, base) {
+        return Err(format!(
+            "its journaled place {home} is outside the connection's baseDn {base}"
+        ));
+    }
+    Ok(Some(home))
 }
 
 /// Journals `intent` (durably, before the directory is touched), makes `write`, and journals

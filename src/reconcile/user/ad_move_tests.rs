@@ -23,6 +23,8 @@ fn entry(seq: u64, id: &str, action: Action, phase: Phase) -> Entry {
         record,
         prev_hash: String::new(),
         hash: String::new(),
+        key_id: None,
+        trust: crate::journal::Trust::Proven,
     }
 }
 
@@ -52,4 +54,27 @@ fn the_last_move_of_each_user_wins_and_keeps_its_intent() {
         Some([1u8; 16])
     );
     assert_eq!(last_of(&entries, Action::MoveAdObjectBack).len(), 1);
+}
+
+#[test]
+fn a_revert_moves_objects_only_within_the_base_dn() {
+    let base = "DC=corp,DC=example";
+    assert_eq!(
+        home_within("CN=Alice,OU=Staff,DC=corp,DC=example", base),
+        Ok(Some("OU=Staff,DC=corp,DC=example".into()))
+    );
+    assert_eq!(
+        home_within("CN=Alice,OU=Staff, dc=Corp,DC=Example", base),
+        Ok(Some("OU=Staff,dc=Corp,DC=Example".into()))
+    );
+    // A journaled DN in another domain, or in the configuration partition: refused.
+    for dn in [
+        "CN=Alice,OU=Staff,DC=evil,DC=example",
+        "CN=Alice,CN=Users,DC=corp,DC=example,DC=other",
+        "CN=x,CN=Configuration,DC=example",
+    ] {
+        let why = home_within(dn, base).unwrap_err();
+        assert!(why.contains("outside the connection's baseDn"), "{why}");
+    }
+    assert_eq!(home_within("CN=lonely", base), Ok(None));
 }

@@ -5,6 +5,7 @@
 
 use crate::ad::AdClient;
 use crate::journal::{Action, Phase};
+use crate::reconcile::revert_trust::{self, Refusals};
 use crate::reconcile::{Context, ReconcileError};
 
 use crate::reconcile::RevertOutcome;
@@ -14,9 +15,12 @@ pub async fn revert(
     ctx: &Context<'_>,
     tenant_id: &str,
     graph_done: i64,
+    refused: &mut Refusals,
 ) -> Result<RevertOutcome, ReconcileError> {
-    let entries = ctx.journal.entries_for(&ctx.resource).await?;
-    let touched_ad = entries.iter().any(|e| {
+    let all = ctx.journal.audit_for(&ctx.resource).await?;
+    let (entries, untrusted) = revert_trust::split(all.clone());
+    refused.extend(untrusted);
+    let touched_ad = all.iter().any(|e| {
         e.record.phase == Phase::Applied
             && matches!(
                 e.record.action,
@@ -39,11 +43,11 @@ pub async fn revert(
         Ok(c) => c,
         Err(e) => return Ok(RevertOutcome::Failed(e.stall_message())),
     };
-    let moved = match super::ad_move::move_back(ctx, &ad, tenant_id, &entries).await? {
+    let moved = match super::ad_move::move_back(ctx, &ad, tenant_id, &entries, refused).await? {
         Ok(n) => n,
         Err(m) => return Ok(RevertOutcome::Failed(m)),
     };
-    let enabled = match super::ad_after::enable_back(ctx, &ad, tenant_id).await? {
+    let enabled = match super::ad_after::enable_back(ctx, &ad, tenant_id, refused).await? {
         Ok(n) => n,
         Err(m) => return Ok(RevertOutcome::Failed(m)),
     };

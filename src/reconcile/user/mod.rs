@@ -13,6 +13,7 @@ mod drift;
 pub mod plan;
 pub mod resume;
 pub mod revert;
+mod revert_anchor;
 pub mod select;
 pub mod validate;
 

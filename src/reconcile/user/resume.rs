@@ -256,6 +256,8 @@ mod tests {
             },
             prev_hash: String::new(),
             hash: String::new(),
+            key_id: None,
+            trust: crate::journal::Trust::Proven,
         }
     }
 

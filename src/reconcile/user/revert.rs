@@ -2,6 +2,10 @@
 //! back first (while the users are still cloud-managed and writable), then the Source of
 //! Authority is switched back to AD. Idempotent: what the journal shows undone is skipped, and
 //! an object that no longer exists counts as undone.
+//!
+//! Bounded: only entries the journal key proves drive a write (see `revert_trust`), and an
+//! ImmutableID goes back only where it is the user's AD anchor (see `revert_anchor`); a
+//! refused object is named in the result and nothing is written for it.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +15,7 @@ use serde_json::json;
 use crate::graph::{ErrorCategory, GraphClient, GraphError};
 use crate::journal::{Action, Entry, Object, Phase, Record};
 use crate::reconcile::permissions;
+use crate::reconcile::revert_trust::{self, Refusals};
 use crate::reconcile::{Context, ReconcileError};
 
 pub use crate::reconcile::RevertOutcome;
@@ -107,15 +112,38 @@ async fn undo_one(
 /// back, then the switches), then, with an AD connection, the AD side (objects moved back,
 /// accounts re-enabled), so Entra Connect finds each user as it left it.
 pub async fn revert(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome, ReconcileError> {
-    match revert_graph(ctx, tenant_id).await? {
-        RevertOutcome::Done(n) => super::ad_revert::revert(ctx, tenant_id, n).await,
-        other => Ok(other),
-    }
+    let mut refused = Refusals::default();
+    let outcome = match revert_graph(ctx, tenant_id, &mut refused).await? {
+        RevertOutcome::Done(n) => super::ad_revert::revert(ctx, tenant_id, n, &mut refused).await?,
+        other => other,
+    };
+    Ok(match (outcome, refused.message()) {
+        (RevertOutcome::Done(_), Some(m)) => RevertOutcome::Failed(m),
+        (other, _) => other,
+    })
 }
 
-async fn revert_graph(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome, ReconcileError> {
-    let entries = ctx.journal.entries_for(&ctx.resource).await?;
-    let todo = pending(&entries);
+async fn revert_graph(
+    ctx: &Context<'_>,
+    tenant_id: &str,
+    refused: &mut Refusals,
+) -> Result<RevertOutcome, ReconcileError> {
+    let (entries, untrusted) = revert_trust::split(ctx.journal.audit_for(&ctx.resource).await?);
+    refused.extend(untrusted);
+    let mut todo = pending(&entries);
+    let wanted = todo
+        .iter()
+        .filter_map(|(id, u)| {
+            Some(super::revert_anchor::Wanted {
+                id: id.clone(),
+                name: u.name.clone(),
+                value: u.immutable_id.clone()?,
+            })
+        })
+        .collect();
+    let off_anchor = super::revert_anchor::check(ctx, &entries, wanted).await?;
+    todo.retain(|id, _| !off_anchor.contains(id));
+    refused.extend(off_anchor);
     if todo.is_empty() {
         return Ok(RevertOutcome::Done(0));
     }
