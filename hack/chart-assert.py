@@ -141,9 +141,9 @@ roles = {(r["metadata"]["namespace"], r["metadata"]["name"]): r for r in objects
 bindings = {(b["metadata"]["namespace"], b["metadata"]["name"]): b for b in objects("RoleBinding")}
 release_roles = [r for (ns, _), r in roles.items() if ns == release_ns and r["rules"] == release_rules]
 check(len(release_roles) == 1, "one Role with the lease and journal rules in the release namespace")
-# The journal key: read by name only; created (which RBAC cannot restrict to a name).
+# The journal key: read and patched by name only; created (which RBAC cannot restrict to a name).
 journal_key_rules = [
-    {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [f"{FULLNAME}-journal-key"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [f"{FULLNAME}-journal-key"], "verbs": ["get", "patch"]},
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
 ]
 check(roles.get((release_ns, f"{FULLNAME}-journal-key"), {}).get("rules") == journal_key_rules,
@@ -158,8 +158,10 @@ for r in objects("Role") + objects("ClusterRole"):
     for rule in r["rules"]:
         if "secrets" not in rule["resources"] and "*" not in rule["resources"]:
             continue
-        check(not {"list", "watch", "update", "patch"} & set(rule["verbs"]),
-              f"{r['kind']}/{r['metadata']['name']}: secrets only get/create")
+        # Patched: only the journal key, by name (its chain heads); never listed or watched.
+        patch_ok = {"patch"} if rule.get("resourceNames") == [f"{FULLNAME}-journal-key"] else set()
+        check(not ({"list", "watch", "update", "patch"} - patch_ok) & set(rule["verbs"]),
+              f"{r['kind']}/{r['metadata']['name']}: secrets only get/create (and patch of the journal key)")
         if rule in journal_key_rules:
             check(where == release_ns, f"{r['metadata']['name']}: journal key rules in the release namespace")
         elif where is None:

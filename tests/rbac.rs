@@ -9,10 +9,8 @@
 //! namespace (`watchNamespaces`: a Role in each). Rules restricted to `resourceNames` allow
 //! and count only calls on those names.
 //!
-//! Two rules are granted ahead of the controller: reading and creating the journal's MAC key
-//! Secret (`--journal-key-secret`, issue 14). They are listed in [`AWAITED`], the one exception
-//! to "every rule is used"; any other unused rule still fails, and so does an awaited rule the
-//! chart stops rendering or the controller starts using (then it leaves the list).
+//! The journal's MAC key Secret (`--journal-key-secret`) is read and patched by name and
+//! created in the release namespace: the controller runs here with the chart's name for it.
 //!
 //! `helm` comes from `.tools/bin/helm` (`make tools`, which `make test` runs first), `$HELM`,
 //! or the PATH; without it the test says so and skips.
@@ -40,15 +38,6 @@ const RELEASE_NS: &str = "operator";
 const NS: &str = "identity";
 /// The journal key Secret the chart names for the release `eco` (`--journal-key-secret`).
 const JOURNAL_KEY_SECRET: &str = "eco-entra-cloud-operator-journal-key";
-
-/// Rules the chart grants for calls the controller does not make yet: the journal key, read by
-/// name and created in the release namespace (verb, group, resource, resourceNames). When the
-/// controller makes these calls (run it here with `--journal-key-secret` set to
-/// [`JOURNAL_KEY_SECRET`]), empty this list: the test then fails until it is.
-const AWAITED: &[(&str, &str, &str, &[&str])] = &[
-    ("get", "", "secrets", &[JOURNAL_KEY_SECRET]),
-    ("create", "", "secrets", &[]),
-];
 
 /// One Kubernetes API call as RBAC authorises it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -230,20 +219,6 @@ fn permissions(grants: &[Grant]) -> BTreeSet<Permission> {
     out
 }
 
-/// [`AWAITED`] as permissions in the release namespace.
-fn awaited() -> BTreeSet<Permission> {
-    AWAITED
-        .iter()
-        .map(|(verb, group, resource, names)| Permission {
-            verb: verb.to_string(),
-            group: group.to_string(),
-            resource: resource.to_string(),
-            namespace: Some(RELEASE_NS.to_string()),
-            names: names.iter().map(|n| n.to_string()).collect(),
-        })
-        .collect()
-}
-
 /// The calls the API stand-in recorded; discovery and other non-resource paths are left out
 /// (every authenticated client may read them: `system:discovery`).
 fn calls(api: &FakeApiServer) -> BTreeSet<Call> {
@@ -345,7 +320,7 @@ async fn run_controller(namespaces: Vec<String>) -> BTreeSet<Call> {
     let options = ControllerOptions {
         namespaces,
         journal: JournalStore::ConfigMaps(RELEASE_NS.into()),
-        journal_key_secret: "entra-cloud-operator-journal-key".into(),
+        journal_key_secret: JOURNAL_KEY_SECRET.into(),
         concurrency: 4,
         workers: 2,
         time_scale: 600.0,
@@ -433,9 +408,8 @@ async fn run_controller(namespaces: Vec<String>) -> BTreeSet<Call> {
     made
 }
 
-/// Every call is allowed; every rule's every verb on every resource is used, but for the
-/// awaited ones (which must be rendered, and unused).
-fn compare(grants: &[Grant], calls: &BTreeSet<Call>, awaited: &BTreeSet<Permission>) {
+/// Every call is allowed; every rule's every verb on every resource is used.
+fn compare(grants: &[Grant], calls: &BTreeSet<Call>) {
     let refused: Vec<&Call> = calls
         .iter()
         .filter(|c| !grants.iter().any(|g| allows(g, c)))
@@ -445,32 +419,10 @@ fn compare(grants: &[Grant], calls: &BTreeSet<Call>, awaited: &BTreeSet<Permissi
         "calls the chart's RBAC refuses: {refused:#?}"
     );
     let granted = permissions(grants);
-    let missing: Vec<String> = awaited
-        .difference(&granted)
-        .map(ToString::to_string)
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "the chart no longer grants these awaited rules; drop them from AWAITED: {missing:#?}"
-    );
-    let (used, unused): (Vec<&Permission>, Vec<&Permission>) = granted
+    let (_, unused): (Vec<&Permission>, Vec<&Permission>) = granted
         .iter()
         .partition(|p| calls.iter().any(|c| p.used_by(c)));
-    let now_used: Vec<String> = used
-        .iter()
-        .filter(|p| awaited.contains(p))
-        .map(ToString::to_string)
-        .collect();
-    assert!(
-        now_used.is_empty(),
-        "the controller now makes these awaited calls; drop them from AWAITED so the rules are \
-         proved like the others: {now_used:#?}"
-    );
-    let unused: Vec<String> = unused
-        .into_iter()
-        .filter(|p| !awaited.contains(p))
-        .map(ToString::to_string)
-        .collect();
+    let unused: Vec<String> = unused.into_iter().map(ToString::to_string).collect();
     assert!(
         unused.is_empty(),
         "RBAC the controller never uses: {unused:#?}\ncalls: {:#?}",
@@ -498,7 +450,7 @@ async fn check(namespaces: Vec<String>, set: &[&str]) {
     };
     let grants = rendered_grants(&helm, set);
     let calls = run_controller(namespaces).await;
-    compare(&grants, &calls, &awaited());
+    compare(&grants, &calls);
 }
 
 #[tokio::test]
@@ -511,8 +463,8 @@ async fn per_namespace_rbac_is_exactly_what_the_controller_uses() {
     check(vec![NS.into()], &["watchNamespaces={identity}"]).await;
 }
 
-/// The comparison itself, on made-up rules and calls (no helm, no controller): the awaited
-/// rules are the only exception, and `resourceNames` confine a rule to its names.
+/// The comparison itself, on made-up rules and calls (no helm, no controller): every rule must
+/// be used, and `resourceNames` confine a rule to its names.
 mod comparison {
     use super::*;
 
@@ -540,54 +492,57 @@ mod comparison {
     fn chart() -> Vec<Grant> {
         vec![
             grant(RELEASE_NS, "configmaps", &["list"], &[]),
-            grant(RELEASE_NS, "secrets", &["get"], &[JOURNAL_KEY_SECRET]),
+            grant(
+                RELEASE_NS,
+                "secrets",
+                &["get", "patch"],
+                &[JOURNAL_KEY_SECRET],
+            ),
             grant(RELEASE_NS, "secrets", &["create"], &[]),
         ]
     }
 
-    fn journal_list() -> BTreeSet<Call> {
-        BTreeSet::from([call("list", "configmaps", RELEASE_NS, None)])
+    /// What the controller does with them.
+    fn journal_calls() -> BTreeSet<Call> {
+        BTreeSet::from([
+            call("list", "configmaps", RELEASE_NS, None),
+            call("get", "secrets", RELEASE_NS, Some(JOURNAL_KEY_SECRET)),
+            call("patch", "secrets", RELEASE_NS, Some(JOURNAL_KEY_SECRET)),
+            call("create", "secrets", RELEASE_NS, None),
+        ])
     }
 
     #[test]
-    fn the_awaited_rules_may_go_unused() {
-        compare(&chart(), &journal_list(), &awaited());
+    fn every_rule_used_and_every_call_allowed_passes() {
+        compare(&chart(), &journal_calls());
     }
 
     #[test]
     #[should_panic(expected = "RBAC the controller never uses")]
-    fn any_other_unused_rule_fails() {
+    fn an_unused_rule_fails() {
         let mut grants = chart();
         grants.push(grant(RELEASE_NS, "secrets", &["list"], &[]));
-        compare(&grants, &journal_list(), &awaited());
+        compare(&grants, &journal_calls());
     }
 
     #[test]
-    #[should_panic(expected = "the chart no longer grants these awaited rules")]
-    fn an_awaited_rule_the_chart_lacks_fails() {
+    #[should_panic(expected = "calls the chart's RBAC refuses")]
+    fn a_call_the_chart_lacks_fails() {
         let mut grants = chart();
         grants.pop();
-        compare(&grants, &journal_list(), &awaited());
-    }
-
-    #[test]
-    #[should_panic(expected = "the controller now makes these awaited calls")]
-    fn an_awaited_rule_in_use_fails() {
-        let mut calls = journal_list();
-        calls.insert(call("get", "secrets", RELEASE_NS, Some(JOURNAL_KEY_SECRET)));
-        compare(&chart(), &calls, &awaited());
+        compare(&grants, &journal_calls());
     }
 
     #[test]
     #[should_panic(expected = "calls the chart's RBAC refuses")]
     fn a_rule_with_resource_names_refuses_other_names() {
-        let mut calls = journal_list();
+        let mut calls = journal_calls();
         calls.insert(call(
             "get",
             "secrets",
             RELEASE_NS,
             Some("graph-credentials"),
         ));
-        compare(&chart(), &calls, &awaited());
+        compare(&chart(), &calls);
     }
 }

@@ -78,11 +78,11 @@ controller creates the Secret on first start and reads it by name.
 {{- end }}
 
 {{- define "entra-cloud-operator.journalKeyRules" -}}
-# Read the journal key, that Secret only.
+# Read the journal key, and keep the journal's chain heads in it (patch), that Secret only.
 - apiGroups: [""]
   resources: ["secrets"]
   resourceNames: [{{ include "entra-cloud-operator.journalKeySecret" . | quote }}]
-  verbs: ["get"]
+  verbs: ["get", "patch"]
 # Create it on first start. Kubernetes cannot restrict `create` to a name (the name is not
 # known when RBAC authorises the request), so this allows creating any Secret in the release
 # namespace; it allows reading none but the key, and never updating or deleting one.
