@@ -253,41 +253,52 @@ impl TokenProvider {
         if retryable {
             return Ok(Answer::Retry(retry_after, format!("HTTP {code}")));
         }
-        let decode = |detail: String| AuthError::Decode {
-            status: code,
-            detail,
-        };
-        if status.is_success() {
-            let answer: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-                decode(match e.classify() {
-                    serde_json::error::Category::Data => json_problem(&e),
-                    _ => format!("not JSON ({} bytes, {kind})", body.len()),
-                })
-            })?;
-            let lifetime = token_lifetime(answer.expires_in.as_ref()).map_err(decode)?;
-            if answer.access_token.is_empty() {
-                return Err(decode("an empty access_token".into()));
-            }
-            debug!(client_id = %client_id, lifetime_s = lifetime.as_secs(), "token acquired");
-            return Ok(Answer::Token(
-                SecretString::new(answer.access_token),
-                lifetime,
-            ));
-        }
-        let err: TokenError = serde_json::from_slice(&body).map_err(|_| {
-            decode(format!(
-                "not Entra's error JSON ({} bytes, {kind})",
-                body.len()
-            ))
-        })?;
-        Err(AuthError::Rejected {
-            status: code,
-            client_id: client_id.to_string(),
-            error: bounded(&err.error),
-            aadsts: err.error_codes.first().copied(),
-            description: bounded(&first_line(&err.error_description)),
-        })
+        let (token, lifetime) = token_answer(code, &kind, client_id, &body)?;
+        debug!(client_id = %client_id, lifetime_s = lifetime.as_secs(), "token acquired");
+        Ok(Answer::Token(token, lifetime))
     }
+}
+
+/// A token endpoint's final answer (not a redirect, 429 or 5xx), read: the token and how long
+/// to use it, or the endpoint's refusal. `kind` is the answer's media type as
+/// [`media_type`] gives it. Errors repeat none of a success answer's bytes (which hold the
+/// token) and at most a bounded first line of Entra's error description.
+pub(super) fn token_answer(
+    code: u16,
+    kind: &str,
+    client_id: &str,
+    body: &[u8],
+) -> Result<(SecretString, Duration), AuthError> {
+    let decode = |detail: String| AuthError::Decode {
+        status: code,
+        detail,
+    };
+    if (200..300).contains(&code) {
+        let answer: TokenResponse = serde_json::from_slice(body).map_err(|e| {
+            decode(match e.classify() {
+                serde_json::error::Category::Data => json_problem(&e),
+                _ => format!("not JSON ({} bytes, {kind})", body.len()),
+            })
+        })?;
+        let lifetime = token_lifetime(answer.expires_in.as_ref()).map_err(decode)?;
+        if answer.access_token.is_empty() {
+            return Err(decode("an empty access_token".into()));
+        }
+        return Ok((SecretString::new(answer.access_token), lifetime));
+    }
+    let err: TokenError = serde_json::from_slice(body).map_err(|_| {
+        decode(format!(
+            "not Entra's error JSON ({} bytes, {kind})",
+            body.len()
+        ))
+    })?;
+    Err(AuthError::Rejected {
+        status: code,
+        client_id: client_id.to_string(),
+        error: bounded(&err.error),
+        aadsts: err.error_codes.first().copied(),
+        description: bounded(&first_line(&err.error_description)),
+    })
 }
 
 /// One answer of the token endpoint, read.

@@ -88,14 +88,14 @@ pub type ItemResult = Result<BatchAnswer, GraphError>;
 
 /// A batch answer: `{"responses": [...]}`.
 #[derive(Deserialize, Debug)]
-struct Envelope {
-    responses: Vec<ItemResponse>,
+pub(super) struct Envelope {
+    pub(super) responses: Vec<ItemResponse>,
 }
 
 /// One entry of `responses`.
 #[derive(Deserialize, Debug)]
-struct ItemResponse {
-    id: String,
+pub(super) struct ItemResponse {
+    pub(super) id: String,
     status: u16,
     #[serde(default)]
     headers: Map<String, Value>,
@@ -176,6 +176,22 @@ fn wire(index: usize, r: &BatchRequest) -> Value {
         item["body"] = body.clone();
     }
     item
+}
+
+/// What one answered request of a batch came to: its answer when 2xx (its `request-id` its
+/// own if well-formed, else the batch's), else its typed error ([`item_error`]).
+pub(super) fn item_result(op: Operation, item: ItemResponse, batch_id: Option<&str>) -> ItemResult {
+    if verdict(item.status) != Verdict::Success {
+        return Err(item_error(op, &item, batch_id));
+    }
+    Ok(BatchAnswer {
+        status: item.status,
+        request_id: item
+            .header("request-id")
+            .filter(|r| is_request_id(r))
+            .or_else(|| batch_id.map(str::to_string)),
+        body: item.body,
+    })
 }
 
 /// The typed error of a refused request. Its `request-id` is its own (header or error
@@ -380,17 +396,10 @@ impl GraphClient {
             pacer.usage(q);
         }
         let verdict = verdict(item.status);
-        if verdict == Verdict::Success {
-            return Settled::Done(Ok(BatchAnswer {
-                status: item.status,
-                request_id: item
-                    .header("request-id")
-                    .filter(|r| is_request_id(r))
-                    .or_else(|| batch_id.map(str::to_string)),
-                body: item.body,
-            }));
-        }
-        let err = item_error(op, &item, batch_id);
+        let err = match item_result(op, item, batch_id) {
+            Ok(answer) => return Settled::Done(Ok(answer)),
+            Err(err) => err,
+        };
         let retry_after = match &err {
             GraphError::Api { retry_after, .. } => *retry_after,
             _ => None,

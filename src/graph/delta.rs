@@ -83,14 +83,15 @@ pub struct DeltaPage<T> {
     pub restarted: bool,
 }
 
+/// A delta page as Graph sends it.
 #[derive(Deserialize)]
-struct Envelope {
+pub(super) struct Envelope {
     #[serde(default)]
-    value: Vec<Value>,
+    pub(super) value: Vec<Value>,
     #[serde(rename = "@odata.nextLink", default)]
-    next_link: Option<String>,
+    pub(super) next_link: Option<String>,
     #[serde(rename = "@odata.deltaLink", default)]
-    delta_link: Option<String>,
+    pub(super) delta_link: Option<String>,
 }
 
 /// A round of a delta query, page by page.
@@ -185,7 +186,10 @@ impl<T> DeltaRound<T> {
 }
 
 /// One element of `value`: a removal or the object.
-fn item<T: DeserializeOwned>(op: Operation, v: Value) -> Result<DeltaItem<T>, GraphError> {
+pub(super) fn item<T: DeserializeOwned>(
+    op: Operation,
+    v: Value,
+) -> Result<DeltaItem<T>, GraphError> {
     let bad = |detail: String| GraphError::Decode {
         operation: op,
         detail,

@@ -7,6 +7,7 @@ pub mod batch;
 mod bulk;
 pub mod certificate;
 pub mod client;
+pub mod decoding;
 pub mod delta;
 pub mod error;
 pub mod groups;
