@@ -60,6 +60,14 @@ pub struct CloudUserConversionSpec {
     /// Blast radius and waves.
     #[serde(default)]
     pub rollout: Rollout,
+    /// With `RestoreDeleted`: at most this many users out of sync scope and not yet
+    /// soft-deleted at once, so one Entra Connect sync cycle never deletes more (its
+    /// accidental-delete prevention stops an export deleting more than 500 objects, the
+    /// default threshold; keep this below yours, leaving room for other deletions). Default
+    /// 400.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100_000))]
+    pub max_soft_deletes_per_sync_cycle: Option<i64>,
     /// What deleting this resource does: `Keep` the users as converted, or `Revert` them.
     #[serde(default)]
     pub on_delete: OnDelete,
@@ -72,6 +80,19 @@ pub struct CloudUserConversionSpec {
     /// `onDelete: Revert`.
     #[serde(default)]
     pub after_conversion: super::active_directory::AfterConversion,
+}
+
+/// The default of `maxSoftDeletesPerSyncCycle`: below Entra Connect's default
+/// accidental-delete threshold (500 per export).
+pub const DEFAULT_SOFT_DELETES_PER_SYNC_CYCLE: i64 = 400;
+
+impl CloudUserConversionSpec {
+    /// `maxSoftDeletesPerSyncCycle`, or its default.
+    pub fn soft_deletes_per_sync_cycle(&self) -> i64 {
+        self.max_soft_deletes_per_sync_cycle
+            .unwrap_or(DEFAULT_SOFT_DELETES_PER_SYNC_CYCLE)
+            .max(1)
+    }
 }
 
 /// How a user is converted.

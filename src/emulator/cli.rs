@@ -96,6 +96,11 @@ pub struct EmulatorArgs {
     /// enabled (Entra Connect: 30m); 0s: cycles only run on `POST /_emulator/sync/cycle`.
     #[arg(long, default_value = "30m", value_parser = duration::parse)]
     pub sync_interval: Duration,
+    /// Entra Connect's accidental-delete prevention: an export deleting more objects than this
+    /// is stopped and exports nothing until `POST /_emulator/sync/allow-deletes` (Connect's
+    /// default 500); `off` disables it.
+    #[arg(long, default_value = "500", value_parser = delete_threshold)]
+    pub accidental_delete_threshold: DeleteThreshold,
     /// Initial blockCloudObjectTakeoverThroughHardMatchEnabled (true: blocking; user SOA
     /// rollbacks are refused until it is turned off).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -250,6 +255,7 @@ impl EmulatorArgs {
             quotas: !self.no_quotas,
             latency: self.latency,
             sync_interval: self.sync_interval,
+            accidental_delete_threshold: self.accidental_delete_threshold.0,
             block_hard_match_takeover: self.block_hard_match_takeover,
             soa_patch_response: self.soa_patch_response,
             user_soa_api: self.user_soa_api,
@@ -374,3 +380,18 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 #[path = "cli_tests.rs"]
 mod tests;
+
+/// `--accidental-delete-threshold`: a count, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeleteThreshold(pub Option<u32>);
+
+fn delete_threshold(text: &str) -> Result<DeleteThreshold, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(DeleteThreshold(None));
+    }
+    text.parse::<u32>()
+        .ok()
+        .filter(|n| (1..=1_000_000).contains(n))
+        .map(|n| DeleteThreshold(Some(n)))
+        .ok_or_else(|| format!("{text:?}: give a number of objects from 1 to 1000000, or off"))
+}

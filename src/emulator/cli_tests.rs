@@ -189,3 +189,21 @@ fn the_ca_file_is_written_whole() {
     assert!(write_ca(&dir.join("missing/ca.pem"), "x").is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_accidental_delete_threshold_is_a_count_or_off() {
+    assert_eq!(
+        config(&[]).map(|c| c.accidental_delete_threshold),
+        Some(Some(500))
+    );
+    assert_eq!(
+        config(&["--accidental-delete-threshold", "20"]).map(|c| c.accidental_delete_threshold),
+        Some(Some(20))
+    );
+    assert_eq!(
+        config(&["--accidental-delete-threshold", "off"]).map(|c| c.accidental_delete_threshold),
+        Some(None)
+    );
+    assert!(config(&["--accidental-delete-threshold", "0"]).is_none());
+    assert!(config(&["--accidental-delete-threshold", "many"]).is_none());
+}

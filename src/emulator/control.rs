@@ -150,6 +150,12 @@ pub fn state_json(shared: &Shared, t: &Tenancy) -> Value {
             "lastSyncAt": tenant.org.last_sync.map(rfc3339),
             "nextCycleAt": tenant.next_cycle().map(rfc3339),
             "features": tenant.features.to_json(),
+            "accidentalDeleteThreshold": tenant.behaviour.accidental_delete_threshold,
+            "export": match tenant.export_stopped {
+                Some(s) => json!({"status": "stopped-deletion-threshold-exceeded",
+                                  "pendingDeletes": s.deletes, "threshold": s.threshold}),
+                None => json!({"status": "success"}),
+            },
         },
         "writes": {
             "accepted": s.writes_accepted,

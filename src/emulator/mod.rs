@@ -214,6 +214,10 @@ pub struct EmulatorConfig {
     /// enabled (Entra Connect's default: 30 min); zero: cycles run only when asked
     /// (`POST /_emulator/sync/cycle`).
     pub sync_interval: Duration,
+    /// Entra Connect's accidental-delete prevention: an export that would delete more than
+    /// this many objects is stopped, nothing exported, until an administrator lets it through
+    /// (`POST /_emulator/sync/allow-deletes`); `None`: off. Default 500, Connect's.
+    pub accidental_delete_threshold: Option<u32>,
     /// Initial `blockCloudObjectTakeoverThroughHardMatchEnabled` of the tenant's directory
     /// synchronisation features (true: blocking, which also refuses user SOA rollbacks).
     pub block_hard_match_takeover: bool,
@@ -278,6 +282,7 @@ impl Default for EmulatorConfig {
             latency: LatencyProfile::default(),
             token_lifetime: Duration::from_secs(3_599),
             sync_interval: Duration::from_secs(30 * 60),
+            accidental_delete_threshold: Some(500),
             block_hard_match_takeover: true,
             soa_patch_response: SoaPatchResponse::Body,
             user_soa_api: UserSoaApi::Both,
@@ -323,6 +328,10 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("latency", &self.latency.to_string())
             .field("token_lifetime", &self.token_lifetime)
             .field("sync_interval", &self.sync_interval)
+            .field(
+                "accidental_delete_threshold",
+                &self.accidental_delete_threshold,
+            )
             .field("block_hard_match_takeover", &self.block_hard_match_takeover)
             .field("soa_patch_response", &self.soa_patch_response)
             .field("user_soa_api", &self.user_soa_api)

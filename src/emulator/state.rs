@@ -11,6 +11,7 @@ mod contacts;
 mod cycle;
 mod deleted;
 mod directory;
+pub mod export;
 mod groups;
 mod privileged;
 mod soa;
@@ -97,6 +98,8 @@ pub struct Behaviour {
     pub propagation: Duration,
     /// Emulated time between sync cycles (zero: only on request).
     pub sync_interval: Duration,
+    /// Deletions one export may make before it is stopped (`None`: no limit).
+    pub accidental_delete_threshold: Option<u32>,
     /// Initial `blockCloudObjectTakeoverThroughHardMatchEnabled`.
     pub block_hard_match_takeover: bool,
     /// 200 + body or 204 for an SOA PATCH.
@@ -129,6 +132,7 @@ impl Behaviour {
             org_sync_during_disable: config.org_sync_during_disable,
             propagation: config.propagation,
             sync_interval: config.sync_interval,
+            accidental_delete_threshold: config.accidental_delete_threshold,
             block_hard_match_takeover: config.block_hard_match_takeover,
             soa_patch_response: config.soa_patch_response,
             user_soa_api: config.user_soa_api,
@@ -190,7 +194,7 @@ pub struct Counts {
     pub total: usize,
     /// `onPremisesSyncEnabled == true`.
     pub synced: usize,
-    /// Not synced now, but with an `onPremisesLastSyncDateTime`.
+    /// Not synced now, with an `onPremisesLastSyncDateTime`.
     pub formerly_synced: usize,
     /// Never synced.
     pub cloud_only: usize,
@@ -226,16 +230,18 @@ pub struct Tenant {
     upn_index: HashMap<String, String>,
     flips: VecDeque<(Timestamp, ObjectRef)>,
     purges: BTreeSet<(Timestamp, String)>,
-    /// Purged or hard-deleted objects that still have an AD twin, by their former id: the sync
-    /// client re-creates them (with a new id) when the twin comes back in scope.
+    /// Purged or hard-deleted objects with an AD twin by former id (re-created when back).
     gone_users: BTreeMap<String, User>,
     gone_groups: BTreeMap<String, Group>,
     next_cycle: Option<Timestamp>,
-    /// The real Active Directory the sync client reads before each cycle, when linked
-    /// (`directory.rs`).
+    /// The real Active Directory the sync client reads before each cycle (`directory.rs`).
     pub directory: Option<DirectoryLink>,
     /// Objects Graph refuses to write one by one, by id (`privileged.rs`).
     pub privileged: BTreeMap<String, Marker>,
+    /// The export accidental-delete prevention stopped, while it stays stopped (`export.rs`).
+    pub export_stopped: Option<export::ExportStopped>,
+    /// An administrator let the next export through whatever it deletes (once).
+    pub allow_deletes_once: bool,
 }
 
 /// A fraction in [0, 1) derived from an object id (FNV-1a), so flip times are deterministic.
@@ -282,6 +288,8 @@ impl Tenant {
             next_cycle,
             directory: None,
             privileged: BTreeMap::new(),
+            export_stopped: None,
+            allow_deletes_once: false,
         }
     }
 

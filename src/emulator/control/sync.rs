@@ -6,6 +6,9 @@
 //!   unchanged); 409 while directory sync is not enabled. With a real directory linked it
 //!   reads it first (the report's `directory` says what the import did), and a failed read
 //!   answers 503 `DirectoryUnreachable` with nothing changed;
+//! - `POST /_emulator/sync/allow-deletes` → `{"allowDeletesOnce": true, "exportStopped": …}`: an
+//!   administrator lets the next export through the accidental-delete threshold (Connect's
+//!   one export with the threshold disabled);
 //! - `POST /_emulator/directory/features` `{"blockCloudObjectTakeoverThroughHardMatchEnabled":
 //!   bool, …}` → `{"features":{…}}`: an admin sets sync features;
 //! - `GET /_emulator/deleted` → `{"value":[…]}`: the soft-deleted objects.
@@ -33,6 +36,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/users/{id}/scope", post(user_scope))
         .route("/groups/{id}/scope", post(group_scope))
         .route("/sync/cycle", post(cycle))
+        .route("/sync/allow-deletes", post(allow_deletes))
         .route("/directory/features", post(features))
         .route("/deleted", get(deleted))
 }
@@ -170,4 +174,15 @@ async fn deleted(State(shared): AppState) -> Response {
         users.chain(groups).collect()
     };
     axum::Json(json!({ "value": value })).into_response()
+}
+
+async fn allow_deletes(State(shared): AppState) -> Response {
+    let mut t = current(&shared);
+    t.tenant.allow_deletes_once = true;
+    tracing::info!(stopped = ?t.tenant.export_stopped, "the next export may exceed the deletion threshold");
+    axum::Json(json!({
+        "allowDeletesOnce": true,
+        "exportStopped": t.tenant.export_stopped,
+    }))
+    .into_response()
 }

@@ -53,9 +53,9 @@ fn to_json(tenant: &Tenant) -> Map<String, Value> {
     into_map(json!({
         "id": tenant.org.id,
         "configuration": {
-            "accidentalDeletionPrevention": {
-                "synchronizationPreventionType": "enabledForCount",
-                "alertThreshold": 500,
+            "accidentalDeletionPrevention": match tenant.behaviour.accidental_delete_threshold {
+                Some(n) => json!({"synchronizationPreventionType": "enabledForCount", "alertThreshold": n}),
+                None => json!({"synchronizationPreventionType": "disabled", "alertThreshold": 0}),
             },
             "anchorAttribute": "mS-DS-ConsistencyGuid",
             "applicationId": null,

@@ -150,6 +150,9 @@ pub struct CycleReport {
     /// The import from the linked Active Directory before the cycle (none without one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub directory: Option<super::DirectoryReport>,
+    /// Set when accidental-delete prevention stopped the export: nothing above happened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export_stopped: Option<super::export::ExportStopped>,
 }
 
 /// Where an object with an AD twin is now.
@@ -264,10 +267,9 @@ impl Tenant {
         let ran = match self.import_for_cycle(next) {
             CycleInput::Wait => return,
             CycleInput::Failed => false,
-            CycleInput::Ready => {
-                self.run_cycle(next);
-                true
-            }
+            // An export stopped by accidental-delete prevention reaches nothing: the last sync
+            // time stays.
+            CycleInput::Ready => self.run_cycle(next).export_stopped.is_none(),
         };
         let interval = self.behaviour.sync_interval.as_secs_f64();
         if interval <= 0.0 {
@@ -324,6 +326,20 @@ impl Tenant {
 
     /// Runs one sync cycle at `at` (see the module documentation).
     pub fn run_cycle(&mut self, at: Timestamp) -> CycleReport {
+        if let Some(stopped) = self.deletions_over_threshold() {
+            tracing::warn!(
+                deletes = stopped.deletes,
+                threshold = stopped.threshold,
+                "sync export stopped: deletion threshold exceeded"
+            );
+            self.export_stopped = Some(stopped);
+            return CycleReport {
+                export_stopped: Some(stopped),
+                ..CycleReport::default()
+            };
+        }
+        self.export_stopped = None;
+        self.allow_deletes_once = false;
         let mut report = CycleReport::default();
         let mut deletes = Vec::new();
         let mut relinks = Vec::new();
@@ -463,7 +479,7 @@ fn ids_back<'a>(items: impl Iterator<Item = (&'a String, &'a SyncInfo)>) -> Vec<
         .collect()
 }
 
-fn sort(
+pub(super) fn sort(
     action: Action,
     id: &str,
     relinks: &mut Vec<String>,

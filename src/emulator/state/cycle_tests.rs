@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::emulator::state::export::ExportStopped;
 use crate::emulator::state::fixture::{
     at, parent_group, synced_group, synced_user, tenant, tenant_with,
 };
@@ -223,4 +224,83 @@ fn features_know_graph_names_only() {
         true
     );
     assert_eq!(json.as_object().map(|o| o.len()), Some(19));
+}
+
+#[test]
+fn an_export_deleting_more_than_the_threshold_is_stopped_until_an_administrator_allows_it() {
+    let mut t = tenant_with(Behaviour {
+        accidental_delete_threshold: Some(3),
+        sync_interval: Duration::ZERO,
+        ..Behaviour::default()
+    });
+    let ids: Vec<String> = (0..4).map(|n| synced_user(&t, n)).collect();
+    for id in &ids {
+        assert!(t.set_scope(ObjectKind::User, id, false).is_ok());
+    }
+    let before = t.org.last_sync;
+    let report = t.run_cycle(at(60.0));
+    assert_eq!(
+        report.export_stopped,
+        Some(ExportStopped {
+            deletes: 4,
+            threshold: 3
+        })
+    );
+    assert!(report.soft_deleted.is_empty());
+    assert!(
+        ids.iter().all(|id| t.users.contains_key(id)),
+        "nothing deleted"
+    );
+    assert_eq!(t.org.last_sync, before, "nothing exported");
+    // Still stopped at the next cycle, until an administrator lets one export through.
+    assert!(t.run_cycle(at(120.0)).export_stopped.is_some());
+    t.allow_deletes_once = true;
+    let report = t.run_cycle(at(180.0));
+    assert_eq!(report.export_stopped, None);
+    assert_eq!(report.soft_deleted.len(), 4);
+    assert!(!t.allow_deletes_once, "once");
+    assert_eq!(t.export_stopped, None);
+}
+
+#[test]
+fn within_the_threshold_or_without_one_the_export_runs() {
+    for threshold in [Some(4), None] {
+        let mut t = tenant_with(Behaviour {
+            accidental_delete_threshold: threshold,
+            sync_interval: Duration::ZERO,
+            ..Behaviour::default()
+        });
+        for n in 0..4 {
+            let id = synced_user(&t, n);
+            assert!(t.set_scope(ObjectKind::User, &id, false).is_ok());
+        }
+        let report = t.run_cycle(at(60.0));
+        assert_eq!(report.export_stopped, None, "{threshold:?}");
+        assert_eq!(report.soft_deleted.len(), 4, "{threshold:?}");
+    }
+}
+
+#[test]
+fn a_soft_deleted_user_loses_its_synchronised_group_memberships_for_good() {
+    let mut t = tenant();
+    let id = synced_user(&t, 0);
+    let synced = synced_group(&t, false);
+    let cloud = crate::emulator::state::fixture::cloud_group(&t, false);
+    for g in [&synced, &cloud] {
+        if let Some(group) = t.groups.get_mut(g.as_str())
+            && !group.members.contains(&id)
+        {
+            group.members.push(id.clone());
+            group.members.sort();
+        }
+    }
+    assert!(t.set_scope(ObjectKind::User, &id, false).is_ok());
+    assert_eq!(t.run_cycle(at(60.0)).soft_deleted, vec![id.clone()]);
+    assert!(t.restore(&id, &RestoreOptions::default()).is_ok());
+    let member = |t: &Tenant, g: &str| t.groups.get(g).is_some_and(|g| g.members.contains(&id));
+    assert!(
+        !member(&t, &synced),
+        "the synchronised group's membership is AD's, and gone"
+    );
+    assert!(member(&t, &cloud), "the cloud group's is back");
 }

@@ -196,7 +196,16 @@ impl Tenant {
                 .insert(user.user_principal_name.to_lowercase(), id.to_string());
             self.users.insert(id.to_string(), user);
             self.changes.appeared(ObjectKind::User, id);
-            self.relink_everywhere(id, ObjectKind::User, &entry.member_of, &entry.owner_of);
+            // Memberships in synchronised groups are AD's: a restore brings back the user, not
+            // those (graph-api.md §14; the sync client re-adds them only if the AD object comes
+            // back in scope). Cloud groups get theirs back.
+            let cloud_groups: Vec<String> = entry
+                .member_of
+                .iter()
+                .filter(|g| !self.groups.get(*g).is_some_and(|g| g.sync.is_synced()))
+                .cloned()
+                .collect();
+            self.relink_everywhere(id, ObjectKind::User, &cloud_groups, &entry.owner_of);
             return Ok(ObjectKind::User);
         }
         let entry = self.deleted_groups.get(id).ok_or(RestoreError::NotFound)?;

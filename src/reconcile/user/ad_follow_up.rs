@@ -37,7 +37,17 @@ pub async fn after_decide(
     let mut failures = Vec::new();
     if spec.method == crate::api::user::UserConversionMethod::RestoreDeleted && !waiting.is_empty()
     {
-        let m = move_waiting(ctx, tenant_id, dir, selection, waiting, &entries, size).await?;
+        let per_cycle = spec.soft_deletes_per_sync_cycle();
+        let m = move_waiting(
+            ctx,
+            tenant_id,
+            dir,
+            selection,
+            waiting,
+            &entries,
+            (size, per_cycle),
+        )
+        .await?;
         if m.moved > 0 {
             pass.events.push(crate::reconcile::ReconcileEvent::normal(
                 crate::reasons::MOVED_OUT_OF_SYNC_SCOPE,

@@ -146,6 +146,13 @@ pub async fn settle(
 
 /// Move the AD objects of up to `budget` users still waiting for their soft delete (those
 /// not moved before), each journaled.
+/// How many more AD objects may leave sync scope now: with those already out and not yet
+/// soft-deleted (`in_flight`; the next sync cycle deletes them all), no more than a wave and no
+/// more than one cycle may delete.
+pub fn move_budget(wave_size: i64, per_cycle: i64, in_flight: i64) -> usize {
+    usize::try_from((wave_size.min(per_cycle) - in_flight).max(0)).unwrap_or(0)
+}
+
 pub async fn move_waiting(
     ctx: &Context<'_>,
     tenant_id: &str,
@@ -153,7 +160,7 @@ pub async fn move_waiting(
     selection: &Selection,
     waiting: &[String],
     entries: &[Entry],
-    wave_size: i64,
+    (wave_size, per_cycle): (i64, i64),
 ) -> Result<Moved, ReconcileError> {
     let mut out = Moved::default();
     let moved: BTreeSet<String> = last_of(entries, Action::MoveAdObject)
@@ -170,8 +177,10 @@ pub async fn move_waiting(
         .iter()
         .filter_map(|u| by_upn.get(u.as_str()).copied())
         .collect();
+    // Moved and not yet soft-deleted: the next sync cycle deletes them all, so together with
+    // the new moves they stay within a wave and within what one cycle may delete.
     let in_flight = waiting.iter().filter(|c| moved.contains(&c.id)).count() as i64;
-    let budget = usize::try_from((wave_size - in_flight).max(0)).unwrap_or(0);
+    let budget = move_budget(wave_size, per_cycle, in_flight);
     let target = &dir.client.settings().unsynced_ou;
     for c in waiting
         .into_iter()

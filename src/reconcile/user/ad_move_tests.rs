@@ -78,3 +78,15 @@ fn a_revert_moves_objects_only_within_the_base_dn() {
     }
     assert_eq!(home_within("CN=lonely", base), Ok(None));
 }
+
+#[test]
+fn moves_out_of_scope_stay_within_a_wave_and_one_sync_cycle() {
+    // A wave of 1,000 against Entra Connect's threshold: 400 at most in one cycle.
+    assert_eq!(move_budget(1000, 400, 0), 400);
+    // 150 already out and not yet soft-deleted: 250 more.
+    assert_eq!(move_budget(1000, 400, 150), 250);
+    // A small wave is the bound.
+    assert_eq!(move_budget(50, 400, 10), 40);
+    // Never negative.
+    assert_eq!(move_budget(100, 400, 500), 0);
+}

@@ -84,6 +84,25 @@ pub fn users<'a>(
 }
 
 /// The requests `apply` would send for the pending users, and what is left alone.
+/// With `RestoreDeleted`: the users still live must leave sync scope first, at most
+/// `maxSoftDeletesPerSyncCycle` per Entra Connect sync cycle.
+fn out_of_scope(spec: &CloudUserConversionSpec, pending: &[&Candidate]) -> Option<PlannedChange> {
+    let live = pending.iter().filter(|u| !u.deleted).count();
+    if live == 0 {
+        return None;
+    }
+    let per = usize::try_from(spec.soft_deletes_per_sync_cycle()).unwrap_or(1);
+    let cycles = live.div_ceil(per);
+    Some(PlannedChange {
+        request: "out of sync scope (the AD object moved to activeDirectory.unsyncedOu, or by hand), then soft-deleted by Entra Connect".into(),
+        objects: live as i64,
+        detail: format!(
+            "at most {per} per sync cycle (maxSoftDeletesPerSyncCycle, below Entra Connect's accidental-delete threshold of 500 by default): {cycles} sync cycles, about {} minutes at the default 30-minute interval; a soft-deleted user loses its memberships in synchronised groups",
+            cycles * 30
+        ),
+    })
+}
+
 pub fn describe(
     spec: &CloudUserConversionSpec,
     sel: &Selection,
@@ -110,6 +129,9 @@ pub fn describe(
             objects: pending.len() as i64,
             detail: format!("e.g. {}", sample.join(", ")),
         });
+        if spec.method == UserConversionMethod::RestoreDeleted {
+            changes.extend(out_of_scope(spec, &pending));
+        }
     }
     let drifted: Vec<String> = users(sel, c.drifted()).map(|u| u.upn.clone()).collect();
     if !drifted.is_empty() {

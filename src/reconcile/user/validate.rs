@@ -52,6 +52,22 @@ pub fn validate(
             "applies to method SourceOfAuthority only (the other methods clear it anyway)",
         ));
     }
+    if let Some(n) = spec.max_soft_deletes_per_sync_cycle {
+        if spec.method != UserConversionMethod::RestoreDeleted {
+            return Err(err(
+                "maxSoftDeletesPerSyncCycle",
+                "applies to method RestoreDeleted only (no other method deletes anything)",
+            ));
+        }
+        if !(1..=100_000).contains(&n) {
+            return Err(err(
+                "maxSoftDeletesPerSyncCycle",
+                format!(
+                    "{n} is outside 1 to 100000; keep it below Entra Connect's accidental-delete threshold (500 by default)"
+                ),
+            ));
+        }
+    }
     if spec.method == UserConversionMethod::RestoreDeleted
         && (!s.groups.is_empty() || s.filter.is_some())
     {
