@@ -115,6 +115,8 @@ pub async fn run(users: usize, scale: f64, latency: &str, concurrency: usize) ->
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_entra-cloud-operator"))
         .arg("apply")
+        // The emulator is an endpoint the manifests name.
+        .arg("--allow-endpoint-override")
         .arg("-f")
         .arg(dir.join("wave.yaml"))
         .arg("--journal")
