@@ -220,3 +220,56 @@ async fn a_second_policy_setting_a_claimed_tenant_stalls() {
     assert_eq!(tokens_issued(&emu).await, 0);
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn spec_endpoints_ca_bundle_trusts_an_inspecting_proxys_ca() {
+    let emu = start(EmulatorConfig {
+        tls: true,
+        ..config(3, 1)
+    })
+    .await;
+    let ca = emu.ca_pem().unwrap().to_string();
+    let secret = json!({"clientSecret": {"clientId": CLIENT,
+                        "secretRef": {"name": "graph-credentials", "key": "clientSecret"}}});
+    let mut tsp = observing(&emu.url(), secret);
+    tsp.spec.endpoints.as_mut().unwrap().ca_bundle = Some(
+        serde_json::from_value(json!({"secretRef": {"name": "proxy-ca", "key": "ca.crt"}}))
+            .unwrap(),
+    );
+    let (ctx, mut handle) = scripted_context(
+        Security {
+            allow_endpoint_override: true,
+            ..Security::default()
+        },
+        WorkloadIdentityEnv::default(),
+    );
+    let answer = tsp.clone();
+    let verifier = tokio::spawn(async move {
+        expect_secret_get(&mut handle, Some(SECRET)).await;
+        // The CA from a Secret of the policy's namespace.
+        let (req, send) = next(&mut handle).await;
+        assert_eq!(
+            req.uri().path(),
+            "/api/v1/namespaces/identity/secrets/proxy-ca"
+        );
+        respond(
+            send,
+            200,
+            &json!({"apiVersion": "v1", "kind": "Secret",
+                    "metadata": {"name": "proxy-ca", "namespace": "identity", "resourceVersion": "3"},
+                    "stringData": {"ca.crt": ca}}),
+        );
+        expect_event(&mut handle, "Normal", "Observing").await;
+        expect_status_patch(&mut handle, &answer).await
+    });
+    controller::reconciler::reconcile(Arc::new(tsp), ctx)
+        .await
+        .unwrap();
+    let patch = verifier.await.unwrap();
+    assert_eq!(
+        condition(&patch["status"], "Ready")["status"],
+        "True",
+        "{patch}"
+    );
+    emu.shutdown().await;
+}
