@@ -83,6 +83,9 @@ fn emulator(dir: &Path) -> (Reaped, String, PathBuf) {
         .arg(&ca)
         // Cycles only when the flows ask for one (the seed-002 restore); default propagation.
         .args(["--users", &users, "--groups", "3", "--sync-interval", "0s"])
+        // The switch's 200-with-body answer, whose shape the SDK must parse (the default 204
+        // has no body to check).
+        .args(["--soa-patch-response", "body"])
         .env("EMULATOR_CLIENT_SECRET", SECRET)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -105,8 +105,9 @@ pub struct EmulatorArgs {
     /// rollbacks are refused until it is turned off).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub block_hard_match_takeover: bool,
-    /// UNCONFIRMED behaviour: a successful SOA PATCH answers 200 with a body or 204.
-    #[arg(long, value_enum, default_value_t = SoaPatchResponse::Body)]
+    /// A successful SOA PATCH answers 204 (the newest reference page; default) or, as earlier
+    /// revisions showed, 200 with a body.
+    #[arg(long, value_enum, default_value_t = SoaPatchResponse::NoContent)]
     pub soa_patch_response: SoaPatchResponse,
     /// UNCONFIRMED behaviour: the user SOA route on /v1.0 and /beta, or /beta only.
     #[arg(long, value_enum, default_value_t = UserSoaApi::Both)]

@@ -284,7 +284,7 @@ impl Default for EmulatorConfig {
             sync_interval: Duration::from_secs(30 * 60),
             accidental_delete_threshold: Some(500),
             block_hard_match_takeover: true,
-            soa_patch_response: SoaPatchResponse::Body,
+            soa_patch_response: SoaPatchResponse::NoContent,
             user_soa_api: UserSoaApi::Both,
             soa_on_cloud_object: SoaOnCloudObject::Refuse,
             immutable_id_after_soa: ImmutableIdAfterSoa::Allow,

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SoaPatchResponse {
-    /// `200 OK` with `{"@odata.type","id","isCloudManaged"}` (default).
+    /// `200 OK` with `{"@odata.type","id","isCloudManaged"}` (earlier revisions of the page).
     Body,
-    /// `204 No Content`.
+    /// `204 No Content` (default: the newest `onpremisessyncbehavior-update` page, §14).
     NoContent,
 }
 

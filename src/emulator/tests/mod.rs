@@ -33,11 +33,13 @@ use serde_json::{Value, json};
 
 use super::{Emulator, EmulatorConfig};
 
-/// The default config, with a small tenant.
+/// The default config, with a small tenant; SOA switches answer 200 with the object, whose
+/// shape these tests check (the default 204 has none; `soa.rs` runs both).
 pub fn config(users: usize, groups: usize) -> EmulatorConfig {
     EmulatorConfig {
         users,
         groups,
+        soa_patch_response: crate::emulator::SoaPatchResponse::Body,
         ..EmulatorConfig::default()
     }
 }
