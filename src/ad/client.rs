@@ -29,14 +29,22 @@ pub const MAX_ENTRY_BYTES: usize = 16 * 1024;
 const PAGE_SIZE: i32 = 500;
 /// Users, not computers (which are `user` objects too).
 const USERS: &str = "(&(objectClass=user)(!(objectClass=computer)))";
-const ATTRS: [&str; 6] = [
+const ATTRS: [&str; 9] = [
     "objectGUID",
     "mS-DS-ConsistencyGuid",
     "objectSid",
     "userAccountControl",
     "userPrincipalName",
     "sAMAccountName",
+    "adminCount",
+    "msExchRecipientTypeDetails",
+    "msExchHomeServerName",
 ];
+
+/// `msExchRecipientTypeDetails` of mailboxes hosted by an on-premises Exchange server
+/// (UserMailbox, LinkedMailbox, SharedMailbox, LegacyMailbox, RoomMailbox, EquipmentMailbox);
+/// a mailbox moved to Exchange Online is a RemoteUserMailbox (2147483648) and not among them.
+const ON_PREMISES_MAILBOXES: [u64; 6] = [1, 2, 4, 8, 16, 32];
 
 /// An AD user as the operator reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +63,13 @@ pub struct DirectoryUser {
     pub sam_account_name: Option<String>,
     /// `userAccountControl`.
     pub user_account_control: u32,
+    /// `adminCount=1`: protected by AdminSDHolder, an administrative object whose Source of
+    /// Authority Entra refuses to change.
+    pub admin_count: bool,
+    /// Its mailbox is on an on-premises Exchange server (`msExchHomeServerName`, or an
+    /// on-premises mailbox type in `msExchRecipientTypeDetails`): Microsoft requires mailboxes
+    /// in Exchange Online before conversion.
+    pub mailbox_on_premises: bool,
 }
 
 impl DirectoryUser {
@@ -86,6 +101,11 @@ impl DirectoryUser {
             user_account_control: text("userAccountControl")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
+            admin_count: text("adminCount").is_some_and(|v| v.trim() == "1"),
+            mailbox_on_premises: text("msExchHomeServerName").is_some_and(|v| !v.is_empty())
+                || text("msExchRecipientTypeDetails")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .is_some_and(|t| ON_PREMISES_MAILBOXES.contains(&t)),
             dn: e.dn,
         })
     }

@@ -191,6 +191,18 @@ impl Default for Rollout {
     }
 }
 
+/// One of Microsoft's documented prerequisites, as far as the operator could check it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Prerequisite {
+    /// What is required, e.g. `ExchangeOnlineMailboxes`.
+    pub name: String,
+    /// `Met`, `NotMet` or `Unverified` (the operator cannot see it with its permissions).
+    pub state: String,
+    /// Microsoft's requirement, and what the operator found or why it could not look.
+    pub message: String,
+}
+
 /// One per-object failure.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -210,6 +210,11 @@ pub struct CloudUserConversionStatus {
     /// TenantSyncPolicy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_audit: Option<super::active_directory::LinkAudit>,
+    /// Microsoft's prerequisites for converting these users, as far as the operator could
+    /// check them (the sync client's version, mailboxes in Exchange Online, administrative
+    /// objects, groups before their members).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prerequisites: Vec<super::common::Prerequisite>,
 }
 
 /// An excluded user.

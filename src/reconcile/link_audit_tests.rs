@@ -12,6 +12,8 @@ fn ad(n: u8, upn: &str, consistency: Option<[u8; 16]>) -> DirectoryUser {
         upn: Some(upn.into()),
         sam_account_name: None,
         user_account_control: 512,
+        admin_count: false,
+        mailbox_on_premises: false,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod convert;
 pub mod directory;
 mod drift;
 pub mod plan;
+pub mod prerequisites;
 pub mod resume;
 pub mod revert;
 mod revert_anchor;
@@ -74,6 +75,22 @@ impl Rollout for CloudUserConversion {
                 directory::Prepared::Absent => None,
                 directory::Prepared::Ready(d) => Some(d),
             };
+        // What only AD shows: administrative objects (AdminSDHolder, `adminCount=1`), whose
+        // Source of Authority Entra refuses to change, and users whose mailbox is still on an
+        // on-premises Exchange server (Microsoft: move mailboxes to Exchange Online first).
+        if let Some(d) = &directory {
+            selection.exclude_where(|c| {
+                let u = d.audit.joined.get(&c.id)?;
+                if u.admin_count {
+                    Some("AdminSdHolder")
+                } else if u.mailbox_on_premises {
+                    Some("OnPremisesMailbox")
+                } else {
+                    None
+                }
+            });
+        }
+        pass.status.prerequisites = prerequisites::check(spec, &selection, directory.is_some());
         // Read entry by entry: one id per converted user and the changes still open are kept.
         let mut scan = resume::JournalScan::read(ctx).await?;
         // Changes a stop left without an outcome are settled by reading them back first, so
@@ -228,6 +245,16 @@ impl Rollout for CloudUserConversion {
         c: &Classified<usize>,
         step: &Step<usize>,
     ) -> Vec<PlannedChange> {
-        plan::describe(cx.spec.spec, &world.selection, c, step)
+        let mut changes = plan::describe(cx.spec.spec, &world.selection, c, step);
+        let checks =
+            prerequisites::check(cx.spec.spec, &world.selection, world.directory.is_some());
+        changes.extend(checks.into_iter().map(|p| {
+            PlannedChange::none(
+                "prerequisite",
+                0,
+                format!("{} ({}): {}", p.name, p.state, p.message),
+            )
+        }));
+        changes
     }
 }

@@ -137,6 +137,8 @@ mod tests {
             upn: Some("alice@corp.example".into()),
             sam_account_name: None,
             user_account_control: 0x200,
+            admin_count: false,
+            mailbox_on_premises: false,
         };
         assert_eq!(refusal(&immutable_id(&[1; 16]), Some(&user)), None);
         // Someone else's anchor (a hard-match takeover): refused.

@@ -116,6 +116,29 @@ pub struct Selection {
     pub unverified: Vec<String>,
 }
 
+impl Selection {
+    /// Moves the candidates `why` names a reason for into the exclusions (what only a later
+    /// read shows, e.g. the AD side of each user).
+    pub fn exclude_where(&mut self, why: impl Fn(&Candidate) -> Option<&'static str>) -> usize {
+        let mut kept = Vec::with_capacity(self.candidates.len());
+        let mut moved = 0;
+        for c in std::mem::take(&mut self.candidates.sorted) {
+            match why(&c) {
+                Some(reason) => {
+                    moved += 1;
+                    self.excluded.push(Exclusion {
+                        user_principal_name: c.upn,
+                        reason: reason.into(),
+                    });
+                }
+                None => kept.push(c),
+            }
+        }
+        self.candidates = Candidates::from_sorted(kept);
+        moved
+    }
+}
+
 /// Whether `u` is a directory synchronisation service account (Entra Connect's
 /// `Sync_<server>_<id>@…`, Cloud Sync's `ADToAADSyncServiceAccount@…`, or so named).
 pub fn is_sync_service_account(upn: &str, display_name: Option<&str>) -> bool {
