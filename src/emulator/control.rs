@@ -11,6 +11,7 @@ mod contacts;
 mod delta;
 mod directory;
 mod privileged;
+mod quotas;
 mod sync;
 
 use std::collections::BTreeMap;
@@ -67,6 +68,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .merge(contacts::router())
         .merge(directory::router())
         .merge(privileged::router())
+        .merge(quotas::router())
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {

@@ -178,7 +178,7 @@ impl Shared {
         if let Some(ad) = &directory {
             tenant.directory = Some(DirectoryLink::new(ad.scope()));
         }
-        let quotas = Quotas::new(clock.secs());
+        let quotas = Quotas::new(clock.secs(), config.quota_settings);
         Ok(Self {
             latency: RwLock::new(config.latency),
             config,
@@ -229,7 +229,7 @@ impl Shared {
         let link = tenancy.tenant.directory.take();
         tenancy.tenant = tenant;
         tenancy.tenant.directory = link;
-        tenancy.quotas = Quotas::new(tenancy.clock.secs());
+        tenancy.quotas = Quotas::new(tenancy.clock.secs(), tenancy.quotas.settings());
         *self.stats() = Stats::default();
     }
 
