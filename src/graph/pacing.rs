@@ -1,19 +1,32 @@
-//! Pacing: every request of a client waits for its share of the tenant's Graph quotas before it
-//! is sent, so a migration runs just under the ceiling instead of into it (graph-api.md §8).
+//! Pacing: every request waits for its share of the Graph quotas of its (tenant, application)
+//! before it is sent, so a migration runs just under the rate Graph grants instead of into it
+//! (graph-api.md §8, §14).
 //!
-//! Two token buckets per (tenant, application), shared by every reconciler using the client:
-//! writes (3,000 per 150 s) and resource units (3,500 / 5,000 / 8,000 per 10 s by tenant size;
-//! the smallest is the default, since the client cannot know the size). Each is filled at
-//! `headroom` (95 %) of the documented rate. A request reserves its cost and sleeps until the
-//! reservation is covered, so concurrent callers are spaced out fairly, first come first served.
+//! Quotas belong to an application in a tenant, not to a resource: one [`Pacer`] per (Graph
+//! service, tenant id, client id) is shared by every client of the process ([`shared`]), so
+//! two policies for one tenant and application pace to one budget together.
 //!
-//! Graph can answer 429 below the documented numbers under load. Then every caller waits out
-//! the longest `Retry-After` seen (a gate), and the rate drops by a third, coming back by 5 %
-//! of the documented rate per second without a new 429. An answer reporting
-//! `x-ms-throttle-limit-percentage` of 95 % or more slows the rate by 5 % (at most once a
-//! second), before Graph has to refuse anything.
+//! Three budgets, all on one clock:
+//! - **documented writes** (3,000 per 150 s): a bucket of the documented size filled at
+//!   `headroom` of the documented rate; the client never sends writes beyond it;
+//! - **documented resource units** (3,500 / 5,000 / 8,000 per 10 s by tenant size; the
+//!   smallest by default, since the client cannot know the size), the same way;
+//! - **the granted write rate**, adaptive: the tenant's 18,000 writes per 5 minutes are shared
+//!   by every application in the tenant, so Graph may grant less than the documented quota, and
+//!   it may refuse bursts the long windows would admit. The paced rate starts at twice the
+//!   documented rate (the long bucket still caps it), grows by 10 % a tick ("slow start") until
+//!   the first sign of the limit, then by 1 % a tick (additive, relative to the rate), and only
+//!   in ticks where the client used at least half of it and Graph reported no usage at or above
+//!   80 % (`x-ms-throttle-limit-percentage`). A write answered 429 cuts the rate to 90 % of the
+//!   write rate Graph admitted over the last tick or two (at most once a tick), and everyone
+//!   waits out the longest `Retry-After` (the gate). A tick is 1/150 of the write window (1 s).
+//!
+//! Writes leave at the paced rate, never as a burst: the adaptive budget holds at most a
+//! quarter of a tick of writes, and a JSON batch takes only the writes covered within a
+//! quarter of a tick of its first ([`Pacer::acquire_many`]); the rest go in the next batch.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -56,6 +69,20 @@ impl Quota {
     pub fn ru_rate(&self) -> f64 {
         self.resource_units * self.headroom / self.ru_window.as_secs_f64().max(1e-3)
     }
+
+    /// The adaptive controller's time step: 1/150 of the write window (1 s for Graph's).
+    pub fn tick(&self) -> f64 {
+        (self.write_window.as_secs_f64() / 150.0).max(1e-3)
+    }
+
+    fn clamped(self) -> Self {
+        let headroom = if self.headroom.is_finite() {
+            self.headroom.clamp(0.5, 1.0)
+        } else {
+            1.0
+        };
+        Self { headroom, ..self }
+    }
 }
 
 /// What one request costs.
@@ -67,52 +94,84 @@ pub struct Cost {
     pub write: bool,
 }
 
+/// The paced rate at start, as a multiple of the documented write rate.
+const START: f64 = 2.0;
+/// Highest paced rate (the documented bucket caps the sustained rate anyway).
+const MAX: f64 = 4.0;
+/// Lowest paced rate.
+const MIN: f64 = 0.01;
+/// Growth per tick before the first sign of the limit.
+const SLOW_START_GAIN: f64 = 0.10;
+/// Growth per tick after it.
+const PROBE_GAIN: f64 = 0.01;
+/// What a 429 leaves of the admitted rate.
+const CUT: f64 = 0.9;
+/// The share of a tick's worth of writes that may leave at once (and gather in one batch).
+const SPAN: f64 = 0.25;
+/// A tick counts towards growth only if this share of the paced rate was used.
+const BUSY: f64 = 0.5;
+/// Fewer admitted writes than this over two ticks tell no rate.
+const MIN_SAMPLE: f64 = 4.0;
+/// Usage reported at or above this holds the growth.
+const HIGH_USAGE: f64 = 0.8;
+
+/// A token bucket whose level may go below zero: reservations queue behind each other.
 #[derive(Debug)]
 struct Bucket {
-    capacity: f64,
     level: f64,
     updated: Instant,
 }
 
 impl Bucket {
-    fn new(capacity: f64, now: Instant) -> Self {
-        Self {
-            capacity,
-            level: capacity,
-            updated: now,
-        }
+    fn refill(&mut self, capacity: f64, rate: f64, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.level = (self.level + elapsed * rate).min(capacity);
+        self.updated = now;
     }
 
-    /// Reserves `cost` at `rate`; returns how long until it is covered.
-    fn reserve(&mut self, cost: f64, rate: f64, now: Instant) -> Duration {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.level = (self.level + elapsed * rate).min(self.capacity);
-        self.updated = now;
-        self.level -= cost;
-        if self.level >= 0.0 || rate <= 0.0 {
-            Duration::ZERO
+    /// Seconds until `cost` is covered, reserving it after the refill.
+    fn wait(&self, cost: f64, rate: f64) -> f64 {
+        let short = cost - self.level;
+        if short <= 0.0 {
+            0.0
+        } else if rate > 0.0 {
+            short / rate
         } else {
-            Duration::try_from_secs_f64(-self.level / rate).unwrap_or(Duration::MAX)
+            f64::INFINITY
         }
     }
 }
 
+/// Writes Graph admitted, over the current tick and the one before.
+#[derive(Debug)]
+struct Admitted {
+    start: Instant,
+    count: f64,
+    previous: f64,
+}
+
 #[derive(Debug)]
 struct State {
+    quota: Quota,
     writes: Bucket,
     ru: Bucket,
-    /// Share of the full rate in use after throttling (0.2 to 1).
-    factor: f64,
-    /// When `factor` was last changed or recovered.
-    adjusted: Instant,
-    /// When a high usage report last slowed the rate.
-    slowed: Instant,
+    paced: Bucket,
+    /// The adaptive write rate (writes per second).
+    rate: f64,
+    /// Before the first sign of the limit.
+    slow_start: bool,
+    tick_start: Instant,
+    /// Writes reserved in the current tick, and whether high usage was reported in it.
+    sent_in_tick: f64,
+    high_usage: bool,
+    admitted: Admitted,
+    last_cut: Option<Instant>,
     /// No request starts before this (the longest `Retry-After` seen).
     gate: Option<Instant>,
-    /// Requests that waited, and how long in all.
     waits: u64,
     waited: Duration,
     throttled: u64,
+    cuts: u64,
 }
 
 /// What pacing has done so far (for metrics and benchmarks).
@@ -124,46 +183,71 @@ pub struct PacingStats {
     pub waited: Duration,
     /// 429 answers reported.
     pub throttled: u64,
-    /// Share of the full rate in use now.
+    /// Times a 429 cut the paced rate.
+    pub cuts: u64,
+    /// The paced write rate now (writes per second).
+    pub write_rate: f64,
+    /// The same, as a share of the documented write rate at the headroom.
     pub factor: f64,
 }
 
-/// The shared pacer of one client.
+/// The pacer of one (tenant, application), shared by every client using it.
 #[derive(Debug)]
 pub struct Pacer {
-    quota: Quota,
     state: Mutex<State>,
 }
 
-const MIN_FACTOR: f64 = 0.2;
-/// Recovery: share of the full rate regained per second without a 429.
-const RECOVERY_PER_SEC: f64 = 0.05;
-
 impl Pacer {
-    /// A pacer for `quota`, with full buckets.
+    /// A pacer for `quota`, with full documented buckets.
     pub fn new(quota: Quota) -> Self {
         let now = Instant::now();
-        let headroom = quota.headroom.clamp(0.5, 1.0);
-        let quota = Quota { headroom, ..quota };
+        let quota = quota.clamped();
+        let full = |capacity: f64| Bucket {
+            level: capacity,
+            updated: now,
+        };
+        let rate = quota.write_rate() * START;
+        let burst = (rate * quota.tick() * SPAN).max(1.0);
         Self {
             state: Mutex::new(State {
-                writes: Bucket::new((quota.writes * headroom).max(1.0), now),
-                ru: Bucket::new((quota.resource_units * headroom).max(1.0), now),
-                factor: 1.0,
-                adjusted: now,
-                slowed: now,
+                writes: full((quota.writes * quota.headroom).max(1.0)),
+                ru: full((quota.resource_units * quota.headroom).max(1.0)),
+                paced: full(burst),
+                rate,
+                slow_start: true,
+                tick_start: now,
+                sent_in_tick: 0.0,
+                high_usage: false,
+                admitted: Admitted {
+                    start: now,
+                    count: 0.0,
+                    previous: 0.0,
+                },
+                last_cut: None,
                 gate: None,
                 waits: 0,
                 waited: Duration::ZERO,
                 throttled: 0,
+                cuts: 0,
+                quota,
             }),
-            quota,
         }
     }
 
     /// The quota it paces to.
     pub fn quota(&self) -> Quota {
-        self.quota
+        self.lock().quota
+    }
+
+    /// Paces to `quota` from now on (the adaptive rate is kept, within the new bounds).
+    pub fn set_quota(&self, quota: Quota) {
+        let quota = quota.clamped();
+        let mut s = self.lock();
+        if s.quota != quota {
+            let r0 = quota.write_rate();
+            s.rate = s.rate.clamp(r0 * MIN, r0 * MAX);
+            s.quota = quota;
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -172,77 +256,143 @@ impl Pacer {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Reserves `cost` and returns how long to wait before sending.
-    fn reserve(&self, cost: Cost, now: Instant) -> Duration {
+    /// Reserves `cost` and returns how long to wait before sending; with `within`, reserves
+    /// only if the wait is no longer (else `None`, nothing reserved).
+    fn reserve(&self, cost: Cost, now: Instant, within: Option<f64>) -> Option<Duration> {
         let mut s = self.lock();
-        let since = now.saturating_duration_since(s.adjusted).as_secs_f64();
-        if s.factor < 1.0 {
-            s.factor = (s.factor + since * RECOVERY_PER_SEC).min(1.0);
-        }
-        s.adjusted = now;
-        let factor = s.factor;
-        let mut wait =
-            s.ru.reserve(f64::from(cost.ru), self.quota.ru_rate() * factor, now);
+        s.advance(now);
+        let q = s.quota;
+        let (r0, ru_rate) = (q.write_rate(), q.ru_rate());
+        let rate = s.rate;
+        s.ru.refill((q.resource_units * q.headroom).max(1.0), ru_rate, now);
+        let ru = f64::from(cost.ru);
+        let mut wait = s.ru.wait(ru, ru_rate);
         if cost.write {
-            wait = wait.max(s.writes.reserve(1.0, self.quota.write_rate() * factor, now));
+            s.writes.refill((q.writes * q.headroom).max(1.0), r0, now);
+            s.paced.refill((rate * q.tick() * SPAN).max(1.0), rate, now);
+            wait = wait
+                .max(s.writes.wait(1.0, r0))
+                .max(s.paced.wait(1.0, rate));
         }
-        if let Some(gate) = s.gate {
-            if gate > now {
-                wait = wait.max(gate - now);
-            } else {
+        let gate = match s.gate {
+            Some(g) if g > now => (g - now).as_secs_f64(),
+            _ => {
                 s.gate = None;
+                0.0
             }
+        };
+        let wait = wait.max(gate);
+        if within.is_some_and(|w| wait > w) {
+            return None;
         }
+        s.ru.level -= ru;
+        if cost.write {
+            s.writes.level -= 1.0;
+            s.paced.level -= 1.0;
+            s.sent_in_tick += 1.0;
+        }
+        let wait = Duration::try_from_secs_f64(wait).unwrap_or(Duration::MAX);
         if !wait.is_zero() {
             s.waits += 1;
             s.waited = s.waited.saturating_add(wait);
         }
-        wait
+        Some(wait)
     }
 
     /// Waits until a request of this cost may be sent.
     pub async fn acquire(&self, cost: Cost) {
-        let wait = self.reserve(cost, Instant::now());
+        let wait = self
+            .reserve(cost, Instant::now(), None)
+            .unwrap_or(Duration::ZERO);
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
     }
 
-    /// Graph answered 429: everyone waits `retry_after` (if given; the caller bounds it), the
-    /// buckets give up what they held (so no burst leaves when the gate opens), and the rate
-    /// drops by a third, once per throttling episode (many 429s of one batch or one burst
-    /// while the gate is shut count as one).
-    pub fn throttled(&self, retry_after: Option<Duration>) {
-        let now = Instant::now();
-        let mut s = self.lock();
-        s.throttled += 1;
-        let gate_open = s.gate.is_none_or(|g| g <= now);
-        if gate_open {
-            s.factor = (s.factor * (2.0 / 3.0)).max(MIN_FACTOR);
+    /// Waits for the first of `costs`, then takes the next ones as long as each is covered
+    /// within a quarter of a tick of the first; returns how many were taken (at least one,
+    /// unless `costs` is empty). Those go out together, in one batch.
+    pub async fn acquire_many(&self, costs: &[Cost]) -> usize {
+        let Some((first, rest)) = costs.split_first() else {
+            return 0;
+        };
+        self.acquire(*first).await;
+        let covered = Instant::now();
+        let span = self.lock().quota.tick() * SPAN;
+        let mut taken = 1;
+        for cost in rest {
+            let now = Instant::now();
+            let left = span - now.saturating_duration_since(covered).as_secs_f64();
+            // Timers round up to the millisecond.
+            match self.reserve(*cost, now, Some(left.max(0.0) + 1e-3)) {
+                Some(wait) => {
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    taken += 1;
+                }
+                None => break,
+            }
         }
-        s.adjusted = now;
-        s.writes.level = s.writes.level.min(0.0);
-        s.ru.level = s.ru.level.min(0.0);
-        if let Some(d) = retry_after {
-            let until = now.checked_add(d).unwrap_or(now);
-            s.gate = Some(s.gate.map_or(until, |g| g.max(until)));
-        } else if gate_open {
-            s.gate = None;
-        }
+        taken
     }
 
-    /// Graph reported `x-ms-throttle-limit-percentage` (1.0 = at the limit).
-    pub fn usage(&self, fraction: f64) {
-        if fraction.is_nan() || fraction < 0.95 {
+    /// Graph answered a request of this cost with something other than 429: it was admitted
+    /// (and charged).
+    pub fn admitted(&self, cost: Cost) {
+        if !cost.write {
             return;
         }
         let now = Instant::now();
         let mut s = self.lock();
-        if now.saturating_duration_since(s.slowed) >= Duration::from_secs(1) {
-            s.factor = (s.factor * 0.95).max(MIN_FACTOR);
-            s.adjusted = now;
-            s.slowed = now;
+        s.advance(now);
+        s.roll(now);
+        s.admitted.count += 1.0;
+    }
+
+    /// Graph answered 429: everyone waits `retry_after` (if given; the caller bounds it), the
+    /// adaptive budget gives up what it held (no burst when the gate opens) and, for a write,
+    /// the paced rate drops to 90 % of the rate Graph admitted, at most once a tick (the 429s
+    /// of one batch or one burst are one episode).
+    pub fn throttled(&self, cost: Cost, retry_after: Option<Duration>) {
+        let now = Instant::now();
+        let mut s = self.lock();
+        s.advance(now);
+        s.throttled += 1;
+        let tick = s.quota.tick();
+        let r0 = s.quota.write_rate();
+        let due = s
+            .last_cut
+            .is_none_or(|t| now.saturating_duration_since(t).as_secs_f64() >= tick);
+        if cost.write && due {
+            // Too few admitted writes to measure a rate: halve.
+            let cut = match s.admitted_rate(now) {
+                Some(admitted) => s.rate.min(admitted) * CUT,
+                None => s.rate * 0.5,
+            };
+            s.rate = cut.clamp(r0 * MIN, r0 * MAX);
+            s.slow_start = false;
+            s.last_cut = Some(now);
+            s.cuts += 1;
         }
+        s.paced.level = s.paced.level.min(0.0);
+        if let Some(d) = retry_after {
+            let until = now.checked_add(d).unwrap_or(now);
+            s.gate = Some(s.gate.map_or(until, |g| g.max(until)));
+        }
+    }
+
+    /// Graph reported `x-ms-throttle-limit-percentage` (1.0 = at the limit): at 80 % or more,
+    /// the paced rate stops growing for this tick, and the slow start ends.
+    pub fn usage(&self, fraction: f64) {
+        if fraction.is_nan() || fraction < HIGH_USAGE {
+            return;
+        }
+        let now = Instant::now();
+        let mut s = self.lock();
+        s.advance(now);
+        s.high_usage = true;
+        s.slow_start = false;
     }
 
     /// What it has done so far.
@@ -252,148 +402,112 @@ impl Pacer {
             waits: s.waits,
             waited: s.waited,
             throttled: s.throttled,
-            factor: s.factor,
+            cuts: s.cuts,
+            write_rate: s.rate,
+            factor: s.rate / s.quota.write_rate().max(1e-9),
         }
     }
+}
+
+impl State {
+    /// Closes the ticks that ended before `now`: each busy tick without high usage grows the
+    /// rate.
+    fn advance(&mut self, now: Instant) {
+        let tick = self.quota.tick();
+        let r0 = self.quota.write_rate();
+        let step = Duration::from_secs_f64(tick);
+        for _ in 0..1_000 {
+            let Some(end) = self.tick_start.checked_add(step) else {
+                break;
+            };
+            if end > now {
+                return;
+            }
+            let busy = self.sent_in_tick >= BUSY * self.rate * tick;
+            if busy && !self.high_usage {
+                let gain = if self.slow_start {
+                    SLOW_START_GAIN
+                } else {
+                    PROBE_GAIN
+                };
+                self.rate = (self.rate * (1.0 + gain)).min(r0 * MAX);
+            }
+            self.tick_start = end;
+            self.sent_in_tick = 0.0;
+            self.high_usage = false;
+        }
+        // Idle for more than 1,000 ticks: nothing to learn from them.
+        self.tick_start = now;
+    }
+
+    /// Moves the admitted-writes window to the tick of `now`; returns the seconds into it.
+    fn roll(&mut self, now: Instant) -> f64 {
+        let tick = self.quota.tick();
+        let a = &mut self.admitted;
+        let elapsed = now.saturating_duration_since(a.start).as_secs_f64();
+        if elapsed >= 2.0 * tick {
+            *a = Admitted {
+                start: now,
+                count: 0.0,
+                previous: 0.0,
+            };
+            0.0
+        } else if elapsed >= tick {
+            a.previous = a.count;
+            a.count = 0.0;
+            a.start = a
+                .start
+                .checked_add(Duration::from_secs_f64(tick))
+                .unwrap_or(now);
+            elapsed - tick
+        } else {
+            elapsed
+        }
+    }
+
+    /// Writes admitted per second over the current tick and the one before; `None` when too
+    /// few to tell.
+    fn admitted_rate(&mut self, now: Instant) -> Option<f64> {
+        let tick = self.quota.tick();
+        let elapsed = self.roll(now);
+        let a = &self.admitted;
+        let window = if a.previous > 0.0 {
+            tick + elapsed
+        } else {
+            elapsed
+        };
+        let count = a.previous + a.count;
+        (count >= MIN_SAMPLE).then(|| count / window.max(tick))
+    }
+}
+
+type Key = (String, String, String);
+
+fn registry() -> &'static Mutex<HashMap<Key, Arc<Pacer>>> {
+    static PACERS: OnceLock<Mutex<HashMap<Key, Arc<Pacer>>>> = OnceLock::new();
+    PACERS.get_or_init(Mutex::default)
+}
+
+/// The pacer of (`service`, `tenant`, `client_id`) in this process, made for `quota` on first
+/// use; a later client with another quota changes it for all (the last configured applies).
+/// `service` is Graph's origin: national clouds (and emulators) keep quotas of their own.
+/// Pacers live as long as the process: one per tenant and application.
+pub fn shared(service: &str, tenant: &str, client_id: &str, quota: Quota) -> Arc<Pacer> {
+    let key = (
+        service.to_ascii_lowercase(),
+        tenant.to_ascii_lowercase(),
+        client_id.to_ascii_lowercase(),
+    );
+    let mut pacers = registry()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let pacer = pacers
+        .entry(key)
+        .or_insert_with(|| Arc::new(Pacer::new(quota)));
+    pacer.set_quota(quota);
+    Arc::clone(pacer)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const WRITE: Cost = Cost { ru: 1, write: true };
-
-    fn small() -> Quota {
-        Quota {
-            writes: 10.0,
-            write_window: Duration::from_secs(10),
-            resource_units: 1_000.0,
-            ru_window: Duration::from_secs(10),
-            headroom: 1.0,
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn writes_flow_at_the_quota_rate_after_the_burst() {
-        let pacer = Pacer::new(small());
-        let start = Instant::now();
-        // The bucket starts full: ten writes at once, then one a second.
-        for _ in 0..10 {
-            pacer.acquire(WRITE).await;
-        }
-        assert_eq!(start.elapsed(), Duration::ZERO);
-        for _ in 0..5 {
-            pacer.acquire(WRITE).await;
-        }
-        let elapsed = start.elapsed().as_secs_f64();
-        assert!((4.99..5.01).contains(&elapsed), "{elapsed}");
-        assert_eq!(pacer.stats().waits, 5);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn concurrent_callers_share_one_budget() {
-        let pacer = std::sync::Arc::new(Pacer::new(small()));
-        let start = Instant::now();
-        let tasks: Vec<_> = (0..30)
-            .map(|_| {
-                let p = pacer.clone();
-                tokio::spawn(async move { p.acquire(WRITE).await })
-            })
-            .collect();
-        for t in tasks {
-            t.await.unwrap_or_default();
-        }
-        // 10 from the full bucket, 20 more at one a second.
-        let elapsed = start.elapsed().as_secs_f64();
-        assert!((19.99..20.01).contains(&elapsed), "{elapsed}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn reads_spend_resource_units_only() {
-        let pacer = Pacer::new(Quota {
-            resource_units: 10.0,
-            ..small()
-        });
-        let start = Instant::now();
-        for _ in 0..5 {
-            pacer
-                .acquire(Cost {
-                    ru: 2,
-                    write: false,
-                })
-                .await;
-        }
-        assert_eq!(start.elapsed(), Duration::ZERO);
-        pacer
-            .acquire(Cost {
-                ru: 2,
-                write: false,
-            })
-            .await;
-        let elapsed = start.elapsed().as_secs_f64();
-        assert!((1.99..2.01).contains(&elapsed), "{elapsed}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_429_gates_everyone_and_slows_the_rate_until_it_recovers() {
-        let pacer = Pacer::new(small());
-        for _ in 0..10 {
-            pacer.acquire(WRITE).await;
-        }
-        pacer.throttled(Some(Duration::from_secs(7)));
-        // A second 429 while the gate is shut is the same episode: no second cut.
-        pacer.throttled(Some(Duration::from_secs(3)));
-        let stats = pacer.stats();
-        assert!((stats.factor - 2.0 / 3.0).abs() < 1e-9, "{}", stats.factor);
-        let start = Instant::now();
-        pacer
-            .acquire(Cost {
-                ru: 1,
-                write: false,
-            })
-            .await;
-        // The longest Retry-After holds even a read.
-        assert!(start.elapsed() >= Duration::from_secs(7));
-        // Recovery: 5 % a second, full after about 11 s more without a 429.
-        tokio::time::sleep(Duration::from_secs(12)).await;
-        pacer
-            .acquire(Cost {
-                ru: 1,
-                write: false,
-            })
-            .await;
-        assert!((pacer.stats().factor - 1.0).abs() < 1e-9);
-        assert_eq!(pacer.stats().throttled, 2);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_429_on_a_full_bucket_leaves_no_burst() {
-        let pacer = Pacer::new(small());
-        pacer.throttled(None);
-        let start = Instant::now();
-        pacer.acquire(WRITE).await;
-        // Emptied, refilling at two thirds of one write a second: 1.5 s for the first write.
-        let elapsed = start.elapsed().as_secs_f64();
-        assert!((1.49..1.51).contains(&elapsed), "{elapsed}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn high_usage_reports_slow_down_once_a_second() {
-        let pacer = Pacer::new(small());
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        pacer.usage(0.5);
-        assert_eq!(pacer.stats().factor, 1.0);
-        pacer.usage(0.97);
-        pacer.usage(1.2);
-        assert!((pacer.stats().factor - 0.95).abs() < 1e-9);
-        pacer.usage(f64::NAN);
-        assert!((pacer.stats().factor - 0.95).abs() < 1e-9);
-    }
-
-    #[test]
-    fn the_default_is_the_small_tenant_quota_at_95_percent() {
-        let q = Quota::default();
-        assert!((q.write_rate() - 19.0).abs() < 1e-9);
-        assert!((q.ru_rate() - 332.5).abs() < 1e-9);
-    }
-}
+#[path = "pacing_tests.rs"]
+mod tests;
