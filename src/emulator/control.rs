@@ -156,6 +156,7 @@ pub fn state_json(shared: &Shared, t: &Tenancy) -> Value {
         "writes": {
             "accepted": s.writes_accepted,
             "refused": s.writes_refused,
+            "throttled": s.writes_throttled,
             "byOperation": s.writes_by_operation,
         },
         "requests": {

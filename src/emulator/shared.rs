@@ -55,6 +55,8 @@ pub struct Stats {
     pub writes_accepted: u64,
     /// Writes that reached their route and were refused (4xx).
     pub writes_refused: u64,
+    /// Writes refused by a quota (429).
+    pub writes_throttled: u64,
     /// Accepted writes by operation.
     pub writes_by_operation: BTreeMap<&'static str, u64>,
     /// Tokens issued.

@@ -95,7 +95,7 @@ pub struct Cost {
 }
 
 /// The paced rate at start, as a multiple of the documented write rate.
-const START: f64 = 2.0;
+const START: f64 = 1.0;
 /// Highest paced rate (the documented bucket caps the sustained rate anyway).
 const MAX: f64 = 4.0;
 /// Lowest paced rate.
@@ -212,7 +212,7 @@ impl Pacer {
             state: Mutex::new(State {
                 writes: full((quota.writes * quota.headroom).max(1.0)),
                 ru: full((quota.resource_units * quota.headroom).max(1.0)),
-                paced: full(burst),
+                paced: full(1.0_f64.min(burst)),
                 rate,
                 slow_start: true,
                 tick_start: now,
@@ -307,6 +307,19 @@ impl Pacer {
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
+        self.gated().await;
+    }
+
+    /// Waits for a gate shut while this request waited its turn: a 429 answered meanwhile
+    /// holds it too (else it would surely be refused as well).
+    async fn gated(&self) {
+        for _ in 0..8 {
+            let gate = self.lock().gate;
+            match gate {
+                Some(g) if g > Instant::now() => tokio::time::sleep_until(g).await,
+                _ => return,
+            }
+        }
     }
 
     /// Waits for the first of `costs`, then takes the next ones as long as each is covered
@@ -329,6 +342,7 @@ impl Pacer {
                     if !wait.is_zero() {
                         tokio::time::sleep(wait).await;
                     }
+                    self.gated().await;
                     taken += 1;
                 }
                 None => break,
