@@ -102,8 +102,11 @@ const MAX: f64 = 4.0;
 const MIN: f64 = 0.01;
 /// Growth per tick before the first sign of the limit.
 const SLOW_START_GAIN: f64 = 0.10;
-/// Growth per tick after it.
+/// Growth per tick after it, right after a cut; it grows by as much again every
+/// `CALM_TICKS` ticks of growth without a cut (up to the slow start's), so a rate cut by 429s
+/// that were not about the rate (a storm, a fault) comes back within tens of ticks.
 const PROBE_GAIN: f64 = 0.01;
+const CALM_TICKS: f64 = 10.0;
 /// What a 429 leaves of the admitted rate.
 const CUT: f64 = 0.9;
 /// The share of a tick's worth of writes that may leave at once (and gather in one batch).
@@ -160,6 +163,8 @@ struct State {
     rate: f64,
     /// Before the first sign of the limit.
     slow_start: bool,
+    /// Ticks of growth since the last cut.
+    calm: f64,
     tick_start: Instant,
     /// Writes reserved in the current tick, and whether high usage was reported in it.
     sent_in_tick: f64,
@@ -215,6 +220,7 @@ impl Pacer {
                 paced: full(1.0_f64.min(burst)),
                 rate,
                 slow_start: true,
+                calm: 0.0,
                 tick_start: now,
                 sent_in_tick: 0.0,
                 high_usage: false,
@@ -386,6 +392,7 @@ impl Pacer {
             };
             s.rate = cut.clamp(r0 * MIN, r0 * MAX);
             s.slow_start = false;
+            s.calm = 0.0;
             s.last_cut = Some(now);
             s.cuts += 1;
         }
@@ -442,9 +449,10 @@ impl State {
                 let gain = if self.slow_start {
                     SLOW_START_GAIN
                 } else {
-                    PROBE_GAIN
+                    (PROBE_GAIN * (1.0 + self.calm / CALM_TICKS)).min(SLOW_START_GAIN)
                 };
                 self.rate = (self.rate * (1.0 + gain)).min(r0 * MAX);
+                self.calm += 1.0;
             }
             self.tick_start = end;
             self.sent_in_tick = 0.0;
