@@ -25,11 +25,16 @@
 //! quarter of a tick of writes, and a JSON batch takes only the writes covered within a
 //! quarter of a tick of its first ([`Pacer::acquire_many`]); the rest go in the next batch.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use admitted::Admitted;
+pub use registry::shared;
+
+mod admitted;
+mod registry;
 
 /// The limits the client paces itself to.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -113,8 +118,6 @@ const CUT: f64 = 0.9;
 const SPAN: f64 = 0.25;
 /// A tick counts towards growth only if this share of the paced rate was used.
 const BUSY: f64 = 0.5;
-/// Fewer admitted writes than this over two ticks tell no rate.
-const MIN_SAMPLE: f64 = 4.0;
 /// Usage reported at or above this holds the growth.
 const HIGH_USAGE: f64 = 0.8;
 
@@ -143,14 +146,6 @@ impl Bucket {
             f64::INFINITY
         }
     }
-}
-
-/// Writes Graph admitted, over the current tick and the one before.
-#[derive(Debug)]
-struct Admitted {
-    start: Instant,
-    count: f64,
-    previous: f64,
 }
 
 #[derive(Debug)]
@@ -224,11 +219,7 @@ impl Pacer {
                 tick_start: now,
                 sent_in_tick: 0.0,
                 high_usage: false,
-                admitted: Admitted {
-                    start: now,
-                    count: 0.0,
-                    previous: 0.0,
-                },
+                admitted: Admitted::new(now),
                 last_cut: None,
                 gate: None,
                 waits: 0,
@@ -366,8 +357,8 @@ impl Pacer {
         let now = Instant::now();
         let mut s = self.lock();
         s.advance(now);
-        s.roll(now);
-        s.admitted.count += 1.0;
+        let tick = s.quota.tick();
+        s.admitted.record(now, tick);
     }
 
     /// Graph answered 429: everyone waits `retry_after` (if given; the caller bounds it), the
@@ -386,7 +377,7 @@ impl Pacer {
             .is_none_or(|t| now.saturating_duration_since(t).as_secs_f64() >= tick);
         if cost.write && due {
             // Too few admitted writes to measure a rate: halve.
-            let cut = match s.admitted_rate(now) {
+            let cut = match s.admitted.rate(now, tick) {
                 Some(admitted) => s.rate.min(admitted) * CUT,
                 None => s.rate * 0.5,
             };
@@ -461,75 +452,7 @@ impl State {
         // Idle for more than 1,000 ticks: nothing to learn from them.
         self.tick_start = now;
     }
-
-    /// Moves the admitted-writes window to the tick of `now`; returns the seconds into it.
-    fn roll(&mut self, now: Instant) -> f64 {
-        let tick = self.quota.tick();
-        let a = &mut self.admitted;
-        let elapsed = now.saturating_duration_since(a.start).as_secs_f64();
-        if elapsed >= 2.0 * tick {
-            *a = Admitted {
-                start: now,
-                count: 0.0,
-                previous: 0.0,
-            };
-            0.0
-        } else if elapsed >= tick {
-            a.previous = a.count;
-            a.count = 0.0;
-            a.start = a
-                .start
-                .checked_add(Duration::from_secs_f64(tick))
-                .unwrap_or(now);
-            elapsed - tick
-        } else {
-            elapsed
-        }
-    }
-
-    /// Writes admitted per second over the current tick and the one before; `None` when too
-    /// few to tell.
-    fn admitted_rate(&mut self, now: Instant) -> Option<f64> {
-        let tick = self.quota.tick();
-        let elapsed = self.roll(now);
-        let a = &self.admitted;
-        let window = if a.previous > 0.0 {
-            tick + elapsed
-        } else {
-            elapsed
-        };
-        let count = a.previous + a.count;
-        (count >= MIN_SAMPLE).then(|| count / window.max(tick))
-    }
-}
-
-type Key = (String, String, String);
-
-fn registry() -> &'static Mutex<HashMap<Key, Arc<Pacer>>> {
-    static PACERS: OnceLock<Mutex<HashMap<Key, Arc<Pacer>>>> = OnceLock::new();
-    PACERS.get_or_init(Mutex::default)
-}
-
-/// The pacer of (`service`, `tenant`, `client_id`) in this process, made for `quota` on first
-/// use; a later client with another quota changes it for all (the last configured applies).
-/// `service` is Graph's origin: national clouds (and emulators) keep quotas of their own.
-/// Pacers live as long as the process: one per tenant and application.
-pub fn shared(service: &str, tenant: &str, client_id: &str, quota: Quota) -> Arc<Pacer> {
-    let key = (
-        service.to_ascii_lowercase(),
-        tenant.to_ascii_lowercase(),
-        client_id.to_ascii_lowercase(),
-    );
-    let mut pacers = registry()
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let pacer = pacers
-        .entry(key)
-        .or_insert_with(|| Arc::new(Pacer::new(quota)));
-    pacer.set_quota(quota);
-    Arc::clone(pacer)
 }
 
 #[cfg(test)]
-#[path = "pacing_tests.rs"]
 mod tests;
