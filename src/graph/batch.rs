@@ -413,9 +413,12 @@ impl GraphClient {
             Verdict::Throttled => {
                 self.stats().throttled.fetch_add(1, Relaxed);
                 if let Some(pacer) = self.pacer() {
-                    pacer.throttled(
+                    // Settled as the envelope's answer arrives: it left `elapsed` ago.
+                    let now = tokio::time::Instant::now();
+                    pacer.throttled_since(
                         op.cost(),
                         retry_after.map(|d| self.retry_policy().retry_after(d)),
+                        now.checked_sub(elapsed).unwrap_or(now),
                     );
                 }
                 Settled::Again(err, retry_after)

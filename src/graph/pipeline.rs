@@ -182,7 +182,11 @@ impl GraphClient {
             let wait = if status == StatusCode::TOO_MANY_REQUESTS {
                 inner.stats.throttled.fetch_add(1, Ordering::Relaxed);
                 if let Some(pacer) = &inner.pacer {
-                    pacer.throttled(op.cost(), retry_after.map(|d| inner.retry.retry_after(d)));
+                    pacer.throttled_since(
+                        op.cost(),
+                        retry_after.map(|d| inner.retry.retry_after(d)),
+                        tokio::time::Instant::from_std(started),
+                    );
                 }
                 retry_after
                     .map(|d| inner.retry.retry_after(d))

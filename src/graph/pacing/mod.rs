@@ -366,6 +366,12 @@ impl Pacer {
     /// the paced rate drops to 90 % of the rate Graph admitted, at most once a tick (the 429s
     /// of one batch or one burst are one episode).
     pub fn throttled(&self, cost: Cost, retry_after: Option<Duration>) {
+        self.throttled_since(cost, retry_after, Instant::now());
+    }
+
+    /// [`Pacer::throttled`] for a request sent at `sent`: one sent before the last cut was
+    /// paced at the old rate, so its 429 belongs to the episode that cut (no second cut).
+    pub fn throttled_since(&self, cost: Cost, retry_after: Option<Duration>, sent: Instant) {
         let now = Instant::now();
         let mut s = self.lock();
         s.advance(now);
@@ -374,7 +380,7 @@ impl Pacer {
         let r0 = s.quota.write_rate();
         let due = s
             .last_cut
-            .is_none_or(|t| now.saturating_duration_since(t).as_secs_f64() >= tick);
+            .is_none_or(|t| sent >= t && now.saturating_duration_since(t).as_secs_f64() >= tick);
         if cost.write && due {
             // Too few admitted writes to measure a rate: halve.
             let cut = match s.admitted.rate(now, tick) {

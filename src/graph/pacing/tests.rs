@@ -106,6 +106,25 @@ async fn a_write_429_cuts_to_the_admitted_rate_and_gates_everyone() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_429_to_a_request_sent_before_the_cut_does_not_cut_again() {
+    let pacer = Pacer::new(graph());
+    let before = Instant::now();
+    for _ in 0..10 {
+        pacer.acquire(WRITE).await;
+        pacer.admitted(WRITE);
+    }
+    pacer.throttled(WRITE, None);
+    assert_eq!(pacer.stats().cuts, 1);
+    // Two ticks later, the answer to a request sent before the cut: same episode.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    pacer.throttled_since(WRITE, None, before);
+    assert_eq!(pacer.stats().cuts, 1);
+    // One sent after it: the new rate is still too high.
+    pacer.throttled_since(WRITE, None, Instant::now());
+    assert_eq!(pacer.stats().cuts, 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_read_429_gates_but_keeps_the_rate() {
     let pacer = Pacer::new(graph());
     pacer.throttled(READ, Some(Duration::from_secs(2)));
@@ -234,6 +253,7 @@ async fn simulate(granted: f64, total: u64) -> Outcome {
                     }
                     let costs = vec![WRITE; usize::try_from(mine).unwrap_or(20)];
                     let sent = pacer.acquire_many(&costs).await as u64;
+                    let sent_at = Instant::now();
                     tokio::time::sleep(Duration::from_millis(40)).await;
                     let now = secs(start.elapsed());
                     let answers: Vec<_> = (0..sent)
@@ -256,7 +276,7 @@ async fn simulate(granted: f64, total: u64) -> Outcome {
                             Err(t) => {
                                 refused.fetch_add(1, Ordering::SeqCst);
                                 let wait = Duration::from_secs_f64(t.wait.ceil().max(1.0));
-                                pacer.throttled(WRITE, Some(wait));
+                                pacer.throttled_since(WRITE, Some(wait), sent_at);
                             }
                         }
                     }
