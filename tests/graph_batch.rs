@@ -293,11 +293,10 @@ async fn a_user_that_is_gone_does_not_move_the_client_to_beta() {
     emu.shutdown().await;
 }
 
-#[tokio::test]
-async fn each_request_of_a_batch_is_paced_not_the_envelope() {
-    let emu = start(config(40, 2)).await;
-    // Ten writes at once, then one a second.
-    let graph = GraphClient::new(
+/// A paced client of `emu` for application `client_id`, at Graph's write quota (20 writes a
+/// second at full headroom).
+fn paced(emu: &Emulator, client_id: &str) -> GraphClient {
+    GraphClient::new(
         GraphConfig {
             graph_root: emu.url(),
             login_root: emu.url(),
@@ -307,25 +306,52 @@ async fn each_request_of_a_batch_is_paced_not_the_envelope() {
             timeout: Duration::from_secs(30),
             observer: None,
             pacing: Some(Quota {
-                writes: 10.0,
-                write_window: Duration::from_secs(10),
-                resource_units: 10_000.0,
+                writes: 3_000.0,
+                write_window: Duration::from_secs(150),
+                resource_units: 100_000.0,
                 ru_window: Duration::from_secs(10),
                 headroom: 1.0,
             }),
             ca_bundle: None,
         },
         Credential::ClientSecret {
-            client_id: CLIENT.into(),
+            client_id: client_id.into(),
             secret: SecretString::new(SECRET),
         },
     )
-    .unwrap();
-    let ids = synced(&emu, 12).await;
+    .unwrap()
+}
+
+#[tokio::test]
+async fn each_request_of_a_batch_is_paced_and_batches_leave_without_a_burst() {
+    let emu = start(config(60, 2)).await;
+    let graph = paced(&emu, CLIENT);
+    let ids = synced(&emu, 40).await;
     let results = graph.set_users_cloud_managed(&ids, true, 1).await;
     assert!(results.iter().all(Result::is_ok));
-    // The bucket held ten: the eleventh and twelfth requests waited, in one batch.
-    assert_eq!(graph.pacing().unwrap().waits, 2);
-    assert_eq!(requests(&state(&emu).await), (1, 12));
+    // The paced rate starts at the documented 20 writes a second: an envelope carries what is
+    // covered within a quarter of a second of its first request (6 at most, then), so 40
+    // writes need at least seven envelopes, and most of them waited.
+    let (batches, items) = requests(&state(&emu).await);
+    assert_eq!(items, 40);
+    assert!(batches >= 7, "{batches} envelopes");
+    assert!(graph.pacing().unwrap().waits >= 20);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn clients_of_one_tenant_and_application_share_one_budget() {
+    let emu = start(config(60, 2)).await;
+    let first = paced(&emu, CLIENT);
+    // Another policy's client for the same tenant and application (the id's case differs).
+    let second = paced(&emu, &CLIENT.to_uppercase());
+    let other_app = paced(&emu, "11111111-2222-3333-4444-555555555555");
+    let ids = synced(&emu, 30).await;
+    let results = first.set_users_cloud_managed(&ids, true, 1).await;
+    assert!(results.iter().all(Result::is_ok));
+    let spent = first.pacing().unwrap();
+    assert!(spent.waits > 0);
+    assert_eq!(second.pacing().unwrap(), spent);
+    assert_eq!(other_app.pacing().unwrap().waits, 0);
     emu.shutdown().await;
 }

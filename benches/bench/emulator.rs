@@ -109,20 +109,20 @@ pub async fn run(report: &mut Report) {
         latencies[i].as_secs_f64() * 1_000.0
     };
     report.row(Row {
-        name: "emulator: simple GETs per second (quotas off)",
+        name: "emulator: simple GETs per second (quotas off)".into(),
         value: format!("{rps:.0}/s"),
         target: format!(">= {TARGET_RPS:.0}/s"),
         met: report.full.then_some(rps >= TARGET_RPS),
     });
     report.row(Row {
-        name: "emulator: latency p50 / p99",
+        name: "emulator: latency p50 / p99".into(),
         value: format!("{:.2} / {:.2} ms", pct(0.5), pct(0.99)),
         target: "-".into(),
         met: None,
     });
     if let Some(cpu) = cpu {
         report.row(Row {
-            name: "emulator: CPU seconds per 10,000 requests",
+            name: "emulator: CPU seconds per 10,000 requests".into(),
             value: format!("{:.2}", cpu / served as f64 * 10_000.0),
             target: "-".into(),
             met: None,

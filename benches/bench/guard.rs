@@ -169,7 +169,8 @@ pub async fn bench(report: &mut Report) {
                 "guard: requests/min, converged tenant (smaller)"
             } else {
                 "guard: requests/min, converged tenant (larger)"
-            },
+            }
+            .into(),
             value: format!(
                 "{:.2} ({users} users, {:.1} ms CPU/pass)",
                 f.requests_per_pass * per_min,
@@ -181,7 +182,7 @@ pub async fn bench(report: &mut Report) {
     }
     let independent = (small.requests_per_pass - large.requests_per_pass).abs() < 1e-9;
     report.row(Row {
-        name: "guard: cost independent of tenant size",
+        name: "guard: cost independent of tenant size".into(),
         value: if independent { "yes" } else { "no" }.into(),
         target: "yes".into(),
         met: Some(independent),

@@ -4,8 +4,13 @@
 //!
 //! Under `cargo test` (no `--bench` argument) it runs a short version with the debug build,
 //! only to prove the benchmark works: it asserts that requests were served, never a speed.
+//!
+//! Arguments other than flags select sections by name (`emulator`, `conversion`, `guard`,
+//! `adaptive`): `cargo bench --bench bench -- adaptive` runs that one and updates its keys in
+//! `results.json`, keeping the others.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod adaptive;
 mod conversion;
 mod emulator;
 mod guard;
@@ -16,15 +21,30 @@ use report::Report;
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted =
+        |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     let mut report = Report::new(full);
     runtime.block_on(async {
-        emulator::run(&mut report).await;
-        conversion::bench(&mut report).await;
-        guard::bench(&mut report).await;
+        if wanted("emulator") {
+            emulator::run(&mut report).await;
+        }
+        if wanted("conversion") {
+            conversion::bench(&mut report).await;
+        }
+        if wanted("guard") {
+            guard::bench(&mut report).await;
+        }
+        if wanted("adaptive") {
+            adaptive::bench(&mut report).await;
+        }
     });
     report.print();
     if full {

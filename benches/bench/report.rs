@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 /// One figure: what, how much, the target beside it.
 pub struct Row {
-    pub name: &'static str,
+    pub name: String,
     pub value: String,
     pub target: String,
     pub met: Option<bool>,
@@ -75,7 +75,13 @@ impl Report {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
         std::fs::create_dir_all(&dir).expect("target/bench");
         let path = dir.join("results.json");
-        let text = serde_json::to_string_pretty(&Value::Object(self.json.clone())).expect("json");
+        // Keys of sections not run this time (a filtered run) are kept.
+        let mut all = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Map<String, Value>>(&t).ok())
+            .unwrap_or_default();
+        all.extend(self.json.clone());
+        let text = serde_json::to_string_pretty(&Value::Object(all)).expect("json");
         std::fs::write(&path, text + "\n").expect("results.json");
         println!("written: {}", path.display());
     }

@@ -150,6 +150,16 @@ pub struct EmulatorArgs {
     /// Do not enforce resource-unit and write quotas.
     #[arg(long)]
     pub no_quotas: bool,
+    /// Share (0 to 0.99) of the tenant's write budget (18,000 per 5 min, all applications)
+    /// used continuously by other applications; the emulator's clients get the rest.
+    /// Changeable at run time: `PUT /_emulator/quotas`.
+    #[arg(long, default_value_t = 0.0, value_parser = background_share)]
+    pub background_write_share: f64,
+    /// UNCONFIRMED: also enforce each write budget over this short window (emulated time;
+    /// capacity: the budget's rate × the window), refusing bursts the long windows admit;
+    /// `0s`: off.
+    #[arg(long, default_value = "0s", value_parser = duration::parse)]
+    pub burst_window: Duration,
     /// Latency of the answers: `realistic` (reads ~40 ms, writes ~80 ms, tokens ~120 ms
     /// median, with a tail), `0` (none), a fixed `50ms`, `uniform:20ms..200ms`,
     /// `lognormal:MEDIAN/P99`, or per operation `read=…,write=…,token=…,spike=1%:2s`.
@@ -227,6 +237,16 @@ fn parse_federated(text: &str) -> Result<FederatedCredentialSpec, String> {
     }
 }
 
+fn background_share(text: &str) -> Result<f64, String> {
+    let max = super::quota::MAX_BACKGROUND_SHARE;
+    match text.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && (0.0..=max).contains(&x) => Ok(x),
+        _ => Err(format!(
+            "background write share must be a number from 0 to {max}, got '{text}'"
+        )),
+    }
+}
+
 impl EmulatorArgs {
     /// The configuration these flags describe.
     pub fn config(&self) -> EmulatorConfig {
@@ -254,6 +274,10 @@ impl EmulatorArgs {
             user_sync_after_disable: self.user_sync_after_disable,
             org_sync_during_disable: self.org_sync_during_disable,
             quotas: !self.no_quotas,
+            quota_settings: super::quota::QuotaSettings {
+                background_write_share: self.background_write_share,
+                burst_window_secs: self.burst_window.as_secs_f64(),
+            },
             latency: self.latency,
             sync_interval: self.sync_interval,
             accidental_delete_threshold: self.accidental_delete_threshold.0,

@@ -11,6 +11,7 @@ mod contacts;
 mod delta;
 mod directory;
 mod privileged;
+mod quotas;
 mod sync;
 
 use std::collections::BTreeMap;
@@ -67,6 +68,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .merge(contacts::router())
         .merge(directory::router())
         .merge(privileged::router())
+        .merge(quotas::router())
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -160,6 +162,7 @@ pub fn state_json(shared: &Shared, t: &Tenancy) -> Value {
         "writes": {
             "accepted": s.writes_accepted,
             "refused": s.writes_refused,
+            "throttled": s.writes_throttled,
             "byOperation": s.writes_by_operation,
         },
         "requests": {

@@ -206,6 +206,9 @@ pub struct EmulatorConfig {
     pub org_sync_during_disable: AfterDisable,
     /// Enforce resource-unit and write quotas.
     pub quotas: bool,
+    /// Harsher throttling: background load on the tenant's write budget, burst window
+    /// (`quota.rs`; changeable at run time with `PUT /_emulator/quotas`).
+    pub quota_settings: quota::QuotaSettings,
     /// Latency of every answer (per operation; see `latency.rs`).
     pub latency: LatencyProfile,
     /// Token lifetime (real time).
@@ -279,6 +282,7 @@ impl Default for EmulatorConfig {
             user_sync_after_disable: AfterDisable::False,
             org_sync_during_disable: AfterDisable::False,
             quotas: true,
+            quota_settings: quota::QuotaSettings::default(),
             latency: LatencyProfile::default(),
             token_lifetime: Duration::from_secs(3_599),
             sync_interval: Duration::from_secs(30 * 60),
@@ -325,6 +329,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("user_sync_after_disable", &self.user_sync_after_disable)
             .field("org_sync_during_disable", &self.org_sync_during_disable)
             .field("quotas", &self.quotas)
+            .field("quota_settings", &self.quota_settings)
             .field("latency", &self.latency.to_string())
             .field("token_lifetime", &self.token_lifetime)
             .field("sync_interval", &self.sync_interval)

@@ -55,6 +55,8 @@ pub struct Stats {
     pub writes_accepted: u64,
     /// Writes that reached their route and were refused (4xx).
     pub writes_refused: u64,
+    /// Writes refused by a quota (429).
+    pub writes_throttled: u64,
     /// Accepted writes by operation.
     pub writes_by_operation: BTreeMap<&'static str, u64>,
     /// Tokens issued.
@@ -178,7 +180,7 @@ impl Shared {
         if let Some(ad) = &directory {
             tenant.directory = Some(DirectoryLink::new(ad.scope()));
         }
-        let quotas = Quotas::new(clock.secs());
+        let quotas = Quotas::new(clock.secs(), config.quota_settings);
         Ok(Self {
             latency: RwLock::new(config.latency),
             config,
@@ -229,7 +231,7 @@ impl Shared {
         let link = tenancy.tenant.directory.take();
         tenancy.tenant = tenant;
         tenancy.tenant.directory = link;
-        tenancy.quotas = Quotas::new(tenancy.clock.secs());
+        tenancy.quotas = Quotas::new(tenancy.clock.secs(), tenancy.quotas.settings());
         *self.stats() = Stats::default();
     }
 

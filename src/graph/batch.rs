@@ -299,30 +299,34 @@ impl GraphClient {
         })
     }
 
-    /// One batch of at most [`MAX_BATCH`] requests, with the retries of its requests.
+    /// One batch of at most [`MAX_BATCH`] requests, with the retries of its requests. The
+    /// pacer may release fewer at once than there are (no burst): the rest follow in further
+    /// envelopes, as soon as they are paced.
     async fn run_batch(&self, beta: bool, requests: &[BatchRequest]) -> Vec<ItemResult> {
         let policy = self.retry_policy().clone();
         let mut out: Vec<Option<ItemResult>> = requests.iter().map(|_| None).collect();
+        let mut tries: Vec<u32> = vec![0; requests.len()];
         let mut pending: Vec<usize> = (0..requests.len()).collect();
-        let mut attempt: u32 = 0;
         // The retries of a batch's requests end within the client's deadline too.
         let ends = tokio::time::Instant::now().checked_add(self.limits().deadline);
         while !pending.is_empty() {
-            attempt += 1;
-            let (responses, batch_id, elapsed) = match self.post(beta, requests, &pending).await {
-                Ok(answer) => answer,
-                Err(e) => {
-                    for &i in &pending {
-                        out[i] = Some(Err(e.clone()));
+            let (sent, responses, batch_id, elapsed) =
+                match self.post(beta, requests, &pending).await {
+                    Ok(answer) => answer,
+                    Err(e) => {
+                        for &i in &pending {
+                            out[i] = Some(Err(e.clone()));
+                        }
+                        break;
                     }
-                    break;
-                }
-            };
+                };
+            let (posted, rest) = pending.split_at(sent.min(pending.len()));
             let mut by_id: HashMap<String, ItemResponse> =
                 responses.into_iter().map(|r| (r.id.clone(), r)).collect();
             let mut again = Vec::new();
             let mut waits = Vec::new();
-            for &i in &pending {
+            for &i in posted {
+                tries[i] = tries[i].saturating_add(1);
                 let op = requests[i].operation;
                 let settled = match by_id.remove(&item_id(i)) {
                     Some(item) => self.settle(op, item, batch_id.as_deref(), elapsed),
@@ -334,35 +338,40 @@ impl GraphClient {
                 out[i] = Some(match settled {
                     Settled::Done(result) => result,
                     Settled::Again(err, retry_after) => {
-                        again.push(i);
-                        waits.push(retry_after);
+                        if tries[i] < policy.max_attempts {
+                            again.push(i);
+                            waits.push(retry_after);
+                        }
                         Err(err)
                     }
                 });
             }
-            if again.is_empty() || attempt >= policy.max_attempts {
-                break;
+            let mut next = rest.to_vec();
+            if !again.is_empty() {
+                let attempt = again.iter().map(|&i| tries[i]).max().unwrap_or(1);
+                let wait = retry_wait(&waits, &policy, attempt);
+                if ends.is_some_and(|e| {
+                    wait >= e.saturating_duration_since(tokio::time::Instant::now())
+                }) {
+                    warn!(
+                        requests = again.len(),
+                        wait_ms = wait.as_millis() as u64,
+                        "graph batch requests failed; the wait for a retry would pass the deadline, giving up"
+                    );
+                } else {
+                    self.stats().retries.fetch_add(again.len() as u64, Relaxed);
+                    warn!(
+                        attempt,
+                        requests = again.len(),
+                        wait_ms = wait.as_millis() as u64,
+                        "graph batch requests failed, sending them again"
+                    );
+                    tokio::time::sleep(wait).await;
+                    again.append(&mut next);
+                    next = again;
+                }
             }
-            let wait = retry_wait(&waits, &policy, attempt);
-            if ends
-                .is_some_and(|e| wait >= e.saturating_duration_since(tokio::time::Instant::now()))
-            {
-                warn!(
-                    requests = again.len(),
-                    wait_ms = wait.as_millis() as u64,
-                    "graph batch requests failed; the wait for a retry would pass the deadline, giving up"
-                );
-                break;
-            }
-            self.stats().retries.fetch_add(again.len() as u64, Relaxed);
-            warn!(
-                attempt,
-                requests = again.len(),
-                wait_ms = wait.as_millis() as u64,
-                "graph batch requests failed, sending them again"
-            );
-            tokio::time::sleep(wait).await;
-            pending = again;
+            pending = next;
         }
         out.into_iter()
             .zip(requests)
@@ -392,8 +401,13 @@ impl GraphClient {
         if let Some(o) = self.observer() {
             o.observe(op, Some(item.status), elapsed, quota);
         }
-        if let (Some(pacer), Some(q)) = (self.pacer(), quota) {
-            pacer.usage(q);
+        if let Some(pacer) = self.pacer() {
+            if let Some(q) = quota {
+                pacer.usage(q);
+            }
+            if item.status != 429 {
+                pacer.admitted(op.cost());
+            }
         }
         let verdict = verdict(item.status);
         let err = match item_result(op, item, batch_id) {
@@ -408,7 +422,13 @@ impl GraphClient {
             Verdict::Throttled => {
                 self.stats().throttled.fetch_add(1, Relaxed);
                 if let Some(pacer) = self.pacer() {
-                    pacer.throttled(retry_after.map(|d| self.retry_policy().retry_after(d)));
+                    // Settled as the envelope's answer arrives: it left `elapsed` ago.
+                    let now = tokio::time::Instant::now();
+                    pacer.throttled_since(
+                        op.cost(),
+                        retry_after.map(|d| self.retry_policy().retry_after(d)),
+                        now.checked_sub(elapsed).unwrap_or(now),
+                    );
                 }
                 Settled::Again(err, retry_after)
             }
@@ -417,18 +437,26 @@ impl GraphClient {
         }
     }
 
-    /// Paces the `pending` requests one by one, then posts them as one batch.
+    /// Paces the `pending` requests one by one and posts those the pacer releases together
+    /// (all of them when the client does not pace) as one batch; returns how many it posted
+    /// (the first ones of `pending`) with the answer.
     async fn post(
         &self,
         beta: bool,
         requests: &[BatchRequest],
         pending: &[usize],
-    ) -> Result<(Vec<ItemResponse>, Option<String>, Duration), GraphError> {
-        if let Some(pacer) = self.pacer() {
-            for &i in pending {
-                pacer.acquire(requests[i].operation.cost()).await;
+    ) -> Result<(usize, Vec<ItemResponse>, Option<String>, Duration), GraphError> {
+        let sent = match self.pacer() {
+            Some(pacer) => {
+                let costs: Vec<_> = pending
+                    .iter()
+                    .map(|&i| requests[i].operation.cost())
+                    .collect();
+                pacer.acquire_many(&costs).await
             }
-        }
+            None => pending.len(),
+        };
+        let pending = &pending[..sent.min(pending.len())];
         let items: Vec<Value> = pending.iter().map(|&i| wire(i, &requests[i])).collect();
         let body = json!({ "requests": items });
         let url = if beta {
@@ -444,7 +472,12 @@ impl GraphClient {
             .send(Operation::Batch, Method::POST, url, Some(&body), false)
             .await?;
         let envelope: Envelope = decode(Operation::Batch, answer.body)?;
-        Ok((envelope.responses, answer.request_id, started.elapsed()))
+        Ok((
+            pending.len(),
+            envelope.responses,
+            answer.request_id,
+            started.elapsed(),
+        ))
     }
 }
 

@@ -16,7 +16,7 @@ use super::auth::{Credential, TokenProvider};
 use super::error::{GraphError, Operation};
 use super::limits::Limits;
 use super::models::{Collection, Group, Organization, User};
-use super::pacing::{Pacer, PacingStats, Quota};
+use super::pacing::{self, Pacer, PacingStats, Quota};
 use super::retry::RetryPolicy;
 
 pub use super::paging::{ListQuery, Page, Pager};
@@ -114,7 +114,7 @@ pub(super) struct Inner {
     pub(super) retry: RetryPolicy,
     pub(super) stats: ClientStats,
     pub(super) observer: Option<Arc<dyn RequestObserver>>,
-    pub(super) pacer: Option<Pacer>,
+    pub(super) pacer: Option<Arc<Pacer>>,
     pub(super) limits: Limits,
 }
 
@@ -205,6 +205,16 @@ impl GraphClient {
         let http = builder
             .build()
             .map_err(|e| endpoint_err(&config.graph_root, e.to_string()))?;
+        // One pacer per (Graph service, tenant, application) in the process: the quotas are
+        // theirs, whichever resource sends.
+        let pacer = config.pacing.map(|q| {
+            pacing::shared(
+                &base.origin().ascii_serialization(),
+                &config.tenant_id,
+                credential.client_id(),
+                q,
+            )
+        });
         let tokens = TokenProvider::new(
             http.clone(),
             &login,
@@ -227,7 +237,7 @@ impl GraphClient {
                 retry: config.retry,
                 stats: ClientStats::default(),
                 observer: config.observer,
-                pacer: config.pacing.map(Pacer::new),
+                pacer,
                 limits,
             }),
         })
@@ -240,7 +250,7 @@ impl GraphClient {
 
     /// What pacing has done so far (`None` when the client does not pace).
     pub fn pacing(&self) -> Option<PacingStats> {
-        self.inner.pacer.as_ref().map(Pacer::stats)
+        self.inner.pacer.as_deref().map(Pacer::stats)
     }
 
     /// Whether bulk operations (switching, verifying and clearing many users) go out as JSON
@@ -258,7 +268,7 @@ impl GraphClient {
 
     /// The pacer, when the client paces.
     pub(super) fn pacer(&self) -> Option<&Pacer> {
-        self.inner.pacer.as_ref()
+        self.inner.pacer.as_deref()
     }
 
     /// Bounds on what a server can make the client do.

@@ -109,8 +109,13 @@ impl GraphClient {
             if let Some(o) = &inner.observer {
                 o.observe(op, Some(status.as_u16()), started.elapsed(), quota);
             }
-            if let (Some(pacer), Some(q)) = (&inner.pacer, quota) {
-                pacer.usage(q);
+            if let Some(pacer) = &inner.pacer {
+                if let Some(q) = quota {
+                    pacer.usage(q);
+                }
+                if status != StatusCode::TOO_MANY_REQUESTS && op != Operation::Batch {
+                    pacer.admitted(op.cost());
+                }
             }
             let request_id = header(&resp, "request-id").filter(|r| is_request_id(r));
             let retry_after = header(&resp, reqwest::header::RETRY_AFTER.as_str())
@@ -177,7 +182,11 @@ impl GraphClient {
             let wait = if status == StatusCode::TOO_MANY_REQUESTS {
                 inner.stats.throttled.fetch_add(1, Ordering::Relaxed);
                 if let Some(pacer) = &inner.pacer {
-                    pacer.throttled(retry_after.map(|d| inner.retry.retry_after(d)));
+                    pacer.throttled_since(
+                        op.cost(),
+                        retry_after.map(|d| inner.retry.retry_after(d)),
+                        tokio::time::Instant::from_std(started),
+                    );
                 }
                 retry_after
                     .map(|d| inner.retry.retry_after(d))

@@ -163,7 +163,12 @@ pub(super) fn run(
         match t.quotas.admit(&app, charge, t.tenant.users.len(), secs) {
             Ok(u) => usage = u,
             Err(throttle) => {
-                shared.stats().throttled += 1;
+                let mut stats = shared.stats();
+                stats.throttled += 1;
+                if charge.writes > 0 {
+                    stats.writes_throttled += 1;
+                }
+                drop(stats);
                 return throttled(shared, t, &app, throttle);
             }
         }

@@ -39,7 +39,7 @@ async fn state_reports_the_documented_shape() {
     );
     assert_eq!(
         s["writes"],
-        json!({"accepted": 0, "refused": 0, "byOperation": {}})
+        json!({"accepted": 0, "refused": 0, "throttled": 0, "byOperation": {}})
     );
     assert_eq!(
         s["requests"],

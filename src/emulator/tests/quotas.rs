@@ -287,3 +287,55 @@ async fn injected_faults_fail_matching_requests_before_touching_state() {
     assert_eq!(state["writes"]["accepted"], 0);
     h.emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn background_load_and_the_burst_window_are_set_at_run_time() {
+    // A slow clock: nothing refills while the test writes.
+    let h = Arc::new(
+        Harness::start(EmulatorConfig {
+            time_scale: 0.000_1,
+            ..config(600, 2)
+        })
+        .await,
+    );
+    let path = h.admin_path().await;
+    let shown = h.control(Method::GET, "/quotas", None).await;
+    assert_eq!(shown.body["backgroundWriteShare"], 0.0);
+    assert_eq!(shown.body["burstWindowSecs"], 0.0);
+    for bad in [
+        json!({"backgroundWriteShare": 1.0}),
+        json!({"burstWindowSecs": -1}),
+        json!({"other": 1}),
+    ] {
+        let a = h.control(Method::PUT, "/quotas", Some(bad)).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{:?}", a.body);
+    }
+    // Other applications take 55 of the tenant's 60 writes a second; a one-second window
+    // then admits 5 writes at once.
+    let set = json!({"backgroundWriteShare": 55.0 / 60.0, "burstWindowSecs": 1});
+    let a = h.control(Method::PUT, "/quotas", Some(set)).await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    let granted = a.body["grantedTenantWritesPerSec"].as_f64().unwrap_or(0.0);
+    assert!((granted - 5.0).abs() < 1e-9, "{granted}");
+    let body = json!({"jobTitle": "Pilot"});
+    let (throttled, warned) = until_throttled(&h, path.clone(), Some(body.clone()), 1, 100).await;
+    let a = throttled.expect("the burst window refuses the sixth write");
+    assert!(
+        warned,
+        "usage near the limit was reported before the refusal"
+    );
+    assert_throttle_headers(&a, &h, "Tenant/Write", "WriteLimitExceeded");
+    let writes = &h.state().await["writes"];
+    assert_eq!(
+        (&writes["accepted"], &writes["throttled"]),
+        (&json!(5), &json!(1))
+    );
+    // Off again: the long windows alone, which admit the burst.
+    let off = json!({"backgroundWriteShare": 0, "burstWindowSecs": 0});
+    assert_eq!(
+        h.control(Method::PUT, "/quotas", Some(off)).await.status,
+        StatusCode::OK
+    );
+    let (throttled, _) = until_throttled(&h, path, Some(body), 4, 200).await;
+    assert!(throttled.is_none());
+}
