@@ -14,6 +14,7 @@ mod control;
 mod deleted;
 mod delta;
 mod delta_groups;
+mod lag;
 mod members;
 mod organization;
 mod owners;
@@ -33,11 +34,14 @@ use serde_json::{Value, json};
 
 use super::{Emulator, EmulatorConfig};
 
-/// The default config, with a small tenant.
+/// The default config, with a small tenant, reads consistent at once: these tests read what
+/// they just wrote to check other behaviours; the read lag has its own (`lag.rs`).
 pub fn config(users: usize, groups: usize) -> EmulatorConfig {
     EmulatorConfig {
         users,
         groups,
+        read_lag: std::time::Duration::ZERO,
+        index_lag: std::time::Duration::ZERO,
         ..EmulatorConfig::default()
     }
 }
