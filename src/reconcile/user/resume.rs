@@ -43,6 +43,8 @@ struct Last {
 pub struct JournalScan {
     /// Users whose Source of Authority this resource switched (an `Applied` switch).
     pub switched: crate::guid::IdSet,
+    /// Users whose ImmutableID this resource cleared (an `Applied` clear).
+    pub cleared: crate::guid::IdSet,
     /// For each (user, step) whose last record is not `Applied`: the last intent and the
     /// phase of the last record (`Intent` when no outcome followed it, or `Failed`).
     open: BTreeMap<(String, Action), Last>,
@@ -76,6 +78,9 @@ impl JournalScan {
             }
             Phase::Applied => {
                 self.open.remove(&key);
+                if r.action == Action::ClearImmutableId {
+                    self.cleared.insert(&key.0);
+                }
                 if r.action == Action::SwitchToCloud {
                     self.switched.insert(&key.0);
                 }
