@@ -233,7 +233,7 @@ mod tests {
         let c = classify(&s, &done, &order, &BTreeSet::new());
         assert_eq!(c.drifted().count(), 1);
         assert_eq!(c.pending().count(), 0);
-        let none = classify(&s, &Done::default(), &["b".to_string()]);
+        let none = classify(&s, &Done::default(), &["b".to_string()], &BTreeSet::new());
         assert!(none.work.is_empty());
         assert_eq!(none.converted, 1);
     }
