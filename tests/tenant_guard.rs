@@ -1,9 +1,9 @@
 //! The guard of a converged tenant against the in-process emulator: delta rounds instead of
-//! Reads are consistent at once here (`consistent_config`): these tests count the guard's
-//! requests exactly.
 //! reading the tenant again, a constant cost per pass when nothing changes, drift and changed
 //! counts seen through delta, and full rounds again after `410 Gone`, an expired token or a
 //! restart. Costs are read from the emulator's request counter, never from timings.
+//! Reads are consistent at once here (`consistent_config`): these tests count the guard's
+//! requests exactly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
