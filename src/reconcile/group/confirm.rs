@@ -14,9 +14,9 @@ use super::select::Selection;
 
 /// Reads the switch of every selected group this resource switched (`switched`) that reads as
 /// synchronised: those that read `true` are converted; those that read `false` are drift,
-/// unless `within` the window. Returns the groups that wait: not read back yet within the
-/// window, or whose read failed transiently (no verdict without a read). A refusal is
-/// returned.
+/// unless `within` the window. A read that still fails transiently gives no verdict: the group
+/// counts as the journal says (converted) until a later pass reads it. Returns the groups that
+/// wait (not read back yet, within the window); a refusal is returned.
 pub(super) async fn waiting(
     ctx: &Context<'_>,
     sel: &mut Selection,
@@ -51,7 +51,10 @@ pub(super) async fn waiting(
             }
             Ok(false) => {}
             Err(e) if e.category().is_retryable() => {
-                out.insert(id);
+                if let Some(g) = sel.candidates.get_mut(&id) {
+                    g.synced = false;
+                    g.formerly_synced = true;
+                }
             }
             Err(e) => return Err(e),
         }

@@ -8,8 +8,12 @@
 //! after the last wave is waiting to read back, not drift (`rollout::consistency`).
 
 use crate::graph::GraphError;
+use futures::StreamExt;
+use tracing::warn;
+
 use crate::guid::IdSet;
 use crate::reconcile::Context;
+use crate::reconcile::rollout::consistency::read_back;
 
 use super::select::Selection;
 
@@ -18,51 +22,54 @@ const PART: usize = 2_000;
 
 /// Reads the switch of every selected user this resource switched (`applied`) that the
 /// selection shows synchronised: those that read `true` are converted (the index lags), those
-/// that read `false` stay as the selection says. Returns the users whose read failed
-/// transiently: no verdict without a read, they are read again next pass. A refusal is
-/// returned.
+/// that read `false` stay as the selection says. A read that still fails transiently after the
+/// client's retries gives no verdict: the user counts as the journal says (converted) until a
+/// later pass reads it, as `drift::read_switches` does. Returns how many were not read; a
+/// refusal is returned.
 pub(super) async fn switched(
     ctx: &Context<'_>,
     selection: &mut Selection,
     applied: &IdSet,
-) -> Result<IdSet, GraphError> {
+) -> Result<usize, GraphError> {
     let suspects: Vec<String> = selection
         .candidates
         .values()
         .filter(|c| c.synced && applied.contains(&c.id))
         .map(|c| c.id.clone())
         .collect();
-    let mut unread = IdSet::default();
+    let mut unread = 0;
     for part in suspects.chunks(PART) {
         let results = ctx.graph.users_cloud_managed(part, ctx.concurrency).await;
         for (id, result) in part.iter().zip(results) {
-            match result {
-                Ok(true) => {
-                    if let Some(c) = selection.candidates.get_mut(id) {
-                        c.synced = false;
-                        c.formerly_synced = true;
-                        c.rolled_back = false;
-                    }
+            let converted = match result {
+                Ok(v) => v,
+                Err(e) if e.category().is_retryable() => {
+                    unread += 1;
+                    true
                 }
-                Ok(false) => {}
-                Err(e) if e.category().is_retryable() => unread.insert(id),
                 Err(e) => return Err(e),
+            };
+            if converted && let Some(c) = selection.candidates.get_mut(id) {
+                c.synced = false;
+                c.formerly_synced = true;
+                c.rolled_back = false;
             }
         }
+    }
+    if unread > 0 {
+        warn!(
+            unread,
+            "could not read back the switch of some users the selection shows synchronised; they are read again next pass"
+        );
     }
     Ok(unread)
 }
 
-/// The users to hold as waiting: those read but not confirmed (`unread`), and, while `within`
-/// the consistency window after the last wave, every user this resource switched that reads
-/// as synchronised or switched back. Outside the window those are drift.
-pub(super) fn waiting(
-    selection: &Selection,
-    applied: &IdSet,
-    unread: IdSet,
-    within: bool,
-) -> IdSet {
-    let mut out = unread;
+/// While `within` the consistency window after the last wave, every user this resource
+/// switched that reads as synchronised or switched back: waiting, not drift. Outside the
+/// window those are drift.
+pub(super) fn waiting(selection: &Selection, applied: &IdSet, within: bool) -> IdSet {
+    let mut out = IdSet::default();
     if within {
         for c in selection.candidates.values() {
             if (c.synced || c.rolled_back) && applied.contains(&c.id) {
@@ -73,21 +80,39 @@ pub(super) fn waiting(
     out
 }
 
-/// While `within` the window, a user whose ImmutableID this resource cleared (`cleared`, an
-/// accepted write) is taken as cleared even if the selection still shows it: the index
-/// catches up, and a second clear would be a redundant write.
-pub(super) fn cleared(selection: &mut Selection, cleared: &IdSet, within: bool) {
-    if !within || cleared.is_empty() {
+/// A user whose ImmutableID this resource cleared (`cleared`, an accepted write) that the
+/// selection still shows with one is read through the user itself, again with backoff
+/// (`rollout::consistency::read_back`): cleared, it counts as cleared (a second clear would
+/// be a redundant write); still set, it is cleared again (AD wrote it back). A read that
+/// fails gives no verdict: the journal's word stands until a later pass.
+pub(super) async fn cleared(ctx: &Context<'_>, selection: &mut Selection, cleared: &IdSet) {
+    if cleared.is_empty() {
         return;
     }
-    let ids: Vec<String> = selection
+    let suspects: Vec<String> = selection
         .candidates
         .values()
         .filter(|c| c.immutable_id.is_some() && !c.deleted && cleared.contains(&c.id))
         .map(|c| c.id.clone())
         .collect();
-    for id in ids {
-        if let Some(c) = selection.candidates.get_mut(&id) {
+    let reads = read_back(&suspects, |part| async move {
+        futures::stream::iter(part)
+            .map(|id| async move {
+                match ctx.graph.user(&id).await {
+                    Ok(Some(u)) => Ok(u.on_premises_immutable_id.is_none()),
+                    Ok(None) => Ok(false),
+                    Err(e) => Err(e),
+                }
+            })
+            .buffered(ctx.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await
+    })
+    .await;
+    for (id, read) in suspects.iter().zip(reads) {
+        if matches!(read, Ok(true) | Err(_))
+            && let Some(c) = selection.candidates.get_mut(id)
+        {
             c.immutable_id = None;
         }
     }

@@ -98,13 +98,11 @@ impl Rollout for CloudUserConversion {
         // consistency window after the last wave a user that does not read back yet waits.
         let last_wave = pass.status.last_wave_at.as_ref().map(|t| t.0);
         let within = rollout::consistency::within_window(last_wave, ctx.now);
-        confirm::cleared(&mut selection, &scan.cleared, within);
-        let mut unread = IdSet::default();
-        if spec.method == UserConversionMethod::SourceOfAuthority {
-            unread = match confirm::switched(ctx, &mut selection, &applied).await {
-                Ok(u) => u,
-                Err(e) => return graph_failed(cx, e).map(Err),
-            };
+        confirm::cleared(ctx, &mut selection, &scan.cleared).await;
+        if spec.method == UserConversionMethod::SourceOfAuthority
+            && let Err(e) = confirm::switched(ctx, &mut selection, &applied).await
+        {
+            return graph_failed(cx, e).map(Err);
         }
         // A user this resource switched that someone switched back is drift at once, before
         // the next sync cycle takes it over: the switch of those that look converted is read
@@ -112,7 +110,7 @@ impl Rollout for CloudUserConversion {
         // while a rollout goes on, its passes spend their requests on the waves (a user AD
         // takes back in the meantime reads as synchronised again and is drift all the same).
         if spec.method == UserConversionMethod::SourceOfAuthority
-            && plan::classify(spec, &selection, &applied, &unread)
+            && plan::classify(spec, &selection, &applied, &IdSet::default())
                 .pending()
                 .next()
                 .is_none()
@@ -120,7 +118,7 @@ impl Rollout for CloudUserConversion {
         {
             return graph_failed(cx, e).map(Err);
         }
-        let confirming = confirm::waiting(&selection, &applied, unread, within);
+        let confirming = confirm::waiting(&selection, &applied, within);
         Ok(Ok(World {
             selection,
             applied,
