@@ -137,15 +137,20 @@ async fn synced_contoso_users(emu: &Emulator) -> Vec<Value> {
         .collect()
 }
 
-async fn users_converge(drift: &str) {
-    let emu = lagged(8, 1, 30, 60, USER_PERMISSIONS).await;
+async fn users_converge(drift: &str, clear: bool) {
+    let mut perms = USER_PERMISSIONS.to_vec();
+    if clear {
+        perms.push("User.ReadWrite.All");
+    }
+    let emu = lagged(8, 1, 30, 60, &perms).await;
     let mut h = Harness::new(
         &emu,
         resource::<CloudUserConversion>(
             "CloudUserConversion",
             json!({
                 "tenantRef": {"name": "contoso"}, "mode": "Apply",
-                "selector": {"domains": ["contoso.com"]}, "rollout": rollout()
+                "selector": {"domains": ["contoso.com"]}, "rollout": rollout(),
+                "clearImmutableId": clear
             }),
         ),
     );
@@ -165,6 +170,12 @@ async fn users_converge(drift: &str) {
     for u in &mine {
         assert_eq!(u["isCloudManaged"], true, "{u}");
         assert_eq!(u["writeCounts"]["soa"], 1, "switched exactly once: {u}");
+        let clears = if clear { 1 } else { 0 };
+        assert_eq!(
+            u["writeCounts"]["patch"], clears,
+            "cleared at most once: {u}"
+        );
+        assert_eq!(u["onPremisesImmutableId"].is_null(), clear, "{u}");
     }
     let st = h.status();
     assert_eq!((st.converted, st.pending), (mine.len() as i64, 0));
@@ -174,12 +185,17 @@ async fn users_converge(drift: &str) {
 
 #[tokio::test]
 async fn users_converge_under_read_lag_with_drift_reported() {
-    users_converge("Report").await;
+    users_converge("Report", false).await;
 }
 
 #[tokio::test]
 async fn users_converge_under_read_lag_with_drift_remediated() {
-    users_converge("Remediate").await;
+    users_converge("Remediate", false).await;
+}
+
+#[tokio::test]
+async fn immutable_ids_cleared_under_read_lag_are_cleared_once() {
+    users_converge("Report", true).await;
 }
 
 #[tokio::test]

@@ -81,11 +81,18 @@ pub(super) fn waiting(selection: &Selection, applied: &IdSet, within: bool) -> I
 }
 
 /// A user whose ImmutableID this resource cleared (`cleared`, an accepted write) that the
-/// selection still shows with one is read through the user itself, again with backoff
-/// (`rollout::consistency::read_back`): cleared, it counts as cleared (a second clear would
-/// be a redundant write); still set, it is cleared again (AD wrote it back). A read that
-/// fails gives no verdict: the journal's word stands until a later pass.
-pub(super) async fn cleared(ctx: &Context<'_>, selection: &mut Selection, cleared: &IdSet) {
+/// selection still shows with one: `within` the consistency window after the last wave, the
+/// accepted write stands (the index catches up; a second clear would be a redundant write);
+/// after it (or with no wave in this status, e.g. after a restart) the user itself is read,
+/// with backoff (`rollout::consistency::read_back`): cleared, it counts as cleared; still
+/// set, it is cleared again (AD wrote it back). A read that fails gives no verdict: the
+/// journal's word stands until a later pass.
+pub(super) async fn cleared(
+    ctx: &Context<'_>,
+    selection: &mut Selection,
+    cleared: &IdSet,
+    within: bool,
+) {
     if cleared.is_empty() {
         return;
     }
@@ -95,6 +102,14 @@ pub(super) async fn cleared(ctx: &Context<'_>, selection: &mut Selection, cleare
         .filter(|c| c.immutable_id.is_some() && !c.deleted && cleared.contains(&c.id))
         .map(|c| c.id.clone())
         .collect();
+    if within {
+        for id in &suspects {
+            if let Some(c) = selection.candidates.get_mut(id) {
+                c.immutable_id = None;
+            }
+        }
+        return;
+    }
     let reads = read_back(&suspects, |part| async move {
         futures::stream::iter(part)
             .map(|id| async move {

@@ -98,7 +98,7 @@ impl Rollout for CloudUserConversion {
         // consistency window after the last wave a user that does not read back yet waits.
         let last_wave = pass.status.last_wave_at.as_ref().map(|t| t.0);
         let within = rollout::consistency::within_window(last_wave, ctx.now);
-        confirm::cleared(ctx, &mut selection, &scan.cleared).await;
+        confirm::cleared(ctx, &mut selection, &scan.cleared, within).await;
         if spec.method == UserConversionMethod::SourceOfAuthority
             && let Err(e) = confirm::switched(ctx, &mut selection, &applied).await
         {
