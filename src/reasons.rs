@@ -21,6 +21,9 @@ pub const CONVERTING: &str = "Converting";
 pub const PAUSED_BETWEEN_WAVES: &str = "PausedBetweenWaves";
 /// `RestoreDeleted`: waiting for the sync cycle to soft-delete users whose AD objects left scope.
 pub const WAITING_FOR_SOFT_DELETE: &str = "WaitingForSoftDelete";
+/// Objects the operator switched do not read back yet (Graph is eventually consistent):
+/// read again within the consistency window, neither failed nor drift.
+pub const WAITING_FOR_CONSISTENCY: &str = "WaitingForConsistency";
 /// The tenant-wide disable was requested; Entra has not applied it yet.
 pub const DISABLE_PENDING: &str = "DisablePending";
 /// Entra is converting the tenant's objects after the disable.

@@ -58,7 +58,7 @@ fn requests(s: &Value) -> (u64, u64) {
 
 #[tokio::test]
 async fn forty_five_writes_go_out_in_three_batches_and_read_back() {
-    let emu = start(config(80, 2)).await;
+    let emu = start(consistent_config(80, 2)).await;
     let graph = client(&emu, SECRET);
     assert!(graph.batching(), "batching is the default");
     let ids = synced(&emu, 45).await;
@@ -92,7 +92,7 @@ async fn forty_five_writes_go_out_in_three_batches_and_read_back() {
 
 #[tokio::test]
 async fn throttled_requests_go_again_together_after_the_longest_retry_after() {
-    let emu = start(config(40, 2)).await;
+    let emu = start(consistent_config(40, 2)).await;
     let graph = client(&emu, SECRET);
     let ids = synced(&emu, 5).await;
     // Inside the batch's 200, the request for ids[0] is throttled for a whole second (and
@@ -126,7 +126,7 @@ async fn throttled_requests_go_again_together_after_the_longest_retry_after() {
 
 #[tokio::test]
 async fn refused_requests_fail_alone_with_typed_errors_and_no_dependency_cascade() {
-    let emu = start(config(40, 2)).await;
+    let emu = start(consistent_config(40, 2)).await;
     let graph = client(&emu, SECRET);
     let mut ids = synced(&emu, 4).await;
     let cloud_only = users(&emu)
@@ -188,7 +188,7 @@ async fn refused_requests_fail_alone_with_typed_errors_and_no_dependency_cascade
 
 #[tokio::test]
 async fn a_failed_envelope_is_sent_again_and_nothing_is_written_twice() {
-    let emu = start(config(40, 2)).await;
+    let emu = start(consistent_config(40, 2)).await;
     let graph = client(&emu, SECRET);
     let ids = synced(&emu, 3).await;
     control_post(
@@ -209,7 +209,7 @@ async fn a_failed_envelope_is_sent_again_and_nothing_is_written_twice() {
 
 #[tokio::test]
 async fn without_batching_each_object_is_one_request() {
-    let emu = start(config(40, 2)).await;
+    let emu = start(consistent_config(40, 2)).await;
     let graph = client(&emu, SECRET);
     graph.set_batching(false);
     let ids = synced(&emu, 12).await;
@@ -245,7 +245,7 @@ async fn batched_user_soa_falls_back_to_beta_where_v1_lacks_the_route() {
     ] {
         let emu = start(entra_cloud_operator::emulator::EmulatorConfig {
             user_soa_api: api,
-            ..config(40, 2)
+            ..consistent_config(40, 2)
         })
         .await;
         let graph = client(&emu, SECRET);
@@ -269,7 +269,7 @@ async fn batched_user_soa_falls_back_to_beta_where_v1_lacks_the_route() {
 
 #[tokio::test]
 async fn a_user_that_is_gone_does_not_move_the_client_to_beta() {
-    let emu = start(config(40, 2)).await;
+    let emu = start(consistent_config(40, 2)).await;
     let graph = client(&emu, SECRET);
     let ids = synced(&emu, 2).await;
     let gone = "00000000-0000-4000-8000-00000000dead".to_string();

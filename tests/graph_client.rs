@@ -196,7 +196,7 @@ async fn user_soa_falls_back_to_beta_where_v1_lacks_the_route() {
     use entra_cloud_operator::emulator::UserSoaApi;
     let emu = start(entra_cloud_operator::emulator::EmulatorConfig {
         user_soa_api: UserSoaApi::BetaOnly,
-        ..config(3, 1)
+        ..consistent_config(3, 1)
     })
     .await;
     let graph = client(&emu, SECRET);

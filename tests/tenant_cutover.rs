@@ -12,7 +12,15 @@ use serde_json::json;
 
 #[tokio::test]
 async fn full_cutover_converts_everything_and_clears_immutable_ids_after_conversion() {
-    let emu = start(config(300, 12)).await;
+    // Counts every write exactly: reads consistent at once. (Under a read lag, the pass after
+    // a clearing pass may list ImmutableIDs it just cleared and clear them again: idempotent,
+    // not yet confirmed through per-object reads in the tenant-wide flow.)
+    let emu = start(entra_cloud_operator::emulator::EmulatorConfig {
+        read_lag: std::time::Duration::ZERO,
+        index_lag: std::time::Duration::ZERO,
+        ..config(300, 12)
+    })
+    .await;
     let before: HashMap<String, serde_json::Value> = users(&emu)
         .await
         .into_iter()

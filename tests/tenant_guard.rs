@@ -2,6 +2,8 @@
 //! reading the tenant again, a constant cost per pass when nothing changes, drift and changed
 //! counts seen through delta, and full rounds again after `410 Gone`, an expired token or a
 //! restart. Costs are read from the emulator's request counter, never from timings.
+//! Reads are consistent at once here (`consistent_config`): these tests count the guard's
+//! requests exactly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -174,7 +176,7 @@ async fn converted_user(emu: &Emulator) -> String {
 #[tokio::test]
 async fn a_converged_tenant_costs_three_requests_a_pass_whatever_its_size() {
     for (users, groups) in [(200, 5), (2000, 40)] {
-        let emu = start(config(users, groups)).await;
+        let emu = start(consistent_config(users, groups)).await;
         let mut h = Harness::tenant(&emu, policy("Disabled", false, "Report"), SECRET);
         converge(&emu, &mut h).await;
         assert!(!h.guard.holds(&key()), "no link before convergence");
@@ -208,7 +210,7 @@ async fn a_converged_tenant_costs_three_requests_a_pass_whatever_its_size() {
 
 #[tokio::test]
 async fn a_re_enabled_sync_is_seen_as_drift_through_delta() {
-    let emu = start(config(120, 6)).await;
+    let emu = start(consistent_config(120, 6)).await;
     let mut h = Harness::tenant(&emu, policy("Disabled", true, "Report"), SECRET);
     let (graph, ops) = observed_client(&emu);
     h.graph = graph;
@@ -254,7 +256,7 @@ async fn a_re_enabled_sync_is_seen_as_drift_through_delta() {
 
 #[tokio::test]
 async fn an_immutable_id_written_back_is_seen_through_delta_and_cleared_again() {
-    let emu = start(config(40, 2)).await;
+    let emu = start(consistent_config(40, 2)).await;
     let mut h = Harness::tenant(&emu, policy("Disabled", true, "Report"), SECRET);
     converge(&emu, &mut h).await;
     h.pass().await.unwrap();
@@ -306,7 +308,7 @@ async fn an_immutable_id_written_back_is_seen_through_delta_and_cleared_again() 
 
 #[tokio::test]
 async fn removed_and_restored_objects_update_the_counts() {
-    let emu = start(config(60, 4)).await;
+    let emu = start(consistent_config(60, 4)).await;
     let mut permissions: Vec<&str> = entra_cloud_operator::emulator::DEFAULT_PERMISSIONS.to_vec();
     permissions.push("Group.ReadWrite.All");
     control_put(&emu, "permissions", json!({ "permissions": permissions })).await;
@@ -359,7 +361,7 @@ async fn removed_and_restored_objects_update_the_counts() {
 
 #[tokio::test]
 async fn gone_410_starts_a_full_round_and_the_guard_keeps_working() {
-    let emu = start(config(350, 3)).await;
+    let emu = start(consistent_config(350, 3)).await;
     let mut h = Harness::tenant(&emu, policy("Disabled", true, "Report"), SECRET);
     converge(&emu, &mut h).await;
     h.pass().await.unwrap();
@@ -390,7 +392,7 @@ async fn gone_410_starts_a_full_round_and_the_guard_keeps_working() {
 
 #[tokio::test]
 async fn an_expired_token_starts_a_full_round_and_the_guard_keeps_working() {
-    let emu = start(config(150, 3)).await;
+    let emu = start(consistent_config(150, 3)).await;
     let mut h = Harness::tenant(&emu, policy("Disabled", false, "Report"), SECRET);
     converge(&emu, &mut h).await;
     h.pass().await.unwrap();
@@ -410,7 +412,7 @@ async fn an_expired_token_starts_a_full_round_and_the_guard_keeps_working() {
 
 #[tokio::test]
 async fn an_unmanaged_tenant_is_observed_through_delta_too() {
-    let emu = start(config(300, 4)).await;
+    let emu = start(consistent_config(300, 4)).await;
     let mut h = Harness::tenant(&emu, policy("Unmanaged", false, "Report"), SECRET);
     h.pass().await.unwrap();
     assert_eq!(h.condition(cond::READY).unwrap().1, "Observing");
@@ -428,7 +430,7 @@ async fn an_unmanaged_tenant_is_observed_through_delta_too() {
 
 #[tokio::test]
 async fn delta_rounds_page_through_then_return_only_changes() {
-    let emu = start(config(250, 2)).await;
+    let emu = start(consistent_config(250, 2)).await;
     let graph = client(&emu, SECRET);
 
     // A full round: every user once, page by page, then a link.
@@ -511,7 +513,7 @@ async fn delta_rounds_page_through_then_return_only_changes() {
 
 #[tokio::test]
 async fn a_domain_becoming_federated_counts_the_users_again() {
-    let emu = start(config(30, 1)).await;
+    let emu = start(consistent_config(30, 1)).await;
     let mut h = Harness::tenant(&emu, policy("Disabled", false, "Report"), SECRET);
     converge(&emu, &mut h).await;
     h.pass().await.unwrap();

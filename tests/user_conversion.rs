@@ -5,12 +5,15 @@
 mod common;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use common::*;
 use entra_cloud_operator::api::conditions as cond;
 use entra_cloud_operator::api::{CloudUserConversion, CloudUserConversionStatus};
+use entra_cloud_operator::emulator::EmulatorConfig;
 use entra_cloud_operator::journal::{Action, FileJournal, Phase};
 use entra_cloud_operator::reconcile::RevertOutcome;
+use entra_cloud_operator::reconcile::rollout::consistency::WINDOW;
 use serde_json::{Value, json};
 
 const PERMISSIONS: &[&str] = &[
@@ -304,6 +307,7 @@ async fn a_user_taken_back_by_ad_is_drift() {
         })),
     );
     h.until(5, ready).await;
+    let rolled_out = h.status().last_wave_at.unwrap().0;
     // Another admin rolls one user back; the next sync cycle takes it over.
     let victim = users(&emu)
         .await
@@ -320,7 +324,21 @@ async fn a_user_taken_back_by_ad_is_drift() {
         .set_user_cloud_managed(victim["id"].as_str().unwrap(), false)
         .await
         .unwrap();
-    // Switched back but not yet re-synchronised: already drift.
+    // Graph's reads show the rollback once past its read lag.
+    advance(&emu, 11.0).await;
+    // Within the consistency window after the last wave, a user that does not read back is
+    // waiting (Graph is eventually consistent), not drift.
+    h.pass().await.unwrap();
+    assert_eq!(
+        h.reason(cond::RECONCILING).as_deref(),
+        Some("WaitingForConsistency"),
+        "{:#?}",
+        h.status()
+    );
+    assert!(!cond::is_true(&h.status().conditions, cond::DRIFT_DETECTED));
+    assert_eq!(h.status().pending, 1);
+    // Once the window is over: switched back but not yet re-synchronised is drift.
+    h.clock_at(rolled_out.checked_add(WINDOW).unwrap());
     h.pass().await.unwrap();
     assert_eq!(
         h.reason(cond::DRIFT_DETECTED).as_deref(),
@@ -791,7 +809,14 @@ async fn groups_by_display_name_must_name_exactly_one() {
 
 #[tokio::test]
 async fn a_wave_of_200_goes_out_in_batches_converting_each_user_once() {
-    let emu = start(config(300, 2)).await;
+    // Counts requests exactly: reads consistent at once, so no read-back is repeated (the
+    // read lag has its own tests, `tests/consistency`).
+    let emu = start(EmulatorConfig {
+        read_lag: Duration::ZERO,
+        index_lag: Duration::ZERO,
+        ..config(300, 2)
+    })
+    .await;
     grant(&emu, PERMISSIONS).await;
     let pending = synced_in(&by_kind(&emu).await["synced"], "contoso.com");
     assert!(pending >= 200, "{pending} synced users");

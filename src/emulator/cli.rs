@@ -46,6 +46,15 @@ pub struct EmulatorArgs {
     /// (30m, 72h, 90s, 1h30m; real tenants take up to 72h).
     #[arg(long, default_value = "30m", value_parser = duration::parse)]
     pub propagation: Duration,
+    /// Eventual consistency: emulated time per-object reads (a user, its
+    /// onPremisesSyncBehavior, a group, its members and owners) and plain lists show an
+    /// object as it was before a Graph write (2s, 500ms, 0 for at once; at most 24h).
+    #[arg(long, default_value = "2s", value_parser = parse_lag)]
+    pub read_lag: Duration,
+    /// Emulated time advanced queries (ConsistencyLevel: eventual with $count, $search,
+    /// /$count) show an object as it was before a Graph write: they read an index.
+    #[arg(long, default_value = "10s", value_parser = parse_lag)]
+    pub index_lag: Duration,
     /// Tenant id.
     #[arg(long, default_value = DEFAULT_TENANT_ID)]
     pub tenant_id: String,
@@ -271,6 +280,8 @@ impl EmulatorArgs {
             seed: self.seed,
             time_scale: self.time_scale,
             propagation: self.propagation,
+            read_lag: self.read_lag,
+            index_lag: self.index_lag,
             user_sync_after_disable: self.user_sync_after_disable,
             org_sync_during_disable: self.org_sync_during_disable,
             quotas: !self.no_quotas,
@@ -298,6 +309,21 @@ impl EmulatorArgs {
             ..EmulatorConfig::default()
         }
     }
+}
+
+/// The longest read lag the flags take.
+const MAX_LAG: Duration = Duration::from_secs(24 * 3600);
+
+/// A read lag: a duration (`2s`, `500ms`, `1m`) or `0`, at most [`MAX_LAG`].
+fn parse_lag(text: &str) -> Result<Duration, String> {
+    let lag = match text.trim() {
+        "0" => Duration::ZERO,
+        t => duration::parse(t).map_err(|e| e.to_string())?,
+    };
+    if lag > MAX_LAG {
+        return Err(format!("{text}: a read lag is at most 24h"));
+    }
+    Ok(lag)
 }
 
 async fn terminated() {

@@ -207,3 +207,28 @@ fn the_accidental_delete_threshold_is_a_count_or_off() {
     assert!(config(&["--accidental-delete-threshold", "0"]).is_none());
     assert!(config(&["--accidental-delete-threshold", "many"]).is_none());
 }
+
+#[test]
+fn read_lag_flags_default_on_and_take_zero() {
+    let Some(c) = config(&[]) else {
+        panic!("no flags must parse");
+    };
+    let d = EmulatorConfig::default();
+    assert_eq!((c.read_lag, c.index_lag), (d.read_lag, d.index_lag));
+    assert_eq!(
+        (c.read_lag, c.index_lag),
+        (Duration::from_secs(2), Duration::from_secs(10)),
+        "eventual consistency is on by default"
+    );
+    let off = config(&["--read-lag", "0", "--index-lag", "0s"]).map(|c| (c.read_lag, c.index_lag));
+    assert_eq!(off, Some((Duration::ZERO, Duration::ZERO)));
+    let set =
+        config(&["--read-lag", "1500ms", "--index-lag", "1m"]).map(|c| (c.read_lag, c.index_lag));
+    assert_eq!(
+        set,
+        Some((Duration::from_millis(1500), Duration::from_secs(60)))
+    );
+    for bad in ["-1s", "soon", "25h", ""] {
+        assert!(config(&["--read-lag", bad]).is_none(), "{bad}");
+    }
+}

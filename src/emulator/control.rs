@@ -4,12 +4,14 @@
 //! features as an admin, list the deleted items; (`control/apps.rs`) register applications and
 //! change their grants; (`control/delta.rs`) invalidate delta tokens; (`control/contacts.rs`)
 //! list organizational contacts and move them in and out of the sync scope;
-//! (`control/directory.rs`) the link to a real Active Directory.
+//! (`control/directory.rs`) the link to a real Active Directory; (`control/lag.rs`) the read
+//! lag.
 
 mod apps;
 mod contacts;
 mod delta;
 mod directory;
+mod lag;
 mod privileged;
 mod quotas;
 mod sync;
@@ -69,6 +71,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .merge(directory::router())
         .merge(privileged::router())
         .merge(quotas::router())
+        .merge(lag::router())
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {

@@ -100,6 +100,7 @@ mod control;
 mod discovery;
 pub mod faults;
 mod graph;
+pub mod lag;
 pub mod latency;
 pub mod model;
 pub mod odata;
@@ -164,6 +165,12 @@ pub const DEFAULT_PERMISSIONS: &[&str] = &[
     "Group-OnPremisesSyncBehavior.ReadWrite.All",
 ];
 
+/// Default read lag after a write (tenant time): Microsoft publishes no figure ("typically
+/// seconds"); a couple of seconds makes every read-after-write visible to tests.
+pub const DEFAULT_READ_LAG: Duration = Duration::from_secs(2);
+/// Default lag of advanced queries (tenant time), longer: they read an index.
+pub const DEFAULT_INDEX_LAG: Duration = Duration::from_secs(10);
+
 /// How the emulator behaves and what tenant it seeds.
 #[derive(Clone)]
 pub struct EmulatorConfig {
@@ -200,6 +207,11 @@ pub struct EmulatorConfig {
     pub time_scale: f64,
     /// Emulated time a tenant-wide disable takes to reach every object (real tenants: up to 72 h).
     pub propagation: Duration,
+    /// Emulated time per-object reads show an object as it was before a Graph write
+    /// (eventual consistency, `lag.rs`); zero: at once.
+    pub read_lag: Duration,
+    /// Emulated time advanced queries (`ConsistencyLevel: eventual`, `$count`) lag behind.
+    pub index_lag: Duration,
     /// UNCONFIRMED: value converted users, groups and contacts report.
     pub user_sync_after_disable: AfterDisable,
     /// UNCONFIRMED: value the organization reports while a disable is pending.
@@ -217,9 +229,8 @@ pub struct EmulatorConfig {
     /// enabled (Entra Connect's default: 30 min); zero: cycles run only when asked
     /// (`POST /_emulator/sync/cycle`).
     pub sync_interval: Duration,
-    /// Entra Connect's accidental-delete prevention: an export that would delete more than
-    /// this many objects is stopped, nothing exported, until an administrator lets it through
-    /// (`POST /_emulator/sync/allow-deletes`); `None`: off. Default 500, Connect's.
+    /// Entra Connect's accidental-delete prevention: an export deleting more objects is stopped
+    /// until `POST /_emulator/sync/allow-deletes`; `None`: off. Default 500, Connect's.
     pub accidental_delete_threshold: Option<u32>,
     /// Initial `blockCloudObjectTakeoverThroughHardMatchEnabled` of the tenant's directory
     /// synchronisation features (true: blocking, which also refuses user SOA rollbacks).
@@ -279,6 +290,8 @@ impl Default for EmulatorConfig {
             seed: 42,
             time_scale: 1.0,
             propagation: Duration::from_secs(30 * 60),
+            read_lag: DEFAULT_READ_LAG,
+            index_lag: DEFAULT_INDEX_LAG,
             user_sync_after_disable: AfterDisable::False,
             org_sync_during_disable: AfterDisable::False,
             quotas: true,
@@ -326,6 +339,8 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("seed", &self.seed)
             .field("time_scale", &self.time_scale)
             .field("propagation", &self.propagation)
+            .field("read_lag", &self.read_lag)
+            .field("index_lag", &self.index_lag)
             .field("user_sync_after_disable", &self.user_sync_after_disable)
             .field("org_sync_during_disable", &self.org_sync_during_disable)
             .field("quotas", &self.quotas)

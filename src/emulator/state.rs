@@ -8,6 +8,7 @@
 
 mod changes;
 mod contacts;
+mod counts;
 mod cycle;
 mod deleted;
 mod directory;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::clock::add_secs;
+use super::lag::Lag;
 use super::model::{Contact, Group, User, VerifiedDomain};
 use super::switches::{
     HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, LastOwnerRemoval,
@@ -35,6 +37,8 @@ pub use changes::{
     ChangeLog, ChangeStats, MEMBER_LOG_LIMIT, MEMBERS, MemberChanges, Removal, SyncPrint,
     TOKEN_LIFETIME, Version,
 };
+pub use counts::Counts;
+use counts::counts;
 pub use cycle::{BLOCK_HARD_MATCH, CycleReport, Features, Recreated, ScopeError, ScopeState};
 pub use deleted::{DeleteError, Deleted, RETENTION, RestoreError, RestoreOptions};
 pub use directory::{
@@ -122,6 +126,8 @@ pub struct Behaviour {
     pub last_owner_removal: LastOwnerRemoval,
     /// Listing the owners of a synced or Exchange-mastered group.
     pub unavailable_owners: UnavailableOwners,
+    /// Read lag of per-object reads and of advanced queries after a write (`lag.rs`).
+    pub lag: (Duration, Duration),
 }
 
 impl Behaviour {
@@ -144,6 +150,7 @@ impl Behaviour {
             users_delta_cost: config.users_delta_cost,
             last_owner_removal: config.last_owner_removal,
             unavailable_owners: config.unavailable_owners,
+            lag: (config.read_lag, config.index_lag),
         }
     }
 }
@@ -187,23 +194,6 @@ enum ObjectRef {
     Contact(String),
 }
 
-/// Object counts for the control endpoint.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    /// All objects.
-    pub total: usize,
-    /// `onPremisesSyncEnabled == true`.
-    pub synced: usize,
-    /// Not synced now, with an `onPremisesLastSyncDateTime`.
-    pub formerly_synced: usize,
-    /// Never synced.
-    pub cloud_only: usize,
-    /// Users with an `onPremisesImmutableId`.
-    pub with_immutable_id: usize,
-    /// `isCloudManaged == true`.
-    pub cloud_managed: usize,
-}
-
 /// The emulated tenant.
 #[derive(Debug, Clone)]
 pub struct Tenant {
@@ -242,6 +232,8 @@ pub struct Tenant {
     pub export_stopped: Option<export::ExportStopped>,
     /// An administrator let the next export through whatever it deletes (once).
     pub allow_deletes_once: bool,
+    /// Eventual consistency: reads lag behind writes (`lag.rs`).
+    pub lag: Lag,
 }
 
 /// A fraction in [0, 1) derived from an object id (FNV-1a), so flip times are deterministic.
@@ -276,6 +268,7 @@ impl Tenant {
             contacts: BTreeMap::new(),
             sync: SyncState::Enabled,
             features: Features::new(behaviour.block_hard_match_takeover),
+            lag: Lag::new(behaviour.lag.0, behaviour.lag.1),
             behaviour,
             deleted_users: BTreeMap::new(),
             deleted_groups: BTreeMap::new(),
@@ -476,24 +469,8 @@ fn after(value: AfterDisable) -> Option<bool> {
     }
 }
 
-fn counts<'a>(syncs: impl Iterator<Item = &'a super::model::SyncInfo>) -> Counts {
-    let mut c = Counts::default();
-    for s in syncs {
-        c.total += 1;
-        c.cloud_managed += usize::from(s.cloud_managed);
-        if s.is_synced() {
-            c.synced += 1;
-        } else if s.last_sync.is_some() {
-            c.formerly_synced += 1;
-        } else {
-            c.cloud_only += 1;
-        }
-    }
-    c
-}
-
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 
 #[cfg(test)]
 #[path = "state_tests.rs"]

@@ -101,6 +101,8 @@ pub struct Harness<R: Reconciled> {
     /// The tenant's Active Directory as the shell resolved it.
     pub ad: Option<DirectoryConnection>,
     pub concurrency: usize,
+    /// The reconcilers' clock, when a test sets it ([`Harness::clock_at`]); else real time.
+    pub clock: Option<jiff::Timestamp>,
 }
 
 impl<R: Reconciled> Harness<R>
@@ -126,7 +128,14 @@ where
             guard: GuardCache::default(),
             ad: None,
             concurrency: 4,
+            clock: None,
         }
+    }
+
+    /// From now on, passes run at `t` by the reconcilers' clock (the consistency window, the
+    /// pause between waves), as a controller with a scaled clock would see it.
+    pub fn clock_at(&mut self, t: jiff::Timestamp) {
+        self.clock = Some(t);
     }
 
     /// The journal key of the resource.
@@ -139,6 +148,7 @@ where
         Context {
             concurrency: self.concurrency,
             ad: self.ad.as_ref(),
+            now: self.clock.unwrap_or_else(jiff::Timestamp::now),
             ..context(self.key(), &self.graph, &self.journal, &self.guard)
         }
     }

@@ -42,6 +42,17 @@ pub fn config(users: usize, groups: usize) -> EmulatorConfig {
     }
 }
 
+/// [`config`] with reads consistent at once (no read lag): for tests that count requests or
+/// read what they just wrote to check something else (the lag has its own tests,
+/// `tests/consistency.rs`).
+pub fn consistent_config(users: usize, groups: usize) -> EmulatorConfig {
+    EmulatorConfig {
+        read_lag: Duration::ZERO,
+        index_lag: Duration::ZERO,
+        ..config(users, groups)
+    }
+}
+
 pub async fn start(config: EmulatorConfig) -> Emulator {
     Emulator::start(config, "127.0.0.1:0".parse().unwrap())
         .await

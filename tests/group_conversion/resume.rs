@@ -68,6 +68,8 @@ async fn open_group_intents_are_read_back_and_each_group_converted_once() {
         .set_group_cloud_managed(&landed, true)
         .await
         .unwrap();
+    // The operator comes back after Graph's reads caught up with the write that landed.
+    advance(&emu, 3.0).await;
 
     h.until(10, ready).await;
     let resumed = h

@@ -5,6 +5,7 @@ use crate::common::*;
 use crate::harness::*;
 use entra_cloud_operator::api::conditions as cond;
 use entra_cloud_operator::api::tenant::DriftPolicy;
+use entra_cloud_operator::reconcile::rollout::consistency::WINDOW;
 use serde_json::json;
 
 #[tokio::test]
@@ -131,6 +132,7 @@ async fn a_group_taken_back_by_ad_is_drift() {
         })),
     );
     h.until(5, ready).await;
+    let rolled_out = h.status().last_wave_at.unwrap().0;
     // Another admin rolls one group back; the next sync cycle takes it over.
     let victim = groups(&emu)
         .await
@@ -142,6 +144,16 @@ async fn a_group_taken_back_by_ad_is_drift() {
         .await
         .unwrap();
     control_post(&emu, "sync/cycle", json!({})).await;
+    // Past Graph's read lag, still within the consistency window after the last wave: waiting.
+    advance(&emu, 11.0).await;
+    h.pass().await.unwrap();
+    assert_eq!(
+        h.reason(cond::RECONCILING).as_deref(),
+        Some("WaitingForConsistency")
+    );
+    assert!(!cond::is_true(&h.status().conditions, cond::DRIFT_DETECTED));
+    // After the window, a group AD took back is drift.
+    h.clock_at(rolled_out.checked_add(WINDOW).unwrap());
     h.pass().await.unwrap();
     let name = victim["displayName"].as_str().unwrap().to_string();
     assert_eq!(

@@ -185,7 +185,7 @@ pub(super) fn run(
     let refused = super::routes::refusal::check(&t.tenant, &route, shared.apps().permissions(&app));
     let result = query
         .and_then(|q| refused.map(|()| q))
-        .and_then(|q| route.execute(q, &mut t.tenant, &req));
+        .and_then(|q| crate::emulator::lag::execute(&route, q, &mut t.tenant, &req));
     let mut outcome = match result {
         Ok(reply) => Outcome::reply(reply),
         Err(e) => Outcome::error(e),

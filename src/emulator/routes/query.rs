@@ -205,6 +205,12 @@ impl ListQuery {
         self.select.is_some()
     }
 
+    /// An advanced query (`$count=true` with `ConsistencyLevel: eventual`): read from the
+    /// index, which lags further behind writes (`lag.rs`).
+    pub fn is_advanced(&self) -> bool {
+        self.advanced
+    }
+
     /// `$top` below 20 was given (−1 RU).
     pub fn small_top(&self) -> bool {
         self.top_given.is_some_and(|t| t < 20)

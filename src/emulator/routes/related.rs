@@ -159,6 +159,11 @@ impl RelatedQuery {
         self.select.is_some()
     }
 
+    /// An advanced query (`$count=true` with `ConsistencyLevel: eventual`).
+    pub fn is_advanced(&self) -> bool {
+        self.advanced
+    }
+
     /// `$top` below 20 was given (−1 RU).
     pub fn small_top(&self) -> bool {
         self.top_given.is_some_and(|t| t < 20)

@@ -14,6 +14,7 @@ mod control;
 mod deleted;
 mod delta;
 mod delta_groups;
+mod lag;
 mod members;
 mod organization;
 mod owners;
@@ -33,13 +34,16 @@ use serde_json::{Value, json};
 
 use super::{Emulator, EmulatorConfig};
 
-/// The default config, with a small tenant; SOA switches answer 200 with the object, whose
-/// shape these tests check (the default 204 has none; `soa.rs` runs both).
+/// The default config, with a small tenant: reads consistent at once (these tests read what
+/// they just wrote to check other behaviours; the read lag has its own, `lag.rs`) and SOA
+/// switches answering 200 with the object, whose shape they check (`soa.rs` runs both).
 pub fn config(users: usize, groups: usize) -> EmulatorConfig {
     EmulatorConfig {
         users,
         groups,
         soa_patch_response: crate::emulator::SoaPatchResponse::Body,
+        read_lag: std::time::Duration::ZERO,
+        index_lag: std::time::Duration::ZERO,
         ..EmulatorConfig::default()
     }
 }

@@ -36,6 +36,9 @@ pub struct WaveReport {
     pub owners_added: i64,
     /// Groups not attempted because a group nested in them failed.
     pub deferred: Vec<String>,
+    /// Groups whose switch Graph accepted but that did not read back within the pass
+    /// (eventual consistency): neither converted nor failed, confirmed on a later pass.
+    pub unconfirmed: Vec<String>,
 }
 
 /// Whether `root` contains (at any depth) one of `ids`.
@@ -62,6 +65,9 @@ fn digest(ids: &BTreeSet<String>) -> String {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, joined.join("\n").as_bytes());
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The note of an accepted switch that did not read back within its pass.
+const UNCONFIRMED_NOTE: &str = "accepted; not read back yet (Graph is eventually consistent): confirmed by a later pass within the consistency window";
 
 struct Recorder<'a> {
     ctx: &'a Context<'a>,
@@ -106,7 +112,7 @@ fn failure(
     accepted_alike: bool,
 ) -> String {
     let (code, message, fatal) = match e {
-        StepError::NotVerified => (
+        StepError::NotVerified | StepError::Unconfirmed(_) => (
             "VerifyFailed".to_string(),
             "onPremisesSyncBehavior.isCloudManaged did not read back true after the switch"
                 .to_string(),
@@ -257,6 +263,12 @@ pub async fn run_wave(
                         report.exchange_managed.push(g.name.clone());
                     }
                     switched.push(p.clone());
+                }
+                Err(StepError::Unconfirmed(request_id)) => {
+                    // Accepted: journaled so (no second switch); owners wait for the read-back.
+                    r.request_id = request_id;
+                    r.note = Some(UNCONFIRMED_NOTE.into());
+                    report.unconfirmed.push(g.name.clone());
                 }
                 Err(StepError::MembershipChanged(what)) => {
                     // The switch itself was applied and verified; the group fails, no owners.

@@ -4,6 +4,7 @@
 //! the owners; halt when a wave fails too often; watch the converted groups for AD taking them
 //! back. Mail-enabled groups are reported as Exchange-managed once converted.
 
+mod confirm;
 pub mod convert;
 pub mod order;
 pub mod plan;
@@ -33,6 +34,8 @@ pub struct World {
     pub order: Vec<String>,
     /// What this resource did before (journal).
     pub done: Done,
+    /// Groups it switched that do not read back yet, within the consistency window.
+    pub confirming: std::collections::BTreeSet<String>,
 }
 
 /// Record what an applied journal record says this resource did.
@@ -105,11 +108,26 @@ impl Rollout for CloudGroupConversion {
                 take(r, &mut done);
             }
         }
-        Ok(Ok(World { sel, order, done }))
+        // The selection may lag behind the switches (eventual consistency): confirmed
+        // through per-object reads; within the window after the last wave, a group that does
+        // not read back yet waits.
+        let last_wave = pass.status.last_wave_at.as_ref().map(|t| t.0);
+        let within = rollout::consistency::within_window(last_wave, ctx.now);
+        let mut sel = sel;
+        let confirming = match confirm::waiting(ctx, &mut sel, &done.switched, within).await {
+            Ok(c) => c,
+            Err(e) => return rollout::graph_failed(cx, e).map(Err),
+        };
+        Ok(Ok(World {
+            sel,
+            order,
+            done,
+            confirming,
+        }))
     }
 
     fn classify(_: &Cx<'_, CloudGroupConversionSpec>, world: &World) -> Classified<Work> {
-        plan::classify(&world.sel, &world.done, &world.order)
+        plan::classify(&world.sel, &world.done, &world.order, &world.confirming)
     }
 
     fn matched(world: &World) -> Matched {
@@ -196,6 +214,12 @@ impl Rollout for CloudGroupConversion {
                     report.exchange_managed.len(),
                     listed(&report.exchange_managed)
                 ),
+            ));
+        }
+        if let Some(first) = report.unconfirmed.first() {
+            note.push_str(&format!(
+                "; {} switched but not read back yet (eventual consistency; first: {first})",
+                report.unconfirmed.len()
             ));
         }
         Ok(WaveDone {

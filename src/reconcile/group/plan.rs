@@ -29,8 +29,14 @@ pub struct Work {
 }
 
 /// Sort the selection, visiting groups in `order` (bottom-up ids of the candidates): nested
-/// groups before the groups containing them, drifted ones in their place.
-pub fn classify(sel: &Selection, done: &Done, order: &[String]) -> Classified<Work> {
+/// groups before the groups containing them, drifted ones in their place. `confirming`: the
+/// switched groups that do not read back yet within the consistency window (waiting).
+pub fn classify(
+    sel: &Selection,
+    done: &Done,
+    order: &[String],
+    confirming: &BTreeSet<String>,
+) -> Classified<Work> {
     let mut c = Classified::default();
     for g in order.iter().filter_map(|id| sel.candidates.get(id)) {
         let owners: Vec<Owner> = if g.exchange_managed {
@@ -50,7 +56,9 @@ pub fn classify(sel: &Selection, done: &Done, order: &[String]) -> Classified<Wo
             },
             drifted,
         };
-        if g.synced {
+        if confirming.contains(&g.id) {
+            c.confirming.push(g.name.clone());
+        } else if g.synced {
             c.work.push(work(true, done.switched.contains(&g.id)));
         } else if g.formerly_synced {
             if owners.is_empty() {
@@ -198,7 +206,7 @@ mod tests {
             switched: ["f".to_string()].into(),
             owners: [("b".to_string(), "o1".to_string())].into(),
         };
-        let c = classify(&s, &done, &order);
+        let c = classify(&s, &done, &order, &BTreeSet::new());
         assert_eq!(ids(&c.work), vec!["f", "e", "b", "a"]);
         assert!(c.work[0].drifted && !c.work[1].drifted);
         assert!(c.work[1].item.owners.is_empty(), "mail-enabled: no owners");
@@ -222,10 +230,10 @@ mod tests {
             switched: ["a".to_string()].into(),
             ..Default::default()
         };
-        let c = classify(&s, &done, &order);
+        let c = classify(&s, &done, &order, &BTreeSet::new());
         assert_eq!(c.drifted().count(), 1);
         assert_eq!(c.pending().count(), 0);
-        let none = classify(&s, &Done::default(), &["b".to_string()]);
+        let none = classify(&s, &Done::default(), &["b".to_string()], &BTreeSet::new());
         assert!(none.work.is_empty());
         assert_eq!(none.converted, 1);
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::graph::groups::{DirectoryObject, OwnerAdded};
 use crate::graph::{GraphClient, GraphError, Pager};
+use crate::reconcile::rollout::consistency::{READ_BACK_DELAYS, read_back};
 
 use super::plan::Work;
 use super::select::{Candidate, Owner};
@@ -49,6 +50,9 @@ pub enum StepError {
     Graph(GraphError),
     /// `isCloudManaged` did not read back true.
     NotVerified,
+    /// The switch was accepted (its `request-id`) but does not read back yet (eventual
+    /// consistency): neither converted nor failed, confirmed on a later pass.
+    Unconfirmed(Option<String>),
     /// The members after the switch differ from those before (what differs).
     MembershipChanged(String),
 }
@@ -111,7 +115,9 @@ pub fn membership_change(before: &BTreeSet<String>, after: &BTreeSet<String>) ->
 }
 
 /// Switch the group to the cloud, read the switch back, check its members are unchanged.
-/// Returns the switch's `request-id`.
+/// Returns the switch's `request-id`. Graph is eventually consistent: the switch is read back
+/// with backoff (`rollout::consistency::read_back`), and members that differ are read again
+/// the same way before the group fails (a read may lag behind a recent membership change).
 pub async fn switch(
     graph: GraphClient,
     p: Prepared,
@@ -121,24 +127,54 @@ pub async fn switch(
         Ok(r) => r,
         Err(e) => return (p, Err(StepError::Graph(e))),
     };
-    match graph.group_cloud_managed(&id).await {
-        Ok(true) => {}
-        Ok(false) => return (p, Err(StepError::NotVerified)),
-        Err(e) => return (p, Err(StepError::Graph(e))),
-    }
-    let after = match graph.group_member_ids(&id) {
-        Ok(pager) => ids(pager).await,
-        Err(e) => Err(e),
+    let read = read_back(std::slice::from_ref(&id), |ids| {
+        let graph = graph.clone();
+        async move {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                out.push(graph.group_cloud_managed(&id).await);
+            }
+            out
+        }
+    })
+    .await;
+    let confirmed = match read.into_iter().next() {
+        Some(Ok(v)) => v,
+        Some(Err(e)) => return (p, Err(StepError::Graph(e))),
+        None => false,
     };
-    let result = match (after, &p.members_before) {
-        (Err(e), _) => Err(StepError::Graph(e)),
-        (Ok(after), Some(before)) => match membership_change(before, &after) {
-            Some(what) => Err(StepError::MembershipChanged(what)),
-            None => Ok(receipt.request_id),
+    let result = match &p.members_before {
+        None => Ok(receipt.request_id.clone()),
+        Some(before) => match same_members(&graph, &id, before).await {
+            Err(e) => Err(StepError::Graph(e)),
+            Ok(Some(what)) => Err(StepError::MembershipChanged(what)),
+            Ok(None) => Ok(receipt.request_id.clone()),
         },
-        (Ok(_), None) => Ok(receipt.request_id),
+    };
+    let result = match result {
+        Ok(_) if !confirmed => Err(StepError::Unconfirmed(receipt.request_id)),
+        other => other,
     };
     (p, result)
+}
+
+/// Reads `id`'s members until they are `before`, with the read-back's backoff: `Some(what
+/// differs)` when they still differ after the last read.
+async fn same_members(
+    graph: &GraphClient,
+    id: &str,
+    before: &BTreeSet<String>,
+) -> Result<Option<String>, GraphError> {
+    let mut delays = READ_BACK_DELAYS.iter();
+    loop {
+        let after = ids(graph.group_member_ids(id)?).await?;
+        let change = membership_change(before, &after);
+        match (change, delays.next()) {
+            (None, _) => return Ok(None),
+            (Some(what), None) => return Ok(Some(what)),
+            (Some(_), Some(delay)) => tokio::time::sleep(*delay).await,
+        }
+    }
 }
 
 /// One owner add's outcome: the `request-id`, or `None` when the user already was an owner.

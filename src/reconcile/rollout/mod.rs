@@ -8,6 +8,7 @@
 //! canary and waves, pauses, halting on failures, drift reporting, counts, conditions) is
 //! here, once.
 
+pub mod consistency;
 mod failure;
 pub mod plan;
 mod report;

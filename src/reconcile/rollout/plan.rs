@@ -29,6 +29,9 @@ pub struct Classified<I> {
     /// Objects waiting for something outside the operator (`RestoreDeleted`: users still
     /// synchronised, waiting for their soft delete), by name.
     pub waiting: Vec<String>,
+    /// Objects this resource switched that do not read back yet, within the consistency
+    /// window after their wave (`consistency.rs`): neither failed nor drift, by name.
+    pub confirming: Vec<String>,
 }
 
 impl<I> Default for Classified<I> {
@@ -38,6 +41,7 @@ impl<I> Default for Classified<I> {
             converted: 0,
             skipped: 0,
             waiting: Vec::new(),
+            confirming: Vec::new(),
         }
     }
 }
@@ -53,14 +57,17 @@ impl<I> Classified<I> {
         self.work.iter().filter(|t| t.drifted).map(|t| &t.item)
     }
 
-    /// How many objects are still to convert (those waiting included).
+    /// How many objects are still to convert (those waiting or confirming included).
     pub fn pending_count(&self) -> i64 {
-        (self.pending().count() + self.waiting.len()) as i64
+        (self.pending().count() + self.waiting.len() + self.confirming.len()) as i64
     }
 
     /// Every selected object the counts know of.
     pub fn selected(&self) -> i64 {
-        self.work.len() as i64 + self.converted + self.waiting.len() as i64
+        self.work.len() as i64
+            + self.converted
+            + self.waiting.len() as i64
+            + self.confirming.len() as i64
     }
 }
 
@@ -104,6 +111,9 @@ pub enum Step<I> {
     ReportDrift,
     /// Objects wait for something outside the operator (a soft delete).
     Wait,
+    /// Objects switched in the last wave do not read back yet (eventual consistency): read
+    /// again before the next wave or any verdict of drift.
+    Confirm,
     /// Everything as declared.
     Converged,
 }
@@ -147,6 +157,9 @@ pub fn decide<I: Clone>(
     }
     if !prev.fresh && prev.halted {
         return Step::Halted;
+    }
+    if !c.confirming.is_empty() {
+        return Step::Confirm;
     }
     let remediate = drift == DriftPolicy::Remediate;
     let mut todo = c.work.iter().filter(|t| !t.drifted || remediate).peekable();
@@ -339,6 +352,45 @@ mod tests {
         };
         assert_eq!(d(&waiting, DriftPolicy::Report), Step::Wait);
         assert_eq!(waiting.pending_count(), 1);
+    }
+
+    #[test]
+    fn objects_confirming_hold_back_waves_and_drift_verdicts() {
+        let confirming = |pending: &[&'static str], drifted: &[&'static str]| Classified {
+            confirming: vec!["c@contoso.com".to_string()],
+            ..classified(pending, drifted)
+        };
+        for policy in [DriftPolicy::Report, DriftPolicy::Remediate] {
+            for c in [
+                confirming(&[], &[]),
+                confirming(&["a"], &[]),
+                confirming(&[], &["d"]),
+            ] {
+                let step = decide(
+                    &rollout(),
+                    ConversionMode::Apply,
+                    &c,
+                    fresh(),
+                    policy,
+                    false,
+                    ts(0),
+                );
+                assert_eq!(step, Step::Confirm, "{c:?} {policy:?}");
+            }
+        }
+        let c = confirming(&["a"], &[]);
+        assert_eq!((c.pending_count(), c.selected()), (2, 2));
+        // Plan mode and the blast radius still come first.
+        let plan = decide(
+            &rollout(),
+            ConversionMode::Plan,
+            &c,
+            fresh(),
+            DriftPolicy::Report,
+            false,
+            ts(0),
+        );
+        assert_eq!(plan, Step::Report);
     }
 
     #[test]

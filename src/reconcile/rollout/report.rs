@@ -134,6 +134,21 @@ pub(super) fn conclude<K: Rollout>(
                 Some(GUARD_INTERVAL),
             )
         }
+        Step::Confirm => {
+            let last = pass.status.progress().last_wave_at.as_ref().map(|t| t.0);
+            let msg = format!(
+                "{} {} switched in the last wave do not read back yet (Graph is eventually consistent): read again for up to {} after the wave before the next wave or any drift verdict (first: {}); {summary}",
+                classified.confirming.len(),
+                K::WORDS.objects,
+                crate::duration::format(super::consistency::WINDOW),
+                classified.confirming.first().cloned().unwrap_or_default()
+            );
+            let next = super::consistency::requeue(last, cx.ctx.now);
+            pass.finish(
+                Health::Progressing(reasons::WAITING_FOR_CONSISTENCY, msg),
+                Some(next),
+            )
+        }
         Step::Converged => {
             let p = pass.status.progress();
             *p.phase = Some(status::CONVERTED.into());
@@ -313,6 +328,11 @@ pub(super) fn preview<K: Rollout>(
         Step::Wait => format!(
             "wait: {} {} are still synchronised",
             classified.waiting.len(),
+            K::WORDS.objects
+        ),
+        Step::Confirm => format!(
+            "wait: {} {} switched in the last wave do not read back yet (eventual consistency)",
+            classified.confirming.len(),
             K::WORDS.objects
         ),
         Step::Converged => format!("nothing: every selected {} is as declared", one::<K>()),

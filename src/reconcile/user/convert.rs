@@ -14,6 +14,7 @@ use crate::api::user::{CloudUserConversionSpec, UserConversionMethod};
 use crate::graph::{GraphClient, GraphError, MAX_BATCH};
 use crate::journal::{Action, JournalError, Object, Phase, Record, ResourceKey};
 use crate::reconcile::Context;
+use crate::reconcile::rollout::consistency::read_back;
 
 use super::select::Candidate;
 
@@ -28,6 +29,9 @@ pub struct WaveReport {
     /// after the same step was accepted for another user is that user's failure instead
     /// ([`GraphError::is_fatal`]).
     pub fatal: Option<GraphError>,
+    /// Users whose switch Graph accepted but that did not read back within the pass
+    /// (eventual consistency): neither converted nor failed, confirmed on a later pass.
+    pub unconfirmed: Vec<String>,
 }
 
 /// The changes one user needs, in order.
@@ -66,10 +70,12 @@ fn record(
     Record::new(resource, tenant, user, action, phase, prior)
 }
 
-/// Why a user failed: the Graph error, or a switch that did not read back.
+/// Why a user did not get through a step: the Graph error, a restore that did not read back,
+/// or an accepted switch that does not read back yet (with the switch's `request-id`).
 enum StepError {
     Graph(GraphError),
     NotVerified,
+    Unconfirmed(Option<String>),
 }
 
 /// What one step of one user came to: the accepted write's request-id, or why it failed.
@@ -117,7 +123,10 @@ async fn convert_group(
     done
 }
 
-/// Switch, then verify by reading back: a switch counts once it reads back `true`.
+/// Switch, then verify through each user's own `onPremisesSyncBehavior`: a switch counts once
+/// it reads back `true`. Graph is eventually consistent, so what reads `false` is read again
+/// with backoff (`rollout::consistency::read_back`); what still does is unconfirmed, not
+/// failed: a later pass reads it again within the consistency window.
 async fn switch(graph: &GraphClient, ids: &[String]) -> Vec<StepResult> {
     let writes = graph.set_users_cloud_managed(ids, true, 1).await;
     let accepted: Vec<String> = ids
@@ -126,14 +135,18 @@ async fn switch(graph: &GraphClient, ids: &[String]) -> Vec<StepResult> {
         .filter(|(_, w)| w.is_ok())
         .map(|(id, _)| id.clone())
         .collect();
-    let mut reads = graph.users_cloud_managed(&accepted, 1).await.into_iter();
+    let reads = read_back(&accepted, |part| async move {
+        graph.users_cloud_managed(&part, 1).await
+    })
+    .await;
+    let mut reads = reads.into_iter();
     writes
         .into_iter()
         .map(|w| {
             let receipt = w.map_err(StepError::Graph)?;
             match reads.next() {
                 Some(Ok(true)) => Ok(receipt.request_id),
-                Some(Ok(false)) | None => Err(StepError::NotVerified),
+                Some(Ok(false)) | None => Err(StepError::Unconfirmed(receipt.request_id)),
                 Some(Err(e)) => Err(StepError::Graph(e)),
             }
         })
@@ -157,6 +170,9 @@ async fn restore(graph: &GraphClient, ids: &[String]) -> Vec<StepResult> {
     }
     out
 }
+
+/// The note of an accepted switch that did not read back within its pass.
+const UNCONFIRMED_NOTE: &str = "accepted; not read back yet (Graph is eventually consistent): confirmed by a later pass within the consistency window";
 
 /// Users journaled and converted together: a wave of 100,000 goes through in parts of this
 /// many, so what is held at once (journal records, requests in flight, answers) stays small
@@ -219,6 +235,7 @@ pub async fn run_wave(
         let done = run_part(ctx, spec, tenant_id, part, &mut earlier).await?;
         report.converted += done.converted;
         report.failures.extend(done.failures);
+        report.unconfirmed.extend(done.unconfirmed);
         if let Some(fatal) = done.fatal {
             // Missing permission or refused credentials: the next parts would fail alike.
             report.fatal.get_or_insert(fatal);
@@ -266,7 +283,11 @@ async fn run_part(
     earlier
         .accepted
         .extend(results.iter().flatten().filter_map(|(action, r)| {
-            matches!(r, Ok(_) | Err(StepError::NotVerified)).then_some(*action)
+            matches!(
+                r,
+                Ok(_) | Err(StepError::NotVerified | StepError::Unconfirmed(_))
+            )
+            .then_some(*action)
         }));
     let mut report = WaveReport::default();
     let mut outcomes = Vec::new();
@@ -276,10 +297,16 @@ async fn run_part(
             let mut r = record(&ctx.resource, tenant_id, u, action, Phase::Applied);
             match result {
                 Ok(request_id) => r.request_id = request_id,
+                Err(StepError::Unconfirmed(request_id)) => {
+                    // Accepted: the journal says so (a later pass must not switch it again).
+                    r.request_id = request_id;
+                    r.note = Some(UNCONFIRMED_NOTE.into());
+                    report.unconfirmed.push(u.upn.clone());
+                }
                 Err(e) => {
                     r.phase = Phase::Failed;
                     let (code, message, fatal) = match e {
-                        StepError::NotVerified => (
+                        StepError::NotVerified | StepError::Unconfirmed(_) => (
                             "VerifyFailed".to_string(),
                             match action {
                                 Action::RestoreUser => "the restored user did not read back as a cloud-only user".to_string(),

@@ -7,6 +7,7 @@ pub mod ad_after;
 pub mod ad_follow_up;
 pub mod ad_move;
 mod ad_revert;
+mod confirm;
 pub mod convert;
 pub mod directory;
 mod drift;
@@ -38,6 +39,8 @@ pub struct World {
     pub selection: select::Selection,
     /// Users this resource switched before (journal).
     pub applied: IdSet,
+    /// Users it switched that do not read back yet, within the consistency window.
+    pub confirming: IdSet,
     /// The tenant's Active Directory, bound and audited (with `activeDirectory`).
     pub directory: Option<Box<directory::Directory>>,
 }
@@ -119,13 +122,24 @@ impl Rollout for CloudUserConversion {
             }
         }
         let applied = scan.switched;
+        // The selection is an advanced query and lags behind writes: what it says of the
+        // users this resource changed is confirmed through per-object reads, and within the
+        // consistency window after the last wave a user that does not read back yet waits.
+        let last_wave = pass.status.last_wave_at.as_ref().map(|t| t.0);
+        let within = rollout::consistency::within_window(last_wave, ctx.now);
+        confirm::cleared(ctx, &mut selection, &scan.cleared, within).await;
+        if spec.method == UserConversionMethod::SourceOfAuthority
+            && let Err(e) = confirm::switched(ctx, &mut selection, &applied).await
+        {
+            return graph_failed(cx, e).map(Err);
+        }
         // A user this resource switched that someone switched back is drift at once, before
         // the next sync cycle takes it over: the switch of those that look converted is read
         // back. That is a request per converted user, so it is done once nothing is pending:
         // while a rollout goes on, its passes spend their requests on the waves (a user AD
         // takes back in the meantime reads as synchronised again and is drift all the same).
         if spec.method == UserConversionMethod::SourceOfAuthority
-            && plan::classify(spec, &selection, &applied)
+            && plan::classify(spec, &selection, &applied, &IdSet::default())
                 .pending()
                 .next()
                 .is_none()
@@ -133,15 +147,22 @@ impl Rollout for CloudUserConversion {
         {
             return graph_failed(cx, e).map(Err);
         }
+        let confirming = confirm::waiting(&selection, &applied, within);
         Ok(Ok(World {
             selection,
             applied,
+            confirming,
             directory,
         }))
     }
 
     fn classify(cx: &Cx<'_, CloudUserConversionSpec>, world: &World) -> Classified<usize> {
-        plan::classify(cx.spec.spec, &world.selection, &world.applied)
+        plan::classify(
+            cx.spec.spec,
+            &world.selection,
+            &world.applied,
+            &world.confirming,
+        )
     }
 
     fn matched(world: &World) -> Matched {
@@ -221,10 +242,18 @@ impl Rollout for CloudUserConversion {
         let earlier = convert::Earlier::new(cx.spec.spec, converted, &st.recent_failures);
         let tenant = &cx.tenant.tenant_id;
         let report = convert::run_wave(cx.ctx, cx.spec.spec, tenant, &users, earlier).await?;
+        let note = match report.unconfirmed.first() {
+            Some(first) => format!(
+                ", {} switched but not read back yet (eventual consistency; first: {first})",
+                report.unconfirmed.len()
+            ),
+            None => String::new(),
+        };
         Ok(WaveDone {
             converted: report.converted,
             failures: report.failures,
             fatal: report.fatal,
+            note,
             ..Default::default()
         })
     }

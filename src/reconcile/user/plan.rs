@@ -11,11 +11,13 @@ use super::select::{Candidate, Selection};
 /// Sort the selection: users to convert (or, for `ClearImmutableId` and after a switch, to
 /// clear) in id order, then those AD took back; each by its index in the selection (a wave of
 /// 100,000 users is not copied). `applied` holds the ids this resource switched before
-/// (journal).
+/// (journal); `confirming` those of them that do not read back yet within the consistency
+/// window: waiting, neither pending nor drift.
 pub fn classify(
     spec: &CloudUserConversionSpec,
     sel: &Selection,
     applied: &IdSet,
+    confirming: &IdSet,
 ) -> Classified<usize> {
     let mut c = Classified::default();
     let mut drifted = Vec::new();
@@ -41,7 +43,9 @@ pub fn classify(
                 }
             }
             UserConversionMethod::SourceOfAuthority => {
-                if cand.synced || cand.rolled_back {
+                if confirming.contains(&cand.id) {
+                    c.confirming.push(cand.upn.clone());
+                } else if cand.synced || cand.rolled_back {
                     if applied.contains(&cand.id) {
                         drifted.push(Todo {
                             item: index,
@@ -232,6 +236,7 @@ mod tests {
             &spec("SourceOfAuthority", serde_json::json!({})),
             &s,
             &applied,
+            &IdSet::default(),
         );
         assert_eq!(ids(&s, soa.pending()), vec!["a"]);
         assert_eq!(
@@ -245,6 +250,7 @@ mod tests {
             ),
             &s,
             &applied,
+            &IdSet::default(),
         );
         assert_eq!(
             soa_clear.pending().count(),
@@ -254,6 +260,7 @@ mod tests {
         let clear = classify(
             &spec("ClearImmutableId", serde_json::json!({})),
             &s,
+            &IdSet::default(),
             &IdSet::default(),
         );
         assert_eq!(ids(&s, clear.pending()), vec!["b"]);
@@ -272,6 +279,7 @@ mod tests {
             &spec("SourceOfAuthority", serde_json::json!({})),
             &s,
             &applied,
+            &IdSet::default(),
         );
         let order: Vec<(&str, bool)> = c
             .work
@@ -287,6 +295,27 @@ mod tests {
     }
 
     #[test]
+    fn users_that_do_not_read_back_yet_are_neither_pending_nor_drift() {
+        let s = sel(vec![
+            cand("a", true, false, true),
+            cand("b", true, false, true),
+            cand("c", true, false, true),
+        ]);
+        let applied: IdSet = ["a", "b"].into_iter().collect();
+        let confirming: IdSet = ["a"].into_iter().collect();
+        let c = classify(
+            &spec("SourceOfAuthority", serde_json::json!({})),
+            &s,
+            &applied,
+            &confirming,
+        );
+        assert_eq!(c.confirming, vec!["a@contoso.com".to_string()]);
+        assert_eq!(ids(&s, c.pending()), vec!["c"]);
+        assert_eq!(ids(&s, c.drifted()), vec!["b"], "outside the window: drift");
+        assert_eq!(c.pending_count(), 2);
+    }
+
+    #[test]
     fn restore_deleted_waits_for_synchronised_users() {
         let mut deleted = cand("a", false, true, true);
         deleted.deleted = true;
@@ -298,6 +327,7 @@ mod tests {
         let c = classify(
             &spec("RestoreDeleted", serde_json::json!({})),
             &s,
+            &IdSet::default(),
             &IdSet::default(),
         );
         assert_eq!(ids(&s, c.pending()), vec!["a"]);

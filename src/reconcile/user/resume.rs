@@ -16,6 +16,9 @@ use std::collections::BTreeMap;
 
 use crate::graph::GraphError;
 use crate::journal::{Action, Phase, Record};
+use futures::StreamExt;
+
+use crate::reconcile::rollout::consistency::read_back;
 use crate::reconcile::{Context, ReconcileError};
 
 use super::select::{Candidate, Selection};
@@ -43,6 +46,8 @@ struct Last {
 pub struct JournalScan {
     /// Users whose Source of Authority this resource switched (an `Applied` switch).
     pub switched: crate::guid::IdSet,
+    /// Users whose ImmutableID this resource cleared (an `Applied` clear).
+    pub cleared: crate::guid::IdSet,
     /// For each (user, step) whose last record is not `Applied`: the last intent and the
     /// phase of the last record (`Intent` when no outcome followed it, or `Failed`).
     open: BTreeMap<(String, Action), Last>,
@@ -76,6 +81,9 @@ impl JournalScan {
             }
             Phase::Applied => {
                 self.open.remove(&key);
+                if r.action == Action::ClearImmutableId {
+                    self.cleared.insert(&key.0);
+                }
                 if r.action == Action::SwitchToCloud {
                     self.switched.insert(&key.0);
                 }
@@ -141,20 +149,38 @@ pub async fn settle(
     }
 
     // Read back what the selection does not tell: switches, and users it no longer holds.
+    // Graph is eventually consistent: a change that landed just before the stop may not read
+    // back at once, so what reads as not made is read again with backoff (and a clear the
+    // selection, an advanced query, still shows is read through the user itself).
     let switches: Vec<String> = open
         .iter()
         .filter(|(a, _)| *a == Action::SwitchToCloud)
         .map(|(_, l)| l.intent.object_id.clone())
         .collect();
-    let mut switched: BTreeMap<String, Result<bool, GraphError>> = switches
+    let reads = read_back(&switches, |part| async move {
+        ctx.graph.users_cloud_managed(&part, ctx.concurrency).await
+    })
+    .await;
+    let mut switched: BTreeMap<String, Result<bool, GraphError>> =
+        switches.iter().cloned().zip(reads).collect();
+    let unshown: Vec<(Action, String)> = open
         .iter()
-        .cloned()
-        .zip(
-            ctx.graph
-                .users_cloud_managed(&switches, ctx.concurrency)
-                .await,
-        )
+        .filter(|(a, l)| {
+            *a != Action::SwitchToCloud
+                && shown_done(*a, selection.candidates.get(&l.intent.object_id)) != Some(true)
+        })
+        .map(|(a, l)| (*a, l.intent.object_id.clone()))
         .collect();
+    let reads = read_back(&unshown, |part| async move {
+        futures::stream::iter(part)
+            .map(|(action, id)| async move { read_user(ctx, action, &id).await })
+            .buffered(ctx.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await
+    })
+    .await;
+    let mut read: BTreeMap<(Action, String), Result<bool, GraphError>> =
+        unshown.into_iter().zip(reads).collect();
 
     let mut settled = Settled::default();
     let mut records = Vec::new();
@@ -166,9 +192,9 @@ pub async fn settle(
                 .unwrap_or(Ok(false))
                 // A 404: the user is gone, so the switch is not in effect.
                 .or_else(|e| not_found_as(e, false)),
-            other => match shown_done(other, selection.candidates.get(id)) {
-                Some(done) => Ok(done),
-                None => read_user(ctx, other, id).await,
+            other => match read.remove(&(other, id.clone())) {
+                Some(done) => done,
+                None => Ok(shown_done(other, selection.candidates.get(id)).unwrap_or(false)),
             },
         };
         let done = match done {
