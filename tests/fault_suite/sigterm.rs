@@ -74,10 +74,17 @@ async fn sigterm_mid_wave_finishes_or_abandons_it_cleanly_and_the_next_run_conve
     );
     let journal = dir.join("journal.jsonl");
     let mut counter = LineCounter::new(&journal);
-    let slow = ["--concurrency", "1"];
 
-    // Default grace: the wave in flight finishes, every intent gets its outcome.
-    let mut op = Operator::apply(&emu, &manifests, &journal, &dir, 0, &slow);
+    // A grace long enough for the wave in flight (paced writes, each batch 300 ms, then read
+    // back): it finishes, every intent gets its outcome.
+    let mut op = Operator::apply(
+        &emu,
+        &manifests,
+        &journal,
+        &dir,
+        0,
+        &["--concurrency", "1", "--shutdown-grace", "5m"],
+    );
     terminate_mid_wave(&mut op, &mut counter, 0).await;
     let entries = FileJournal::read(
         &journal,

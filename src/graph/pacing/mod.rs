@@ -103,8 +103,10 @@ pub struct Cost {
 const START: f64 = 1.0;
 /// Highest paced rate (the documented bucket caps the sustained rate anyway).
 const MAX: f64 = 4.0;
-/// Lowest paced rate.
-const MIN: f64 = 0.01;
+/// Lowest paced rate: a fifth of the documented one. 429s that are not about the rate (Graph
+/// answers them "under service load", below the quotas) keep coming whatever the rate, and a
+/// rate cut by each would starve a rollout; `Retry-After` still holds every request.
+const MIN: f64 = 0.2;
 /// Growth per tick before the first sign of the limit.
 const SLOW_START_GAIN: f64 = 0.10;
 /// Growth per tick after it, right after a cut; it grows by as much again every
