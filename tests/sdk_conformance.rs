@@ -86,6 +86,9 @@ fn emulator(dir: &Path) -> (Reaped, String, PathBuf) {
         // The switch's 200-with-body answer, whose shape the SDK must parse (the default 204
         // has no body to check).
         .args(["--soa-patch-response", "body"])
+        // The seeds' flows read right after they write (Microsoft's samples assume it):
+        // reads consistent at once here; the lag has tests of its own.
+        .args(["--read-lag", "0s", "--index-lag", "0s"])
         .env("EMULATOR_CLIENT_SECRET", SECRET)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
