@@ -14,6 +14,7 @@ mod deleted;
 mod directory;
 pub mod export;
 mod groups;
+pub mod history;
 mod privileged;
 mod soa;
 mod users;
@@ -24,7 +25,6 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::clock::add_secs;
-use super::lag::Lag;
 use super::model::{Contact, Group, User, VerifiedDomain};
 use super::switches::{
     HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore, LastOwnerRemoval,
@@ -32,6 +32,7 @@ use super::switches::{
     UsersDeltaCost,
 };
 use super::{AfterDisable, EmulatorConfig};
+use history::Lag;
 
 pub use changes::{
     ChangeLog, ChangeStats, MEMBER_LOG_LIMIT, MEMBERS, MemberChanges, Removal, SyncPrint,

@@ -22,6 +22,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::directory::CycleInput;
+use super::export;
 use super::{Behaviour, ObjectKind, SyncPrint, SyncState, Tenant};
 use crate::emulator::clock::add_duration;
 use crate::emulator::model::{SyncInfo, Writes};
@@ -152,7 +153,7 @@ pub struct CycleReport {
     pub directory: Option<super::DirectoryReport>,
     /// Set when accidental-delete prevention stopped the export: nothing above happened.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub export_stopped: Option<super::export::ExportStopped>,
+    pub export_stopped: Option<export::ExportStopped>,
 }
 
 /// Where an object with an AD twin is now.
@@ -326,10 +327,30 @@ impl Tenant {
 
     /// Runs one sync cycle at `at` (see the module documentation).
     pub fn run_cycle(&mut self, at: Timestamp) -> CycleReport {
-        if let Some(stopped) = self.deletions_over_threshold() {
+        let mut report = CycleReport::default();
+        let (mut user_deletes, mut user_relinks) = (Vec::new(), Vec::new());
+        for u in self.users.values() {
+            let anchor = u.sync.values.immutable_id.as_deref();
+            let upn = Some(u.user_principal_name.as_str());
+            let action = plan(&u.sync, anchor, upn, &self.features);
+            sort(
+                action,
+                &u.id,
+                &mut user_relinks,
+                &mut user_deletes,
+                &mut report,
+            );
+        }
+        let (mut deletes, mut relinks) = (Vec::new(), Vec::new());
+        for g in self.groups.values() {
+            let action = plan(&g.sync, None, None, &self.features);
+            sort(action, &g.id, &mut relinks, &mut deletes, &mut report);
+        }
+        let planned = user_deletes.len() + deletes.len();
+        let threshold = self.behaviour.accidental_delete_threshold;
+        if let Some(stopped) = export::stopped(planned, threshold, self.allow_deletes_once) {
             tracing::warn!(
-                deletes = stopped.deletes,
-                threshold = stopped.threshold,
+                deletes = planned,
                 "sync export stopped: deletion threshold exceeded"
             );
             self.export_stopped = Some(stopped);
@@ -338,26 +359,12 @@ impl Tenant {
                 ..CycleReport::default()
             };
         }
-        self.export_stopped = None;
-        self.allow_deletes_once = false;
-        let mut report = CycleReport::default();
-        let mut deletes = Vec::new();
-        let mut relinks = Vec::new();
-        for u in self.users.values() {
-            let anchor = u.sync.values.immutable_id.as_deref();
-            let action = plan(
-                &u.sync,
-                anchor,
-                Some(&u.user_principal_name),
-                &self.features,
-            );
-            sort(action, &u.id, &mut relinks, &mut deletes, &mut report);
-        }
-        for id in deletes.drain(..) {
+        (self.export_stopped, self.allow_deletes_once) = (None, false);
+        for id in user_deletes {
             self.soft_delete_user(&id, at);
             report.soft_deleted.push(id);
         }
-        for id in relinks.drain(..) {
+        for id in user_relinks {
             if let Some(u) = self.users.get_mut(&id) {
                 let before = SyncPrint::of(&u.sync);
                 u.sync.relink(at);
@@ -366,10 +373,6 @@ impl Tenant {
                     .sync_changed(ObjectKind::User, &id, before, after);
             }
             report.relinked.push(id);
-        }
-        for g in self.groups.values() {
-            let action = plan(&g.sync, None, None, &self.features);
-            sort(action, &g.id, &mut relinks, &mut deletes, &mut report);
         }
         for id in deletes {
             self.delete_group_at(&id, at);
@@ -479,7 +482,7 @@ fn ids_back<'a>(items: impl Iterator<Item = (&'a String, &'a SyncInfo)>) -> Vec<
         .collect()
 }
 
-pub(super) fn sort(
+fn sort(
     action: Action,
     id: &str,
     relinks: &mut Vec<String>,

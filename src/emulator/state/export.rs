@@ -5,9 +5,6 @@
 
 use serde::Serialize;
 
-use super::Tenant;
-use super::cycle::{CycleReport, plan, sort};
-
 /// An export Entra Connect's accidental-delete prevention stopped: it would have deleted
 /// `deletes` objects, more than `threshold` (the Synchronization Service shows the export run
 /// as `stopped-deletion-threshold-exceeded`; nothing reaches Entra, and
@@ -21,33 +18,9 @@ pub struct ExportStopped {
     pub threshold: u32,
 }
 
-impl Tenant {
-    /// The stop, when this cycle's export would delete more users and groups than the
-    /// accidental-delete threshold allows (and no administrator let it through).
-    pub(super) fn deletions_over_threshold(&self) -> Option<ExportStopped> {
-        let threshold = self.behaviour.accidental_delete_threshold?;
-        if self.allow_deletes_once {
-            return None;
-        }
-        let mut probe = CycleReport::default();
-        let (mut deletes, mut relinks) = (Vec::new(), Vec::new());
-        for u in self.users.values() {
-            let anchor = u.sync.values.immutable_id.as_deref();
-            let action = plan(
-                &u.sync,
-                anchor,
-                Some(&u.user_principal_name),
-                &self.features,
-            );
-            sort(action, &u.id, &mut relinks, &mut deletes, &mut probe);
-        }
-        for g in self.groups.values() {
-            let action = plan(&g.sync, None, None, &self.features);
-            sort(action, &g.id, &mut relinks, &mut deletes, &mut probe);
-        }
-        (deletes.len() > threshold as usize).then_some(ExportStopped {
-            deletes: deletes.len(),
-            threshold,
-        })
-    }
+/// The stop of an export that would make `deletes` deletions, past `threshold` (none: no
+/// prevention), unless an administrator let it through (`allowed`).
+pub fn stopped(deletes: usize, threshold: Option<u32>, allowed: bool) -> Option<ExportStopped> {
+    let threshold = threshold?;
+    (!allowed && deletes > threshold as usize).then_some(ExportStopped { deletes, threshold })
 }
