@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use common::*;
 use entra_cloud_operator::api::conditions as cond;
-use entra_cloud_operator::journal::{Action, FileJournal, Phase};
+use entra_cloud_operator::journal::{Action, Phase};
 use serde_json::json;
 
 #[tokio::test]
@@ -89,22 +89,7 @@ async fn full_cutover_converts_everything_and_clears_immutable_ids_after_convers
     }
 
     // Every prior ImmutableID is in the journal, recorded before its write.
-    let entries = FileJournal::read(
-        &h.journal_path,
-        Some(
-            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
-                .unwrap(),
-        ),
-    )
-    .unwrap();
-    FileJournal::verify(
-        &h.journal_path,
-        Some(
-            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
-                .unwrap(),
-        ),
-    )
-    .unwrap();
+    let entries = h.journal_entries();
     let mut intent_seq = HashMap::new();
     for e in &entries {
         let r = &e.record;
@@ -211,18 +196,7 @@ async fn wrong_secret_stalls_without_any_write() {
             .any(|e| e.reason == "InvalidCredentials")
     );
     assert_eq!(state(&emu).await["writes"]["accepted"], 0);
-    assert_eq!(
-        FileJournal::read(
-            &h.journal_path,
-            Some(
-                &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
-                    .unwrap()
-            )
-        )
-        .unwrap()
-        .len(),
-        0
-    );
+    assert_eq!(h.journal_entries().len(), 0);
     emu.shutdown().await;
 }
 
@@ -490,22 +464,7 @@ async fn open_intents_left_by_a_kill_are_read_back_before_the_cutover_goes_on() 
 
     let s = state(&emu).await;
     assert_eq!(s["writes"]["refused"], 0, "{s}");
-    let entries = FileJournal::read(
-        &h.journal_path,
-        Some(
-            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
-                .unwrap(),
-        ),
-    )
-    .unwrap();
-    FileJournal::verify(
-        &h.journal_path,
-        Some(
-            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
-                .unwrap(),
-        ),
-    )
-    .unwrap();
+    let entries = h.journal_entries();
     // Every intent has exactly one outcome after it; every synced user cleared once.
     let mut open: HashMap<(String, Action), i64> = HashMap::new();
     for e in &entries {

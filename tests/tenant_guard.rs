@@ -20,7 +20,7 @@ use entra_cloud_operator::graph::{
     Credential, DeltaFrom, DeltaItem, GraphClient, GraphConfig, Operation, RequestObserver,
     SecretString,
 };
-use entra_cloud_operator::journal::{Action, FileJournal, Phase, ResourceKey};
+use entra_cloud_operator::journal::{Action, Phase, ResourceKey};
 use entra_cloud_operator::reconcile::tenant::guard::{GROUP_TRACKED, USER_TRACKED};
 use entra_cloud_operator::reconcile::tenant::observe;
 use serde_json::{Value, json};
@@ -281,20 +281,14 @@ async fn an_immutable_id_written_back_is_seen_through_delta_and_cleared_again() 
         writes + 2,
         "ours and the write-back"
     );
-    let prior: Vec<_> = FileJournal::read(
-        &h.journal_path,
-        Some(
-            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
-                .unwrap(),
-        ),
-    )
-    .unwrap()
-    .into_iter()
-    .map(|e| e.record)
-    .filter(|r| r.object_id == id && r.action == Action::ClearImmutableId)
-    .filter(|r| r.phase == Phase::Intent)
-    .map(|r| r.prior["onPremisesImmutableId"].clone())
-    .collect();
+    let prior: Vec<_> = h
+        .journal_entries()
+        .into_iter()
+        .map(|e| e.record)
+        .filter(|r| r.object_id == id && r.action == Action::ClearImmutableId)
+        .filter(|r| r.phase == Phase::Intent)
+        .map(|r| r.prior["onPremisesImmutableId"].clone())
+        .collect();
     assert_eq!(prior.last(), Some(&json!("d3JpdHRlbi1iYWNr")));
     let ids = h.status().immutable_ids.unwrap();
     assert_eq!((ids.cleared, ids.remaining), (40, 0));

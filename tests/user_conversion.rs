@@ -166,14 +166,7 @@ async fn apply_converts_canary_then_waves_never_touching_excluded_or_sync_accoun
         }
     }
     // Journal: every switch with its prior state, intent before result.
-    let entries = FileJournal::read(
-        &h.journal_path,
-        Some(
-            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
-                .unwrap(),
-        ),
-    )
-    .unwrap();
+    let entries = h.journal_entries();
     let intents = entries
         .iter()
         .filter(|e| e.record.action == Action::SwitchToCloud && e.record.phase == Phase::Intent)
@@ -379,14 +372,7 @@ async fn clear_immutable_id_with_the_switch_and_alone() {
         assert_eq!(u["isCloudManaged"], true);
         assert!(u["onPremisesImmutableId"].is_null(), "{u}");
     }
-    let entries = FileJournal::read(
-        &h.journal_path,
-        Some(
-            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
-                .unwrap(),
-        ),
-    )
-    .unwrap();
+    let entries = h.journal_entries();
     assert!(
         entries
             .iter()
@@ -537,14 +523,7 @@ async fn restore_deleted_brings_back_users_whose_ad_object_left_scope() {
         );
         assert!(back["onPremisesImmutableId"].is_null(), "{back}");
     }
-    let entries = FileJournal::read(
-        &h.journal_path,
-        Some(
-            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
-                .unwrap(),
-        ),
-    )
-    .unwrap();
+    let entries = h.journal_entries();
     let restores: Vec<_> = entries
         .iter()
         .filter(|e| e.record.action == Action::RestoreUser && e.record.phase == Phase::Intent)
@@ -853,14 +832,7 @@ async fn a_wave_of_200_goes_out_in_batches_converting_each_user_once() {
         assert!(u["onPremisesImmutableId"].is_null(), "{u}");
     }
     // The journal has each intent and outcome per user, as without batching.
-    let entries = FileJournal::read(
-        &h.journal_path,
-        Some(
-            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
-                .unwrap(),
-        ),
-    )
-    .unwrap();
+    let entries = h.journal_entries();
     for (action, phase) in [
         (Action::SwitchToCloud, Phase::Intent),
         (Action::SwitchToCloud, Phase::Applied),

@@ -202,6 +202,14 @@ where
         self.condition(t).map(|(_, _, m)| m).unwrap_or_default()
     }
 
+    /// The journal's entries, its keyed chain verified first.
+    pub fn journal_entries(&self) -> Vec<entra_cloud_operator::journal::Entry> {
+        use entra_cloud_operator::journal::{FileJournal, default_key};
+        let key = default_key(&self.journal_path).unwrap();
+        FileJournal::verify(&self.journal_path, Some(&key)).unwrap();
+        FileJournal::read(&self.journal_path, Some(&key)).unwrap()
+    }
+
     /// The journal's records, as JSON.
     pub fn journal_lines(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.journal_path)

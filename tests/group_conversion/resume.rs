@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use crate::harness::*;
-use entra_cloud_operator::journal::{Action, FileJournal, Journal, Phase, Record, ResourceKey};
+use entra_cloud_operator::journal::{Action, Journal, Phase, Record, ResourceKey};
 use serde_json::json;
 
 fn intent(group: &str, action: Action, owner: Option<&str>) -> Record {
@@ -86,22 +86,7 @@ async fn open_group_intents_are_read_back_and_each_group_converted_once() {
     let st = h.status();
     assert_eq!((st.converted, st.failed), (all.len() as i64, 0), "{st:#?}");
 
-    let entries = FileJournal::read(
-        &h.journal_path,
-        Some(
-            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
-                .unwrap(),
-        ),
-    )
-    .unwrap();
-    FileJournal::verify(
-        &h.journal_path,
-        Some(
-            &entra_cloud_operator::journal::default_key(std::path::Path::new(&&h.journal_path))
-                .unwrap(),
-        ),
-    )
-    .unwrap();
+    let entries = h.journal_entries();
     let gs = groups(&emu).await;
     for id in &all {
         let mine: Vec<&Record> = entries

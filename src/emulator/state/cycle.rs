@@ -349,10 +349,7 @@ impl Tenant {
         let planned = user_deletes.len() + deletes.len();
         let threshold = self.behaviour.accidental_delete_threshold;
         if let Some(stopped) = export::stopped(planned, threshold, self.allow_deletes_once) {
-            tracing::warn!(
-                deletes = planned,
-                "sync export stopped: deletion threshold exceeded"
-            );
+            tracing::warn!(deletes = planned, "export stopped: deletion threshold");
             self.export_stopped = Some(stopped);
             return CycleReport {
                 export_stopped: Some(stopped),
