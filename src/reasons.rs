@@ -49,6 +49,9 @@ pub const ENDPOINT_OVERRIDE_NOT_ALLOWED: &str = "EndpointOverrideNotAllowed";
 /// The application may not read role assignments or administrative units: privileged users
 /// were not looked for before converting.
 pub const PRIVILEGED_UNVERIFIED: &str = "PrivilegedUnverified";
+/// The application may not read the users' group memberships: what `RestoreDeleted` users
+/// lose, or whether `SourceOfAuthority` users come before their groups, is not verified.
+pub const MEMBERSHIPS_UNVERIFIED: &str = "MembershipsUnverified";
 /// Another TenantSyncPolicy already sets this tenant's `directorySync`.
 pub const TENANT_CLAIMED: &str = "TenantClaimed";
 /// A pass ran past the controller's `--pass-timeout` and was cut.

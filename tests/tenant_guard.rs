@@ -130,33 +130,6 @@ fn observed_client(emu: &Emulator) -> (GraphClient, Arc<Ops>) {
     (graph, ops)
 }
 
-/// `method /v1.0/{path}` as the application, for changes the operator's client never makes.
-async fn graph_request(emu: &Emulator, method: reqwest::Method, path: &str, body: Option<Value>) {
-    let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{}/{TENANT}/oauth2/v2.0/token", emu.url()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", CLIENT),
-            ("client_secret", SECRET),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut req = http
-        .request(method.clone(), format!("{}/v1.0/{path}", emu.url()))
-        .bearer_auth(token["access_token"].as_str().unwrap());
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    assert!(r.status().is_success(), "{method} {path}: {}", r.status());
-}
-
 /// The ids of the objects synchronised from AD (kind `synced` in the emulator): after the
 /// cutover, the converted ones.
 async fn converted(emu: &Emulator, collection: &str) -> Vec<String> {

@@ -215,6 +215,32 @@ pub struct CloudUserConversionStatus {
     /// objects, groups before their members).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prerequisites: Vec<super::common::Prerequisite>,
+    /// `RestoreDeleted`: the selected users' memberships in synchronised groups, recorded
+    /// (journal) before they leave sync scope: Entra drops them at the soft delete and the
+    /// restore does not bring them back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memberships: Option<MembershipsLost>,
+}
+
+/// What a `RestoreDeleted` conversion's users lose: their memberships in synchronised groups
+/// (AD masters those; Entra drops them at the soft delete). Memberships in cloud groups come
+/// back with the restore, and are read back after it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MembershipsLost {
+    /// Users whose memberships were recorded before they left sync scope.
+    pub users_recorded: i64,
+    /// Their memberships in synchronised groups, all users together.
+    pub synced_memberships: i64,
+    /// The synchronised groups those are in.
+    pub synced_groups: i64,
+    /// Some of those groups, by display name (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<String>,
+    /// Restored users whose cloud-group memberships did not all read back (each in
+    /// `recentFailures` and the journal, code `MembershipsNotRestored`).
+    #[serde(default)]
+    pub not_restored: i64,
 }
 
 /// An excluded user.

@@ -60,6 +60,8 @@ fn effect(route: &Route, query: &Query) -> Effect {
         // Transitive members are computed from every nested group.
         (Route::Related(_, Listing::TransitiveMembers, _), q) => Effect::Reads(window_of(q), None),
         (Route::Related(k, ..), q) => Effect::Reads(window_of(q), Some(group(k))),
+        // A user's memberships are read from every group.
+        (Route::MemberOf(..), q) => Effect::Reads(window_of(q), None),
         (Route::UserList | Route::GroupList, q) => Effect::Reads(window_of(q), None),
         (Route::UserCount | Route::GroupCount, _) => Effect::Reads(Window::Index, None),
         _ => Effect::Untouched,
@@ -71,6 +73,7 @@ fn window_of(query: &Query) -> Window {
     let advanced = match query {
         Query::List(q) => q.is_advanced(),
         Query::Related(q) => q.is_advanced(),
+        Query::MemberOf(q) => q.is_advanced(),
         _ => false,
     };
     if advanced {

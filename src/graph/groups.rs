@@ -75,6 +75,15 @@ impl GroupDetail {
     }
 }
 
+/// One of a user's memberships: a group, a directory role or an administrative unit.
+#[derive(Deserialize)]
+struct MemberOf {
+    #[serde(rename = "@odata.type", default)]
+    kind: Option<String>,
+    #[serde(flatten)]
+    group: GroupDetail,
+}
+
 /// A member or owner, by id.
 #[derive(Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct DirectoryObject {
@@ -144,6 +153,25 @@ impl GraphClient {
     pub fn nested_groups(&self, id: &str) -> Result<Pager<GroupDetail>, GraphError> {
         let path = group_path(id, "/members/microsoft.graph.group");
         self.pager(Operation::ListGroupMembers, &path, &detail_query())
+    }
+
+    /// `GET /users/{id}/memberOf`: the groups the user is a direct member of, every page
+    /// (directory roles and administrative units left out). Without a type cast: a cast on
+    /// memberOf is an advanced query, which reads an index that lags behind writes.
+    pub async fn user_groups(&self, user_id: &str) -> Result<Vec<GroupDetail>, GraphError> {
+        let path = format!("users/{}/memberOf", path_segment(user_id));
+        let mut pager: Pager<MemberOf> =
+            self.pager(Operation::ListUserMemberOf, &path, &detail_query())?;
+        let mut out = Vec::new();
+        while let Some(page) = pager.next_page().await? {
+            out.extend(
+                page.items
+                    .into_iter()
+                    .filter(|m| m.kind.as_deref() == Some("#microsoft.graph.group"))
+                    .map(|m| m.group),
+            );
+        }
+        Ok(out)
     }
 
     /// `GET /groups/{id}/members?$select=id`: the direct members (users, groups, …) by id.

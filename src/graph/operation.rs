@@ -23,6 +23,8 @@ pub enum Operation {
     GetUser,
     /// `GET /groups/{id}/members` or `/transitiveMembers`
     ListGroupMembers,
+    /// `GET /users/{id}/memberOf`: the groups (and roles, units) a user is a direct member of
+    ListUserMemberOf,
     /// `GET /users/{id}/onPremisesSyncBehavior`
     GetSyncBehavior,
     /// `PATCH /users/{id}/onPremisesSyncBehavior`
@@ -68,6 +70,7 @@ impl Operation {
             Operation::ListGroups => "groups.list",
             Operation::GetUser => "users.get",
             Operation::ListGroupMembers => "groups.members.list",
+            Operation::ListUserMemberOf => "users.memberOf.list",
             Operation::GetSyncBehavior => "users.syncBehavior.get",
             Operation::UpdateSyncBehavior => "users.syncBehavior.update",
             Operation::ListDeletedUsers => "deletedItems.users.list",
@@ -97,6 +100,8 @@ impl Operation {
             // Graph charges each request of a batch, not the batch (graph-api.md §7).
             Operation::Batch => read(0),
             Operation::ListGroupMembers => read(4),
+            // `users/{id}/memberOf` costs what `me/memberOf` does: 2, −1 with `$select`.
+            Operation::ListUserMemberOf => read(1),
             Operation::GetOrganization
             | Operation::ListUsers
             | Operation::ListGroups
@@ -131,6 +136,7 @@ impl Operation {
             Operation::ListGroups => "GroupMember.Read.All",
             Operation::GetUser => "User.Read.All",
             Operation::ListGroupMembers => "GroupMember.Read.All",
+            Operation::ListUserMemberOf => "GroupMember.Read.All",
             Operation::GetSyncBehavior | Operation::UpdateSyncBehavior => {
                 "User-OnPremisesSyncBehavior.ReadWrite.All"
             }
@@ -173,7 +179,9 @@ impl Operation {
             Operation::UpdateUser => &["User.ReadWrite.All"],
             Operation::RestoreDeletedUser => &["User.DeleteRestore.All", "User.ReadWrite.All"],
             Operation::ListGroups | Operation::GetGroup | Operation::GroupsDelta => READ_GROUPS,
-            Operation::ListGroupMembers | Operation::ListGroupOwners => &[
+            Operation::ListGroupMembers
+            | Operation::ListGroupOwners
+            | Operation::ListUserMemberOf => &[
                 "GroupMember.Read.All",
                 "GroupMember.ReadWrite.All",
                 "Group.Read.All",
@@ -208,6 +216,7 @@ impl Operation {
         Operation::ListGroups,
         Operation::GetUser,
         Operation::ListGroupMembers,
+        Operation::ListUserMemberOf,
         Operation::GetSyncBehavior,
         Operation::UpdateSyncBehavior,
         Operation::ListDeletedUsers,

@@ -70,6 +70,11 @@ pub enum Action {
     /// DN before, `prior.objectGuid` identifies the object, `prior.targetOu` where it goes.
     /// (`object_id` is the Entra user's id.)
     MoveAdObject,
+    /// No change: the user's direct group memberships read before it leaves sync scope
+    /// (`RestoreDeleted`), `prior.synced` / `prior.cloud` each a list of `{id, name}`. Entra
+    /// drops the synchronised ones at the soft delete; the cloud ones are read back after the
+    /// restore. Recorded `Applied` once per user.
+    RecordMemberships,
     /// LDAP modifyDN of an AD object back to its journaled DN (revert).
     MoveAdObjectBack,
     /// LDAP modify of `userAccountControl` setting the disabled bit: `prior.userAccountControl`.

@@ -16,9 +16,12 @@ use crate::graph::Operation;
 use Operation as Op;
 
 /// Reads a conversion makes when it may, and does without when refused (`MissingPermission`
-/// then means "not checked", said in an Event): looking for privileged users before the first
-/// write. Their permissions are optional, so no flow's set lists them.
+/// then means "not checked", said in an Event and in `status.prerequisites`): looking for
+/// privileged users before the first write, and reading users' group memberships (what
+/// `RestoreDeleted` users lose; groups before members). Their permissions are optional, so no
+/// flow's set lists them.
 pub const OPTIONAL: &[Operation] = &[
+    Op::ListUserMemberOf,
     Op::ListRoleAssignments,
     Op::ListAdministrativeUnits,
     Op::ListAdministrativeUnitMembers,

@@ -191,3 +191,35 @@ pub async fn users(emu: &Emulator) -> Vec<Value> {
         .cloned()
         .unwrap_or_default()
 }
+
+/// `method /v1.0/{path}` as the application, for changes the operator's client never makes.
+pub async fn graph_request(
+    emu: &Emulator,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) {
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{}/{TENANT}/oauth2/v2.0/token", emu.url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT),
+            ("client_secret", SECRET),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut req = http
+        .request(method.clone(), format!("{}/v1.0/{path}", emu.url()))
+        .bearer_auth(token["access_token"].as_str().unwrap());
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    assert!(r.status().is_success(), "{method} {path}: {}", r.status());
+}

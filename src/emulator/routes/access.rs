@@ -146,7 +146,9 @@ mod tests {
                 Op::UpdateUser => Access::WriteUsers,
                 Op::RestoreDeletedUser => Access::DeleteRestoreUsers,
                 Op::ListGroups | Op::GetGroup | Op::GroupsDelta => Access::ReadGroups,
-                Op::ListGroupMembers | Op::ListGroupOwners => Access::ReadMembers,
+                Op::ListGroupMembers | Op::ListGroupOwners | Op::ListUserMemberOf => {
+                    Access::ReadMembers
+                }
                 Op::GetSyncBehavior | Op::UpdateSyncBehavior => Access::UserSoa,
                 Op::GetGroupSyncBehavior | Op::UpdateGroupSyncBehavior => Access::GroupSoa,
                 Op::AddGroupOwner | Op::RemoveGroupOwner => Access::WriteOwners,

@@ -3,12 +3,13 @@
 use axum::http::{HeaderMap, StatusCode};
 
 use super::delta::DeltaQuery;
+use super::member_of::MemberOfQuery;
 use super::query::{self, ListQuery, Params};
 use super::related::RelatedQuery;
 use super::resolve::Listing;
 use super::{
     Access, GraphError, Query, Reply, Request, Route, contacts, deleted, delta, directory, groups,
-    list, organization, related, roles, soa, users,
+    list, member_of, organization, related, roles, soa, users,
 };
 use crate::emulator::odata::{self, Resource};
 use crate::emulator::quota::Charge;
@@ -40,7 +41,7 @@ impl Route {
                 Access::ContactSoa
             }
             Route::ContactList | Route::ContactCount | Route::ContactGet(_) => Access::ReadContacts,
-            Route::Related(..) => Access::ReadMembers,
+            Route::Related(..) | Route::MemberOf(..) => Access::ReadMembers,
             Route::RefAdd(_, Relation::Members) | Route::RefRemove(_, Relation::Members, _) => {
                 Access::WriteMembers
             }
@@ -139,6 +140,9 @@ impl Route {
             Route::Related(group, listing, cast) => Query::Related(Box::new(RelatedQuery::parse(
                 group, *listing, *cast, params, headers, token_key,
             )?)),
+            Route::MemberOf(user, cast) => Query::MemberOf(Box::new(MemberOfQuery::parse(
+                user, *cast, params, headers, token_key,
+            )?)),
             Route::Delta(kind) => Query::Delta(Box::new(DeltaQuery::parse(
                 *kind, params, headers, token_key,
             )?)),
@@ -157,11 +161,13 @@ impl Route {
             Route::Delta(ObjectKind::User) => behaviour.users_delta_cost.base(),
             Route::Related(_, Listing::Members, _) => 3,
             Route::Related(_, Listing::TransitiveMembers, _) => 5,
+            Route::MemberOf(..) => 2,
             _ => 1,
         };
         match query {
             Some(Query::List(q)) => Charge::read(base, q.has_select(), q.small_top()),
             Some(Query::Related(q)) => Charge::read(base, q.has_select(), q.small_top()),
+            Some(Query::MemberOf(q)) => Charge::read(base, q.has_select(), q.small_top()),
             Some(Query::Delta(q)) => Charge::read(base, q.has_select(), false),
             Some(Query::Select(select)) => Charge::read(base, select.is_some(), false),
             _ => Charge::read(base, false, false),
@@ -203,6 +209,7 @@ impl Route {
             }
             (Route::SoaPatch(kind, key), _) => soa::patch(tenant, *kind, key, req),
             (Route::Related(..), Query::Related(q)) => related::list(tenant, &q, req),
+            (Route::MemberOf(..), Query::MemberOf(q)) => member_of::list(tenant, &q, req),
             (Route::RefAdd(group, rel), _) => related::add(tenant, group, *rel, req),
             (Route::RefRemove(group, rel, target), _) => {
                 related::remove(tenant, group, *rel, target)

@@ -9,6 +9,7 @@ pub mod directory;
 mod dispatch;
 pub mod groups;
 pub mod list;
+pub mod member_of;
 pub mod organization;
 pub mod query;
 pub mod refusal;
@@ -131,6 +132,8 @@ pub enum Query {
     Count(Option<Filter>),
     /// A group's members, transitive members or owners.
     Related(Box<RelatedQuery>),
+    /// A user's direct memberships.
+    MemberOf(Box<member_of::MemberOfQuery>),
     /// A delta round's page.
     Delta(Box<DeltaQuery>),
 }

@@ -198,7 +198,7 @@ fn object(tenant: &Tenant, id: &str, cast: Cast) -> Option<(ObjectKind, Map<Stri
     }
 }
 
-fn item(kind: ObjectKind, obj: &Map<String, Value>, select: Option<&[String]>) -> Value {
+pub fn item(kind: ObjectKind, obj: &Map<String, Value>, select: Option<&[String]>) -> Value {
     let resource = match kind {
         ObjectKind::User => Resource::User,
         ObjectKind::Group => Resource::Group,

@@ -94,6 +94,8 @@ pub enum Route {
     SoaPatch(SoaKind, String),
     /// `GET /groups/{id}/{members|transitiveMembers|owners}[/{cast}]`
     Related(String, Listing, Cast),
+    /// `GET /users/{id | userPrincipalName}/memberOf[/{cast}]`
+    MemberOf(String, Cast),
     /// `POST /groups/{id}/{members|owners}/$ref`
     RefAdd(String, Relation),
     /// `DELETE /groups/{id}/{members|owners}/{target}/$ref`
@@ -193,6 +195,11 @@ fn users(method: &Method, rest: &[String]) -> Result<Route, GraphError> {
         ([key], Method::PATCH) => Ok(Route::UserPatch(key.clone())),
         ([key], Method::DELETE) => Ok(Route::UserDelete(key.clone())),
         ([key, s], m) if is(s, "onPremisesSyncBehavior") => soa(m, SoaKind::User, key),
+        ([key, s], Method::GET) if is(s, "memberOf") => Ok(Route::MemberOf(key.clone(), Cast::Any)),
+        ([key, s, c], Method::GET) if is(s, "memberOf") => {
+            member_of_cast(c).map(|cast| Route::MemberOf(key.clone(), cast))
+        }
+        ([_, s, ..], _) if is(s, "memberOf") => Err(not_allowed()),
         ([_, extra, ..], _) => Err(GraphError::unknown_segment(extra)),
         _ => Err(not_allowed()),
     }
@@ -240,6 +247,21 @@ fn cast(listing: Listing, segment: &str) -> Option<Result<Cast, GraphError>> {
         _ => None,
     };
     Some(found.ok_or_else(|| unsupported_cast(segment, listing.segment())))
+}
+
+/// A user's memberships are groups, directory roles and administrative units.
+fn member_of_cast(segment: &str) -> Result<Cast, GraphError> {
+    match segment.to_ascii_lowercase().as_str() {
+        "microsoft.graph.group" => Ok(Cast::Group),
+        "microsoft.graph.directoryrole" => Ok(Cast::Empty("microsoft.graph.directoryRole")),
+        "microsoft.graph.administrativeunit" => {
+            Ok(Cast::Empty("microsoft.graph.administrativeUnit"))
+        }
+        lower if lower.starts_with("microsoft.graph.") => {
+            Err(unsupported_cast(segment, "memberOf"))
+        }
+        _ => Err(GraphError::unknown_segment(segment)),
+    }
 }
 
 fn groups(method: &Method, rest: &[String]) -> Result<Route, GraphError> {

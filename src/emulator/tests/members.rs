@@ -216,3 +216,64 @@ async fn members_and_transitive_members_with_nesting_casts_and_paging() {
     );
     h.emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_users_direct_memberships_with_paging_casts_and_the_soft_delete() {
+    let h = Harness::start(config(30, 5)).await;
+    let groups = h.all_groups().await;
+    // The synced user in the most groups.
+    let holding = |id: &str| {
+        groups
+            .iter()
+            .filter(|g| ids_of(&g["members"]).iter().any(|m| m == id))
+            .filter_map(|g| g["id"].as_str().map(str::to_string))
+            .collect::<BTreeSet<String>>()
+    };
+    let user = h
+        .all_users()
+        .await
+        .into_iter()
+        .filter(|u| u["kind"] == "synced")
+        .max_by_key(|u| holding(u["id"].as_str().unwrap_or_default()).len())
+        .unwrap_or_default();
+    let id = user["id"].as_str().unwrap_or_default().to_string();
+    let expected = holding(&id);
+    assert!(expected.len() >= 2, "{expected:?}");
+    let select = "$select=id,displayName,onPremisesSyncEnabled";
+    let a = h.get(&format!("/v1.0/users/{id}/memberOf?{select}")).await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    // me/memberOf's cost: 2, −1 with $select.
+    assert_eq!(a.header("x-ms-resource-unit"), Some("1"));
+    let got = values(&a.body);
+    assert!(
+        got.iter()
+            .all(|g| g["@odata.type"] == "#microsoft.graph.group")
+    );
+    assert_eq!(ids(&got).into_iter().collect::<BTreeSet<_>>(), expected);
+    // By UPN, a page at a time.
+    let upn = user["userPrincipalName"].as_str().unwrap_or_default();
+    let (paged, _) = all_pages(&h, &format!("/v1.0/users/{upn}/memberOf?$top=1&{select}")).await;
+    assert_eq!(ids(&paged).into_iter().collect::<BTreeSet<_>>(), expected);
+    // An OData cast is an advanced query (Microsoft: header and $count required).
+    let a = h
+        .get(&format!("/v1.0/users/{id}/memberOf/microsoft.graph.group"))
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.code(), "Request_UnsupportedQuery");
+    let a = h
+        .get_eventual(&format!(
+            "/v1.0/users/{id}/memberOf/microsoft.graph.group?$count=true"
+        ))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    assert_eq!(a.body["@odata.count"], expected.len());
+    let a = h
+        .get(&format!("/v1.0/users/{id}/memberOf/microsoft.graph.device"))
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    // Soft-deleted: no longer a user to list the memberships of.
+    h.scope("users", &id, false).await;
+    h.cycle().await;
+    let a = h.get(&format!("/v1.0/users/{id}/memberOf")).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{:?}", a.body);
+}

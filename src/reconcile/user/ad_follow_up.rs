@@ -19,7 +19,7 @@ pub async fn after_decide(
     dir: &Directory,
     selection: &Selection,
     waiting: &[String],
-    size: usize,
+    (size, recorded): (usize, Option<&crate::guid::IdSet>),
     pass: &mut crate::reconcile::health::Pass<crate::api::user::CloudUserConversionStatus>,
 ) -> Result<usize, ReconcileError> {
     use crate::api::active_directory::AfterConversion;
@@ -43,7 +43,7 @@ pub async fn after_decide(
             tenant_id,
             dir,
             selection,
-            waiting,
+            (waiting, recorded),
             &entries,
             (size, per_cycle),
         )

@@ -144,8 +144,6 @@ pub async fn settle(
     Ok(n)
 }
 
-/// Move the AD objects of up to `budget` users still waiting for their soft delete (those
-/// not moved before), each journaled.
 /// How many more AD objects may leave sync scope now: with those already out and not yet
 /// soft-deleted (`in_flight`; the next sync cycle deletes them all), no more than a wave and no
 /// more than one cycle may delete.
@@ -153,12 +151,15 @@ pub fn move_budget(wave_size: i64, per_cycle: i64, in_flight: i64) -> usize {
     usize::try_from((wave_size.min(per_cycle) - in_flight).max(0)).unwrap_or(0)
 }
 
+/// Move the AD objects of users still waiting for their soft delete (those not moved before,
+/// and, unless `recorded` is `None`, whose memberships are recorded), within
+/// [`move_budget`], each journaled.
 pub async fn move_waiting(
     ctx: &Context<'_>,
     tenant_id: &str,
     dir: &Directory,
     selection: &Selection,
-    waiting: &[String],
+    (waiting, recorded): (&[String], Option<&crate::guid::IdSet>),
     entries: &[Entry],
     (wave_size, per_cycle): (i64, i64),
 ) -> Result<Moved, ReconcileError> {
@@ -182,9 +183,12 @@ pub async fn move_waiting(
     let in_flight = waiting.iter().filter(|c| moved.contains(&c.id)).count() as i64;
     let budget = move_budget(wave_size, per_cycle, in_flight);
     let target = &dir.client.settings().unsynced_ou;
+    // A user leaves sync scope only once its group memberships are recorded (when Graph lets
+    // the operator read them): the soft delete drops those in synchronised groups.
     for c in waiting
         .into_iter()
         .filter(|c| !moved.contains(&c.id))
+        .filter(|c| recorded.is_none_or(|r| r.contains(&c.id)))
         .take(budget)
     {
         let Some(user) = dir.audit.joined.get(&c.id) else {

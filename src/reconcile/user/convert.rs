@@ -3,7 +3,7 @@
 //! With a batching client a group is up to 20 users and each of its steps one JSON batch
 //! (three round trips for twenty users instead of sixty); without, a group is one user.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -16,6 +16,7 @@ use crate::journal::{Action, JournalError, Object, Phase, Record, ResourceKey};
 use crate::reconcile::Context;
 use crate::reconcile::rollout::consistency::read_back;
 
+use super::memberships::GroupRef;
 use super::select::Candidate;
 
 /// What a wave did.
@@ -32,6 +33,8 @@ pub struct WaveReport {
     /// Users whose switch Graph accepted but that did not read back within the pass
     /// (eventual consistency): neither converted nor failed, confirmed on a later pass.
     pub unconfirmed: Vec<String>,
+    /// Restored users not back in every cloud group recorded before they left sync scope.
+    pub memberships_not_restored: i64,
 }
 
 /// The changes one user needs, in order.
@@ -171,6 +174,38 @@ async fn restore(graph: &GraphClient, ids: &[String]) -> Vec<StepResult> {
     out
 }
 
+/// The failure code of a restored user not back in every cloud group it was in.
+pub const MEMBERSHIPS_NOT_RESTORED: &str = "MembershipsNotRestored";
+
+/// For the users of `plans` whose restore went through and whose cloud-group memberships were
+/// recorded: the groups that do not read back (empty: every one is back).
+async fn memberships_back(
+    ctx: &Context<'_>,
+    plans: &[(Candidate, Vec<Action>)],
+    results: &[Vec<(Action, StepResult)>],
+    cloud: &CloudMemberships,
+) -> BTreeMap<String, Result<Vec<String>, GraphError>> {
+    let expected: Vec<(String, Vec<GroupRef>)> = plans
+        .iter()
+        .zip(results)
+        .filter(|(_, done)| {
+            done.iter()
+                .any(|(a, r)| *a == Action::RestoreUser && r.is_ok())
+        })
+        .filter_map(|((u, _), _)| Some((u.id.clone(), cloud.get(&u.id)?.clone())))
+        .filter(|(_, groups)| !groups.is_empty())
+        .collect();
+    if expected.is_empty() {
+        return BTreeMap::new();
+    }
+    let answers = super::memberships::missing_after_restore(ctx.graph, &expected).await;
+    expected
+        .into_iter()
+        .map(|(id, _)| id)
+        .zip(answers)
+        .collect()
+}
+
 /// The note of an accepted switch that did not read back within its pass.
 const UNCONFIRMED_NOTE: &str = "accepted; not read back yet (Graph is eventually consistent): confirmed by a later pass within the consistency window";
 
@@ -218,6 +253,10 @@ impl Earlier {
     }
 }
 
+/// The cloud-group memberships recorded before each user left sync scope (`RestoreDeleted`),
+/// read back after its restore.
+pub type CloudMemberships = BTreeMap<String, Vec<GroupRef>>;
+
 /// Convert `users`, in parts of [`PART`]: each part's intents are journaled (durably) before
 /// any of its requests leaves, its outcomes after they all answered.
 pub async fn run_wave(
@@ -225,15 +264,16 @@ pub async fn run_wave(
     spec: &CloudUserConversionSpec,
     tenant_id: &str,
     users: &[&Candidate],
-    earlier: Earlier,
+    (earlier, cloud): (Earlier, &CloudMemberships),
 ) -> Result<WaveReport, JournalError> {
     let mut report = WaveReport::default();
     // The steps Graph accepted for some user (earlier or in this wave): a 403 on one of them
     // is the refused user's alone, not a missing permission.
     let mut earlier = earlier;
     for part in users.chunks(PART) {
-        let done = run_part(ctx, spec, tenant_id, part, &mut earlier).await?;
+        let done = run_part(ctx, spec, tenant_id, part, (&mut earlier, cloud)).await?;
         report.converted += done.converted;
+        report.memberships_not_restored += done.memberships_not_restored;
         report.failures.extend(done.failures);
         report.unconfirmed.extend(done.unconfirmed);
         if let Some(fatal) = done.fatal {
@@ -250,7 +290,7 @@ async fn run_part(
     spec: &CloudUserConversionSpec,
     tenant_id: &str,
     users: &[&Candidate],
-    earlier: &mut Earlier,
+    (earlier, cloud): (&mut Earlier, &CloudMemberships),
 ) -> Result<WaveReport, JournalError> {
     let plans: Vec<(Candidate, Vec<Action>)> = users
         .iter()
@@ -289,13 +329,41 @@ async fn run_part(
             )
             .then_some(*action)
         }));
+    let missing = memberships_back(ctx, &plans, &results, cloud).await;
     let mut report = WaveReport::default();
     let mut outcomes = Vec::new();
     for ((u, acts), done) in plans.iter().zip(results) {
-        let complete = done.len() == acts.len() && done.iter().all(|(_, r)| r.is_ok());
+        let mut complete = done.len() == acts.len() && done.iter().all(|(_, r)| r.is_ok());
         for (action, result) in done {
             let mut r = record(&ctx.resource, tenant_id, u, action, Phase::Applied);
             match result {
+                Ok(request_id) if action == Action::RestoreUser => {
+                    r.request_id = request_id;
+                    match missing.get(&u.id) {
+                        Some(Ok(gone)) if !gone.is_empty() => {
+                            complete = false;
+                            report.memberships_not_restored += 1;
+                            let message = format!(
+                                "restored, but not back in {} cloud groups it was in before it left sync scope: {}; add it again",
+                                gone.len(),
+                                gone.join(", ")
+                            );
+                            r.note = Some(message.clone());
+                            report.failures.push(ObjectFailure {
+                                object_id: u.id.clone(),
+                                name: Some(u.upn.clone()),
+                                action: format!("{action:?}"),
+                                code: MEMBERSHIPS_NOT_RESTORED.into(),
+                                message,
+                                time: Time(ctx.now),
+                            });
+                        }
+                        Some(Err(e)) => {
+                            r.note = Some(format!("cloud-group memberships not read back: {e}"));
+                        }
+                        _ => {}
+                    }
+                }
                 Ok(request_id) => r.request_id = request_id,
                 Err(StepError::Unconfirmed(request_id)) => {
                     // Accepted: the journal says so (a later pass must not switch it again).

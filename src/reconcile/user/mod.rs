@@ -11,6 +11,7 @@ mod confirm;
 pub mod convert;
 pub mod directory;
 mod drift;
+pub mod memberships;
 pub mod plan;
 pub mod prerequisites;
 pub mod resume;
@@ -43,6 +44,8 @@ pub struct World {
     pub confirming: IdSet,
     /// The tenant's Active Directory, bound and audited (with `activeDirectory`).
     pub directory: Option<Box<directory::Directory>>,
+    /// The selected users' group memberships, as far as they were read or recorded.
+    pub memberships: memberships::Seen,
 }
 
 impl Rollout for CloudUserConversion {
@@ -93,7 +96,6 @@ impl Rollout for CloudUserConversion {
                 }
             });
         }
-        pass.status.prerequisites = prerequisites::check(spec, &selection, directory.is_some());
         // Read entry by entry: one id per converted user and the changes still open are kept.
         let mut scan = resume::JournalScan::read(ctx).await?;
         // Changes a stop left without an outcome are settled by reading them back first, so
@@ -148,11 +150,34 @@ impl Rollout for CloudUserConversion {
             return graph_failed(cx, e).map(Err);
         }
         let confirming = confirm::waiting(&selection, &applied, within);
+        // Group memberships: what `RestoreDeleted` users lose (recorded before they leave sync
+        // scope), or whether `SourceOfAuthority` users come before their groups.
+        let size = wave_size(&cx.spec.rollout, pass.status.waves_completed);
+        let journaled = std::mem::take(&mut scan.memberships);
+        let seen = memberships::observe(cx, &selection, &applied, size, journaled).await?;
+        if let (true, Some(why)) = (cx.applies(), &seen.refused) {
+            pass.events.push(ReconcileEvent::warning(
+                crate::reasons::MEMBERSHIPS_UNVERIFIED,
+                "Memberships",
+                format!("could not read the users' group memberships (grant GroupMember.Read.All): {why}; see status.prerequisites"),
+            ));
+        }
+        if spec.method == UserConversionMethod::RestoreDeleted {
+            let not_restored = pass
+                .status
+                .memberships
+                .as_ref()
+                .map_or(0, |m| m.not_restored);
+            pass.status.memberships = seen.recorded.summary(not_restored);
+        }
+        pass.status.prerequisites =
+            prerequisites::check(spec, &selection, directory.is_some(), &seen);
         Ok(Ok(World {
             selection,
             applied,
             confirming,
             directory,
+            memberships: seen,
         }))
     }
 
@@ -201,7 +226,10 @@ impl Rollout for CloudUserConversion {
             return Ok(0);
         };
         let size = wave_size(&cx.spec.rollout, pass.status.waves_completed);
-        ad_follow_up::after_decide(cx, d, &world.selection, waiting, size, pass).await
+        // Without the permission to read memberships, users move unrecorded (said in status).
+        let m = &world.memberships;
+        let recorded = m.refused.is_none().then_some(&m.recorded.users);
+        ad_follow_up::after_decide(cx, d, &world.selection, waiting, (size, recorded), pass).await
     }
 
     fn plan_message(_: &World, c: &Classified<usize>, waves: usize, summary: &str) -> String {
@@ -241,7 +269,13 @@ impl Rollout for CloudUserConversion {
         };
         let earlier = convert::Earlier::new(cx.spec.spec, converted, &st.recent_failures);
         let tenant = &cx.tenant.tenant_id;
-        let report = convert::run_wave(cx.ctx, cx.spec.spec, tenant, &users, earlier).await?;
+        let cloud = &world.memberships.recorded.cloud;
+        let report =
+            convert::run_wave(cx.ctx, cx.spec.spec, tenant, &users, (earlier, cloud)).await?;
+        if report.memberships_not_restored > 0 {
+            let m = st.memberships.get_or_insert_with(Default::default);
+            m.not_restored += report.memberships_not_restored;
+        }
         let note = match report.unconfirmed.first() {
             Some(first) => format!(
                 ", {} switched but not read back yet (eventual consistency; first: {first})",
@@ -275,8 +309,12 @@ impl Rollout for CloudUserConversion {
         step: &Step<usize>,
     ) -> Vec<PlannedChange> {
         let mut changes = plan::describe(cx.spec.spec, &world.selection, c, step);
-        let checks =
-            prerequisites::check(cx.spec.spec, &world.selection, world.directory.is_some());
+        let checks = prerequisites::check(
+            cx.spec.spec,
+            &world.selection,
+            world.directory.is_some(),
+            &world.memberships,
+        );
         changes.extend(checks.into_iter().map(|p| {
             PlannedChange::none(
                 "prerequisite",

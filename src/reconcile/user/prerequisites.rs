@@ -6,10 +6,12 @@
 use crate::api::common::Prerequisite;
 use crate::api::user::{CloudUserConversionSpec, UserConversionMethod};
 
+use super::memberships::{self, Seen};
 use super::select::Selection;
 
 const MET: &str = "Met";
 const UNVERIFIED: &str = "Unverified";
+const WARNING: &str = "Warning";
 
 fn item(name: &str, state: &str, message: String) -> Prerequisite {
     Prerequisite {
@@ -20,8 +22,14 @@ fn item(name: &str, state: &str, message: String) -> Prerequisite {
 }
 
 /// The checks for `spec`'s selection; `ad` says whether the tenant has an AD connection (whose
-/// reads excluded administrative objects and on-premises mailboxes already).
-pub fn check(spec: &CloudUserConversionSpec, sel: &Selection, ad: bool) -> Vec<Prerequisite> {
+/// reads excluded administrative objects and on-premises mailboxes already); `seen` what the
+/// pass read of the users' group memberships.
+pub fn check(
+    spec: &CloudUserConversionSpec,
+    sel: &Selection,
+    ad: bool,
+    seen: &Seen,
+) -> Vec<Prerequisite> {
     let excluded = |reason: &str| sel.excluded.iter().filter(|x| x.reason == reason).count();
     let mut out = Vec::new();
     if spec.method == UserConversionMethod::SourceOfAuthority {
@@ -72,12 +80,86 @@ pub fn check(spec: &CloudUserConversionSpec, sel: &Selection, ad: bool) -> Vec<P
             ),
         )
     });
-    out.push(item(
-        "GroupsBeforeMembers",
-        UNVERIFIED,
-        "Microsoft advises converting groups (CloudGroupConversion) before their members; the operator does not read the selected users' synchronised-group memberships".into(),
-    ));
+    out.extend(groups(spec, seen));
     out
+}
+
+/// What the users' group memberships show: with `SourceOfAuthority`, whether the next wave's
+/// users are members of synchronised groups (Microsoft: convert groups before their members);
+/// with `RestoreDeleted`, the memberships the soft delete drops.
+fn groups(spec: &CloudUserConversionSpec, seen: &Seen) -> Option<Prerequisite> {
+    let r = &seen.recorded;
+    let refused = |name: &str, what: &str| {
+        seen.refused.as_ref().map(|why| {
+            item(
+                name,
+                UNVERIFIED,
+                format!("{what}; the operator could not read the users' memberships (grant GroupMember.Read.All to let it): {why}"),
+            )
+        })
+    };
+    match spec.method {
+        UserConversionMethod::SourceOfAuthority => {
+            let what =
+                "Microsoft advises converting groups (CloudGroupConversion) before their members";
+            if let Some(p) = refused("GroupsBeforeMembers", what) {
+                return Some(p);
+            }
+            if seen.read == 0 {
+                return Some(item(
+                    "GroupsBeforeMembers",
+                    MET,
+                    format!("{what}; no selected user is left to convert"),
+                ));
+            }
+            Some(if r.in_synced > 0 {
+                item(
+                    "GroupsBeforeMembers",
+                    WARNING,
+                    format!(
+                        "{what}: {} of the {} next users read are direct members of {} synchronised groups not converted yet (e.g. {})",
+                        r.in_synced,
+                        seen.read,
+                        r.synced_group_count(),
+                        r.synced_examples(5).join(", ")
+                    ),
+                )
+            } else {
+                item(
+                    "GroupsBeforeMembers",
+                    MET,
+                    format!(
+                        "{what}: none of the {} next users read is a direct member of a synchronised group",
+                        seen.read
+                    ),
+                )
+            })
+        }
+        UserConversionMethod::RestoreDeleted => {
+            let what = "A user soft-deleted because it left sync scope loses its memberships in synchronised groups; the restore brings back cloud-group memberships only";
+            if let Some(p) = refused("SynchronisedGroupMemberships", what) {
+                return Some(p);
+            }
+            let summary = r.summary(0)?;
+            Some(if summary.synced_memberships > 0 {
+                item(
+                    "SynchronisedGroupMemberships",
+                    WARNING,
+                    format!("{what}: {}", memberships::loss_sentence(&summary)),
+                )
+            } else {
+                item(
+                    "SynchronisedGroupMemberships",
+                    MET,
+                    format!(
+                        "{what}: none of the {} users read is a member of a synchronised group",
+                        summary.users_recorded
+                    ),
+                )
+            })
+        }
+        UserConversionMethod::ClearImmutableId => None,
+    }
 }
 
 #[cfg(test)]
@@ -110,7 +192,8 @@ mod tests {
             user_principal_name: "a@contoso.com".into(),
             reason: "AdminSdHolder".into(),
         });
-        let with_ad = check(&spec("SourceOfAuthority"), &sel, true);
+        let seen = Seen::default();
+        let with_ad = check(&spec("SourceOfAuthority"), &sel, true, &seen);
         let (s, m) = state(&with_ad, "ExchangeOnlineMailboxes");
         assert_eq!(s, "Met");
         assert!(m.contains("1 selected users"), "{m}");
@@ -121,7 +204,7 @@ mod tests {
 
         sel.unverified
             .push("administrator role holders (grant RoleManagement.Read.Directory)".into());
-        let without = check(&spec("SourceOfAuthority"), &sel, false);
+        let without = check(&spec("SourceOfAuthority"), &sel, false, &seen);
         assert_eq!(state(&without, "ExchangeOnlineMailboxes").0, "Unverified");
         let (s, m) = state(&without, "AdministrativeObjects");
         assert_eq!(s, "Unverified");
@@ -130,7 +213,7 @@ mod tests {
             "{m}"
         );
         // The sync client's version matters to the Source of Authority switch only.
-        let restore = check(&spec("RestoreDeleted"), &sel, false);
+        let restore = check(&spec("RestoreDeleted"), &sel, false, &seen);
         assert!(restore.iter().all(|p| p.name != "SyncClientVersion"));
     }
 }

@@ -51,6 +51,8 @@ pub struct JournalScan {
     /// For each (user, step) whose last record is not `Applied`: the last intent and the
     /// phase of the last record (`Intent` when no outcome followed it, or `Failed`).
     open: BTreeMap<(String, Action), Last>,
+    /// The memberships recorded before users left sync scope (`RestoreDeleted`).
+    pub memberships: super::memberships::Recorded,
 }
 
 impl JournalScan {
@@ -65,6 +67,7 @@ impl JournalScan {
 
     /// Takes in one record, in journal order.
     pub fn visit(&mut self, r: Record) {
+        self.memberships.visit(&r);
         if r.object_type != "user" || !STEPS.contains(&r.action) {
             return;
         }
