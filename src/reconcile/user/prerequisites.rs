@@ -8,16 +8,8 @@ use crate::api::user::{CloudUserConversionSpec, UserConversionMethod};
 
 use super::select::Selection;
 
-const MET: &str = "Met";
-const UNVERIFIED: &str = "Unverified";
-
-fn item(name: &str, state: &str, message: String) -> Prerequisite {
-    Prerequisite {
-        name: name.into(),
-        state: state.into(),
-        message,
-    }
-}
+const MET: &str = Prerequisite::MET;
+const UNVERIFIED: &str = Prerequisite::UNVERIFIED;
 
 /// The checks for `spec`'s selection; `ad` says whether the tenant has an AD connection (whose
 /// reads excluded administrative objects and on-premises mailboxes already).
@@ -25,14 +17,14 @@ pub fn check(spec: &CloudUserConversionSpec, sel: &Selection, ad: bool) -> Vec<P
     let excluded = |reason: &str| sel.excluded.iter().filter(|x| x.reason == reason).count();
     let mut out = Vec::new();
     if spec.method == UserConversionMethod::SourceOfAuthority {
-        out.push(item(
+        out.push(Prerequisite::new(
             "SyncClientVersion",
             UNVERIFIED,
             "Microsoft requires Entra Connect Sync 2.5.76.0 or later (Cloud Sync 1.1.1370.0) for user Source of Authority; Graph does not expose the sync client's version: check it on the sync server".into(),
         ));
     }
     out.push(if ad {
-        item(
+        Prerequisite::new(
             "ExchangeOnlineMailboxes",
             MET,
             format!(
@@ -41,7 +33,7 @@ pub fn check(spec: &CloudUserConversionSpec, sel: &Selection, ad: bool) -> Vec<P
             ),
         )
     } else {
-        item(
+        Prerequisite::new(
             "ExchangeOnlineMailboxes",
             UNVERIFIED,
             "Microsoft requires mailboxes in Exchange Online (hybrid decommissioned) before conversion; without spec.activeDirectory on the TenantSyncPolicy the operator cannot read msExchRecipientTypeDetails: check that no selected user has an on-premises mailbox".into(),
@@ -57,13 +49,13 @@ pub fn check(spec: &CloudUserConversionSpec, sel: &Selection, ad: bool) -> Vec<P
         + excluded("RestrictedAdministrativeUnit")
         + excluded("AdminSdHolder");
     out.push(if unseen.is_empty() {
-        item(
+        Prerequisite::new(
             "AdministrativeObjects",
             MET,
             format!("Entra refuses to convert administrative objects; {found} found and excluded (administrator roles, restricted administrative units, AdminSDHolder)"),
         )
     } else {
-        item(
+        Prerequisite::new(
             "AdministrativeObjects",
             UNVERIFIED,
             format!(
@@ -72,7 +64,7 @@ pub fn check(spec: &CloudUserConversionSpec, sel: &Selection, ad: bool) -> Vec<P
             ),
         )
     });
-    out.push(item(
+    out.push(Prerequisite::new(
         "GroupsBeforeMembers",
         UNVERIFIED,
         "Microsoft advises converting groups (CloudGroupConversion) before their members; the operator does not read the selected users' synchronised-group memberships".into(),
