@@ -197,10 +197,29 @@ impl Default for Rollout {
 pub struct Prerequisite {
     /// What is required, e.g. `ExchangeOnlineMailboxes`.
     pub name: String,
-    /// `Met`, `NotMet` or `Unverified` (the operator cannot see it with its permissions).
+    /// `Met`, `Unverified` (the operator cannot see it with its permissions) or `Warning`
+    /// (the operator found something to act on).
     pub state: String,
     /// Microsoft's requirement, and what the operator found or why it could not look.
     pub message: String,
+}
+
+impl Prerequisite {
+    /// Checked and as Microsoft requires (or the objects that are not were excluded).
+    pub const MET: &'static str = "Met";
+    /// Not visible with the operator's permissions: the message says what to check.
+    pub const UNVERIFIED: &'static str = "Unverified";
+    /// Found among the selection and worth acting on: the message says what and how.
+    pub const WARNING: &'static str = "Warning";
+
+    /// A prerequisite `name` in `state`, with Microsoft's requirement and what was found.
+    pub fn new(name: &str, state: &str, message: String) -> Self {
+        Prerequisite {
+            name: name.into(),
+            state: state.into(),
+            message,
+        }
+    }
 }
 
 /// One per-object failure.

@@ -175,6 +175,11 @@ pub struct CloudGroupConversionStatus {
     /// The most recent per-group failures (at most 10); the journal has every one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent_failures: Vec<ObjectFailure>,
+    /// Microsoft's prerequisites for converting these groups, as far as the operator could
+    /// check them (the sync client's version, mail-enabled groups, nested groups bottom-up,
+    /// extension attributes 1–15, owners).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prerequisites: Vec<super::common::Prerequisite>,
 }
 
 /// An excluded or missing group.

@@ -204,6 +204,15 @@ impl PlannedChange {
             detail,
         }
     }
+
+    /// A row of `plan` for one of Microsoft's prerequisites, as `status.prerequisites` has it.
+    pub fn prerequisite(p: &crate::api::common::Prerequisite) -> Self {
+        PlannedChange::none(
+            "prerequisite",
+            0,
+            format!("{} ({}): {}", p.name, p.state, p.message),
+        )
+    }
 }
 
 #[cfg(test)]

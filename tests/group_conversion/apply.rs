@@ -8,6 +8,7 @@ use crate::harness::*;
 use entra_cloud_operator::api::conditions as cond;
 use entra_cloud_operator::journal::{Action, FileJournal, Phase};
 use entra_cloud_operator::reconcile::group;
+use entra_cloud_operator::reconcile::resource::Reconciled;
 use serde_json::json;
 
 #[tokio::test]
@@ -28,6 +29,36 @@ async fn plan_reports_nested_groups_and_writes_nothing() {
     // Two trees of four (a ⊃ b, c; b ⊃ d): the roots and their nested groups.
     assert_eq!((st.matched, st.pending, st.converted), (8, 8, 0));
     assert!(h.message(cond::READY).contains("nested groups first"));
+    // Microsoft's prerequisites, in the status and as rows of `plan`.
+    let names: Vec<&str> = st.prerequisites.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "SyncClientVersion",
+            "MailEnabledGroups",
+            "NestedGroupsBottomUp",
+            "ExtensionAttributes",
+            "OwnersAfterConversion"
+        ]
+    );
+    let bottom_up = &st.prerequisites[2];
+    assert_eq!(bottom_up.state, "Met");
+    assert!(
+        bottom_up.message.contains("6 of them nested"),
+        "{bottom_up:?}"
+    );
+    assert_eq!(st.prerequisites[0].state, "Unverified");
+    let preview = h.obj.preview(&h.tenant, &h.ctx()).await.unwrap().unwrap();
+    let rows: Vec<&String> = preview
+        .changes
+        .iter()
+        .filter(|c| c.request == "none (prerequisite)")
+        .map(|c| &c.detail)
+        .collect();
+    assert_eq!(rows.len(), st.prerequisites.len(), "{rows:?}");
+    for (row, p) in rows.iter().zip(&st.prerequisites) {
+        assert_eq!(**row, format!("{} ({}): {}", p.name, p.state, p.message));
+    }
     let s = state(&emu).await;
     assert_eq!(s["writes"]["accepted"], 0, "{s}");
     assert_eq!(s["writes"]["refused"], 0, "{s}");
@@ -133,6 +164,15 @@ async fn apply_converts_bottom_up_keeps_members_adds_owners_once() {
     let mut reported = st.exchange_managed.clone();
     reported.sort();
     assert_eq!(reported, mail);
+    // The prerequisite counts them (converted, they are still the selection's).
+    let dl = st
+        .prerequisites
+        .iter()
+        .find(|p| p.name == "MailEnabledGroups");
+    let dl = dl.unwrap();
+    assert_eq!(dl.state, "Warning");
+    let count = format!("{} selected groups are mail-enabled", mail.len());
+    assert!(dl.message.contains(&count), "{dl:?}");
     assert!(h.events.iter().any(|e| e.reason == "ExchangeManaged"));
     // Cloud-only groups were never selected nor written.
     for g in after.values().filter(|g| g["kind"] != "synced") {

@@ -8,6 +8,7 @@ mod confirm;
 pub mod convert;
 pub mod order;
 pub mod plan;
+pub mod prerequisites;
 pub mod revert;
 pub mod select;
 pub mod steps;
@@ -118,6 +119,7 @@ impl Rollout for CloudGroupConversion {
             Ok(c) => c,
             Err(e) => return rollout::graph_failed(cx, e).map(Err),
         };
+        pass.status.prerequisites = prerequisites::check(cx.spec.spec, &sel);
         Ok(Ok(World {
             sel,
             order,
@@ -232,11 +234,14 @@ impl Rollout for CloudGroupConversion {
     }
 
     fn describe(
-        _: &Cx<'_, CloudGroupConversionSpec>,
+        cx: &Cx<'_, CloudGroupConversionSpec>,
         world: &World,
         c: &Classified<Work>,
         step: &Step<Work>,
     ) -> Vec<PlannedChange> {
-        plan::describe(&world.sel, c, step)
+        let mut changes = plan::describe(&world.sel, c, step);
+        let checks = prerequisites::check(cx.spec.spec, &world.sel);
+        changes.extend(checks.iter().map(PlannedChange::prerequisite));
+        changes
     }
 }

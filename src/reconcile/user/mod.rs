@@ -315,13 +315,7 @@ impl Rollout for CloudUserConversion {
             world.directory.is_some(),
             &world.memberships,
         );
-        changes.extend(checks.into_iter().map(|p| {
-            PlannedChange::none(
-                "prerequisite",
-                0,
-                format!("{} ({}): {}", p.name, p.state, p.message),
-            )
-        }));
+        changes.extend(checks.iter().map(PlannedChange::prerequisite));
         changes
     }
 }

@@ -9,17 +9,9 @@ use crate::api::user::{CloudUserConversionSpec, UserConversionMethod};
 use super::memberships::{self, Seen};
 use super::select::Selection;
 
-const MET: &str = "Met";
-const UNVERIFIED: &str = "Unverified";
-const WARNING: &str = "Warning";
-
-fn item(name: &str, state: &str, message: String) -> Prerequisite {
-    Prerequisite {
-        name: name.into(),
-        state: state.into(),
-        message,
-    }
-}
+const MET: &str = Prerequisite::MET;
+const UNVERIFIED: &str = Prerequisite::UNVERIFIED;
+const WARNING: &str = Prerequisite::WARNING;
 
 /// The checks for `spec`'s selection; `ad` says whether the tenant has an AD connection (whose
 /// reads excluded administrative objects and on-premises mailboxes already); `seen` what the
@@ -33,14 +25,14 @@ pub fn check(
     let excluded = |reason: &str| sel.excluded.iter().filter(|x| x.reason == reason).count();
     let mut out = Vec::new();
     if spec.method == UserConversionMethod::SourceOfAuthority {
-        out.push(item(
+        out.push(Prerequisite::new(
             "SyncClientVersion",
             UNVERIFIED,
             "Microsoft requires Entra Connect Sync 2.5.76.0 or later (Cloud Sync 1.1.1370.0) for user Source of Authority; Graph does not expose the sync client's version: check it on the sync server".into(),
         ));
     }
     out.push(if ad {
-        item(
+        Prerequisite::new(
             "ExchangeOnlineMailboxes",
             MET,
             format!(
@@ -49,7 +41,7 @@ pub fn check(
             ),
         )
     } else {
-        item(
+        Prerequisite::new(
             "ExchangeOnlineMailboxes",
             UNVERIFIED,
             "Microsoft requires mailboxes in Exchange Online (hybrid decommissioned) before conversion; without spec.activeDirectory on the TenantSyncPolicy the operator cannot read msExchRecipientTypeDetails: check that no selected user has an on-premises mailbox".into(),
@@ -65,13 +57,13 @@ pub fn check(
         + excluded("RestrictedAdministrativeUnit")
         + excluded("AdminSdHolder");
     out.push(if unseen.is_empty() {
-        item(
+        Prerequisite::new(
             "AdministrativeObjects",
             MET,
             format!("Entra refuses to convert administrative objects; {found} found and excluded (administrator roles, restricted administrative units, AdminSDHolder)"),
         )
     } else {
-        item(
+        Prerequisite::new(
             "AdministrativeObjects",
             UNVERIFIED,
             format!(
@@ -91,7 +83,7 @@ fn groups(spec: &CloudUserConversionSpec, seen: &Seen) -> Option<Prerequisite> {
     let r = &seen.recorded;
     let refused = |name: &str, what: &str| {
         seen.refused.as_ref().map(|why| {
-            item(
+            Prerequisite::new(
                 name,
                 UNVERIFIED,
                 format!("{what}; the operator could not read the users' memberships (grant GroupMember.Read.All to let it): {why}"),
@@ -106,14 +98,14 @@ fn groups(spec: &CloudUserConversionSpec, seen: &Seen) -> Option<Prerequisite> {
                 return Some(p);
             }
             if seen.read == 0 {
-                return Some(item(
+                return Some(Prerequisite::new(
                     "GroupsBeforeMembers",
                     MET,
                     format!("{what}; no selected user is left to convert"),
                 ));
             }
             Some(if r.in_synced > 0 {
-                item(
+                Prerequisite::new(
                     "GroupsBeforeMembers",
                     WARNING,
                     format!(
@@ -125,7 +117,7 @@ fn groups(spec: &CloudUserConversionSpec, seen: &Seen) -> Option<Prerequisite> {
                     ),
                 )
             } else {
-                item(
+                Prerequisite::new(
                     "GroupsBeforeMembers",
                     MET,
                     format!(
@@ -142,13 +134,13 @@ fn groups(spec: &CloudUserConversionSpec, seen: &Seen) -> Option<Prerequisite> {
             }
             let summary = r.summary(0)?;
             Some(if summary.synced_memberships > 0 {
-                item(
+                Prerequisite::new(
                     "SynchronisedGroupMemberships",
                     WARNING,
                     format!("{what}: {}", memberships::loss_sentence(&summary)),
                 )
             } else {
-                item(
+                Prerequisite::new(
                     "SynchronisedGroupMemberships",
                     MET,
                     format!(
