@@ -46,8 +46,9 @@ fn check(h: &Harness<TenantSyncPolicy>) {
 }
 
 /// The disable, the conversion, and the clearing pass: every ImmutableID written once.
-async fn cleared_once(emu: &Emulator) -> Harness<TenantSyncPolicy> {
+async fn cleared_once(emu: &Emulator, batching: bool) -> Harness<TenantSyncPolicy> {
     let mut h = Harness::tenant(emu, policy("Disabled", true, "Report"), SECRET);
+    h.graph.set_batching(batching);
     h.pass().await.unwrap();
     advance(emu, 4000.0).await;
     for _ in 0..10 {
@@ -108,9 +109,18 @@ fn synced_users(users: &[Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn a_lagging_listing_is_read_back_not_cleared_again() {
+    lagging_listing(true).await;
+}
+
+#[tokio::test]
+async fn a_lagging_listing_is_read_back_one_request_per_user_without_batching() {
+    lagging_listing(false).await;
+}
+
+async fn lagging_listing(batching: bool) {
     // The emulator's default lags.
     let emu = start(config(USERS, 3)).await;
-    let mut h = cleared_once(&emu).await;
+    let mut h = cleared_once(&emu, batching).await;
     let writes = accepted(&emu).await;
 
     // The listing still shows what was just cleared: the passes read it back, never write.
@@ -153,7 +163,7 @@ async fn a_lagging_listing_is_read_back_not_cleared_again() {
 #[tokio::test]
 async fn an_immutable_id_set_again_after_the_window_is_cleared_once_more() {
     let emu = start(config(USERS, 3)).await;
-    let mut h = cleared_once(&emu).await;
+    let mut h = cleared_once(&emu, true).await;
     let writes = accepted(&emu).await;
     settle(&mut h, &emu, writes).await;
 

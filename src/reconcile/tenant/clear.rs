@@ -61,7 +61,7 @@ pub struct ClearContext<'a> {
     /// Users whose ImmutableID this resource cleared before (an `Applied` clear in its
     /// journal).
     pub cleared_before: &'a IdSet,
-    /// Whether the pass is within the consistency window after the clearing began.
+    /// Whether the pass is within the consistency window after the last clearing.
     pub within: bool,
 }
 
@@ -110,8 +110,8 @@ async fn confirm_page(
     before: Vec<User>,
     report: &mut ClearReport,
 ) -> Result<Vec<User>, GraphError> {
-    let refs: Vec<&User> = before.iter().collect();
-    let verdicts = confirm::confirm(ctx.graph, ctx.concurrency, &refs, ctx.within).await?;
+    let ids: Vec<String> = before.iter().map(|u| u.id.clone()).collect();
+    let verdicts = confirm::confirm(ctx.graph, ctx.concurrency, &ids, ctx.within).await?;
     let mut again = Vec::new();
     for (user, v) in before.into_iter().zip(verdicts) {
         match v {

@@ -20,7 +20,6 @@
 
 use tracing::warn;
 
-use crate::graph::models::User;
 use crate::graph::{ErrorCategory, GraphClient, GraphError};
 use crate::reconcile::rollout::consistency::read_back;
 
@@ -57,18 +56,17 @@ pub fn is_refusal(e: &GraphError) -> bool {
     )
 }
 
-/// Reads each of `users` back (one verdict each, in order). A refusal is returned.
+/// Reads each of the users `ids` back (one verdict each, in order). A refusal is returned.
 pub async fn confirm(
     graph: &GraphClient,
     concurrency: usize,
-    users: &[&User],
+    ids: &[String],
     within: bool,
 ) -> Result<Vec<Verdict>, GraphError> {
-    if users.is_empty() {
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
-    let reads = read_back(&ids, |part| async move {
+    let reads = read_back(ids, |part| async move {
         graph.immutable_ids_cleared(&part, concurrency).await
     })
     .await;
