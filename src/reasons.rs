@@ -120,6 +120,9 @@ pub const ENABLE_REQUESTED: &str = "EnableRequested";
 pub const DISABLE_REQUESTED: &str = "DisableRequested";
 /// ImmutableIDs were cleared.
 pub const IMMUTABLE_IDS_CLEARED: &str = "ImmutableIdsCleared";
+/// ImmutableIDs the operator had cleared read set again after the consistency window (set
+/// outside the operator, or by AD): cleared once more.
+pub const IMMUTABLE_IDS_SET_AGAIN: &str = "ImmutableIdsSetAgain";
 /// `DirectorySyncDisabled=False`: synchronisation is on.
 pub const SYNC_ENABLED: &str = "SyncEnabled";
 /// Drift: synchronisation was re-enabled outside the operator.

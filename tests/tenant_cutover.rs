@@ -12,9 +12,9 @@ use serde_json::json;
 
 #[tokio::test]
 async fn full_cutover_converts_everything_and_clears_immutable_ids_after_conversion() {
-    // Counts every write exactly: reads consistent at once. (Under a read lag, the pass after
-    // a clearing pass may list ImmutableIDs it just cleared and clear them again: idempotent,
-    // not yet confirmed through per-object reads in the tenant-wide flow.)
+    // Counts every request exactly: reads consistent at once. (Under a read lag, ImmutableIDs
+    // the listing still shows after they were cleared are read back through each user, not
+    // cleared again: tests/tenant_clear_consistency.rs.)
     let emu = start(entra_cloud_operator::emulator::EmulatorConfig {
         read_lag: std::time::Duration::ZERO,
         index_lag: std::time::Duration::ZERO,

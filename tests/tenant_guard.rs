@@ -236,6 +236,9 @@ async fn an_immutable_id_written_back_is_seen_through_delta_and_cleared_again() 
     assert_eq!(pass_cost(&emu, &mut h).await, 3);
     let writes = state(&emu).await["writes"]["accepted"].as_u64().unwrap();
 
+    // Written back after the consistency window of the clearing (within it, a user that
+    // still reads set is waited for, not cleared again).
+    h.clock_at(jiff::Timestamp::now() + jiff::SignedDuration::from_mins(10));
     let id = converted_user(&emu).await;
     h.graph
         .set_immutable_id(&id, "d3JpdHRlbi1iYWNr")

@@ -377,6 +377,10 @@ pub struct TenantSyncPolicyStatus {
     /// When every object was first seen converted after the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub converged_at: Option<Time>,
+    /// When the operator last cleared ImmutableIDs: until the consistency window after it
+    /// ends, one it cleared that still reads set is waited for, not cleared again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immutable_ids_cleared_at: Option<Time>,
     /// When drift was last detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift_detected_at: Option<Time>,

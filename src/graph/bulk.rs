@@ -1,6 +1,6 @@
 //! The per-object user operations for many users at once: switch the Source of Authority,
-//! read it back, clear the ImmutableID. Batched or one request per user, as the client is set
-//! (`batch.rs`); one answer per user, in the order given.
+//! read it back, clear the ImmutableID and read that back. Batched or one request per user,
+//! as the client is set (`batch.rs`); one answer per user, in the order given.
 
 use serde_json::json;
 
@@ -90,6 +90,45 @@ impl GraphClient {
             .await
             .into_iter()
             .map(receipt)
+            .collect()
+    }
+
+    /// `GET /users/{id}?$select=id,onPremisesImmutableId` for each of `user_ids`: whether
+    /// each reads without an ImmutableID (a user that no longer exists has none to clear).
+    pub async fn immutable_ids_cleared(
+        &self,
+        user_ids: &[String],
+        in_flight: usize,
+    ) -> Vec<Result<bool, GraphError>> {
+        let op = Operation::GetUser;
+        let requests: Vec<BatchRequest> = user_ids
+            .iter()
+            .map(|id| {
+                BatchRequest::get(
+                    op,
+                    format!(
+                        "users/{}?$select=id,onPremisesImmutableId",
+                        path_segment(id)
+                    ),
+                )
+            })
+            .collect();
+        self.send_all(&requests, in_flight)
+            .await
+            .into_iter()
+            .map(|r| match r {
+                Ok(answer) => match answer.body {
+                    Some(serde_json::Value::Object(user)) => Ok(user
+                        .get("onPremisesImmutableId")
+                        .is_none_or(serde_json::Value::is_null)),
+                    _ => Err(GraphError::Decode {
+                        operation: op,
+                        detail: "the user read has no JSON object body".into(),
+                    }),
+                },
+                Err(GraphError::Api { status: 404, .. }) => Ok(true),
+                Err(e) => Err(e),
+            })
             .collect()
     }
 

@@ -6,6 +6,7 @@
 
 mod audit;
 pub mod clear;
+mod confirm;
 pub mod guard;
 mod messages;
 pub mod observe;

@@ -5,6 +5,8 @@ use serde_json::json;
 
 use crate::api::tenant::{TenantSyncPolicySpec, TenantSyncPolicyStatus};
 use crate::journal::{Action, Phase, Record};
+use crate::reconcile::rollout::consistency;
+use crate::reconcile::user::resume::JournalScan;
 
 use super::health::Health;
 use super::messages::{first_message, is_pending_disable};
@@ -59,6 +61,9 @@ impl Pass {
                     .append(&[record(Phase::Applied, receipt.request_id, None)])
                     .await?;
                 self.status.converged_at = None;
+                // The tenant goes through a sync change again: ImmutableIDs cleared before it
+                // that read set after it were written back (AD), not shown late.
+                self.status.immutable_ids_cleared_at = None;
                 let (reason, msg) = if enabled {
                     (
                         crate::reasons::ENABLE_REQUESTED,
@@ -98,7 +103,12 @@ impl Pass {
         spec: &TenantSyncPolicySpec,
         obs: &Observation,
     ) -> Result<Outcome<TenantSyncPolicyStatus>, ReconcileError> {
+        // The listing lags behind writes: what it says of the users this resource cleared is
+        // read back (`confirm.rs`), and waited for within the window after the last clearing.
+        let last = self.status.immutable_ids_cleared_at.as_ref().map(|t| t.0);
+        let within = consistency::within_window(last, ctx.now);
         self.mark_converged();
+        let scan = JournalScan::read(ctx).await?;
         let clear_ctx = clear::ClearContext {
             graph: ctx.graph,
             journal: ctx.journal,
@@ -106,6 +116,8 @@ impl Pass {
             tenant_id: &spec.tenant_id,
             concurrency: ctx.concurrency,
             now: ctx.now,
+            cleared_before: &scan.cleared,
+            within,
         };
         let report = match clear::clear_immutable_ids(&clear_ctx).await {
             Ok(r) => r,
@@ -114,11 +126,24 @@ impl Pass {
         };
         let failed = report.failures.len() as i64;
         let mut ids = obs.immutable_ids;
-        ids.cleared += report.cleared;
-        ids.remaining = (ids.remaining - report.cleared).max(0);
+        let done = report.cleared + report.confirmed;
+        ids.cleared += done;
+        ids.remaining = (ids.remaining - done).max(0);
         ids.failed = failed;
         self.status.immutable_ids = Some(ids);
+        if report.set_again > 0 {
+            self.events.push(ReconcileEvent::warning(
+                crate::reasons::IMMUTABLE_IDS_SET_AGAIN,
+                "ClearImmutableId",
+                format!(
+                    "{} ImmutableIDs this resource had cleared were set again outside the operator (first: {}); cleared once more",
+                    report.set_again,
+                    report.first_set_again.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
         if report.cleared > 0 {
+            self.status.immutable_ids_cleared_at = Some(Time(ctx.now));
             self.events.push(ReconcileEvent::normal(
                 crate::reasons::IMMUTABLE_IDS_CLEARED,
                 "ClearImmutableId",
@@ -167,6 +192,22 @@ impl Pass {
             };
         }
         self.status.recent_failures.clear();
+        if report.waiting > 0 {
+            // Cleared by this resource, not read back yet: neither written again nor failed.
+            let msg = format!(
+                "{} ImmutableIDs this resource cleared do not read back cleared yet (eventual consistency) or could not be read; they are read again, not written",
+                report.waiting
+            );
+            let wait = if within {
+                consistency::requeue(last, ctx.now)
+            } else {
+                RETRY_FAILED
+            };
+            return Ok(self.finish(
+                Health::Progressing(crate::reasons::WAITING_FOR_CONSISTENCY, msg),
+                Some(wait),
+            ));
+        }
         if ids.remaining > 0 {
             // Users whose anchor reappeared during the pass: go round again soon.
             let msg = format!("{} ImmutableIDs left to clear", ids.remaining);
