@@ -89,7 +89,8 @@ pub fn tenant_operations(spec: &TenantSyncPolicySpec) -> Vec<Operation> {
         ops.push(Op::UpdateOrganization);
     }
     if spec.clear_immutable_ids {
-        ops.push(Op::UpdateUser);
+        // Users it cleared that the lagging listing still shows are read back one by one.
+        ops.extend([Op::UpdateUser, Op::GetUser]);
     }
     ops
 }
