@@ -242,7 +242,7 @@ async fn groups_converge(drift: &str) {
             json!({
                 "tenantRef": {"name": "contoso"}, "mode": "Apply",
                 "selector": {"filter": "startswith(displayName,'SG ') or startswith(displayName,'DL ')"},
-                "owners": [ADMIN], "rollout": rollout()
+                "owners": [ADMIN], "rollout": rollout(), "mailEnabledGroups": "Convert"
             }),
         ),
     );

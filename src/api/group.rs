@@ -48,8 +48,8 @@ pub struct CloudGroupConversionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<GroupExclusions>,
     /// Users to add as owners of each group once it is cloud-managed (converted groups are
-    /// left without owners), by UPN or object id. Mail-enabled groups are skipped: Exchange
-    /// Online manages them after the switch.
+    /// left without owners), by UPN or object id. Mail-enabled groups converted
+    /// (`mailEnabledGroups: Convert`) get none: Exchange Online manages them after the switch.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(
         length(max = 100),
@@ -58,6 +58,13 @@ pub struct CloudGroupConversionSpec {
         ))
     )]
     pub owners: Vec<String>,
+    /// Distribution lists and mail-enabled security groups among the selected: `Exclude`
+    /// (default) leaves them synchronised and lists them in `status.exclusions`
+    /// (`MailEnabled`); `Convert` switches them too, once every member's mailbox is in
+    /// Exchange Online (Microsoft's prerequisite, which the operator cannot see): Exchange
+    /// Online manages them from then on and Graph refuses writes to them.
+    #[serde(default)]
+    pub mail_enabled_groups: MailEnabledGroups,
     /// Blast radius and waves.
     #[serde(default)]
     pub rollout: Rollout,
@@ -106,6 +113,16 @@ impl Default for GroupSelector {
             include_nested: true,
         }
     }
+}
+
+/// What a group conversion does with mail-enabled groups (graph-api.md §3, §14).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum MailEnabledGroups {
+    /// Leave them synchronised; report them as excluded (`MailEnabled`).
+    #[default]
+    Exclude,
+    /// Convert them (without owners): Exchange Online manages them afterwards.
+    Convert,
 }
 
 /// Groups never converted.

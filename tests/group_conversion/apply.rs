@@ -19,7 +19,7 @@ async fn plan_reports_nested_groups_and_writes_nothing() {
     let mut h = GroupHarness::new(
         &emu,
         cgc(json!({
-            "tenantRef": {"name": "contoso"}, "mode": "Plan",
+            "tenantRef": {"name": "contoso"}, "mailEnabledGroups": "Convert", "mode": "Plan",
             "selector": {"groupIds": roots(&gs)}, "owners": [ADMIN]
         })),
     );
@@ -67,7 +67,7 @@ async fn plan_reports_nested_groups_and_writes_nothing() {
     let mut flat = GroupHarness::new(
         &emu,
         cgc(json!({
-            "tenantRef": {"name": "contoso"}, "mode": "Plan",
+            "tenantRef": {"name": "contoso"}, "mailEnabledGroups": "Convert", "mode": "Plan",
             "selector": {"groupIds": roots(&gs), "includeNested": false}
         })),
     );
@@ -87,7 +87,7 @@ async fn apply_converts_bottom_up_keeps_members_adds_owners_once() {
     let mut h = GroupHarness::new(
         &emu,
         cgc(json!({
-            "tenantRef": {"name": "contoso"}, "mode": "Apply",
+            "tenantRef": {"name": "contoso"}, "mailEnabledGroups": "Convert", "mode": "Apply",
             "selector": {"filter": SEEDED},
             "owners": [ADMIN, second],
             "rollout": {"maxObjects": 50, "canary": 1, "waveSize": 3}
@@ -209,7 +209,7 @@ async fn excluded_groups_are_never_written_and_their_nested_groups_not_reached()
     let mut h = GroupHarness::new(
         &emu,
         cgc(json!({
-            "tenantRef": {"name": "contoso"}, "mode": "Apply",
+            "tenantRef": {"name": "contoso"}, "mailEnabledGroups": "Convert", "mode": "Apply",
             "selector": {"groupIds": [root]}, "exclude": {"groupIds": [b]}
         })),
     );
@@ -287,7 +287,7 @@ async fn owners_of_synced_groups_read_as_none_whichever_way_graph_says_not_avail
         let mut h = GroupHarness::new(
             &emu,
             cgc(json!({
-                "tenantRef": {"name": "contoso"}, "mode": "Apply",
+                "tenantRef": {"name": "contoso"}, "mailEnabledGroups": "Convert", "mode": "Apply",
                 "selector": {"groupIds": security}, "owners": [ADMIN]
             })),
         );
@@ -308,4 +308,56 @@ async fn owners_of_synced_groups_read_as_none_whichever_way_graph_says_not_avail
         assert!(added.iter().all(|l| l["prior"]["owners"] == json!([])));
         emu.shutdown().await;
     }
+}
+
+#[tokio::test]
+async fn mail_enabled_groups_stay_synchronised_by_default_and_are_reported() {
+    let emu = start(config(20, 10)).await;
+    grant(&emu, PERMISSIONS).await;
+    let before = groups(&emu).await;
+    let mail: BTreeSet<String> = synced(&before)
+        .into_iter()
+        .filter(|id| before[id]["mailEnabled"] == true)
+        .collect();
+    assert!(!mail.is_empty(), "the seed has mail-enabled groups");
+    let mut h = GroupHarness::new(
+        &emu,
+        cgc(json!({
+            "tenantRef": {"name": "contoso"}, "mode": "Apply",
+            "selector": {"filter": SEEDED}, "owners": [ADMIN],
+            "rollout": {"maxObjects": 50}
+        })),
+    );
+    h.until(10, ready).await;
+    let st = h.status();
+    let after = groups(&emu).await;
+    for id in &mail {
+        assert_eq!(after[id]["writes"], 0, "left to AD: {}", after[id]);
+        assert_eq!(after[id]["isCloudManaged"], false, "{}", after[id]);
+    }
+    let excluded: BTreeSet<String> = st
+        .exclusions
+        .iter()
+        .filter(|x| x.reason == "MailEnabled")
+        .map(|x| x.id.clone())
+        .collect();
+    assert_eq!(excluded, mail);
+    assert!(st.exchange_managed.is_empty(), "{st:#?}");
+    // The security groups were converted all the same.
+    for id in synced(&before).difference(&mail) {
+        assert_eq!(after[id]["isCloudManaged"], true, "{}", after[id]);
+    }
+    let p = st
+        .prerequisites
+        .iter()
+        .find(|p| p.name == "MailEnabledGroups")
+        .unwrap();
+    assert_eq!(p.state, "Met");
+    assert!(
+        p.message
+            .contains(&format!("{} selected groups are mail-enabled", mail.len()))
+            && p.message.contains("mailEnabledGroups: Convert"),
+        "{p:?}"
+    );
+    emu.shutdown().await;
 }

@@ -51,7 +51,7 @@ async fn open_group_intents_are_read_back_and_each_group_converted_once() {
     let mut h = GroupHarness::new(
         &emu,
         cgc(json!({
-            "tenantRef": {"name": "contoso"}, "mode": "Apply",
+            "tenantRef": {"name": "contoso"}, "mailEnabledGroups": "Convert", "mode": "Apply",
             "selector": {"filter": SEEDED}, "owners": [ADMIN],
             "rollout": {"maxObjects": 50, "canary": 0, "waveSize": 50}
         })),

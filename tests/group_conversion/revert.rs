@@ -58,6 +58,7 @@ async fn convert_then_revert(
         cgc(json!({
             "tenantRef": {"name": "contoso"}, "mode": "Apply", "onDelete": "Revert",
             "selector": {"filter": SEEDED}, "owners": [ADMIN, upn],
+            "mailEnabledGroups": "Convert",
             "rollout": {"maxObjects": 50}
         })),
     );

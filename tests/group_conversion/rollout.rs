@@ -22,7 +22,7 @@ async fn a_group_containing_a_failed_group_waits_for_a_later_wave() {
     let mut h = GroupHarness::new(
         &emu,
         cgc(json!({
-            "tenantRef": {"name": "contoso"}, "mode": "Apply",
+            "tenantRef": {"name": "contoso"}, "mailEnabledGroups": "Convert", "mode": "Apply",
             "selector": {"groupIds": [a]}, "rollout": {"maxFailuresPerWave": 5}
         })),
     );
@@ -66,7 +66,7 @@ async fn blast_radius_stalls_without_writes() {
     let mut h = GroupHarness::new(
         &emu,
         cgc(json!({
-            "tenantRef": {"name": "contoso"}, "mode": "Apply",
+            "tenantRef": {"name": "contoso"}, "mailEnabledGroups": "Convert", "mode": "Apply",
             "selector": {"groupIds": roots(&gs)}, "rollout": {"maxObjects": 3}
         })),
     );
@@ -87,7 +87,7 @@ async fn failures_in_the_canary_halt_until_the_spec_changes() {
     let mut h = GroupHarness::new(
         &emu,
         cgc(json!({
-            "tenantRef": {"name": "contoso"}, "mode": "Apply",
+            "tenantRef": {"name": "contoso"}, "mailEnabledGroups": "Convert", "mode": "Apply",
             "selector": {"filter": SEEDED},
             "rollout": {"canary": 2, "waveSize": 5, "maxFailuresPerWave": 0}
         })),
@@ -127,7 +127,7 @@ async fn a_group_taken_back_by_ad_is_drift() {
     let mut h = GroupHarness::new(
         &emu,
         cgc(json!({
-            "tenantRef": {"name": "contoso"}, "mode": "Apply",
+            "tenantRef": {"name": "contoso"}, "mailEnabledGroups": "Convert", "mode": "Apply",
             "selector": {"filter": SEEDED}, "owners": [ADMIN]
         })),
     );
@@ -189,7 +189,7 @@ async fn bad_inputs_and_missing_permission_stall_naming_the_fix() {
     )
     .await;
     let spec = json!({
-        "tenantRef": {"name": "contoso"}, "mode": "Apply",
+        "tenantRef": {"name": "contoso"}, "mailEnabledGroups": "Convert", "mode": "Apply",
         "selector": {"filter": SEEDED}, "owners": [ADMIN]
     });
     let mut h = GroupHarness::new(&emu, cgc(spec.clone()));
@@ -225,7 +225,7 @@ async fn bad_inputs_and_missing_permission_stall_naming_the_fix() {
     let mut bad = GroupHarness::new(
         &emu,
         cgc(json!({
-            "tenantRef": {"name": "contoso"}, "mode": "Plan",
+            "tenantRef": {"name": "contoso"}, "mailEnabledGroups": "Convert", "mode": "Plan",
             "selector": {"filter": "nosuchproperty eq 'x'"}
         })),
     );

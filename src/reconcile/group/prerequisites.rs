@@ -32,21 +32,38 @@ pub fn check(spec: &CloudGroupConversionSpec, sel: &Selection) -> Vec<Prerequisi
         .filter(|g| g.exchange_managed)
         .map(|g| g.name.as_str())
         .collect();
-    out.push(if mail.is_empty() {
-        Prerequisite::new(
-            "MailEnabledGroups",
-            MET,
-            "Distribution lists and mail-enabled security groups can't be managed through Entra or Graph once converted (Exchange Online manages them); none of the selected groups is mail-enabled, and security groups without mail features have no Exchange prerequisite".into(),
-        )
-    } else {
+    let left_synced: Vec<String> = sel
+        .excluded
+        .iter()
+        .filter(|x| x.reason == super::select::MAIL_ENABLED)
+        .map(|x| x.display_name.clone().unwrap_or_else(|| x.id.clone()))
+        .collect();
+    let what = "Distribution lists and mail-enabled security groups can't be managed through Entra or Graph once converted (Exchange Online manages them), and Microsoft converts them only once every mailbox is in Exchange Online, which the operator cannot see";
+    out.push(if !mail.is_empty() {
         Prerequisite::new(
             "MailEnabledGroups",
             WARNING,
             format!(
-                "Distribution lists and mail-enabled security groups can't be managed through Entra or Graph once converted, and Microsoft converts them only once every mailbox is in Exchange Online; {} selected groups are mail-enabled (e.g. {}): they are converted without owners and listed in status.exchangeManaged, to manage in Exchange Online from then on. The operator cannot see where mailboxes are: if they are not all in Exchange Online, exclude these groups (spec.exclude.groupIds)",
+                "{what}; spec.mailEnabledGroups is Convert and {} selected groups are mail-enabled (e.g. {}): they are converted without owners and listed in status.exchangeManaged, to manage in Exchange Online from then on. If their members' mailboxes are not all in Exchange Online, set mailEnabledGroups: Exclude",
                 mail.len(),
                 mail.iter().take(3).copied().collect::<Vec<_>>().join(", ")
             ),
+        )
+    } else if !left_synced.is_empty() {
+        Prerequisite::new(
+            "MailEnabledGroups",
+            MET,
+            format!(
+                "{what}; {} selected groups are mail-enabled (e.g. {}) and stay synchronised (status.exclusions, MailEnabled): set spec.mailEnabledGroups: Convert once their members' mailboxes are in Exchange Online",
+                left_synced.len(),
+                left_synced.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+            ),
+        )
+    } else {
+        Prerequisite::new(
+            "MailEnabledGroups",
+            MET,
+            format!("{what}; none of the selected groups is mail-enabled"),
         )
     });
 
@@ -208,5 +225,21 @@ mod tests {
         let (s, m) = state(&p, "OwnersAfterConversion");
         assert_eq!(s, "Met");
         assert!(m.contains("left without owners"), "{m}");
+
+        // Left synchronised (the default): reported as excluded, and how to convert them.
+        sel.candidates.remove("b");
+        sel.excluded.push(crate::api::group::GroupExclusion {
+            id: "b".into(),
+            display_name: Some("DL Sales".into()),
+            reason: crate::reconcile::group::select::MAIL_ENABLED.into(),
+        });
+        let p = check(&spec(), &sel);
+        let (s, m) = state(&p, "MailEnabledGroups");
+        assert_eq!(s, "Met");
+        assert!(
+            m.contains("1 selected groups are mail-enabled (e.g. DL Sales)")
+                && m.contains("mailEnabledGroups: Convert"),
+            "{m}"
+        );
     }
 }

@@ -4,12 +4,16 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::api::group::{CloudGroupConversionSpec, GroupExclusion};
+use crate::api::group::{CloudGroupConversionSpec, GroupExclusion, MailEnabledGroups};
 use crate::graph::groups::GroupDetail;
 use crate::graph::{GraphClient, GraphError, Pager};
 use crate::reconcile::rollout::{SelectError, at};
 
 use super::order::Nesting;
+
+/// The exclusion reason of a mail-enabled group left synchronised
+/// (`mailEnabledGroups: Exclude`).
+pub const MAIL_ENABLED: &str = "MailEnabled";
 
 /// A selected group, with what the plan needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,12 +154,22 @@ pub async fn select(
     }
 
     sel.matched = found.len() as i64;
+    // Mail-enabled groups still synchronised stay so unless the spec converts them (Exchange
+    // Online manages them once converted; their members' mailboxes must be there first).
+    let keep_mail = spec.mail_enabled_groups == MailEnabledGroups::Exclude;
     for (id, g) in &found {
-        if is_excluded(id) {
+        let reason = if is_excluded(id) {
+            Some("ExcludedById")
+        } else if keep_mail && g.is_synced() && g.is_exchange_managed() {
+            Some(MAIL_ENABLED)
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
             sel.excluded.push(GroupExclusion {
                 id: id.clone(),
                 display_name: g.display_name.clone(),
-                reason: "ExcludedById".into(),
+                reason: reason.into(),
             });
         } else {
             sel.candidates.insert(id.clone(), Candidate::from(g));
