@@ -177,6 +177,77 @@ async fn restore_deleted_moves_a_wave_out_of_scope_restores_it_and_reverts() {
     assert_eq!(h.revert().await, RevertOutcome::Done(0));
 }
 
+/// Entra Connect's accidental-delete prevention (threshold 3 here, 500 by default) stops an
+/// export that would delete more: the operator moves at most `maxSoftDeletesPerSyncCycle`
+/// users out of sync scope per cycle, so no export is ever stopped and every user converts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_waves_stay_under_the_accidental_delete_threshold() {
+    let Some(dc) = samba_dc() else { return };
+    let ous = dc.fresh_ous("threshold").await;
+    let mut wave: Vec<AdUser> = Vec::new();
+    for i in 0..7 {
+        wave.push(dc.add_user(&ous.synced, &format!("Bulk{i}"), None).await);
+    }
+    let mut source = AdSourceConfig::new(&dc.ldaps_url, &dc.bind_dn, &dc.password, &dc.base_dn);
+    source.ca_pem = Some(std::fs::read_to_string(&dc.ca_pem).unwrap());
+    source.synced_ous = vec![ous.synced.clone()];
+    let mut cfg = config(0, 0);
+    cfg.active_directory = Some(source);
+    cfg.domain = common::samba::UPN_SUFFIX.into();
+    cfg.sync_interval = Duration::from_secs(1800);
+    cfg.accidental_delete_threshold = Some(3);
+    let emu = start(cfg).await;
+    cycle(&emu).await;
+
+    let tenant = tenant_with_ad(ad_spec(dc, &ous));
+    let conn = connection(&tenant, &dc.password);
+    let upns: Vec<&str> = wave.iter().map(|u| u.upn.as_str()).collect();
+    let obj = cuc(json!({"tenantRef": {"name": "contoso"}, "mode": "Apply",
+        "method": "RestoreDeleted", "selector": {"userPrincipalNames": upns},
+        "maxSoftDeletesPerSyncCycle": 3,
+        "rollout": {"waveSize": 7, "pauseBetweenWaves": "0s", "maxObjects": 10}}));
+    let mut h = ad_harness(&emu, obj, tenant, conn);
+    let mut cycles = 0;
+    for _ in 0..20 {
+        h.pass().await.unwrap();
+        if cond::is_true(&h.status().conditions, cond::READY) {
+            break;
+        }
+        // Out of scope and not yet soft-deleted: never more than one cycle may delete.
+        let live_out = {
+            let mut n = 0;
+            for u in dc.users_in(&ous.unsynced).await {
+                let c = cloud_user(&emu, &u.upn).await;
+                n += usize::from(
+                    c["deletedDateTime"].is_null() && c["onPremisesSyncEnabled"] == true,
+                );
+            }
+            n
+        };
+        assert!(
+            live_out <= 3,
+            "{live_out} users wait for one cycle to delete them"
+        );
+        cycle(&emu).await;
+        cycles += 1;
+        let export = &state(&emu).await["directorySync"]["export"];
+        assert_eq!(export["status"], "success", "{export}");
+    }
+    let (ready, reason, msg) = h.condition(cond::READY).unwrap();
+    assert_eq!(
+        (ready.as_str(), reason.as_str()),
+        ("True", "Converted"),
+        "{msg}"
+    );
+    // Seven users, three a cycle: three cycles at least.
+    assert!(cycles >= 3, "{cycles}");
+    for u in &wave {
+        let c = cloud_user(&emu, &u.upn).await;
+        assert!(c["deletedDateTime"].is_null(), "restored: {c}");
+        assert_ne!(c["onPremisesSyncEnabled"], json!(true), "{c}");
+    }
+}
+
 /// `afterConversion: Disable` disables the AD accounts of converted users only, journaled,
 /// and the revert enables them again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

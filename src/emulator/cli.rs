@@ -161,13 +161,13 @@ pub struct EmulatorArgs {
     pub no_quotas: bool,
     /// Share (0 to 0.99) of the tenant's write budget (18,000 per 5 min, all applications)
     /// used continuously by other applications; the emulator's clients get the rest.
-    /// Changeable at run time: `PUT /_emulator/quotas`.
-    #[arg(long, default_value_t = 0.0, value_parser = background_share)]
+    /// Changeable at run time: `PUT /_emulator/quotas`. `0`: none.
+    #[arg(long, default_value_t = super::quota::DEFAULT_BACKGROUND_SHARE, value_parser = background_share)]
     pub background_write_share: f64,
     /// UNCONFIRMED: also enforce each write budget over this short window (emulated time;
     /// capacity: the budget's rate × the window), refusing bursts the long windows admit;
     /// `0s`: off.
-    #[arg(long, default_value = "0s", value_parser = duration::parse)]
+    #[arg(long, default_value = "10s", value_parser = duration::parse)]
     pub burst_window: Duration,
     /// Latency of the answers: `realistic` (reads ~40 ms, writes ~80 ms, tokens ~120 ms
     /// median, with a tail), `0` (none), a fixed `50ms`, `uniform:20ms..200ms`,

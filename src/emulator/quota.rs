@@ -9,7 +9,7 @@
 //! The emulator has one tenant, so the application + tenant buckets are kept per application
 //! (client id) and the tenant write bucket is shared by all of them.
 //!
-//! Two harsher modes ([`QuotaSettings`], off by default):
+//! Two harsher modes ([`QuotaSettings`], on by default, realistically mild):
 //! - **background load**: other applications of the tenant use a share of the tenant's write
 //!   budget continuously (Microsoft: the 18,000 per 5 minutes are per tenant, "all apps"). It
 //!   is modelled as that share taken out of every window of the tenant's write budget (capacity
@@ -172,19 +172,52 @@ pub const MAX_BACKGROUND_SHARE: f64 = 0.99;
 /// Longest burst window accepted (emulated seconds): the application's long window.
 pub const MAX_BURST_WINDOW: f64 = 150.0;
 
-/// The harsher throttling modes, changeable at run time (`PUT /_emulator/quotas`).
-#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+/// Share of the tenant's write budget other applications use by default: a quarter (15 of its
+/// 60 writes a second). One application still gets its whole 20 a second; three at full speed
+/// no longer do, as in a tenant where HR provisioning, Teams and others write too.
+pub const DEFAULT_BACKGROUND_SHARE: f64 = 0.25;
+/// Burst window by default (emulated seconds): the resource units' documented 10-second
+/// window, applied to writes too (UNCONFIRMED).
+pub const DEFAULT_BURST_WINDOW: f64 = 10.0;
+
+/// The harsher throttling modes, changeable at run time (`PUT /_emulator/quotas`); on by
+/// default ([`DEFAULT_BACKGROUND_SHARE`], [`DEFAULT_BURST_WINDOW`]), [`QuotaSettings::OFF`]
+/// turns both off.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QuotaSettings {
     /// Share (0 to 0.99) of the tenant's write budget used by other applications.
-    #[serde(default)]
+    #[serde(default = "default_share")]
     pub background_write_share: f64,
     /// Short window (emulated seconds) over which every write budget is also enforced; 0: off.
-    #[serde(default)]
+    #[serde(default = "default_window")]
     pub burst_window_secs: f64,
 }
 
+fn default_share() -> f64 {
+    DEFAULT_BACKGROUND_SHARE
+}
+
+fn default_window() -> f64 {
+    DEFAULT_BURST_WINDOW
+}
+
+impl Default for QuotaSettings {
+    fn default() -> Self {
+        Self {
+            background_write_share: DEFAULT_BACKGROUND_SHARE,
+            burst_window_secs: DEFAULT_BURST_WINDOW,
+        }
+    }
+}
+
 impl QuotaSettings {
+    /// Neither mode: the documented long windows alone.
+    pub const OFF: Self = Self {
+        background_write_share: 0.0,
+        burst_window_secs: 0.0,
+    };
+
     /// Checks the ranges; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
         let share = self.background_write_share;

@@ -19,7 +19,7 @@ fn tenant_size_sets_the_resource_unit_capacity() {
 
 #[test]
 fn resource_units_run_out_and_refill_on_time() {
-    let mut q = Quotas::new(0.0, QuotaSettings::default());
+    let mut q = Quotas::new(0.0, QuotaSettings::OFF);
     for _ in 0..1_750 {
         assert!(
             q.admit("app", Charge::read(2, false, false), 10, 0.0)
@@ -46,7 +46,7 @@ fn resource_units_run_out_and_refill_on_time() {
 
 #[test]
 fn usage_is_reported_as_a_fraction() {
-    let mut q = Quotas::new(0.0, QuotaSettings::default());
+    let mut q = Quotas::new(0.0, QuotaSettings::OFF);
     let mut last = 0.0;
     for _ in 0..3_000 {
         last = q
@@ -58,7 +58,7 @@ fn usage_is_reported_as_a_fraction() {
 
 #[test]
 fn writes_are_limited_to_3000_per_150_seconds() {
-    let mut q = Quotas::new(0.0, QuotaSettings::default());
+    let mut q = Quotas::new(0.0, QuotaSettings::OFF);
     for i in 0..3_000 {
         assert!(
             q.admit("app", Charge::write(), 1_000, 0.0).is_ok(),
@@ -89,7 +89,7 @@ fn writes_are_limited_to_3000_per_150_seconds() {
 
 #[test]
 fn a_refused_request_charges_nothing() {
-    let mut q = Quotas::new(0.0, QuotaSettings::default());
+    let mut q = Quotas::new(0.0, QuotaSettings::OFF);
     for _ in 0..3_500 {
         assert!(
             q.admit("app", Charge::read(1, false, false), 10, 0.0)
@@ -110,7 +110,7 @@ fn a_refused_request_charges_nothing() {
 
 #[test]
 fn growing_tenant_gets_the_larger_capacity() {
-    let mut q = Quotas::new(0.0, QuotaSettings::default());
+    let mut q = Quotas::new(0.0, QuotaSettings::OFF);
     for _ in 0..3_500 {
         assert!(
             q.admit("app", Charge::read(1, false, false), 10, 0.0)
@@ -129,7 +129,7 @@ fn growing_tenant_gets_the_larger_capacity() {
 
 #[test]
 fn applications_have_their_own_buckets_and_share_the_tenant_writes() {
-    let mut q = Quotas::new(0.0, QuotaSettings::default());
+    let mut q = Quotas::new(0.0, QuotaSettings::OFF);
     for _ in 0..3_500 {
         assert!(q.admit("a", Charge::read(1, false, false), 10, 0.0).is_ok());
     }
@@ -144,7 +144,7 @@ fn applications_have_their_own_buckets_and_share_the_tenant_writes() {
     );
     assert!(q.admit("b", Charge::read(1, false, false), 10, 0.0).is_ok());
     // Six applications use the tenant's 18,000 writes; the seventh meets the tenant limit.
-    let mut q = Quotas::new(0.0, QuotaSettings::default());
+    let mut q = Quotas::new(0.0, QuotaSettings::OFF);
     for app in ["1", "2", "3", "4", "5", "6"] {
         for _ in 0..3_000 {
             assert!(q.admit(app, Charge::write(), 1_000, 0.0).is_ok());
@@ -254,14 +254,14 @@ fn usage_near_the_burst_limit_is_reported() {
 
 #[test]
 fn settings_change_at_run_time_and_are_checked() {
-    let mut q = Quotas::new(0.0, QuotaSettings::default());
+    let mut q = Quotas::new(0.0, QuotaSettings::OFF);
     q.set_settings(harsh(0.5, 1.0), 0.0);
     assert_eq!(q.settings(), harsh(0.5, 1.0));
     for _ in 0..20 {
         assert!(q.admit("app", Charge::write(), 1_000, 0.0).is_ok());
     }
     assert!(q.admit("app", Charge::write(), 1_000, 0.0).is_err());
-    q.set_settings(QuotaSettings::default(), 0.0);
+    q.set_settings(QuotaSettings::OFF, 0.0);
     assert!(q.admit("app", Charge::write(), 1_000, 0.0).is_ok());
     assert!(harsh(1.0, 0.0).validate().is_err());
     assert!(harsh(f64::NAN, 0.0).validate().is_err());

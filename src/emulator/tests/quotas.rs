@@ -117,10 +117,12 @@ async fn resource_unit_costs_follow_the_documented_modifiers() {
 #[tokio::test]
 async fn writes_are_limited_to_3000_per_150_seconds_of_emulated_time() {
     // A slow clock (0.1 emulated ms per real second) keeps the bucket from refilling while the
-    // test writes; time/advance then supplies the emulated time.
+    // test writes; time/advance then supplies the emulated time. The documented windows alone
+    // (the burst window and background load have their own test).
     let h = Arc::new(
         Harness::start(EmulatorConfig {
             time_scale: 0.000_1,
+            quota_settings: crate::emulator::quota::QuotaSettings::OFF,
             ..config(600, 2)
         })
         .await,
@@ -300,8 +302,9 @@ async fn background_load_and_the_burst_window_are_set_at_run_time() {
     );
     let path = h.admin_path().await;
     let shown = h.control(Method::GET, "/quotas", None).await;
-    assert_eq!(shown.body["backgroundWriteShare"], 0.0);
-    assert_eq!(shown.body["burstWindowSecs"], 0.0);
+    // On by default, mild: a quarter of the tenant's writes to others, a 10-second window.
+    assert_eq!(shown.body["backgroundWriteShare"], 0.25);
+    assert_eq!(shown.body["burstWindowSecs"], 10.0);
     for bad in [
         json!({"backgroundWriteShare": 1.0}),
         json!({"burstWindowSecs": -1}),
