@@ -22,6 +22,11 @@ use serde_json::{Value, json};
 /// An emulator whose sync client reads `dc` (LDAPS, the harness's CA) with `ous.synced` in
 /// scope.
 async fn emulator_on(dc: &SambaDc, ous: &TestOus) -> Emulator {
+    start(ad_config(dc, ous)).await
+}
+
+/// The configuration of [`emulator_on`].
+fn ad_config(dc: &SambaDc, ous: &TestOus) -> entra_cloud_operator::emulator::EmulatorConfig {
     let mut source = AdSourceConfig::new(&dc.ldaps_url, &dc.bind_dn, &dc.password, &dc.base_dn);
     source.ca_pem = Some(std::fs::read_to_string(&dc.ca_pem).unwrap());
     source.synced_ous = vec![ous.synced.clone()];
@@ -31,7 +36,7 @@ async fn emulator_on(dc: &SambaDc, ous: &TestOus) -> Emulator {
     // driven here by `POST /_emulator/sync/cycle`.
     cfg.domain = common::samba::UPN_SUFFIX.into();
     cfg.sync_interval = Duration::from_secs(1800);
-    start(cfg).await
+    cfg
 }
 
 async fn cycle(emu: &Emulator) {
@@ -188,13 +193,7 @@ async fn restore_waves_stay_under_the_accidental_delete_threshold() {
     for i in 0..7 {
         wave.push(dc.add_user(&ous.synced, &format!("Bulk{i}"), None).await);
     }
-    let mut source = AdSourceConfig::new(&dc.ldaps_url, &dc.bind_dn, &dc.password, &dc.base_dn);
-    source.ca_pem = Some(std::fs::read_to_string(&dc.ca_pem).unwrap());
-    source.synced_ous = vec![ous.synced.clone()];
-    let mut cfg = config(0, 0);
-    cfg.active_directory = Some(source);
-    cfg.domain = common::samba::UPN_SUFFIX.into();
-    cfg.sync_interval = Duration::from_secs(1800);
+    let mut cfg = ad_config(dc, &ous);
     cfg.accidental_delete_threshold = Some(3);
     let emu = start(cfg).await;
     cycle(&emu).await;

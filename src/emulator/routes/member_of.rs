@@ -8,11 +8,9 @@
 
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
 
-use super::list::context_fragment;
 use super::query::{self, DEFAULT_TOP, Params, decode, encode, invalid_skiptoken};
-use super::related::{item, parse_any_select};
+use super::related::{item, page, parse_any_select};
 use super::resolve::Cast;
 use super::{GraphError, Reply, Request};
 use crate::emulator::odata::{self, Resource};
@@ -171,31 +169,10 @@ pub fn list(tenant: &Tenant, q: &MemberOfQuery, req: &Request<'_>) -> Result<Rep
             }
         }
     }
-    let base = match q.cast {
-        Cast::Group => "groups",
-        _ => "directoryObjects",
-    };
-    let mut body = Map::new();
-    let fragment = context_fragment(base, q.select.as_deref());
-    body.insert("@odata.context".into(), json!(req.context(&fragment)));
-    if wants_count {
-        body.insert("@odata.count".into(), json!(matched));
-    }
-    if let (true, Some(last)) = (more, last) {
-        let cast = q
-            .cast
-            .segment()
-            .map(|c| format!("/{c}"))
-            .unwrap_or_default();
-        let link = format!(
-            "{}/{}/users/{}/memberOf{cast}?$skiptoken={}",
-            req.base,
-            req.version.as_str(),
-            user.id,
-            q.next_token(&user.id, last, req.token_key)
-        );
-        body.insert("@odata.nextLink".into(), json!(link));
-    }
-    body.insert("value".into(), Value::Array(value));
-    Ok(Reply::Json(StatusCode::OK, Value::Object(body)))
+    let next = last.filter(|_| more).map(|last| {
+        let path = format!("users/{}/memberOf", user.id);
+        (path, q.next_token(&user.id, last, req.token_key))
+    });
+    let count = wants_count.then_some(matched);
+    Ok(page(req, q.cast, q.select.as_deref(), (count, next), value))
 }

@@ -265,35 +265,46 @@ pub fn list(tenant: &Tenant, q: &RelatedQuery, req: &Request<'_>) -> Result<Repl
             }
         }
     }
-    let base = match q.cast {
+    let next = last.filter(|_| more).map(|last| {
+        let path = format!("groups/{}/{}", q.group, q.listing.segment());
+        (path, q.next_token(last, req.token_key))
+    });
+    let count = wants_count.then_some(matched);
+    Ok(page(req, q.cast, q.select.as_deref(), (count, next), value))
+}
+
+/// One page of a relationship's listing: its `@odata.context` (by `cast` and `select`), the
+/// `@odata.count` when counted, and the `@odata.nextLink` when `next` gives the listing's path
+/// below the version and the continuation's token.
+pub fn page(
+    req: &Request<'_>,
+    cast: Cast,
+    select: Option<&[String]>,
+    (count, next): (Option<usize>, Option<(String, String)>),
+    value: Vec<Value>,
+) -> Reply {
+    let base = match cast {
         Cast::User => "users",
         Cast::Group => "groups",
         Cast::Any | Cast::Empty(_) => "directoryObjects",
     };
     let mut body = Map::new();
-    let fragment = context_fragment(base, q.select.as_deref());
+    let fragment = context_fragment(base, select);
     body.insert("@odata.context".into(), json!(req.context(&fragment)));
-    if wants_count {
-        body.insert("@odata.count".into(), json!(matched));
+    if let Some(n) = count {
+        body.insert("@odata.count".into(), json!(n));
     }
-    if let (true, Some(last)) = (more, last) {
-        let cast = q
-            .cast
-            .segment()
-            .map(|c| format!("/{c}"))
-            .unwrap_or_default();
+    if let Some((path, token)) = next {
+        let cast = cast.segment().map(|c| format!("/{c}")).unwrap_or_default();
         let link = format!(
-            "{}/{}/groups/{}/{}{cast}?$skiptoken={}",
+            "{}/{}/{path}{cast}?$skiptoken={token}",
             req.base,
             req.version.as_str(),
-            q.group,
-            q.listing.segment(),
-            q.next_token(last, req.token_key)
         );
         body.insert("@odata.nextLink".into(), json!(link));
     }
     body.insert("value".into(), Value::Array(value));
-    Ok(Reply::Json(StatusCode::OK, Value::Object(body)))
+    Reply::Json(StatusCode::OK, Value::Object(body))
 }
 
 /// The id and expected kind (`None`: any) named by a `$ref` body's `@odata.id`: an absolute or
