@@ -167,7 +167,7 @@ pub struct EmulatorArgs {
     /// UNCONFIRMED: also enforce each write budget over this short window (emulated time;
     /// capacity: the budget's rate × the window), refusing bursts the long windows admit;
     /// `0s`: off.
-    #[arg(long, default_value = "10s", value_parser = duration::parse)]
+    #[arg(long, default_value = "0s", value_parser = duration::parse)]
     pub burst_window: Duration,
     /// Latency of the answers: `realistic` (reads ~40 ms, writes ~80 ms, tokens ~120 ms
     /// median, with a tail), `0` (none), a fixed `50ms`, `uniform:20ms..200ms`,

@@ -302,9 +302,9 @@ async fn background_load_and_the_burst_window_are_set_at_run_time() {
     );
     let path = h.admin_path().await;
     let shown = h.control(Method::GET, "/quotas", None).await;
-    // On by default, mild: a quarter of the tenant's writes to others, a 10-second window.
+    // By default a quarter of the tenant's writes go to other applications; no burst window.
     assert_eq!(shown.body["backgroundWriteShare"], 0.25);
-    assert_eq!(shown.body["burstWindowSecs"], 10.0);
+    assert_eq!(shown.body["burstWindowSecs"], 0.0);
     for bad in [
         json!({"backgroundWriteShare": 1.0}),
         json!({"burstWindowSecs": -1}),
