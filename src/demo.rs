@@ -119,6 +119,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         concurrency: 16,
         progress: ProgressMode::Auto,
     };
+    let m = approve_plans(m, &opts).await;
     let result = local::apply(m, &opts).await?;
 
     println!(
@@ -196,4 +197,27 @@ fn example_files(path: &std::path::Path) -> std::io::Result<(Vec<PathBuf>, Vec<P
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.ends_with("-from-ad.yaml"))
     }))
+}
+
+/// The tenant-wide disable runs only under a plan a person approved: the demo plans each
+/// policy that would turn sync off, shows the digest, and approves it as a reviewer would by
+/// writing it into `spec.approvedPlan` (in a repository: a pull request).
+async fn approve_plans(mut m: manifests::Manifests, opts: &RunOptions) -> manifests::Manifests {
+    let only_tenants = manifests::Manifests {
+        tenants: m.tenants.clone(),
+        users: Vec::new(),
+        groups: Vec::new(),
+        secrets: m.secrets.clone(),
+    };
+    let reports = local::plan(only_tenants, opts).await;
+    for (loaded, report) in m.tenants.iter_mut().zip(reports) {
+        if let Some(digest) = report.approval {
+            println!(
+                "Plan of {}: {}. A reviewer approves it in the manifest: spec.approvedPlan: {digest}",
+                report.resource, report.next_step
+            );
+            loaded.resource.spec.approved_plan = Some(digest);
+        }
+    }
+    m
 }

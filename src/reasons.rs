@@ -135,3 +135,11 @@ pub const SYNC_DISABLED: &str = "SyncDisabled";
 pub const MOVED_OUT_OF_SYNC_SCOPE: &str = "MovedOutOfSyncScope";
 /// An AD change failed.
 pub const DIRECTORY_CHANGE_FAILED: &str = "DirectoryChangeFailed";
+/// The tenant-wide disable waits for a person to approve its plan (`spec.approvedPlan`).
+pub const APPROVAL_REQUIRED: &str = "ApprovalRequired";
+/// The tenant changed beyond `spec.planTolerance` since its plan was approved.
+pub const PLAN_CHANGED: &str = "PlanChanged";
+/// The disable runs under an approved plan the tenant differs from within the tolerance.
+pub const PLAN_APPROVED: &str = "PlanApproved";
+/// Everything is read again to plan the disable.
+pub const PLANNING: &str = "Planning";

@@ -146,6 +146,51 @@ fn plan_then_apply_examples_against_the_emulator_process() {
     let s = state(&emu.url);
     assert_eq!(s["writes"]["accepted"], 0, "plan wrote: {s}");
     assert_eq!(s["writes"]["refused"], 0, "plan wrote: {s}");
+
+    // The tenant-wide disable can't be undone: it waits for its plan to be approved. Plan
+    // shows the digest; apply without it turns nothing off and says what to approve.
+    let digest = regex::Regex::new(r"disable:users=400,groups=[0-9]+:[0-9a-f]{16}")
+        .unwrap()
+        .find(&out)
+        .unwrap_or_else(|| panic!("no plan digest in:\n{out}"))
+        .as_str()
+        .to_string();
+    assert!(out.contains("not approved"), "{out}");
+    let (code, _, err) = run(&[
+        "apply",
+        "-f",
+        ex,
+        "--graph-url",
+        &emu.url,
+        "--login-url",
+        &emu.url,
+        "--journal",
+        journal,
+        "--progress",
+        "plain",
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("ApprovalRequired") && err.contains(&digest),
+        "{err}"
+    );
+    let s = state(&emu.url);
+    assert_eq!(
+        s["writes"]["accepted"], 0,
+        "nothing written unapproved: {s}"
+    );
+    // Approving is an edit of the manifest (a pull request under GitOps).
+    let cutover = Path::new(ex).join("tenant-cutover.yaml");
+    let text = std::fs::read_to_string(&cutover).unwrap();
+    let approved = text.replacen(
+        "  directorySync: Disabled",
+        &format!("  approvedPlan: {digest}\n  directorySync: Disabled"),
+        1,
+    );
+    assert_ne!(approved, text);
+    std::fs::write(&cutover, approved).unwrap();
     let tokens_before = s["tokens"]["issued"].as_u64().unwrap();
 
     // apply: converges, prints the resources with status, exit 0.

@@ -55,6 +55,8 @@ async fn create_then_ready_then_drift_detected() {
                "stringData": {"clientSecret": SECRET}}),
     );
     let mut tsp = policy("Disabled", true, "Report");
+    // The disable's plan, approved (as a person would after reading `plan`).
+    tsp.spec.approved_plan = Some(approved_plan(&emu).await);
     tsp.metadata.generation = None;
     tsp.spec.endpoints = Some(entra_cloud_operator::api::tenant::Endpoints {
         graph: Some(emu.url()),

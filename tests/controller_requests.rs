@@ -35,7 +35,8 @@ fn context(emu_url: &str) -> (Arc<controller::Context>, Handle, TenantSyncPolicy
 #[tokio::test]
 async fn first_pass_reads_the_secret_publishes_an_event_and_applies_status() {
     let emu = start(config(20, 2)).await;
-    let (ctx, mut handle, tsp) = context(&emu.url());
+    let (ctx, mut handle, mut tsp) = context(&emu.url());
+    tsp.spec.approved_plan = Some(approved_plan(&emu).await);
     let obj = Arc::new(tsp.clone());
     let verifier = tokio::spawn(async move {
         expect_policy_list(&mut handle, &[]).await;

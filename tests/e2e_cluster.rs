@@ -108,6 +108,8 @@ async fn cluster_create_ready_then_drift() {
         .unwrap();
     let api: Api<TenantSyncPolicy> = Api::namespaced(client.clone(), &ns);
     let mut tsp = policy("Disabled", true, "Report");
+    // The disable's plan, approved (as a person would after reading `plan`).
+    tsp.spec.approved_plan = Some(approved_plan(&emu).await);
     tsp.metadata.namespace = Some(ns.clone());
     tsp.metadata.generation = None;
     tsp.spec.endpoints = Some(entra_cloud_operator::api::tenant::Endpoints {

@@ -83,7 +83,7 @@ async fn cloud_managed(emu: &Emulator, kind: &str, id: &str) -> bool {
     all.iter().find(|o| o["id"] == id).unwrap()["isCloudManaged"] == true
 }
 
-fn stalled<R: Reconciled>(h: &Harness<R>) -> bool
+fn stalled<R: Reconciled + serde::de::DeserializeOwned>(h: &Harness<R>) -> bool
 where
     R::Status: Debug,
 {
@@ -92,7 +92,7 @@ where
 }
 
 /// The journal's `Failed` records.
-fn failed_records<R: Reconciled>(h: &Harness<R>) -> Vec<Value>
+fn failed_records<R: Reconciled + serde::de::DeserializeOwned>(h: &Harness<R>) -> Vec<Value>
 where
     R::Status: Debug,
 {

@@ -10,6 +10,92 @@ use entra_cloud_operator::api::conditions as cond;
 use entra_cloud_operator::journal::{Action, Phase};
 use serde_json::json;
 
+/// A person's edit of the manifest: `spec.approvedPlan` (and `planTolerance`), a new
+/// generation.
+fn approve(
+    h: &mut Harness<entra_cloud_operator::api::TenantSyncPolicy>,
+    plan: &str,
+    tolerance: Option<i64>,
+) {
+    h.obj.spec.approved_plan = Some(plan.to_string());
+    h.obj.spec.plan_tolerance = tolerance;
+    h.obj.metadata.generation = h.obj.metadata.generation.map(|g| g + 1);
+    h.tenant = h.obj.spec.clone();
+}
+
+#[tokio::test]
+async fn the_disable_waits_for_an_approved_plan_the_tenant_still_matches() {
+    let emu = start(config(30, 3)).await;
+    let mut h = Harness::tenant(&emu, policy("Disabled", false, "Report"), SECRET);
+    h.approve = false;
+    // Unapproved: nothing written; Stalled, saying what to approve and how.
+    h.pass().await.unwrap();
+    let st = h.status();
+    let (stalled, reason, msg) = h.condition(cond::STALLED).unwrap();
+    assert_eq!(
+        (stalled.as_str(), reason.as_str()),
+        ("True", "ApprovalRequired")
+    );
+    let plan = st.plan.clone().unwrap();
+    assert!(
+        msg.contains(&format!("spec.approvedPlan: {}", plan.digest)),
+        "{msg}"
+    );
+    assert!(msg.contains("cannot be undone"), "{msg}");
+    assert_eq!(state(&emu).await["writes"]["accepted"], 0);
+    let synced = users(&emu)
+        .await
+        .into_iter()
+        .filter(|u| u["kind"] == "synced")
+        .count();
+    assert_eq!(plan.users as usize, synced);
+    // The same plan again: the same digest.
+    h.pass().await.unwrap();
+    assert_eq!(h.status().plan.unwrap().digest, plan.digest);
+
+    // Approved, then a synchronised user leaves before the operator acts: the plan changed.
+    approve(&mut h, &plan.digest, None);
+    let gone = users(&emu)
+        .await
+        .into_iter()
+        .find(|u| u["kind"] == "synced")
+        .unwrap();
+    control_post(
+        &emu,
+        &format!("users/{}/scope", gone["id"].as_str().unwrap()),
+        json!({"inScope": false}),
+    )
+    .await;
+    control_post(&emu, "sync/cycle", json!({})).await;
+    h.pass().await.unwrap();
+    let (_, reason, msg) = h.condition(cond::STALLED).unwrap();
+    assert_eq!(reason, "PlanChanged", "{msg}");
+    assert!(
+        msg.contains(&format!("now {}", plan.users - 1)) && msg.contains("1 objects differ"),
+        "{msg}"
+    );
+    assert_eq!(state(&emu).await["writes"]["accepted"], 0);
+
+    // Within a stated tolerance of one object, the approved plan still holds: sync goes off.
+    approve(&mut h, &plan.digest, Some(1));
+    h.pass().await.unwrap();
+    assert_eq!(
+        h.condition(cond::RECONCILING).unwrap().1,
+        "DisableRequested"
+    );
+    assert_eq!(state(&emu).await["writes"]["accepted"], 1);
+    assert!(h.events.iter().any(|e| e.reason == "PlanApproved"));
+
+    // A bad approval is a spec error naming the field, before any Graph call.
+    let mut bad = Harness::tenant(&emu, policy("Disabled", false, "Report"), SECRET);
+    approve(&mut bad, "yes please", None);
+    bad.pass().await.unwrap();
+    let (_, reason, msg) = bad.condition(cond::STALLED).unwrap();
+    assert_eq!(reason, "InvalidSpec");
+    assert!(msg.starts_with("spec.approvedPlan"), "{msg}");
+    emu.shutdown().await;
+}
+
 #[tokio::test]
 async fn full_cutover_converts_everything_and_clears_immutable_ids_after_conversion() {
     // Counts every request exactly: reads consistent at once. (Under a read lag, ImmutableIDs
@@ -65,7 +151,8 @@ async fn full_cutover_converts_everything_and_clears_immutable_ids_after_convers
     assert!(cond::is_true(&st.conditions, cond::DIRECTORY_SYNC_DISABLED));
     assert!(cond::get(&st.conditions, cond::RECONCILING).is_none());
     assert!(cond::get(&st.conditions, cond::STALLED).is_none());
-    assert_eq!(st.observed_generation, Some(1));
+    // Generation 2: the harness approved the plan of generation 1 (a spec edit).
+    assert_eq!(st.observed_generation, Some(2));
     assert_eq!(st.progress.as_deref(), Some("312/312"));
     assert!(st.converged_at.is_some());
 

@@ -77,6 +77,23 @@ pub struct TenantSyncPolicySpec {
     #[serde(default)]
     pub directory_sync: DirectorySyncMode,
 
+    /// The plan a person approved for turning directory synchronisation off, which cannot be
+    /// undone: the digest `plan` prints and `status.plan.digest` shows, e.g.
+    /// `disable:users=420,groups=37:9f2c4e0a1b3d5f67` (the synchronised users and groups,
+    /// counted, and a fingerprint of the set). Without it the disable waits (`Stalled`,
+    /// `ApprovalRequired`); with it, it runs while the tenant still matches (see
+    /// `planTolerance`), else `Stalled`, `PlanChanged`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = APPROVED_PLAN_PATTERN))]
+    pub approved_plan: Option<String>,
+
+    /// How many synchronised users and groups may differ from the approved plan (joined,
+    /// left, or swapped since it was approved) for the disable to run. Default 0: exactly the
+    /// approved set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000000))]
+    pub plan_tolerance: Option<i64>,
+
     /// Once synchronisation is off everywhere, clear `onPremisesImmutableId` on every formerly
     /// synchronised user (each prior value is kept in the journal first).
     #[serde(default)]
@@ -341,6 +358,22 @@ pub enum DriftPolicy {
     Remediate,
 }
 
+/// The shape of `spec.approvedPlan`.
+pub const APPROVED_PLAN_PATTERN: &str =
+    r"^disable:users=[0-9]{1,9},groups=[0-9]{1,9}:[0-9a-f]{16}$";
+
+/// The plan of a tenant-wide disable (`status.plan`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantPlan {
+    /// What to write into `spec.approvedPlan` to approve it.
+    pub digest: String,
+    /// Synchronised users it converts.
+    pub users: i64,
+    /// Synchronised groups it converts.
+    pub groups: i64,
+}
+
 /// Observed state of the tenant.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -381,6 +414,10 @@ pub struct TenantSyncPolicyStatus {
     /// ends, one it cleared that still reads set is waited for, not cleared again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable_ids_cleared_at: Option<Time>,
+    /// The plan of the tenant-wide disable as last observed: the digest to approve in
+    /// `spec.approvedPlan`, and what it counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<TenantPlan>,
     /// When drift was last detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift_detected_at: Option<Time>,

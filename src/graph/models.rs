@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 /// `organization` (the tenant).
-#[derive(Deserialize, Clone, Debug, PartialEq)]
+#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Organization {
     /// The tenant id.

@@ -242,6 +242,7 @@ mod tests {
             next_step: "convert".into(),
             changes: Vec::new(),
             problem: None,
+            approval: None,
             link_audit: Some(LinkAudit {
                 checked: findings as i64,
                 mismatched: findings as i64,

@@ -39,6 +39,9 @@ pub struct PlanReport {
     /// The AD ↔ Entra link audit (with `activeDirectory`), every finding listed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link_audit: Option<crate::api::active_directory::LinkAudit>,
+    /// A tenant-wide disable's plan: the digest to approve in `spec.approvedPlan`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
 }
 
 impl PlanReport {
@@ -53,6 +56,7 @@ impl PlanReport {
             changes: Vec::new(),
             problem: None,
             link_audit: None,
+            approval: None,
         }
     }
 }
@@ -166,6 +170,15 @@ async fn plan_tenant(tsp: &TenantSyncPolicy, m: &Manifests, opts: &RunOptions) -
             let status = tsp.status.clone().unwrap_or_default();
             let decision = plan::decide(&tsp.spec, &obs, &status, true, jiff::Timestamp::now());
             report.next_step = decision.to_string();
+            if decision
+                == (plan::Decision::SetSync {
+                    enabled: false,
+                    remediation: false,
+                })
+            {
+                report.approval =
+                    tenant::approval::PlanDigest::of(&tsp.spec.tenant_id, &obs).map(|p| p.render());
+            }
             report.changes = plan::describe(&tsp.spec, &obs, decision);
             report.observed = Some(TenantSyncPolicyStatus {
                 sync_state: Some(obs.sync_state()),

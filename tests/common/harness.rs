@@ -86,6 +86,27 @@ where
     Ok(outcome)
 }
 
+/// Approves the plan a stalled tenant-wide disable asks for, as a person editing the manifest
+/// would: `spec.approvedPlan` set to `status.plan.digest`, a new generation. Whether there
+/// was one.
+pub fn approve_if_asked<R: Reconciled + serde::de::DeserializeOwned>(obj: &mut R) -> bool {
+    let mut v = serde_json::to_value(&*obj).unwrap();
+    let asks = v["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Stalled" && c["reason"] == "ApprovalRequired");
+    let digest = v["status"]["plan"]["digest"].clone();
+    if !asks || !digest.is_string() {
+        return false;
+    }
+    v["spec"]["approvedPlan"] = digest;
+    let generation = v["metadata"]["generation"].as_i64().unwrap_or(1);
+    v["metadata"]["generation"] = json!(generation + 1);
+    *obj = serde_json::from_value(v).unwrap();
+    true
+}
+
 /// A resource under test with its own journal and client: passes one at a time, its Events
 /// kept, its status read back.
 pub struct Harness<R: Reconciled> {
@@ -103,9 +124,13 @@ pub struct Harness<R: Reconciled> {
     pub concurrency: usize,
     /// The reconcilers' clock, when a test sets it ([`Harness::clock_at`]); else real time.
     pub clock: Option<jiff::Timestamp>,
+    /// A tenant-wide disable waiting for approval is approved at once, as a person would
+    /// after reading the plan (`spec.approvedPlan` set to `status.plan.digest`, a new
+    /// generation); tests of the approval itself turn this off.
+    pub approve: bool,
 }
 
-impl<R: Reconciled> Harness<R>
+impl<R: Reconciled + serde::de::DeserializeOwned> Harness<R>
 where
     R::Status: Debug,
 {
@@ -129,6 +154,7 @@ where
             ad: None,
             concurrency: 4,
             clock: None,
+            approve: true,
         }
     }
 
@@ -153,14 +179,30 @@ where
         }
     }
 
-    /// One reconcile pass ([`pass`]); its Events are kept.
+    /// One reconcile pass ([`pass`]); its Events are kept. With [`Harness::approve`], a
+    /// disable that waits for approval is approved and the pass runs again.
     pub async fn pass(&mut self) -> Result<Outcome<R::Status>, ReconcileError> {
         // A copy, so the context can borrow the harness while the pass writes the status.
         let mut obj = self.obj.clone();
         let outcome = pass(&mut obj, &self.tenant, &self.ctx()).await?;
         self.obj = obj;
         self.events.extend(outcome.events.clone());
+        if self.approve && self.approve_plan() {
+            return Box::pin(self.pass()).await;
+        }
         Ok(outcome)
+    }
+
+    /// Approves the plan a stalled disable asks for ([`approve_if_asked`]); whether there was
+    /// one.
+    pub fn approve_plan(&mut self) -> bool {
+        if !approve_if_asked(&mut self.obj) {
+            return false;
+        }
+        if let Some(t) = self.obj.as_tenant() {
+            self.tenant = t.spec.clone();
+        }
+        true
     }
 
     /// Pass until `done(status)` holds, at most `max` passes (transient errors retried).

@@ -223,3 +223,11 @@ pub async fn graph_request(
     let r = req.send().await.unwrap();
     assert!(r.status().is_success(), "{method} {path}: {}", r.status());
 }
+
+/// The plan of the tenant-wide disable as the emulator's tenant stands now, approved: what a
+/// person writes into `spec.approvedPlan` after reading `plan`.
+pub async fn approved_plan(emu: &Emulator) -> String {
+    use entra_cloud_operator::reconcile::tenant::{approval::PlanDigest, observe};
+    let obs = observe::observe(&client(emu, SECRET)).await.unwrap();
+    PlanDigest::of(TENANT, &obs).unwrap().render()
+}

@@ -166,6 +166,7 @@ pub async fn observe(
         users: users_tally.counts,
         groups: groups_tally.counts,
         immutable_ids: users_tally.immutable_ids,
+        affected: None,
     };
     ctx.guard.lock().insert(
         key,

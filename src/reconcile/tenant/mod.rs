@@ -4,6 +4,7 @@
 //! Each pass reads inputs, validates (no I/O), observes Graph, decides (pure, `plan`), acts,
 //! and returns the new status with the Events to emit and when to look again.
 
+pub mod approval;
 mod audit;
 pub mod clear;
 mod confirm;
@@ -142,6 +143,17 @@ async fn reconcile_inner(
             ))
         }
         Decision::SetSync {
+            enabled: false,
+            remediation: false,
+        } => match pass.approved(spec, &obs) {
+            Ok(()) => pass.set_sync(ctx, spec, &obs, false, false).await,
+            Err(health) => {
+                // Unapproved (or planning): the next pass reads everything again.
+                ctx.guard.forget(&ctx.resource);
+                Ok(pass.finish(health, Some(GUARD_INTERVAL)))
+            }
+        },
+        Decision::SetSync {
             enabled,
             remediation,
         } => pass.set_sync(ctx, spec, &obs, enabled, remediation).await,
@@ -196,6 +208,39 @@ impl Pass {
             generation,
             now,
             events: Vec::new(),
+        }
+    }
+
+    /// Whether the disable `obs` calls for runs under an approved plan (`approval.rs`); the plan
+    /// as observed goes to `status.plan` either way. `Err`: what the resource says instead.
+    fn approved(&mut self, spec: &TenantSyncPolicySpec, obs: &Observation) -> Result<(), Health> {
+        let Some(now) = approval::PlanDigest::of(&spec.tenant_id, obs) else {
+            // A guard round never leads to a first disable; count everything next pass.
+            return Err(Health::Progressing(
+                crate::reasons::PLANNING,
+                "reading every synchronised object to plan the disable".into(),
+            ));
+        };
+        self.status.plan = Some(now.to_status());
+        match approval::check(spec, &now) {
+            approval::Verdict::Approved { difference } => {
+                if difference > 0 {
+                    self.events.push(ReconcileEvent::normal(
+                        crate::reasons::PLAN_APPROVED,
+                        "Approve",
+                        format!("the tenant is {difference} objects from the approved plan, within spec.planTolerance: turning directory synchronisation off"),
+                    ));
+                }
+                Ok(())
+            }
+            approval::Verdict::Unapproved => Err(Health::Stalled(
+                crate::reasons::APPROVAL_REQUIRED,
+                approval::unapproved_message(&now),
+            )),
+            v @ approval::Verdict::Changed { .. } => Err(Health::Stalled(
+                crate::reasons::PLAN_CHANGED,
+                approval::changed_message(spec, &now, &v),
+            )),
         }
     }
 

@@ -6,6 +6,7 @@ use crate::api::tenant::{ImmutableIdCounts, ObjectCounts};
 use crate::graph::models::{Group, User};
 use crate::graph::{GraphClient, GraphError, ListQuery};
 
+use super::approval::Fingerprint;
 use super::plan::Observation;
 
 /// `$top` that keeps a list read at one resource unit per page.
@@ -22,6 +23,7 @@ pub async fn observe(graph: &GraphClient) -> Result<Observation, GraphError> {
         users: users.counts,
         groups: groups.counts,
         immutable_ids: users.immutable_ids,
+        affected: Some(users.synced_set.merge(groups.synced_set)),
     })
 }
 
@@ -50,6 +52,8 @@ pub struct UserTally {
     pub counts: ObjectCounts,
     /// ImmutableIDs of formerly synchronised users (`failed` is always 0 here).
     pub immutable_ids: ImmutableIdCounts,
+    /// The synchronised users, as a disable's plan fingerprints them.
+    pub synced_set: Fingerprint,
 }
 
 impl UserTally {
@@ -57,6 +61,7 @@ impl UserTally {
     pub fn add(&mut self, u: &User, federated: &[String]) {
         if u.is_synced() {
             self.counts.synced += 1;
+            self.synced_set.add(&u.id);
         } else if u.is_formerly_synced() {
             self.counts.converted += 1;
             if u.on_premises_immutable_id.is_some() && in_federated_domain(u, federated) {
@@ -77,6 +82,8 @@ impl UserTally {
 pub struct GroupTally {
     /// Groups by sync state.
     pub counts: ObjectCounts,
+    /// The synchronised groups, as a disable's plan fingerprints them.
+    pub synced_set: Fingerprint,
 }
 
 impl GroupTally {
@@ -84,6 +91,7 @@ impl GroupTally {
     pub fn add(&mut self, g: &Group) {
         if g.is_synced() {
             self.counts.synced += 1;
+            self.synced_set.add(&g.id);
         } else if g.is_formerly_synced() {
             self.counts.converted += 1;
         } else {

@@ -20,6 +20,25 @@ pub fn validate(spec: &TenantSyncPolicySpec) -> Result<(), SpecError> {
             ),
         ));
     }
+    if let Some(plan) = &spec.approved_plan
+        && super::approval::PlanDigest::parse(plan).is_none()
+    {
+        return Err(err(
+            "approvedPlan",
+            format!(
+                "{plan:?} is not a plan: copy the digest `plan` prints (or status.plan.digest), e.g. disable:users=420,groups=37:9f2c4e0a1b3d5f67"
+            ),
+        ));
+    }
+    if spec
+        .plan_tolerance
+        .is_some_and(|t| !(0..=1_000_000).contains(&t))
+    {
+        return Err(err(
+            "planTolerance",
+            "must be between 0 and 1000000 objects",
+        ));
+    }
     let c = &spec.credentials;
     let set = [
         c.client_secret.is_some(),
