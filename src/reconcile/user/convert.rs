@@ -1,7 +1,7 @@
 //! Convert one wave: journal every intended change with its prior values (one durable group),
-//! then switch, verify by reading back and clear, group by group, several groups at a time.
-//! With a batching client a group is up to 20 users and each of its steps one JSON batch
-//! (three round trips for twenty users instead of sixty); without, a group is one user.
+//! then switch, verify by reading back and clear, step by step over a part of the wave,
+//! several batches at a time. With a batching client each step of twenty users is one JSON
+//! batch (three round trips for twenty users instead of sixty); without, one request a user.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::api::common::ObjectFailure;
 use crate::api::user::{CloudUserConversionSpec, UserConversionMethod};
-use crate::graph::{GraphClient, GraphError, MAX_BATCH};
+use crate::graph::{GraphClient, GraphError};
 use crate::journal::{Action, JournalError, Object, Phase, Record, ResourceKey};
 use crate::reconcile::Context;
 use crate::reconcile::rollout::consistency::read_back;
@@ -84,14 +84,13 @@ enum StepError {
 /// What one step of one user came to: the accepted write's request-id, or why it failed.
 type StepResult = Result<Option<String>, StepError>;
 
-/// Carries out the steps of a group of users, step kind by step kind, in the order of
-/// [`steps`]; a user whose step failed goes no further. A group is one batch of up to
-/// [`MAX_BATCH`] requests per step when the client batches (one JSON batch switches the group,
-/// one reads the switches back, one clears the ImmutableIDs), else a single user. Answers per
-/// user, in the order given.
+/// Carries out the steps of the users of `plans`, step kind by step kind, in the order of
+/// [`steps`], `in_flight` batches (or, without batching, requests) at a time; a user whose
+/// step failed goes no further. Answers per user, in the order given.
 async fn convert_group(
-    graph: GraphClient,
-    plans: Vec<(Candidate, Vec<Action>)>,
+    graph: &GraphClient,
+    plans: &[(Candidate, Vec<Action>)],
+    in_flight: usize,
 ) -> Vec<Vec<(Action, StepResult)>> {
     let mut done: Vec<Vec<(Action, StepResult)>> = plans.iter().map(|_| Vec::new()).collect();
     for action in [
@@ -107,10 +106,10 @@ async fn convert_group(
         }
         let ids: Vec<String> = who.iter().map(|&i| plans[i].0.id.clone()).collect();
         let results = match action {
-            Action::RestoreUser => restore(&graph, &ids).await,
-            Action::SwitchToCloud => switch(&graph, &ids).await,
+            Action::RestoreUser => restore(graph, &ids, in_flight).await,
+            Action::SwitchToCloud => switch(graph, &ids, in_flight).await,
             _ => graph
-                .clear_immutable_ids(&ids, 1)
+                .clear_immutable_ids(&ids, in_flight)
                 .await
                 .into_iter()
                 .map(|r| {
@@ -130,8 +129,8 @@ async fn convert_group(
 /// it reads back `true`. Graph is eventually consistent, so what reads `false` is read again
 /// with backoff (`rollout::consistency::read_back`); what still does is unconfirmed, not
 /// failed: a later pass reads it again within the consistency window.
-async fn switch(graph: &GraphClient, ids: &[String]) -> Vec<StepResult> {
-    let writes = graph.set_users_cloud_managed(ids, true, 1).await;
+async fn switch(graph: &GraphClient, ids: &[String], in_flight: usize) -> Vec<StepResult> {
+    let writes = graph.set_users_cloud_managed(ids, true, in_flight).await;
     let accepted: Vec<String> = ids
         .iter()
         .zip(&writes)
@@ -139,7 +138,7 @@ async fn switch(graph: &GraphClient, ids: &[String]) -> Vec<StepResult> {
         .map(|(id, _)| id.clone())
         .collect();
     let reads = read_back(&accepted, |part| async move {
-        graph.users_cloud_managed(&part, 1).await
+        graph.users_cloud_managed(&part, in_flight).await
     })
     .await;
     let mut reads = reads.into_iter();
@@ -157,21 +156,27 @@ async fn switch(graph: &GraphClient, ids: &[String]) -> Vec<StepResult> {
 }
 
 /// Restore, verified by the read that follows: the same id is back, not synchronised. One
-/// user at a time (restores are rare: the legacy path, after AD moved the user out of scope).
-async fn restore(graph: &GraphClient, ids: &[String]) -> Vec<StepResult> {
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let result = match graph.restore_deleted_user(id).await {
-            Ok(receipt) => match graph.user(id).await {
-                Ok(Some(back)) if !back.is_synced() => Ok(receipt.request_id),
-                Ok(_) => Err(StepError::NotVerified),
-                Err(e) => Err(StepError::Graph(e)),
-            },
+/// request per user (restores are not batched), `in_flight` users at a time.
+async fn restore(graph: &GraphClient, ids: &[String], in_flight: usize) -> Vec<StepResult> {
+    futures::stream::iter(ids.to_vec())
+        .map(|id| {
+            let graph = graph.clone();
+            async move { restore_one(&graph, &id).await }
+        })
+        .buffered(in_flight.max(1))
+        .collect()
+        .await
+}
+
+async fn restore_one(graph: &GraphClient, id: &str) -> StepResult {
+    match graph.restore_deleted_user(id).await {
+        Ok(receipt) => match graph.user(id).await {
+            Ok(Some(back)) if !back.is_synced() => Ok(receipt.request_id),
+            Ok(_) => Err(StepError::NotVerified),
             Err(e) => Err(StepError::Graph(e)),
-        };
-        out.push(result);
+        },
+        Err(e) => Err(StepError::Graph(e)),
     }
-    out
 }
 
 /// The failure code of a restored user not back in every cloud group it was in.
@@ -305,19 +310,12 @@ async fn run_part(
         .collect();
     ctx.journal.append(&intents).await?;
 
-    // Groups of users go through their steps `ctx.concurrency` at a time: with batching, a
-    // group is one batch per step, so several batches are in flight and latency is hidden
-    // while the client's pacer keeps the whole at the tenant's quota.
-    let size = if ctx.graph.batching() { MAX_BATCH } else { 1 };
-    let groups: Vec<_> = plans
-        .chunks(size)
-        .map(|group| convert_group(ctx.graph.clone(), group.to_vec()))
-        .collect();
-    let results: Vec<Vec<(Action, StepResult)>> = futures::stream::iter(groups)
-        .buffered(ctx.concurrency.max(1))
-        .flat_map(futures::stream::iter)
-        .collect()
-        .await;
+    // The part goes through each step together, `ctx.concurrency` batches (or requests) in
+    // flight: every switch, then every read-back, then every clear. A switch is read back
+    // after the part's switches, not right after its own batch, so Graph's replication lag
+    // is waited out once, not by every batch holding its place in the pipeline, while the
+    // client's pacer keeps the whole at the tenant's quota.
+    let results = convert_group(ctx.graph, &plans, ctx.concurrency.max(1)).await;
 
     // A switch that did not read back was accepted all the same.
     earlier
