@@ -87,8 +87,10 @@ enum Command {
 
 #[derive(clap::Args, Debug)]
 struct RunArgs {
-    /// Manifest files or directories (`*.yaml`, `*.yml`, `*.json`); Secrets among them supply
-    /// credentials, else AZURE_CLIENT_SECRET (and AZURE_CLIENT_ID, AZURE_TENANT_ID to check).
+    /// Manifest files or directories (`*.yaml`, `*.yml`, `*.json`), `-` for a stream on standard
+    /// input (`kustomize build | … -f -`); other kinds among them are skipped with a line on
+    /// stderr. Secrets among them supply credentials, else AZURE_CLIENT_SECRET (and
+    /// AZURE_CLIENT_ID, AZURE_TENANT_ID to check).
     #[arg(short = 'f', long = "filename", required = true)]
     files: Vec<PathBuf>,
     /// Override every resource's Graph root URL, e.g. the emulator's.

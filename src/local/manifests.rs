@@ -1,15 +1,19 @@
-//! Reading manifests from files and directories: the resources to reconcile and the Secrets
-//! that hold their credentials.
+//! Reading manifests from files, directories and standard input (`-f -`, what `kustomize
+//! build` or `helm template` print): the resources to reconcile and the Secrets that hold their
+//! credentials; documents of other kinds are skipped with a line each.
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
-use kube::CustomResourceExt;
 use serde_json::Value;
 
-use crate::api::{API_VERSION, CloudGroupConversion, CloudUserConversion, TenantSyncPolicy};
+use crate::api::{API_VERSION, CloudGroupConversion, CloudUserConversion, GROUP, TenantSyncPolicy};
 use crate::graph::SecretString;
+
+#[path = "manifest_kinds.rs"]
+mod kinds;
+use kinds::{KINDS, custom, is_foreign, schemas, secret_data};
 
 /// A problem with the input files. Each names the file and document.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +58,9 @@ pub enum ManifestError {
         /// What is counted: `manifest files`, `bytes of manifests`, `documents`.
         what: &'static str,
     },
+    /// `-f -` given more than once: standard input is read once.
+    #[error("-f - given more than once: standard input can be read only once; give -f - once")]
+    StdinTwice,
     /// Nothing to do.
     #[error(
         "no TenantSyncPolicy, CloudUserConversion or CloudGroupConversion found in {0}; give manifest files (*.yaml, *.yml, *.json) or directories of them with -f"
@@ -90,11 +97,35 @@ pub struct Manifests {
     pub secrets: BTreeMap<(String, String), BTreeMap<String, SecretString>>,
 }
 
-/// Read `paths` (files, or directories whose `*.yaml`, `*.yml` and `*.json` files are read in
-/// name order), within [`MAX_FILES`], [`MAX_TOTAL_BYTES`] (each file within
-/// [`crate::input::MAX_FILE_BYTES`]) and [`MAX_DOCUMENTS`].
+/// What `-f -` reads: standard input, named so in messages (as kubectl does).
+pub const STDIN: &str = "STDIN";
+
+/// Read `paths` (files, `-` for standard input, or directories whose `*.yaml`, `*.yml` and
+/// `*.json` files are read in name order), within [`MAX_FILES`], [`MAX_TOTAL_BYTES`] (each
+/// file, standard input too, within [`crate::input::MAX_FILE_BYTES`]) and [`MAX_DOCUMENTS`].
+///
+/// Documents of kinds this tool does not read (a Namespace, a ConfigMap, kustomize's own
+/// `kustomization.yaml`: what `kustomize build` or `helm template` put around the resources)
+/// are skipped with one line each on stderr.
 pub fn load(paths: &[PathBuf]) -> Result<Manifests, ManifestError> {
-    load_within(paths, &Limits::DEFAULT)
+    let mut io = Io {
+        stdin: &mut std::io::stdin().lock(),
+        notes: &mut std::io::stderr(),
+    };
+    load_within(paths, &Limits::DEFAULT, &mut io)
+}
+
+/// Where `-f -` reads from and where the lines about skipped documents go.
+struct Io<'a> {
+    stdin: &'a mut dyn Read,
+    notes: &'a mut dyn Write,
+}
+
+impl Io<'_> {
+    fn note(&mut self, line: &str) {
+        // A closed stderr loses a note, not the run.
+        let _ = writeln!(self.notes, "{line}");
+    }
 }
 
 /// The caps of one run's input.
@@ -115,10 +146,39 @@ impl Limits {
     };
 }
 
-fn load_within(paths: &[PathBuf], limits: &Limits) -> Result<Manifests, ManifestError> {
-    let mut files = Vec::new();
+/// One input: a file, or standard input (`-f -`).
+#[derive(Debug, PartialEq, Eq)]
+enum Input {
+    File(PathBuf),
+    Stdin,
+}
+
+fn is_stdin(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+fn load_within(
+    paths: &[PathBuf],
+    limits: &Limits,
+    io: &mut Io<'_>,
+) -> Result<Manifests, ManifestError> {
+    if paths.iter().filter(|p| is_stdin(p)).count() > 1 {
+        return Err(ManifestError::StdinTwice);
+    }
+    let mut inputs = Vec::new();
     for p in paths {
-        collect(p, &mut files, limits.files)?;
+        if is_stdin(p) {
+            if inputs.len() >= limits.files {
+                return Err(ManifestError::TooMuch {
+                    path: STDIN.into(),
+                    cap: limits.files as u64,
+                    what: "manifest files",
+                });
+            }
+            inputs.push(Input::Stdin);
+        } else {
+            collect(p, &mut inputs, limits.files)?;
+        }
     }
     let mut out = Manifests::default();
     let mut budget = Budget {
@@ -128,11 +188,20 @@ fn load_within(paths: &[PathBuf], limits: &Limits) -> Result<Manifests, Manifest
         total_documents: limits.documents,
         documents: limits.documents,
     };
-    for f in &files {
-        load_file(f, &mut out, &mut budget)?;
+    for input in &inputs {
+        load_input(input, &mut out, &mut budget, io)?;
     }
     if out.tenants.is_empty() && out.users.is_empty() && out.groups.is_empty() {
-        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        let shown: Vec<String> = paths
+            .iter()
+            .map(|p| {
+                if is_stdin(p) {
+                    STDIN.to_string()
+                } else {
+                    p.display().to_string()
+                }
+            })
+            .collect();
         return Err(ManifestError::Empty(shown.join(", ")));
     }
     Ok(out)
@@ -147,7 +216,7 @@ pub fn is_manifest_file(p: &Path) -> bool {
         )
 }
 
-fn collect(path: &Path, files: &mut Vec<PathBuf>, max: usize) -> Result<(), ManifestError> {
+fn collect(path: &Path, files: &mut Vec<Input>, max: usize) -> Result<(), ManifestError> {
     let read_err = |source| ManifestError::Read {
         path: path.display().to_string(),
         source,
@@ -170,12 +239,12 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>, max: usize) -> Result<(), Mani
             }
         }
         entries.sort();
-        files.extend(entries);
+        files.extend(entries.into_iter().map(Input::File));
     } else {
         if files.len() >= max {
             return Err(too_many());
         }
-        files.push(path.to_path_buf());
+        files.push(Input::File(path.to_path_buf()));
     }
     Ok(())
 }
@@ -189,19 +258,67 @@ struct Budget {
     documents: usize,
 }
 
-fn load_file(path: &Path, out: &mut Manifests, budget: &mut Budget) -> Result<(), ManifestError> {
-    let shown = path.display().to_string();
+/// At most `cap` bytes of UTF-8 from standard input: read through a reader that stops one
+/// byte past the cap, so an endless producer ends with an error, not exhausted memory.
+fn read_stdin(stdin: &mut dyn Read, cap: u64) -> Result<String, ManifestError> {
+    use crate::input::InputError;
+    let mut bytes = Vec::new();
+    stdin
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|source| ManifestError::Read {
+            path: STDIN.into(),
+            source,
+        })?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > cap {
+        return Err(InputError::TooLarge {
+            path: STDIN.into(),
+            cap,
+        }
+        .into());
+    }
+    String::from_utf8(bytes).map_err(|_| InputError::NotText { path: STDIN.into() }.into())
+}
+
+/// Whether `path` is kustomize's own file, which names resources rather than being one.
+fn is_kustomization(path: &Path) -> bool {
+    matches!(
+        path.file_name().and_then(|n| n.to_str()),
+        Some("kustomization.yaml" | "kustomization.yml" | "Kustomization")
+    )
+}
+
+fn load_input(
+    input: &Input,
+    out: &mut Manifests,
+    budget: &mut Budget,
+    io: &mut Io<'_>,
+) -> Result<(), ManifestError> {
     let cap = budget.file_bytes.min(budget.bytes);
-    let text = crate::input::read_text(path, cap).map_err(|e| match e {
-        // The run's total, not the file's own cap, is what this file passed.
-        crate::input::InputError::TooLarge { .. } if cap < budget.file_bytes => {
+    let (shown, read, kustomization) = match input {
+        Input::File(path) => (
+            path.display().to_string(),
+            crate::input::read_text(path, cap).map_err(ManifestError::from),
+            // The directory kustomize would build, when this is its file.
+            is_kustomization(path).then(|| match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.display().to_string(),
+                _ => ".".to_string(),
+            }),
+        ),
+        Input::Stdin => (STDIN.to_string(), read_stdin(io.stdin, cap), None),
+    };
+    let text = read.map_err(|e| match e {
+        // The run's total, not the file's own cap, is what this input passed.
+        ManifestError::Input(crate::input::InputError::TooLarge { .. })
+            if cap < budget.file_bytes =>
+        {
             ManifestError::TooMuch {
                 path: shown.clone(),
                 cap: budget.total_bytes,
                 what: "bytes of manifests",
             }
         }
-        e => e.into(),
+        e => e,
     })?;
     budget.bytes = budget.bytes.saturating_sub(text.len() as u64);
     let docs: Vec<Value> =
@@ -218,13 +335,10 @@ fn load_file(path: &Path, out: &mut Manifests, budget: &mut Budget) -> Result<()
                 cap: budget.total_documents as u64,
                 what: "documents",
             })?;
-    let Schemas {
-        tenant: schema,
-        user: user_schema,
-        group: group_schema,
-    } = schemas();
+    // Empty documents (`---` alone, a template that rendered nothing) are skipped silently.
     for (i, doc) in docs.into_iter().enumerate().filter(|(_, d)| !d.is_null()) {
         let index = i + 1;
+        let source = format!("{shown}#{index}");
         let invalid = |detail: String| ManifestError::Invalid {
             path: shown.clone(),
             index,
@@ -241,34 +355,49 @@ fn load_file(path: &Path, out: &mut Manifests, budget: &mut Budget) -> Result<()
             field("/kind"),
             field("/metadata/name"),
         );
+        if let Some(dir) = &kustomization
+            && doc.is_object()
+            && matches!(kind.as_str(), "" | "Kustomization" | "Component")
+        {
+            io.note(&format!(
+                "{source}: skipped kustomize's {kind_shown} (not a resource this tool reads; to read what it builds: kustomize build {dir} | entra-cloud-operator plan -f -)",
+                kind_shown = if kind.is_empty() { "kustomization file" } else { kind.as_str() },
+            ));
+            continue;
+        }
         if api_version.is_empty() || kind.is_empty() {
             return Err(invalid(format!(
-                "not a Kubernetes manifest: apiVersion and kind missing (expected {API_VERSION} TenantSyncPolicy, CloudUserConversion or CloudGroupConversion, or v1 Secret)"
+                "not a Kubernetes manifest: apiVersion and kind missing (expected {API_VERSION} TenantSyncPolicy, CloudUserConversion or CloudGroupConversion, or v1 Secret; other kinds are skipped)"
             )));
+        }
+        if is_foreign(&api_version, &kind, &doc) {
+            let named = if name.is_empty() {
+                String::new()
+            } else {
+                format!(" {name}")
+            };
+            io.note(&format!(
+                "{source}: skipped {api_version}/{kind}{named} (not a resource this tool reads)"
+            ));
+            continue;
         }
         if name.is_empty() {
             return Err(invalid(format!("{kind} without metadata.name")));
         }
+        let schemas = schemas();
         match (api_version.as_str(), kind.as_str()) {
-            (API_VERSION, "TenantSyncPolicy") => {
-                let problems = super::schema::check(&doc, schema);
-                if !problems.is_empty() {
-                    return Err(invalid(format!(
-                        "TenantSyncPolicy {name} is invalid:\n  {}",
-                        problems.join("\n  ")
-                    )));
-                }
-                let mut tsp: TenantSyncPolicy = serde_json::from_value(doc)
-                    .map_err(|e| invalid(format!("TenantSyncPolicy {name}: {e}")))?;
-                if tsp.metadata.namespace.is_none() {
-                    tsp.metadata.namespace = Some("default".into());
-                }
-                tsp.metadata.generation.get_or_insert(1);
-                out.tenants.push(Loaded {
-                    resource: tsp,
-                    source: format!("{shown}#{index}"),
-                });
-            }
+            (API_VERSION, "TenantSyncPolicy") => out.tenants.push(Loaded {
+                resource: custom(doc, &schemas.tenant, &kind, &name).map_err(invalid)?,
+                source,
+            }),
+            (API_VERSION, "CloudUserConversion") => out.users.push(Loaded {
+                resource: custom(doc, &schemas.user, &kind, &name).map_err(invalid)?,
+                source,
+            }),
+            (API_VERSION, "CloudGroupConversion") => out.groups.push(Loaded {
+                resource: custom(doc, &schemas.group, &kind, &name).map_err(invalid)?,
+                source,
+            }),
             ("v1", "Secret") => {
                 let ns = doc
                     .pointer("/metadata/namespace")
@@ -278,113 +407,25 @@ fn load_file(path: &Path, out: &mut Manifests, budget: &mut Budget) -> Result<()
                 let data = secret_data(&doc).map_err(|d| invalid(format!("Secret {name}: {d}")))?;
                 out.secrets.insert((ns, name.clone()), data);
             }
-            (API_VERSION, "CloudUserConversion") => {
-                let problems = super::schema::check(&doc, user_schema);
-                if !problems.is_empty() {
-                    return Err(invalid(format!(
-                        "CloudUserConversion {name} is invalid:\n  {}",
-                        problems.join("\n  ")
-                    )));
-                }
-                let mut cuc: CloudUserConversion = serde_json::from_value(doc)
-                    .map_err(|e| invalid(format!("CloudUserConversion {name}: {e}")))?;
-                if cuc.metadata.namespace.is_none() {
-                    cuc.metadata.namespace = Some("default".into());
-                }
-                cuc.metadata.generation.get_or_insert(1);
-                out.users.push(Loaded {
-                    resource: cuc,
-                    source: format!("{shown}#{index}"),
-                });
-            }
-            (API_VERSION, "CloudGroupConversion") => {
-                let problems = super::schema::check(&doc, group_schema);
-                if !problems.is_empty() {
-                    return Err(invalid(format!(
-                        "CloudGroupConversion {name} is invalid:\n  {}",
-                        problems.join("\n  ")
-                    )));
-                }
-                let mut cgc: CloudGroupConversion = serde_json::from_value(doc)
-                    .map_err(|e| invalid(format!("CloudGroupConversion {name}: {e}")))?;
-                if cgc.metadata.namespace.is_none() {
-                    cgc.metadata.namespace = Some("default".into());
-                }
-                cgc.metadata.generation.get_or_insert(1);
-                out.groups.push(Loaded {
-                    resource: cgc,
-                    source: format!("{shown}#{index}"),
-                });
-            }
             (API_VERSION, other) => {
                 return Err(invalid(format!(
-                    "kind {other:?} is not served by this version (known: TenantSyncPolicy, CloudUserConversion, CloudGroupConversion)"
+                    "kind {other:?} is not served by this version (known: {})",
+                    KINDS.join(", ")
+                )));
+            }
+            ("v1", "List") => {
+                return Err(invalid(format!(
+                    "v1/List {name} holds {GROUP} resources; give each item as a document of its own (separated by ---)"
                 )));
             }
             _ => {
                 return Err(invalid(format!(
-                    "{api_version}/{kind} is not a resource this tool reads (expected {API_VERSION} TenantSyncPolicy, CloudUserConversion or CloudGroupConversion, or v1 Secret)"
+                    "{api_version}/{kind} is not a resource this tool reads, and too close to one to skip (expected {API_VERSION} TenantSyncPolicy, CloudUserConversion or CloudGroupConversion, or v1 Secret)"
                 )));
             }
         }
     }
     Ok(())
-}
-
-/// The three kinds' CRD schemas, generated once per process (generating them costs more than
-/// reading a small manifest).
-struct Schemas {
-    tenant: Value,
-    user: Value,
-    group: Value,
-}
-
-fn schemas() -> &'static Schemas {
-    static SCHEMAS: std::sync::OnceLock<Schemas> = std::sync::OnceLock::new();
-    SCHEMAS.get_or_init(|| Schemas {
-        tenant: crd_schema::<TenantSyncPolicy>(),
-        user: crd_schema::<CloudUserConversion>(),
-        group: crd_schema::<CloudGroupConversion>(),
-    })
-}
-
-fn crd_schema<K: CustomResourceExt>() -> Value {
-    serde_json::to_value(K::crd())
-        .ok()
-        .and_then(|crd| {
-            crd.pointer("/spec/versions/0/schema/openAPIV3Schema")
-                .cloned()
-        })
-        .unwrap_or(Value::Null)
-}
-
-/// `data` (base64) and `stringData` of a Secret, `stringData` winning as in Kubernetes.
-fn secret_data(doc: &Value) -> Result<BTreeMap<String, SecretString>, String> {
-    let mut out = BTreeMap::new();
-    if let Some(data) = doc.get("data").and_then(Value::as_object) {
-        for (k, v) in data {
-            let encoded = v
-                .as_str()
-                .ok_or_else(|| format!("data.{k} must be a base64 string"))?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
-                .map_err(|_| {
-                    format!("data.{k} is not valid base64 (use stringData for plain text)")
-                })?;
-            let text =
-                String::from_utf8(bytes).map_err(|_| format!("data.{k} is not UTF-8 text"))?;
-            out.insert(k.clone(), SecretString::new(text));
-        }
-    }
-    if let Some(data) = doc.get("stringData").and_then(Value::as_object) {
-        for (k, v) in data {
-            let text = v
-                .as_str()
-                .ok_or_else(|| format!("stringData.{k} must be a string"))?;
-            out.insert(k.clone(), SecretString::new(text));
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
