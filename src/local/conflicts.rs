@@ -77,7 +77,7 @@ pub fn selected_twice(reports: &mut [PlanReport]) {
         let (a, b) = (name(&reports[i]), name(&reports[j]));
         let detail = |other: &str| {
             format!(
-                "{n} {objects} are selected by {other} too: both would switch them, and either may revert them; select each object in one resource (e.g. exclude them from one)"
+                "{n} {objects} are selected by {other} too: both would switch them, and either may revert them; select each object in one resource only, excluding it from the other"
             )
         };
         let conflict = |with: String, detail: String| Conflict {
@@ -131,7 +131,7 @@ pub fn line(c: &Conflict) -> String {
         format!("{} with {}: {}", c.kind, c.with, c.detail)
     } else {
         format!(
-            "{} with {}: {} (e.g. {})",
+            "{} with {}: {} (object ids, e.g. {})",
             c.kind,
             c.with,
             c.detail,

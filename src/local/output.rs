@@ -303,7 +303,7 @@ mod tests {
         assert!(
             text.contains(
                 "  conflict: SelectedTwice with CloudUserConversion identity/other: 4 users"
-            ) && text.contains("(e.g. id-1)"),
+            ) && text.contains("(object ids, e.g. id-1)"),
             "{text}"
         );
         let md = plans(std::slice::from_ref(&r), PlanFormat::Markdown).unwrap();
