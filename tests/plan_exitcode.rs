@@ -188,9 +188,9 @@ fn detailed_exitcode_is_0_unchanged_2_pending_or_conflicting_1_on_an_error() {
             .nth(1)
             .unwrap_or_else(|| panic!("{conversion} planned: {out}"));
         assert!(
-            section.starts_with(&format!(
+            section.starts_with(
                 " 3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b)\n  conflict: TenantDisablesSync with TenantSyncPolicy identity/contoso: "
-            )),
+            ),
             "{conversion}: {section}"
         );
     }

@@ -338,7 +338,10 @@ mod tests {
             }),
         ]);
         assert!(!left_alone.pending());
-        assert_eq!(Verdict::of(&[left_alone.clone()]), Verdict::NoChanges);
+        assert_eq!(
+            Verdict::of(std::slice::from_ref(&left_alone)),
+            Verdict::NoChanges
+        );
         assert_eq!(Verdict::of(&[]).exit_code(), 0);
         // mode: Plan lists the request mode: Apply would send: pending review.
         let convert = with(vec![PlannedChange {
