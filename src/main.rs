@@ -68,6 +68,11 @@ enum Command {
             default_value = "text"
         )]
         output: PlanFormat,
+        /// Exit 0 when nothing would change, 2 when changes or conflicts are pending review,
+        /// 1 on an error (as Terraform's `plan -detailed-exitcode`). Without it: 0, or 1 on
+        /// an error.
+        #[arg(long)]
+        detailed_exitcode: bool,
     },
     /// Start the Graph emulator in-process with a synchronised tenant, apply `examples/`
     /// against it, and show the whole cutover.
@@ -248,15 +253,16 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Plan {
             run,
             output: format,
+            detailed_exitcode,
         } => {
             let opts = run.options(Duration::from_secs(600), ProgressMode::Quiet)?;
             let m = manifests::load(&run.files)?;
             let reports = local::plan(m, &opts).await;
             print!("{}", output::plans(&reports, format)?);
-            Ok(if reports.iter().any(|r| r.problem.is_some()) {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
+            let verdict = local::Verdict::of(&reports);
+            Ok(match (verdict, detailed_exitcode) {
+                (local::Verdict::Pending, false) => ExitCode::SUCCESS,
+                (v, _) => ExitCode::from(v.exit_code()),
             })
         }
         Command::Demo(args) => demo::run(args).await,

@@ -1,6 +1,7 @@
 //! The reconcilers over manifest files, without a cluster: `apply` drives each resource until
 //! it is Ready or Stalled; `plan` observes and says what would change, writing nothing.
 
+pub mod conflicts;
 pub mod credentials;
 pub mod directory;
 pub mod journal_cmd;
@@ -12,5 +13,5 @@ pub mod runner;
 pub mod schema;
 mod stop;
 
-pub use plan::{PlanReport, plan};
+pub use plan::{PlanReport, Verdict, plan};
 pub use runner::{Ran, RunOptions, RunResult, Settled, Stop, apply, apply_until};

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
+use super::conflicts;
 use super::plan::PlanReport;
 use super::runner::RunResult;
 
@@ -47,6 +48,9 @@ pub fn plans(reports: &[PlanReport], format: PlanFormat) -> anyhow::Result<Strin
     let mut s = String::new();
     for r in reports {
         let _ = writeln!(s, "{} {} (tenant {})", r.kind, r.resource, r.tenant_id);
+        for c in &r.conflicts {
+            let _ = writeln!(s, "  conflict: {}", conflicts::line(c));
+        }
         if let Some(p) = &r.problem {
             let _ = writeln!(s, "  cannot plan: {p}");
             continue;
@@ -112,7 +116,7 @@ fn cell(s: &str) -> String {
 /// The plans as Markdown: a summary table, then one section per resource.
 fn markdown(reports: &[PlanReport]) -> String {
     let mut s = String::from(
-        "## entra-cloud-operator plan\n\n| resource | kind | next step | objects to change |\n|---|---|---|---|\n",
+        "## entra-cloud-operator plan\n\n| resource | kind | next step | objects to change | conflicts |\n|---|---|---|---|---|\n",
     );
     for r in reports {
         let objects: i64 = r.changes.iter().map(|c| c.objects).sum();
@@ -123,10 +127,11 @@ fn markdown(reports: &[PlanReport]) -> String {
             .unwrap_or_else(|| r.next_step.clone());
         let _ = writeln!(
             s,
-            "| `{}` | {} | {} | {objects} |",
+            "| `{}` | {} | {} | {objects} | {} |",
             r.resource,
             r.kind,
-            cell(&step)
+            cell(&step),
+            r.conflicts.len()
         );
     }
     for r in reports {
@@ -135,6 +140,12 @@ fn markdown(reports: &[PlanReport]) -> String {
             "\n### `{}` ({}, tenant `{}`)\n",
             r.resource, r.kind, r.tenant_id
         );
+        for c in &r.conflicts {
+            let _ = writeln!(s, "- **Conflict:** {}", cell(&conflicts::line(c)));
+        }
+        if !r.conflicts.is_empty() {
+            s.push('\n');
+        }
         if let Some(p) = &r.problem {
             let _ = writeln!(s, "**Cannot plan:** {}", cell(p));
             continue;
@@ -240,9 +251,6 @@ mod tests {
             tenant_id: "t".into(),
             observed: None,
             next_step: "convert".into(),
-            changes: Vec::new(),
-            problem: None,
-            approval: None,
             link_audit: Some(LinkAudit {
                 checked: findings as i64,
                 mismatched: findings as i64,
@@ -257,6 +265,7 @@ mod tests {
                     .collect(),
                 ..Default::default()
             }),
+            ..PlanReport::default()
         }
     }
 
@@ -277,5 +286,38 @@ mod tests {
         assert!(text.contains("… 10 more (plan --format markdown lists every one)"));
         let json = plans(&[report(2)], PlanFormat::Json).unwrap();
         assert!(json.contains("\"linkAudit\""), "{json}");
+    }
+
+    #[test]
+    fn conflicts_show_in_every_format_and_selected_ids_never() {
+        let mut r = report(0);
+        r.selected = vec!["hidden-id".into()];
+        r.conflicts.push(conflicts::Conflict {
+            kind: conflicts::SELECTED_TWICE.into(),
+            with: "CloudUserConversion identity/other".into(),
+            objects: 4,
+            examples: vec!["id-1".into()],
+            detail: "4 users are selected by CloudUserConversion identity/other too".into(),
+        });
+        let text = plans(std::slice::from_ref(&r), PlanFormat::Text).unwrap();
+        assert!(
+            text.contains(
+                "  conflict: SelectedTwice with CloudUserConversion identity/other: 4 users"
+            ) && text.contains("(object ids, e.g. id-1)"),
+            "{text}"
+        );
+        let md = plans(std::slice::from_ref(&r), PlanFormat::Markdown).unwrap();
+        assert!(md.contains("| convert | 0 | 1 |"), "{md}");
+        assert!(md.contains("- **Conflict:** SelectedTwice with"), "{md}");
+        let json = plans(std::slice::from_ref(&r), PlanFormat::Json).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v[0]["conflicts"][0]["objects"], 4, "{json}");
+        assert_eq!(
+            v[0]["conflicts"][0]["with"],
+            "CloudUserConversion identity/other"
+        );
+        for out in [&text, &md, &json] {
+            assert!(!out.contains("hidden-id"), "{out}");
+        }
     }
 }

@@ -13,11 +13,12 @@ use crate::reconcile::resource::Reconciled;
 use crate::reconcile::tenant::{observe, plan};
 use crate::reconcile::{Context, tenant};
 
+use super::conflicts::{self, Conflict};
 use super::manifests::Manifests;
 use super::runner::{RunOptions, key_of, tenant_client, tenant_not_found, tenant_of};
 
 /// What `plan` found for one resource.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanReport {
     /// `TenantSyncPolicy`, `CloudUserConversion` or `CloudGroupConversion`.
@@ -42,6 +43,13 @@ pub struct PlanReport {
     /// A tenant-wide disable's plan: the digest to approve in `spec.approvedPlan`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<String>,
+    /// Conflicts with other resources, found before anything is written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
+    /// A conversion's selected object ids, sorted (ids only), to find objects two resources
+    /// select; never printed.
+    #[serde(skip)]
+    pub selected: Vec<String>,
 }
 
 impl PlanReport {
@@ -50,13 +58,52 @@ impl PlanReport {
         PlanReport {
             kind: key.kind,
             resource: format!("{}/{}", key.namespace, key.name),
-            tenant_id: String::new(),
-            observed: None,
-            next_step: String::new(),
-            changes: Vec::new(),
-            problem: None,
-            link_audit: None,
-            approval: None,
+            ..PlanReport::default()
+        }
+    }
+
+    /// Whether `apply` would change something here, or a reviewer must look: a row with a
+    /// real request (not [`PlannedChange::none`]), or a conflict. A conversion in
+    /// `mode: Plan` counts when it selects objects to convert: its preview lists the request
+    /// `mode: Apply` would send (with the objects pending), which is what a reviewer is asked
+    /// to approve; rows `apply` leaves alone (`none (excluded)`, `none (prerequisite)`, …)
+    /// do not count.
+    ///
+    /// [`PlannedChange::none`]: crate::reconcile::outcome::PlannedChange::none
+    pub fn pending(&self) -> bool {
+        !self.conflicts.is_empty() || self.changes.iter().any(|c| c.is_request())
+    }
+}
+
+/// What `plan --detailed-exitcode` says of the reports, as Terraform does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing would change and nothing conflicts: exit 0.
+    NoChanges,
+    /// Changes or conflicts to review ([`PlanReport::pending`]): exit 2.
+    Pending,
+    /// Some resource could not be planned (a `problem`): exit 1.
+    Error,
+}
+
+impl Verdict {
+    /// The verdict of a whole plan: an error wins over pending changes.
+    pub fn of(reports: &[PlanReport]) -> Self {
+        if reports.iter().any(|r| r.problem.is_some()) {
+            Verdict::Error
+        } else if reports.iter().any(PlanReport::pending) {
+            Verdict::Pending
+        } else {
+            Verdict::NoChanges
+        }
+    }
+
+    /// The exit code `--detailed-exitcode` gives.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::NoChanges => 0,
+            Verdict::Error => 1,
+            Verdict::Pending => 2,
         }
     }
 }
@@ -86,6 +133,7 @@ pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
     for loaded in &manifests.groups {
         out.push(plan_conversion(&loaded.resource, &manifests, opts, &journal).await);
     }
+    conflicts::selected_twice(&mut out);
     out
 }
 
@@ -110,6 +158,9 @@ async fn plan_conversion<R: Reconciled>(
         return report;
     };
     report.tenant_id = tenant.spec.tenant_id.clone();
+    report
+        .conflicts
+        .extend(conflicts::tenant_disables(&report.kind, tenant));
     if let Some(e) = obj.spec_error() {
         report.problem = Some(e.to_string());
         return report;
@@ -139,6 +190,7 @@ async fn plan_conversion<R: Reconciled>(
             report.next_step = preview.next_step;
             report.changes = preview.changes;
             report.link_audit = preview.link_audit;
+            report.selected = preview.selected;
         }
     }
     report
@@ -260,5 +312,61 @@ impl Journal for ReadOnly {
         resource: &'a ResourceKey,
     ) -> BoxFuture<'a, Result<Vec<Entry>, JournalError>> {
         self.entries_for(resource)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::outcome::PlannedChange;
+
+    fn with(changes: Vec<PlannedChange>) -> PlanReport {
+        PlanReport {
+            changes,
+            ..PlanReport::default()
+        }
+    }
+
+    #[test]
+    fn only_real_requests_conflicts_and_problems_move_the_verdict() {
+        let left_alone = with(vec![
+            PlannedChange::none("excluded", 0, "breakglass".into()),
+            PlannedChange::prerequisite(&crate::api::common::Prerequisite {
+                name: "ExchangeOnlineMailboxes".into(),
+                state: "Met".into(),
+                message: String::new(),
+            }),
+        ]);
+        assert!(!left_alone.pending());
+        assert_eq!(
+            Verdict::of(std::slice::from_ref(&left_alone)),
+            Verdict::NoChanges
+        );
+        assert_eq!(Verdict::of(&[]).exit_code(), 0);
+        // mode: Plan lists the request mode: Apply would send: pending review.
+        let convert = with(vec![PlannedChange {
+            request: "PATCH /users/{id}/onPremisesSyncBehavior isCloudManaged=true".into(),
+            objects: 3,
+            detail: "e.g. a".into(),
+        }]);
+        assert_eq!(
+            Verdict::of(&[left_alone.clone(), convert.clone()]),
+            Verdict::Pending
+        );
+        assert_eq!(Verdict::Pending.exit_code(), 2);
+        let mut conflicted = left_alone.clone();
+        conflicted.conflicts.push(Conflict {
+            kind: conflicts::SELECTED_TWICE.into(),
+            with: "x".into(),
+            objects: 1,
+            examples: Vec::new(),
+            detail: String::new(),
+        });
+        assert_eq!(Verdict::of(&[conflicted]), Verdict::Pending);
+        let broken = PlanReport {
+            problem: Some("no Secret".into()),
+            ..PlanReport::default()
+        };
+        assert_eq!(Verdict::of(&[convert, broken]).exit_code(), 1);
     }
 }

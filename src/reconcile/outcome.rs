@@ -205,6 +205,11 @@ impl PlannedChange {
         }
     }
 
+    /// Whether `apply` would send this request: every row but [`PlannedChange::none`]'s.
+    pub fn is_request(&self) -> bool {
+        !self.request.starts_with("none (")
+    }
+
     /// A row of `plan` for one of Microsoft's prerequisites, as `status.prerequisites` has it.
     pub fn prerequisite(p: &crate::api::common::Prerequisite) -> Self {
         PlannedChange::none(

@@ -141,6 +141,10 @@ impl Rollout for CloudGroupConversion {
         }
     }
 
+    fn selected(world: &World) -> Vec<String> {
+        world.sel.candidates.keys().cloned().collect()
+    }
+
     fn name(_: &World, item: &Work) -> String {
         item.group.name.clone()
     }

@@ -241,6 +241,10 @@ pub trait Rollout:
         status: &'a mut StatusOf<Self>,
     ) -> impl Future<Output = Result<WaveDone, ReconcileError>> + Send + 'a;
 
+    /// The object ids the selector selected (exclusions left out), for `plan` to find
+    /// objects two resources select.
+    fn selected(world: &Self::World) -> Vec<String>;
+
     /// The link audit of this pass with every finding, for `plan` (kinds that audit).
     fn audit(_world: &Self::World) -> Option<crate::api::active_directory::LinkAudit> {
         None

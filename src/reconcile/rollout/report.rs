@@ -274,6 +274,9 @@ pub struct Preview {
     /// The AD ↔ Entra link audit of the selection (with `activeDirectory`), every finding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link_audit: Option<crate::api::active_directory::LinkAudit>,
+    /// The object ids selected, sorted (ids only), to compare resources; never printed.
+    #[serde(skip)]
+    pub selected: Vec<String>,
 }
 
 /// The decision of a pass, in words, with the kind's requests.
@@ -342,5 +345,11 @@ pub(super) fn preview<K: Rollout>(
         next_step,
         changes: K::describe(cx, world, classified, step),
         link_audit: K::audit(world),
+        selected: {
+            let mut ids = K::selected(world);
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        },
     }
 }

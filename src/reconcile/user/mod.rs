@@ -292,6 +292,11 @@ impl Rollout for CloudUserConversion {
         })
     }
 
+    fn selected(world: &World) -> Vec<String> {
+        let c = &world.selection.candidates;
+        c.values().map(|u| u.id.clone()).collect()
+    }
+
     fn audit(world: &World) -> Option<crate::api::active_directory::LinkAudit> {
         world
             .directory

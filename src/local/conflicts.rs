@@ -1,0 +1,212 @@
+//! Conflicts `plan` finds before anything is written: an object two conversions select (each
+//! would switch it, and each would revert it on `onDelete: Revert`), and a per-object
+//! conversion acting for a tenant whose policy turns directory synchronisation off (the
+//! tenant-wide disable converts every object anyway, so the two strategies overlap).
+
+use serde::Serialize;
+
+use crate::api::TenantSyncPolicy;
+use crate::api::tenant::DirectorySyncMode;
+
+use super::plan::PlanReport;
+
+/// How many of the objects in a conflict are named.
+pub const EXAMPLES: usize = 3;
+
+/// `kind` of an object selected by two resources.
+pub const SELECTED_TWICE: &str = "SelectedTwice";
+/// `kind` of a per-object conversion under a tenant-wide disable.
+pub const TENANT_DISABLES_SYNC: &str = "TenantDisablesSync";
+
+/// A conflict between two resources, found from reads only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conflict {
+    /// [`SELECTED_TWICE`] or [`TENANT_DISABLES_SYNC`].
+    pub kind: String,
+    /// The other resource: `Kind namespace/name`.
+    pub with: String,
+    /// How many objects both touch (0 when it is the whole tenant).
+    pub objects: i64,
+    /// A few of them, by object id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<String>,
+    /// What it means, in words.
+    pub detail: String,
+}
+
+/// The objects both sorted id lists hold: how many, and the first [`EXAMPLES`].
+fn common(a: &[String], b: &[String]) -> (i64, Vec<String>) {
+    let (mut i, mut j, mut n, mut examples) = (0, 0, 0i64, Vec::new());
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                if examples.len() < EXAMPLES {
+                    examples.push(a[i].clone());
+                }
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    (n, examples)
+}
+
+/// Add a [`SELECTED_TWICE`] conflict to both reports of every pair of conversions of the same
+/// kind and tenant whose previews selected a common object (compared by object id, from
+/// [`PlanReport::selected`]).
+pub fn selected_twice(reports: &mut [PlanReport]) {
+    let mut found = Vec::new();
+    for (i, a) in reports.iter().enumerate() {
+        for (j, b) in reports.iter().enumerate().skip(i + 1) {
+            if a.kind != b.kind || a.tenant_id != b.tenant_id {
+                continue;
+            }
+            let (n, examples) = common(&a.selected, &b.selected);
+            if n > 0 {
+                found.push((i, j, n, examples));
+            }
+        }
+    }
+    for (i, j, n, examples) in found {
+        let objects = objects_word(&reports[i].kind);
+        let name = |r: &PlanReport| format!("{} {}", r.kind, r.resource);
+        let (a, b) = (name(&reports[i]), name(&reports[j]));
+        let detail = |other: &str| {
+            format!(
+                "{n} {objects} are selected by {other} too: both would switch them, and either may revert them; select each object in one resource only, excluding it from the other"
+            )
+        };
+        let conflict = |with: String, detail: String| Conflict {
+            kind: SELECTED_TWICE.into(),
+            with,
+            objects: n,
+            examples: examples.clone(),
+            detail,
+        };
+        let (da, db) = (detail(&b), detail(&a));
+        reports[i].conflicts.push(conflict(b, da));
+        reports[j].conflicts.push(conflict(a, db));
+    }
+}
+
+fn objects_word(kind: &str) -> &'static str {
+    if kind == "CloudGroupConversion" {
+        "groups"
+    } else {
+        "users"
+    }
+}
+
+/// A [`TENANT_DISABLES_SYNC`] conflict when `tenant`, the policy a per-object conversion
+/// names, turns directory synchronisation off for the whole tenant.
+pub fn tenant_disables(kind: &str, tenant: &TenantSyncPolicy) -> Option<Conflict> {
+    if tenant.spec.directory_sync != DirectorySyncMode::Disabled {
+        return None;
+    }
+    let policy = format!(
+        "TenantSyncPolicy {}/{}",
+        tenant.metadata.namespace.as_deref().unwrap_or("default"),
+        tenant.metadata.name.as_deref().unwrap_or_default()
+    );
+    let detail = format!(
+        "{policy} has directorySync: Disabled, which converts every synchronised object of the tenant anyway: choose one strategy (remove this resource, or set the policy's directorySync to Enabled or Unmanaged) — the per-object waves, canary and exclusions do not hold {} once synchronisation is off",
+        objects_word(kind)
+    );
+    Some(Conflict {
+        kind: TENANT_DISABLES_SYNC.into(),
+        with: policy,
+        objects: 0,
+        examples: Vec::new(),
+        detail,
+    })
+}
+
+/// A conflict in one line of text.
+pub fn line(c: &Conflict) -> String {
+    if c.examples.is_empty() {
+        format!("{} with {}: {}", c.kind, c.with, c.detail)
+    } else {
+        format!(
+            "{} with {}: {} (object ids, e.g. {})",
+            c.kind,
+            c.with,
+            c.detail,
+            c.examples.join(", ")
+        )
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn report(kind: &str, name: &str, tenant: &str, selected: &[&str]) -> PlanReport {
+        PlanReport {
+            kind: kind.into(),
+            resource: format!("identity/{name}"),
+            tenant_id: tenant.into(),
+            selected: ids(selected),
+            ..PlanReport::default()
+        }
+    }
+
+    #[test]
+    fn common_counts_every_shared_id_and_names_a_few() {
+        let a = ids(&["a", "b", "c", "d", "e", "f"]);
+        let b = ids(&["b", "c", "d", "e", "x"]);
+        assert_eq!(common(&a, &b), (4, ids(&["b", "c", "d"])));
+        assert_eq!(common(&a, &[]), (0, vec![]));
+    }
+
+    #[test]
+    fn two_user_conversions_of_one_tenant_selecting_one_user_conflict_both_ways() {
+        let mut r = vec![
+            report("CloudUserConversion", "wave-1", "t", &["u1", "u2", "u3"]),
+            report("CloudUserConversion", "finance", "t", &["u2", "u9"]),
+            // Other tenant, other kind: ids do not compare.
+            report("CloudUserConversion", "elsewhere", "t2", &["u2"]),
+            report("CloudGroupConversion", "groups", "t", &["u2"]),
+        ];
+        selected_twice(&mut r);
+        assert_eq!(r[0].conflicts.len(), 1);
+        let c = &r[0].conflicts[0];
+        assert_eq!(c.kind, SELECTED_TWICE);
+        assert_eq!(c.with, "CloudUserConversion identity/finance");
+        assert_eq!((c.objects, c.examples.clone()), (1, ids(&["u2"])));
+        assert!(line(c).contains("1 users are selected by"), "{}", line(c));
+        assert_eq!(
+            r[1].conflicts[0].with,
+            "CloudUserConversion identity/wave-1"
+        );
+        assert!(r[2].conflicts.is_empty() && r[3].conflicts.is_empty());
+    }
+
+    #[test]
+    fn only_a_disabling_policy_conflicts_with_a_per_object_conversion() {
+        let mut tsp: TenantSyncPolicy = serde_json::from_value(serde_json::json!({
+            "apiVersion": "cloudidentity.dev/v1alpha1",
+            "kind": "TenantSyncPolicy",
+            "metadata": {"name": "contoso", "namespace": "identity"},
+            "spec": {"tenantId": "t", "directorySync": "Disabled",
+                     "credentials": {"clientSecret": {"clientId": "c",
+                        "secretRef": {"name": "s", "key": "k"}}}}
+        }))
+        .unwrap();
+        let c = tenant_disables("CloudUserConversion", &tsp).unwrap();
+        assert_eq!(c.with, "TenantSyncPolicy identity/contoso");
+        assert!(c.detail.contains("directorySync: Disabled"), "{}", c.detail);
+        tsp.spec.directory_sync = DirectorySyncMode::Unmanaged;
+        assert_eq!(tenant_disables("CloudUserConversion", &tsp), None);
+        tsp.spec.directory_sync = DirectorySyncMode::Enabled;
+        assert_eq!(tenant_disables("CloudGroupConversion", &tsp), None);
+    }
+}
