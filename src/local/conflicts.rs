@@ -8,8 +8,6 @@ use serde::Serialize;
 use crate::api::TenantSyncPolicy;
 use crate::api::tenant::DirectorySyncMode;
 
-use super::plan::PlanReport;
-
 /// How many of the objects in a conflict are named.
 pub const EXAMPLES: usize = 3;
 
@@ -55,42 +53,50 @@ fn common(a: &[String], b: &[String]) -> (i64, Vec<String>) {
     (n, examples)
 }
 
-/// Add a [`SELECTED_TWICE`] conflict to both reports of every pair of conversions of the same
-/// kind and tenant whose previews selected a common object (compared by object id, from
-/// [`PlanReport::selected`]).
-pub fn selected_twice(reports: &mut [PlanReport]) {
-    let mut found = Vec::new();
-    for (i, a) in reports.iter().enumerate() {
-        for (j, b) in reports.iter().enumerate().skip(i + 1) {
+/// What a conversion's plan selected: its kind, `namespace/name`, tenant and the sorted ids.
+#[derive(Clone, Copy, Debug)]
+pub struct Selected<'a> {
+    /// `CloudUserConversion` or `CloudGroupConversion`.
+    pub kind: &'a str,
+    /// `namespace/name`.
+    pub resource: &'a str,
+    /// Tenant id.
+    pub tenant_id: &'a str,
+    /// The objects it selected, sorted ids.
+    pub ids: &'a [String],
+}
+
+/// A [`SELECTED_TWICE`] conflict for both of every pair of conversions of the same kind and
+/// tenant that selected a common object (compared by object id): each as (index in
+/// `selections`, the conflict).
+pub fn selected_twice(selections: &[Selected<'_>]) -> Vec<(usize, Conflict)> {
+    let mut out = Vec::new();
+    for (i, a) in selections.iter().enumerate() {
+        for (j, b) in selections.iter().enumerate().skip(i + 1) {
             if a.kind != b.kind || a.tenant_id != b.tenant_id {
                 continue;
             }
-            let (n, examples) = common(&a.selected, &b.selected);
-            if n > 0 {
-                found.push((i, j, n, examples));
+            let (n, examples) = common(a.ids, b.ids);
+            if n == 0 {
+                continue;
             }
+            let objects = objects_word(a.kind);
+            let name = |r: &Selected<'_>| format!("{} {}", r.kind, r.resource);
+            let conflict = |with: String, other: &str| Conflict {
+                kind: SELECTED_TWICE.into(),
+                with,
+                objects: n,
+                examples: examples.clone(),
+                detail: format!(
+                    "{n} {objects} are selected by {other} too: both would switch them, and either may revert them; select each object in one resource only, excluding it from the other"
+                ),
+            };
+            let (na, nb) = (name(a), name(b));
+            out.push((i, conflict(nb.clone(), &nb)));
+            out.push((j, conflict(na.clone(), &na)));
         }
     }
-    for (i, j, n, examples) in found {
-        let objects = objects_word(&reports[i].kind);
-        let name = |r: &PlanReport| format!("{} {}", r.kind, r.resource);
-        let (a, b) = (name(&reports[i]), name(&reports[j]));
-        let detail = |other: &str| {
-            format!(
-                "{n} {objects} are selected by {other} too: both would switch them, and either may revert them; select each object in one resource only, excluding it from the other"
-            )
-        };
-        let conflict = |with: String, detail: String| Conflict {
-            kind: SELECTED_TWICE.into(),
-            with,
-            objects: n,
-            examples: examples.clone(),
-            detail,
-        };
-        let (da, db) = (detail(&b), detail(&a));
-        reports[i].conflicts.push(conflict(b, da));
-        reports[j].conflicts.push(conflict(a, db));
-    }
+    out
 }
 
 fn objects_word(kind: &str) -> &'static str {
@@ -149,14 +155,29 @@ mod tests {
         v.iter().map(|s| s.to_string()).collect()
     }
 
-    fn report(kind: &str, name: &str, tenant: &str, selected: &[&str]) -> PlanReport {
-        PlanReport {
-            kind: kind.into(),
-            resource: format!("identity/{name}"),
-            tenant_id: tenant.into(),
-            selected: ids(selected),
-            ..PlanReport::default()
+    /// A conversion's selection: (kind, `namespace/name`, tenant, ids).
+    type Owned = (&'static str, String, &'static str, Vec<String>);
+
+    fn report(kind: &'static str, name: &str, tenant: &'static str, selected: &[&str]) -> Owned {
+        (kind, format!("identity/{name}"), tenant, ids(selected))
+    }
+
+    /// The conflicts of each selection, in order.
+    fn run(owned: &[Owned]) -> Vec<Vec<Conflict>> {
+        let views: Vec<Selected<'_>> = owned
+            .iter()
+            .map(|(kind, resource, tenant_id, ids)| Selected {
+                kind,
+                resource,
+                tenant_id,
+                ids,
+            })
+            .collect();
+        let mut out = vec![Vec::new(); owned.len()];
+        for (i, c) in selected_twice(&views) {
+            out[i].push(c);
         }
+        out
     }
 
     #[test]
@@ -169,25 +190,21 @@ mod tests {
 
     #[test]
     fn two_user_conversions_of_one_tenant_selecting_one_user_conflict_both_ways() {
-        let mut r = vec![
+        let r = run(&[
             report("CloudUserConversion", "wave-1", "t", &["u1", "u2", "u3"]),
             report("CloudUserConversion", "finance", "t", &["u2", "u9"]),
             // Other tenant, other kind: ids do not compare.
             report("CloudUserConversion", "elsewhere", "t2", &["u2"]),
             report("CloudGroupConversion", "groups", "t", &["u2"]),
-        ];
-        selected_twice(&mut r);
-        assert_eq!(r[0].conflicts.len(), 1);
-        let c = &r[0].conflicts[0];
+        ]);
+        assert_eq!(r[0].len(), 1);
+        let c = &r[0][0];
         assert_eq!(c.kind, SELECTED_TWICE);
         assert_eq!(c.with, "CloudUserConversion identity/finance");
         assert_eq!((c.objects, c.examples.clone()), (1, ids(&["u2"])));
         assert!(line(c).contains("1 users are selected by"), "{}", line(c));
-        assert_eq!(
-            r[1].conflicts[0].with,
-            "CloudUserConversion identity/wave-1"
-        );
-        assert!(r[2].conflicts.is_empty() && r[3].conflicts.is_empty());
+        assert_eq!(r[1][0].with, "CloudUserConversion identity/wave-1");
+        assert!(r[2].is_empty() && r[3].is_empty());
     }
 
     #[test]

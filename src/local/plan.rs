@@ -133,7 +133,19 @@ pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
     for loaded in &manifests.groups {
         out.push(plan_conversion(&loaded.resource, &manifests, opts, &journal).await);
     }
-    conflicts::selected_twice(&mut out);
+    let selections: Vec<conflicts::Selected<'_>> = out
+        .iter()
+        .map(|r| conflicts::Selected {
+            kind: &r.kind,
+            resource: &r.resource,
+            tenant_id: &r.tenant_id,
+            ids: &r.selected,
+        })
+        .collect();
+    let found = conflicts::selected_twice(&selections);
+    for (i, c) in found {
+        out[i].conflicts.push(c);
+    }
     out
 }
 
@@ -228,8 +240,7 @@ async fn plan_tenant(tsp: &TenantSyncPolicy, m: &Manifests, opts: &RunOptions) -
                     remediation: false,
                 })
             {
-                report.approval =
-                    tenant::approval::PlanDigest::of(&tsp.spec.tenant_id, &obs).map(|p| p.render());
+                report.approval = obs.plan_digest(&tsp.spec.tenant_id).map(|p| p.render());
             }
             report.changes = plan::describe(&tsp.spec, &obs, decision);
             report.observed = Some(TenantSyncPolicyStatus {

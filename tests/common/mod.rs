@@ -227,7 +227,7 @@ pub async fn graph_request(
 /// The plan of the tenant-wide disable as the emulator's tenant stands now, approved: what a
 /// person writes into `spec.approvedPlan` after reading `plan`.
 pub async fn approved_plan(emu: &Emulator) -> String {
-    use entra_cloud_operator::reconcile::tenant::{approval::PlanDigest, observe};
+    use entra_cloud_operator::reconcile::tenant::observe;
     let obs = observe::observe(&client(emu, SECRET)).await.unwrap();
-    PlanDigest::of(TENANT, &obs).unwrap().render()
+    obs.plan_digest(TENANT).unwrap().render()
 }

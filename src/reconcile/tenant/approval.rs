@@ -14,8 +14,6 @@ use aws_lc_rs::digest;
 
 use crate::api::tenant::{TenantPlan, TenantSyncPolicySpec};
 
-use super::plan::Observation;
-
 /// The synchronised objects a disable converts, accumulated one id at a time in any order
 /// (a sum of 128-bit hashes): memory does not grow with the tenant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -52,24 +50,20 @@ const PREFIX: &str = "disable:";
 pub use crate::api::tenant::APPROVED_PLAN_PATTERN as PATTERN;
 
 impl PlanDigest {
-    /// The plan of a disable of `tenant_id` as `obs` shows it (`None` when the observation
-    /// does not carry the set: a guard round, never the first disable).
-    pub fn of(tenant_id: &str, obs: &Observation) -> Option<Self> {
-        let set = obs.affected?;
+    /// The plan of a disable of `tenant_id` converting `users` and `groups`, the set `set`.
+    pub fn new(tenant_id: &str, users: i64, groups: i64, set: Fingerprint) -> Self {
         let text = format!(
-            "{}|{}|{}|{:032x}",
+            "{}|{users}|{groups}|{:032x}",
             tenant_id.to_ascii_lowercase(),
-            obs.users.synced,
-            obs.groups.synced,
             set.0
         );
         let d = digest::digest(&digest::SHA256, text.as_bytes());
         let fingerprint = d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
-        Some(PlanDigest {
-            users: obs.users.synced,
-            groups: obs.groups.synced,
+        PlanDigest {
+            users,
+            groups,
             fingerprint,
-        })
+        }
     }
 
     /// As written in `spec.approvedPlan`.
@@ -224,27 +218,23 @@ mod tests {
         s
     }
 
-    fn obs(users: i64, groups: i64, ids: &[&str]) -> Observation {
+    fn plan(tenant: &str, users: i64, groups: i64, ids: &[&str]) -> PlanDigest {
         let mut set = Fingerprint::default();
         for id in ids {
             set.add(id);
         }
-        let mut o = Observation::default();
-        o.users.synced = users;
-        o.groups.synced = groups;
-        o.affected = Some(set);
-        o
+        PlanDigest::new(tenant, users, groups, set)
     }
 
     #[test]
     fn the_digest_is_the_set_whatever_the_order_and_reads_back() {
-        let a = PlanDigest::of("T", &obs(2, 1, &["u1", "u2", "g1"])).unwrap();
-        let b = PlanDigest::of("t", &obs(2, 1, &["g1", "U2", "u1"])).unwrap();
+        let a = plan("T", 2, 1, &["u1", "u2", "g1"]);
+        let b = plan("t", 2, 1, &["g1", "U2", "u1"]);
         assert_eq!(a, b);
         assert!(regex::Regex::new(PATTERN).unwrap().is_match(&a.render()));
         assert_eq!(PlanDigest::parse(&a.render()), Some(a.clone()));
         // Another user in place of one: same counts, another plan.
-        let c = PlanDigest::of("t", &obs(2, 1, &["u1", "u3", "g1"])).unwrap();
+        let c = plan("t", 2, 1, &["u1", "u3", "g1"]);
         assert_ne!(a.fingerprint, c.fingerprint);
         for bad in [
             "",
@@ -253,14 +243,11 @@ mod tests {
         ] {
             assert_eq!(PlanDigest::parse(bad), None, "{bad}");
         }
-        let mut guard_round = obs(2, 1, &[]);
-        guard_round.affected = None;
-        assert_eq!(PlanDigest::of("t", &guard_round), None);
     }
 
     #[test]
     fn approval_holds_within_the_tolerance_only() {
-        let approved = PlanDigest::of("t", &obs(2, 1, &["u1", "u2", "g1"])).unwrap();
+        let approved = plan("t", 2, 1, &["u1", "u2", "g1"]);
         let text = approved.render();
         assert_eq!(check(&spec(None, None), &approved), Verdict::Unapproved);
         assert_eq!(
@@ -268,7 +255,7 @@ mod tests {
             Verdict::Approved { difference: 0 }
         );
         // A user synchronised since: one object apart.
-        let grown = PlanDigest::of("t", &obs(3, 1, &["u1", "u2", "u4", "g1"])).unwrap();
+        let grown = plan("t", 3, 1, &["u1", "u2", "u4", "g1"]);
         assert!(matches!(
             check(&spec(Some(&text), None), &grown),
             Verdict::Changed { difference: 1, .. }
@@ -278,7 +265,7 @@ mod tests {
             Verdict::Approved { difference: 1 }
         );
         // Swapped, same counts: still a change.
-        let swapped = PlanDigest::of("t", &obs(2, 1, &["u1", "u9", "g1"])).unwrap();
+        let swapped = plan("t", 2, 1, &["u1", "u9", "g1"]);
         let v = check(&spec(Some(&text), None), &swapped);
         assert!(matches!(v, Verdict::Changed { difference: 1, .. }));
         let m = changed_message(&spec(Some(&text), None), &swapped, &v);

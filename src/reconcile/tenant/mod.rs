@@ -214,7 +214,7 @@ impl Pass {
     /// Whether the disable `obs` calls for runs under an approved plan (`approval.rs`); the plan
     /// as observed goes to `status.plan` either way. `Err`: what the resource says instead.
     fn approved(&mut self, spec: &TenantSyncPolicySpec, obs: &Observation) -> Result<(), Health> {
-        let Some(now) = approval::PlanDigest::of(&spec.tenant_id, obs) else {
+        let Some(now) = obs.plan_digest(&spec.tenant_id) else {
             // A guard round never leads to a first disable; count everything next pass.
             return Err(Health::Progressing(
                 crate::reasons::PLANNING,

@@ -35,6 +35,18 @@ impl Observation {
         self.organization.on_premises_sync_enabled == Some(true)
     }
 
+    /// The plan of a disable of `tenant_id` as this observation shows it (`None` when it does
+    /// not carry the set: a guard round, never the first disable).
+    pub fn plan_digest(&self, tenant_id: &str) -> Option<super::approval::PlanDigest> {
+        let set = self.affected?;
+        Some(super::approval::PlanDigest::new(
+            tenant_id,
+            self.users.synced,
+            self.groups.synced,
+            set,
+        ))
+    }
+
     /// Objects still reporting synchronised.
     pub fn still_synced(&self) -> i64 {
         self.users.synced + self.groups.synced
@@ -230,7 +242,7 @@ pub fn describe(
                 ),
             });
             if !remediation
-                && let Some(now) = super::approval::PlanDigest::of(&spec.tenant_id, obs)
+                && let Some(now) = obs.plan_digest(&spec.tenant_id)
             {
                 out.push(PlannedChange::none(
                     "approval",
