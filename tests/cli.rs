@@ -18,19 +18,9 @@ fn emulator(args: &[&str]) -> EmulatorProcess {
     EmulatorProcess::start(BIN, &all)
 }
 
-/// The examples, less those that need a domain controller (`*-from-ad.yaml`: applied by
-/// tests/ad_cli.rs against the Samba DC), copied to a directory of their own.
+/// The examples, copied to a directory of their own.
 fn examples() -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let dir = temp("examples");
-    for e in std::fs::read_dir(&src).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        if !name.ends_with("-from-ad.yaml") {
-            std::fs::copy(&p, dir.join(&name)).unwrap();
-        }
-    }
-    dir
+    common::process::examples_in(&temp("examples"))
 }
 
 fn temp(name: &str) -> PathBuf {

@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 
 #[path = "common/process.rs"]
+#[allow(dead_code)]
 mod process;
 
 use process::EmulatorProcess;

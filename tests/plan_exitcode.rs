@@ -51,18 +51,9 @@ fn manifests(name: &str, files: &[(&str, &str)]) -> PathBuf {
     dir
 }
 
-/// The examples, less those that need a domain controller (`*-from-ad.yaml`).
+/// The examples, copied to a directory of their own.
 fn examples() -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let dir = temp("examples");
-    for e in std::fs::read_dir(&src).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        if !name.ends_with("-from-ad.yaml") {
-            std::fs::copy(&p, dir.join(&name)).unwrap();
-        }
-    }
-    dir
+    common::process::examples_in(&temp("examples"))
 }
 
 /// `plan --detailed-exitcode -f dir` against the emulator: exit code, stdout, stderr.

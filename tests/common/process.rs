@@ -40,3 +40,17 @@ impl EmulatorProcess {
         EmulatorProcess { child, url }
     }
 }
+
+/// A copy of the shipped examples in `dir`, less those that need a domain controller
+/// (`*-from-ad.yaml`: applied by tests/ad_cli.rs against the Samba DC).
+pub fn examples_in(dir: &std::path::Path) -> std::path::PathBuf {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with("-from-ad.yaml") {
+            std::fs::copy(&p, dir.join(&name)).unwrap();
+        }
+    }
+    dir.to_path_buf()
+}
