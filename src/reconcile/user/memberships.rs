@@ -312,19 +312,9 @@ pub async fn missing_after_restore(
 ) -> Vec<Result<Vec<String>, GraphError>> {
     let back = read_back(expected, |part| async move {
         let mut out = Vec::with_capacity(part.len());
-        for (id, _) in &part {
-            out.push(graph.user_groups(id).await.map(|groups| {
-                let now: IdSet = groups.iter().fold(IdSet::default(), |mut s, g| {
-                    s.insert(&g.id);
-                    s
-                });
-                let want: Vec<&GroupRef> = expected
-                    .iter()
-                    .find(|(u, _)| u == id)
-                    .map(|(_, g)| g.iter().collect())
-                    .unwrap_or_default();
-                want.iter().all(|(gid, _)| now.contains(gid))
-            }));
+        for (id, groups) in &part {
+            let now = graph.user_groups(id).await;
+            out.push(now.map(|now| missing(groups, &now).is_empty()));
         }
         out
     })
@@ -333,18 +323,21 @@ pub async fn missing_after_restore(
     for ((id, groups), ok) in expected.iter().zip(back) {
         out.push(match ok {
             Ok(true) => Ok(Vec::new()),
-            Ok(false) => match graph.user_groups(id).await {
-                Ok(now) => Ok(groups
-                    .iter()
-                    .filter(|(gid, _)| !now.iter().any(|g| &g.id == gid))
-                    .map(|(_, name)| name.clone())
-                    .collect()),
-                Err(e) => Err(e),
-            },
+            // Still missing after the backoff: read once more to name them.
+            Ok(false) => graph.user_groups(id).await.map(|now| missing(groups, &now)),
             Err(e) => Err(e),
         });
     }
     out
+}
+
+/// The names of `groups` that are not among `now`.
+fn missing(groups: &[GroupRef], now: &[crate::graph::groups::GroupDetail]) -> Vec<String> {
+    groups
+        .iter()
+        .filter(|(gid, _)| !now.iter().any(|g| &g.id == gid))
+        .map(|(_, name)| name.clone())
+        .collect()
 }
 
 /// The plan's and the status's sentence on what `RestoreDeleted` users lose.
