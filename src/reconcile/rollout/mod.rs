@@ -10,6 +10,7 @@
 
 pub mod consistency;
 mod failure;
+mod gate;
 pub mod plan;
 mod report;
 pub mod status;
@@ -327,6 +328,9 @@ async fn run<K: Rollout>(
     let summary = report::tally::<K>(&world, &classified, &step, &mut pass);
     let mut kept_failures = 0;
     if cx.applies() && step.acts() {
+        if let Err(stall) = gate::check::<K>(&cx, &world, &classified).await? {
+            return Ok(pass.stall(stall));
+        }
         kept_failures = K::follow_up(&cx, &world, &classified.waiting, &mut pass).await?;
     }
     match step {
