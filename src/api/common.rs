@@ -90,6 +90,19 @@ pub struct TenantRef {
     pub name: String,
 }
 
+/// The shape of a conversion's `spec.approvedPlan`.
+pub const CONVERSION_PLAN_PATTERN: &str = r"^convert:(users|groups)=[0-9]{1,9}:[0-9a-f]{16}$";
+
+/// The plan of a conversion's selection (`status.plan`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversionPlan {
+    /// What to write into `spec.approvedPlan` to approve it.
+    pub digest: String,
+    /// Objects selected (exclusions left out).
+    pub objects: i64,
+}
+
 /// Plan or Apply.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum ConversionMode {

@@ -74,6 +74,23 @@ pub struct CloudUserConversionSpec {
     /// Stop acting (no Graph calls) until set back to false.
     #[serde(default)]
     pub suspend: bool,
+    /// Convert only under a plan a person approved: the rollout writes nothing until
+    /// `approvedPlan` holds the digest `plan` (or `status.plan`) shows. Setting
+    /// `approvedPlan` requires approval too.
+    #[serde(default)]
+    pub require_approval: bool,
+    /// The plan a person approved, as `plan` prints it (`convert:users=N:<16 hex digits>`: the
+    /// selected users, counted and fingerprinted). The rollout writes only while the
+    /// selection still matches it, up to `planTolerance` objects; else `Stalled`,
+    /// `PlanChanged`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = super::common::CONVERSION_PLAN_PATTERN))]
+    pub approved_plan: Option<String>,
+    /// How many selected objects may differ from the approved plan (joined, left or swapped
+    /// since) for the rollout to go on. Default 0: exactly the approved selection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000000))]
+    pub plan_tolerance: Option<i64>,
     /// What becomes of each converted user's AD object: `Keep` (default), `Disable` the
     /// account, or `Move` it to the tenant's `activeDirectory.unsyncedOu`. Needs
     /// `activeDirectory` on the TenantSyncPolicy; journaled and reverted on delete with
@@ -215,6 +232,9 @@ pub struct CloudUserConversionStatus {
     /// objects, groups before their members).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prerequisites: Vec<super::common::Prerequisite>,
+    /// The plan of this selection: the digest to approve in `spec.approvedPlan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<super::common::ConversionPlan>,
     /// `RestoreDeleted`: the selected users' memberships in synchronised groups, recorded
     /// (journal) before they leave sync scope: Entra drops them at the soft delete and the
     /// restore does not bring them back.

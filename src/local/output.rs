@@ -91,6 +91,9 @@ pub fn plans(reports: &[PlanReport], format: PlanFormat) -> anyhow::Result<Strin
             }
         }
         let _ = writeln!(s, "  next step: {}", r.next_step);
+        if let Some(a) = &r.approval_status {
+            let _ = writeln!(s, "  approval: {a}");
+        }
         if r.changes.is_empty() {
             let _ = writeln!(s, "  no changes");
         }

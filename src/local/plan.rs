@@ -40,9 +40,13 @@ pub struct PlanReport {
     /// The AD ↔ Entra link audit (with `activeDirectory`), every finding listed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link_audit: Option<crate::api::active_directory::LinkAudit>,
-    /// A tenant-wide disable's plan: the digest to approve in `spec.approvedPlan`.
+    /// The plan to approve in `spec.approvedPlan`: a tenant-wide disable's, or a
+    /// conversion's selection.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<String>,
+    /// A conversion under `spec.requireApproval`: whether its spec approves the plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_status: Option<String>,
     /// Conflicts with other resources, found before anything is written.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<Conflict>,
@@ -203,6 +207,8 @@ async fn plan_conversion<R: Reconciled>(
             report.changes = preview.changes;
             report.link_audit = preview.link_audit;
             report.selected = preview.selected;
+            report.approval = Some(preview.approval);
+            report.approval_status = preview.approval_status;
         }
     }
     report

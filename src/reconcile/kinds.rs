@@ -37,6 +37,13 @@ macro_rules! conversion_spec {
             fn validate(&self) -> Result<Valid<'_, Self>, SpecError> {
                 super::$kind::validate::validate(self)
             }
+            fn approval(&self) -> crate::reconcile::rollout::approval::Approval<'_> {
+                crate::reconcile::rollout::approval::Approval {
+                    required: self.require_approval || self.approved_plan.is_some(),
+                    approved: self.approved_plan.as_deref(),
+                    tolerance: self.plan_tolerance.unwrap_or(0).max(0),
+                }
+            }
             fn permissions(&self) -> Vec<&'static str> {
                 super::permissions::$permissions(self)
             }

@@ -4,7 +4,7 @@
 //! below, in the order they run.
 
 use super::plan::Classified;
-use super::{Cx, Rollout, SpecOf};
+use super::{ConversionSpec as _, Cx, Rollout, SpecOf};
 use crate::reconcile::{ReconcileError, Stall};
 
 /// Whether the pass may write. `Ok(Err(stall))`: a gate refused; `Err`: a gate could not
@@ -14,6 +14,26 @@ pub(super) async fn check<K: Rollout>(
     world: &K::World,
     classified: &Classified<K::Item>,
 ) -> Result<Result<(), Stall>, ReconcileError> {
-    let _ = (cx, world, classified);
+    if let Err(stall) = approval::<K>(cx, world, classified) {
+        return Ok(Err(stall));
+    }
     Ok(Ok(()))
+}
+
+/// Under `spec.requireApproval`, a pass with objects to convert (or to take out of sync
+/// scope) writes only while the selection matches the approved plan. A converged rollout
+/// has nothing left that needs approving.
+fn approval<K: Rollout>(
+    cx: &Cx<'_, SpecOf<K>>,
+    world: &K::World,
+    classified: &Classified<K::Item>,
+) -> Result<(), Stall> {
+    if classified.pending_count() == 0 && classified.waiting.is_empty() {
+        return Ok(());
+    }
+    let now = super::digest::<K>(cx, world);
+    match super::approval::refusal(&cx.spec.approval(), &now) {
+        Some(stall) => Err(stall),
+        None => Ok(()),
+    }
 }

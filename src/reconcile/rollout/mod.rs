@@ -8,6 +8,7 @@
 //! canary and waves, pauses, halting on failures, drift reporting, counts, conditions) is
 //! here, once.
 
+pub mod approval;
 pub mod consistency;
 mod failure;
 mod gate;
@@ -67,6 +68,8 @@ pub trait ConversionSpec: Send + Sync + Sized + 'static {
         &'a self,
         graph: &'a crate::graph::GraphClient,
     ) -> impl Future<Output = Result<Self::Selection, SelectError>> + Send + 'a;
+    /// `spec.requireApproval`, `spec.approvedPlan`, `spec.planTolerance`.
+    fn approval(&self) -> approval::Approval<'_>;
     /// The application permissions the resource needs (named in stall messages).
     fn permissions(&self) -> Vec<&'static str>;
     /// Undo what a resource of this kind did, from its journal (`onDelete: Revert`).
@@ -326,6 +329,7 @@ async fn run<K: Rollout>(
         "decided"
     );
     let summary = report::tally::<K>(&world, &classified, &step, &mut pass);
+    *pass.status.progress().plan = Some(digest::<K>(&cx, &world).to_status());
     let mut kept_failures = 0;
     if cx.applies() && step.acts() {
         if let Err(stall) = gate::check::<K>(&cx, &world, &classified).await? {
@@ -353,6 +357,11 @@ async fn run<K: Rollout>(
     }
 }
 
+/// The plan of the selection a pass observed (to approve under `spec.requireApproval`).
+fn digest<K: Rollout>(cx: &Cx<'_, SpecOf<K>>, world: &K::World) -> approval::ConversionDigest {
+    approval::ConversionDigest::new(&cx.tenant.tenant_id, K::WORDS.objects, &K::selected(world))
+}
+
 /// What the kind's steps see, once the spec is checked (into a typed value, once a pass).
 fn checked<'a, K: Rollout>(
     input: &InputOf<'a, K>,
@@ -363,6 +372,7 @@ fn checked<'a, K: Rollout>(
         .spec
         .validate()
         .map_err(|e| Stall::invalid_spec(e.to_string()))?;
+    approval::validate(&input.spec.approval(), K::WORDS.objects).map_err(Stall::invalid_spec)?;
     Ok(Cx {
         ctx,
         spec,

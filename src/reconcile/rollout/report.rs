@@ -15,7 +15,7 @@ use crate::reconcile::{GUARD_INTERVAL, Outcome, ReconcileEvent, Stall};
 
 use super::plan::{Classified, Step};
 use super::status::{self, MAX_FAILURES, MAX_LISTED, RolloutStatus, listed};
-use super::{Cx, Rollout, SpecOf, StatusOf, WaveDone};
+use super::{ConversionSpec as _, Cx, Rollout, SpecOf, StatusOf, WaveDone};
 
 /// Set the counts and the drift condition from the classified selection; the summary in words.
 pub(super) fn tally<K: Rollout>(
@@ -277,6 +277,11 @@ pub struct Preview {
     /// The object ids selected, sorted (ids only), to compare resources; never printed.
     #[serde(skip)]
     pub selected: Vec<String>,
+    /// The plan of the selection: the digest to approve in `spec.approvedPlan`.
+    pub approval: String,
+    /// Whether the spec approves it, in words; `None` when it asks for no approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_status: Option<String>,
 }
 
 /// The decision of a pass, in words, with the kind's requests.
@@ -341,7 +346,13 @@ pub(super) fn preview<K: Rollout>(
         Step::Converged => format!("nothing: every selected {} is as declared", one::<K>()),
         Step::Wave { .. } => convert(),
     };
+    let digest = super::digest::<K>(cx, world);
+    let approval = cx.spec.approval();
     Preview {
+        approval: digest.render(),
+        approval_status: approval
+            .required
+            .then(|| super::approval::plan_row(&approval, &digest)),
         next_step,
         changes: K::describe(cx, world, classified, step),
         link_audit: K::audit(world),

@@ -48,6 +48,8 @@ pub struct Progress<'a> {
     pub drifted: &'a mut Vec<String>,
     /// The most recent per-object failures.
     pub recent_failures: &'a mut Vec<ObjectFailure>,
+    /// The plan of the selection, to approve.
+    pub plan: &'a mut Option<crate::api::common::ConversionPlan>,
 }
 
 /// The status of a rollout kind.
@@ -91,6 +93,7 @@ macro_rules! rollout_status {
                     last_wave_at: &mut self.last_wave_at,
                     drifted: &mut self.drifted,
                     recent_failures: &mut self.recent_failures,
+                    plan: &mut self.plan,
                 }
             }
         }

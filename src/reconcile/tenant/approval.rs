@@ -32,6 +32,24 @@ impl Fingerprint {
     pub fn merge(self, other: Fingerprint) -> Fingerprint {
         Fingerprint(self.0.wrapping_add(other.0))
     }
+
+    /// The set's sum in 32 hex digits.
+    pub fn hex(self) -> String {
+        format!("{:032x}", self.0)
+    }
+}
+
+/// The first 8 bytes of the SHA-256 of `text`, in 16 hex digits: a plan's fingerprint.
+pub fn digest16(text: &str) -> String {
+    let d = digest::digest(&digest::SHA256, text.as_bytes());
+    d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `s` is 16 lowercase hex digits, as [`digest16`] writes them.
+pub fn is_digest16(s: &str) -> bool {
+    s.len() == 16
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
 }
 
 /// What a disable would change, as approved or as observed now.
@@ -53,12 +71,11 @@ impl PlanDigest {
     /// The plan of a disable of `tenant_id` converting `users` and `groups`, the set `set`.
     pub fn new(tenant_id: &str, users: i64, groups: i64, set: Fingerprint) -> Self {
         let text = format!(
-            "{}|{users}|{groups}|{:032x}",
+            "{}|{users}|{groups}|{}",
             tenant_id.to_ascii_lowercase(),
-            set.0
+            set.hex()
         );
-        let d = digest::digest(&digest::SHA256, text.as_bytes());
-        let fingerprint = d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let fingerprint = digest16(&text);
         PlanDigest {
             users,
             groups,
@@ -81,11 +98,7 @@ impl PlanDigest {
         let (users, groups) = counts.split_once(',')?;
         let users = users.strip_prefix("users=")?.parse().ok()?;
         let groups = groups.strip_prefix("groups=")?.parse().ok()?;
-        let hex = fingerprint.len() == 16
-            && fingerprint
-                .chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
-        hex.then(|| PlanDigest {
+        is_digest16(fingerprint).then(|| PlanDigest {
             users,
             groups,
             fingerprint: fingerprint.to_string(),
