@@ -11,7 +11,7 @@ use entra_cloud_operator::emulator::{self, EmulatorArgs};
 use entra_cloud_operator::local::credentials::{EndpointOverrides, Env};
 use entra_cloud_operator::local::output::{self, Format, PlanFormat};
 use entra_cloud_operator::local::progress::ProgressMode;
-use entra_cloud_operator::local::{self, RunOptions, manifests};
+use entra_cloud_operator::local::{self, RunOptions, manifests, saved_plan};
 use entra_cloud_operator::{api, demo, duration};
 
 /// Converts Entra Connect-synchronised users and groups into cloud-managed identities in
@@ -54,6 +54,11 @@ enum Command {
         /// before they are abandoned (the next run settles them from the journal); exit code 3.
         #[arg(long, default_value = "20s", value_parser = duration::parse)]
         shutdown_grace: Duration,
+        /// Apply exactly the plan `plan --out FILE` saved: refused when the manifests changed
+        /// since; each resource runs under the saved digest as its approved plan, so a tenant
+        /// or selection that changed since stalls (`PlanChanged`) with nothing written.
+        #[arg(long = "plan", value_name = "FILE")]
+        saved_plan: Option<PathBuf>,
     },
     /// Observe each tenant and print what `apply` would change. Sends only reads.
     Plan {
@@ -73,6 +78,10 @@ enum Command {
         /// an error.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Save the plan to FILE (JSON, no secrets) for `apply --plan FILE`; not saved when a
+        /// resource could not be planned or conflicts.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Start the Graph emulator in-process with a synchronised tenant, apply `examples/`
     /// against it, and show the whole cutover.
@@ -233,9 +242,19 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             timeout,
             progress,
             shutdown_grace,
+            saved_plan,
         } => {
             let opts = run.options(timeout, progress)?;
-            let m = manifests::load(&run.files)?;
+            let mut m = manifests::load(&run.files)?;
+            if let Some(path) = &saved_plan {
+                let plan = saved_plan::load(path)?;
+                saved_plan::bind(&plan, path, &mut m)?;
+                eprintln!(
+                    "applying the plan saved in {} at {}",
+                    path.display(),
+                    plan.created_at
+                );
+            }
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
                 entra_cloud_operator::controller::cli::terminated().await;
@@ -254,11 +273,21 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             run,
             output: format,
             detailed_exitcode,
+            out,
         } => {
             let opts = run.options(Duration::from_secs(600), ProgressMode::Quiet)?;
             let m = manifests::load(&run.files)?;
+            let specs = saved_plan::Specs::of(&m);
             let reports = local::plan(m, &opts).await;
             print!("{}", output::plans(&reports, format)?);
+            if let Some(path) = &out {
+                saved_plan::save(&saved_plan::of(&reports, &specs)?, path)?;
+                eprintln!(
+                    "plan saved to {}: apply exactly it with `apply -f … --plan {}`",
+                    path.display(),
+                    path.display()
+                );
+            }
             let verdict = local::Verdict::of(&reports);
             Ok(match (verdict, detailed_exitcode) {
                 (local::Verdict::Pending, false) => ExitCode::SUCCESS,

@@ -10,6 +10,7 @@ pub mod output;
 mod plan;
 pub mod progress;
 pub mod runner;
+pub mod saved_plan;
 pub mod schema;
 mod stop;
 

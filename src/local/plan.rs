@@ -47,6 +47,10 @@ pub struct PlanReport {
     /// A conversion under `spec.requireApproval`: whether its spec approves the plan.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval_status: Option<String>,
+    /// A conversion's every selected object and what `apply` would do to it (`-o json`;
+    /// the text shows the counts).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<crate::reconcile::outcome::PlannedObject>,
     /// Conflicts with other resources, found before anything is written.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<Conflict>,
@@ -208,6 +212,7 @@ async fn plan_conversion<R: Reconciled>(
             report.link_audit = preview.link_audit;
             report.selected = preview.selected;
             report.approval = Some(preview.approval);
+            report.objects = preview.objects;
             report.approval_status = preview.approval_status;
         }
     }

@@ -195,6 +195,18 @@ pub struct PlannedChange {
     pub detail: String,
 }
 
+/// One selected object in `plan -o json`, and what `apply` would do to it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedObject {
+    /// Object id.
+    pub id: String,
+    /// User principal name or display name.
+    pub name: String,
+    /// `convert`, `add owners`, `drifted`, `wait`, `read back` or `none`.
+    pub action: &'static str,
+}
+
 impl PlannedChange {
     /// Objects `plan` shows and `apply` leaves alone, and why (`excluded`, `not found`, …).
     pub fn none(why: &str, objects: i64, detail: String) -> Self {

@@ -145,6 +145,19 @@ impl Rollout for CloudGroupConversion {
         world.sel.candidates.keys().cloned().collect()
     }
 
+    fn named(world: &World) -> Vec<(String, String)> {
+        let c = world.sel.candidates.values();
+        c.map(|g| (g.id.clone(), g.name.clone())).collect()
+    }
+
+    fn object_id(_: &World, item: &Work) -> String {
+        item.group.id.clone()
+    }
+
+    fn action(_: &World, item: &Work) -> &'static str {
+        if item.switch { "convert" } else { "add owners" }
+    }
+
     fn name(_: &World, item: &Work) -> String {
         item.group.name.clone()
     }

@@ -249,6 +249,17 @@ pub trait Rollout:
     /// objects two resources select.
     fn selected(world: &Self::World) -> Vec<String>;
 
+    /// The selected objects by id and name, for `plan -o json` to list each.
+    fn named(world: &Self::World) -> Vec<(String, String)>;
+
+    /// An object's id.
+    fn object_id(world: &Self::World, item: &Self::Item) -> String;
+
+    /// What a wave does to an object, in a word or two (`plan -o json`).
+    fn action(_world: &Self::World, _item: &Self::Item) -> &'static str {
+        "convert"
+    }
+
     /// The link audit of this pass with every finding, for `plan` (kinds that audit).
     fn audit(_world: &Self::World) -> Option<crate::api::active_directory::LinkAudit> {
         None

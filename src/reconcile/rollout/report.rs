@@ -277,6 +277,8 @@ pub struct Preview {
     /// The object ids selected, sorted (ids only), to compare resources; never printed.
     #[serde(skip)]
     pub selected: Vec<String>,
+    /// Every selected object and what `apply` would do to it.
+    pub objects: Vec<crate::reconcile::outcome::PlannedObject>,
     /// The plan of the selection: the digest to approve in `spec.approvedPlan`.
     pub approval: String,
     /// Whether the spec approves it, in words; `None` when it asks for no approval.
@@ -349,6 +351,7 @@ pub(super) fn preview<K: Rollout>(
     let digest = super::digest::<K>(cx, world);
     let approval = cx.spec.approval();
     Preview {
+        objects: objects::<K>(world, classified),
         approval: digest.render(),
         approval_status: approval
             .required
@@ -363,4 +366,52 @@ pub(super) fn preview<K: Rollout>(
             ids
         },
     }
+}
+
+/// Every selected object with its action: the objects of the next waves, those drifted,
+/// waiting or reading back, then the rest as they are (`none`).
+fn objects<K: Rollout>(
+    world: &K::World,
+    classified: &Classified<K::Item>,
+) -> Vec<crate::reconcile::outcome::PlannedObject> {
+    use crate::reconcile::outcome::PlannedObject;
+    use std::collections::HashMap;
+    let mut action: HashMap<String, &'static str> = HashMap::new();
+    for t in &classified.work {
+        let what = if t.drifted {
+            "drifted"
+        } else {
+            K::action(world, &t.item)
+        };
+        action.insert(K::object_id(world, &t.item), what);
+    }
+    let by_name: HashMap<&str, &'static str> = classified
+        .waiting
+        .iter()
+        .map(|n| (n.as_str(), "wait"))
+        .chain(
+            classified
+                .confirming
+                .iter()
+                .map(|n| (n.as_str(), "read back")),
+        )
+        .collect();
+    let mut out: Vec<PlannedObject> = K::named(world)
+        .into_iter()
+        .map(|(id, name)| {
+            let what = action
+                .get(&id)
+                .or_else(|| by_name.get(name.as_str()))
+                .copied()
+                .unwrap_or("none");
+            PlannedObject {
+                id,
+                name,
+                action: what,
+            }
+        })
+        .collect();
+    // The objects to change first, in a stable order.
+    out.sort_by(|a, b| (a.action == "none", &a.name).cmp(&(b.action == "none", &b.name)));
+    out
 }

@@ -297,6 +297,16 @@ impl Rollout for CloudUserConversion {
         c.values().map(|u| u.id.clone()).collect()
     }
 
+    fn named(world: &World) -> Vec<(String, String)> {
+        let c = &world.selection.candidates;
+        c.values().map(|u| (u.id.clone(), u.upn.clone())).collect()
+    }
+
+    fn object_id(world: &World, item: &usize) -> String {
+        let c = &world.selection.candidates;
+        c.at(*item).map(|c| c.id.clone()).unwrap_or_default()
+    }
+
     fn audit(world: &World) -> Option<crate::api::active_directory::LinkAudit> {
         world
             .directory
