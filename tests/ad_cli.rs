@@ -80,7 +80,9 @@ fn apply_the_restore_from_ad_example_against_a_real_directory() {
     std::fs::write(&secrets_path, secrets).unwrap();
     let journal = dir.join("journal.jsonl");
 
-    // plan: the link audit of the wave, every finding in markdown; reads only.
+    // plan: the link audit of the wave, every finding in markdown; reads only. Saved, since
+    // the example requires an approved plan: applying the saved plan is the approval.
+    let saved = dir.join("plan.json");
     let plan = Command::new(BIN)
         .args(["plan", "-f"])
         .arg(&example_path)
@@ -93,7 +95,9 @@ fn apply_the_restore_from_ad_example_against_a_real_directory() {
             &emu.url,
             "--format",
             "markdown",
+            "--out",
         ])
+        .arg(&saved)
         .output()
         .unwrap();
     let md = String::from_utf8_lossy(&plan.stdout);
@@ -125,6 +129,8 @@ fn apply_the_restore_from_ad_example_against_a_real_directory() {
         ])
         .arg("--journal")
         .arg(&journal)
+        .arg("--plan")
+        .arg(&saved)
         .args(["--progress", "plain", "-o", "json", "--timeout", "120s"])
         .output()
         .unwrap();
