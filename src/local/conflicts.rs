@@ -1,7 +1,9 @@
 //! Conflicts `plan` finds before anything is written: an object two conversions select (each
 //! would switch it, and each would revert it on `onDelete: Revert`), and a per-object
 //! conversion acting for a tenant whose policy turns directory synchronisation off (the
-//! tenant-wide disable converts every object anyway, so the two strategies overlap).
+//! tenant-wide disable converts every object anyway, so the two strategies overlap), and two
+//! policies that both set one tenant's directory synchronisation (the controller lets only the
+//! first act, `TenantClaimed`).
 
 use serde::Serialize;
 
@@ -15,12 +17,14 @@ pub const EXAMPLES: usize = 3;
 pub const SELECTED_TWICE: &str = "SelectedTwice";
 /// `kind` of a per-object conversion under a tenant-wide disable.
 pub const TENANT_DISABLES_SYNC: &str = "TenantDisablesSync";
+/// `kind` of two policies setting one tenant's `directorySync`.
+pub const TENANT_SET_TWICE: &str = "TenantSetTwice";
 
 /// A conflict between two resources, found from reads only.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Conflict {
-    /// [`SELECTED_TWICE`] or [`TENANT_DISABLES_SYNC`].
+    /// [`SELECTED_TWICE`], [`TENANT_DISABLES_SYNC`] or [`TENANT_SET_TWICE`].
     pub kind: String,
     /// The other resource: `Kind namespace/name`.
     pub with: String,
@@ -131,6 +135,42 @@ pub fn tenant_disables(kind: &str, tenant: &TenantSyncPolicy) -> Option<Conflict
     })
 }
 
+/// A [`TENANT_SET_TWICE`] conflict for both of every pair of `tenants` that set the same
+/// tenant's `directorySync` (`Enabled` or `Disabled`; `Unmanaged` only observes): each as
+/// (index in `tenants`, the conflict).
+pub fn tenant_set_twice(tenants: &[&TenantSyncPolicy]) -> Vec<(usize, Conflict)> {
+    let sets = |t: &TenantSyncPolicy| t.spec.directory_sync != DirectorySyncMode::Unmanaged;
+    let name = |t: &TenantSyncPolicy| {
+        format!(
+            "TenantSyncPolicy {}/{}",
+            t.metadata.namespace.as_deref().unwrap_or("default"),
+            t.metadata.name.as_deref().unwrap_or_default()
+        )
+    };
+    let mut out = Vec::new();
+    for (i, a) in tenants.iter().enumerate() {
+        for (j, b) in tenants.iter().enumerate().skip(i + 1) {
+            let same = a.spec.tenant_id.eq_ignore_ascii_case(&b.spec.tenant_id);
+            if !same || !sets(a) || !sets(b) {
+                continue;
+            }
+            let conflict = |other: &TenantSyncPolicy, mode: DirectorySyncMode| Conflict {
+                kind: TENANT_SET_TWICE.into(),
+                with: name(other),
+                objects: 0,
+                examples: Vec::new(),
+                detail: format!(
+                    "{} sets this tenant's directorySync too ({mode:?}): the operator lets one policy act per tenant and stalls the other (TenantClaimed); keep directorySync on one policy, set the other to Unmanaged",
+                    name(other)
+                ),
+            };
+            out.push((i, conflict(b, b.spec.directory_sync)));
+            out.push((j, conflict(a, a.spec.directory_sync)));
+        }
+    }
+    out
+}
+
 /// A conflict in one line of text.
 pub fn line(c: &Conflict) -> String {
     if c.examples.is_empty() {
@@ -225,5 +265,39 @@ mod tests {
         assert_eq!(tenant_disables("CloudUserConversion", &tsp), None);
         tsp.spec.directory_sync = DirectorySyncMode::Enabled;
         assert_eq!(tenant_disables("CloudGroupConversion", &tsp), None);
+    }
+
+    #[test]
+    fn two_policies_setting_one_tenant_conflict_and_an_observer_does_not() {
+        let policy = |name: &str, tenant: &str, sync: &str| -> TenantSyncPolicy {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "cloudidentity.dev/v1alpha1",
+                "kind": "TenantSyncPolicy",
+                "metadata": {"name": name, "namespace": "identity"},
+                "spec": {"tenantId": tenant, "directorySync": sync,
+                         "credentials": {"clientSecret": {"clientId": "c",
+                            "secretRef": {"name": "s", "key": "k"}}}}
+            }))
+            .unwrap()
+        };
+        let (a, b, observer, other) = (
+            policy("a", "T", "Disabled"),
+            policy("b", "t", "Enabled"),
+            policy("watch", "t", "Unmanaged"),
+            policy("other", "u", "Disabled"),
+        );
+        let found = tenant_set_twice(&[&a, &b, &observer, &other]);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].0, 0);
+        assert_eq!(found[0].1.with, "TenantSyncPolicy identity/b");
+        assert!(
+            found[0].1.detail.contains("(Enabled)"),
+            "{}",
+            found[0].1.detail
+        );
+        assert_eq!(
+            (found[1].0, found[1].1.with.as_str()),
+            (1, "TenantSyncPolicy identity/a")
+        );
     }
 }

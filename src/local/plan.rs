@@ -154,6 +154,11 @@ pub async fn plan(manifests: Manifests, opts: &RunOptions) -> Vec<PlanReport> {
     for (i, c) in found {
         out[i].conflicts.push(c);
     }
+    // The tenant reports follow the user conversions' (see above).
+    let tenants: Vec<&TenantSyncPolicy> = manifests.tenants.iter().map(|l| &l.resource).collect();
+    for (i, c) in conflicts::tenant_set_twice(&tenants) {
+        out[manifests.users.len() + i].conflicts.push(c);
+    }
     out
 }
 
