@@ -14,6 +14,9 @@ pub(super) async fn check<K: Rollout>(
     world: &K::World,
     classified: &Classified<K::Item>,
 ) -> Result<Result<(), Stall>, ReconcileError> {
+    if let Err(stall) = super::overlap::check::<K>(cx) {
+        return Ok(Err(stall));
+    }
     let _ = (cx, world, classified);
     Ok(Ok(()))
 }

@@ -11,6 +11,7 @@
 pub mod consistency;
 mod failure;
 mod gate;
+mod overlap;
 pub mod plan;
 mod report;
 pub mod status;
@@ -319,6 +320,7 @@ async fn run<K: Rollout>(
         Ok(d) => d,
         Err(stall) => return Ok(pass.stall(stall)),
     };
+    overlap::register::<K>(&cx, &world);
     info!(
         ?step,
         matched = K::matched(&world).matched,
@@ -328,6 +330,9 @@ async fn run<K: Rollout>(
     let summary = report::tally::<K>(&world, &classified, &step, &mut pass);
     let mut kept_failures = 0;
     if cx.applies() && step.acts() {
+        if let Some(wait) = overlap::waiting::<K>(&cx) {
+            return Ok(pass.finish(wait, Some(overlap::RECHECK)));
+        }
         if let Err(stall) = gate::check::<K>(&cx, &world, &classified).await? {
             return Ok(pass.stall(stall));
         }
