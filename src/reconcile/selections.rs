@@ -93,7 +93,9 @@ struct State {
     shown: HashMap<ResourceKey, Shown>,
 }
 
-/// The selections of one process: one registry for all its passes.
+/// The selections of one process: one registry for all its passes. A default one has no
+/// [`Roster`] yet, so every verdict waits until [`Selections::restart`] gives it one (the
+/// controller, as each leadership term starts its watches).
 #[derive(Default)]
 pub struct Selections {
     state: Mutex<State>,

@@ -78,7 +78,7 @@ pub(super) fn check<K: Rollout>(cx: &Cx<'_, SpecOf<K>>) -> Result<(), Stall> {
     Err(Stall::fixable(
         reasons::SELECTION_OVERLAP,
         format!(
-            "{kind} {ns}/{name}, which comes first (created earlier, or listed earlier in the manifests), selects {shared} of the same {objects} in this tenant (object ids, e.g. {}): two conversions must not switch (or revert) one object, so this one writes nothing while they overlap; narrow one selector, exclude them from one with spec.exclude, or delete one — this resource goes on by itself once they share none",
+            "{kind} {ns}/{name}, which comes first (created earlier, or listed earlier in the manifests), selects {shared} of the same {objects} in this tenant (object ids, e.g. {}): two conversions must not switch (or revert) one object, so this one writes nothing while they overlap; narrow one selector, exclude them from one with spec.exclude, or delete one; this resource goes on by itself once they share none (with `apply -f`, on its next run)",
             examples.join(", ")
         ),
     ))
