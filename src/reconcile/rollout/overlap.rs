@@ -40,7 +40,10 @@ pub(super) fn waiting<K: Rollout>(cx: &Cx<'_, SpecOf<K>>) -> Option<Health> {
     };
     let words = K::WORDS;
     let whom = if earlier.is_empty() {
-        format!("the {} resources to be listed", words.kind)
+        format!(
+            "the TenantSyncPolicy and {} resources to be listed",
+            words.kind
+        )
     } else {
         let names: Vec<String> = earlier
             .iter()
