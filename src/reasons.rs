@@ -32,6 +32,9 @@ pub const PROPAGATING: &str = "Propagating";
 pub const CLEARING_IMMUTABLE_IDS: &str = "ClearingImmutableIds";
 /// Objects that failed (transiently, or refused by Graph one by one) are tried again later.
 pub const RETRYING_FAILURES: &str = "RetryingFailures";
+/// Before its first write since the operator started, a conversion waits for the earlier
+/// conversions of its tenant and kind to show what they select (see [`SELECTION_OVERLAP`]).
+pub const WAITING_FOR_SELECTIONS: &str = "WaitingForSelections";
 
 // ---- Stalled=True: the spec or the tenant needs a human ----
 /// The spec is invalid: waits for a change of the spec (never retried as it is).
@@ -68,6 +71,9 @@ pub const GROUP_NOT_FOUND: &str = "GroupNotFound";
 pub const INVALID_SELECTOR: &str = "InvalidSelector";
 /// An owner named in `spec.owners` does not exist.
 pub const OWNER_NOT_FOUND: &str = "OwnerNotFound";
+/// An earlier conversion of the same tenant and kind selects some of the same objects: the
+/// later writes nothing until one selection is narrowed or one resource deleted.
+pub const SELECTION_OVERLAP: &str = "SelectionOverlap";
 /// Selected groups nest in a cycle: no bottom-up order exists.
 pub const NESTING_CYCLE: &str = "NestingCycle";
 /// ImmutableIDs could not be cleared.

@@ -107,6 +107,7 @@ async fn measure(users: usize) -> Figures {
             now: jiff::Timestamp::now(),
             guard: &guard,
             ad: None,
+            selections: None,
         };
         let outcome = tenant::reconcile(
             Input {

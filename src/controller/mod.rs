@@ -12,6 +12,7 @@ pub mod journal_key;
 pub mod metrics;
 pub mod plumbing;
 pub mod reconciler;
+pub mod roster;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -165,6 +166,8 @@ pub struct Context {
     /// The tenant guard's delta links, per resource (kept in memory: a restart costs one
     /// full round per tenant).
     pub guard: GuardCache,
+    /// What each conversion selects, for the overlap gate; started over each leadership term.
+    pub selections: crate::reconcile::selections::Selections,
     wi: WorkloadIdentityEnv,
     graphs: Mutex<HashMap<String, (String, GraphClient)>>,
     journals: Mutex<HashMap<String, Arc<dyn Journal>>>,
@@ -185,6 +188,7 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             clock: ScaledClock::new(options.time_scale),
             guard: GuardCache::default(),
+            selections: Default::default(),
             client,
             metrics,
             wi: WorkloadIdentityEnv::from_process(),
@@ -388,6 +392,7 @@ where
 /// generation (or the finalizers): filtering on those keeps them from triggering another pass.
 async fn run_kind<K, R, F>(
     api: Api<K>,
+    writer: reflector::store::Writer<K>,
     ctx: Arc<Context>,
     stop: impl Future<Output = ()> + Send + Sync + 'static,
     reconcile: R,
@@ -406,7 +411,7 @@ async fn run_kind<K, R, F>(
     R: FnMut(Arc<K>, Arc<Context>) -> F + Send + 'static,
     F: Future<Output = Result<kube::runtime::controller::Action, Error>> + Send + 'static,
 {
-    let (reader, writer) = reflector::store();
+    let reader = writer.as_reader();
     let stream = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
         .reflect(writer)
@@ -444,10 +449,12 @@ async fn run_controllers(ctx: Arc<Context>, stop: impl Future<Output = ()> + Sen
         ctx.options.namespaces.iter().cloned().map(Some).collect()
     };
     let mut runs: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
+    let mut roster = roster::StoreRoster::default();
     for scope in scopes {
         let tenants: Api<TenantSyncPolicy> = scoped(&ctx.client, &scope);
         runs.push(Box::pin(run_kind(
             tenants,
+            roster.tenants(),
             ctx.clone(),
             wait_true(rx.clone()),
             reconciler::reconcile::<TenantSyncPolicy>,
@@ -456,6 +463,7 @@ async fn run_controllers(ctx: Arc<Context>, stop: impl Future<Output = ()> + Sen
         let users: Api<CloudUserConversion> = scoped(&ctx.client, &scope);
         runs.push(Box::pin(run_kind(
             users,
+            roster.users(),
             ctx.clone(),
             wait_true(rx.clone()),
             reconciler::reconcile::<CloudUserConversion>,
@@ -464,12 +472,15 @@ async fn run_controllers(ctx: Arc<Context>, stop: impl Future<Output = ()> + Sen
         let groups: Api<CloudGroupConversion> = scoped(&ctx.client, &scope);
         runs.push(Box::pin(run_kind(
             groups,
+            roster.groups(),
             ctx.clone(),
             wait_true(rx.clone()),
             reconciler::reconcile::<CloudGroupConversion>,
             reconciler::error_policy::<CloudGroupConversion>,
         )));
     }
+    // What the conversions select is shown anew in this term, against these watches.
+    ctx.selections.restart(Arc::new(roster));
     // In-flight passes finish (kube-runtime's graceful shutdown), within the drain bound.
     tokio::select! {
         _ = futures::future::join_all(runs) => {}

@@ -86,8 +86,9 @@ async fn reconcile_now<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action
         obj.on_delete() == OnDelete::Revert || obj.finalizers().iter().any(|f| f == FINALIZER);
     if !revert {
         if obj.meta().deletion_timestamp.is_some() {
-            // Nothing to undo: the journal stays; the guard forgets the resource.
+            // Nothing to undo: the journal stays; the guard and the selections forget it.
             ctx.guard.forget(&key_of(obj.as_ref()));
+            ctx.selections.remove(&key_of(obj.as_ref()));
             return Ok(Action::await_change());
         }
         return apply(obj, ctx).await;
@@ -96,7 +97,15 @@ async fn reconcile_now<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action
     finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             FinalizerEvent::Apply(o) => apply(o, ctx.clone()).await,
-            FinalizerEvent::Cleanup(o) => cleanup(o, ctx.clone()).await,
+            FinalizerEvent::Cleanup(o) => {
+                let key = key_of(o.as_ref());
+                let done = cleanup(o, ctx.clone()).await;
+                if done.is_ok() {
+                    // Reverted (or nothing to undo): the resource goes.
+                    ctx.selections.remove(&key);
+                }
+                done
+            }
         }
     })
     .await
@@ -179,6 +188,7 @@ async fn apply<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error>
                             now,
                             guard: &ctx.guard,
                             ad: ad.as_ref(),
+                            selections: Some(&ctx.selections),
                         };
                         let outcome = obj.pass(&tenant.spec, &rctx).await?;
                         checkpoint(journal.as_ref()).await;
@@ -188,6 +198,10 @@ async fn apply<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error>
             }
         }
     };
+    if obj.as_tenant().is_none() {
+        // Whether or not it selected: the later conversions no longer wait for it.
+        ctx.selections.passed(&key);
+    }
     publish(&ctx, &obj.object_ref(&()), &key, &outcome.events).await;
     record::<K>(&ctx, &key, obj.status(), &outcome.status, started.elapsed());
     if obj.status() != Some(&outcome.status) {
@@ -254,6 +268,7 @@ async fn cleanup<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Erro
         now: ctx.clock.now(),
         guard: &ctx.guard,
         ad: ad.as_ref(),
+        selections: None,
     };
     let reverted = K::revert(&rctx, &tenant.spec.tenant_id).await;
     checkpoint(journal.as_ref()).await;

@@ -39,22 +39,7 @@ pub struct Conflict {
 
 /// The objects both sorted id lists hold: how many, and the first [`EXAMPLES`].
 fn common(a: &[String], b: &[String]) -> (i64, Vec<String>) {
-    let (mut i, mut j, mut n, mut examples) = (0, 0, 0i64, Vec::new());
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                n += 1;
-                if examples.len() < EXAMPLES {
-                    examples.push(a[i].clone());
-                }
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    (n, examples)
+    crate::reconcile::selections::shared(a, b, EXAMPLES)
 }
 
 /// What a conversion's plan selected: its kind, `namespace/name`, tenant and the sorted ids.

@@ -207,6 +207,7 @@ async fn plan_conversion<R: Reconciled>(
         now: jiff::Timestamp::now(),
         guard: &guard,
         ad: ad.as_ref(),
+        selections: None,
     };
     match obj.preview(&tenant.spec, &ctx).await {
         Err(e) => report.problem = Some(e.to_string()),

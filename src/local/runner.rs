@@ -13,6 +13,7 @@ use crate::graph::GraphClient;
 use crate::journal::{FileJournal, Journal, ResourceKey};
 use crate::reasons;
 use crate::reconcile::resource::Reconciled;
+use crate::reconcile::selections::{Listed, Member, Rank, Selections};
 use crate::reconcile::{Context, DirectoryConnection, GUARD_INTERVAL, Stall, tenant};
 
 use super::credentials::{self, EndpointOverrides, Env};
@@ -134,6 +135,12 @@ pub async fn apply_until(
         anyhow::anyhow!("journal key {}: could not be created", key_file.display())
     })?;
     let journal: Arc<dyn Journal> = Arc::new(FileJournal::open(&opts.journal, key)?);
+    let tenants: Vec<TenantSyncPolicy> = manifests
+        .tenants
+        .iter()
+        .map(|l| l.resource.clone())
+        .collect();
+    let selections = Selections::new(Arc::new(roster(&manifests, &tenants)));
     let shell = Shell {
         opts,
         journal: journal.as_ref(),
@@ -142,13 +149,9 @@ pub async fn apply_until(
         // Checked: no deadline at all rather than a panic past the end of the clock.
         deadline: Instant::now().checked_add(opts.timeout),
         stop,
+        selections: &selections,
     };
     let secrets = &manifests.secrets;
-    let tenants: Vec<TenantSyncPolicy> = manifests
-        .tenants
-        .iter()
-        .map(|l| l.resource.clone())
-        .collect();
     let clients = Clients::new(&tenants, secrets, opts);
     fn runs<R: Reconciled>(
         objs: Vec<Loaded<R>>,
@@ -176,6 +179,29 @@ pub async fn apply_until(
     resources.extend(users);
     resources.extend(groups);
     Ok(RunResult { resources })
+}
+
+/// Every conversion among the manifests, in the order the loader gives them: of two of one
+/// tenant and kind that select one object, the later stalls (`SelectionOverlap`).
+fn roster(m: &Manifests, tenants: &[TenantSyncPolicy]) -> Listed {
+    fn members<'a, R: Reconciled>(
+        objs: &'a [Loaded<R>],
+        tenants: &'a [TenantSyncPolicy],
+    ) -> impl Iterator<Item = Member> + 'a {
+        objs.iter().enumerate().map(move |(i, l)| {
+            let key = key_of(&l.resource);
+            Member {
+                rank: Rank::listed(i, &key),
+                tenant_id: tenant_of(&l.resource, tenants).map(|t| t.spec.tenant_id.clone()),
+                key,
+            }
+        })
+    }
+    Listed(
+        members(&m.users, tenants)
+            .chain(members(&m.groups, tenants))
+            .collect(),
+    )
 }
 
 /// A resource being driven, with what its passes need.
@@ -227,6 +253,8 @@ struct Shell<'a> {
     /// When the run gives up (`--timeout`), a pass in flight included; none: never.
     deadline: Option<Instant>,
     stop: &'a Stop,
+    /// What each conversion selects, for the overlap gate.
+    selections: &'a Selections,
 }
 
 /// Resolves at `deadline` (never without one).
@@ -303,6 +331,7 @@ impl Shell<'_> {
             clock,
             deadline,
             stop,
+            selections,
         } = self;
         let deadline = *deadline;
         let key = key_of(&run.obj);
@@ -337,6 +366,7 @@ impl Shell<'_> {
                             now,
                             guard: &guard,
                             ad: run.ad.as_ref(),
+                            selections: Some(*selections),
                         };
                         run.obj.pass(&run.tenant, &ctx).await
                     }
@@ -369,6 +399,8 @@ impl Shell<'_> {
             let wait = match passed {
                 Ok(outcome) => {
                     failures = 0;
+                    // Whether or not it selected: the later resources no longer wait for it.
+                    selections.passed(&key);
                     for e in &outcome.events {
                         progress.event(&shown, e);
                     }

@@ -12,6 +12,7 @@ pub mod remedy;
 pub mod resource;
 pub mod revert_trust;
 pub mod rollout;
+pub mod selections;
 pub mod settle;
 pub mod tenant;
 pub mod user;
@@ -44,6 +45,10 @@ pub struct Context<'a> {
     /// The tenant's on-premises Active Directory (`spec.activeDirectory`) as the shell
     /// resolved it (settings, or why they are unusable); `None` when the tenant has none.
     pub ad: Option<&'a DirectoryConnection>,
+    /// What the conversions of this process select, so that the later of two never writes an
+    /// object the earlier selects (`rollout::overlap`); `None`: the pass is on its own (tests,
+    /// `plan`'s previews, reverts).
+    pub selections: Option<&'a selections::Selections>,
 }
 
 /// The LDAP settings of a tenant's Active Directory, or why its Secrets make them unusable.

@@ -57,6 +57,7 @@ pub fn context<'a>(
         now: jiff::Timestamp::now(),
         guard,
         ad: None,
+        selections: None,
     }
 }
 

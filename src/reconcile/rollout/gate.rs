@@ -14,6 +14,10 @@ pub(super) async fn check<K: Rollout>(
     world: &K::World,
     classified: &Classified<K::Item>,
 ) -> Result<Result<(), Stall>, ReconcileError> {
+    // Another resource's objects first: approving a plan that overlaps would not help.
+    if let Err(stall) = super::overlap::check::<K>(cx) {
+        return Ok(Err(stall));
+    }
     if let Err(stall) = approval::<K>(cx, world, classified) {
         return Ok(Err(stall));
     }

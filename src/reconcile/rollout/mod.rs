@@ -12,6 +12,7 @@ pub mod approval;
 pub mod consistency;
 mod failure;
 mod gate;
+mod overlap;
 pub mod plan;
 mod report;
 pub mod status;
@@ -333,6 +334,7 @@ async fn run<K: Rollout>(
         Ok(d) => d,
         Err(stall) => return Ok(pass.stall(stall)),
     };
+    overlap::register::<K>(&cx, &world);
     info!(
         ?step,
         matched = K::matched(&world).matched,
@@ -343,6 +345,9 @@ async fn run<K: Rollout>(
     *pass.status.progress().plan = Some(digest::<K>(&cx, &world).to_status());
     let mut kept_failures = 0;
     if cx.applies() && step.acts() {
+        if let Some(wait) = overlap::waiting::<K>(&cx) {
+            return Ok(pass.finish(wait, Some(overlap::RECHECK)));
+        }
         if let Err(stall) = gate::check::<K>(&cx, &world, &classified).await? {
             return Ok(pass.stall(stall));
         }
