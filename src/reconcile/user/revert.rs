@@ -12,10 +12,11 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use serde_json::json;
 
+use crate::graph::models::User;
 use crate::graph::{ErrorCategory, GraphClient, GraphError};
 use crate::journal::{Action, Entry, Object, Phase, Record};
 use crate::reconcile::permissions;
-use crate::reconcile::revert_trust::{self, Refusals};
+use crate::reconcile::revert_trust::{self, Refusals, RevertPlan};
 use crate::reconcile::{Context, ReconcileError};
 
 pub use crate::reconcile::RevertOutcome;
@@ -108,6 +109,125 @@ async fn undo_one(
     done
 }
 
+/// What the Graph side of the revert undoes, per user (the entries the journal key proves,
+/// less the ImmutableIDs that are not their user's AD anchor), and those proven entries; the
+/// objects refused are added to `refused`. Reads only (the journal, and AD for the anchors).
+async fn undo_plan(
+    ctx: &Context<'_>,
+    refused: &mut Refusals,
+) -> Result<(BTreeMap<String, Undo>, Vec<Entry>), ReconcileError> {
+    let (entries, untrusted) = revert_trust::split(ctx.journal.audit_for(&ctx.resource).await?);
+    refused.extend(untrusted);
+    let mut todo = pending(&entries);
+    let wanted = todo
+        .iter()
+        .filter_map(|(id, u)| {
+            Some(super::revert_anchor::Wanted {
+                id: id.clone(),
+                name: u.name.clone(),
+                value: u.immutable_id.clone()?,
+            })
+        })
+        .collect();
+    let off_anchor = super::revert_anchor::check(ctx, &entries, wanted).await?;
+    todo.retain(|id, _| !off_anchor.contains(id));
+    refused.extend(off_anchor);
+    let changed = changed_since(ctx, &todo).await?;
+    todo.retain(|id, _| !changed.contains(id));
+    refused.extend(changed);
+    Ok((todo, entries))
+}
+
+async fn read_user(graph: GraphClient, id: String) -> Result<Option<User>, GraphError> {
+    graph.user(&id).await
+}
+
+/// The users of `todo` whose ImmutableID someone set since the conversion cleared it (to
+/// another value than the journaled one): kept as they are, a restore would overwrite it.
+/// Reads each user with an ImmutableID to restore.
+async fn changed_since(
+    ctx: &Context<'_>,
+    todo: &BTreeMap<String, Undo>,
+) -> Result<Refusals, ReconcileError> {
+    let ids: Vec<String> = todo
+        .iter()
+        .filter(|(_, u)| u.immutable_id.is_some())
+        .map(|(id, _)| id.clone())
+        .collect();
+    let reads: Vec<_> = ids
+        .iter()
+        .map(|id| read_user(ctx.graph.clone(), id.clone()))
+        .collect();
+    let now: Vec<_> = futures::stream::iter(reads)
+        .buffered(ctx.concurrency.max(1))
+        .collect()
+        .await;
+    let mut refused = Refusals::default();
+    for (id, read) in ids.iter().zip(now) {
+        let Some(u) = todo.get(id) else { continue };
+        let current = match read {
+            Ok(user) => user.and_then(|x| x.on_premises_immutable_id),
+            Err(e) if gone(&e) => None,
+            Err(e) => return Err(e.into()),
+        };
+        // A read may show the value before the clear for a while (eventual consistency): the
+        // journaled value is put back all the same, so only a third value counts as changed.
+        match current {
+            None => {}
+            Some(v) if Some(&v) == u.immutable_id.as_ref() => {}
+            Some(v) => {
+                let name = u.name.clone().unwrap_or_else(|| id.clone());
+                let why = format!(
+                    "its ImmutableID was set to {v} since the conversion cleared it (someone else changed it): kept as it is"
+                );
+                refused.refuse(id, &name, why);
+            }
+        }
+    }
+    Ok(refused)
+}
+
+/// What [`revert`] would do, from reads only (the journal, and AD to check the ImmutableIDs
+/// against their anchors): the same undo it computes, in its order. The AD side is read from
+/// the journal: each AD object moved or account disabled that no move back or re-enable
+/// follows (the revert skips those it finds already back).
+pub async fn preview(ctx: &Context<'_>) -> Result<RevertPlan, ReconcileError> {
+    let mut plan = RevertPlan::default();
+    let (todo, entries) = undo_plan(ctx, &mut plan.refused).await?;
+    for (id, u) in &todo {
+        if let Some(value) = &u.immutable_id {
+            let action = format!("restore ImmutableID {value}");
+            plan.step(id, u.name.as_deref(), action);
+        }
+        if u.switch_back {
+            let action = "switch back to AD (isCloudManaged=false)";
+            plan.step(id, u.name.as_deref(), action);
+        }
+    }
+    let undone_ad = |forward: Action, back: Action| {
+        let backs = super::ad_move::last_of(&entries, back);
+        let mut out = super::ad_move::last_of(&entries, forward);
+        out.retain(|id, m| {
+            m.phase == Phase::Applied
+                && !plan.refused.contains(id)
+                && backs.get(id).is_none_or(|b| b.phase != Phase::Applied)
+        });
+        out
+    };
+    let moves = undone_ad(Action::MoveAdObject, Action::MoveAdObjectBack);
+    let disables = undone_ad(Action::DisableAdAccount, Action::EnableAdAccount);
+    for (id, m) in moves {
+        let from = m.intent.prior["distinguishedName"].as_str().unwrap_or("?");
+        let action = format!("move its AD object back to where it was ({from})");
+        plan.step(&id, m.intent.object_name.as_deref(), action);
+    }
+    for (id, m) in disables {
+        let action = "re-enable its AD account (userAccountControl)";
+        plan.step(&id, m.intent.object_name.as_deref(), action);
+    }
+    Ok(plan)
+}
+
 /// Undo everything the resource's journal shows done: the Graph side first (ImmutableIDs
 /// back, then the switches), then, with an AD connection, the AD side (objects moved back,
 /// accounts re-enabled), so Entra Connect finds each user as it left it.
@@ -128,22 +248,7 @@ async fn revert_graph(
     tenant_id: &str,
     refused: &mut Refusals,
 ) -> Result<RevertOutcome, ReconcileError> {
-    let (entries, untrusted) = revert_trust::split(ctx.journal.audit_for(&ctx.resource).await?);
-    refused.extend(untrusted);
-    let mut todo = pending(&entries);
-    let wanted = todo
-        .iter()
-        .filter_map(|(id, u)| {
-            Some(super::revert_anchor::Wanted {
-                id: id.clone(),
-                name: u.name.clone(),
-                value: u.immutable_id.clone()?,
-            })
-        })
-        .collect();
-    let off_anchor = super::revert_anchor::check(ctx, &entries, wanted).await?;
-    todo.retain(|id, _| !off_anchor.contains(id));
-    refused.extend(off_anchor);
+    let (todo, _) = undo_plan(ctx, refused).await?;
     if todo.is_empty() {
         return Ok(RevertOutcome::Done(0));
     }
