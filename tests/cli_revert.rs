@@ -24,35 +24,25 @@ fn temp(name: &str) -> PathBuf {
     d
 }
 
-fn get(url: &str, path: &str) -> Value {
+/// `method /_emulator/{path}` with `body`, its JSON answer (`null` without one).
+fn control(method: reqwest::Method, url: &str, path: &str, body: Option<Value>) -> Value {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        reqwest::get(format!("{url}/_emulator/{path}"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let mut req = reqwest::Client::new().request(method, format!("{url}/_emulator/{path}"));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap_or(Value::Null)
     })
 }
 
-fn put(url: &str, path: &str, body: Value) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let r = reqwest::Client::new()
-            .put(format!("{url}/_emulator/{path}"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "PUT {path}: {}", r.status());
-    });
+fn get(url: &str, path: &str) -> Value {
+    control(reqwest::Method::GET, url, path, None)
 }
 
 fn listed(url: &str, path: &str) -> Vec<Value> {
@@ -169,11 +159,8 @@ fn revert_plans_from_reads_then_restores_what_the_journal_recorded() {
         .cloned()
         .unwrap_or_default();
     granted.push("Group.ReadWrite.All".into());
-    put(
-        url,
-        "permissions",
-        serde_json::json!({ "permissions": granted }),
-    );
+    let grants = serde_json::json!({ "permissions": granted });
+    control(reqwest::Method::PUT, url, "permissions", Some(grants));
     let users = listed(url, "users");
     let synced: Vec<&Value> = users
         .iter()

@@ -304,3 +304,54 @@ fn shown(files: &[PathBuf]) -> String {
         .collect();
     names.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(undo: usize, kept: usize) -> RevertReport {
+        let step = |i: usize| UndoStep {
+            id: i.to_string(),
+            name: format!("u{i}"),
+            action: "switch back to AD (isCloudManaged=false)".into(),
+        };
+        let keep = |i: usize| Kept {
+            id: i.to_string(),
+            name: format!("k{i}"),
+            why: "changed since".into(),
+        };
+        RevertReport {
+            undo: (0..undo).map(step).collect(),
+            kept: (0..kept).map(keep).collect(),
+            ..RevertReport::default()
+        }
+    }
+
+    #[test]
+    fn the_plan_exits_0_when_nothing_is_left_2_when_something_is_and_1_on_an_error() {
+        assert_eq!(plan_exit_code(&[report(0, 0), report(0, 0)]), 0);
+        assert_eq!(plan_exit_code(&[report(0, 0), report(2, 0)]), 2);
+        // An object the revert would keep is for a reviewer too.
+        assert_eq!(plan_exit_code(&[report(0, 1)]), 2);
+        let broken = RevertReport {
+            problem: Some("no Secret".into()),
+            ..report(0, 0)
+        };
+        assert_eq!(plan_exit_code(&[report(3, 0), broken]), 1);
+    }
+
+    #[test]
+    fn the_revert_exits_0_only_when_everything_was_undone() {
+        let with = |done: bool| RevertReport {
+            result: Some(Reverted {
+                done,
+                message: String::new(),
+            }),
+            ..report(1, 0)
+        };
+        assert_eq!(revert_exit_code(&[with(true), with(true)]), 0);
+        assert_eq!(revert_exit_code(&[with(true), with(false)]), 1);
+        // Not reverted at all (its plan failed): not a success.
+        assert_eq!(revert_exit_code(&[with(true), report(1, 0)]), 1);
+    }
+}
