@@ -74,18 +74,20 @@ enum Command {
         #[arg(long)]
         detailed_exitcode: bool,
     },
-    /// Undo what the CloudUserConversions and CloudGroupConversions of the manifests did, from
-    /// the journal, as `onDelete: Revert` does in a cluster and with its safety rules: only
-    /// entries the journal key proves, prior values from the journal, an ImmutableID only back
-    /// onto its AD anchor; a journal that does not verify is refused. Prints the plan first, then
-    /// undoes it, journaled. TenantSyncPolicies are not reverted (directory sync is not turned
-    /// back on). Exit code: 0 everything reverted, 1 something kept, failed or refused; with
-    /// `--plan`: 0 nothing to revert, 2 something to revert (or kept), 1 an error.
+    /// Undo what the user and group conversions of the manifests did, from the journal, as
+    /// `onDelete: Revert` does in a cluster. Exit code: 0 all reverted, 1 something kept or
+    /// failed; with `--plan`: 0 nothing to revert, 2 something to revert, 1 an error.
+    ///
+    /// The same safety rules as the finalizer: only entries the journal key proves drive a
+    /// write (a journal that does not verify is refused), prior values come from the journal,
+    /// an ImmutableID goes back only onto its AD anchor and not over one someone set since.
+    /// Prints the plan first, then undoes it, journaled. TenantSyncPolicies are not reverted:
+    /// turning directory sync back on is not something the operator undoes.
     Revert {
         #[command(flatten)]
         run: RunArgs,
-        /// Only print what would be undone, and what would be kept and why. Sends only reads
-        /// (the journal, Graph, AD) and writes nothing, not even the journal.
+        /// Only print what would be undone, and what would be kept and why: reads the journal,
+        /// Graph and AD, writes nothing (not even the journal).
         #[arg(long)]
         plan: bool,
         /// Output format: text (the plan, then what was done) or JSON (one object per

@@ -204,9 +204,16 @@ pub async fn preview(ctx: &Context<'_>) -> Result<RevertPlan, ReconcileError> {
             plan.step(id, u.name.as_deref(), action);
         }
     }
-    let undone_ad = |forward: Action, back: Action| {
-        let backs = super::ad_move::last_of(&entries, back);
-        let mut out = super::ad_move::last_of(&entries, forward);
+    ad_steps(&entries, &mut plan);
+    Ok(plan)
+}
+
+/// The AD side of a revert's plan, from the journal: each AD object moved, and each account
+/// disabled, that no journaled move back or re-enable follows, unless the object is refused.
+fn ad_steps(entries: &[Entry], plan: &mut RevertPlan) {
+    let open = |forward: Action, back: Action| {
+        let backs = super::ad_move::last_of(entries, back);
+        let mut out = super::ad_move::last_of(entries, forward);
         out.retain(|id, m| {
             m.phase == Phase::Applied
                 && !plan.refused.contains(id)
@@ -214,8 +221,8 @@ pub async fn preview(ctx: &Context<'_>) -> Result<RevertPlan, ReconcileError> {
         });
         out
     };
-    let moves = undone_ad(Action::MoveAdObject, Action::MoveAdObjectBack);
-    let disables = undone_ad(Action::DisableAdAccount, Action::EnableAdAccount);
+    let moves = open(Action::MoveAdObject, Action::MoveAdObjectBack);
+    let disables = open(Action::DisableAdAccount, Action::EnableAdAccount);
     for (id, m) in moves {
         let from = m.intent.prior["distinguishedName"].as_str().unwrap_or("?");
         let action = format!("move its AD object back to where it was ({from})");
@@ -225,7 +232,6 @@ pub async fn preview(ctx: &Context<'_>) -> Result<RevertPlan, ReconcileError> {
         let action = "re-enable its AD account (userAccountControl)";
         plan.step(&id, m.intent.object_name.as_deref(), action);
     }
-    Ok(plan)
 }
 
 /// Undo everything the resource's journal shows done: the Graph side first (ImmutableIDs
@@ -347,4 +353,77 @@ async fn revert_graph(
         )));
     }
     Ok(RevertOutcome::Done(reverted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{ResourceKey, Trust};
+
+    fn entry(id: &str, action: Action, phase: Phase) -> Entry {
+        let key = ResourceKey {
+            kind: "CloudUserConversion".into(),
+            namespace: "identity".into(),
+            name: "w".into(),
+        };
+        let prior = json!({"distinguishedName": format!("CN={id},OU=Staff,DC=corp")});
+        let user = Object::user(id, Some(format!("{id}@corp.example")));
+        Entry {
+            seq: 0,
+            time: String::new(),
+            record: Record::new(&key, "t", user, action, phase, prior),
+            prev_hash: String::new(),
+            key_id: None,
+            hash: String::new(),
+            trust: Trust::Proven,
+        }
+    }
+
+    #[test]
+    fn the_plan_lists_the_ad_changes_not_undone_yet() {
+        let mut entries = Vec::new();
+        for (id, forward, back) in [
+            ("moved", Action::MoveAdObject, None),
+            ("disabled", Action::DisableAdAccount, None),
+            ("home", Action::MoveAdObject, Some(Action::MoveAdObjectBack)),
+            (
+                "enabled",
+                Action::DisableAdAccount,
+                Some(Action::EnableAdAccount),
+            ),
+        ] {
+            entries.push(entry(id, forward, Phase::Intent));
+            entries.push(entry(id, forward, Phase::Applied));
+            if let Some(back) = back {
+                entries.push(entry(id, back, Phase::Intent));
+                entries.push(entry(id, back, Phase::Applied));
+            }
+        }
+        // A move that never landed, and one of a refused object: nothing to undo.
+        entries.push(entry("failed", Action::MoveAdObject, Phase::Intent));
+        entries.push(entry("failed", Action::MoveAdObject, Phase::Failed));
+        entries.push(entry("refused", Action::MoveAdObject, Phase::Intent));
+        entries.push(entry("refused", Action::MoveAdObject, Phase::Applied));
+        let mut plan = RevertPlan::default();
+        plan.refused.refuse("refused", "refused", "edited".into());
+        ad_steps(&entries, &mut plan);
+        let steps: Vec<(&str, &str)> = plan
+            .steps
+            .iter()
+            .map(|s| (s.name.as_str(), s.action.as_str()))
+            .collect();
+        assert_eq!(
+            steps,
+            vec![
+                (
+                    "moved@corp.example",
+                    "move its AD object back to where it was (CN=moved,OU=Staff,DC=corp)"
+                ),
+                (
+                    "disabled@corp.example",
+                    "re-enable its AD account (userAccountControl)"
+                ),
+            ]
+        );
+    }
 }
