@@ -354,4 +354,22 @@ mod tests {
         // Not reverted at all (its plan failed): not a success.
         assert_eq!(revert_exit_code(&[with(true), report(1, 0)]), 1);
     }
+
+    #[test]
+    fn an_owner_kept_or_a_refusal_is_not_a_finished_revert() {
+        let done = reverted::<CloudGroupConversion>(RevertOutcome::Done(2));
+        assert!(
+            done.done && done.message.starts_with("2 groups switched back"),
+            "{done:?}"
+        );
+        let kept = RevertOutcome::Kept(1, "the owner added to 1 group(s) was kept".into());
+        let kept = reverted::<CloudGroupConversion>(kept);
+        assert!(!kept.done && kept.message.ends_with("was kept"), "{kept:?}");
+        let refused =
+            reverted::<CloudUserConversion>(RevertOutcome::Failed("1 objects refused".into()));
+        assert!(
+            !refused.done && refused.message.contains("1 objects refused"),
+            "{refused:?}"
+        );
+    }
 }

@@ -3,9 +3,11 @@
 //! Authority is switched back to AD. Idempotent: what the journal shows undone is skipped, and
 //! an object that no longer exists counts as undone.
 //!
-//! Bounded: only entries the journal key proves drive a write (see `revert_trust`), and an
-//! ImmutableID goes back only where it is the user's AD anchor (see `revert_anchor`); a
-//! refused object is named in the result and nothing is written for it.
+//! Bounded: only entries the journal key proves drive a write (see `revert_trust`), an
+//! ImmutableID goes back only where it is the user's AD anchor (see `revert_anchor`) and not
+//! over one someone set since the clear (read first; a read lagging behind a change made
+//! moments before cannot show it); a refused object is named in the result and nothing is
+//! written for it. [`preview`] says all this from reads only, with the same code.
 
 use std::collections::BTreeMap;
 
@@ -138,6 +140,7 @@ async fn undo_plan(
     Ok((todo, entries))
 }
 
+/// `GET /users/{id}` on a clone of the client, so the reads can run side by side.
 async fn read_user(graph: GraphClient, id: String) -> Result<Option<User>, GraphError> {
     graph.user(&id).await
 }
