@@ -83,6 +83,31 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Undo what the user and group conversions of the manifests did, from the journal, as
+    /// `onDelete: Revert` does in a cluster. Exit code: 0 all reverted, 1 something kept or
+    /// failed; with `--plan`: 0 nothing to revert, 2 something to revert, 1 an error.
+    ///
+    /// The same safety rules as the finalizer: only entries the journal key proves drive a
+    /// write (a journal that does not verify is refused), prior values come from the journal,
+    /// an ImmutableID goes back only onto its AD anchor and not over one someone set since.
+    /// Prints the plan first, then undoes it, journaled. TenantSyncPolicies are not reverted:
+    /// turning directory sync back on is not something the operator undoes.
+    Revert {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Only print what would be undone, and what would be kept and why: reads the journal,
+        /// Graph and AD, writes nothing (not even the journal).
+        #[arg(long)]
+        plan: bool,
+        /// Output format: text (the plan, then what was done) or JSON (one object per
+        /// resource, with its plan and result).
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: local::revert::Format,
+        /// Give up after this long, e.g. `10m`; what was done is journaled and the next
+        /// `revert` finishes it. Exit code 1.
+        #[arg(long, default_value = "30m", value_parser = duration::parse)]
+        timeout: Duration,
+    },
     /// Start the Graph emulator in-process with a synchronised tenant, apply `examples/`
     /// against it, and show the whole cutover.
     Demo(demo::DemoArgs),
@@ -294,6 +319,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 (v, _) => ExitCode::from(v.exit_code()),
             })
         }
+        Command::Revert {
+            run,
+            plan,
+            output: format,
+            timeout,
+        } => revert(run, plan, format, timeout).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Controller(args) => {
             entra_cloud_operator::controller::cli::run(args).await?;
@@ -309,6 +340,49 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Journal { command } => local::journal_cmd::run(command).await,
     }
+}
+
+/// `revert`: the plan, then (without `--plan`) the revert, within `timeout`.
+async fn revert(
+    run: RunArgs,
+    plan_only: bool,
+    format: local::revert::Format,
+    timeout: Duration,
+) -> anyhow::Result<ExitCode> {
+    use local::revert::{self, Format as RevertFormat};
+    let opts = run.options(timeout, ProgressMode::Quiet)?;
+    let m = manifests::load(&run.files)?;
+    let session = revert::Session::open(m, &run.files, opts, !plan_only)?;
+    let deadline = tokio::time::Instant::now().checked_add(timeout);
+    let timed_out = || {
+        anyhow::anyhow!(
+            "timed out after --timeout {}s: what was undone is journaled; run revert again to finish",
+            timeout.as_secs()
+        )
+    };
+    let within = |d: Option<tokio::time::Instant>| async move {
+        match d {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    let planned = tokio::select! {
+        r = session.plan() => r,
+        () = within(deadline) => return Err(timed_out()),
+    };
+    if plan_only {
+        print!("{}", revert::render(&planned, format, false)?);
+        return Ok(ExitCode::from(revert::plan_exit_code(&planned)));
+    }
+    if format == RevertFormat::Text {
+        print!("{}", revert::render(&planned, format, false)?);
+    }
+    let done = tokio::select! {
+        r = session.revert() => r,
+        () = within(deadline) => return Err(timed_out()),
+    };
+    print!("{}", revert::render(&done, format, true)?);
+    Ok(ExitCode::from(revert::revert_exit_code(&done)))
 }
 
 fn exit_code(result: &local::RunResult) -> ExitCode {

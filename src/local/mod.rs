@@ -1,5 +1,6 @@
 //! The reconcilers over manifest files, without a cluster: `apply` drives each resource until
-//! it is Ready or Stalled; `plan` observes and says what would change, writing nothing.
+//! it is Ready or Stalled; `plan` observes and says what would change, writing nothing;
+//! `revert` undoes, from the journal, what the conversions did.
 
 pub mod conflicts;
 pub mod credentials;
@@ -9,6 +10,7 @@ pub mod manifests;
 pub mod output;
 mod plan;
 pub mod progress;
+pub mod revert;
 pub mod runner;
 pub mod saved_plan;
 pub mod schema;

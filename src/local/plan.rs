@@ -275,12 +275,12 @@ async fn plan_tenant(tsp: &TenantSyncPolicy, m: &Manifests, opts: &RunOptions) -
 
 /// The journal as `plan` sees it: what earlier runs recorded (the file given with
 /// `--journal`, when it exists), read once; `plan` writes nothing to it.
-struct ReadOnly {
+pub(super) struct ReadOnly {
     entries: Vec<Entry>,
 }
 
 impl ReadOnly {
-    fn open(opts: &RunOptions) -> Result<Self, JournalError> {
+    pub(super) fn open(opts: &RunOptions) -> Result<Self, JournalError> {
         let key_file = crate::journal::key_path(&opts.journal, opts.journal_key.as_deref());
         let key = crate::journal::load_key(&opts.journal, &key_file, false)?;
         let entries = FileJournal::read(&opts.journal, key.as_ref())?;

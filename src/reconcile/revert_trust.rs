@@ -73,6 +73,39 @@ impl Refusals {
     }
 }
 
+/// One change a revert would make to one object, in the order it makes them.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UndoStep {
+    /// The Entra object id.
+    pub id: String,
+    /// Its UPN or display name as journaled (the id when none was).
+    pub name: String,
+    /// The change, in words, e.g. `switch back to AD (isCloudManaged=false)`.
+    pub action: String,
+}
+
+/// What a revert would do, computed from the journal (and reads only) by the same code the
+/// revert then runs: its steps, and the objects it refuses.
+#[derive(Clone, Debug, Default)]
+pub struct RevertPlan {
+    /// The changes, in order.
+    pub steps: Vec<UndoStep>,
+    /// The objects left as they are, with why.
+    pub refused: Refusals,
+}
+
+impl RevertPlan {
+    /// Add a step for `id` (named `name` in the journal, if at all).
+    pub fn step(&mut self, id: &str, name: Option<&str>, action: impl Into<String>) {
+        self.steps.push(UndoStep {
+            id: id.to_string(),
+            name: name.unwrap_or(id).to_string(),
+            action: action.into(),
+        });
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -16,6 +16,7 @@ use crate::journal::{Action, Entry, Object, Phase, Record};
 use crate::reconcile::RevertOutcome;
 use crate::reconcile::permissions;
 use crate::reconcile::remedy::missing_permission;
+use crate::reconcile::revert_trust::{self, Refusals, RevertPlan};
 use crate::reconcile::{Context, ReconcileError};
 
 /// The note on a `RemoveOwner` Graph refused because the owner is the group's last: the owner
@@ -103,12 +104,40 @@ fn record(
     Record::new(&ctx.resource, tenant, group, action, phase, prior)
 }
 
+/// What the revert undoes, per group in its order, from the entries the journal key proves;
+/// other groups are refused by name. Reads only the journal.
+async fn undo_plan(ctx: &Context<'_>) -> Result<(Vec<(String, Undo)>, Refusals), ReconcileError> {
+    let (entries, refused) = revert_trust::split(ctx.journal.audit_for(&ctx.resource).await?);
+    Ok((pending(&entries), refused))
+}
+
+/// What [`revert`] would do, from the journal only: the same undo it computes, in its order.
+/// An owner that turns out to be its group's last is kept then (Graph refuses to remove it).
+pub async fn preview(ctx: &Context<'_>) -> Result<RevertPlan, ReconcileError> {
+    let (todo, refused) = undo_plan(ctx).await?;
+    let mut plan = RevertPlan {
+        refused,
+        ..RevertPlan::default()
+    };
+    for (id, u) in &todo {
+        for owner in &u.owners {
+            let action = format!(
+                "remove owner {owner} (kept if it is the group's last owner: Graph refuses that)"
+            );
+            plan.step(id, u.name.as_deref(), action);
+        }
+        if u.switch_back {
+            let action = "switch back to AD (isCloudManaged=false)";
+            plan.step(id, u.name.as_deref(), action);
+        }
+    }
+    Ok(plan)
+}
+
 /// Undo everything the resource's journal shows done to groups.
 pub async fn revert(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome, ReconcileError> {
     // Only entries the journal key proves drive a write; other groups are refused by name.
-    let (entries, refused) =
-        crate::reconcile::revert_trust::split(ctx.journal.audit_for(&ctx.resource).await?);
-    let todo = pending(&entries);
+    let (todo, refused) = undo_plan(ctx).await?;
     let needed = permissions::needed(&permissions::group_revert_operations(
         todo.iter().any(|(_, u)| !u.owners.is_empty()),
     ));

@@ -3,19 +3,22 @@
 //! Authority is switched back to AD. Idempotent: what the journal shows undone is skipped, and
 //! an object that no longer exists counts as undone.
 //!
-//! Bounded: only entries the journal key proves drive a write (see `revert_trust`), and an
-//! ImmutableID goes back only where it is the user's AD anchor (see `revert_anchor`); a
-//! refused object is named in the result and nothing is written for it.
+//! Bounded: only entries the journal key proves drive a write (see `revert_trust`), an
+//! ImmutableID goes back only where it is the user's AD anchor (see `revert_anchor`) and not
+//! over one someone set since the clear (read first; a read lagging behind a change made
+//! moments before cannot show it); a refused object is named in the result and nothing is
+//! written for it. [`preview`] says all this from reads only, with the same code.
 
 use std::collections::BTreeMap;
 
 use futures::StreamExt;
 use serde_json::json;
 
+use crate::graph::models::User;
 use crate::graph::{ErrorCategory, GraphClient, GraphError};
 use crate::journal::{Action, Entry, Object, Phase, Record};
 use crate::reconcile::permissions;
-use crate::reconcile::revert_trust::{self, Refusals};
+use crate::reconcile::revert_trust::{self, Refusals, RevertPlan};
 use crate::reconcile::{Context, ReconcileError};
 
 pub use crate::reconcile::RevertOutcome;
@@ -108,6 +111,132 @@ async fn undo_one(
     done
 }
 
+/// What the Graph side of the revert undoes, per user (the entries the journal key proves,
+/// less the ImmutableIDs that are not their user's AD anchor), and those proven entries; the
+/// objects refused are added to `refused`. Reads only (the journal, and AD for the anchors).
+async fn undo_plan(
+    ctx: &Context<'_>,
+    refused: &mut Refusals,
+) -> Result<(BTreeMap<String, Undo>, Vec<Entry>), ReconcileError> {
+    let (entries, untrusted) = revert_trust::split(ctx.journal.audit_for(&ctx.resource).await?);
+    refused.extend(untrusted);
+    let mut todo = pending(&entries);
+    let wanted = todo
+        .iter()
+        .filter_map(|(id, u)| {
+            Some(super::revert_anchor::Wanted {
+                id: id.clone(),
+                name: u.name.clone(),
+                value: u.immutable_id.clone()?,
+            })
+        })
+        .collect();
+    let off_anchor = super::revert_anchor::check(ctx, &entries, wanted).await?;
+    todo.retain(|id, _| !off_anchor.contains(id));
+    refused.extend(off_anchor);
+    let changed = changed_since(ctx, &todo).await?;
+    todo.retain(|id, _| !changed.contains(id));
+    refused.extend(changed);
+    Ok((todo, entries))
+}
+
+/// `GET /users/{id}` on a clone of the client, so the reads can run side by side.
+async fn read_user(graph: GraphClient, id: String) -> Result<Option<User>, GraphError> {
+    graph.user(&id).await
+}
+
+/// The users of `todo` whose ImmutableID someone set since the conversion cleared it (to
+/// another value than the journaled one): kept as they are, a restore would overwrite it.
+/// Reads each user with an ImmutableID to restore.
+async fn changed_since(
+    ctx: &Context<'_>,
+    todo: &BTreeMap<String, Undo>,
+) -> Result<Refusals, ReconcileError> {
+    let ids: Vec<String> = todo
+        .iter()
+        .filter(|(_, u)| u.immutable_id.is_some())
+        .map(|(id, _)| id.clone())
+        .collect();
+    let reads: Vec<_> = ids
+        .iter()
+        .map(|id| read_user(ctx.graph.clone(), id.clone()))
+        .collect();
+    let now: Vec<_> = futures::stream::iter(reads)
+        .buffered(ctx.concurrency.max(1))
+        .collect()
+        .await;
+    let mut refused = Refusals::default();
+    for (id, read) in ids.iter().zip(now) {
+        let Some(u) = todo.get(id) else { continue };
+        let current = match read {
+            Ok(user) => user.and_then(|x| x.on_premises_immutable_id),
+            Err(e) if gone(&e) => None,
+            Err(e) => return Err(e.into()),
+        };
+        // A read may show the value before the clear for a while (eventual consistency): the
+        // journaled value is put back all the same, so only a third value counts as changed.
+        match current {
+            None => {}
+            Some(v) if Some(&v) == u.immutable_id.as_ref() => {}
+            Some(v) => {
+                let name = u.name.clone().unwrap_or_else(|| id.clone());
+                let why = format!(
+                    "its ImmutableID was set to {v} since the conversion cleared it (someone else changed it): kept as it is"
+                );
+                refused.refuse(id, &name, why);
+            }
+        }
+    }
+    Ok(refused)
+}
+
+/// What [`revert`] would do, from reads only (the journal, and AD to check the ImmutableIDs
+/// against their anchors): the same undo it computes, in its order. The AD side is read from
+/// the journal: each AD object moved or account disabled that no move back or re-enable
+/// follows (the revert skips those it finds already back).
+pub async fn preview(ctx: &Context<'_>) -> Result<RevertPlan, ReconcileError> {
+    let mut plan = RevertPlan::default();
+    let (todo, entries) = undo_plan(ctx, &mut plan.refused).await?;
+    for (id, u) in &todo {
+        if let Some(value) = &u.immutable_id {
+            let action = format!("restore ImmutableID {value}");
+            plan.step(id, u.name.as_deref(), action);
+        }
+        if u.switch_back {
+            let action = "switch back to AD (isCloudManaged=false)";
+            plan.step(id, u.name.as_deref(), action);
+        }
+    }
+    ad_steps(&entries, &mut plan);
+    Ok(plan)
+}
+
+/// The AD side of a revert's plan, from the journal: each AD object moved, and each account
+/// disabled, that no journaled move back or re-enable follows, unless the object is refused.
+fn ad_steps(entries: &[Entry], plan: &mut RevertPlan) {
+    let open = |forward: Action, back: Action| {
+        let backs = super::ad_move::last_of(entries, back);
+        let mut out = super::ad_move::last_of(entries, forward);
+        out.retain(|id, m| {
+            m.phase == Phase::Applied
+                && !plan.refused.contains(id)
+                && backs.get(id).is_none_or(|b| b.phase != Phase::Applied)
+        });
+        out
+    };
+    let moves = open(Action::MoveAdObject, Action::MoveAdObjectBack);
+    let disables = open(Action::DisableAdAccount, Action::EnableAdAccount);
+    for (id, m) in moves {
+        let from = m.intent.prior["distinguishedName"].as_str().unwrap_or("?");
+        let action = format!("move its AD object back to where it was ({from})");
+        plan.step(&id, m.intent.object_name.as_deref(), action);
+    }
+    for (id, m) in disables {
+        let action = "re-enable its AD account (userAccountControl)";
+        plan.step(&id, m.intent.object_name.as_deref(), action);
+    }
+}
+
 /// Undo everything the resource's journal shows done: the Graph side first (ImmutableIDs
 /// back, then the switches), then, with an AD connection, the AD side (objects moved back,
 /// accounts re-enabled), so Entra Connect finds each user as it left it.
@@ -128,22 +257,7 @@ async fn revert_graph(
     tenant_id: &str,
     refused: &mut Refusals,
 ) -> Result<RevertOutcome, ReconcileError> {
-    let (entries, untrusted) = revert_trust::split(ctx.journal.audit_for(&ctx.resource).await?);
-    refused.extend(untrusted);
-    let mut todo = pending(&entries);
-    let wanted = todo
-        .iter()
-        .filter_map(|(id, u)| {
-            Some(super::revert_anchor::Wanted {
-                id: id.clone(),
-                name: u.name.clone(),
-                value: u.immutable_id.clone()?,
-            })
-        })
-        .collect();
-    let off_anchor = super::revert_anchor::check(ctx, &entries, wanted).await?;
-    todo.retain(|id, _| !off_anchor.contains(id));
-    refused.extend(off_anchor);
+    let (todo, _) = undo_plan(ctx, refused).await?;
     if todo.is_empty() {
         return Ok(RevertOutcome::Done(0));
     }
@@ -242,4 +356,77 @@ async fn revert_graph(
         )));
     }
     Ok(RevertOutcome::Done(reverted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{ResourceKey, Trust};
+
+    fn entry(id: &str, action: Action, phase: Phase) -> Entry {
+        let key = ResourceKey {
+            kind: "CloudUserConversion".into(),
+            namespace: "identity".into(),
+            name: "w".into(),
+        };
+        let prior = json!({"distinguishedName": format!("CN={id},OU=Staff,DC=corp")});
+        let user = Object::user(id, Some(format!("{id}@corp.example")));
+        Entry {
+            seq: 0,
+            time: String::new(),
+            record: Record::new(&key, "t", user, action, phase, prior),
+            prev_hash: String::new(),
+            key_id: None,
+            hash: String::new(),
+            trust: Trust::Proven,
+        }
+    }
+
+    #[test]
+    fn the_plan_lists_the_ad_changes_not_undone_yet() {
+        let mut entries = Vec::new();
+        for (id, forward, back) in [
+            ("moved", Action::MoveAdObject, None),
+            ("disabled", Action::DisableAdAccount, None),
+            ("home", Action::MoveAdObject, Some(Action::MoveAdObjectBack)),
+            (
+                "enabled",
+                Action::DisableAdAccount,
+                Some(Action::EnableAdAccount),
+            ),
+        ] {
+            entries.push(entry(id, forward, Phase::Intent));
+            entries.push(entry(id, forward, Phase::Applied));
+            if let Some(back) = back {
+                entries.push(entry(id, back, Phase::Intent));
+                entries.push(entry(id, back, Phase::Applied));
+            }
+        }
+        // A move that never landed, and one of a refused object: nothing to undo.
+        entries.push(entry("failed", Action::MoveAdObject, Phase::Intent));
+        entries.push(entry("failed", Action::MoveAdObject, Phase::Failed));
+        entries.push(entry("refused", Action::MoveAdObject, Phase::Intent));
+        entries.push(entry("refused", Action::MoveAdObject, Phase::Applied));
+        let mut plan = RevertPlan::default();
+        plan.refused.refuse("refused", "refused", "edited".into());
+        ad_steps(&entries, &mut plan);
+        let steps: Vec<(&str, &str)> = plan
+            .steps
+            .iter()
+            .map(|s| (s.name.as_str(), s.action.as_str()))
+            .collect();
+        assert_eq!(
+            steps,
+            vec![
+                (
+                    "moved@corp.example",
+                    "move its AD object back to where it was (CN=moved,OU=Staff,DC=corp)"
+                ),
+                (
+                    "disabled@corp.example",
+                    "re-enable its AD account (userAccountControl)"
+                ),
+            ]
+        );
+    }
 }
