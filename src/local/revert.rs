@@ -214,6 +214,7 @@ impl Session {
             now: jiff::Timestamp::now(),
             guard: &self.guard,
             ad: target.ad.as_ref(),
+            selections: None,
         };
         let plan = match R::revert_plan(&ctx).await {
             Ok(p) => p,
