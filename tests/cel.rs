@@ -102,3 +102,45 @@ fn a_group_is_named_by_id_or_display_name() {
     );
     assert!(validate_cel(&cuc(json!([{"transitive": true}]))).is_err());
 }
+
+#[test]
+fn a_conversions_tenant_and_method_cannot_change_mid_rollout() {
+    use entra_cloud_operator::api::{CloudGroupConversion, CloudUserConversion};
+    let cuc = |tenant: &str, method: &str| -> CloudUserConversion {
+        serde_json::from_value(json!({
+            "apiVersion": "cloudidentity.dev/v1alpha1", "kind": "CloudUserConversion",
+            "metadata": {"name": "wave", "namespace": "identity"},
+            "spec": {"tenantRef": {"name": tenant}, "mode": "Apply", "method": method,
+                     "selector": {"domains": ["contoso.com"]}}
+        }))
+        .unwrap()
+    };
+    let old = cuc("contoso", "SourceOfAuthority");
+    let err = validate_cel_update(&cuc("fabrikam", "SourceOfAuthority"), &old)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("tenantRef is immutable"), "{err}");
+    let err = validate_cel_update(&cuc("contoso", "RestoreDeleted"), &old)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("method is immutable"), "{err}");
+    // Everything else may change: the mode, the selector, the rollout.
+    let mut edited = cuc("contoso", "SourceOfAuthority");
+    edited.spec.mode = entra_cloud_operator::api::common::ConversionMode::Plan;
+    validate_cel_update(&edited, &old).unwrap();
+
+    let cgc = |tenant: &str| -> CloudGroupConversion {
+        serde_json::from_value(json!({
+            "apiVersion": "cloudidentity.dev/v1alpha1", "kind": "CloudGroupConversion",
+            "metadata": {"name": "groups", "namespace": "identity"},
+            "spec": {"tenantRef": {"name": tenant}, "mode": "Apply",
+                     "selector": {"filter": "startswith(displayName,'SG')"}}
+        }))
+        .unwrap()
+    };
+    let err = validate_cel_update(&cgc("fabrikam"), &cgc("contoso"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("tenantRef is immutable"), "{err}");
+    validate_cel_update(&cgc("contoso"), &cgc("contoso")).unwrap();
+}

@@ -21,14 +21,22 @@ use super::common::{ConversionMode, OnDelete, Rollout, TenantRef};
     status = "CloudGroupConversionStatus",
     shortname = "cgc",
     category = "entra",
+    doc = "Groups of one Entra tenant made cloud-managed in waves through their Source of Authority switch, nested groups first, with the owners they need added.",
     printcolumn(name = "Mode", type_ = "string", json_path = ".spec.mode"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Matched", type_ = "integer", json_path = ".status.matched"),
     printcolumn(name = "Converted", type_ = "integer", json_path = ".status.converted"),
+    printcolumn(name = "Pending", type_ = "integer", json_path = ".status.pending"),
     printcolumn(name = "Failed", type_ = "integer", json_path = ".status.failed"),
     printcolumn(
         name = "Ready",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
     ),
     printcolumn(
         name = "Age",
@@ -39,6 +47,8 @@ use super::common::{ConversionMode, OnDelete, Rollout, TenantRef};
 #[serde(rename_all = "camelCase")]
 pub struct CloudGroupConversionSpec {
     /// The `TenantSyncPolicy` (same namespace) whose tenant and credentials are used.
+    /// Immutable: the journal of what this resource changed belongs to that tenant.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("tenantRef is immutable: the journal of what this resource changed belongs to its tenant; create another resource for another tenant"))]
     pub tenant_ref: TenantRef,
     /// `Plan`: compute and report what would change, write nothing. `Apply`: convert.
     pub mode: ConversionMode,

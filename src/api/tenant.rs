@@ -20,6 +20,7 @@ use super::common::{CertificateSecretRef, SecretKeyRef};
     status = "TenantSyncPolicyStatus",
     shortname = "tsp",
     category = "entra",
+    doc = "One Entra tenant's directory synchronisation: observed, turned off under a plan a person approved (converting every synchronised user and group to cloud-managed), and guarded afterwards.",
     printcolumn(
         name = "Tenant",
         type_ = "string",
@@ -43,6 +44,11 @@ use super::common::{CertificateSecretRef, SecretKeyRef};
         name = "Ready",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
     ),
     printcolumn(
         name = "Age",

@@ -21,14 +21,22 @@ use super::common::{ConversionMode, GroupRef, OnDelete, Rollout, TenantRef};
     status = "CloudUserConversionStatus",
     shortname = "cuc",
     category = "entra",
+    doc = "Users of one Entra tenant made cloud-managed in waves (the Source of Authority switch, or the legacy restore from a soft delete), while Entra Connect keeps synchronising everyone else.",
     printcolumn(name = "Mode", type_ = "string", json_path = ".spec.mode"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Matched", type_ = "integer", json_path = ".status.matched"),
     printcolumn(name = "Converted", type_ = "integer", json_path = ".status.converted"),
+    printcolumn(name = "Pending", type_ = "integer", json_path = ".status.pending"),
     printcolumn(name = "Failed", type_ = "integer", json_path = ".status.failed"),
     printcolumn(
         name = "Ready",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
     ),
     printcolumn(
         name = "Age",
@@ -40,11 +48,15 @@ use super::common::{ConversionMode, GroupRef, OnDelete, Rollout, TenantRef};
 #[x_kube(validation = Rule::new("!self.clearImmutableId || self.method == 'SourceOfAuthority'").message("clearImmutableId applies to method SourceOfAuthority only (the other methods clear it anyway)"))]
 pub struct CloudUserConversionSpec {
     /// The `TenantSyncPolicy` (same namespace) whose tenant and credentials are used.
+    /// Immutable: the journal of what this resource changed belongs to that tenant.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("tenantRef is immutable: the journal of what this resource changed belongs to its tenant; create another resource for another tenant"))]
     pub tenant_ref: TenantRef,
     /// `Plan`: compute and report what would change, write nothing. `Apply`: convert.
     pub mode: ConversionMode,
-    /// How each user is converted.
+    /// How each user is converted. Immutable: a rollout half done by one method cannot be
+    /// finished by another.
     #[serde(default)]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("method is immutable: a rollout half done by one method cannot be finished by another; create another resource (onDelete: Keep on this one) for the other method"))]
     pub method: UserConversionMethod,
     /// With `SourceOfAuthority`: also clear the ImmutableID once the switch is verified (the
     /// prior value is journaled first). Microsoft advises keeping it while AD resources are
