@@ -83,7 +83,11 @@ impl Progress {
         if self.quiet {
             return;
         }
-        let line = format!("{key}: {reason} [{progress}] {message}");
+        let line = if progress.is_empty() {
+            format!("{key}: {reason}: {message}")
+        } else {
+            format!("{key}: {reason} [{progress}] {message}")
+        };
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         if last.get(key) != Some(&line) {
             last.insert(key.to_string(), line.clone());
