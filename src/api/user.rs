@@ -22,12 +22,30 @@ use super::common::{ConversionMode, GroupRef, OnDelete, Rollout, TenantRef};
     shortname = "cuc",
     category = "entra",
     doc = "Users of one Entra tenant made cloud-managed in waves (the Source of Authority switch, or the legacy restore from a soft delete), while Entra Connect keeps synchronising everyone else.",
+    printcolumn(
+        name = "Tenant",
+        type_ = "string",
+        json_path = ".spec.tenantRef.name",
+        priority = 1
+    ),
     printcolumn(name = "Mode", type_ = "string", json_path = ".spec.mode"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Matched", type_ = "integer", json_path = ".status.matched"),
     printcolumn(name = "Converted", type_ = "integer", json_path = ".status.converted"),
     printcolumn(name = "Pending", type_ = "integer", json_path = ".status.pending"),
     printcolumn(name = "Failed", type_ = "integer", json_path = ".status.failed"),
+    printcolumn(
+        name = "Excluded",
+        type_ = "integer",
+        json_path = ".status.excluded",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Waves",
+        type_ = "integer",
+        json_path = ".status.wavesCompleted",
+        priority = 1
+    ),
     printcolumn(
         name = "Ready",
         type_ = "string",
