@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use crate::api::conditions as cond;
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::graph::Credential;
 use crate::journal::FileJournal;
@@ -122,27 +121,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let m = approve_plans(m, &opts).await;
     let result = local::apply(m, &opts).await?;
 
-    println!(
-        "\n{:<34} {:<10} {:<14} {:<6} MESSAGE",
-        "NAME", "DESIRED", "SYNC", "READY"
-    );
-    for r in &result.resources {
-        let o = &r.object;
-        let ready = o["status"]["conditions"]
-            .as_array()
-            .and_then(|c| c.iter().find(|c| c["type"] == cond::READY))
-            .cloned()
-            .unwrap_or_default();
-        let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
-        println!(
-            "{:<34} {:<10} {:<14} {:<6} {}",
-            r.name,
-            text(&o["spec"]["directorySync"]),
-            text(&o["status"]["syncState"]),
-            text(&ready["status"]),
-            text(&ready["message"])
-        );
-    }
+    print!("\n{}", local::output::table(&result));
     let state: serde_json::Value = reqwest::get(format!("{}/_emulator/state", emu.url()))
         .await?
         .json()

@@ -40,8 +40,9 @@ enum Command {
     Apply {
         #[command(flatten)]
         run: RunArgs,
-        /// Output format of the resources printed at the end.
-        #[arg(short = 'o', long, value_enum, default_value = "yaml")]
+        /// Output format of the resources printed at the end: a table (as `kubectl get`), or
+        /// every resource with its status as a `v1 List`.
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
         output: Format,
         /// Give up after this long, e.g. `30m`, `72h`, a pass in flight included (abandoned at
         /// the deadline; the next run settles it from the journal); exit code 2.
@@ -222,8 +223,14 @@ fn read_ca_bundle(path: &std::path::Path) -> anyhow::Result<String> {
 fn init_logging(format: LogFormat, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colour only for a person at a terminal, and never against NO_COLOR (no-color.org).
+    let ansi = {
+        use std::io::IsTerminal as _;
+        std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
@@ -250,8 +257,14 @@ async fn main() -> ExitCode {
         _ => "warn",
     };
     init_logging(cli.log_format, default_level);
-    match run(cli.command).await {
+    let format = cli.log_format;
+    match run(cli.command, format).await {
         Ok(code) => code,
+        Err(e) if format == LogFormat::Json => {
+            let line = serde_json::json!({"level": "ERROR", "message": format!("{e:#}")});
+            eprintln!("{line}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
@@ -259,7 +272,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<ExitCode> {
+async fn run(command: Command, log_format: LogFormat) -> anyhow::Result<ExitCode> {
     match command {
         Command::Apply {
             run,
@@ -269,6 +282,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             shutdown_grace,
             saved_plan,
         } => {
+            // JSON logs get JSON progress lines: never plain lines mixed in.
+            let progress = match (log_format, progress) {
+                (LogFormat::Json, ProgressMode::Auto | ProgressMode::Plain) => ProgressMode::Json,
+                (_, p) => p,
+            };
             let opts = run.options(timeout, progress)?;
             let mut m = manifests::load(&run.files)?;
             if let Some(path) = &saved_plan {

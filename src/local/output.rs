@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::conflicts;
 use super::plan::PlanReport;
@@ -11,6 +11,8 @@ use super::runner::RunResult;
 /// Output format of `apply`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// A table, one row per resource, as `kubectl get` prints it.
+    Table,
     /// A `v1 List` in YAML.
     Yaml,
     /// A `v1 List` in JSON.
@@ -28,14 +30,77 @@ pub enum PlanFormat {
     Markdown,
 }
 
-/// The resources with their status, as a `v1 List` (what `kubectl get -o yaml` prints).
+/// The resources with their status: a table, or a `v1 List` (what `kubectl get -o yaml`
+/// prints).
 pub fn resources(result: &RunResult, format: Format) -> anyhow::Result<String> {
+    if format == Format::Table {
+        return Ok(table(result));
+    }
     let items: Vec<_> = result.resources.iter().map(|r| &r.object).collect();
     let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
     Ok(match format {
         Format::Json => serde_json::to_string_pretty(&list)? + "\n",
         Format::Yaml => serde_saphyr::to_string(&list)?,
+        Format::Table => String::new(),
     })
+}
+
+/// One row per resource: kind/namespace/name, Ready, its reason, the progress (a tenant's
+/// converted/synchronised objects, a conversion's converted/matched), the message.
+pub fn table(result: &RunResult) -> String {
+    let text = |v: &Value| v.as_str().unwrap_or("-").to_string();
+    let rows: Vec<[String; 5]> = result
+        .resources
+        .iter()
+        .map(|r| {
+            let o = &r.object;
+            let ready = o["status"]["conditions"]
+                .as_array()
+                .and_then(|c| {
+                    c.iter()
+                        .find(|c| c["type"] == crate::api::conditions::READY)
+                })
+                .cloned()
+                .unwrap_or_default();
+            let progress = match (&o["status"]["progress"], &o["status"]["matched"]) {
+                (Value::String(p), _) => p.clone(),
+                (_, Value::Number(m)) => {
+                    format!("{}/{m}", o["status"]["converted"].as_i64().unwrap_or(0))
+                }
+                _ => "-".into(),
+            };
+            [
+                format!("{}/{}", text(&o["kind"]), r.name),
+                text(&ready["status"]),
+                text(&ready["reason"]),
+                progress,
+                text(&ready["message"]),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "READY", "REASON", "PROGRESS", "MESSAGE"];
+    let mut width = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in width.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 5]| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i == 4 {
+                l.push_str(c);
+            } else {
+                l.push_str(&format!("{c:<w$}   ", w = width[i]));
+            }
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header);
+    for row in &rows {
+        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
+    }
+    out
 }
 
 /// The plans, as text or JSON.

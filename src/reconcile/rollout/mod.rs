@@ -357,9 +357,7 @@ async fn run<K: Rollout>(
         Step::Wave { items, canary } => {
             let size = items.len();
             let done = K::run_wave(&cx, &world, items, &mut pass.status).await?;
-            Ok(report::after_wave::<K>(
-                pass, &cx, size, canary, done, &summary,
-            ))
+            Ok(report::after_wave::<K>(pass, &cx, size, canary, done))
         }
         step => Ok(report::conclude::<K>(
             pass,

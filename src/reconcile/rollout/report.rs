@@ -39,11 +39,7 @@ pub(super) fn tally<K: Rollout>(
         }
     }
     K::tally(world, classified, &mut pass.status);
-    let p = pass.status.progress();
-    let summary = format!(
-        "{} matched, {} converted, {} pending, {} excluded, {} skipped",
-        p.matched, p.converted, p.pending, p.excluded, p.skipped
-    );
+    let summary = counts(pass.status.progress());
     if drifted.is_empty() {
         pass.resolve_drift(&format!(
             "every converted {} is cloud-managed again",
@@ -58,6 +54,14 @@ pub(super) fn tally<K: Rollout>(
         ));
     }
     summary
+}
+
+/// The counts in words.
+fn counts(p: super::status::Progress<'_>) -> String {
+    format!(
+        "{} matched, {} converted, {} pending, {} excluded, {} skipped",
+        p.matched, p.converted, p.pending, p.excluded, p.skipped
+    )
 }
 
 /// The singular of `K::WORDS.objects` ("users" → "user").
@@ -171,7 +175,6 @@ pub(super) fn after_wave<K: Rollout>(
     size: usize,
     canary: bool,
     done: WaveDone,
-    summary: &str,
 ) -> Outcome<StatusOf<K>> {
     let rollout = &cx.spec.rollout;
     let failed = done.failures.len() as i64;
@@ -185,6 +188,8 @@ pub(super) fn after_wave<K: Rollout>(
         }
         *p.waves_completed + 1
     };
+    // The counts after the wave, not before it.
+    let summary = &counts(pass.status.progress());
     if let Some(fatal) = done.fatal {
         let stall = super::failure::fatal_stall(cx, &fatal);
         return pass.stall(stall);

@@ -1,0 +1,187 @@
+//! What `apply` prints over a whole run, against the emulator as its own process: plain
+//! progress lines each stamped with the time, counts that agree with themselves after every
+//! wave, no line said twice in a row, a status that repeats its Event not shown again, a table
+//! at the end by default; and with `--log-format json`, nothing on stderr but JSON lines.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+mod common;
+
+use common::process::EmulatorProcess;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_entra-cloud-operator");
+
+const MANIFESTS: &str = "apiVersion: cloudidentity.dev/v1alpha1
+kind: TenantSyncPolicy
+metadata: {name: contoso, namespace: identity}
+spec:
+  tenantId: 3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b
+  credentials:
+    clientSecret:
+      clientId: 0b5e7c1d-2f3a-4b6c-8d9e-0f1a2b3c4d5e
+      secretRef: {name: graph-credentials, key: clientSecret}
+  directorySync: Unmanaged
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: graph-credentials, namespace: identity}
+stringData: {clientSecret: emulator-client-secret}
+---
+apiVersion: cloudidentity.dev/v1alpha1
+kind: CloudUserConversion
+metadata: {name: contoso-wave, namespace: identity}
+spec:
+  tenantRef: {name: contoso}
+  mode: Apply
+  selector: {domains: [contoso.com]}
+  rollout: {maxObjects: 1000, canary: 2, waveSize: 5, pauseBetweenWaves: 0s}
+";
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "eco-cli-output-{name}-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn apply(emu: &EmulatorProcess, dir: &Path, extra: &[&str]) -> (i32, String, String) {
+    std::fs::write(dir.join("m.yaml"), MANIFESTS).unwrap();
+    let out = Command::new(BIN)
+        .args(extra)
+        .args(["apply", "-f"])
+        .arg(dir.join("m.yaml"))
+        .args([
+            "--graph-url",
+            &emu.url,
+            "--login-url",
+            &emu.url,
+            "--journal",
+        ])
+        .arg(dir.join("journal.jsonl"))
+        .args(["--timeout", "120s"])
+        .env_remove("AZURE_CLIENT_SECRET")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `N matched, C converted, P pending` in a line, as numbers.
+fn counts(line: &str) -> Option<(i64, i64, i64)> {
+    let n = |word: &str| -> Option<i64> {
+        let before = line.split(&format!(" {word}")).next()?;
+        before
+            .rsplit(' ')
+            .next()?
+            .trim_start_matches(';')
+            .parse()
+            .ok()
+    };
+    Some((n("matched,")?, n("converted,")?, n("pending,")?))
+}
+
+#[test]
+fn plain_progress_is_stamped_consistent_and_said_once() {
+    let emu = EmulatorProcess::start(
+        BIN,
+        &[
+            "--latency",
+            "0",
+            "--users",
+            "30",
+            "--groups",
+            "1",
+            "--read-lag",
+            "0s",
+            "--index-lag",
+            "0s",
+        ],
+    );
+    let dir = temp("plain");
+    let (code, out, err) = apply(&emu, &dir, &["--log-format", "text"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // The table, by default.
+    let mut rows = out.lines();
+    let header = rows.next().unwrap();
+    assert!(
+        header.starts_with("NAME") && header.contains("READY") && header.contains("REASON"),
+        "{out}"
+    );
+    assert!(
+        out.contains("CloudUserConversion/identity/contoso-wave") && out.contains("Converted"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("apiVersion"),
+        "no YAML dump by default: {out}"
+    );
+
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() > 3, "{err}");
+    let mut waves = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let (stamp, rest) = line.split_once(' ').unwrap();
+        assert!(
+            stamp.parse::<jiff::Timestamp>().is_ok(),
+            "every plain line starts with the time: {line}"
+        );
+        assert!(
+            !rest.contains('\u{1b}'),
+            "no colour codes when redirected: {line:?}"
+        );
+        assert!(!rest.contains("[]"), "no empty brackets: {line}");
+        if i > 0 {
+            let previous = lines[i - 1].split_once(' ').unwrap().1;
+            assert_ne!(previous, rest, "said twice in a row");
+        }
+        if rest.contains(" done; ") && rest.contains(" matched, ") {
+            waves += 1;
+            let (matched, converted, pending) = counts(rest).unwrap();
+            assert!(converted > 0, "the counts after the wave: {rest}");
+            assert_eq!(converted + pending, matched, "{rest}");
+        }
+    }
+    assert!(waves >= 3, "{waves}: canary and waves shown: {err}");
+}
+
+#[test]
+fn json_logs_get_json_progress_lines_only() {
+    let emu = EmulatorProcess::start(
+        BIN,
+        &[
+            "--latency",
+            "0",
+            "--users",
+            "12",
+            "--groups",
+            "1",
+            "--read-lag",
+            "0s",
+            "--index-lag",
+            "0s",
+        ],
+    );
+    let dir = temp("json");
+    let (code, out, err) = apply(&emu, &dir, &["--log-format", "json"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let mut seen = 0;
+    for line in err.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v["timestamp"].is_string() || v["level"].is_string(),
+            "{line}"
+        );
+        seen += 1;
+    }
+    assert!(seen > 0, "progress was shown");
+}
