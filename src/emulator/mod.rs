@@ -25,8 +25,8 @@
 //! `Contacts-OnPremisesSyncBehavior.ReadWrite.All`,
 //! `OnPremDirectorySynchronization.ReadWrite.All`, `Group.ReadWrite.All`, …; the table is in
 //! `routes/access.rs`); the default grants include the user and group Source of Authority
-//! ones, not the others: add them to [`EmulatorConfig::permissions`] or with
-//! `PUT /_emulator/permissions`.
+//! ones and `Group.ReadWrite.All` (owners), not the others: add them to
+//! [`EmulatorConfig::permissions`] or with `PUT /_emulator/permissions`.
 //!
 //! Latency (a distribution per operation, `latency.rs`) and faults (statuses, error rates,
 //! outages, connection resets, `faults.rs`) change at run time through `/_emulator/latency` and
@@ -136,7 +136,7 @@ pub use switches::{
     LastOwnerRemoval, OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse, UnavailableOwners,
     UserSoaApi, UsersDeltaCost,
 };
-pub use token::AssertionAlgorithms;
+pub use token::{AccessTokenFormat, AssertionAlgorithms};
 
 /// Value an object reports for `onPremisesSyncEnabled` where Microsoft's answer is
 /// UNCONFIRMED: `false` ("was synced, no longer") or `null`.
@@ -161,6 +161,7 @@ pub const DEFAULT_PERMISSIONS: &[&str] = &[
     "User.ReadWrite.All",
     "Group.Read.All",
     "GroupMember.Read.All",
+    "Group.ReadWrite.All",
     "User-OnPremisesSyncBehavior.ReadWrite.All",
     "Group-OnPremisesSyncBehavior.ReadWrite.All",
 ];
@@ -225,6 +226,8 @@ pub struct EmulatorConfig {
     pub latency: LatencyProfile,
     /// Token lifetime (real time).
     pub token_lifetime: Duration,
+    /// Access tokens as JWTs naming the granted permissions (default), or opaque strings.
+    pub access_token_format: AccessTokenFormat,
     /// Emulated time between two cycles of the simulated sync client while directory sync is
     /// enabled (Entra Connect's default: 30 min); zero: cycles run only when asked
     /// (`POST /_emulator/sync/cycle`).
@@ -298,6 +301,7 @@ impl Default for EmulatorConfig {
             quota_settings: quota::QuotaSettings::default(),
             latency: LatencyProfile::default(),
             token_lifetime: Duration::from_secs(3_599),
+            access_token_format: AccessTokenFormat::Jwt,
             sync_interval: Duration::from_secs(30 * 60),
             accidental_delete_threshold: Some(500),
             block_hard_match_takeover: true,
@@ -347,6 +351,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("quota_settings", &self.quota_settings)
             .field("latency", &self.latency.to_string())
             .field("token_lifetime", &self.token_lifetime)
+            .field("access_token_format", &self.access_token_format)
             .field("sync_interval", &self.sync_interval)
             .field(
                 "accidental_delete_threshold",

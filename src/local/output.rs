@@ -91,6 +91,9 @@ pub fn plans(reports: &[PlanReport], format: PlanFormat) -> anyhow::Result<Strin
             }
         }
         let _ = writeln!(s, "  next step: {}", r.next_step);
+        if let Some(line) = r.permissions.as_ref().and_then(permissions_line) {
+            let _ = writeln!(s, "  {line}");
+        }
         if r.changes.is_empty() {
             let _ = writeln!(s, "  no changes");
         }
@@ -167,6 +170,9 @@ fn markdown(reports: &[PlanReport]) -> String {
             audit_markdown(&mut s, a);
         }
         let _ = writeln!(s, "Next step: {}\n", cell(&r.next_step));
+        if let Some(line) = r.permissions.as_ref().and_then(permissions_line) {
+            let _ = writeln!(s, "**{}**\n", cell(&line));
+        }
         if r.changes.is_empty() {
             let _ = writeln!(s, "No changes.");
             continue;
@@ -184,6 +190,24 @@ fn markdown(reports: &[PlanReport]) -> String {
         }
     }
     s
+}
+
+/// The permission preflight in one line, when it has something to say: what is missing (apply
+/// stalls before any write), else what could not be checked.
+fn permissions_line(p: &crate::reconcile::preflight::Report) -> Option<String> {
+    if !p.missing.is_empty() {
+        Some(format!(
+            "permissions: missing {} (apply stalls MissingPermission before any write)",
+            p.missing.join(", ")
+        ))
+    } else if !p.unverified.is_empty() {
+        Some(format!(
+            "permissions: unverified {} (the access token cannot be read; reads checked, writes not)",
+            p.unverified.join(", ")
+        ))
+    } else {
+        None
+    }
 }
 
 fn state_word(o: &crate::api::TenantSyncPolicyStatus) -> String {

@@ -109,9 +109,13 @@ pub async fn revert(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome,
     let (entries, refused) =
         crate::reconcile::revert_trust::split(ctx.journal.audit_for(&ctx.resource).await?);
     let todo = pending(&entries);
-    let needed = permissions::needed(&permissions::group_revert_operations(
-        todo.iter().any(|(_, u)| !u.owners.is_empty()),
-    ));
+    let ops = permissions::group_revert_operations(todo.iter().any(|(_, u)| !u.owners.is_empty()));
+    if !todo.is_empty()
+        && let Some(missing) = crate::reconcile::preflight::revert_gate(ctx.graph, &ops).await?
+    {
+        return Ok(missing);
+    }
+    let needed = permissions::needed(&ops);
     let mut reverted = 0;
     let mut failures = Vec::new();
     let mut kept = Vec::new();

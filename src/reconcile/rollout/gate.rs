@@ -4,8 +4,8 @@
 //! below, in the order they run.
 
 use super::plan::Classified;
-use super::{Cx, Rollout, SpecOf};
-use crate::reconcile::{ReconcileError, Stall};
+use super::{ConversionSpec, Cx, Rollout, SpecOf};
+use crate::reconcile::{ReconcileError, Stall, preflight};
 
 /// Whether the pass may write. `Ok(Err(stall))`: a gate refused; `Err`: a gate could not
 /// tell (Graph failed), which fails the pass like any read.
@@ -14,6 +14,18 @@ pub(super) async fn check<K: Rollout>(
     world: &K::World,
     classified: &Classified<K::Item>,
 ) -> Result<Result<(), Stall>, ReconcileError> {
-    let _ = (cx, world, classified);
+    let _ = (world, classified);
+    if let Err(stall) = permissions::<K>(cx).await? {
+        return Ok(Err(stall));
+    }
     Ok(Ok(()))
+}
+
+/// The permission preflight (`reconcile::preflight`): every permission the resource's flow
+/// needs, its later steps' included, granted before the first write.
+async fn permissions<K: Rollout>(
+    cx: &Cx<'_, SpecOf<K>>,
+) -> Result<Result<(), Stall>, ReconcileError> {
+    let ops = cx.spec.spec.operations();
+    preflight::gate(cx.ctx.graph, &ops, cx.tenant, &cx.ctx.resource.namespace).await
 }

@@ -277,6 +277,9 @@ pub struct Preview {
     /// The object ids selected, sorted (ids only), to compare resources; never printed.
     #[serde(skip)]
     pub selected: Vec<String>,
+    /// The permission preflight: what `apply` needs against what the application was granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<crate::reconcile::preflight::Report>,
 }
 
 /// The decision of a pass, in words, with the kind's requests.
@@ -351,5 +354,6 @@ pub(super) fn preview<K: Rollout>(
             ids.dedup();
             ids
         },
+        permissions: None,
     }
 }
