@@ -139,9 +139,9 @@ async fn check(row: &str) {
 
     let runs = set.iter().map(|missing| {
         let fewer: Vec<&str> = set.iter().copied().filter(|p| p != missing).collect();
-        async move { (*missing, fewer.clone(), drive::run(flow, &fewer).await) }
+        async move { (*missing, drive::run(flow, &fewer).await) }
     });
-    for (missing, fewer, run) in futures::future::join_all(runs).await {
+    for (missing, run) in futures::future::join_all(runs).await {
         let (state, reason, message) = &run.settled;
         assert_eq!(
             (*state, reason.as_str()),
