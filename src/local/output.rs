@@ -345,3 +345,43 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod permission_tests {
+    use super::*;
+    use crate::reconcile::preflight::{Report, Source};
+
+    #[test]
+    fn missing_permissions_show_in_one_line_and_in_full_in_json() {
+        let mut r = PlanReport {
+            kind: "CloudGroupConversion".into(),
+            resource: "identity/groups".into(),
+            next_step: "convert".into(),
+            permissions: Some(Report {
+                source: Source::Token,
+                needed: vec!["Group.ReadWrite.All", "User.Read.All"],
+                granted: Some(vec!["User.Read.All".into()]),
+                missing: vec!["Group.ReadWrite.All"],
+                unverified: Vec::new(),
+            }),
+            ..PlanReport::default()
+        };
+        let text = plans(std::slice::from_ref(&r), PlanFormat::Text).unwrap_or_default();
+        assert!(
+            text.contains("  permissions: missing Group.ReadWrite.All (apply stalls MissingPermission before any write)"),
+            "{text}"
+        );
+        let json = plans(std::slice::from_ref(&r), PlanFormat::Json).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(v[0]["permissions"]["granted"][0], "User.Read.All", "{json}");
+        assert_eq!(v[0]["permissions"]["source"], "token", "{json}");
+        // Nothing to say: no line.
+        if let Some(p) = r.permissions.as_mut() {
+            p.missing.clear();
+        }
+        let text = plans(std::slice::from_ref(&r), PlanFormat::Text).unwrap_or_default();
+        assert!(!text.contains("permissions:"), "{text}");
+        let md = plans(&[r], PlanFormat::Markdown).unwrap_or_default();
+        assert!(!md.contains("permissions:"), "{md}");
+    }
+}

@@ -400,6 +400,16 @@ mod tests {
             problem: Some("no Secret".into()),
             ..PlanReport::default()
         };
-        assert_eq!(Verdict::of(&[convert, broken]).exit_code(), 1);
+        assert_eq!(Verdict::of(&[convert.clone(), broken]).exit_code(), 1);
+        // A permission apply needs and lacks: apply would stall, the plan fails.
+        let short = PlanReport {
+            permissions: Some(preflight::Report {
+                missing: vec!["Group.ReadWrite.All"],
+                ..preflight::Report::default()
+            }),
+            ..convert
+        };
+        assert!(short.lacks_permissions());
+        assert_eq!(Verdict::of(&[short]), Verdict::Error);
     }
 }
