@@ -11,7 +11,7 @@ use std::process::Command;
 
 mod common;
 
-use common::process::EmulatorProcess;
+use common::process::{EmulatorProcess, state};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_entra-cloud-operator");
@@ -136,21 +136,6 @@ fn plan_of(emu: &EmulatorProcess, dir: &Path, kind: &str) -> (i32, Value) {
         .cloned()
         .unwrap_or_else(|| panic!("no {kind} in {text}"));
     (code, one)
-}
-
-fn state(url: &str) -> Value {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        reqwest::get(format!("{url}/_emulator/state"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    })
 }
 
 /// Writes Graph accepted and refused so far.
