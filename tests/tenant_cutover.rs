@@ -306,7 +306,8 @@ async fn missing_permission_stalls_naming_it_without_any_write() {
     );
     assert_eq!(state(&emu).await["writes"]["accepted"], 0);
 
-    // Granting it lets the next pass go on; then the clear step misses User.ReadWrite.All.
+    // Granting it is not enough: the clearing after the disable needs User.ReadWrite.All, and
+    // the preflight says so before the disable, which is not started half a flow short.
     control_put(
         &emu,
         "permissions",
@@ -314,15 +315,24 @@ async fn missing_permission_stalls_naming_it_without_any_write() {
     )
     .await;
     h.pass().await.unwrap();
-    assert_eq!(h.condition(cond::READY).unwrap().1, "DisableRequested");
-    advance(&emu, 4000.0).await;
-    h.pass().await.unwrap();
     let (_, reason, message) = h.condition(cond::STALLED).unwrap();
     assert_eq!(reason, "MissingPermission");
-    assert!(message.contains("User.ReadWrite.All"), "{message}");
+    assert!(
+        message.contains("grant the application permission User.ReadWrite.All "),
+        "{message}"
+    );
+    assert_eq!(state(&emu).await["writes"]["accepted"], 0);
+    // With both, the same client (its token renewed) disables, then clears.
+    control_put(
+        &emu,
+        "permissions",
+        json!({"permissions": ["Organization.ReadWrite.All", "User.ReadWrite.All", "Group.Read.All"]}),
+    )
+    .await;
+    h.pass().await.unwrap();
+    assert_eq!(h.condition(cond::READY).unwrap().1, "DisableRequested");
     let s = state(&emu).await;
     assert_eq!(s["writes"]["accepted"], 1, "only the organization: {s}");
-    assert_eq!(s["users"]["withImmutableId"], 20);
     emu.shutdown().await;
 }
 

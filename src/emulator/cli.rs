@@ -12,11 +12,11 @@ use crate::duration;
 use super::latency::LatencyProfile;
 use super::tenant_file::TenantFile;
 use super::{
-    AfterDisable, AppRegistration, AssertionAlgorithms, BatchLimitCode, BatchOrder,
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, Emulator, EmulatorConfig,
-    FederatedCredentialSpec, HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore,
-    LastOwnerRemoval, OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse, UnavailableOwners,
-    UserSoaApi, UsersDeltaCost,
+    AccessTokenFormat, AfterDisable, AppRegistration, AssertionAlgorithms, BatchLimitCode,
+    BatchOrder, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, Emulator,
+    EmulatorConfig, FederatedCredentialSpec, HardMatchFlagAppOnly, ImmutableIdAfterSoa,
+    ImmutableIdOnRestore, LastOwnerRemoval, OwnerAddOnSyncedGroup, SoaOnCloudObject,
+    SoaPatchResponse, UnavailableOwners, UserSoaApi, UsersDeltaCost,
 };
 
 /// Flags of the `emulator` subcommand.
@@ -74,9 +74,13 @@ pub struct EmulatorArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "Organization.ReadWrite.All,User.ReadWrite.All,Group.Read.All,GroupMember.Read.All,User-OnPremisesSyncBehavior.ReadWrite.All,Group-OnPremisesSyncBehavior.ReadWrite.All"
+        default_value = "Organization.ReadWrite.All,User.ReadWrite.All,Group.Read.All,GroupMember.Read.All,Group.ReadWrite.All,User-OnPremisesSyncBehavior.ReadWrite.All,Group-OnPremisesSyncBehavior.ReadWrite.All"
     )]
     pub permissions: Vec<String>,
+    /// Access tokens: JWTs whose `roles` claim lists the granted permissions (as Entra issues
+    /// for Graph), or opaque strings (as a token a client cannot decode looks).
+    #[arg(long, value_enum, default_value_t = AccessTokenFormat::Jwt)]
+    pub access_token_format: AccessTokenFormat,
     /// A PEM certificate file registered on the default application: client assertions
     /// signed by its private key are accepted (repeatable).
     #[arg(long = "client-certificate", value_name = "PEM_FILE", value_parser = read_certificate)]
@@ -271,6 +275,7 @@ impl EmulatorArgs {
                 .map(|p| p.trim().to_string())
                 .filter(|p| !p.is_empty())
                 .collect(),
+            access_token_format: self.access_token_format,
             certificates: self.client_certificates.clone(),
             federated_credentials: self.federated_credentials.clone(),
             apps: self.apps.clone().unwrap_or_default().0,

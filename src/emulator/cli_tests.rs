@@ -232,3 +232,15 @@ fn read_lag_flags_default_on_and_take_zero() {
         assert!(config(&["--read-lag", bad]).is_none(), "{bad}");
     }
 }
+
+#[test]
+fn tokens_are_jwts_unless_asked_opaque_and_the_default_permissions_are_the_configs() {
+    let Some(c) = config(&[]) else {
+        panic!("no flags must parse");
+    };
+    assert_eq!(c.access_token_format, AccessTokenFormat::Jwt);
+    assert_eq!(c.permissions, EmulatorConfig::default().permissions);
+    let opaque = config(&["--access-token-format", "opaque"]).map(|c| c.access_token_format);
+    assert_eq!(opaque, Some(AccessTokenFormat::Opaque));
+    assert!(config(&["--access-token-format", "jwe"]).is_none());
+}

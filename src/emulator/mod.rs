@@ -25,8 +25,8 @@
 //! `Contacts-OnPremisesSyncBehavior.ReadWrite.All`,
 //! `OnPremDirectorySynchronization.ReadWrite.All`, `Group.ReadWrite.All`, …; the table is in
 //! `routes/access.rs`); the default grants include the user and group Source of Authority
-//! ones, not the others: add them to [`EmulatorConfig::permissions`] or with
-//! `PUT /_emulator/permissions`.
+//! ones and `Group.ReadWrite.All` (owners), not the others: add them to
+//! [`EmulatorConfig::permissions`] or with `PUT /_emulator/permissions`.
 //!
 //! Latency (a distribution per operation, `latency.rs`) and faults (statuses, error rates,
 //! outages, connection resets, `faults.rs`) change at run time through `/_emulator/latency` and
@@ -123,7 +123,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -132,22 +131,11 @@ pub use batch::{BatchOrder, MAX_REQUESTS as MAX_BATCH_REQUESTS};
 pub use cli::{EmulatorArgs, parse_groups, parse_users, run};
 pub use latency::{Dist, LatencyProfile};
 pub use switches::{
-    BatchLimitCode, HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore,
+    AfterDisable, BatchLimitCode, HardMatchFlagAppOnly, ImmutableIdAfterSoa, ImmutableIdOnRestore,
     LastOwnerRemoval, OwnerAddOnSyncedGroup, SoaOnCloudObject, SoaPatchResponse, UnavailableOwners,
     UserSoaApi, UsersDeltaCost,
 };
-pub use token::AssertionAlgorithms;
-
-/// Value an object reports for `onPremisesSyncEnabled` where Microsoft's answer is
-/// UNCONFIRMED: `false` ("was synced, no longer") or `null`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AfterDisable {
-    /// Report `false`.
-    False,
-    /// Report `null`.
-    Null,
-}
+pub use token::{AccessTokenFormat, AssertionAlgorithms};
 
 /// Default tenant id.
 pub const DEFAULT_TENANT_ID: &str = "3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b";
@@ -161,6 +149,7 @@ pub const DEFAULT_PERMISSIONS: &[&str] = &[
     "User.ReadWrite.All",
     "Group.Read.All",
     "GroupMember.Read.All",
+    "Group.ReadWrite.All",
     "User-OnPremisesSyncBehavior.ReadWrite.All",
     "Group-OnPremisesSyncBehavior.ReadWrite.All",
 ];
@@ -225,6 +214,8 @@ pub struct EmulatorConfig {
     pub latency: LatencyProfile,
     /// Token lifetime (real time).
     pub token_lifetime: Duration,
+    /// Access tokens as JWTs naming the granted permissions (default), or opaque strings.
+    pub access_token_format: AccessTokenFormat,
     /// Emulated time between two cycles of the simulated sync client while directory sync is
     /// enabled (Entra Connect's default: 30 min); zero: cycles run only when asked
     /// (`POST /_emulator/sync/cycle`).
@@ -298,6 +289,7 @@ impl Default for EmulatorConfig {
             quota_settings: quota::QuotaSettings::default(),
             latency: LatencyProfile::default(),
             token_lifetime: Duration::from_secs(3_599),
+            access_token_format: AccessTokenFormat::Jwt,
             sync_interval: Duration::from_secs(30 * 60),
             accidental_delete_threshold: Some(500),
             block_hard_match_takeover: true,
@@ -347,6 +339,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("quota_settings", &self.quota_settings)
             .field("latency", &self.latency.to_string())
             .field("token_lifetime", &self.token_lifetime)
+            .field("access_token_format", &self.access_token_format)
             .field("sync_interval", &self.sync_interval)
             .field(
                 "accidental_delete_threshold",

@@ -155,3 +155,14 @@ pub enum UnavailableOwners {
     /// Listed like any group's owners (the emulator's former behaviour).
     List,
 }
+
+/// Value an object reports for `onPremisesSyncEnabled` where Microsoft's answer is
+/// UNCONFIRMED: `false` ("was synced, no longer") or `null`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterDisable {
+    /// Report `false`.
+    False,
+    /// Report `null`.
+    Null,
+}

@@ -10,6 +10,7 @@ pub mod client;
 pub mod decoding;
 pub mod delta;
 pub mod error;
+pub mod grants;
 pub mod groups;
 pub mod limits;
 pub mod models;
@@ -31,6 +32,7 @@ pub use client::{
 };
 pub use delta::{DeltaFrom, DeltaItem, DeltaPage, DeltaRound, Removal};
 pub use error::{AuthError, ErrorCategory, GraphError, Operation};
+pub use grants::{Grants, Probed, Prober};
 pub use limits::Limits;
 pub use retry::RetryPolicy;
 pub use secret::SecretString;

@@ -159,6 +159,9 @@ pub fn plans(reports: &[PlanReport], format: PlanFormat) -> anyhow::Result<Strin
         if let Some(a) = &r.approval_status {
             let _ = writeln!(s, "  approval: {a}");
         }
+        if let Some(line) = r.permissions.as_ref().and_then(permissions_line) {
+            let _ = writeln!(s, "  {line}");
+        }
         if r.changes.is_empty() {
             let _ = writeln!(s, "  no changes");
         }
@@ -235,6 +238,9 @@ fn markdown(reports: &[PlanReport]) -> String {
             audit_markdown(&mut s, a);
         }
         let _ = writeln!(s, "Next step: {}\n", cell(&r.next_step));
+        if let Some(line) = r.permissions.as_ref().and_then(permissions_line) {
+            let _ = writeln!(s, "**{}**\n", cell(&line));
+        }
         if r.changes.is_empty() {
             let _ = writeln!(s, "No changes.");
             continue;
@@ -252,6 +258,24 @@ fn markdown(reports: &[PlanReport]) -> String {
         }
     }
     s
+}
+
+/// The permission preflight in one line, when it has something to say: what is missing (apply
+/// stalls before any write), else what could not be checked.
+fn permissions_line(p: &crate::reconcile::preflight::Report) -> Option<String> {
+    if !p.missing.is_empty() {
+        Some(format!(
+            "permissions: missing {} (apply stalls MissingPermission before any write)",
+            p.missing.join(", ")
+        ))
+    } else if !p.unverified.is_empty() {
+        Some(format!(
+            "permissions: unverified {} (the access token cannot be read; reads checked, writes not)",
+            p.unverified.join(", ")
+        ))
+    } else {
+        None
+    }
 }
 
 fn state_word(o: &crate::api::TenantSyncPolicyStatus) -> String {
@@ -387,5 +411,45 @@ mod tests {
         for out in [&text, &md, &json] {
             assert!(!out.contains("hidden-id"), "{out}");
         }
+    }
+}
+
+#[cfg(test)]
+mod permission_tests {
+    use super::*;
+    use crate::reconcile::preflight::{Report, Source};
+
+    #[test]
+    fn missing_permissions_show_in_one_line_and_in_full_in_json() {
+        let mut r = PlanReport {
+            kind: "CloudGroupConversion".into(),
+            resource: "identity/groups".into(),
+            next_step: "convert".into(),
+            permissions: Some(Report {
+                source: Source::Token,
+                needed: vec!["Group.ReadWrite.All", "User.Read.All"],
+                granted: Some(vec!["User.Read.All".into()]),
+                missing: vec!["Group.ReadWrite.All"],
+                unverified: Vec::new(),
+            }),
+            ..PlanReport::default()
+        };
+        let text = plans(std::slice::from_ref(&r), PlanFormat::Text).unwrap_or_default();
+        assert!(
+            text.contains("  permissions: missing Group.ReadWrite.All (apply stalls MissingPermission before any write)"),
+            "{text}"
+        );
+        let json = plans(std::slice::from_ref(&r), PlanFormat::Json).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(v[0]["permissions"]["granted"][0], "User.Read.All", "{json}");
+        assert_eq!(v[0]["permissions"]["source"], "token", "{json}");
+        // Nothing to say: no line.
+        if let Some(p) = r.permissions.as_mut() {
+            p.missing.clear();
+        }
+        let text = plans(std::slice::from_ref(&r), PlanFormat::Text).unwrap_or_default();
+        assert!(!text.contains("permissions:"), "{text}");
+        let md = plans(&[r], PlanFormat::Markdown).unwrap_or_default();
+        assert!(!md.contains("permissions:"), "{md}");
     }
 }

@@ -11,7 +11,7 @@ use crate::api::tenant::TenantSyncPolicyStatus;
 use crate::journal::{Entry, FileJournal, Journal, JournalError, Record, ResourceKey};
 use crate::reconcile::resource::Reconciled;
 use crate::reconcile::tenant::{observe, plan};
-use crate::reconcile::{Context, tenant};
+use crate::reconcile::{Context, permissions, preflight, tenant};
 
 use super::conflicts::{self, Conflict};
 use super::manifests::Manifests;
@@ -51,6 +51,10 @@ pub struct PlanReport {
     /// the text shows the counts).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub objects: Vec<crate::reconcile::outcome::PlannedObject>,
+    /// The permission preflight: what `apply` needs against what the application was
+    /// granted; `apply` stalls `MissingPermission` before any write while one is missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<preflight::Report>,
     /// Conflicts with other resources, found before anything is written.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<Conflict>,
@@ -81,6 +85,13 @@ impl PlanReport {
     pub fn pending(&self) -> bool {
         !self.conflicts.is_empty() || self.changes.iter().any(|c| c.is_request())
     }
+
+    /// Whether `apply` would stall for a missing permission.
+    pub fn lacks_permissions(&self) -> bool {
+        self.permissions
+            .as_ref()
+            .is_some_and(|p| !p.missing.is_empty())
+    }
 }
 
 /// What `plan --detailed-exitcode` says of the reports, as Terraform does.
@@ -90,14 +101,18 @@ pub enum Verdict {
     NoChanges,
     /// Changes or conflicts to review ([`PlanReport::pending`]): exit 2.
     Pending,
-    /// Some resource could not be planned (a `problem`): exit 1.
+    /// Some resource could not be planned (a `problem`), or lacks a permission `apply`
+    /// needs: exit 1.
     Error,
 }
 
 impl Verdict {
     /// The verdict of a whole plan: an error wins over pending changes.
     pub fn of(reports: &[PlanReport]) -> Self {
-        if reports.iter().any(|r| r.problem.is_some()) {
+        if reports
+            .iter()
+            .any(|r| r.problem.is_some() || r.lacks_permissions())
+        {
             Verdict::Error
         } else if reports.iter().any(PlanReport::pending) {
             Verdict::Pending
@@ -220,6 +235,7 @@ async fn plan_conversion<R: Reconciled>(
             report.approval = Some(preview.approval);
             report.objects = preview.objects;
             report.approval_status = preview.approval_status;
+            report.permissions = preview.permissions;
         }
     }
     report
@@ -245,9 +261,15 @@ async fn plan_tenant(tsp: &TenantSyncPolicy, m: &Manifests, opts: &RunOptions) -
             }
         }
     }
-    match observe::observe(&graph).await {
+    let ops = permissions::tenant_operations(&tsp.spec);
+    let observed = match observe::observe(&graph).await {
+        Ok(obs) => preflight::check(&graph, &ops).await.map(|p| (obs, p)),
+        Err(e) => Err(e),
+    };
+    match observed {
         Err(e) => report.problem = Some(e.to_string()),
-        Ok(obs) => {
+        Ok((obs, permissions)) => {
+            report.permissions = Some(permissions);
             let status = tsp.status.clone().unwrap_or_default();
             let decision = plan::decide(&tsp.spec, &obs, &status, true, jiff::Timestamp::now());
             report.next_step = decision.to_string();
@@ -395,6 +417,16 @@ mod tests {
             problem: Some("no Secret".into()),
             ..PlanReport::default()
         };
-        assert_eq!(Verdict::of(&[convert, broken]).exit_code(), 1);
+        assert_eq!(Verdict::of(&[convert.clone(), broken]).exit_code(), 1);
+        // A permission apply needs and lacks: apply would stall, the plan fails.
+        let short = PlanReport {
+            permissions: Some(preflight::Report {
+                missing: vec!["Group.ReadWrite.All"],
+                ..preflight::Report::default()
+            }),
+            ..convert
+        };
+        assert!(short.lacks_permissions());
+        assert_eq!(Verdict::of(&[short]), Verdict::Error);
     }
 }

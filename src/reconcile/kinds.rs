@@ -10,7 +10,7 @@ use crate::reconcile::validate::{SpecError, Valid};
 use crate::reconcile::{Context, ReconcileError, RevertOutcome};
 
 macro_rules! conversion_spec {
-    ($($spec:ty => $kind:ident, $permissions:ident),*) => {$(
+    ($($spec:ty => $kind:ident, $operations:ident),*) => {$(
         impl ConversionSpec for $spec {
             type Selection = super::$kind::select::Selection;
             async fn select<'a>(
@@ -44,8 +44,8 @@ macro_rules! conversion_spec {
                     tolerance: self.plan_tolerance.unwrap_or(0).max(0),
                 }
             }
-            fn permissions(&self) -> Vec<&'static str> {
-                super::permissions::$permissions(self)
+            fn operations(&self) -> Vec<crate::graph::Operation> {
+                super::permissions::$operations(self)
             }
             async fn revert<'a>(
                 ctx: &'a Context<'a>,
@@ -58,8 +58,8 @@ macro_rules! conversion_spec {
 }
 
 conversion_spec!(
-    crate::api::user::CloudUserConversionSpec => user, users,
-    crate::api::group::CloudGroupConversionSpec => group, groups
+    crate::api::user::CloudUserConversionSpec => user, user_operations,
+    crate::api::group::CloudGroupConversionSpec => group, group_operations
 );
 
 /// `CloudUserConversion`.

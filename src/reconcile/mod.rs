@@ -8,6 +8,7 @@ pub mod kinds;
 pub mod link_audit;
 pub mod outcome;
 pub mod permissions;
+pub mod preflight;
 pub mod remedy;
 pub mod resource;
 pub mod revert_trust;

@@ -71,6 +71,34 @@ pub fn to_grant(op: Operation, needed: &[&'static str]) -> &'static str {
         .unwrap_or(op.required_permission())
 }
 
+/// Every permission that allows `op`: [`Operation::granted_by`], and Graph's broad directory
+/// permissions, which the operator never asks for but an administrator may have granted
+/// instead (graph-api.md §0): `Directory.ReadWrite.All` allows every operation but the Source
+/// of Authority ones, `Directory.Read.All` their reads.
+pub fn allowed_by(op: Operation) -> Vec<&'static str> {
+    let soa = matches!(
+        op,
+        Op::GetSyncBehavior
+            | Op::UpdateSyncBehavior
+            | Op::GetGroupSyncBehavior
+            | Op::UpdateGroupSyncBehavior
+    );
+    let directory: &[&'static str] = match op {
+        Op::Batch => &[],
+        _ if soa => &[],
+        _ if op.is_write() => &["Directory.ReadWrite.All"],
+        _ => &["Directory.Read.All", "Directory.ReadWrite.All"],
+    };
+    op.granted_by().iter().chain(directory).copied().collect()
+}
+
+/// Whether `granted` (permission names, as a token lists them) allow `op`.
+pub fn allows<S: AsRef<str>>(op: Operation, granted: &[S]) -> bool {
+    allowed_by(op)
+        .iter()
+        .any(|p| granted.iter().any(|g| p.eq_ignore_ascii_case(g.as_ref())))
+}
+
 /// What a `TenantSyncPolicy` calls: the organization, every user and group (counts), the
 /// guard's delta rounds; the tenant-wide switch unless it only observes; the ImmutableID
 /// clearing when asked.
@@ -250,6 +278,19 @@ mod tests {
             to_grant(Op::GetOrganization, &["Organization.ReadWrite.All"]),
             "Organization.ReadWrite.All"
         );
+    }
+
+    #[test]
+    fn directory_permissions_allow_all_but_the_source_of_authority() {
+        let write = ["Directory.ReadWrite.All"];
+        let read = ["directory.read.all"];
+        assert!(allows(Op::AddGroupOwner, &write) && allows(Op::UpdateOrganization, &write));
+        assert!(allows(Op::ListUsers, &read) && !allows(Op::UpdateUser, &read));
+        for soa in [Op::UpdateSyncBehavior, Op::GetGroupSyncBehavior] {
+            assert!(!allows(soa, &write), "{soa}");
+        }
+        assert!(allows(Op::GetUser, &["User.ReadWrite.All".to_string()]));
+        assert!(!allows(Op::Batch, &write));
     }
 
     #[test]

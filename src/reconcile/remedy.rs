@@ -7,7 +7,8 @@ use crate::graph::{ErrorCategory, GraphError};
 use super::RevertOutcome;
 use super::permissions::to_grant;
 
-fn client_id(spec: &TenantSyncPolicySpec) -> String {
+/// The application (client) id of the tenant's credentials.
+pub(crate) fn client_id(spec: &TenantSyncPolicySpec) -> String {
     let c = &spec.credentials;
     c.client_secret
         .as_ref()

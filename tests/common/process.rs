@@ -54,3 +54,19 @@ pub fn examples_in(dir: &std::path::Path) -> std::path::PathBuf {
     }
     dir.to_path_buf()
 }
+
+/// `GET /_emulator/state` of the emulator at `url`, from synchronous test code.
+pub fn state(url: &str) -> serde_json::Value {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        reqwest::get(format!("{url}/_emulator/state"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+}

@@ -3,7 +3,8 @@
 //! derives (`reconcile::permissions`); with exactly those permissions the flow ends Ready
 //! (undo flows: reverted) and calls no Graph operation the derivation left out; with any one
 //! of them removed it ends `Stalled` with reason `MissingPermission`, a message naming the
-//! missing permission, and no write that needs it.
+//! missing permission, and no write at all (the permission preflight, or the read that needs
+//! it, stops the flow before its first write).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../common/mod.rs"]
@@ -131,12 +132,16 @@ async fn check(row: &str) {
             flow.kind != flows::Kind::Tenant || spec["directorySync"] != "Unmanaged";
         assert_eq!(wrote, writes_expected, "{row}: {:?}", exact.writes);
     }
+    for route in exact.writes.keys() {
+        let op = drive::write_operation(route);
+        assert!(declared.contains(&op), "{row}: wrote {route}, not declared");
+    }
 
     let runs = set.iter().map(|missing| {
         let fewer: Vec<&str> = set.iter().copied().filter(|p| p != missing).collect();
-        async move { (*missing, fewer.clone(), drive::run(flow, &fewer).await) }
+        async move { (*missing, drive::run(flow, &fewer).await) }
     });
-    for (missing, fewer, run) in futures::future::join_all(runs).await {
+    for (missing, run) in futures::future::join_all(runs).await {
         let (state, reason, message) = &run.settled;
         assert_eq!(
             (*state, reason.as_str()),
@@ -148,19 +153,14 @@ async fn check(row: &str) {
             message.contains(&format!("grant the application permission {missing} ")),
             "{row} without {missing}: the message does not name it: {message}"
         );
-        for (route, n) in &run.writes {
-            let op = drive::write_operation(route);
-            assert!(
-                op.granted_by().iter().any(|g| fewer.contains(g)),
-                "{row} without {missing}: {n} writes {route} need it"
-            );
-        }
-        // The operator stops at the first refused step: at most one batch refused.
+        // The preflight (or the read that needs it) stops the flow before its first write:
+        // nothing is left half done.
         assert!(
-            run.refused <= entra_cloud_operator::graph::MAX_BATCH,
-            "{row} without {missing}: {} writes refused",
-            run.refused
+            run.writes.is_empty(),
+            "{row} without {missing}: writes before the stall: {:?}",
+            run.writes
         );
+        assert_eq!(run.refused, 0, "{row} without {missing}: writes refused");
     }
 }
 

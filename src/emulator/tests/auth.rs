@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Answer, Harness, config};
 use crate::emulator::EmulatorConfig;
@@ -344,4 +345,66 @@ async fn each_route_needs_its_permission_from_the_current_grants() {
     assert_eq!(state["writes"]["accepted"], 2);
     assert_eq!(state["writes"]["refused"], 0);
     h.emu.shutdown().await;
+}
+
+/// Tokens are JWTs naming the application's permissions when issued (sorted, no `roles`
+/// claim when none); `--access-token-format opaque` issues random strings. Graph accepts
+/// both, by looking them up, and a token forged from a real one's claims is refused.
+#[tokio::test]
+async fn access_tokens_are_jwts_with_roles_or_opaque_and_graph_accepts_both() {
+    use crate::emulator::AccessTokenFormat;
+    use crate::graph::Grants;
+    let h = Harness::start(EmulatorConfig {
+        permissions: vec!["User.Read.All".into(), "Organization.Read.All".into()],
+        ..config(5, 1)
+    })
+    .await;
+    let claims = |token: &str| -> Value {
+        let payload = token.split('.').nth(1).unwrap_or_default();
+        serde_json::from_slice(&base64::Engine::decode(&URL_SAFE_NO_PAD, payload).unwrap()).unwrap()
+    };
+    let c = claims(&h.token);
+    assert_eq!(
+        c["roles"],
+        json!(["Organization.Read.All", "User.Read.All"])
+    );
+    assert_eq!(c["aud"], "https://graph.microsoft.com");
+    assert_eq!(c["tid"], h.config.tenant_id.as_str());
+    assert_eq!(c["appid"], h.config.client_id.as_str());
+    assert_eq!(c["azp"], h.config.client_id.as_str());
+    assert_eq!(c["idtyp"], "app");
+    assert!(c["iat"].is_i64() && c["nbf"] == c["iat"]);
+    assert_eq!(c["exp"].as_i64(), c["iat"].as_i64().map(|t| t + 3599));
+    assert_eq!(h.get("/v1.0/users").await.status, StatusCode::OK);
+    // Claims are never trusted: a token with the same claims but not issued here is refused.
+    let mut parts: Vec<&str> = h.token.split('.').collect();
+    parts[2] = "Zm9yZ2Vk";
+    let forged = h
+        .http
+        .get(h.url("/v1.0/users"))
+        .bearer_auth(parts.join("."))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    // A grant changes the next token, not this one (which Graph still checks against the
+    // current grants).
+    h.grant(&[]).await;
+    let token = h.token_request(&h.token_form()).await.body["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(Grants::of_token(&token), Grants::Known(Vec::new()));
+    assert!(claims(&token).get("roles").is_none());
+    h.emu.shutdown().await;
+
+    let opaque = Harness::start(EmulatorConfig {
+        access_token_format: AccessTokenFormat::Opaque,
+        ..config(5, 1)
+    })
+    .await;
+    assert_eq!(Grants::of_token(&opaque.token), Grants::Unreadable);
+    assert!(!opaque.token.contains('.'));
+    assert_eq!(opaque.get("/v1.0/users").await.status, StatusCode::OK);
+    opaque.emu.shutdown().await;
 }

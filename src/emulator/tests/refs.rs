@@ -291,7 +291,8 @@ async fn member_routes_need_their_permissions() {
     let user = nth_of_kind(&h.all_users().await, "synced", 0);
     let body = json!({ "@odata.id": format!("https://graph.microsoft.com/v1.0/users/{user}") });
     let members = format!("/v1.0/groups/{cloud}/members");
-    // The defaults (Group.Read.All) read but do not write.
+    // Group.Read.All reads but does not write.
+    h.grant(&["Group.Read.All", "User.ReadWrite.All"]).await;
     assert_eq!(h.get(&members).await.status, StatusCode::OK);
     assert_eq!(
         add_to(&h, &cloud, "members", &body).await,

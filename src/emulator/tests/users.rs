@@ -441,7 +441,8 @@ async fn groups_are_listed_with_on_premises_properties_by_default() {
         .get("/v1.0/groups/00000000-0000-0000-0000-000000000000")
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    // The default grants read groups only: a group PATCH is forbidden, a PUT not a method.
+    // Reading groups only: a group PATCH is forbidden, a PUT not a method.
+    h.grant(&["Group.Read.All"]).await;
     let path = format!("/v1.0/groups/{}", id.as_str().unwrap_or_default());
     assert_eq!(
         h.patch(&path, json!({})).await.status,

@@ -5,12 +5,16 @@
 //! secret (form field or HTTP Basic) or a client assertion: a JWT signed by one of its
 //! certificates, or an external token matching one of its federated identity credentials
 //! (`assertion.rs`). The token it gets is bound to that application, whose permissions and
-//! quotas apply on Graph.
+//! quotas apply on Graph: a JWT naming the permissions granted when it was issued (`roles`),
+//! or an opaque string (`access.rs`, [`EmulatorConfig::access_token_format`]).
+//!
+//! [`EmulatorConfig::access_token_format`]: super::EmulatorConfig::access_token_format
 //!
 //! Secrets, assertions and tokens are never logged: only the client id, the method and the
 //! outcome.
 
 mod aad;
+mod access;
 mod assertion;
 mod jwt;
 pub(super) mod store;
@@ -32,6 +36,7 @@ use super::shared::Shared;
 use super::state::Tenant;
 
 pub use aad::AadError;
+pub use access::AccessTokenFormat;
 pub use assertion::{AssertionAlgorithms, JWT_BEARER};
 
 /// Graph `.default` scopes of the four national clouds (graph-api.md §11).
@@ -185,10 +190,19 @@ fn issue(
             ),
         ));
     }
+    let subject = access::Subject {
+        tenant_id: &shared.config.tenant_id,
+        client_id: &app.client_id,
+        app_name: &app.display_name,
+        roles: &app.permissions,
+        scope,
+    };
+    let lifetime = shared.config.token_lifetime;
+    let now = jiff::Timestamp::now().as_second();
+    let token = access::mint(shared.config.access_token_format, &subject, now, lifetime);
     let client_id = app.client_id.clone();
     drop(apps);
-    let lifetime = shared.config.token_lifetime;
-    let token = shared.tokens().issue(&client_id, lifetime);
+    let token = shared.tokens().issue(token, &client_id, lifetime);
     Ok(Issued {
         body: json!({
             "token_type": "Bearer",

@@ -1,11 +1,9 @@
-//! The access tokens the emulator issued: opaque random strings, each bound to the application
-//! it was issued to and its (real-time) expiry.
+//! The access tokens the emulator issued (JWT-shaped or opaque, `access.rs`), each bound to the
+//! application it was issued to and its (real-time) expiry. Graph accepts a token only when it
+//! is found here: its claims, if any, are never trusted.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Why a bearer token was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,16 +35,13 @@ impl std::fmt::Debug for TokenStore {
 }
 
 impl TokenStore {
-    /// Issues an opaque random token for `client_id`, valid for `lifetime` of real time.
-    pub fn issue(&mut self, client_id: &str, lifetime: Duration) -> String {
+    /// Records `token`, issued to `client_id` for `lifetime` of real time; returns it.
+    pub fn issue(&mut self, token: String, client_id: &str, lifetime: Duration) -> String {
         let now = Instant::now();
         if self.issued.len() > 10_000 {
             let grace = Duration::from_secs(3_600);
             self.issued.retain(|_, i| i.expiry + grace > now);
         }
-        let mut bytes = [0u8; 32];
-        fastrand::Rng::new().fill(&mut bytes);
-        let token = URL_SAFE_NO_PAD.encode(bytes);
         self.issued.insert(
             token.clone(),
             Issued {
@@ -74,9 +69,9 @@ mod tests {
     #[test]
     fn expired_and_unknown_tokens_are_told_apart() {
         let mut store = TokenStore::default();
-        let live = store.issue("app-1", Duration::from_secs(60));
-        let other = store.issue("app-2", Duration::from_secs(60));
-        let dead = store.issue("app-1", Duration::ZERO);
+        let live = store.issue("t1".into(), "app-1", Duration::from_secs(60));
+        let other = store.issue("t2".into(), "app-2", Duration::from_secs(60));
+        let dead = store.issue("t3".into(), "app-1", Duration::ZERO);
         assert_eq!(store.check(&live), Ok("app-1"));
         assert_eq!(store.check(&other), Ok("app-2"));
         assert_eq!(store.check(&dead), Err(TokenProblem::Expired));

@@ -138,9 +138,13 @@ pub async fn preview(ctx: &Context<'_>) -> Result<RevertPlan, ReconcileError> {
 pub async fn revert(ctx: &Context<'_>, tenant_id: &str) -> Result<RevertOutcome, ReconcileError> {
     // Only entries the journal key proves drive a write; other groups are refused by name.
     let (todo, refused) = undo_plan(ctx).await?;
-    let needed = permissions::needed(&permissions::group_revert_operations(
-        todo.iter().any(|(_, u)| !u.owners.is_empty()),
-    ));
+    let ops = permissions::group_revert_operations(todo.iter().any(|(_, u)| !u.owners.is_empty()));
+    if !todo.is_empty()
+        && let Some(missing) = crate::reconcile::preflight::revert_gate(ctx.graph, &ops).await?
+    {
+        return Ok(missing);
+    }
+    let needed = permissions::needed(&ops);
     let mut reverted = 0;
     let mut failures = Vec::new();
     let mut kept = Vec::new();

@@ -4,8 +4,8 @@
 //! below, in the order they run.
 
 use super::plan::Classified;
-use super::{ConversionSpec as _, Cx, Rollout, SpecOf};
-use crate::reconcile::{ReconcileError, Stall};
+use super::{ConversionSpec, Cx, Rollout, SpecOf};
+use crate::reconcile::{ReconcileError, Stall, preflight};
 
 /// Whether the pass may write. `Ok(Err(stall))`: a gate refused; `Err`: a gate could not
 /// tell (Graph failed), which fails the pass like any read.
@@ -19,6 +19,9 @@ pub(super) async fn check<K: Rollout>(
         return Ok(Err(stall));
     }
     if let Err(stall) = approval::<K>(cx, world, classified) {
+        return Ok(Err(stall));
+    }
+    if let Err(stall) = permissions::<K>(cx).await? {
         return Ok(Err(stall));
     }
     Ok(Ok(()))
@@ -40,4 +43,13 @@ fn approval<K: Rollout>(
         Some(stall) => Err(stall),
         None => Ok(()),
     }
+}
+
+/// The permission preflight (`reconcile::preflight`): every permission the resource's flow
+/// needs, its later steps' included, granted before the first write.
+async fn permissions<K: Rollout>(
+    cx: &Cx<'_, SpecOf<K>>,
+) -> Result<Result<(), Stall>, ReconcileError> {
+    let ops = cx.spec.spec.operations();
+    preflight::gate(cx.ctx.graph, &ops, cx.tenant, &cx.ctx.resource.namespace).await
 }

@@ -71,8 +71,12 @@ pub trait ConversionSpec: Send + Sync + Sized + 'static {
     ) -> impl Future<Output = Result<Self::Selection, SelectError>> + Send + 'a;
     /// `spec.requireApproval`, `spec.approvedPlan`, `spec.planTolerance`.
     fn approval(&self) -> approval::Approval<'_>;
+    /// The Graph operations the resource calls (`reconcile::permissions`).
+    fn operations(&self) -> Vec<crate::graph::Operation>;
     /// The application permissions the resource needs (named in stall messages).
-    fn permissions(&self) -> Vec<&'static str>;
+    fn permissions(&self) -> Vec<&'static str> {
+        super::permissions::needed(&self.operations())
+    }
     /// Undo what a resource of this kind did, from its journal (`onDelete: Revert`).
     fn revert<'a>(
         ctx: &'a Context<'a>,
@@ -451,7 +455,12 @@ pub async fn preview<K: Rollout>(
         Ok(cx) => cx,
         Err(stall) => return Ok(Err(stall)),
     };
-    Ok(decided::<K>(&cx, &mut pass, fresh)
-        .await?
-        .map(|(world, classified, step)| report::preview::<K>(&cx, &world, &classified, &step)))
+    let (world, classified, step) = match decided::<K>(&cx, &mut pass, fresh).await? {
+        Ok(d) => d,
+        Err(stall) => return Ok(Err(stall)),
+    };
+    let mut preview = report::preview::<K>(&cx, &world, &classified, &step);
+    let ops = cx.spec.spec.operations();
+    preview.permissions = Some(super::preflight::check(ctx.graph, &ops).await?);
+    Ok(Ok(preview))
 }

@@ -289,6 +289,9 @@ pub struct Preview {
     /// Whether the spec approves it, in words; `None` when it asks for no approval.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval_status: Option<String>,
+    /// The permission preflight: what `apply` needs against what the application was granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<crate::reconcile::preflight::Report>,
 }
 
 /// The decision of a pass, in words, with the kind's requests.
@@ -370,6 +373,7 @@ pub(super) fn preview<K: Rollout>(
             ids.dedup();
             ids
         },
+        permissions: None,
     }
 }
 

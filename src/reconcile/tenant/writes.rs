@@ -25,6 +25,9 @@ impl Pass {
         enabled: bool,
         remediation: bool,
     ) -> Result<Outcome<TenantSyncPolicyStatus>, ReconcileError> {
+        if let Err(stall) = preflight(ctx, spec).await? {
+            return Ok(self.stall(stall));
+        }
         let action = if enabled {
             Action::EnableDirectorySync
         } else {
@@ -103,6 +106,9 @@ impl Pass {
         spec: &TenantSyncPolicySpec,
         obs: &Observation,
     ) -> Result<Outcome<TenantSyncPolicyStatus>, ReconcileError> {
+        if let Err(stall) = preflight(ctx, spec).await? {
+            return Ok(self.stall(stall));
+        }
         // The listing lags behind writes: what it says of the users this resource cleared is
         // read back (`confirm.rs`), and waited for within the window after the last clearing.
         let last = self.status.immutable_ids_cleared_at.as_ref().map(|t| t.0);
@@ -218,4 +224,14 @@ impl Pass {
         }
         Ok(self.converged_message(spec, obs))
     }
+}
+
+/// The permission preflight before a pass's first write (`reconcile::preflight`): the whole
+/// flow's permissions, so a disable never starts that the clearing after it could not finish.
+async fn preflight(
+    ctx: &Context<'_>,
+    spec: &TenantSyncPolicySpec,
+) -> Result<Result<(), crate::reconcile::Stall>, ReconcileError> {
+    let ops = crate::reconcile::permissions::tenant_operations(spec);
+    crate::reconcile::preflight::gate(ctx.graph, &ops, spec, &ctx.resource.namespace).await
 }

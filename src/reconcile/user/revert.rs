@@ -288,14 +288,16 @@ async fn revert_graph(
             v
         })
         .collect();
+    let ops = permissions::user_revert_operations(todo.values().any(|u| u.immutable_id.is_some()));
+    if let Some(missing) = crate::reconcile::preflight::revert_gate(ctx.graph, &ops).await? {
+        return Ok(missing);
+    }
     ctx.journal.append(&intents).await?;
     let requests: Vec<_> = todo
         .iter()
         .map(|(id, u)| undo_one(ctx.graph.clone(), id.clone(), u.clone()))
         .collect();
-    let needed = permissions::needed(&permissions::user_revert_operations(
-        todo.values().any(|u| u.immutable_id.is_some()),
-    ));
+    let needed = permissions::needed(&ops);
     // Without a permission every further write would be refused too: stop starting them (the
     // users not reached keep their intents only, and the next pass undoes them).
     let mut results = Vec::with_capacity(todo.len());
