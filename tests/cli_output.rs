@@ -1,7 +1,8 @@
 //! What `apply` prints over a whole run, against the emulator as its own process: plain
 //! progress lines each stamped with the time, counts that agree with themselves after every
 //! wave, no line said twice in a row, a status that repeats its Event not shown again, a table
-//! at the end by default; and with `--log-format json`, nothing on stderr but JSON lines.
+//! at the end by default; with `--log-format json`, nothing on stderr but JSON lines; and a
+//! run that wrote nothing leaves no journal file behind.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -184,4 +185,29 @@ fn json_logs_get_json_progress_lines_only() {
         seen += 1;
     }
     assert!(seen > 0, "progress was shown");
+}
+
+#[test]
+fn a_run_that_wrote_nothing_leaves_no_journal_behind() {
+    let dir = temp("nothing");
+    // The policy without its Secret: it stalls before any request, nothing is journaled.
+    let policy = MANIFESTS.split("---").next().unwrap();
+    std::fs::write(dir.join("m.yaml"), policy).unwrap();
+    let journal = dir.join("journal.jsonl");
+    let out = Command::new(BIN)
+        .args(["apply", "-f"])
+        .arg(dir.join("m.yaml"))
+        .arg("--journal")
+        .arg(&journal)
+        .env_remove("AZURE_CLIENT_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CredentialsUnavailable"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["m.yaml"], "no empty journal, head or key left");
 }

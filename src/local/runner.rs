@@ -131,6 +131,7 @@ pub async fn apply_until(
     stop: &Stop,
 ) -> anyhow::Result<RunResult> {
     let key_file = crate::journal::key_path(&opts.journal, opts.journal_key.as_deref());
+    let created = Created::before(&opts.journal, &key_file);
     let key = crate::journal::load_key(&opts.journal, &key_file, true)?.ok_or_else(|| {
         anyhow::anyhow!("journal key {}: could not be created", key_file.display())
     })?;
@@ -178,7 +179,42 @@ pub async fn apply_until(
     .await;
     resources.extend(users);
     resources.extend(groups);
+    created.tidy();
     Ok(RunResult { resources })
+}
+
+/// The journal files a run creates (the journal, its head, its key), to remove again when the
+/// run wrote nothing: a run that changed nothing leaves no empty journal behind.
+struct Created {
+    /// Files that did not exist before the run.
+    new: Vec<PathBuf>,
+    /// The journal.
+    journal: PathBuf,
+}
+
+impl Created {
+    fn before(journal: &std::path::Path, key_file: &std::path::Path) -> Self {
+        let files = [
+            journal.to_path_buf(),
+            crate::journal::head_path(journal),
+            key_file.to_path_buf(),
+        ];
+        Created {
+            new: files.into_iter().filter(|f| !f.exists()).collect(),
+            journal: journal.to_path_buf(),
+        }
+    }
+
+    /// Removes what the run created when the journal is new and still empty.
+    fn tidy(&self) {
+        let journal_new = self.new.contains(&self.journal);
+        let empty = std::fs::metadata(&self.journal).is_ok_and(|m| m.len() == 0);
+        if journal_new && empty {
+            for f in &self.new {
+                let _ = std::fs::remove_file(f);
+            }
+        }
+    }
 }
 
 /// Every conversion among the manifests, in the order the loader gives them: of two of one
