@@ -331,6 +331,8 @@ fn wrong_secret_exits_1_with_a_stalled_status_and_no_secret_in_output() {
         "plain",
         "--timeout",
         "60s",
+        "-o",
+        "yaml",
     ]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("reason: InvalidCredentials"), "{out}");

@@ -99,7 +99,7 @@ fn apply(emu: &EmulatorProcess, dir: &Path) -> (i32, String, String) {
         .args(["apply", "-f", dir.to_str().unwrap()])
         .args(["--graph-url", &emu.url, "--login-url", &emu.url])
         .args(["--journal", journal.to_str().unwrap()])
-        .args(["--progress", "plain", "--timeout", "60s"])
+        .args(["--progress", "plain", "--timeout", "60s", "-o", "yaml"])
         .env_remove("AZURE_CLIENT_SECRET")
         .output()
         .unwrap();
