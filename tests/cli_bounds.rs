@@ -440,6 +440,8 @@ async fn the_timeout_cuts_a_pass_stuck_on_an_endless_server_with_exit_2() {
         "plain",
         "--timeout",
         "2s",
+        "-o",
+        "yaml",
     ];
     let args: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
     let cwd = dir.clone();
