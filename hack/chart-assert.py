@@ -8,6 +8,7 @@ default, full, network-policy, shared-cluster (the others are ci/<case>-values.y
 """
 
 import json
+import re
 import sys
 
 import yaml
@@ -243,6 +244,8 @@ else:
 
 with open(dashboard_path) as f:
     dashboard = json.load(f)
+# The metric families the dashboard reads (tests/chart.rs checks each is exported).
+exported = {n.removesuffix("_total") for n in re.findall(r"entra_cloud_operator_[a-z_]+", json.dumps(dashboard))}
 
 if case == "default":
     check(dep["spec"]["replicas"] == 1, "default replicas")
@@ -250,7 +253,7 @@ if case == "default":
     check(one("ClusterRole").get("rules") == watch_rules, "ClusterRole rules")
     check(len(objects("ClusterRoleBinding")) == 1, "one ClusterRoleBinding")
     check(len(roles) == 2, "only the release and journal key Roles")
-    for kind in ("PodDisruptionBudget", "ServiceMonitor"):
+    for kind in ("PodDisruptionBudget", "ServiceMonitor", "PrometheusRule"):
         check(not objects(kind), f"{kind} must be off by default")
     check(list(config_maps) == [f"{FULLNAME}-credential-grants"], "only the grants ConfigMap by default")
     check(grants_text == "grants: []\n", f"no grants by default: {grants_text!r}")
@@ -275,6 +278,16 @@ elif case == "full":
     check(monitor["spec"]["endpoints"][0]["port"] == "http-metrics", "ServiceMonitor port")
     check(monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items(),
           "ServiceMonitor selects the Service")
+    rules = {r["alert"]: r for g in one("PrometheusRule")["spec"]["groups"] for r in g["rules"]}
+    check(sorted(rules) == ["EntraCloudOperatorDriftDetected", "EntraCloudOperatorGraphThrottled",
+                            "EntraCloudOperatorNoLeader", "EntraCloudOperatorRolloutHalted",
+                            "EntraCloudOperatorStalled"], f"alerts: {sorted(rules)}")
+    check(rules.get("EntraCloudOperatorStalled", {}).get("for") == "1h", "stalledFor applied")
+    check(one("PrometheusRule")["metadata"]["labels"].get("release") == "prometheus", "rule labels")
+    for r in rules.values():
+        # Every metric an alert reads is one the controller exports (the dashboard's list).
+        for name in re.findall(r"entra_cloud_operator_[a-z_]+", r["expr"]):
+            check(name.removesuffix("_total") in exported, f"{r['alert']} reads {name}")
     cm = config_maps.get(f"{FULLNAME}-dashboard", {"metadata": {"labels": {}}, "data": {}})
     check(cm["metadata"]["labels"].get("grafana_dashboard") == "1", "dashboard label")
     check(json.loads(cm["data"]["entra-cloud-operator.json"]) == dashboard, "dashboard ConfigMap = JSON file")

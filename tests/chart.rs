@@ -20,8 +20,12 @@ const METRICS: &[&str] = &[
     "entra_cloud_operator_graph_quota_used_ratio",
     "entra_cloud_operator_objects_converted_total",
     "entra_cloud_operator_objects_failed_total",
+    "entra_cloud_operator_objects",
     "entra_cloud_operator_drift_detected",
+    "entra_cloud_operator_resource_stalled",
+    "entra_cloud_operator_rollout_halted",
     "entra_cloud_operator_leader",
+    "entra_cloud_operator_build_info",
 ];
 
 /// The histograms among them, queried through their `_bucket`, `_sum` and `_count` series.

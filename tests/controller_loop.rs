@@ -182,6 +182,20 @@ async fn create_then_ready_then_drift_detected() {
             .count()
     };
     let writes_before = status_writes(&api_server);
+    let counters = |m: &Metrics| -> Vec<String> {
+        m.encode()
+            .lines()
+            .filter(|l| l.starts_with("entra_cloud_operator_objects_"))
+            .map(str::to_string)
+            .collect()
+    };
+    let counted = counters(&metrics);
+    assert!(
+        counted.iter().any(|l| l.starts_with(
+            "entra_cloud_operator_objects_converted_total{kind=\"TenantSyncPolicy\"} 60"
+        )),
+        "{counted:?}"
+    );
     let org_reads = |s: &Value| s["requests"]["byStatus"]["200"].as_u64().unwrap_or(0);
     let reads_before = org_reads(&state(&emu).await);
     for _ in 0..200 {
@@ -199,6 +213,20 @@ async fn create_then_ready_then_drift_detected() {
         writes_before,
         "an unchanged status is not written"
     );
+    assert_eq!(
+        counters(&metrics),
+        counted,
+        "guard passes that change nothing count nothing"
+    );
+    let text = metrics.encode();
+    for needle in [
+        "entra_cloud_operator_objects{kind=\"TenantSyncPolicy\",resource_namespace=\"identity\",resource_name=\"contoso\",state=\"converted\"} 64",
+        "entra_cloud_operator_objects{kind=\"TenantSyncPolicy\",resource_namespace=\"identity\",resource_name=\"contoso\",state=\"pending\"} 0",
+        "entra_cloud_operator_build_info{version=",
+        "process_resident_memory_bytes ",
+    ] {
+        assert!(text.contains(needle), "{needle} in\n{text}");
+    }
 
     // Drift: an admin re-enables directory sync.
     control_post(&emu, "sync/enable", json!({})).await;
@@ -228,7 +256,7 @@ async fn create_then_ready_then_drift_detected() {
         .unwrap_or_else(|e| panic!("kstatus: {e}"));
     }
     assert!(metrics.encode().contains(
-        "entra_cloud_operator_drift_detected{namespace=\"identity\",name=\"contoso\"} 1"
+        "entra_cloud_operator_drift_detected{kind=\"TenantSyncPolicy\",resource_namespace=\"identity\",resource_name=\"contoso\"} 1"
     ));
 
     // Graceful shutdown releases the Lease.
@@ -400,10 +428,11 @@ async fn a_user_conversion_with_on_delete_revert_is_undone_when_deleted() {
             ..Default::default()
         },
     };
+    let metrics = Arc::new(Metrics::default());
     let run = tokio::spawn(controller::run(
         client.clone(),
         options,
-        Arc::new(Metrics::default()),
+        metrics.clone(),
         Arc::new(AtomicBool::new(false)),
         async move {
             let _ = stop_rx.await;
@@ -441,6 +470,10 @@ async fn a_user_conversion_with_on_delete_revert_is_undone_when_deleted() {
     for u in users(&emu).await.iter().filter(|u| u["kind"] == "synced") {
         assert_eq!(u["isCloudManaged"], false, "{u}");
     }
+    // The resource's series went with it; the policy's stay.
+    let text = metrics.encode();
+    assert!(!text.contains("resource_name=\"wave\""), "{text}");
+    assert!(text.contains("resource_name=\"contoso\""), "{text}");
     assert!(
         api_server
             .objects("events")

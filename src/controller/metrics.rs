@@ -1,5 +1,9 @@
 //! Prometheus metrics (prometheus-client), all under the `entra_cloud_operator_` prefix, with a
-//! small fixed label set: kinds, results, error categories, Graph operations and statuses.
+//! small fixed label set: kinds, results, error categories, Graph operations and statuses, and
+//! per resource its kind, `resource_namespace` and `resource_name` (not `namespace`, which
+//! Prometheus' own target labels would clash with). Counters count changes, never totals; the
+//! series of a resource go when it does. Beside them: `build_info` and the standard `process_*`
+//! metrics.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -10,6 +14,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use crate::graph::{Operation, RequestObserver};
@@ -48,9 +53,34 @@ struct Tenant {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct Object {
-    namespace: String,
-    name: String,
+struct Resource {
+    kind: String,
+    resource_namespace: String,
+    resource_name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResourceState {
+    kind: String,
+    resource_namespace: String,
+    resource_name: String,
+    state: String,
+}
+
+/// The states of a resource's objects a gauge counts (`objects{state}`).
+pub const OBJECT_STATES: [&str; 5] = ["matched", "converted", "pending", "failed", "excluded"];
+
+/// What a resource's status says, for its gauges.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResourceGauges {
+    /// Objects in each of [`OBJECT_STATES`], in that order.
+    pub objects: [i64; 5],
+    /// `DriftDetected` is true.
+    pub drift: bool,
+    /// `Stalled` is true: a person is needed.
+    pub stalled: bool,
+    /// The rollout halted on failures (`AutoHalted`).
+    pub halted: bool,
 }
 
 fn histogram() -> Histogram {
@@ -69,13 +99,25 @@ pub struct Metrics {
     quota_used: Family<Tenant, Gauge<f64, AtomicU64>>,
     objects_converted: Family<Kind, Counter>,
     objects_failed: Family<Kind, Counter>,
-    drift: Family<Object, Gauge>,
+    objects: Family<ResourceState, Gauge>,
+    drift: Family<Resource, Gauge>,
+    stalled: Family<Resource, Gauge>,
+    halted: Family<Resource, Gauge>,
     leader: Gauge,
+    /// The resources with series, to drop those gone ([`Metrics::retain`]).
+    known: std::sync::Mutex<std::collections::HashSet<Resource>>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("entra_cloud_operator");
+        let mut root = Registry::default();
+        root.register_collector(Box::new(super::process_metrics::ProcessCollector::default()));
+        let registry = root.sub_registry_with_prefix("entra_cloud_operator");
+        registry.register(
+            "build",
+            "The operator's version",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
         let m = Metrics {
             reconciles: Family::default(),
             reconcile_errors: Family::default(),
@@ -86,8 +128,12 @@ impl Default for Metrics {
             quota_used: Family::default(),
             objects_converted: Family::default(),
             objects_failed: Family::default(),
+            objects: Family::default(),
             drift: Family::default(),
+            stalled: Family::default(),
+            halted: Family::default(),
             leader: Gauge::default(),
+            known: Default::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -127,13 +173,18 @@ impl Default for Metrics {
         );
         registry.register(
             "objects_converted",
-            "Directory objects changed as declared (e.g. ImmutableIDs cleared)",
+            "Directory objects changed as declared (e.g. users switched, ImmutableIDs cleared), as they change",
             m.objects_converted.clone(),
         );
         registry.register(
             "objects_failed",
-            "Per-object changes that failed",
+            "Per-object changes that failed, as they fail",
             m.objects_failed.clone(),
+        );
+        registry.register(
+            "objects",
+            "A resource's objects by state (matched, converted, pending, failed in the last wave, excluded), as its status says",
+            m.objects.clone(),
         );
         registry.register(
             "drift_detected",
@@ -141,11 +192,24 @@ impl Default for Metrics {
             m.drift.clone(),
         );
         registry.register(
+            "resource_stalled",
+            "1 while the resource is Stalled (a person is needed)",
+            m.stalled.clone(),
+        );
+        registry.register(
+            "rollout_halted",
+            "1 while the resource's rollout is halted on failures (AutoHalted)",
+            m.halted.clone(),
+        );
+        registry.register(
             "leader",
             "1 while this replica holds the leader lease",
             m.leader.clone(),
         );
-        Metrics { registry, ..m }
+        Metrics {
+            registry: root,
+            ..m
+        }
     }
 }
 
@@ -188,14 +252,55 @@ impl Metrics {
         self.objects_failed.get_or_create(&k).inc_by(failed);
     }
 
-    /// Drift state of a resource.
-    pub fn drift(&self, namespace: &str, name: &str, detected: bool) {
-        self.drift
-            .get_or_create(&Object {
-                namespace: namespace.into(),
-                name: name.into(),
-            })
-            .set(i64::from(detected));
+    /// A resource's gauges, as its status now says.
+    pub fn resource(&self, kind: &str, namespace: &str, name: &str, g: &ResourceGauges) {
+        let r = resource(kind, namespace, name);
+        for (state, n) in OBJECT_STATES.iter().zip(g.objects) {
+            self.objects.get_or_create(&with_state(&r, state)).set(n);
+        }
+        self.drift.get_or_create(&r).set(i64::from(g.drift));
+        self.stalled.get_or_create(&r).set(i64::from(g.stalled));
+        self.halted.get_or_create(&r).set(i64::from(g.halted));
+        self.known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(r);
+    }
+
+    /// Only the resources of `existing` keep their series.
+    pub fn retain(&self, existing: &[crate::journal::ResourceKey]) {
+        let gone: Vec<Resource> = {
+            let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+            known
+                .iter()
+                .filter(|r| {
+                    !existing.iter().any(|k| {
+                        k.kind == r.kind
+                            && k.namespace == r.resource_namespace
+                            && k.name == r.resource_name
+                    })
+                })
+                .cloned()
+                .collect()
+        };
+        for r in gone {
+            self.forget(&r.kind, &r.resource_namespace, &r.resource_name);
+        }
+    }
+
+    /// The resource is gone: its series go too.
+    pub fn forget(&self, kind: &str, namespace: &str, name: &str) {
+        let r = resource(kind, namespace, name);
+        for state in OBJECT_STATES {
+            self.objects.remove(&with_state(&r, state));
+        }
+        self.drift.remove(&r);
+        self.stalled.remove(&r);
+        self.halted.remove(&r);
+        self.known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&r);
     }
 
     /// Whether this replica leads.
@@ -209,6 +314,23 @@ impl Metrics {
             metrics: self.clone(),
             tenant: tenant.to_string(),
         })
+    }
+}
+
+fn resource(kind: &str, namespace: &str, name: &str) -> Resource {
+    Resource {
+        kind: kind.into(),
+        resource_namespace: namespace.into(),
+        resource_name: name.into(),
+    }
+}
+
+fn with_state(r: &Resource, state: &str) -> ResourceState {
+    ResourceState {
+        kind: r.kind.clone(),
+        resource_namespace: r.resource_namespace.clone(),
+        resource_name: r.resource_name.clone(),
+        state: state.into(),
     }
 }
 
@@ -261,7 +383,13 @@ mod tests {
         m.reconciled("TenantSyncPolicy", "ready", Duration::from_millis(20));
         m.reconcile_error("TenantSyncPolicy", crate::reasons::TRANSIENT);
         m.objects("TenantSyncPolicy", 3, 1);
-        m.drift("identity", "contoso", true);
+        let gauges = ResourceGauges {
+            objects: [420, 20, 400, 1, 2],
+            drift: true,
+            stalled: false,
+            halted: false,
+        };
+        m.resource("CloudUserConversion", "identity", "contoso", &gauges);
         m.leader(true);
         let o = m.graph_observer("t1");
         o.observe(
@@ -280,10 +408,22 @@ mod tests {
             "entra_cloud_operator_graph_quota_used_ratio{tenant=\"t1\"} 1.1",
             "entra_cloud_operator_objects_converted_total{kind=\"TenantSyncPolicy\"} 3",
             "entra_cloud_operator_objects_failed_total{kind=\"TenantSyncPolicy\"} 1",
-            "entra_cloud_operator_drift_detected{namespace=\"identity\",name=\"contoso\"} 1",
+            "entra_cloud_operator_drift_detected{kind=\"CloudUserConversion\",resource_namespace=\"identity\",resource_name=\"contoso\"} 1",
+            "entra_cloud_operator_objects{kind=\"CloudUserConversion\",resource_namespace=\"identity\",resource_name=\"contoso\",state=\"pending\"} 400",
+            "entra_cloud_operator_resource_stalled{kind=\"CloudUserConversion\",resource_namespace=\"identity\",resource_name=\"contoso\"} 0",
             "entra_cloud_operator_leader 1",
+            "entra_cloud_operator_build_info{version=\"",
+            "process_start_time_seconds ",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }
+        assert!(
+            !text.contains("namespace=\"identity\",name="),
+            "no clash with target labels"
+        );
+        // Gone with the resource.
+        m.forget("CloudUserConversion", "identity", "contoso");
+        let text = m.encode();
+        assert!(!text.contains("resource_name=\"contoso\""), "{text}");
     }
 }

@@ -87,8 +87,10 @@ async fn reconcile_now<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action
     if !revert {
         if obj.meta().deletion_timestamp.is_some() {
             // Nothing to undo: the journal stays; the guard and the selections forget it.
-            ctx.guard.forget(&key_of(obj.as_ref()));
-            ctx.selections.remove(&key_of(obj.as_ref()));
+            let key = key_of(obj.as_ref());
+            ctx.guard.forget(&key);
+            ctx.selections.remove(&key);
+            ctx.metrics.forget(&key.kind, &key.namespace, &key.name);
             return Ok(Action::await_change());
         }
         return apply(obj, ctx).await;
@@ -103,6 +105,7 @@ async fn reconcile_now<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action
                 if done.is_ok() {
                     // Reverted (or nothing to undo): the resource goes.
                     ctx.selections.remove(&key);
+                    ctx.metrics.forget(&key.kind, &key.namespace, &key.name);
                 }
                 done
             }
@@ -306,18 +309,18 @@ fn record<K: Kind>(
 ) {
     let c = K::conditions(new);
     ctx.metrics.reconciled(&key.kind, result_label(c), took);
-    let before = old.map(|s| K::counts(s).0).unwrap_or(0);
-    let (converted, failed) = K::counts(new);
-    ctx.metrics.objects(
-        &key.kind,
-        (converted - before).max(0) as u64,
-        failed.max(0) as u64,
-    );
-    ctx.metrics.drift(
-        &key.namespace,
-        &key.name,
-        cond::is_true(c, cond::DRIFT_DETECTED),
-    );
+    let (converted, failed) = K::changes(old, new);
+    ctx.metrics
+        .objects(&key.kind, converted.max(0) as u64, failed.max(0) as u64);
+    let stalled = cond::get(c, cond::STALLED).filter(|s| s.status == "True");
+    let gauges = super::metrics::ResourceGauges {
+        objects: K::object_states(new),
+        drift: cond::is_true(c, cond::DRIFT_DETECTED),
+        stalled: stalled.is_some(),
+        halted: stalled.is_some_and(|s| s.reason == crate::reasons::AUTO_HALTED),
+    };
+    ctx.metrics
+        .resource(&key.kind, &key.namespace, &key.name, &gauges);
 }
 
 /// Keep the journal's head outside it once per pass. A failure weakens only the evidence of a

@@ -89,6 +89,57 @@ where
     Some(stores.iter().flat_map(|s| s.state()).map(member).collect())
 }
 
+/// Every resource in `stores`, once they hold their first full list.
+fn keys<K>(stores: &[Store<K>]) -> Option<Vec<ResourceKey>>
+where
+    K: Reconciled + Resource<DynamicType = ()> + Clone + 'static,
+{
+    listed(stores).then(|| {
+        let key = |obj: std::sync::Arc<K>| ResourceKey {
+            kind: K::KIND.into(),
+            namespace: obj.namespace().unwrap_or_else(|| "default".into()),
+            name: obj.name_any(),
+        };
+        stores.iter().flat_map(|s| s.state()).map(key).collect()
+    })
+}
+
+impl StoreRoster {
+    /// Every resource of the three kinds the watches hold; `None` before their first lists.
+    pub fn resources(&self) -> Option<Vec<ResourceKey>> {
+        let mut all = keys(&self.tenants)?;
+        all.extend(keys(&self.users)?);
+        all.extend(keys(&self.groups)?);
+        Some(all)
+    }
+}
+
+/// How often the metrics of resources gone from the watches are dropped.
+const SWEEP: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Until `stop`, drop every `SWEEP` the metric series of resources no longer in this term's
+/// watches (deleted without a finalizer, the controller never sees them go); ends with the
+/// term (its roster dropped).
+pub async fn sweep_metrics(
+    roster: std::sync::Weak<StoreRoster>,
+    metrics: std::sync::Arc<super::Metrics>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(SWEEP) => {}
+        }
+        let Some(roster) = roster.upgrade() else {
+            return;
+        };
+        if let Some(keys) = roster.resources() {
+            metrics.retain(&keys);
+        }
+    }
+}
+
 impl Roster for StoreRoster {
     fn members(&self, kind: &str) -> Option<Vec<Member>> {
         if kind == <CloudUserConversion as Reconciled>::KIND {

@@ -76,8 +76,12 @@ pub trait Reconciled: Clone + serde::Serialize + Send + Sync + 'static {
     ) -> impl Future<Output = Result<RevertOutcome, ReconcileError>> + Send + 'a;
     /// Progress as `done/total`, when the kind counts objects.
     fn progress(status: &Self::Status) -> Option<String>;
-    /// Objects converted and failed, for metrics.
-    fn counts(status: &Self::Status) -> (i64, i64);
+    /// What changed from `old` to `new`, for the metrics' counters: objects converted, and
+    /// per-object failures new in this pass (never the same failures again on a later pass).
+    fn changes(old: Option<&Self::Status>, new: &Self::Status) -> (i64, i64);
+    /// The objects by state, for the metrics' gauges: matched, converted, pending, failed,
+    /// excluded.
+    fn object_states(status: &Self::Status) -> [i64; 5];
 }
 
 impl<K: Rollout> Reconciled for K {
@@ -144,9 +148,24 @@ impl<K: Rollout> Reconciled for K {
         let (converted, pending, _) = status.counts();
         Some(format!("{converted}/{}", converted + pending))
     }
-    fn counts(status: &StatusOf<K>) -> (i64, i64) {
-        let (converted, _, failed) = status.counts();
-        (converted, failed)
+    fn changes(old: Option<&StatusOf<K>>, new: &StatusOf<K>) -> (i64, i64) {
+        let mut new = new.clone();
+        let before = old.map(|s| s.counts().0).unwrap_or(0);
+        let (converted, _, failed) = new.counts();
+        // `failed` is the last wave's: counted when that wave's failures are new.
+        let failures_new = match old.cloned() {
+            Some(mut old) => *old.progress().recent_failures != *new.progress().recent_failures,
+            None => true,
+        };
+        (
+            (converted - before).max(0),
+            if failures_new { failed.max(0) } else { 0 },
+        )
+    }
+    fn object_states(status: &StatusOf<K>) -> [i64; 5] {
+        let mut s = status.clone();
+        let p = s.progress();
+        [*p.matched, *p.converted, *p.pending, *p.failed, *p.excluded]
     }
 }
 
@@ -225,9 +244,27 @@ impl Reconciled for TenantSyncPolicy {
     fn progress(status: &TenantSyncPolicyStatus) -> Option<String> {
         status.progress.clone()
     }
-    fn counts(status: &TenantSyncPolicyStatus) -> (i64, i64) {
-        let ids = status.immutable_ids.as_ref();
-        (ids.map_or(0, |c| c.cleared), ids.map_or(0, |c| c.failed))
+    fn changes(old: Option<&TenantSyncPolicyStatus>, new: &TenantSyncPolicyStatus) -> (i64, i64) {
+        let ids = |s: Option<&TenantSyncPolicyStatus>| {
+            let c = s.and_then(|s| s.immutable_ids.as_ref());
+            (c.map_or(0, |c| c.cleared), c.map_or(0, |c| c.failed))
+        };
+        let (cleared, failed) = ids(Some(new));
+        let (cleared_before, failed_before) = ids(old);
+        (
+            (cleared - cleared_before).max(0),
+            (failed - failed_before).max(0),
+        )
+    }
+    fn object_states(status: &TenantSyncPolicyStatus) -> [i64; 5] {
+        let count = |c: Option<&crate::api::tenant::ObjectCounts>| {
+            c.map_or((0, 0), |c| (c.synced, c.converted))
+        };
+        let (us, uc) = count(status.users.as_ref());
+        let (gs, gc) = count(status.groups.as_ref());
+        let failed = status.immutable_ids.as_ref().map_or(0, |c| c.failed);
+        // Matched: every object synchronised once; pending: those still synchronised.
+        [us + uc + gs + gc, uc + gc, us + gs, failed, 0]
     }
 }
 
