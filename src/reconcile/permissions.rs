@@ -185,12 +185,13 @@ pub fn users(spec: &CloudUserConversionSpec) -> Vec<&'static str> {
 }
 
 /// What undoing a user conversion calls (`onDelete: Revert`, from the journal): the switch
-/// back, and the ImmutableIDs put back when it cleared some. Turning off the tenant's
+/// back, and the ImmutableIDs put back when it cleared some (each user read first). Turning off the tenant's
 /// hard-match block is a Global Administrator's step, not the operator's.
 pub fn user_revert_operations(restores_immutable_ids: bool) -> Vec<Operation> {
     let mut ops = vec![Op::UpdateSyncBehavior];
     if restores_immutable_ids {
-        ops.push(Op::UpdateUser);
+        // Each user is read first: an ImmutableID someone set since the clear is kept.
+        ops.extend([Op::GetUser, Op::UpdateUser]);
     }
     ops
 }

@@ -118,8 +118,24 @@ async fn undo_plan(
     ctx: &Context<'_>,
     refused: &mut Refusals,
 ) -> Result<(BTreeMap<String, Undo>, Vec<Entry>), ReconcileError> {
+    let entries = trusted(ctx, refused).await?;
+    checked(ctx, entries, refused).await
+}
+
+/// The resource's journal entries the key proves; the others' objects are added to `refused`.
+async fn trusted(ctx: &Context<'_>, refused: &mut Refusals) -> Result<Vec<Entry>, ReconcileError> {
     let (entries, untrusted) = revert_trust::split(ctx.journal.audit_for(&ctx.resource).await?);
     refused.extend(untrusted);
+    Ok(entries)
+}
+
+/// [`undo_plan`] from the proven entries: their pending undo, less what Graph and AD say must
+/// be kept (reads only).
+async fn checked(
+    ctx: &Context<'_>,
+    entries: Vec<Entry>,
+    refused: &mut Refusals,
+) -> Result<(BTreeMap<String, Undo>, Vec<Entry>), ReconcileError> {
     let mut todo = pending(&entries);
     let wanted = todo
         .iter()
@@ -257,7 +273,18 @@ async fn revert_graph(
     tenant_id: &str,
     refused: &mut Refusals,
 ) -> Result<RevertOutcome, ReconcileError> {
-    let (todo, _) = undo_plan(ctx, refused).await?;
+    // The permissions first, from the journal alone: the checks below read users too.
+    let entries = trusted(ctx, refused).await?;
+    let journaled = pending(&entries);
+    if journaled.is_empty() {
+        return Ok(RevertOutcome::Done(0));
+    }
+    let ops =
+        permissions::user_revert_operations(journaled.values().any(|u| u.immutable_id.is_some()));
+    if let Some(missing) = crate::reconcile::preflight::revert_gate(ctx.graph, &ops).await? {
+        return Ok(missing);
+    }
+    let (todo, _) = checked(ctx, entries, refused).await?;
     if todo.is_empty() {
         return Ok(RevertOutcome::Done(0));
     }
@@ -288,10 +315,6 @@ async fn revert_graph(
             v
         })
         .collect();
-    let ops = permissions::user_revert_operations(todo.values().any(|u| u.immutable_id.is_some()));
-    if let Some(missing) = crate::reconcile::preflight::revert_gate(ctx.graph, &ops).await? {
-        return Ok(missing);
-    }
     ctx.journal.append(&intents).await?;
     let requests: Vec<_> = todo
         .iter()
