@@ -346,10 +346,17 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 /// Write `entries` as CSV (RFC 4180 quoting), one row per entry, for spreadsheets and audits.
 pub fn write_csv(entries: &[Entry], out: &mut impl std::io::Write) -> std::io::Result<()> {
     fn field(s: &str) -> String {
+        // A cell a spreadsheet would read as a formula (a display name like `=HYPERLINK(…)`)
+        // is written as text (OWASP's CSV injection advice: a leading quote).
+        let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{s}")
+        } else {
+            s.to_string()
+        };
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
         } else {
-            s.to_string()
+            s
         }
     }
     writeln!(

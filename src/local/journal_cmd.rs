@@ -171,16 +171,19 @@ pub async fn run(command: JournalCommand) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("reading {shown}"))?,
             };
             let mut out = std::io::stdout().lock();
-            match format {
-                ExportFormat::Json => {
-                    for e in &entries {
-                        serde_json::to_writer(&mut out, e)?;
-                        std::io::Write::write_all(&mut out, b"\n")?;
-                    }
-                }
-                ExportFormat::Csv => journal::write_csv(&entries, &mut out)?,
+            let written = match format {
+                ExportFormat::Json => entries.iter().try_for_each(|e| {
+                    serde_json::to_writer(&mut out, e)?;
+                    std::io::Write::write_all(&mut out, b"\n")
+                }),
+                ExportFormat::Csv => journal::write_csv(&entries, &mut out),
             }
-            Ok(ExitCode::SUCCESS)
+            .and_then(|()| std::io::Write::flush(&mut out));
+            match written {
+                // The reader stopped early (`journal export | head`): not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+                other => other.map(|()| ExitCode::SUCCESS).map_err(Into::into),
+            }
         }
     }
 }
