@@ -78,8 +78,9 @@ chart-test: ## Lint, render and validate the Helm chart (installs .tools/ first)
 	hack/chart-test.sh
 
 .PHONY: image
-image: ## Build the container image (needs docker with BuildKit)
-	docker build -t entra-cloud-operator:dev .
+IMAGE ?= entra-cloud-operator:dev
+image: ## Build the container image as $(IMAGE) (needs docker with BuildKit); push it for the chart's image.repository
+	docker build -t $(IMAGE) .
 
 .PHONY: clean
 clean: ## Remove build output

@@ -28,9 +28,11 @@ step() { printf '== %s\n' "$*"; }
 step "chart CRDs equal crds/crds.yaml"
 cmp "$chart/crds/crds.yaml" "$root/crds/crds.yaml"
 
+# No image is published: every install names the registry it pushed `make image` to.
+image=(--set image.repository=registry.example.com/identity/entra-cloud-operator)
 for case in default full network-policy shared-cluster; do
-  values=()
-  [[ $case != default ]] && values=(-f "$chart/ci/$case-values.yaml")
+  values=("${image[@]}")
+  [[ $case != default ]] && values+=(-f "$chart/ci/$case-values.yaml")
   step "$case values: helm lint --strict"
   "$helm" lint --strict "$chart" "${values[@]}"
   step "$case values: helm template --include-crds"
@@ -70,6 +72,7 @@ canaries=(
   "json:watchNamespaces=[\"a\"],credentialGrants=[{\"namespaces\":[\"b\"],\"tenantIds\":[\"$guid\"]}]" "grants namespace b, which watchNamespaces does not include"
   "json:networkPolicy.apiServer.cidrs=[]" "at '/networkPolicy/apiServer/cidrs': minItems"
   "networkPolicy.activeDirectory.cidrs={10.0.0.1}" "at '/networkPolicy/activeDirectory/cidrs/0': '10.0.0.1' does not match pattern"
+  "image.repository=" "image.repository is required"
   "metrics.bindAddress=localhost" "at '/metrics/bindAddress': 'localhost' does not match pattern"
   "metrics.bindAddress=127.0.0.1" "livenessProbe points at the metrics endpoint"
   "metrics.bindAddress=127.0.0.1,livenessProbe.httpGet.port=p,readinessProbe.httpGet.port=p" "service.targetPort http is the metrics endpoint"
@@ -77,7 +80,7 @@ canaries=(
 for ((i = 0; i < ${#canaries[@]}; i += 2)); do
   bad=${canaries[i]} why=${canaries[i + 1]} flag=--set
   [[ $bad == json:* ]] && bad=${bad#json:} flag=--set-json
-  if "$helm" template "$release" "$chart" "$flag" "$bad" >/dev/null 2>"$out/err" ||
+  if "$helm" template "$release" "$chart" "${image[@]}" "$flag" "$bad" >/dev/null 2>"$out/err" ||
     ! grep -qF "$why" "$out/err"; then
     echo "chart-test: $flag $bad must be refused with \"$why\"; helm said:" >&2
     cat "$out/err" >&2

@@ -59,6 +59,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* The image reference: repository@digest when a digest is set, else repository:tag. */}}
 {{- define "entra-cloud-operator.image" -}}
+{{- if not .Values.image.repository }}
+{{- fail "image.repository is required: no image is published. Build it with `make image IMAGE=<registry>/entra-cloud-operator:<tag>`, push it (`docker push …`) to a registry your cluster pulls from, then install with --set image.repository=<registry>/entra-cloud-operator --set image.tag=<tag>" }}
+{{- end }}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
 {{- else }}
