@@ -140,6 +140,9 @@ fn rendered_grants(helm: &PathBuf, set: &[&str]) -> Vec<Grant> {
             RELEASE_NS,
             "--show-only",
             "templates/rbac.yaml",
+            // The chart requires an image (none is published).
+            "--set",
+            "image.repository=registry.example.com/entra-cloud-operator",
         ]);
     for s in set {
         cmd.args(["--set", s]);
