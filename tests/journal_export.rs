@@ -104,3 +104,61 @@ async fn export_into_a_pipe_closed_early_ends_quietly() {
         assert!(!stderr.contains("Broken pipe"), "{format}: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn summary_and_filters_read_the_journal_for_an_auditor() {
+    let dir = temp("summary");
+    let path = dir.join("journal.jsonl");
+    let j = FileJournal::open(&path, default_key(&path).unwrap()).unwrap();
+    let mut applied = record(1, "ada@contoso.com");
+    applied.phase = Phase::Applied;
+    let mut other = record(2, "bob@contoso.com");
+    other.phase = Phase::Applied;
+    j.append(&[record(1, "ada@contoso.com"), applied, other])
+        .await
+        .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["journal"])
+            .args(args)
+            .arg("--journal")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let summary = run(&["summary"]);
+    assert!(
+        summary.contains("CloudUserConversion identity/wave: 2 objects changed (ClearImmutableId 2), 0 failed, 0 reverted"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("3 entries; last entry 3 has hash "),
+        "{summary}"
+    );
+    assert!(summary.contains("keep it elsewhere"), "{summary}");
+    // One object, by its UPN in any case: its two entries only.
+    let csv = run(&["export", "--object", "ADA@contoso.com"]);
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(!csv.contains("bob@contoso.com"), "{csv}");
+    // Another resource: nothing but the header.
+    let none = run(&[
+        "export",
+        "--of-resource",
+        "CloudGroupConversion/identity/groups",
+    ]);
+    assert_eq!(none.lines().count(), 1, "{none}");
+    // A time filter in words it does not read is refused by name.
+    let out = Command::new(BIN)
+        .args(["journal", "export", "--since", "yesterday", "--journal"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"));
+}

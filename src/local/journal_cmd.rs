@@ -1,5 +1,6 @@
-//! `entra-cloud-operator journal verify|export`: check and print a journal, from its file or,
-//! with `--resource`, from a cluster's journal ConfigMaps (KUBECONFIG or in-cluster config).
+//! `entra-cloud-operator journal verify|export|summary`: check, print (filtered) and summarise
+//! a journal, from its file or, with `--resource`, from a cluster's journal ConfigMaps
+//! (KUBECONFIG or in-cluster config).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,14 +47,28 @@ pub enum JournalCommand {
         #[command(flatten)]
         source: Source,
     },
-    /// Print every entry as CSV or JSON Lines (after checking the chain).
+    /// Print the entries as CSV or JSON Lines (after checking the chain), all or those the
+    /// filters keep.
     Export {
         /// Where the journal is.
         #[command(flatten)]
         source: Source,
+        /// Which entries.
+        #[command(flatten)]
+        filter: super::journal_view::Filter,
         /// Output format.
         #[arg(long, value_enum, default_value = "csv")]
         format: ExportFormat,
+    },
+    /// Per resource: the objects changed, failed and reverted, and when (after checking the
+    /// chain); then the last entry's hash, to keep elsewhere.
+    Summary {
+        /// Where the journal is.
+        #[command(flatten)]
+        source: Source,
+        /// Which entries.
+        #[command(flatten)]
+        filter: super::journal_view::Filter,
     },
 }
 
@@ -158,18 +173,19 @@ pub async fn run(command: JournalCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        JournalCommand::Export { source, format } => {
-            let entries: Vec<Entry> = match open(&source).await? {
-                Opened::File(path, key) => {
-                    FileJournal::verify(&path, key.as_ref())?;
-                    FileJournal::read(&path, key.as_ref())
-                        .with_context(|| format!("reading {}", path.display()))?
-                }
-                Opened::Cluster(shown, j) => j
-                    .entries()
-                    .await
-                    .with_context(|| format!("reading {shown}"))?,
-            };
+        JournalCommand::Summary { source, filter } => {
+            filter.validate()?;
+            let entries = verified_entries(&source, &filter).await?;
+            print!("{}", super::journal_view::summary(&entries));
+            Ok(ExitCode::SUCCESS)
+        }
+        JournalCommand::Export {
+            source,
+            filter,
+            format,
+        } => {
+            filter.validate()?;
+            let entries = verified_entries(&source, &filter).await?;
             let mut out = std::io::stdout().lock();
             let written = match format {
                 ExportFormat::Json => entries.iter().try_for_each(|e| {
@@ -186,4 +202,23 @@ pub async fn run(command: JournalCommand) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+/// The journal's entries the filter keeps, its chain checked first.
+async fn verified_entries(
+    source: &Source,
+    filter: &super::journal_view::Filter,
+) -> anyhow::Result<Vec<Entry>> {
+    let entries: Vec<Entry> = match open(source).await? {
+        Opened::File(path, key) => {
+            FileJournal::verify(&path, key.as_ref())?;
+            FileJournal::read(&path, key.as_ref())
+                .with_context(|| format!("reading {}", path.display()))?
+        }
+        Opened::Cluster(shown, j) => j
+            .entries()
+            .await
+            .with_context(|| format!("reading {shown}"))?,
+    };
+    Ok(entries.into_iter().filter(|e| filter.keeps(e)).collect())
 }

@@ -1,0 +1,282 @@
+//! What an auditor asks of a journal: the entries of one resource, one object or one period
+//! (`journal export` and `journal summary` filters), and a summary per resource: objects
+//! changed, failed and reverted, and when.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::journal::{Action, Entry, Phase};
+
+/// Which entries to keep.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct Filter {
+    /// Only the entries of this resource: `Kind/namespace/name` (in a file journal holding
+    /// several), e.g. `CloudUserConversion/identity/finance-wave`.
+    #[arg(long, value_name = "KIND/NAMESPACE/NAME")]
+    pub of_resource: Option<String>,
+    /// Only the entries of this object: its id, or its UPN or display name (any case).
+    #[arg(long, value_name = "ID|NAME")]
+    pub object: Option<String>,
+    /// Only entries written at or after this time (RFC 3339, e.g. 2026-12-06T09:00:00Z).
+    #[arg(long, value_parser = parse_time)]
+    pub since: Option<jiff::Timestamp>,
+    /// Only entries written before this time (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    pub until: Option<jiff::Timestamp>,
+}
+
+fn parse_time(text: &str) -> Result<jiff::Timestamp, String> {
+    text.trim().parse().map_err(|_| {
+        format!("{text:?} is not a time: RFC 3339 with a zone, e.g. 2026-12-06T09:00:00Z")
+    })
+}
+
+impl Filter {
+    /// Checks the flags: a resource of the form `Kind/namespace/name`.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(r) = &self.of_resource {
+            anyhow::ensure!(
+                r.split('/').count() == 3 && r.split('/').all(|p| !p.is_empty()),
+                "--of-resource must be Kind/namespace/name, e.g. CloudUserConversion/identity/finance-wave"
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether `e` is kept.
+    pub fn keeps(&self, e: &Entry) -> bool {
+        let r = &e.record;
+        let resource = format!(
+            "{}/{}/{}",
+            r.resource.kind, r.resource.namespace, r.resource.name
+        );
+        let object = |o: &str| {
+            r.object_id.eq_ignore_ascii_case(o)
+                || r.object_name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(o))
+        };
+        let time = e.time.parse::<jiff::Timestamp>().ok();
+        self.of_resource.as_deref().is_none_or(|f| f == resource)
+            && self.object.as_deref().is_none_or(object)
+            && self.since.is_none_or(|s| time.is_some_and(|t| t >= s))
+            && self.until.is_none_or(|u| time.is_some_and(|t| t < u))
+    }
+}
+
+/// Undoing actions (`onDelete: Revert`, `revert -f`).
+fn reverts(a: Action) -> bool {
+    matches!(
+        a,
+        Action::SwitchToAd
+            | Action::RestoreImmutableId
+            | Action::RemoveOwner
+            | Action::MoveAdObjectBack
+            | Action::EnableAdAccount
+    )
+}
+
+#[derive(Default)]
+struct Tally {
+    changed: BTreeSet<String>,
+    failed: BTreeSet<String>,
+    reverted: BTreeSet<String>,
+    actions: BTreeMap<String, usize>,
+    first: Option<String>,
+    last: Option<String>,
+}
+
+/// Per resource: the objects changed, failed and reverted (each object once), the changes by
+/// action, the first and last entry's time; then the entries counted and the chain head to
+/// keep elsewhere.
+pub fn summary(entries: &[Entry]) -> String {
+    let mut by: BTreeMap<String, Tally> = BTreeMap::new();
+    for e in entries {
+        let r = &e.record;
+        let key = format!(
+            "{} {}/{}",
+            r.resource.kind, r.resource.namespace, r.resource.name
+        );
+        let t = by.entry(key).or_default();
+        t.first.get_or_insert_with(|| e.time.clone());
+        t.last = Some(e.time.clone());
+        let object = r.object_id.clone();
+        match r.phase {
+            Phase::Failed => {
+                t.failed.insert(object);
+            }
+            Phase::Applied if reverts(r.action) => {
+                t.reverted.insert(object);
+            }
+            Phase::Applied if r.action != Action::RecordMemberships => {
+                t.changed.insert(object);
+                *t.actions.entry(format!("{:?}", r.action)).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    for (resource, t) in &by {
+        let actions: Vec<String> = t.actions.iter().map(|(a, n)| format!("{a} {n}")).collect();
+        out.push_str(&format!(
+            "{resource}: {} objects changed{}, {} failed, {} reverted; {} … {}\n",
+            t.changed.len(),
+            if actions.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", actions.join(", "))
+            },
+            t.failed.len(),
+            t.reverted.len(),
+            t.first.as_deref().unwrap_or("-"),
+            t.last.as_deref().unwrap_or("-"),
+        ));
+    }
+    match entries.last() {
+        Some(e) => out.push_str(&format!(
+            "{} entries; last entry {} has hash {}: keep it elsewhere (the change ticket, another system) to prove later that nothing was cut off after it\n",
+            entries.len(),
+            e.seq,
+            e.hash
+        )),
+        None => out.push_str("no entries\n"),
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::journal::{Record, ResourceKey};
+
+    fn entry(seq: u64, time: &str, name: &str, id: &str, action: Action, phase: Phase) -> Entry {
+        Entry {
+            seq,
+            time: time.into(),
+            record: Record {
+                resource: ResourceKey {
+                    kind: "CloudUserConversion".into(),
+                    namespace: "identity".into(),
+                    name: name.into(),
+                },
+                tenant_id: "t".into(),
+                object_type: "user".into(),
+                object_id: id.into(),
+                object_name: Some(format!("{id}@contoso.com")),
+                action,
+                phase,
+                prior: serde_json::Value::Null,
+                request_id: None,
+                error: None,
+                note: None,
+            },
+            prev_hash: String::new(),
+            hash: format!("h{seq}"),
+            key_id: None,
+            trust: Default::default(),
+        }
+    }
+
+    fn sample() -> Vec<Entry> {
+        vec![
+            entry(
+                1,
+                "2026-12-06T09:00:00Z",
+                "wave",
+                "u1",
+                Action::SwitchToCloud,
+                Phase::Intent,
+            ),
+            entry(
+                2,
+                "2026-12-06T09:00:01Z",
+                "wave",
+                "u1",
+                Action::SwitchToCloud,
+                Phase::Applied,
+            ),
+            entry(
+                3,
+                "2026-12-06T09:00:02Z",
+                "wave",
+                "u2",
+                Action::SwitchToCloud,
+                Phase::Failed,
+            ),
+            entry(
+                4,
+                "2026-12-06T10:00:00Z",
+                "wave",
+                "u1",
+                Action::SwitchToAd,
+                Phase::Applied,
+            ),
+            entry(
+                5,
+                "2026-12-06T11:00:00Z",
+                "other",
+                "u3",
+                Action::ClearImmutableId,
+                Phase::Applied,
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_summary_counts_each_object_once_per_outcome_and_names_the_head() {
+        let s = summary(&sample());
+        assert!(
+            s.contains("CloudUserConversion identity/wave: 1 objects changed (SwitchToCloud 1), 1 failed, 1 reverted; 2026-12-06T09:00:00Z … 2026-12-06T10:00:00Z"),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "identity/other: 1 objects changed (ClearImmutableId 1), 0 failed, 0 reverted"
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("5 entries; last entry 5 has hash h5: keep it elsewhere"),
+            "{s}"
+        );
+        assert_eq!(summary(&[]), "no entries\n");
+    }
+
+    #[test]
+    fn filters_by_resource_object_and_time() {
+        let all = sample();
+        let kept = |f: &Filter| {
+            all.iter()
+                .filter(|e| f.keeps(e))
+                .map(|e| e.seq)
+                .collect::<Vec<_>>()
+        };
+        let by_resource = Filter {
+            of_resource: Some("CloudUserConversion/identity/other".into()),
+            ..Filter::default()
+        };
+        assert_eq!(kept(&by_resource), [5]);
+        let by_object = Filter {
+            object: Some("U1@CONTOSO.COM".into()),
+            ..Filter::default()
+        };
+        assert_eq!(kept(&by_object), [1, 2, 4]);
+        let by_time = Filter {
+            since: Some(parse_time("2026-12-06T09:00:01Z").unwrap()),
+            until: Some(parse_time("2026-12-06T11:00:00Z").unwrap()),
+            ..Filter::default()
+        };
+        assert_eq!(kept(&by_time), [2, 3, 4]);
+        assert!(parse_time("yesterday").unwrap_err().contains("RFC 3339"));
+        let bad = Filter {
+            of_resource: Some("wave".into()),
+            ..Filter::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("Kind/namespace/name")
+        );
+    }
+}
