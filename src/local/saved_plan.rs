@@ -260,30 +260,21 @@ pub fn bind(plan: &SavedPlan, path: &Path, m: &mut Manifests) -> Result<(), Save
             l.resource.spec.plan_tolerance = Some(0);
         }
     }
-    for l in &mut m.users {
-        let meta = &l.resource.metadata;
-        let a = approval(
-            "CloudUserConversion",
-            meta.namespace.as_deref(),
-            meta.name.as_deref(),
-        );
-        let spec = &mut l.resource.spec;
-        spec.require_approval = true;
-        spec.approved_plan = a;
-        spec.plan_tolerance = Some(0);
+    // Every conversion requires approval, under its saved digest.
+    macro_rules! bind_conversions {
+        ($loaded:expr, $kind:literal) => {
+            for l in $loaded {
+                let meta = &l.resource.metadata;
+                let a = approval($kind, meta.namespace.as_deref(), meta.name.as_deref());
+                let spec = &mut l.resource.spec;
+                spec.require_approval = true;
+                spec.approved_plan = a;
+                spec.plan_tolerance = Some(0);
+            }
+        };
     }
-    for l in &mut m.groups {
-        let meta = &l.resource.metadata;
-        let a = approval(
-            "CloudGroupConversion",
-            meta.namespace.as_deref(),
-            meta.name.as_deref(),
-        );
-        let spec = &mut l.resource.spec;
-        spec.require_approval = true;
-        spec.approved_plan = a;
-        spec.plan_tolerance = Some(0);
-    }
+    bind_conversions!(&mut m.users, "CloudUserConversion");
+    bind_conversions!(&mut m.groups, "CloudGroupConversion");
     Ok(())
 }
 
