@@ -10,28 +10,12 @@ use std::process::Command;
 
 mod common;
 
-use common::process::EmulatorProcess;
+use common::process::{CONTOSO, EmulatorProcess};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_entra-cloud-operator");
 
-const MANIFESTS: &str = "apiVersion: cloudidentity.dev/v1alpha1
-kind: TenantSyncPolicy
-metadata: {name: contoso, namespace: identity}
-spec:
-  tenantId: 3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b
-  credentials:
-    clientSecret:
-      clientId: 0b5e7c1d-2f3a-4b6c-8d9e-0f1a2b3c4d5e
-      secretRef: {name: graph-credentials, key: clientSecret}
-  directorySync: Unmanaged
----
-apiVersion: v1
-kind: Secret
-metadata: {name: graph-credentials, namespace: identity}
-stringData: {clientSecret: emulator-client-secret}
----
-apiVersion: cloudidentity.dev/v1alpha1
+const CONVERSION: &str = "apiVersion: cloudidentity.dev/v1alpha1
 kind: CloudUserConversion
 metadata: {name: contoso-wave, namespace: identity}
 spec:
@@ -42,17 +26,11 @@ spec:
 ";
 
 fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "eco-cli-output-{name}-{}-{}",
-        std::process::id(),
-        fastrand::u64(..)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::process::temp_dir("cli-output", name)
 }
 
 fn apply(emu: &EmulatorProcess, dir: &Path, extra: &[&str]) -> (i32, String, String) {
-    std::fs::write(dir.join("m.yaml"), MANIFESTS).unwrap();
+    std::fs::write(dir.join("m.yaml"), format!("{CONTOSO}---\n{CONVERSION}")).unwrap();
     let out = Command::new(BIN)
         .args(extra)
         .args(["apply", "-f"])
@@ -191,7 +169,7 @@ fn json_logs_get_json_progress_lines_only() {
 fn a_run_that_wrote_nothing_leaves_no_journal_behind() {
     let dir = temp("nothing");
     // The policy without its Secret: it stalls before any request, nothing is journaled.
-    let policy = MANIFESTS.split("---").next().unwrap();
+    let policy = CONTOSO.split("---").next().unwrap();
     std::fs::write(dir.join("m.yaml"), policy).unwrap();
     let journal = dir.join("journal.jsonl");
     let out = Command::new(BIN)

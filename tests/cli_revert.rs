@@ -15,13 +15,7 @@ use common::process::EmulatorProcess;
 const BIN: &str = env!("CARGO_BIN_EXE_entra-cloud-operator");
 
 fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "eco-cli-revert-{name}-{}-{}",
-        std::process::id(),
-        fastrand::u64(..)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::process::temp_dir("cli-revert", name)
 }
 
 /// `method /_emulator/{path}` with `body`, its JSON answer (`null` without one).
@@ -72,23 +66,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-const TENANT: &str = r#"apiVersion: cloudidentity.dev/v1alpha1
-kind: TenantSyncPolicy
-metadata: {name: contoso, namespace: identity}
-spec:
-  tenantId: 3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b
-  credentials:
-    clientSecret:
-      clientId: 0b5e7c1d-2f3a-4b6c-8d9e-0f1a2b3c4d5e
-      secretRef: {name: graph-credentials, key: clientSecret}
-  directorySync: Unmanaged
----
-apiVersion: v1
-kind: Secret
-metadata: {name: graph-credentials, namespace: identity}
-stringData:
-  clientSecret: emulator-client-secret
-"#;
+use common::process::CONTOSO as TENANT;
 
 /// The manifests: the tenant, a user conversion of `upns` clearing their ImmutableIDs, and a
 /// group conversion of `group` adding `owner`.

@@ -9,28 +9,10 @@ use std::process::Command;
 
 mod common;
 
-use common::process::EmulatorProcess;
+use common::process::{CONTOSO, EmulatorProcess};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_entra-cloud-operator");
-
-const POLICY: &str = "apiVersion: cloudidentity.dev/v1alpha1
-kind: TenantSyncPolicy
-metadata: {name: contoso, namespace: identity}
-spec:
-  tenantId: 3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b
-  credentials:
-    clientSecret:
-      clientId: 0b5e7c1d-2f3a-4b6c-8d9e-0f1a2b3c4d5e
-      secretRef: {name: graph-credentials, key: clientSecret}
-  directorySync: Unmanaged
-";
-
-const SECRET: &str = "apiVersion: v1
-kind: Secret
-metadata: {name: graph-credentials, namespace: identity}
-stringData: {clientSecret: emulator-client-secret}
-";
 
 fn wave(wave_size: u32) -> String {
     format!(
@@ -47,13 +29,7 @@ spec:
 }
 
 fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "eco-saved-plan-{name}-{}-{}",
-        std::process::id(),
-        fastrand::u64(..)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::process::temp_dir("saved-plan", name)
 }
 
 /// `entra-cloud-operator ARGS -f dir` against the emulator: exit code, stdout, stderr.
@@ -125,8 +101,7 @@ fn synced_contoso(url: &str) -> Vec<String> {
 fn write_manifests(dir: &Path, wave_size: u32) {
     let m = dir.join("manifests");
     std::fs::create_dir_all(&m).unwrap();
-    std::fs::write(m.join("policy.yaml"), POLICY).unwrap();
-    std::fs::write(m.join("secret.yaml"), SECRET).unwrap();
+    std::fs::write(m.join("tenant.yaml"), CONTOSO).unwrap();
     std::fs::write(m.join("wave.yaml"), wave(wave_size)).unwrap();
 }
 
@@ -275,8 +250,8 @@ fn a_plan_that_could_not_plan_everything_is_not_saved() {
     write_manifests(&dir, 10);
     // The secret is wrong: the tenant can't be read.
     std::fs::write(
-        dir.join("manifests/secret.yaml"),
-        SECRET.replace("emulator-client-secret", "wrong-secret"),
+        dir.join("manifests/tenant.yaml"),
+        CONTOSO.replace("emulator-client-secret", "wrong-secret"),
     )
     .unwrap();
     let plan = dir.join("plan.json");

@@ -70,3 +70,33 @@ pub fn state(url: &str) -> serde_json::Value {
             .unwrap()
     })
 }
+
+/// The emulator's default tenant and application, as the examples name them: a policy that
+/// observes (`directorySync: Unmanaged`) and its credentials Secret, for `-f`.
+pub const CONTOSO: &str = "apiVersion: cloudidentity.dev/v1alpha1
+kind: TenantSyncPolicy
+metadata: {name: contoso, namespace: identity}
+spec:
+  tenantId: 3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b
+  credentials:
+    clientSecret:
+      clientId: 0b5e7c1d-2f3a-4b6c-8d9e-0f1a2b3c4d5e
+      secretRef: {name: graph-credentials, key: clientSecret}
+  directorySync: Unmanaged
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: graph-credentials, namespace: identity}
+stringData: {clientSecret: emulator-client-secret}
+";
+
+/// A new directory of its own for test `name` of `suite`, under the system's temp dir.
+pub fn temp_dir(suite: &str, name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "eco-{suite}-{name}-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
