@@ -108,6 +108,7 @@ fn plain_progress_is_stamped_consistent_and_said_once() {
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(lines.len() > 3, "{err}");
     let mut waves = 0;
+    let mut estimates = 0;
     for (i, line) in lines.iter().enumerate() {
         let (stamp, rest) = line.split_once(' ').unwrap();
         assert!(
@@ -128,9 +129,29 @@ fn plain_progress_is_stamped_consistent_and_said_once() {
             let (matched, converted, pending) = counts(rest).unwrap();
             assert!(converted > 0, "the counts after the wave: {rest}");
             assert_eq!(converted + pending, matched, "{rest}");
+            // What is left, in time, from the same count.
+            match rest.split_once("; about ") {
+                Some((_, eta)) => {
+                    let (_, detail) = eta
+                        .split_once(" left (")
+                        .unwrap_or_else(|| panic!("an estimate: {rest}"));
+                    let objects: i64 = detail.split(' ').next().unwrap().parse().unwrap();
+                    assert_eq!(
+                        objects, pending,
+                        "the estimate counts what is pending: {rest}"
+                    );
+                    assert!(detail.contains(" writes/s, "), "{rest}");
+                    estimates += 1;
+                }
+                None => assert_eq!(pending, 0, "an estimate while objects are left: {rest}"),
+            }
         }
     }
     assert!(waves >= 3, "{waves}: canary and waves shown: {err}");
+    assert!(
+        estimates >= 2,
+        "{estimates}: estimates of what is left: {err}"
+    );
 }
 
 #[test]

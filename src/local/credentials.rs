@@ -319,6 +319,7 @@ pub fn graph_client(
     let client =
         GraphClient::new(config, credential).map_err(|e| CredentialError(e.to_string()))?;
     client.set_batching(spec.batching());
+    client.set_time_scale(time_scale);
     Ok(client)
 }
 

@@ -10,6 +10,7 @@
 
 pub mod approval;
 pub mod consistency;
+pub mod eta;
 mod failure;
 mod gate;
 mod overlap;

@@ -86,8 +86,18 @@ pub(super) fn conclude<K: Rollout>(
     match step {
         Step::Report => {
             *pass.status.progress().phase = Some(status::PLANNED.into());
-            let waves = rollout.waves_needed(classified.pending().count());
-            let msg = K::plan_message(world, classified, waves, summary);
+            let pending = classified.pending().count();
+            let waves = rollout.waves_needed(pending);
+            let estimate = super::eta::Estimate::new(
+                rollout,
+                pending,
+                0,
+                None,
+                super::eta::write_rate(cx.ctx.graph, false),
+            )
+            .map(|e| format!("; {}", e.describe_plan(K::WORDS.objects)))
+            .unwrap_or_default();
+            let msg = K::plan_message(world, classified, waves, summary) + &estimate;
             pass.finish(Health::Ready(reasons::PLANNED, msg), Some(GUARD_INTERVAL))
         }
         Step::BlastRadiusExceeded { selected, at_least } => {
@@ -112,9 +122,19 @@ pub(super) fn conclude<K: Rollout>(
             pass.stall(Stall::until_spec_change(reasons::AUTO_HALTED, msg))
         }
         Step::Pause(d) => {
+            let p = pass.status.progress();
+            let estimate = super::eta::Estimate::new(
+                rollout,
+                usize::try_from(*p.pending).unwrap_or(0),
+                *p.waves_completed,
+                Some(d),
+                super::eta::write_rate(cx.ctx.graph, true),
+            )
+            .map(|e| format!("; {}", e.describe(K::WORDS.objects)))
+            .unwrap_or_default();
             let msg = format!(
-                "pausing {} between waves (rollout.pauseBetweenWaves); {summary}",
-                crate::duration::format(d)
+                "pausing {} between waves (rollout.pauseBetweenWaves); {summary}{estimate}",
+                super::eta::human(d)
             );
             pass.finish(
                 Health::Progressing(reasons::PAUSED_BETWEEN_WAVES, msg),
@@ -256,7 +276,17 @@ pub(super) fn after_wave<K: Rollout>(
             Some(GUARD_INTERVAL),
         );
     }
-    let msg = format!("{label} done; {summary}");
+    let left = usize::try_from(*p.pending).unwrap_or(0);
+    let estimate = super::eta::Estimate::new(
+        rollout,
+        left,
+        n,
+        None,
+        super::eta::write_rate(cx.ctx.graph, true),
+    )
+    .map(|e| format!("; {}", e.describe(K::WORDS.objects)))
+    .unwrap_or_default();
+    let msg = format!("{label} done; {summary}{estimate}");
     // Look again after the pause (at least a moment, so the next pass reads fresh state).
     let next = rollout.pause.max(Duration::from_secs(1));
     pass.finish(Health::Progressing(reasons::CONVERTING, msg), Some(next))
@@ -305,9 +335,19 @@ pub(super) fn preview<K: Rollout>(
     let pending = classified.pending().count();
     let matched = K::matched(world).matched;
     let waves = rollout.waves_needed(pending);
+    // As `waves` above: counted as if nothing ran yet.
+    let estimate = super::eta::Estimate::new(
+        rollout,
+        pending,
+        0,
+        None,
+        super::eta::write_rate(cx.ctx.graph, false),
+    )
+    .map(|e| format!("; {}", e.describe_plan(K::WORDS.objects)))
+    .unwrap_or_default();
     let convert = || {
         format!(
-            "convert {pending} {} in {waves} waves (canary {}, then waves of {})",
+            "convert {pending} {} in {waves} waves (canary {}, then waves of {}){estimate}",
             K::WORDS.objects,
             rollout.canary,
             rollout.wave_size
