@@ -87,7 +87,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     for f in &left_out {
         println!(
-            "Left out {}: it needs an Active Directory domain controller (`make samba` starts a test one; see the README).",
+            "Left out {}: it needs an Active Directory domain controller (`make samba` starts a test one; see docs/development.md).",
             f.display()
         );
     }

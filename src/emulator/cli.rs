@@ -26,8 +26,8 @@ pub struct EmulatorArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Start with the tenant this YAML or JSON file describes (`organization`, `users`,
-    /// `groups`, `contacts`, `apps`, by their Graph names; the README's "Tenant files" shows
-    /// one, and a dump from `GET /_emulator/dump` is one) instead of a generated one.
+    /// `groups`, `contacts`, `apps`, by their Graph names; "Tenant files" in docs/emulator.md
+    /// shows one, and a dump from `GET /_emulator/dump` is one) instead of a generated one.
     #[arg(long, value_name = "PATH")]
     pub tenant_file: Option<std::path::PathBuf>,
     /// Synced users to seed (plus cloud-only, sync service and break-glass accounts, and a
