@@ -60,7 +60,9 @@ impl Rollout for CloudUserConversion {
         pass: &'a mut Pass<CloudUserConversionStatus>,
     ) -> Result<Result<World, Stall>, ReconcileError> {
         let (ctx, spec) = (cx.ctx, cx.spec.spec);
-        if cx.applies() && !selection.unverified.is_empty() {
+        // Said once per generation (its first pass), not on every pass while it lasts.
+        let first_pass = pass.status.observed_generation != pass.generation;
+        if cx.applies() && first_pass && !selection.unverified.is_empty() {
             // Graph refuses their conversion one by one; without these reads they fail alone.
             pass.events.push(ReconcileEvent::normal(
                 crate::reasons::PRIVILEGED_UNVERIFIED,
