@@ -83,6 +83,10 @@ enum Command {
         /// resource could not be planned or conflicts.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Give up after this long, e.g. `10m` (a tenant that answers slowly, a large
+        /// selection); nothing is written either way. Exit code 1.
+        #[arg(long, default_value = "10m", value_parser = duration::parse)]
+        timeout: Duration,
     },
     /// Undo what the user and group conversions of the manifests did, from the journal, as
     /// `onDelete: Revert` does in a cluster. Exit code: 0 all reverted, 1 something kept or
@@ -317,11 +321,17 @@ async fn run(command: Command, log_format: LogFormat) -> anyhow::Result<ExitCode
             output: format,
             detailed_exitcode,
             out,
+            timeout,
         } => {
-            let opts = run.options(Duration::from_secs(600), ProgressMode::Quiet)?;
+            let opts = run.options(timeout, ProgressMode::Quiet)?;
             let m = manifests::load(&run.files)?;
             let specs = saved_plan::Specs::of(&m);
-            let reports = local::plan(m, &opts).await;
+            let Ok(reports) = tokio::time::timeout(timeout, local::plan(m, &opts)).await else {
+                anyhow::bail!(
+                    "plan timed out after --timeout {}: Graph (or the directory) did not answer in time; nothing was written. Try again, or give a longer --timeout",
+                    duration::format(timeout)
+                );
+            };
             print!("{}", output::plans(&reports, format)?);
             if let Some(path) = &out {
                 saved_plan::save(&saved_plan::of(&reports, &specs)?, path)?;

@@ -232,6 +232,11 @@ const CORPUS: &[(&[&str], &str)] = &[
     (&["demo", "--time-scale", "1e300"], "--time-scale"),
     (&["demo", "--propagation", "1e19"], "--propagation"),
     (&["demo", "--timeout", "9999999999999h"], "--timeout"),
+    (
+        &["plan", "-f", "tenant.yaml", "--timeout", "9999999999999h"],
+        "--timeout",
+    ),
+    (&["plan", "-f", "tenant.yaml", "--timeout=-5s"], "--timeout"),
     (&["emulator", "--users", "18446744073709551615"], "--users"),
     (&["emulator", "--groups", "99999999999"], "--groups"),
     (&["emulator", "--time-scale", "1e308"], "--time-scale"),
@@ -469,6 +474,49 @@ async fn the_timeout_cuts_a_pass_stuck_on_an_endless_server_with_exit_2() {
     assert!(
         stdout.contains(TENANT),
         "the resources are printed: {stdout}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_has_a_timeout_too_and_says_nothing_was_written() {
+    let requests = Arc::new(AtomicUsize::new(0));
+    let url = endless_server(requests.clone()).await;
+    let dir = temp("plan-timeout");
+    std::fs::write(dir.join("tenant.yaml"), TSP).unwrap();
+    let args: Vec<String> = [
+        "plan",
+        "-f",
+        "tenant.yaml",
+        "--graph-url",
+        &url,
+        "--login-url",
+        &url,
+        "--timeout",
+        "2s",
+    ]
+    .iter()
+    .map(|a| (*a).to_string())
+    .collect();
+    let cwd = dir.clone();
+    let (out, took) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_bounded(&cwd, &args)
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Without the deadline the client's own limits would hold the read for minutes.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(took < BOUND, "took {took:?}");
+    assert!(
+        stderr.contains("plan timed out after --timeout 2s")
+            && stderr.contains("nothing was written"),
+        "{stderr}"
+    );
+    assert!(
+        requests.load(Ordering::SeqCst) >= 1,
+        "the plan reached the server"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
