@@ -346,9 +346,13 @@ fn chromium() -> Result<PathBuf, String> {
         })
 }
 
-/// Runs `cmd` to its end, within `limit` (then kills it by its handle and fails).
+/// Runs `cmd` to its end, within `limit` (then kills it and fails). The child leads a
+/// process group of its own: Debian's `/usr/bin/chromium-headless-shell` is a shell script
+/// that runs the browser as its child, which killing the script alone would leave running.
 fn bounded(mut cmd: Command, limit: Duration) -> Output {
+    use std::os::unix::process::CommandExt as _;
     let mut child: Child = cmd
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -370,6 +374,11 @@ fn bounded(mut cmd: Command, limit: Duration) -> Output {
             break status;
         }
         if Instant::now() >= deadline {
+            // The group is the child's own (its id is the child's pid): the script and the
+            // browser it started.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
             let _ = child.kill();
             let _ = child.wait();
             panic!("{cmd:?} did not finish within {limit:?}: killed");
