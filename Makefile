@@ -19,16 +19,21 @@ demo: ## The whole tenant-wide cutover on the embedded emulator, in under a minu
 	$(BIN) demo
 
 .PHONY: test
-test: lint chart-test dockerfile-check sdk-venv samba-install lua-install ## Every check and test: format, lints, chart render/lint/validation, unit, integration, controller, CLI, CRD drift, bad-input corpus, Graph SDK conformance, a real Samba AD, the Argo CD health Lua, the Dockerfile (hadolint, its build stage run without docker)
+test: lint chart-test dockerfile-check sdk-venv samba-install lua-install chromium-install ## Every check and test: format, lints, chart render/lint/validation, unit, integration, controller, CLI, CRD drift, bad-input corpus, Graph SDK conformance, a real Samba AD, the Argo CD health Lua, the journal report in headless Chromium, the Dockerfile (hadolint, its build stage run without docker)
 	@# The AD-backed tests start the machine's one Samba DC (hack/samba-ad.sh) and must not skip
 	@# as root; the DC is stopped at the end, also when a test fails (cargo's status is kept).
 	SAMBA_AD=$$([ "$$(id -u)" = 0 ] && echo required || echo optional) SDK_CONFORMANCE=required SCHEMA_VALIDATOR=required \
 		ARGOCD_LUA=$$([ "$$(id -u)" = 0 ] && echo required || echo optional) \
+		CHROMIUM=$$([ "$$(id -u)" = 0 ] && echo required || echo optional) \
 		$(CARGO) test --locked --all-targets; rc=$$?; hack/samba-ad.sh stop; exit $$rc
 
 .PHONY: lua-install
 lua-install: ## Install Debian's lua5.4 for the Argo CD health check tests (apt-get, only when missing; skipped when not root)
 	@command -v lua5.4 >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq lua5.4 >/dev/null || { apt-get update -qq && apt-get install -y -qq lua5.4; }; else echo "lua-install: skipped (not root): the Argo CD health tests will skip"; fi; }
+
+.PHONY: chromium-install
+chromium-install: ## Install Debian's chromium-headless-shell for the journal report test (apt-get, only when no chromium is on PATH; skipped when not root)
+	@command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq chromium-headless-shell >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium-headless-shell; }; else echo "chromium-install: skipped (not root): the journal report's browser test will skip"; fi; }
 
 .PHONY: samba-install
 samba-install: ## Install the Samba AD DC packages for the LDAP tests (apt-get, only when missing; skipped when not root)

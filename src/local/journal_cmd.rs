@@ -1,6 +1,6 @@
-//! `entra-cloud-operator journal verify|export|summary`: check, print (filtered) and summarise
-//! a journal, from its file or, with `--resource`, from a cluster's journal ConfigMaps
-//! (KUBECONFIG or in-cluster config).
+//! `entra-cloud-operator journal verify|export|summary|report`: check, print (filtered),
+//! summarise and report on a journal, from its file or, with `--resource`, from a cluster's
+//! journal ConfigMaps (KUBECONFIG or in-cluster config).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,8 +8,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use crate::journal::{
-    self, ConfigMapJournal, Entry, FileJournal, ResourceKey, SecretKey, VerifyReport,
+    self, ConfigMapJournal, Entry, FileJournal, JournalError, ResourceKey, SecretKey, VerifyReport,
 };
+
+use super::journal_report::{self, Verification};
 
 /// The default journal file.
 pub const DEFAULT_JOURNAL: &str = "entra-cloud-operator.journal.jsonl";
@@ -70,6 +72,29 @@ pub enum JournalCommand {
         #[command(flatten)]
         filter: super::journal_view::Filter,
     },
+    /// One self-contained HTML page for an auditor (no scripts, nothing fetched): the chain's
+    /// verification and head, a timeline, per resource the changes by action and phase, the
+    /// failures with their reasons, unfinished changes and the entries. Written even when the
+    /// chain is broken (it says where), then exit 1.
+    Report {
+        /// Where the journal is.
+        #[command(flatten)]
+        source: Source,
+        /// Which entries.
+        #[command(flatten)]
+        filter: super::journal_view::Filter,
+        /// The HTML file to write (`-`: standard output). An existing file is kept unless
+        /// `--force`.
+        #[arg(long, value_name = "FILE.html")]
+        out: PathBuf,
+        /// Replace `--out` if it exists.
+        #[arg(long)]
+        force: bool,
+        /// At most this many rows in each table (entries, failures, unfinished changes, notes);
+        /// the counts and the timeline cover every entry.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        max_rows: u64,
+    },
 }
 
 /// Export formats.
@@ -125,33 +150,7 @@ async fn open(source: &Source) -> anyhow::Result<Opened> {
 }
 
 fn print_report(what: &str, report: &VerifyReport) {
-    let kind = if report.legacy == report.entries && report.entries > 0 {
-        "unkeyed (legacy) chain intact: consistent, but proof of nothing (written before journals were keyed)".to_string()
-    } else if report.legacy > 0 {
-        format!(
-            "keyed chain intact ({} legacy unkeyed entries first: consistent, but no proof for reverts)",
-            report.legacy
-        )
-    } else {
-        "keyed chain intact".to_string()
-    };
-    let head = match report.head_kept {
-        Some(n) => format!("; head kept outside the journal at entry {n} matches"),
-        None => "; no head kept outside the journal yet: a cut-off end cannot be ruled out".into(),
-    };
-    let torn = report.torn_tail.map(|line| format!("; line {line} is an append a crash interrupted before it was acknowledged (no change was made for it), dropped on the next apply")).unwrap_or_default();
-    let unterminated = report
-        .unterminated
-        .map(|line| {
-            format!(
-                "; line {line} (the last entry) lacks its newline: kept, added on the next apply"
-            )
-        })
-        .unwrap_or_default();
-    println!(
-        "{what}: {} entries, {kind}, head {}{head}{torn}{unterminated}",
-        report.entries, report.head
-    );
+    println!("{what}: {}", super::journal_view::verify_text(report));
 }
 
 /// Run a `journal` subcommand.
@@ -172,6 +171,16 @@ pub async fn run(command: JournalCommand) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        JournalCommand::Report {
+            source,
+            filter,
+            out,
+            force,
+            max_rows,
+        } => {
+            filter.validate()?;
+            report(&source, &filter, &out, force, max_rows).await
         }
         JournalCommand::Summary { source, filter } => {
             filter.validate()?;
@@ -221,4 +230,78 @@ async fn verified_entries(
             .with_context(|| format!("reading {shown}"))?,
     };
     Ok(entries.into_iter().filter(|e| filter.keeps(e)).collect())
+}
+
+/// `journal report`: the chain checked (a broken one is reported, not refused), the page
+/// rendered from the entries the filter keeps, written to `out`.
+async fn report(
+    source: &Source,
+    filter: &super::journal_view::Filter,
+    out: &std::path::Path,
+    force: bool,
+    max_rows: u64,
+) -> anyhow::Result<ExitCode> {
+    let (origin, verification, entries) = match open(source).await? {
+        Opened::File(path, key) => {
+            // `verify` reads a missing file as an empty journal; a report of one would only
+            // hide a mistyped path.
+            anyhow::ensure!(
+                path.is_file(),
+                "--journal {}: no such file (give the journal's path, or --resource for a cluster journal)",
+                path.display()
+            );
+            let origin = path.display().to_string();
+            let verification = verification(FileJournal::verify(&path, key.as_ref()))?;
+            let entries = FileJournal::read(&path, key.as_ref())
+                .with_context(|| format!("reading {}", path.display()))?;
+            (origin, verification, entries)
+        }
+        Opened::Cluster(shown, j) => {
+            let verification =
+                verification(j.verify().await).with_context(|| format!("verifying {shown}"))?;
+            let entries = j
+                .entries_checked()
+                .await
+                .with_context(|| format!("reading {shown}"))?;
+            (shown, verification, entries)
+        }
+    };
+    let last = entries.last().map(|e| (e.seq, e.hash.clone()));
+    let verification = match verification {
+        Verification::Broken { seq, message, .. } => Verification::Broken { seq, message, last },
+        intact => intact,
+    };
+    let kept: Vec<Entry> = entries.into_iter().filter(|e| filter.keeps(e)).collect();
+    let page = journal_report::render(&journal_report::Report {
+        origin: &origin,
+        generated: jiff::Timestamp::now()
+            .round(jiff::Unit::Second)
+            .context("reading the clock")?,
+        verification: &verification,
+        filter: filter.describe(),
+        entries: &kept,
+        max_rows: usize::try_from(max_rows).unwrap_or(usize::MAX),
+    });
+    journal_report::write(out, force, &page)?;
+    Ok(match verification {
+        Verification::Intact(_) => ExitCode::SUCCESS,
+        Verification::Broken { message, .. } => {
+            eprintln!("report written; the journal does not verify: {message}");
+            ExitCode::from(1)
+        }
+    })
+}
+
+/// A chain that does not verify is a finding to report; any other failure (no key, the wrong
+/// key, an unreadable journal) stops the report.
+fn verification(checked: Result<VerifyReport, JournalError>) -> anyhow::Result<Verification> {
+    match checked {
+        Ok(report) => Ok(Verification::Intact(report)),
+        Err(e @ JournalError::Tampered { seq, .. }) => Ok(Verification::Broken {
+            seq,
+            message: e.to_string(),
+            last: None,
+        }),
+        Err(e) => Err(e.into()),
+    }
 }

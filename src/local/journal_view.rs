@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::journal::{Action, Entry, Phase};
+use crate::journal::{Action, Entry, Phase, VerifyReport};
 
 /// Which entries to keep.
 #[derive(clap::Args, Debug, Default, Clone)]
@@ -61,10 +61,26 @@ impl Filter {
             && self.since.is_none_or(|s| time.is_some_and(|t| t >= s))
             && self.until.is_none_or(|u| time.is_some_and(|t| t < u))
     }
+
+    /// The filters given, as flags (`--object ada@contoso.com --since …`); `None`: none.
+    pub fn describe(&self) -> Option<String> {
+        let flags: Vec<String> = [
+            self.of_resource
+                .as_ref()
+                .map(|r| format!("--of-resource {r}")),
+            self.object.as_ref().map(|o| format!("--object {o}")),
+            self.since.map(|t| format!("--since {t}")),
+            self.until.map(|t| format!("--until {t}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!flags.is_empty()).then(|| flags.join(" "))
+    }
 }
 
 /// Undoing actions (`onDelete: Revert`, `revert -f`).
-fn reverts(a: Action) -> bool {
+pub fn reverts(a: Action) -> bool {
     matches!(
         a,
         Action::SwitchToAd
@@ -75,30 +91,56 @@ fn reverts(a: Action) -> bool {
     )
 }
 
-#[derive(Default)]
-struct Tally {
-    changed: BTreeSet<String>,
-    failed: BTreeSet<String>,
-    reverted: BTreeSet<String>,
-    actions: BTreeMap<String, usize>,
-    first: Option<String>,
-    last: Option<String>,
+/// Entries of one phase, one count each.
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhaseCounts {
+    /// `Intent` entries.
+    pub intent: usize,
+    /// `Applied` entries.
+    pub applied: usize,
+    /// `Failed` entries.
+    pub failed: usize,
 }
 
-/// Per resource: the objects changed, failed and reverted (each object once), the changes by
-/// action, the first and last entry's time; then the entries counted and the chain head to
-/// keep elsewhere.
-pub fn summary(entries: &[Entry]) -> String {
+/// What one resource's entries say.
+#[derive(Default, Debug)]
+pub struct Tally {
+    /// Objects changed (an `Applied` entry of a forward action), by id.
+    pub changed: BTreeSet<String>,
+    /// Objects with a `Failed` entry, by id.
+    pub failed: BTreeSet<String>,
+    /// Objects reverted (an `Applied` entry of an undoing action), by id.
+    pub reverted: BTreeSet<String>,
+    /// `Applied` entries of forward changes, by action.
+    pub actions: BTreeMap<String, usize>,
+    /// Entries by action and phase.
+    pub phases: BTreeMap<Action, PhaseCounts>,
+    /// The first entry's time.
+    pub first: Option<String>,
+    /// The last entry's time.
+    pub last: Option<String>,
+}
+
+/// A resource as the summary and the report name it: `Kind namespace/name`.
+pub fn resource_label(e: &Entry) -> String {
+    let r = &e.record.resource;
+    format!("{} {}/{}", r.kind, r.namespace, r.name)
+}
+
+/// The entries tallied per resource ([`resource_label`]).
+pub fn tally(entries: &[Entry]) -> BTreeMap<String, Tally> {
     let mut by: BTreeMap<String, Tally> = BTreeMap::new();
     for e in entries {
         let r = &e.record;
-        let key = format!(
-            "{} {}/{}",
-            r.resource.kind, r.resource.namespace, r.resource.name
-        );
-        let t = by.entry(key).or_default();
+        let t = by.entry(resource_label(e)).or_default();
         t.first.get_or_insert_with(|| e.time.clone());
         t.last = Some(e.time.clone());
+        let counts = t.phases.entry(r.action).or_default();
+        match r.phase {
+            Phase::Intent => counts.intent += 1,
+            Phase::Applied => counts.applied += 1,
+            Phase::Failed => counts.failed += 1,
+        }
         let object = r.object_id.clone();
         match r.phase {
             Phase::Failed => {
@@ -114,8 +156,54 @@ pub fn summary(entries: &[Entry]) -> String {
             _ => {}
         }
     }
+    by
+}
+
+/// The advice on the chain's head: entry `seq`'s link `hash` is what to keep elsewhere.
+pub fn head_advice(seq: u64, hash: &str) -> String {
+    format!(
+        "last entry {seq} has hash {hash}: keep it elsewhere (the change ticket, another system) to prove later that nothing was cut off after it"
+    )
+}
+
+/// What `journal verify` says of an intact chain: entries, kind of chain, head, head kept
+/// outside the journal, an interrupted or unterminated last line.
+pub fn verify_text(report: &VerifyReport) -> String {
+    let kind = if report.legacy == report.entries && report.entries > 0 {
+        "unkeyed (legacy) chain intact: consistent, but proof of nothing (written before journals were keyed)".to_string()
+    } else if report.legacy > 0 {
+        format!(
+            "keyed chain intact ({} legacy unkeyed entries first: consistent, but no proof for reverts)",
+            report.legacy
+        )
+    } else {
+        "keyed chain intact".to_string()
+    };
+    let head = match report.head_kept {
+        Some(n) => format!("; head kept outside the journal at entry {n} matches"),
+        None => "; no head kept outside the journal yet: a cut-off end cannot be ruled out".into(),
+    };
+    let torn = report.torn_tail.map(|line| format!("; line {line} is an append a crash interrupted before it was acknowledged (no change was made for it), dropped on the next apply")).unwrap_or_default();
+    let unterminated = report
+        .unterminated
+        .map(|line| {
+            format!(
+                "; line {line} (the last entry) lacks its newline: kept, added on the next apply"
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "{} entries, {kind}, head {}{head}{torn}{unterminated}",
+        report.entries, report.head
+    )
+}
+
+/// Per resource: the objects changed, failed and reverted (each object once), the changes by
+/// action, the first and last entry's time; then the entries counted and the chain head to
+/// keep elsewhere.
+pub fn summary(entries: &[Entry]) -> String {
     let mut out = String::new();
-    for (resource, t) in &by {
+    for (resource, t) in &tally(entries) {
         let actions: Vec<String> = t.actions.iter().map(|(a, n)| format!("{a} {n}")).collect();
         out.push_str(&format!(
             "{resource}: {} objects changed{}, {} failed, {} reverted; {} … {}\n",
@@ -133,10 +221,9 @@ pub fn summary(entries: &[Entry]) -> String {
     }
     match entries.last() {
         Some(e) => out.push_str(&format!(
-            "{} entries; last entry {} has hash {}: keep it elsewhere (the change ticket, another system) to prove later that nothing was cut off after it\n",
+            "{} entries; {}\n",
             entries.len(),
-            e.seq,
-            e.hash
+            head_advice(e.seq, &e.hash)
         )),
         None => out.push_str("no entries\n"),
     }

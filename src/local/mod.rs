@@ -6,6 +6,7 @@ pub mod conflicts;
 pub mod credentials;
 pub mod directory;
 pub mod journal_cmd;
+pub mod journal_report;
 pub mod journal_view;
 pub mod manifests;
 pub mod output;
