@@ -142,6 +142,12 @@ async fn summary_and_filters_read_the_journal_for_an_auditor() {
         "{summary}"
     );
     assert!(summary.contains("keep it elsewhere"), "{summary}");
+    // Filtered, the head to keep is still the journal's last entry.
+    let one = run(&["summary", "--object", "bob@contoso.com"]);
+    assert!(
+        one.contains("1 entries shown of 3 in the journal; last entry 3 has hash "),
+        "{one}"
+    );
     // One object, by its UPN in any case: its two entries only.
     let csv = run(&["export", "--object", "ADA@contoso.com"]);
     assert_eq!(csv.lines().count(), 3, "{csv}");
@@ -161,4 +167,15 @@ async fn summary_and_filters_read_the_journal_for_an_auditor() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"));
+    // A mistyped path is not an empty, intact journal.
+    for sub in ["verify", "summary", "export"] {
+        let out = Command::new(BIN)
+            .args(["journal", sub, "--journal"])
+            .arg(dir.join("jounral.jsonl"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{sub}: {err}");
+        assert!(err.contains("jounral.jsonl: no such file"), "{sub}: {err}");
+    }
 }

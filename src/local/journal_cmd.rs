@@ -113,6 +113,12 @@ enum Opened {
 
 async fn open(source: &Source) -> anyhow::Result<Opened> {
     let Some(r) = &source.resource else {
+        // Reading a missing file as an empty journal would only hide a mistyped path.
+        anyhow::ensure!(
+            source.journal.is_file(),
+            "--journal {}: no such file (give the journal's path, or --resource for a cluster journal)",
+            source.journal.display()
+        );
         let key_file = journal::key_path(&source.journal, source.journal_key.as_deref());
         let key = journal::load_key(&source.journal, &key_file, false)?;
         return Ok(Opened::File(source.journal.clone(), key));
@@ -184,8 +190,8 @@ pub async fn run(command: JournalCommand) -> anyhow::Result<ExitCode> {
         }
         JournalCommand::Summary { source, filter } => {
             filter.validate()?;
-            let entries = verified_entries(&source, &filter).await?;
-            print!("{}", super::journal_view::summary(&entries));
+            let (entries, head) = verified_entries(&source, &filter).await?;
+            print!("{}", super::journal_view::summary(&entries, head.as_ref()));
             Ok(ExitCode::SUCCESS)
         }
         JournalCommand::Export {
@@ -194,7 +200,7 @@ pub async fn run(command: JournalCommand) -> anyhow::Result<ExitCode> {
             format,
         } => {
             filter.validate()?;
-            let entries = verified_entries(&source, &filter).await?;
+            let (entries, _) = verified_entries(&source, &filter).await?;
             let mut out = std::io::stdout().lock();
             let written = match format {
                 ExportFormat::Json => entries.iter().try_for_each(|e| {
@@ -214,10 +220,11 @@ pub async fn run(command: JournalCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// The journal's entries the filter keeps, its chain checked first.
+/// The entries `filter` keeps, and the journal's last entry (its head), whatever it kept.
 async fn verified_entries(
     source: &Source,
     filter: &super::journal_view::Filter,
-) -> anyhow::Result<Vec<Entry>> {
+) -> anyhow::Result<(Vec<Entry>, Option<Entry>)> {
     let entries: Vec<Entry> = match open(source).await? {
         Opened::File(path, key) => {
             FileJournal::verify(&path, key.as_ref())?;
@@ -229,7 +236,11 @@ async fn verified_entries(
             .await
             .with_context(|| format!("reading {shown}"))?,
     };
-    Ok(entries.into_iter().filter(|e| filter.keeps(e)).collect())
+    let head = entries.last().cloned();
+    Ok((
+        entries.into_iter().filter(|e| filter.keeps(e)).collect(),
+        head,
+    ))
 }
 
 /// `journal report`: the chain checked (a broken one is reported, not refused), the page
@@ -243,13 +254,6 @@ async fn report(
 ) -> anyhow::Result<ExitCode> {
     let (origin, verification, entries) = match open(source).await? {
         Opened::File(path, key) => {
-            // `verify` reads a missing file as an empty journal; a report of one would only
-            // hide a mistyped path.
-            anyhow::ensure!(
-                path.is_file(),
-                "--journal {}: no such file (give the journal's path, or --resource for a cluster journal)",
-                path.display()
-            );
             let origin = path.display().to_string();
             let verification = verification(FileJournal::verify(&path, key.as_ref()))?;
             let entries = FileJournal::read(&path, key.as_ref())

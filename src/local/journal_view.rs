@@ -200,8 +200,8 @@ pub fn verify_text(report: &VerifyReport) -> String {
 
 /// Per resource: the objects changed, failed and reverted (each object once), the changes by
 /// action, the first and last entry's time; then the entries counted and the chain head to
-/// keep elsewhere.
-pub fn summary(entries: &[Entry]) -> String {
+/// keep elsewhere: `head`, the whole journal's last entry, whatever a filter kept.
+pub fn summary(entries: &[Entry], head: Option<&Entry>) -> String {
     let mut out = String::new();
     for (resource, t) in &tally(entries) {
         let actions: Vec<String> = t.actions.iter().map(|(a, n)| format!("{a} {n}")).collect();
@@ -219,13 +219,16 @@ pub fn summary(entries: &[Entry]) -> String {
             t.last.as_deref().unwrap_or("-"),
         ));
     }
-    match entries.last() {
-        Some(e) => out.push_str(&format!(
-            "{} entries; {}\n",
-            entries.len(),
+    match (entries.len(), head) {
+        (_, None) => out.push_str("no entries\n"),
+        (n, Some(e)) if u64::try_from(n).is_ok_and(|n| n == e.seq) => {
+            out.push_str(&format!("{n} entries; {}\n", head_advice(e.seq, &e.hash)))
+        }
+        (n, Some(e)) => out.push_str(&format!(
+            "{n} entries shown of {} in the journal; {}\n",
+            e.seq,
             head_advice(e.seq, &e.hash)
         )),
-        None => out.push_str("no entries\n"),
     }
     out
 }
@@ -311,7 +314,8 @@ mod tests {
 
     #[test]
     fn a_summary_counts_each_object_once_per_outcome_and_names_the_head() {
-        let s = summary(&sample());
+        let all = sample();
+        let s = summary(&all, all.last());
         assert!(
             s.contains("CloudUserConversion identity/wave: 1 objects changed (SwitchToCloud 1), 1 failed, 1 reverted; 2026-12-06T09:00:00Z … 2026-12-06T10:00:00Z"),
             "{s}"
@@ -326,7 +330,13 @@ mod tests {
             s.contains("5 entries; last entry 5 has hash h5: keep it elsewhere"),
             "{s}"
         );
-        assert_eq!(summary(&[]), "no entries\n");
+        assert_eq!(summary(&[], None), "no entries\n");
+        // Filtered: the head is still the journal's, not the last entry shown.
+        let s = summary(&all[..2], all.last());
+        assert!(
+            s.contains("2 entries shown of 5 in the journal; last entry 5 has hash h5"),
+            "{s}"
+        );
     }
 
     #[test]
