@@ -79,3 +79,53 @@ fn tenant_crd_shape() {
         &v["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]["conditions"];
     assert_eq!(conditions["x-kubernetes-list-type"], "map");
 }
+
+/// What `kubectl get` and `kubectl explain` show of each kind: why (Ready, Reason), progress,
+/// Age; more under `-o wide`; a real description; the `entra` category.
+#[test]
+fn every_kind_reads_well_in_kubectl() {
+    use entra_cloud_operator::api::{CloudGroupConversion, CloudUserConversion, TenantSyncPolicy};
+    let crds = [
+        ("TenantSyncPolicy", TenantSyncPolicy::crd()),
+        ("CloudUserConversion", CloudUserConversion::crd()),
+        ("CloudGroupConversion", CloudGroupConversion::crd()),
+    ];
+    for (kind, crd) in crds {
+        let crd = serde_json::to_value(crd).unwrap();
+        assert_eq!(
+            crd["spec"]["names"]["categories"],
+            serde_json::json!(["entra"]),
+            "{kind}"
+        );
+        let v = &crd["spec"]["versions"][0];
+        let columns = v["additionalPrinterColumns"].as_array().unwrap();
+        let named = |priority: i64| -> Vec<&str> {
+            columns
+                .iter()
+                .filter(|c| c["priority"].as_i64().unwrap_or(0) == priority)
+                .map(|c| c["name"].as_str().unwrap())
+                .collect()
+        };
+        let (shown, wide) = (named(0), named(1));
+        for c in ["Ready", "Reason", "Age"] {
+            assert!(shown.contains(&c), "{kind}: {shown:?}");
+        }
+        assert!(!wide.is_empty(), "{kind}: nothing more under -o wide");
+        if kind != "TenantSyncPolicy" {
+            for c in ["Phase", "Converted", "Matched", "Pending"] {
+                assert!(shown.contains(&c), "{kind}: {shown:?}");
+            }
+        }
+        let schema = &v["schema"]["openAPIV3Schema"];
+        for (what, d) in [
+            ("kind", &schema["description"]),
+            ("spec", &schema["properties"]["spec"]["description"]),
+        ] {
+            let d = d.as_str().unwrap_or_default();
+            assert!(
+                d.len() > 20 && !d.contains("Auto-generated"),
+                "{kind} {what}: kubectl explain shows {d:?}"
+            );
+        }
+    }
+}
