@@ -58,6 +58,8 @@ fn key_of<K: Kind>(obj: &K) -> ResourceKey {
 /// and kind, and never longer than `--pass-timeout`.
 pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let key = key_of(obj.as_ref());
+    // From here on something may be kept for it: released when it goes.
+    ctx.note(&key);
     let Some(_slot) = ctx.slot(&key) else {
         return Ok(Action::requeue(super::fairness::busy_retry()));
     };
@@ -86,11 +88,8 @@ async fn reconcile_now<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action
         obj.on_delete() == OnDelete::Revert || obj.finalizers().iter().any(|f| f == FINALIZER);
     if !revert {
         if obj.meta().deletion_timestamp.is_some() {
-            // Nothing to undo: the journal stays; the guard and the selections forget it.
-            let key = key_of(obj.as_ref());
-            ctx.guard.forget(&key);
-            ctx.selections.remove(&key);
-            ctx.metrics.forget(&key.kind, &key.namespace, &key.name);
+            // Nothing to undo: the journal stays; what the controller keeps for it goes.
+            ctx.release(&key_of(obj.as_ref()));
             return Ok(Action::await_change());
         }
         return apply(obj, ctx).await;
@@ -103,9 +102,9 @@ async fn reconcile_now<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action
                 let key = key_of(o.as_ref());
                 let done = cleanup(o, ctx.clone()).await;
                 if done.is_ok() {
-                    // Reverted (or nothing to undo): the resource goes.
-                    ctx.selections.remove(&key);
-                    ctx.metrics.forget(&key.kind, &key.namespace, &key.name);
+                    // Reverted (or nothing to undo): the resource goes, and what the
+                    // controller keeps for it.
+                    ctx.release(&key);
                 }
                 done
             }
@@ -210,7 +209,7 @@ async fn apply<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error>
     if obj.status() != Some(&outcome.status) {
         patch_status::<K>(&ctx, &ns, &key.name, &outcome.status).await?;
     }
-    ctx.reset_failures(&key.to_string()).await;
+    ctx.reset_failures(&key.to_string());
     let requeue = match (&tenant, outcome.requeue_after) {
         // Without its tenant policy, look again as the guard does.
         (None, _) => Some(GUARD_INTERVAL),
