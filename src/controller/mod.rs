@@ -232,10 +232,11 @@ impl Context {
         }
     }
 
-    /// A slot for a pass of `key`, or `None` while its namespace already has its share of the
-    /// workers of its kind busy.
-    pub fn slot(&self, key: &ResourceKey) -> Option<fairness::Slot<'_>> {
-        self.in_flight.try_acquire(&key.kind, &key.namespace)
+    /// A slot for a pass of `key`, acting for tenant policy `policy` (in its namespace), or
+    /// `None` while that tenant already has its share of the workers of its kind busy.
+    pub fn slot(&self, key: &ResourceKey, policy: &str) -> Option<fairness::Slot<'_>> {
+        let unit = format!("{}/{policy}", key.namespace);
+        self.in_flight.try_acquire(&key.kind, &unit)
     }
 
     pub(crate) fn count_failure(&self, key: &str) -> u32 {

@@ -54,13 +54,15 @@ fn key_of<K: Kind>(obj: &K) -> ResourceKey {
     }
 }
 
-/// Reconcile one resource: at most [`Context::slot`]'s share of the workers per namespace
-/// and kind, and never longer than `--pass-timeout`.
+/// Reconcile one resource: at most [`Context::slot`]'s share of the workers per tenant and
+/// kind, and never longer than `--pass-timeout`.
 pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let key = key_of(obj.as_ref());
     // From here on something may be kept for it: released when it goes.
     ctx.note(&key);
-    let Some(_slot) = ctx.slot(&key) else {
+    // Fair between tenants: the policy the resource acts for (its own, for a policy).
+    let policy = obj.tenant_ref().unwrap_or(&key.name).to_string();
+    let Some(_slot) = ctx.slot(&key, &policy) else {
         return Ok(Action::requeue(super::fairness::busy_retry()));
     };
     let limit = ctx.options.security.pass_timeout;
