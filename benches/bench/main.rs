@@ -5,9 +5,9 @@
 //! Under `cargo test` (no `--bench` argument) it runs a short version with the debug build,
 //! only to prove the benchmark works: it asserts that requests were served, never a speed.
 //!
-//! Arguments other than flags select sections by name (`emulator`, `conversion`, `guard`, `guard_tenants`,
-//! `adaptive`): `cargo bench --bench bench -- adaptive` runs that one and updates its keys in
-//! `results.json`, keeping the others.
+//! Arguments other than flags select sections by name (`emulator`, `conversion`, `guard`,
+//! `guard_tenants`, `adaptive`): `cargo bench --bench bench -- adaptive` runs that one and
+//! updates its keys in `results.json`, keeping the others.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod adaptive;
