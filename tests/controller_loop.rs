@@ -15,6 +15,7 @@ use entra_cloud_operator::api::TenantSyncPolicy;
 use entra_cloud_operator::controller::{
     self, ControllerOptions, JournalStore, LeaseOptions, Metrics,
 };
+use entra_cloud_operator::graph::pacing;
 use entra_cloud_operator::journal::{
     Action as JournalAction, ConfigMapJournal, Phase, ResourceKey,
 };
@@ -429,10 +430,13 @@ async fn a_user_conversion_with_on_delete_revert_is_undone_when_deleted() {
         },
     };
     let metrics = Arc::new(Metrics::default());
-    let run = tokio::spawn(controller::run(
-        client.clone(),
-        options,
-        metrics.clone(),
+    let ctx = Arc::new(
+        controller::prepare(client.clone(), options, metrics.clone())
+            .await
+            .unwrap(),
+    );
+    let run = tokio::spawn(controller::run_with(
+        ctx.clone(),
         Arc::new(AtomicBool::new(false)),
         async move {
             let _ = stop_rx.await;
@@ -480,6 +484,33 @@ async fn a_user_conversion_with_on_delete_revert_is_undone_when_deleted() {
             .iter()
             .any(|e| e["reason"] == "Reverted")
     );
+    // What the controller keeps for the conversion went on the finalizer path; the policy's
+    // client, pacer and journal stay while it exists.
+    let service = emu.url().trim_end_matches('/').to_string();
+    let held = ctx.held();
+    assert_eq!((held.resources, held.journals), (1, 1), "{held:?}");
+    assert_eq!(held.graph_clients, 1, "{held:?}");
+    assert_eq!(pacing::live_for(&service), 1);
+    // The policy goes without a finalizer: no pass sees it go; the sweep against the watch
+    // caches frees its client, pacer, guard links, journal and series.
+    Api::<TenantSyncPolicy>::namespaced(client.clone(), "identity")
+        .delete("contoso", &DeleteParams::default())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while ctx.held().resources > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let held = ctx.held();
+    let none = controller::Held {
+        pacers: held.pacers,
+        ..Default::default()
+    };
+    assert_eq!(held, none, "released");
+    assert_eq!(pacing::live_for(&service), 0, "the tenant's pacer is freed");
+    let text = metrics.encode();
+    assert!(!text.contains("resource_name=\"contoso\""), "{text}");
+    assert!(!text.contains(&format!("tenant=\"{TENANT}\"")), "{text}");
     stop_tx.send(()).unwrap();
     tokio::time::timeout(WAIT, run)
         .await

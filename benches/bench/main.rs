@@ -6,14 +6,15 @@
 //! only to prove the benchmark works: it asserts that requests were served, never a speed.
 //!
 //! Arguments other than flags select sections by name (`emulator`, `conversion`, `guard`,
-//! `adaptive`): `cargo bench --bench bench -- adaptive` runs that one and updates its keys in
-//! `results.json`, keeping the others.
+//! `guard_tenants`, `adaptive`): `cargo bench --bench bench -- adaptive` runs that one and
+//! updates its keys in `results.json`, keeping the others.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod adaptive;
 mod conversion;
 mod emulator;
 mod guard;
+mod guard_tenants;
 mod process;
 mod report;
 
@@ -41,6 +42,9 @@ fn main() {
         }
         if wanted("guard") {
             guard::bench(&mut report).await;
+        }
+        if wanted("guard_tenants") {
+            guard_tenants::bench(&mut report).await;
         }
         if wanted("adaptive") {
             adaptive::bench(&mut report).await;

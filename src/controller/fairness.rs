@@ -1,14 +1,17 @@
-//! Fairness between namespaces: each kind's controller runs `--workers` passes at once, and
-//! one namespace may hold at most all but one of them (one, with two workers). A namespace
-//! whose resources are slow or face a hostile endpoint therefore always leaves a worker to the
-//! others; its own further resources wait their turn (requeued after a few seconds). With
-//! `--pass-timeout`, no pass holds a worker for longer than that.
+//! Fairness between tenants: each kind's controller runs `--workers` passes at once, and the
+//! resources of one tenant policy (a TenantSyncPolicy and the conversions naming it, in its
+//! namespace) may hold at most all but one of them (one, with two workers). A tenant whose
+//! passes are slow (throttled hard, a hostile endpoint) therefore always leaves a worker to the
+//! others, whether they share its namespace or not; its own further resources wait their turn
+//! (requeued after a few seconds). With `--pass-timeout`, no pass holds a worker for longer
+//! than that. A namespace usually holds one tenant's policy, so this is fairness between
+//! namespaces too.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Passes in flight per (kind, namespace).
+/// Passes in flight per (kind, unit), a unit being one tenant policy (`namespace/name`).
 pub struct InFlight {
     per_namespace: usize,
     busy: Mutex<HashMap<(String, String), usize>>,
@@ -29,14 +32,14 @@ impl InFlight {
         }
     }
 
-    /// How many passes of one kind one namespace may run at once.
+    /// How many passes of one kind one unit may run at once.
     pub fn per_namespace(&self) -> usize {
         self.per_namespace
     }
 
-    /// A slot for a pass of `kind` in `namespace`, unless its share is taken.
-    pub fn try_acquire(&self, kind: &str, namespace: &str) -> Option<Slot<'_>> {
-        let key = (kind.to_string(), namespace.to_string());
+    /// A slot for a pass of `kind` in `unit`, unless its share is taken.
+    pub fn try_acquire(&self, kind: &str, unit: &str) -> Option<Slot<'_>> {
+        let key = (kind.to_string(), unit.to_string());
         let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
         let n = busy.entry(key.clone()).or_insert(0);
         if *n >= self.per_namespace {
@@ -59,7 +62,7 @@ impl Drop for Slot<'_> {
     }
 }
 
-/// When a resource whose namespace had no free slot is looked at again: 2 to 5 seconds, so
+/// When a resource whose tenant had no free slot is looked at again: 2 to 5 seconds, so
 /// waiting resources do not all come back at once.
 pub fn busy_retry() -> Duration {
     Duration::from_millis(2_000 + fastrand::u64(..3_000))
@@ -83,6 +86,15 @@ mod tests {
         assert!(f.try_acquire("CloudUserConversion", "team-a").is_some());
         drop((b, t));
         assert!(f.busy.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_slow_tenant_leaves_a_worker_to_the_other_tenants_of_its_namespace() {
+        let f = InFlight::new(2);
+        let slow = f.try_acquire("TenantSyncPolicy", "msp/tenant-1").unwrap();
+        assert!(f.try_acquire("TenantSyncPolicy", "msp/tenant-1").is_none());
+        assert!(f.try_acquire("TenantSyncPolicy", "msp/tenant-2").is_some());
+        drop(slow);
     }
 
     #[test]

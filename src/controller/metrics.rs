@@ -269,17 +269,15 @@ impl Metrics {
 
     /// Only the resources of `existing` keep their series.
     pub fn retain(&self, existing: &[crate::journal::ResourceKey]) {
+        let existing: std::collections::HashSet<Resource> = existing
+            .iter()
+            .map(|k| resource(&k.kind, &k.namespace, &k.name))
+            .collect();
         let gone: Vec<Resource> = {
             let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
             known
                 .iter()
-                .filter(|r| {
-                    !existing.iter().any(|k| {
-                        k.kind == r.kind
-                            && k.namespace == r.resource_namespace
-                            && k.name == r.resource_name
-                    })
-                })
+                .filter(|r| !existing.contains(*r))
                 .cloned()
                 .collect()
         };
@@ -301,6 +299,18 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&r);
+    }
+
+    /// The policies of `tenant` are gone: the series of its quota go too.
+    pub fn forget_tenant(&self, tenant: &str) {
+        self.quota_used.remove(&Tenant {
+            tenant: tenant.to_string(),
+        });
+    }
+
+    /// How many resources have series.
+    pub fn resources_with_series(&self) -> usize {
+        self.known.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Whether this replica leads.

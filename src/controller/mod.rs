@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod directory;
 pub mod fairness;
 pub mod grants;
+mod held;
 pub mod http;
 pub mod journal_key;
 pub mod metrics;
@@ -16,10 +17,10 @@ pub mod process_metrics;
 pub mod reconciler;
 pub mod roster;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
@@ -27,7 +28,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, reflector, watcher};
 use kube::{Api, Client};
 use kube_lease_manager::LeaseManagerBuilder;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::api::{CloudGroupConversion, CloudUserConversion, TenantSyncPolicy};
@@ -38,6 +39,7 @@ use crate::reconcile::ReconcileError;
 use crate::reconcile::tenant::guard::GuardCache;
 
 use credentials::{CredentialProblem, WorkloadIdentityEnv};
+pub use held::Held;
 pub use metrics::Metrics;
 pub use options::{ControllerOptions, JournalStore, LeaseOptions, Security};
 
@@ -103,12 +105,23 @@ pub struct Context {
     /// What each conversion selects, for the overlap gate; started over each leadership term.
     pub selections: crate::reconcile::selections::Selections,
     wi: WorkloadIdentityEnv,
-    graphs: Mutex<HashMap<String, (String, GraphClient)>>,
+    /// Per TenantSyncPolicy (its [`ResourceKey`] as text).
+    graphs: Mutex<HashMap<String, CachedClient>>,
+    /// Per resource (its [`ResourceKey`] as text).
     journals: Mutex<HashMap<String, Arc<dyn Journal>>>,
+    /// The resources passed and not yet released ([`Context::release`]).
+    known: Mutex<HashSet<ResourceKey>>,
     /// The journal key, loaded at start (with [`JournalStore::ConfigMaps`]).
     pub journal_key: Option<crate::journal::SecretKey>,
-    failures: std::sync::Mutex<HashMap<String, u32>>,
+    failures: Mutex<HashMap<String, u32>>,
     in_flight: fairness::InFlight,
+}
+
+/// A TenantSyncPolicy's Graph client, with what it was built from.
+struct CachedClient {
+    fingerprint: String,
+    tenant_id: String,
+    client: GraphClient,
 }
 
 impl Context {
@@ -128,8 +141,9 @@ impl Context {
             wi: WorkloadIdentityEnv::from_process(),
             graphs: Mutex::new(HashMap::new()),
             journals: Mutex::new(HashMap::new()),
+            known: Mutex::new(HashSet::new()),
             journal_key: None,
-            failures: std::sync::Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
             in_flight: fairness::InFlight::new(usize::from(options.workers)),
             options,
         }
@@ -169,20 +183,30 @@ impl Context {
             ca_version.as_deref().unwrap_or("")
         );
         let fp = credentials::fingerprint(tsp, Some(&versions));
-        let key = format!(
-            "{}/{}",
-            tsp.metadata.namespace.clone().unwrap_or_default(),
-            tsp.metadata.name.clone().unwrap_or_default()
-        );
-        let mut graphs = self.graphs.lock().await;
-        if let Some((f, g)) = graphs.get(&key)
-            && *f == fp
+        let key = ResourceKey {
+            kind: <TenantSyncPolicy as kube::Resource>::kind(&()).to_string(),
+            namespace: tsp
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+            name: tsp.metadata.name.clone().unwrap_or_default(),
+        }
+        .to_string();
+        let mut graphs = self.graphs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = graphs.get(&key)
+            && c.fingerprint == fp
         {
-            return Ok(g.clone());
+            return Ok(c.client.clone());
         }
         let observer = self.metrics.graph_observer(&tsp.spec.tenant_id);
         let g = credentials::graph_client(tsp, (credential, ca), &self.wi, observer)?;
-        graphs.insert(key, (fp, g.clone()));
+        let cached = CachedClient {
+            fingerprint: fp,
+            tenant_id: tsp.spec.tenant_id.clone(),
+            client: g.clone(),
+        };
+        graphs.insert(key, cached);
         Ok(g)
     }
 
@@ -191,7 +215,7 @@ impl Context {
         match &self.options.journal {
             JournalStore::Shared(j) => j.clone(),
             JournalStore::ConfigMaps(ns) => {
-                let mut journals = self.journals.lock().await;
+                let mut journals = self.journals.lock().unwrap_or_else(|p| p.into_inner());
                 journals
                     .entry(key.to_string())
                     .or_insert_with(|| {
@@ -207,10 +231,11 @@ impl Context {
         }
     }
 
-    /// A slot for a pass of `key`, or `None` while its namespace already has its share of the
-    /// workers of its kind busy.
-    pub fn slot(&self, key: &ResourceKey) -> Option<fairness::Slot<'_>> {
-        self.in_flight.try_acquire(&key.kind, &key.namespace)
+    /// A slot for a pass of `key`, acting for tenant policy `policy` (in its namespace), or
+    /// `None` while that tenant already has its share of the workers of its kind busy.
+    pub fn slot(&self, key: &ResourceKey, policy: &str) -> Option<fairness::Slot<'_>> {
+        let unit = format!("{}/{policy}", key.namespace);
+        self.in_flight.try_acquire(&key.kind, &unit)
     }
 
     pub(crate) fn count_failure(&self, key: &str) -> u32 {
@@ -220,7 +245,7 @@ impl Context {
         *n
     }
 
-    pub(crate) async fn reset_failures(&self, key: &str) {
+    pub(crate) fn reset_failures(&self, key: &str) {
         let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         f.remove(key);
     }
@@ -235,17 +260,38 @@ pub async fn run(
     ready: Arc<AtomicBool>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let ctx = Arc::new(prepare(client, options, metrics).await?);
+    run_with(ctx, ready, shutdown).await
+}
+
+/// The context [`run`] starts with: with the ConfigMap journal, its key loaded (or created).
+pub async fn prepare(
+    client: Client,
+    options: ControllerOptions,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<Context> {
+    let mut ctx = Context::new(client.clone(), options.clone(), metrics);
+    if let JournalStore::ConfigMaps(ns) = &options.journal {
+        ctx.journal_key =
+            Some(journal_key::load_or_create(&client, ns, &options.journal_key_secret).await?);
+    }
+    Ok(ctx)
+}
+
+/// [`run`] with a context from [`prepare`] (which tests keep, to see what it holds).
+pub async fn run_with(
+    ctx: Arc<Context>,
+    ready: Arc<AtomicBool>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let mut ctx = Context::new(client.clone(), options.clone(), metrics.clone());
-    if let JournalStore::ConfigMaps(ns) = &options.journal {
-        ctx.journal_key =
-            Some(journal_key::load_or_create(&client, ns, &options.journal_key_secret).await?);
-    }
-    let ctx = Arc::new(ctx);
+    let client = ctx.client.clone();
+    let options = ctx.options.clone();
+    let metrics = ctx.metrics.clone();
     let Some(lease) = options.lease.clone() else {
         ready.store(true, Ordering::Relaxed);
         metrics.leader(true);
@@ -413,14 +459,10 @@ async fn run_controllers(ctx: Arc<Context>, stop: impl Future<Output = ()> + Sen
             reconciler::error_policy::<CloudGroupConversion>,
         )));
     }
-    // What the conversions select is shown anew in this term, against these watches; metric
-    // series of resources gone from them are dropped.
+    // What the conversions select is shown anew in this term, against these watches; what is
+    // kept for resources gone from them is released.
     let roster = Arc::new(roster);
-    let sweep = roster::sweep_metrics(
-        Arc::downgrade(&roster),
-        ctx.metrics.clone(),
-        wait_true(rx.clone()),
-    );
+    let sweep = roster::sweep(Arc::downgrade(&roster), ctx.clone(), wait_true(rx.clone()));
     runs.push(Box::pin(sweep));
     ctx.selections.restart(roster);
     // In-flight passes finish (kube-runtime's graceful shutdown), within the drain bound.

@@ -54,11 +54,15 @@ fn key_of<K: Kind>(obj: &K) -> ResourceKey {
     }
 }
 
-/// Reconcile one resource: at most [`Context::slot`]'s share of the workers per namespace
-/// and kind, and never longer than `--pass-timeout`.
+/// Reconcile one resource: at most [`Context::slot`]'s share of the workers per tenant and
+/// kind, and never longer than `--pass-timeout`.
 pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let key = key_of(obj.as_ref());
-    let Some(_slot) = ctx.slot(&key) else {
+    // From here on something may be kept for it: released when it goes.
+    ctx.note(&key);
+    // Fair between tenants: the policy the resource acts for (its own, for a policy).
+    let policy = obj.tenant_ref().unwrap_or(&key.name).to_string();
+    let Some(_slot) = ctx.slot(&key, &policy) else {
         return Ok(Action::requeue(super::fairness::busy_retry()));
     };
     let limit = ctx.options.security.pass_timeout;
@@ -86,11 +90,8 @@ async fn reconcile_now<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action
         obj.on_delete() == OnDelete::Revert || obj.finalizers().iter().any(|f| f == FINALIZER);
     if !revert {
         if obj.meta().deletion_timestamp.is_some() {
-            // Nothing to undo: the journal stays; the guard and the selections forget it.
-            let key = key_of(obj.as_ref());
-            ctx.guard.forget(&key);
-            ctx.selections.remove(&key);
-            ctx.metrics.forget(&key.kind, &key.namespace, &key.name);
+            // Nothing to undo: the journal stays; what the controller keeps for it goes.
+            ctx.release(&key_of(obj.as_ref()));
             return Ok(Action::await_change());
         }
         return apply(obj, ctx).await;
@@ -103,9 +104,9 @@ async fn reconcile_now<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action
                 let key = key_of(o.as_ref());
                 let done = cleanup(o, ctx.clone()).await;
                 if done.is_ok() {
-                    // Reverted (or nothing to undo): the resource goes.
-                    ctx.selections.remove(&key);
-                    ctx.metrics.forget(&key.kind, &key.namespace, &key.name);
+                    // Reverted (or nothing to undo): the resource goes, and what the
+                    // controller keeps for it.
+                    ctx.release(&key);
                 }
                 done
             }
@@ -210,7 +211,7 @@ async fn apply<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error>
     if obj.status() != Some(&outcome.status) {
         patch_status::<K>(&ctx, &ns, &key.name, &outcome.status).await?;
     }
-    ctx.reset_failures(&key.to_string()).await;
+    ctx.reset_failures(&key.to_string());
     let requeue = match (&tenant, outcome.requeue_after) {
         // Without its tenant policy, look again as the guard does.
         (None, _) => Some(GUARD_INTERVAL),

@@ -114,28 +114,33 @@ impl StoreRoster {
     }
 }
 
-/// How often the metrics of resources gone from the watches are dropped.
+/// How often what is kept for resources gone from the watches is released (in operator time:
+/// faster with `--time-scale`, never more often than every [`SWEEP_FLOOR`]).
 const SWEEP: std::time::Duration = std::time::Duration::from_secs(30);
+/// The shortest real interval between sweeps.
+const SWEEP_FLOOR: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Until `stop`, drop every `SWEEP` the metric series of resources no longer in this term's
-/// watches (deleted without a finalizer, the controller never sees them go); ends with the
-/// term (its roster dropped).
-pub async fn sweep_metrics(
+/// Until `stop`, release every `SWEEP` what the controller keeps for resources no longer in
+/// this term's watches (deleted without a finalizer, the controller never sees them go): their
+/// Graph clients, journals, guard links, failure counts and metric series. Ends with the term
+/// (its roster dropped).
+pub async fn sweep(
     roster: std::sync::Weak<StoreRoster>,
-    metrics: std::sync::Arc<super::Metrics>,
+    ctx: std::sync::Arc<super::Context>,
     stop: impl std::future::Future<Output = ()>,
 ) {
+    let every = ctx.clock.real(SWEEP).clamp(SWEEP_FLOOR, SWEEP);
     tokio::pin!(stop);
     loop {
         tokio::select! {
             () = &mut stop => return,
-            () = tokio::time::sleep(SWEEP) => {}
+            () = tokio::time::sleep(every) => {}
         }
         let Some(roster) = roster.upgrade() else {
             return;
         };
         if let Some(keys) = roster.resources() {
-            metrics.retain(&keys);
+            ctx.retain(&keys);
         }
     }
 }

@@ -188,9 +188,25 @@ pub struct EmulatorArgs {
     /// temporary directory. The path is printed at start.
     #[arg(long, requires = "tls", value_name = "PATH")]
     pub tls_cert_out: Option<PathBuf>,
+    /// How many tenants to serve from this one process, each with its own directory,
+    /// organization, application registration and quotas (the other flags apply to each):
+    /// the first is `--tenant-id`, the others have ids `0000000N-e1a7-4c0d-9e00-00000000000N`
+    /// (N from 2, hexadecimal), domains `tN.<--domain>`; `GET /_emulator/tenants` lists them and
+    /// `/_emulator/tenants/<id>/…` are each tenant's control endpoints.
+    #[arg(long, default_value_t = 1, value_parser = parse_tenants)]
+    pub tenants: usize,
     /// A real Active Directory for the simulated sync client (`--ad-*`).
     #[command(flatten)]
     pub ad: super::active_directory::AdArgs,
+}
+
+/// Parses `--tenants`: 1 to [`super::tenants::MAX_TENANTS`].
+fn parse_tenants(text: &str) -> Result<usize, String> {
+    let max = super::tenants::MAX_TENANTS;
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| format!("{text:?}: give a number of tenants from 1 to {max}"))
 }
 
 /// The applications of an `--apps` file.
@@ -402,7 +418,27 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
             ad.synced_ous.len()
         )
     });
-    let emulator = Emulator::start(config, args.listen).await?;
+    if args.tenants > 1 {
+        // The front routes Graph requests by the token's `tid` claim, which opaque tokens hide;
+        // a tenant file describes one tenant.
+        anyhow::ensure!(
+            config.access_token_format == super::AccessTokenFormat::Jwt,
+            "--tenants {} needs --access-token-format jwt: Graph requests are routed to their tenant by the token's tenant id",
+            args.tenants
+        );
+        anyhow::ensure!(
+            config.tenant_file.is_none(),
+            "--tenants {} takes no --tenant-file: a tenant file describes one tenant; seed the tenants with --users and --groups",
+            args.tenants
+        );
+    }
+    let count = args.tenants;
+    let configs = super::tenants::configs(config, count);
+    let last = configs
+        .last()
+        .map(|c| c.tenant_id.clone())
+        .unwrap_or_default();
+    let emulator = Emulator::start_tenants(configs, args.listen).await?;
     let ca_path = match emulator.ca_pem() {
         Some(pem) => {
             let path = args.tls_cert_out.clone().unwrap_or_else(|| {
@@ -420,6 +456,12 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(out, "emulator listening on {}", emulator.url())?;
         writeln!(out, "{banner}")?;
+        if count > 1 {
+            writeln!(
+                out,
+                "{count} tenants, the same application in each; the last is {last} (GET /_emulator/tenants lists them)"
+            )?;
+        }
         if let Some(line) = &directory {
             writeln!(out, "{line}")?;
         }

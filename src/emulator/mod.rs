@@ -112,17 +112,16 @@ mod shared;
 pub mod state;
 pub mod switches;
 pub mod tenant_file;
+pub mod tenants;
 pub mod tls;
 mod token;
 
 #[cfg(test)]
 mod tests;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -402,69 +401,7 @@ impl Emulator {
     /// Seeds the tenant, binds `listen` (port 0 picks a free port) and serves on the current
     /// tokio runtime: HTTPS when [`EmulatorConfig::tls`] is set, else plain HTTP.
     pub async fn start(config: EmulatorConfig, listen: SocketAddr) -> anyhow::Result<Emulator> {
-        anyhow::ensure!(
-            config.time_scale.is_finite() && config.time_scale > 0.0,
-            "time scale must be a positive number, got {}",
-            config.time_scale
-        );
-        anyhow::ensure!(
-            config.users <= MAX_USERS && config.groups <= MAX_GROUPS,
-            "an emulated tenant holds at most {MAX_USERS} synchronised users and {MAX_GROUPS} groups, got {} and {}",
-            config.users,
-            config.groups
-        );
-        let identity = if config.tls {
-            let extra: Vec<IpAddr> = Some(listen.ip())
-                .filter(|ip| !ip.is_unspecified() && !ip.is_loopback())
-                .into_iter()
-                .collect();
-            Some(tls::TlsIdentity::generate(&extra)?)
-        } else {
-            None
-        };
-        let apps = apps::Apps::from_config(&config)
-            .map_err(|e| anyhow::anyhow!("registering the applications: {e}"))?;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding the emulator to {listen}"))?;
-        let bound = listener
-            .local_addr()
-            .context("reading the emulator's address")?;
-        let addr = if bound.ip().is_unspecified() {
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), bound.port())
-        } else {
-            bound
-        };
-        let scheme = if identity.is_some() { "https" } else { "http" };
-        let shared =
-            tokio::task::spawn_blocking(move || shared::Shared::new(config, apps, addr, scheme))
-                .await
-                .context("seeding the tenant")??;
-        let shared = Arc::new(shared);
-        if let Some(source) = &shared.directory {
-            active_directory::gate::initial_import(&shared, source).await;
-        }
-        let app = server::router(shared);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let (task, ca_pem) = match identity {
-            Some(identity) => {
-                let tls = identity
-                    .listener(listener)
-                    .context("starting the TLS listener")?;
-                (
-                    serve(tls, app, stopped),
-                    Some(identity.ca_pem().to_string()),
-                )
-            }
-            None => (serve(listener, app, stopped), None),
-        };
-        Ok(Emulator {
-            addr,
-            scheme,
-            ca_pem,
-            stop,
-            task,
-        })
+        Self::start_tenants(vec![config], listen).await
     }
 
     /// `http://127.0.0.1:PORT` (`https://` under TLS; no trailing slash): Graph and the

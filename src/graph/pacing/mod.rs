@@ -31,7 +31,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use admitted::Admitted;
-pub use registry::shared;
+pub use registry::{live, live_for, shared};
 
 mod admitted;
 mod registry;
