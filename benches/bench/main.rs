@@ -14,6 +14,7 @@ mod adaptive;
 mod conversion;
 mod emulator;
 mod guard;
+mod journal_scale;
 mod process;
 mod report;
 
@@ -44,6 +45,9 @@ fn main() {
         }
         if wanted("adaptive") {
             adaptive::bench(&mut report).await;
+        }
+        if wanted("journal_scale") {
+            journal_scale::bench(&mut report).await;
         }
     });
     report.print();
