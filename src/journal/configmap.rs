@@ -356,6 +356,23 @@ impl Journal for ConfigMapJournal {
         })
     }
 
+    fn audit_visit_for<'a>(
+        &'a self,
+        resource: &'a ResourceKey,
+        visit: &'a mut (dyn FnMut(Entry) + Send),
+    ) -> BoxFuture<'a, Result<(), JournalError>> {
+        Box::pin(async move {
+            self.walk(None, false, &mut |e, _, _| {
+                if &e.record.resource == resource {
+                    visit(e);
+                }
+                Ok(())
+            })
+            .await?;
+            Ok(())
+        })
+    }
+
     fn fold<'a>(
         &'a self,
         resource: &'a ResourceKey,

@@ -64,3 +64,23 @@ pub async fn scan<S: Scan>(
         }
     }
 }
+
+/// The entries of `resource` that `keep` selects, and every entry the journal key does not
+/// prove whatever `keep` says (a revert refuses the objects of those, so it must see them
+/// all), each with its [`super::Trust`], read as a stream: memory holds these, never the
+/// whole journal.
+pub async fn audit_where(
+    journal: &dyn Journal,
+    resource: &ResourceKey,
+    keep: impl Fn(&Entry) -> bool + Send + Sync,
+) -> Result<Vec<Entry>, JournalError> {
+    let mut kept = Vec::new();
+    journal
+        .audit_visit_for(resource, &mut |e| {
+            if !e.trust.is_proven() || keep(&e) {
+                kept.push(e);
+            }
+        })
+        .await?;
+    Ok(kept)
+}
