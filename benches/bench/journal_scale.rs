@@ -117,11 +117,17 @@ fn last_shard_path(api: &FakeApiServer) -> Option<String> {
 
 pub async fn bench(report: &mut Report) {
     // Full: 100,000 users, the quota 100× faster; short (under cargo test): proves it runs.
+    // `JOURNAL_SCALE_USERS` sets another size (the keys keep their names; `journal_scale.users`
+    // says which).
     let (users, scale, limit) = if report.full {
-        (100_000, 100.0, Duration::from_secs(3_600))
+        (100_000, 100.0, Duration::from_secs(7_200))
     } else {
         (500, 100.0, Duration::from_secs(600))
     };
+    let users = std::env::var("JOURNAL_SCALE_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(users);
     let users_text = users.to_string();
     let scale_text = scale.to_string();
     let emulator = EmulatorProcess::start(&[
