@@ -15,6 +15,7 @@ mod conversion;
 mod emulator;
 mod guard;
 mod guard_tenants;
+mod journal_scale;
 mod process;
 mod report;
 
@@ -48,6 +49,9 @@ fn main() {
         }
         if wanted("adaptive") {
             adaptive::bench(&mut report).await;
+        }
+        if wanted("journal_scale") {
+            journal_scale::bench(&mut report).await;
         }
     });
     report.print();

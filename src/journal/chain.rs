@@ -29,6 +29,26 @@ impl Trust {
     }
 }
 
+/// A position in a chain: the entry numbered `seq` (0: before the first) with link `hash`, and
+/// whether a keyed entry came before it (after one, unkeyed entries are refused).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Link {
+    pub seq: u64,
+    pub hash: String,
+    pub keyed: bool,
+}
+
+impl Link {
+    /// Before the first entry.
+    pub(crate) fn genesis() -> Self {
+        Link {
+            seq: 0,
+            hash: GENESIS_HASH.to_string(),
+            keyed: false,
+        }
+    }
+}
+
 /// Checks entries in order, each against its predecessor as stored, so a changed entry is
 /// flagged alone and the ones after it are still judged on their own.
 pub(crate) struct Verifier<'k> {
@@ -51,9 +71,29 @@ impl<'k> Verifier<'k> {
         }
     }
 
+    /// A verifier that goes on after the entry `at` (read and verified before).
+    pub(crate) fn resume(key: Option<&'k JournalKey>, at: &Link) -> Self {
+        Verifier {
+            key,
+            seq: at.seq,
+            link: at.hash.clone(),
+            keyed_seen: at.keyed,
+            legacy: 0,
+        }
+    }
+
     /// Sequence and link of the last entry seen.
     pub(crate) fn tail(&self) -> (u64, &str) {
         (self.seq, &self.link)
+    }
+
+    /// The chain after the last entry seen (what [`Verifier::resume`] goes on from).
+    pub(crate) fn link(&self) -> Link {
+        Link {
+            seq: self.seq,
+            hash: self.link.clone(),
+            keyed: self.keyed_seen,
+        }
     }
 
     /// Judge `e` (setting its trust). `Err` only when the entry needs a key that was not given

@@ -7,26 +7,51 @@
 //! head is kept in that Secret too, at most once per pass ([`Journal::checkpoint`]): writing
 //! ConfigMaps lets nobody recompute a link, and cutting entries (or a shard) off the end is
 //! detected up to the last head kept. Entries appended since then are not covered by it.
+//!
+//! Reads stream: shards are read one at a time (GET by name) and each entry is verified
+//! against its predecessor as it goes by, so memory holds one shard, never the whole chain.
+//!
+//! What a pass reads: the states passes derive from the journal ([`Journal::fold`]: the ids a
+//! step applied to, the intents still open) are kept by this object with the position they
+//! were read up to (last shard, its resourceVersion, the verified chain at its start and end).
+//! The first pass after a start reads the whole journal once, verified with the head kept in
+//! the Secret; a later pass asks for the last shard's metadata and GETs it only when its
+//! resourceVersion moved (any write does), re-verifying it from its first entry, then GETs the
+//! shards after it until one does not exist. A steady pass so reads about a kilobyte whatever
+//! the journal's length, and a pass after appends about one shard plus what is new.
+//!
+//! The trade-off: an entry rewritten in an *earlier* shard, behind the position kept, is not
+//! seen by the steady passes of a running operator (a rewrite of the last shard is, at once,
+//! as is a shard deleted or cut short behind the position). It is caught, as before, by every
+//! read of the whole journal: the first pass after a start, `journal verify`, reverts and the
+//! AD steps (which read every entry), and any append after a conflicting writer. Rewriting a
+//! link still needs the key, so such an edit can only break the chain, never forge it.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{ListParams, ObjectMeta, PostParams};
+use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
 use tokio::sync::Mutex;
 
-use super::chain::{Head, Trust, Verifier, chain_lines};
+mod folds;
+mod walk;
+
+use super::chain::{Head, Trust, chain_lines};
 use super::secret::{SecretKey, read_head, write_head};
-use super::{BoxFuture, Entry, Journal, JournalError, Record, ResourceKey, VerifyReport};
+use super::{BoxFuture, Entry, Fold, Journal, JournalError, Record, ResourceKey, VerifyReport};
 
 /// Label on every journal ConfigMap.
 pub const JOURNAL_LABEL: &str = "cloudidentity.dev/journal";
 /// Label naming the resource a shard belongs to (a hash: names may exceed label limits).
 pub const RESOURCE_LABEL: &str = "cloudidentity.dev/journal-resource";
 const DATA_KEY: &str = "entries.jsonl";
+/// Annotation numbering a shard (from 0).
+const SHARD_ANNOTATION: &str = "cloudidentity.dev/journal-shard";
 /// Bytes of entries per shard; ConfigMaps are limited to 1 MiB in all.
-const SHARD_BYTES: usize = 700 * 1024;
+pub const SHARD_BYTES: usize = 700 * 1024;
 
+/// Where appends go: the last shard and the chain's end.
 struct Tail {
     shard: u32,
     config_map: Option<ConfigMap>,
@@ -34,6 +59,19 @@ struct Tail {
     hash: String,
     /// The sequence number of the head last kept in the Secret.
     kept: u64,
+}
+
+impl Tail {
+    /// After a full read that ended at `end`, with `head` the head kept in the Secret.
+    fn after(end: walk::End, head: Option<&Head>) -> Self {
+        Tail {
+            shard: end.cursor.shard,
+            config_map: end.last,
+            seq: end.cursor.end.seq,
+            hash: end.cursor.end.hash,
+            kept: head.map(|h| h.seq).unwrap_or(0),
+        }
+    }
 }
 
 /// A journal for one resource, in ConfigMaps.
@@ -44,6 +82,8 @@ pub struct ConfigMapJournal {
     resource: ResourceKey,
     id: String,
     tail: Mutex<Option<Tail>>,
+    folds: Mutex<folds::Folds>,
+    shard_bytes: usize,
 }
 
 impl ConfigMapJournal {
@@ -64,7 +104,17 @@ impl ConfigMapJournal {
             id: format!("{}-{}", resource.kind.to_ascii_lowercase(), &digest[..16]),
             resource,
             tail: Mutex::new(None),
+            folds: Mutex::new(folds::Folds::default()),
+            shard_bytes: SHARD_BYTES,
         }
+    }
+
+    /// The same journal with shards of at most `bytes` bytes of entries ([`SHARD_BYTES`] by
+    /// default, and never more: a ConfigMap holds 1 MiB). Smaller shards let tests span many
+    /// shards with few entries.
+    pub fn with_shard_bytes(mut self, bytes: usize) -> Self {
+        self.shard_bytes = bytes.clamp(1, SHARD_BYTES);
+        self
     }
 
     fn shard_name(&self, shard: u32) -> String {
@@ -81,126 +131,64 @@ impl ConfigMapJournal {
     /// Every entry of this resource's journal, in order, each with its [`Trust`] (entries
     /// that do not verify are returned too, marked).
     pub async fn entries_checked(&self) -> Result<Vec<Entry>, JournalError> {
-        Ok(self.scan().await?.0)
+        let mut out = Vec::new();
+        self.walk(None, false, &mut |e, _, _| {
+            out.push(e);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
     }
 
     /// Every entry of this resource's journal, in order; an entry that does not verify is an
     /// error.
     pub async fn entries(&self) -> Result<Vec<Entry>, JournalError> {
-        let (entries, lines) = self.scan().await?;
-        for (e, (shard, line)) in entries.iter().zip(&lines) {
-            if let Trust::Broken(detail) = &e.trust {
-                return Err(JournalError::Tampered {
-                    path: shard.clone(),
-                    line: *line,
-                    seq: e.seq,
-                    detail: detail.clone(),
-                });
-            }
-        }
-        Ok(entries)
+        let mut out = Vec::new();
+        self.walk(None, true, &mut |e, _, _| {
+            out.push(e);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
     }
 
-    /// Check the whole chain and the head kept in the key Secret (`journal verify`).
+    /// Check the whole chain and the head kept in the key Secret (`journal verify`), one
+    /// shard at a time.
     pub async fn verify(&self) -> Result<VerifyReport, JournalError> {
-        let entries = self.entries().await?;
-        let head = self.check_head(&entries).await?;
-        let last = entries.last();
+        let mut legacy = 0;
+        let (end, head) = self
+            .full_read(true, &mut |e, _, _| {
+                legacy += u64::from(e.trust == Trust::Legacy);
+                Ok(())
+            })
+            .await?;
         Ok(VerifyReport {
-            entries: last.map(|e| e.seq).unwrap_or(0),
-            head: last
-                .map(|e| e.hash.clone())
-                .unwrap_or_else(|| super::GENESIS_HASH.to_string()),
+            entries: end.cursor.end.seq,
+            head: end.cursor.end.hash,
             torn_tail: None,
             unterminated: None,
-            legacy: entries.iter().filter(|e| e.trust == Trust::Legacy).count() as u64,
+            legacy,
             head_kept: head.map(|h| h.seq),
         })
     }
 
-    /// The head kept in the Secret, checked against `entries` (all of the journal's). No head
-    /// yet is no evidence of tampering (only a Secret writer, who could read the key anyway,
-    /// can remove one; and a first pass may stop before it keeps one): `None`.
-    async fn check_head(&self, entries: &[Entry]) -> Result<Option<Head>, JournalError> {
+    /// The head kept in the Secret, if any. No head yet is no evidence of tampering (only a
+    /// Secret writer, who could read the key anyway, can remove one; and a first pass may
+    /// stop before it keeps one).
+    async fn read_head(&self) -> Result<Option<Head>, JournalError> {
         let Some(k) = &self.key else { return Ok(None) };
-        let head = read_head(&self.secrets, &k.secret, &self.id).await?;
-        let origin = format!("configmaps/{}", self.shard_name(0));
-        if let Some(h) = &head {
-            h.check(
-                Some(&k.key),
-                entries.last().map(|e| e.seq).unwrap_or(0),
-                |n| entries.iter().find(|e| e.seq == n).map(|e| e.hash.clone()),
-                &origin,
-                &format!("Secret {}", k.secret),
-            )?;
-        }
-        Ok(head)
+        read_head(&self.secrets, &k.secret, &self.id).await
     }
 
-    /// Entries with their trust, and where each is (shard name, line).
-    async fn scan(&self) -> Result<(Vec<Entry>, Vec<(String, usize)>), JournalError> {
-        let mut shards = self.shards().await?;
-        shards.sort_by_key(|(n, _)| *n);
-        let mut out = Vec::new();
-        let mut at = Vec::new();
-        let mut chain = Verifier::new(self.key.as_ref().map(|k| &k.key));
-        let origin = format!("configmaps/{}", self.shard_name(0));
-        for (_, cm) in shards {
-            let name = cm.metadata.name.clone().unwrap_or_default();
-            for (i, line) in data(&cm)
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                let mut e: Entry =
-                    serde_json::from_str(line).map_err(|e| JournalError::Corrupt {
-                        path: name.clone(),
-                        line: i + 1,
-                        detail: e.to_string(),
-                    })?;
-                chain.check(&mut e, &origin)?;
-                out.push(e);
-                at.push((name.clone(), i + 1));
-            }
-        }
-        Ok((out, at))
-    }
-
-    async fn shards(&self) -> Result<Vec<(u32, ConfigMap)>, JournalError> {
-        let lp = ListParams::default().labels(&format!("{RESOURCE_LABEL}={}", self.id));
-        let list = self.api.list(&lp).await.map_err(|e| self.err(e))?;
-        Ok(list
-            .items
-            .into_iter()
-            .filter_map(|cm| {
-                let shard = cm
-                    .metadata
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get("cloudidentity.dev/journal-shard"))
-                    .and_then(|s| s.parse().ok())?;
-                Some((shard, cm))
-            })
-            .collect())
+    fn origin(&self) -> String {
+        format!("configmaps/{}", self.shard_name(0))
     }
 
     /// The tail to chain after, from a journal whose chain and head verify: new entries never
     /// extend an altered or truncated history.
     async fn load_tail(&self) -> Result<Tail, JournalError> {
-        let entries = self.entries().await?;
-        let head = self.check_head(&entries).await?;
-        let shards = self.shards().await?;
-        let last = shards.into_iter().max_by_key(|(n, _)| *n);
-        Ok(Tail {
-            shard: last.as_ref().map(|(n, _)| *n).unwrap_or(0),
-            config_map: last.map(|(_, cm)| cm),
-            seq: entries.last().map(|e| e.seq).unwrap_or(0),
-            hash: entries
-                .last()
-                .map(|e| e.hash.clone())
-                .unwrap_or_else(|| super::GENESIS_HASH.to_string()),
-            kept: head.map(|h| h.seq).unwrap_or(0),
-        })
+        let (end, head) = self.full_read(true, &mut |_, _, _| Ok(())).await?;
+        Ok(Tail::after(end, head.as_ref()))
     }
 
     async fn checkpoint_inner(&self) -> Result<(), JournalError> {
@@ -237,7 +225,7 @@ impl ConfigMapJournal {
             let Some(tail) = guard.as_mut() else { continue };
             let (lines, seq, hash) = chain_lines(&k.key, records, tail.seq, tail.hash.clone())?;
             let result = match tail.config_map.as_ref() {
-                Some(cm) if data(cm).len() + lines.len() <= SHARD_BYTES => {
+                Some(cm) if data(cm).len() + lines.len() <= self.shard_bytes => {
                     let mut next = cm.clone();
                     let mut d = next.data.take().unwrap_or_default();
                     d.entry(DATA_KEY.to_string()).or_default().push_str(&lines);
@@ -285,10 +273,7 @@ impl ConfigMapJournal {
             ),
         ]);
         let annotations = BTreeMap::from([
-            (
-                "cloudidentity.dev/journal-shard".to_string(),
-                shard.to_string(),
-            ),
+            (SHARD_ANNOTATION.to_string(), shard.to_string()),
             (
                 "cloudidentity.dev/resource".to_string(),
                 self.resource.to_string(),
@@ -325,12 +310,15 @@ impl Journal for ConfigMapJournal {
         resource: &'a ResourceKey,
     ) -> BoxFuture<'a, Result<Vec<Entry>, JournalError>> {
         Box::pin(async move {
-            Ok(self
-                .entries()
-                .await?
-                .into_iter()
-                .filter(|e| &e.record.resource == resource)
-                .collect())
+            let mut out = Vec::new();
+            self.walk(None, true, &mut |e, _, _| {
+                if &e.record.resource == resource {
+                    out.push(e);
+                }
+                Ok(())
+            })
+            .await?;
+            Ok(out)
         })
     }
 
@@ -340,11 +328,13 @@ impl Journal for ConfigMapJournal {
         visit: &'a mut (dyn FnMut(Entry) + Send),
     ) -> BoxFuture<'a, Result<(), JournalError>> {
         Box::pin(async move {
-            for e in self.entries().await? {
+            self.walk(None, true, &mut |e, _, _| {
                 if &e.record.resource == resource {
                     visit(e);
                 }
-            }
+                Ok(())
+            })
+            .await?;
             Ok(())
         })
     }
@@ -354,13 +344,41 @@ impl Journal for ConfigMapJournal {
         resource: &'a ResourceKey,
     ) -> BoxFuture<'a, Result<Vec<Entry>, JournalError>> {
         Box::pin(async move {
-            Ok(self
-                .entries_checked()
-                .await?
-                .into_iter()
-                .filter(|e| &e.record.resource == resource)
-                .collect())
+            let mut out = Vec::new();
+            self.walk(None, false, &mut |e, _, _| {
+                if &e.record.resource == resource {
+                    out.push(e);
+                }
+                Ok(())
+            })
+            .await?;
+            Ok(out)
         })
+    }
+
+    fn audit_visit_for<'a>(
+        &'a self,
+        resource: &'a ResourceKey,
+        visit: &'a mut (dyn FnMut(Entry) + Send),
+    ) -> BoxFuture<'a, Result<(), JournalError>> {
+        Box::pin(async move {
+            self.walk(None, false, &mut |e, _, _| {
+                if &e.record.resource == resource {
+                    visit(e);
+                }
+                Ok(())
+            })
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn fold<'a>(
+        &'a self,
+        resource: &'a ResourceKey,
+        fresh: Box<dyn Fold>,
+    ) -> BoxFuture<'a, Result<Box<dyn Fold>, JournalError>> {
+        Box::pin(self.fold_inner(resource, fresh))
     }
 
     fn checkpoint(&self) -> BoxFuture<'_, Result<(), JournalError>> {

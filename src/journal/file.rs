@@ -367,6 +367,24 @@ impl Journal for FileJournal {
         Box::pin(std::future::ready(self.strict(resource, visit)))
     }
 
+    fn audit_visit_for<'a>(
+        &'a self,
+        resource: &'a super::ResourceKey,
+        visit: &'a mut (dyn FnMut(Entry) + Send),
+    ) -> super::BoxFuture<'a, Result<(), JournalError>> {
+        let shown = self.path.display().to_string();
+        let mut chain = Verifier::new(Some(&self.key));
+        let result = for_each_entry(&self.path, |_, mut e| {
+            chain.check(&mut e, &shown)?;
+            if &e.record.resource == resource {
+                visit(e);
+            }
+            Ok(())
+        })
+        .map(|_| ());
+        Box::pin(std::future::ready(result))
+    }
+
     fn audit_for<'a>(
         &'a self,
         resource: &'a super::ResourceKey,

@@ -14,12 +14,14 @@
 mod chain;
 mod configmap;
 mod file;
+mod fold;
 mod key;
 mod secret;
 
 pub use chain::{Head, Trust};
 pub use configmap::{ConfigMapJournal, JOURNAL_LABEL, RESOURCE_LABEL};
 pub use file::{FileJournal, VerifyReport, default_key, head_path, key_path, load_key};
+pub use fold::{Fold, Scan, audit_where, scan};
 pub use key::{JournalKey, KEY_LEN, KeyError};
 pub use secret::{KEY_DATA, SecretKey, read_key_secret};
 
@@ -299,6 +301,36 @@ pub trait Journal: Send + Sync {
         &'a self,
         resource: &'a ResourceKey,
     ) -> BoxFuture<'a, Result<Vec<Entry>, JournalError>>;
+
+    /// Hands every entry recorded for `resource` to `visit`, in order, each with its
+    /// [`Trust`], including those that do not verify ([`Journal::audit_for`] as a stream): a
+    /// revert keeps what it needs of each, not the journal. By default, read whole first.
+    fn audit_visit_for<'a>(
+        &'a self,
+        resource: &'a ResourceKey,
+        visit: &'a mut (dyn FnMut(Entry) + Send),
+    ) -> BoxFuture<'a, Result<(), JournalError>> {
+        Box::pin(async move {
+            self.audit_for(resource).await?.into_iter().for_each(visit);
+            Ok(())
+        })
+    }
+
+    /// `fresh` (the state of an empty journal) brought up to date with every entry of
+    /// `resource`. A journal that keeps such states between calls (one per scan type) feeds
+    /// the one it keeps only the entries appended since its last read, and returns a copy;
+    /// the first call reads (and verifies) the whole journal. By default, every entry is read.
+    fn fold<'a>(
+        &'a self,
+        resource: &'a ResourceKey,
+        fresh: Box<dyn Fold>,
+    ) -> BoxFuture<'a, Result<Box<dyn Fold>, JournalError>> {
+        Box::pin(async move {
+            let mut state = fresh;
+            self.visit_for(resource, &mut |e| state.feed(&e)).await?;
+            Ok(state)
+        })
+    }
 
     /// Keep the chain's head where the journal's writers cannot rewrite it (called at most
     /// once per pass; a journal that keeps it on every append does nothing here).

@@ -32,8 +32,9 @@ fn key(r: &Record) -> Key {
     )
 }
 
-/// The intents of a resource's journal that no outcome followed, gathered entry by entry.
-#[derive(Debug, Default)]
+/// The intents of a resource's journal that no outcome followed, gathered entry by entry (and
+/// kept by the journal between passes: [`crate::journal::Scan`]).
+#[derive(Debug, Default, Clone)]
 pub struct OpenIntents {
     open: BTreeMap<Key, Record>,
 }
@@ -61,13 +62,16 @@ impl OpenIntents {
         self.open.len()
     }
 
-    /// Reads the journal of the pass's resource.
+    /// Reads the journal of the pass's resource (what was appended since the last pass, when
+    /// the journal kept this scan).
     pub async fn read(ctx: &Context<'_>) -> Result<Self, crate::journal::JournalError> {
-        let mut open = OpenIntents::default();
-        ctx.journal
-            .visit_for(&ctx.resource, &mut |e| open.visit(&e.record))
-            .await?;
-        Ok(open)
+        crate::journal::scan(ctx.journal, &ctx.resource).await
+    }
+}
+
+impl crate::journal::Scan for OpenIntents {
+    fn feed(&mut self, e: &crate::journal::Entry) {
+        self.visit(&e.record);
     }
 }
 

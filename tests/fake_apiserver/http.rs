@@ -121,6 +121,7 @@ pub(crate) async fn handle(
         Some(err) => err.into_response(),
         None => route(&shared, &path, &req).unwrap_or_else(IntoResponse::into_response),
     };
+    let response = count_body(&shared, &path, response);
     shared.record(RecordedRequest {
         method: method.as_str().to_string(),
         path,
@@ -130,6 +131,27 @@ pub(crate) async fn handle(
         status: response.status().as_u16(),
     });
     response
+}
+
+/// Counts the response's body as served on `path`: at once when its length is known, chunk
+/// by chunk as it goes out for a stream (a watch).
+fn count_body(shared: &Arc<Shared>, path: &str, response: Response) -> Response {
+    use axum::body::HttpBody as _;
+    use futures::StreamExt as _;
+    if let Some(n) = response.body().size_hint().exact() {
+        shared.count_served(path, true, n);
+        return response;
+    }
+    shared.count_served(path, true, 0);
+    let (parts, body) = response.into_parts();
+    let (shared, path) = (Arc::clone(shared), path.to_string());
+    let counted = body.into_data_stream().map(move |chunk| {
+        if let Ok(c) = &chunk {
+            shared.count_served(&path, false, c.len() as u64);
+        }
+        chunk
+    });
+    Response::from_parts(parts, axum::body::Body::from_stream(counted))
 }
 
 fn route(shared: &Arc<Shared>, path: &str, req: &Request) -> ApiResult<Response> {

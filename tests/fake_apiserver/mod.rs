@@ -38,7 +38,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use resource::ResourcePath;
-pub use shared::{Options, RecordedRequest};
+pub use shared::{Options, RecordedRequest, Served};
 
 use resource::{ResKey, meta_str, split_api_version};
 use shared::{Failure, Shared};
@@ -169,6 +169,27 @@ impl FakeApiServer {
     /// Every request so far, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.requests().clone()
+    }
+
+    /// Requests answered and bytes of response bodies, by URL path, since the start (or the
+    /// last [`FakeApiServer::reset_served`]).
+    pub fn served(&self) -> std::collections::BTreeMap<String, Served> {
+        self.shared.served().clone()
+    }
+
+    /// Bytes of response bodies served on paths that contain `path_contains` (all: `""`).
+    pub fn bytes_served(&self, path_contains: &str) -> u64 {
+        self.shared
+            .served()
+            .iter()
+            .filter(|(p, _)| p.contains(path_contains))
+            .map(|(_, s)| s.bytes)
+            .sum()
+    }
+
+    /// Starts counting served bytes and requests from zero.
+    pub fn reset_served(&self) {
+        self.shared.served().clear();
     }
 
     /// Forgets the recorded requests.

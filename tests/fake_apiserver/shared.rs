@@ -20,6 +20,10 @@ pub struct Options {
     pub event_log_capacity: usize,
     /// Upper bound on a watch's `timeoutSeconds` (and the duration of watches without one).
     pub max_watch_timeout: Duration,
+    /// Whether every request is kept ([`super::FakeApiServer::requests`]). Off for long runs
+    /// (benchmarks), where the log would hold every body written; the bytes served by path
+    /// ([`super::FakeApiServer::served`]) are counted either way.
+    pub keep_requests: bool,
 }
 
 impl Default for Options {
@@ -28,6 +32,7 @@ impl Default for Options {
             bookmark_interval: Duration::from_secs(2),
             event_log_capacity: 10_000,
             max_watch_timeout: Duration::from_secs(300),
+            keep_requests: true,
         }
     }
 }
@@ -81,6 +86,16 @@ impl RecordedRequest {
     }
 }
 
+/// What the server answered on one URL path: requests and bytes of response bodies (a watch's
+/// events counted as they go out).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Served {
+    /// Requests answered.
+    pub requests: u64,
+    /// Bytes of their response bodies.
+    pub bytes: u64,
+}
+
 /// A failure to answer instead of serving matching requests.
 #[derive(Debug, Clone)]
 pub(crate) struct Failure {
@@ -102,6 +117,8 @@ pub(crate) struct Shared {
     /// Number of requests recorded so far.
     pub request_count: watch::Sender<usize>,
     pub failures: Mutex<Vec<Failure>>,
+    /// Requests and response bytes by URL path.
+    pub served: Mutex<std::collections::BTreeMap<String, Served>>,
     pub options: Options,
 }
 
@@ -119,6 +136,7 @@ impl Shared {
             requests: Mutex::new(Vec::new()),
             request_count: watch::Sender::new(0),
             failures: Mutex::new(Vec::new()),
+            served: Mutex::new(std::collections::BTreeMap::new()),
             options,
         }
     }
@@ -143,12 +161,27 @@ impl Shared {
     }
 
     pub fn record(&self, request: RecordedRequest) {
+        if !self.options.keep_requests {
+            return;
+        }
         let count = {
             let mut requests = lock(&self.requests);
             requests.push(request);
             requests.len()
         };
         self.request_count.send_replace(count);
+    }
+
+    /// Counts `bytes` of a response on `path`; `request` when they start a new answer.
+    pub fn count_served(&self, path: &str, request: bool, bytes: u64) {
+        let mut served = lock(&self.served);
+        let s = served.entry(path.to_string()).or_default();
+        s.requests += u64::from(request);
+        s.bytes += bytes;
+    }
+
+    pub fn served(&self) -> MutexGuard<'_, std::collections::BTreeMap<String, Served>> {
+        lock(&self.served)
     }
 
     pub fn requests(&self) -> MutexGuard<'_, Vec<RecordedRequest>> {

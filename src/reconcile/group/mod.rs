@@ -40,6 +40,21 @@ pub struct World {
 }
 
 /// Record what an applied journal record says this resource did.
+/// What a pass reads from the journal: what was done and what was left open (kept by the
+/// journal between passes, so a steady pass reads only what is new).
+#[derive(Clone, Default)]
+struct GroupScan {
+    done: Done,
+    open: OpenIntents,
+}
+
+impl crate::journal::Scan for GroupScan {
+    fn feed(&mut self, e: &crate::journal::Entry) {
+        self.open.visit(&e.record);
+        take(e.record.clone(), &mut self.done);
+    }
+}
+
 fn take(r: Record, done: &mut Done) {
     if r.phase != Phase::Applied {
         return;
@@ -91,14 +106,8 @@ impl Rollout for CloudGroupConversion {
                 return Ok(Err(Stall::fixable(crate::reasons::NESTING_CYCLE, msg)));
             }
         };
-        let mut done = Done::default();
-        let mut open = OpenIntents::default();
-        ctx.journal
-            .visit_for(&ctx.resource, &mut |e| {
-                open.visit(&e.record);
-                take(e.record, &mut done);
-            })
-            .await?;
+        let GroupScan { mut done, open } =
+            crate::journal::scan::<GroupScan>(ctx.journal, &ctx.resource).await?;
         // Changes a stop left without an outcome are settled by reading them back first, so
         // the plan sees the journal as Graph is.
         if cx.applies() && !open.is_empty() {

@@ -9,7 +9,7 @@ use crate::reconcile::rollout::plan::{Classified, Step, Todo};
 use super::select::{Candidate, Owner, Selection};
 
 /// What this resource did before, from its journal.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Done {
     /// Groups it switched to the cloud (`SwitchToCloud` applied).
     pub switched: BTreeSet<String>,

@@ -40,18 +40,19 @@ struct Undo {
     switch_back: bool,
 }
 
+/// Whether the revert reads `r`: a change applied to a group, or an owner kept as its last.
+fn counts(r: &Record) -> bool {
+    let kept = r.action == Action::RemoveOwner
+        && r.phase == Phase::Failed
+        && r.note.as_deref() == Some(KEPT_LAST_OWNER);
+    r.object_type == "group" && (r.phase == Phase::Applied || kept)
+}
+
 /// Groups to undo, in the reverse of the order they were switched.
 fn pending(entries: &[Entry]) -> Vec<(String, Undo)> {
     let mut order: Vec<String> = Vec::new();
     let mut todo: std::collections::BTreeMap<String, Undo> = Default::default();
-    let kept = |r: &Record| {
-        r.action == Action::RemoveOwner
-            && r.phase == Phase::Failed
-            && r.note.as_deref() == Some(KEPT_LAST_OWNER)
-    };
-    for e in entries.iter().filter(|e| {
-        e.record.object_type == "group" && (e.record.phase == Phase::Applied || kept(&e.record))
-    }) {
+    for e in entries.iter().filter(|e| counts(&e.record)) {
         let r = &e.record;
         let u = todo.entry(r.object_id.clone()).or_default();
         u.name = r.object_name.clone();
@@ -107,7 +108,9 @@ fn record(
 /// What the revert undoes, per group in its order, from the entries the journal key proves;
 /// other groups are refused by name. Reads only the journal.
 async fn undo_plan(ctx: &Context<'_>) -> Result<(Vec<(String, Undo)>, Refusals), ReconcileError> {
-    let (entries, refused) = revert_trust::split(ctx.journal.audit_for(&ctx.resource).await?);
+    // Streamed: only the entries the revert counts (and those the key does not prove) are kept.
+    let read = crate::journal::audit_where(ctx.journal, &ctx.resource, |e| counts(&e.record));
+    let (entries, refused) = revert_trust::split(read.await?);
     Ok((pending(&entries), refused))
 }
 

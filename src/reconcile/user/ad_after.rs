@@ -179,8 +179,8 @@ pub async fn enable_back(
     tenant_id: &str,
     refused: &mut crate::reconcile::revert_trust::Refusals,
 ) -> Result<Result<i64, String>, ReconcileError> {
-    let all = ctx.journal.audit_for(&ctx.resource).await?;
-    let (entries, untrusted) = crate::reconcile::revert_trust::split(all);
+    let (entries, untrusted) =
+        crate::reconcile::revert_trust::split(ad_move::ad_entries(ctx).await?);
     refused.extend(untrusted);
     // The value before the first disable: a disable retried after a stop journals the
     // already-disabled value as its prior, which must not be what the revert puts back.

@@ -34,6 +34,24 @@ pub struct JournaledMove {
     pub phase: Phase,
 }
 
+/// Whether `action` changes an AD object (a move, a disable, or their undoing).
+pub fn is_ad(action: Action) -> bool {
+    matches!(
+        action,
+        Action::MoveAdObject
+            | Action::MoveAdObjectBack
+            | Action::DisableAdAccount
+            | Action::EnableAdAccount
+    )
+}
+
+/// The resource's journal entries about AD objects, and every entry the journal key does not
+/// prove ([`crate::journal::audit_where`]), read as a stream: a revert holds these, not the
+/// journal.
+pub async fn ad_entries(ctx: &Context<'_>) -> Result<Vec<Entry>, crate::journal::JournalError> {
+    crate::journal::audit_where(ctx.journal, &ctx.resource, |e| is_ad(e.record.action)).await
+}
+
 /// Per user, the last `action` record of `entries` (forward moves, or moves back).
 pub fn last_of(entries: &[Entry], action: Action) -> BTreeMap<String, JournaledMove> {
     let mut out: BTreeMap<String, JournaledMove> = BTreeMap::new();
@@ -238,8 +256,7 @@ pub async fn move_back(
     refused: &mut crate::reconcile::revert_trust::Refusals,
 ) -> Result<Result<i64, String>, ReconcileError> {
     settle(ctx, ad, entries, Action::MoveAdObjectBack).await?;
-    let all = ctx.journal.audit_for(&ctx.resource).await?;
-    let (entries, untrusted) = crate::reconcile::revert_trust::split(all);
+    let (entries, untrusted) = crate::reconcile::revert_trust::split(ad_entries(ctx).await?);
     refused.extend(untrusted);
     let forward = last_of(&entries, Action::MoveAdObject);
     let base = ad.settings().base_dn.clone();

@@ -17,7 +17,8 @@ pub async fn revert(
     graph_done: i64,
     refused: &mut Refusals,
 ) -> Result<RevertOutcome, ReconcileError> {
-    let all = ctx.journal.audit_for(&ctx.resource).await?;
+    // Streamed: the entries about AD objects (and those the key does not prove) are kept.
+    let all = super::ad_move::ad_entries(ctx).await?;
     let (entries, untrusted) = revert_trust::split(all.clone());
     refused.extend(untrusted);
     let touched_ad = all.iter().any(|e| {

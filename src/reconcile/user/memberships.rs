@@ -123,7 +123,7 @@ pub async fn read(
 }
 
 /// What the journal recorded, gathered record by record.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Recorded {
     /// Users whose memberships are recorded.
     pub users: IdSet,

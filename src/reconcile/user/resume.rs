@@ -39,10 +39,10 @@ struct Last {
     phase: Phase,
 }
 
-/// What a pass needs from the journal, gathered entry by entry (`Journal::visit_for`), so
-/// that memory holds one id per converted user and the few changes still open, not the
-/// journal itself.
-#[derive(Debug, Default)]
+/// What a pass needs from the journal, gathered entry by entry, so that memory holds one id
+/// per converted user and the few changes still open, not the journal itself. Kept by the
+/// journal between passes ([`crate::journal::Scan`]): a steady pass reads only what is new.
+#[derive(Debug, Default, Clone)]
 pub struct JournalScan {
     /// Users whose Source of Authority this resource switched (an `Applied` switch).
     pub switched: crate::guid::IdSet,
@@ -56,13 +56,10 @@ pub struct JournalScan {
 }
 
 impl JournalScan {
-    /// Reads the journal of the pass's resource.
+    /// Reads the journal of the pass's resource (what was appended since the last pass, when
+    /// the journal kept this scan).
     pub async fn read(ctx: &Context<'_>) -> Result<Self, crate::journal::JournalError> {
-        let mut scan = JournalScan::default();
-        ctx.journal
-            .visit_for(&ctx.resource, &mut |e| scan.visit(e.record))
-            .await?;
-        Ok(scan)
+        crate::journal::scan(ctx.journal, &ctx.resource).await
     }
 
     /// Takes in one record, in journal order.
@@ -102,6 +99,12 @@ impl JournalScan {
     /// Changes left open (or failed): how many, for tests and logs.
     pub fn open_len(&self) -> usize {
         self.open.len()
+    }
+}
+
+impl crate::journal::Scan for JournalScan {
+    fn feed(&mut self, e: &crate::journal::Entry) {
+        self.visit(e.record.clone());
     }
 }
 

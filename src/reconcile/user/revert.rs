@@ -33,10 +33,9 @@ struct Undo {
     switch_back: bool,
 }
 
-/// What is left to undo, from the journal's entries (in order).
-fn pending(entries: &[Entry]) -> BTreeMap<String, Undo> {
-    let mut todo: BTreeMap<String, Undo> = BTreeMap::new();
-    for e in entries.iter().filter(|e| e.record.phase == Phase::Applied) {
+/// Takes in one journal entry (in order) into what is left to undo per user.
+fn take(todo: &mut BTreeMap<String, Undo>, e: &Entry) {
+    if e.record.phase == Phase::Applied {
         let r = &e.record;
         let u = todo.entry(r.object_id.clone()).or_default();
         u.name = r.object_name.clone();
@@ -53,8 +52,6 @@ fn pending(entries: &[Entry]) -> BTreeMap<String, Undo> {
             _ => {}
         }
     }
-    todo.retain(|_, u| u.switch_back || u.immutable_id.is_some());
-    todo
 }
 
 fn record(
@@ -118,25 +115,43 @@ async fn undo_plan(
     ctx: &Context<'_>,
     refused: &mut Refusals,
 ) -> Result<(BTreeMap<String, Undo>, Vec<Entry>), ReconcileError> {
-    let entries = trusted(ctx, refused).await?;
-    checked(ctx, entries, refused).await
+    let (todo, ad) = journaled(ctx, refused).await?;
+    let todo = checked(ctx, todo, &ad, refused).await?;
+    Ok((todo, ad))
 }
 
-/// The resource's journal entries the key proves; the others' objects are added to `refused`.
-async fn trusted(ctx: &Context<'_>, refused: &mut Refusals) -> Result<Vec<Entry>, ReconcileError> {
-    let (entries, untrusted) = revert_trust::split(ctx.journal.audit_for(&ctx.resource).await?);
-    refused.extend(untrusted);
-    Ok(entries)
-}
-
-/// [`undo_plan`] from the proven entries: their pending undo, less what Graph and AD say must
-/// be kept (reads only).
-async fn checked(
+/// From the journal, read as a stream: per user what is left to undo, and the entries about
+/// AD objects (the anchors' checks and the AD side read them), of the objects whose entries
+/// the key proves; the others are added to `refused`. Memory holds one summary per user and
+/// the AD entries, not the journal.
+async fn journaled(
     ctx: &Context<'_>,
-    entries: Vec<Entry>,
     refused: &mut Refusals,
 ) -> Result<(BTreeMap<String, Undo>, Vec<Entry>), ReconcileError> {
-    let mut todo = pending(&entries);
+    let mut todo = BTreeMap::new();
+    let mut kept = Vec::new();
+    ctx.journal
+        .audit_visit_for(&ctx.resource, &mut |e| {
+            take(&mut todo, &e);
+            if !e.trust.is_proven() || super::ad_move::is_ad(e.record.action) {
+                kept.push(e);
+            }
+        })
+        .await?;
+    let (ad, untrusted) = revert_trust::split(kept);
+    todo.retain(|id, u| !untrusted.contains(id) && (u.switch_back || u.immutable_id.is_some()));
+    refused.extend(untrusted);
+    Ok((todo, ad))
+}
+
+/// [`undo_plan`] from what the journal proves: the pending undo `todo`, less what Graph and
+/// AD say must be kept (reads only).
+async fn checked(
+    ctx: &Context<'_>,
+    mut todo: BTreeMap<String, Undo>,
+    entries: &[Entry],
+    refused: &mut Refusals,
+) -> Result<BTreeMap<String, Undo>, ReconcileError> {
     let wanted = todo
         .iter()
         .filter_map(|(id, u)| {
@@ -147,13 +162,13 @@ async fn checked(
             })
         })
         .collect();
-    let off_anchor = super::revert_anchor::check(ctx, &entries, wanted).await?;
+    let off_anchor = super::revert_anchor::check(ctx, entries, wanted).await?;
     todo.retain(|id, _| !off_anchor.contains(id));
     refused.extend(off_anchor);
     let changed = changed_since(ctx, &todo).await?;
     todo.retain(|id, _| !changed.contains(id));
     refused.extend(changed);
-    Ok((todo, entries))
+    Ok(todo)
 }
 
 /// `GET /users/{id}` on a clone of the client, so the reads can run side by side.
@@ -274,8 +289,7 @@ async fn revert_graph(
     refused: &mut Refusals,
 ) -> Result<RevertOutcome, ReconcileError> {
     // The permissions first, from the journal alone: the checks below read users too.
-    let entries = trusted(ctx, refused).await?;
-    let journaled = pending(&entries);
+    let (journaled, ad) = journaled(ctx, refused).await?;
     if journaled.is_empty() {
         return Ok(RevertOutcome::Done(0));
     }
@@ -284,7 +298,7 @@ async fn revert_graph(
     if let Some(missing) = crate::reconcile::preflight::revert_gate(ctx.graph, &ops).await? {
         return Ok(missing);
     }
-    let (todo, _) = checked(ctx, entries, refused).await?;
+    let todo = checked(ctx, journaled, &ad, refused).await?;
     if todo.is_empty() {
         return Ok(RevertOutcome::Done(0));
     }
