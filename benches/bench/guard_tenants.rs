@@ -9,16 +9,13 @@
 //! guard intervals, per guard pass (its `/metrics` counts the passes), and given as the share
 //! of one core it would take at the real interval: CPU per pass × tenants / 300 s.
 
-#[path = "../../tests/fake_apiserver/mod.rs"]
-mod fake_apiserver;
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::fake_apiserver::FakeApiServer;
 use entra_cloud_operator::emulator::tenants::tenant_id;
 use entra_cloud_operator::emulator::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID};
 use entra_cloud_operator::reconcile::GUARD_INTERVAL;
-use fake_apiserver::FakeApiServer;
 use serde_json::{Value, json};
 
 use crate::process::{EmulatorProcess, cpu_seconds, peak_rss_kib};

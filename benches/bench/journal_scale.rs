@@ -13,11 +13,7 @@ use serde_json::{Value, json};
 use crate::process::{EmulatorProcess, peak_rss_kib};
 use crate::report::{Report, Row};
 
-#[allow(unused_imports)]
-#[path = "../../tests/fake_apiserver/mod.rs"]
-mod fake_apiserver;
-
-use fake_apiserver::{FakeApiServer, Options};
+use crate::fake_apiserver::{FakeApiServer, Options};
 
 const NS: &str = "bench";
 /// Where the controller keeps its journal (and the journal key Secret).

@@ -13,6 +13,10 @@
 mod adaptive;
 mod conversion;
 mod emulator;
+// The Kubernetes API stand-in of the tests, for the controller benchmarks.
+#[allow(unused_imports)]
+#[path = "../../tests/fake_apiserver/mod.rs"]
+mod fake_apiserver;
 mod guard;
 mod guard_tenants;
 mod journal_scale;

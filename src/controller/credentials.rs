@@ -298,6 +298,7 @@ pub fn graph_client(
     (credential, ca_bundle): (Credential, Option<String>),
     wi: &WorkloadIdentityEnv,
     observer: std::sync::Arc<dyn RequestObserver>,
+    time_scale: f64,
 ) -> Result<GraphClient, CredentialProblem> {
     let spec = &tsp.spec;
     let ep = spec.endpoints.clone().unwrap_or_default();
@@ -318,15 +319,18 @@ pub fn graph_client(
         retry: RetryPolicy::default(),
         timeout: Duration::from_secs(60),
         observer: Some(observer),
+        // Against an emulator running `--time-scale` times faster, its quotas are too.
         pacing: Some(
             spec.pacing()
-                .map_err(|e| CredentialProblem::Stall(Stall::invalid_spec(e)))?,
+                .map_err(|e| CredentialProblem::Stall(Stall::invalid_spec(e)))?
+                .scaled(time_scale),
         ),
         ca_bundle,
     };
     let client = GraphClient::new(config, credential)
         .map_err(|e| CredentialProblem::Stall(Stall::invalid_spec(e.to_string())))?;
     client.set_batching(spec.batching());
+    client.set_time_scale(time_scale);
     Ok(client)
 }
 

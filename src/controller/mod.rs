@@ -200,7 +200,13 @@ impl Context {
             return Ok(c.client.clone());
         }
         let observer = self.metrics.graph_observer(&tsp.spec.tenant_id);
-        let g = credentials::graph_client(tsp, (credential, ca), &self.wi, observer)?;
+        let g = credentials::graph_client(
+            tsp,
+            (credential, ca),
+            &self.wi,
+            observer,
+            self.options.time_scale,
+        )?;
         let cached = CachedClient {
             fingerprint: fp,
             tenant_id: tsp.spec.tenant_id.clone(),

@@ -19,6 +19,7 @@ pub mod pacing;
 mod paging;
 mod pipeline;
 pub mod privileged;
+mod rates;
 pub mod retry;
 pub mod secret;
 mod users;

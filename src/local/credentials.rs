@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use crate::api::TenantSyncPolicy;
 use crate::api::tenant::CertificateCredential;
-use crate::graph::pacing::Quota;
 use crate::graph::{
     ClientCertificate, Credential, GraphClient, GraphConfig, RetryPolicy, SecretString,
 };
@@ -313,7 +312,7 @@ pub fn graph_client(
         retry: RetryPolicy::default(),
         timeout: Duration::from_secs(60),
         observer: None,
-        pacing: Some(scaled(spec.pacing().map_err(CredentialError)?, time_scale)),
+        pacing: Some(spec.pacing().map_err(CredentialError)?.scaled(time_scale)),
         ca_bundle,
     };
     let client =
@@ -321,21 +320,6 @@ pub fn graph_client(
     client.set_batching(spec.batching());
     client.set_time_scale(time_scale);
     Ok(client)
-}
-
-/// The quota with its windows shortened by `time_scale` (ignored unless finite and positive).
-fn scaled(quota: Quota, time_scale: f64) -> Quota {
-    if !(time_scale.is_finite() && time_scale > 0.0) {
-        return quota;
-    }
-    let shrink = |w: Duration| {
-        Duration::try_from_secs_f64(w.as_secs_f64() / time_scale).unwrap_or(Duration::MAX)
-    };
-    Quota {
-        write_window: shrink(quota.write_window),
-        ru_window: shrink(quota.ru_window),
-        ..quota
-    }
 }
 
 #[cfg(test)]

@@ -80,6 +80,23 @@ impl Quota {
         (self.write_window.as_secs_f64() / 150.0).max(1e-3)
     }
 
+    /// The quota with its windows shortened by `time_scale` (tenant seconds per real second,
+    /// above 1 against an emulator running faster; ignored unless finite and positive): the
+    /// client then paces as the faster tenant's quotas allow.
+    pub fn scaled(self, time_scale: f64) -> Self {
+        if !(time_scale.is_finite() && time_scale > 0.0) {
+            return self;
+        }
+        let shrink = |w: Duration| {
+            Duration::try_from_secs_f64(w.as_secs_f64() / time_scale).unwrap_or(Duration::MAX)
+        };
+        Self {
+            write_window: shrink(self.write_window),
+            ru_window: shrink(self.ru_window),
+            ..self
+        }
+    }
+
     fn clamped(self) -> Self {
         let headroom = if self.headroom.is_finite() {
             self.headroom.clamp(0.5, 1.0)
