@@ -102,7 +102,8 @@ async fn one_controller_guards_many_tenants_and_a_throttled_one_does_not_hold_th
         journal: JournalStore::ConfigMaps("operator".into()),
         journal_key_secret: "entra-cloud-operator-journal-key".into(),
         concurrency: 4,
-        workers: 2,
+        // Three: the namespace's share is two, a tenant's one (fairness.rs).
+        workers: 3,
         time_scale: 600.0,
         lease: None,
         instance: Some("t".into()),

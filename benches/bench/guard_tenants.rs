@@ -81,6 +81,10 @@ fn start_controller(api: &FakeApiServer, scale: f64) -> ControllerProcess {
             &metrics,
             "--time-scale",
             &scale.to_string(),
+            // Every tenant in one namespace: three workers let two of its passes run at once
+            // (a namespace's share), one per tenant (controller/fairness.rs).
+            "--workers",
+            "3",
         ])
         .env("KUBECONFIG", &kubeconfig)
         .env("POD_NAMESPACE", "operator")

@@ -238,10 +238,11 @@ impl Context {
     }
 
     /// A slot for a pass of `key`, acting for tenant policy `policy` (in its namespace), or
-    /// `None` while that tenant already has its share of the workers of its kind busy.
+    /// `None` while its namespace or that tenant already has its share of the workers of its
+    /// kind busy.
     pub fn slot(&self, key: &ResourceKey, policy: &str) -> Option<fairness::Slot<'_>> {
-        let unit = format!("{}/{policy}", key.namespace);
-        self.in_flight.try_acquire(&key.kind, &unit)
+        self.in_flight
+            .try_acquire(&key.kind, &key.namespace, policy)
     }
 
     pub(crate) fn count_failure(&self, key: &str) -> u32 {
