@@ -186,26 +186,7 @@ impl GraphClient {
             .map_err(|e| endpoint_err(&config.graph_root, e.to_string()))?;
         let login = Url::parse(&config.login_root)
             .map_err(|e| endpoint_err(&config.login_root, e.to_string()))?;
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(Duration::from_secs(10))
-            // Token requests carry the credential and Graph requests the bearer token: a
-            // redirect is an answer to report, never a request to repeat elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("entra-cloud-operator/", env!("CARGO_PKG_VERSION")));
-        if let Some(pem) = &config.ca_bundle {
-            let roots = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                .map_err(|e| endpoint_err(&config.graph_root, format!("ca bundle: {e}")))?;
-            if roots.is_empty() {
-                return Err(endpoint_err(
-                    &config.graph_root,
-                    "ca bundle: no PEM certificate in it".into(),
-                ));
-            }
-            builder = builder.tls_certs_merge(roots);
-        }
-        let http = builder
-            .build()
+        let http = super::http::client(config.timeout, config.ca_bundle.as_deref())
             .map_err(|e| endpoint_err(&config.graph_root, e.to_string()))?;
         // One pacer per (Graph service, tenant, application) in the process: the quotas are
         // theirs, whichever resource sends.

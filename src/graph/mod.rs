@@ -12,6 +12,7 @@ pub mod delta;
 pub mod error;
 pub mod grants;
 pub mod groups;
+pub mod http;
 pub mod limits;
 pub mod models;
 pub mod operation;
