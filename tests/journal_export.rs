@@ -178,4 +178,11 @@ async fn summary_and_filters_read_the_journal_for_an_auditor() {
         assert_eq!(out.status.code(), Some(1), "{sub}: {err}");
         assert!(err.contains("jounral.jsonl: no such file"), "{sub}: {err}");
     }
+    // Nor is a device that never ends.
+    let out = Command::new(BIN)
+        .args(["journal", "verify", "--journal", "/dev/zero"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/dev/zero: not a regular file"));
 }

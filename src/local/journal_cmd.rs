@@ -113,11 +113,17 @@ enum Opened {
 
 async fn open(source: &Source) -> anyhow::Result<Opened> {
     let Some(r) = &source.resource else {
-        // Reading a missing file as an empty journal would only hide a mistyped path.
+        // Reading a missing file as an empty journal would only hide a mistyped path; a
+        // device or a pipe is no journal either (and may never end).
         anyhow::ensure!(
             source.journal.is_file(),
-            "--journal {}: no such file (give the journal's path, or --resource for a cluster journal)",
-            source.journal.display()
+            "--journal {}: {} (give the journal's path, or --resource for a cluster journal)",
+            source.journal.display(),
+            if source.journal.exists() {
+                "not a regular file"
+            } else {
+                "no such file"
+            }
         );
         let key_file = journal::key_path(&source.journal, source.journal_key.as_deref());
         let key = journal::load_key(&source.journal, &key_file, false)?;
