@@ -61,11 +61,12 @@ call of the controller's whole life and compares them with these rules, both way
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
   verbs: ["get", "create", "patch"]
-# The change journal, kept in ConfigMaps: listed by label, shards created and appended to
-# (never deleted by the operator: an audit trail).
+# The change journal, kept in ConfigMaps: shards listed by label (metadata only) and read
+# one at a time by name (a steady pass reads only the last one's metadata), created and
+# appended to (never deleted by the operator: an audit trail).
 - apiGroups: [""]
   resources: ["configmaps"]
-  verbs: ["list", "create", "update"]
+  verbs: ["get", "list", "create", "update"]
 {{- end }}
 
 {{/*
