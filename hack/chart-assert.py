@@ -136,7 +136,7 @@ watch_rules = [
 ]
 release_rules = [
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "patch"]},
-    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list", "create", "update"]},
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "create", "update"]},
 ]
 roles = {(r["metadata"]["namespace"], r["metadata"]["name"]): r for r in objects("Role")}
 bindings = {(b["metadata"]["namespace"], b["metadata"]["name"]): b for b in objects("RoleBinding")}
