@@ -114,6 +114,42 @@ pub fn write_rate(graph: &GraphClient, started: bool) -> f64 {
     paced.unwrap_or_else(|| crate::graph::pacing::Quota::default().write_rate())
 }
 
+/// `; about … left (…)` for a rollout under way with `pending` objects after
+/// `waves_completed` waves (`pause_left`: the pause in progress), at the paced rate; empty
+/// when nothing is left.
+pub fn left_suffix(
+    rollout: &ValidRollout,
+    graph: &GraphClient,
+    pending: i64,
+    waves_completed: i64,
+    pause_left: Option<Duration>,
+    objects: &str,
+) -> String {
+    let pending = usize::try_from(pending).unwrap_or(0);
+    Estimate::new(
+        rollout,
+        pending,
+        waves_completed,
+        pause_left,
+        write_rate(graph, true),
+    )
+    .map(|e| format!("; {}", e.describe(objects)))
+    .unwrap_or_default()
+}
+
+/// `; would take about … (…)` for a rollout of `pending` objects not started, at the quota's
+/// rate; empty when there is nothing to convert.
+pub fn plan_suffix(
+    rollout: &ValidRollout,
+    graph: &GraphClient,
+    pending: usize,
+    objects: &str,
+) -> String {
+    Estimate::new(rollout, pending, 0, None, write_rate(graph, false))
+        .map(|e| format!("; {}", e.describe_plan(objects)))
+        .unwrap_or_default()
+}
+
 /// A duration as a person reads an estimate: whole seconds under ten minutes, whole minutes
 /// under a day, hours and minutes beyond.
 pub fn human(d: Duration) -> String {

@@ -88,15 +88,8 @@ pub(super) fn conclude<K: Rollout>(
             *pass.status.progress().phase = Some(status::PLANNED.into());
             let pending = classified.pending().count();
             let waves = rollout.waves_needed(pending);
-            let estimate = super::eta::Estimate::new(
-                rollout,
-                pending,
-                0,
-                None,
-                super::eta::write_rate(cx.ctx.graph, false),
-            )
-            .map(|e| format!("; {}", e.describe_plan(K::WORDS.objects)))
-            .unwrap_or_default();
+            let estimate =
+                super::eta::plan_suffix(rollout, cx.ctx.graph, pending, K::WORDS.objects);
             let msg = K::plan_message(world, classified, waves, summary) + &estimate;
             pass.finish(Health::Ready(reasons::PLANNED, msg), Some(GUARD_INTERVAL))
         }
@@ -123,15 +116,14 @@ pub(super) fn conclude<K: Rollout>(
         }
         Step::Pause(d) => {
             let p = pass.status.progress();
-            let estimate = super::eta::Estimate::new(
+            let estimate = super::eta::left_suffix(
                 rollout,
-                usize::try_from(*p.pending).unwrap_or(0),
+                cx.ctx.graph,
+                *p.pending,
                 *p.waves_completed,
                 Some(d),
-                super::eta::write_rate(cx.ctx.graph, true),
-            )
-            .map(|e| format!("; {}", e.describe(K::WORDS.objects)))
-            .unwrap_or_default();
+                K::WORDS.objects,
+            );
             let msg = format!(
                 "pausing {} between waves (rollout.pauseBetweenWaves); {summary}{estimate}",
                 super::eta::human(d)
@@ -276,16 +268,8 @@ pub(super) fn after_wave<K: Rollout>(
             Some(GUARD_INTERVAL),
         );
     }
-    let left = usize::try_from(*p.pending).unwrap_or(0);
-    let estimate = super::eta::Estimate::new(
-        rollout,
-        left,
-        n,
-        None,
-        super::eta::write_rate(cx.ctx.graph, true),
-    )
-    .map(|e| format!("; {}", e.describe(K::WORDS.objects)))
-    .unwrap_or_default();
+    let estimate =
+        super::eta::left_suffix(rollout, cx.ctx.graph, *p.pending, n, None, K::WORDS.objects);
     let msg = format!("{label} done; {summary}{estimate}");
     // Look again after the pause (at least a moment, so the next pass reads fresh state).
     let next = rollout.pause.max(Duration::from_secs(1));
@@ -336,15 +320,7 @@ pub(super) fn preview<K: Rollout>(
     let matched = K::matched(world).matched;
     let waves = rollout.waves_needed(pending);
     // As `waves` above: counted as if nothing ran yet.
-    let estimate = super::eta::Estimate::new(
-        rollout,
-        pending,
-        0,
-        None,
-        super::eta::write_rate(cx.ctx.graph, false),
-    )
-    .map(|e| format!("; {}", e.describe_plan(K::WORDS.objects)))
-    .unwrap_or_default();
+    let estimate = super::eta::plan_suffix(rollout, cx.ctx.graph, pending, K::WORDS.objects);
     let convert = || {
         format!(
             "convert {pending} {} in {waves} waves (canary {}, then waves of {}){estimate}",
