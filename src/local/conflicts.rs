@@ -37,11 +37,6 @@ pub struct Conflict {
     pub detail: String,
 }
 
-/// The objects both sorted id lists hold: how many, and the first [`EXAMPLES`].
-fn common(a: &[String], b: &[String]) -> (i64, Vec<String>) {
-    crate::reconcile::selections::shared(a, b, EXAMPLES)
-}
-
 /// What a conversion's plan selected: its kind, `namespace/name`, tenant and the sorted ids.
 #[derive(Clone, Copy, Debug)]
 pub struct Selected<'a> {
@@ -52,7 +47,7 @@ pub struct Selected<'a> {
     /// Tenant id.
     pub tenant_id: &'a str,
     /// The objects it selected, sorted ids.
-    pub ids: &'a [String],
+    pub ids: &'a crate::guid::SortedIds,
 }
 
 /// A [`SELECTED_TWICE`] conflict for both of every pair of conversions of the same kind and
@@ -65,7 +60,7 @@ pub fn selected_twice(selections: &[Selected<'_>]) -> Vec<(usize, Conflict)> {
             if a.kind != b.kind || a.tenant_id != b.tenant_id {
                 continue;
             }
-            let (n, examples) = common(a.ids, b.ids);
+            let (n, examples) = a.ids.shared(b.ids, EXAMPLES);
             if n == 0 {
                 continue;
             }
@@ -176,12 +171,12 @@ pub fn line(c: &Conflict) -> String {
 mod tests {
     use super::*;
 
-    fn ids(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+    fn ids(v: &[&str]) -> crate::guid::SortedIds {
+        v.iter().collect()
     }
 
     /// A conversion's selection: (kind, `namespace/name`, tenant, ids).
-    type Owned = (&'static str, String, &'static str, Vec<String>);
+    type Owned = (&'static str, String, &'static str, crate::guid::SortedIds);
 
     fn report(kind: &'static str, name: &str, tenant: &'static str, selected: &[&str]) -> Owned {
         (kind, format!("identity/{name}"), tenant, ids(selected))
@@ -206,14 +201,6 @@ mod tests {
     }
 
     #[test]
-    fn common_counts_every_shared_id_and_names_a_few() {
-        let a = ids(&["a", "b", "c", "d", "e", "f"]);
-        let b = ids(&["b", "c", "d", "e", "x"]);
-        assert_eq!(common(&a, &b), (4, ids(&["b", "c", "d"])));
-        assert_eq!(common(&a, &[]), (0, vec![]));
-    }
-
-    #[test]
     fn two_user_conversions_of_one_tenant_selecting_one_user_conflict_both_ways() {
         let r = run(&[
             report("CloudUserConversion", "wave-1", "t", &["u1", "u2", "u3"]),
@@ -226,7 +213,7 @@ mod tests {
         let c = &r[0][0];
         assert_eq!(c.kind, SELECTED_TWICE);
         assert_eq!(c.with, "CloudUserConversion identity/finance");
-        assert_eq!((c.objects, c.examples.clone()), (1, ids(&["u2"])));
+        assert_eq!((c.objects, c.examples.clone()), (1, vec!["u2".to_string()]));
         assert!(line(c).contains("1 users are selected by"), "{}", line(c));
         assert_eq!(r[1][0].with, "CloudUserConversion identity/wave-1");
         assert!(r[2].is_empty() && r[3].is_empty());

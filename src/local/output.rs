@@ -383,7 +383,7 @@ mod tests {
     #[test]
     fn conflicts_show_in_every_format_and_selected_ids_never() {
         let mut r = report(0);
-        r.selected = vec!["hidden-id".into()];
+        r.selected = ["hidden-id"].into_iter().collect();
         r.conflicts.push(conflicts::Conflict {
             kind: conflicts::SELECTED_TWICE.into(),
             with: "CloudUserConversion identity/other".into(),

@@ -12,6 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::guid::SortedIds;
 use crate::journal::ResourceKey;
 
 /// How many shared objects a [`Verdict::Overlap`] names.
@@ -84,7 +85,7 @@ impl Roster for Listed {
 /// selection (none: its passes ended before selecting, so it selects nothing yet).
 struct Shown {
     tenant_id: Option<String>,
-    ids: Vec<String>,
+    ids: SortedIds,
 }
 
 #[derive(Default)]
@@ -141,10 +142,7 @@ impl Selections {
     }
 
     /// The pass of `key` selected `ids` in tenant `tenant_id`.
-    pub fn register(&self, key: &ResourceKey, tenant_id: &str, mut ids: Vec<String>) {
-        ids.sort_unstable();
-        ids.dedup();
-        ids.shrink_to_fit();
+    pub fn register(&self, key: &ResourceKey, tenant_id: &str, ids: SortedIds) {
         let shown = Shown {
             tenant_id: Some(tenant_id.to_ascii_lowercase()),
             ids,
@@ -157,7 +155,7 @@ impl Selections {
     pub fn passed(&self, key: &ResourceKey) {
         self.lock().shown.entry(key.clone()).or_insert(Shown {
             tenant_id: None,
-            ids: Vec::new(),
+            ids: SortedIds::default(),
         });
     }
 
@@ -189,16 +187,13 @@ impl Selections {
         members.retain(|m| m.rank < mine);
         members.sort_by(|a, b| a.rank.cmp(&b.rank));
         let same = |t: Option<&str>| t.is_some_and(|t| t.eq_ignore_ascii_case(tenant_id));
-        let own = state
-            .shown
-            .get(me)
-            .map(|s| s.ids.as_slice())
-            .unwrap_or_default();
+        let none = SortedIds::default();
+        let own = state.shown.get(me).map_or(&none, |s| &s.ids);
         let mut waiting = Vec::new();
         for m in members {
             match state.shown.get(&m.key) {
                 Some(s) if same(s.tenant_id.as_deref()) => {
-                    let (shared, examples) = shared(own, &s.ids, EXAMPLES);
+                    let (shared, examples) = own.shared(&s.ids, EXAMPLES);
                     if shared > 0 {
                         return Verdict::Overlap {
                             other: m.key,
@@ -218,26 +213,6 @@ impl Selections {
             Verdict::Wait(waiting)
         }
     }
-}
-
-/// The ids both sorted lists hold: how many, and the first `limit` of them.
-pub fn shared(a: &[String], b: &[String], limit: usize) -> (i64, Vec<String>) {
-    let (mut i, mut j, mut n, mut examples) = (0, 0, 0i64, Vec::new());
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                n += 1;
-                if examples.len() < limit {
-                    examples.push(a[i].clone());
-                }
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    (n, examples)
 }
 
 #[cfg(test)]

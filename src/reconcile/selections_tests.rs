@@ -15,6 +15,10 @@ fn ids(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
+fn set(v: &[&str]) -> SortedIds {
+    v.iter().collect()
+}
+
 /// Members listed in this order, each with its tenant.
 fn roster(members: &[(&str, &str, Option<&str>)]) -> Arc<dyn Roster> {
     Arc::new(Listed(
@@ -40,8 +44,8 @@ fn the_later_of_two_overlapping_resources_is_refused_and_the_earlier_goes_on() {
         (USERS, "finance", Some("t")),
     ]));
     let (first, later) = (key(USERS, "wave-1"), key(USERS, "finance"));
-    s.register(&first, "t", ids(&["u3", "u1", "u2"]));
-    s.register(&later, "T", ids(&["u9", "u2", "u3", "u3"]));
+    s.register(&first, "t", set(&["u3", "u1", "u2"]));
+    s.register(&later, "T", set(&["u9", "u2", "u3", "u3"]));
     assert_eq!(s.verdict(&first, "t"), Verdict::Clear);
     assert_eq!(
         s.verdict(&later, "t"),
@@ -52,7 +56,7 @@ fn the_later_of_two_overlapping_resources_is_refused_and_the_earlier_goes_on() {
         }
     );
     // The earlier narrows its selection: the later goes on.
-    s.register(&first, "t", ids(&["u1"]));
+    s.register(&first, "t", set(&["u1"]));
     assert_eq!(s.verdict(&later, "t"), Verdict::Clear);
 }
 
@@ -63,9 +67,9 @@ fn other_tenants_and_other_kinds_do_not_compare() {
         (GROUPS, "g", Some("t")),
         (USERS, "b", Some("t")),
     ]));
-    s.register(&key(USERS, "a"), "t2", ids(&["x"]));
-    s.register(&key(GROUPS, "g"), "t", ids(&["x"]));
-    s.register(&key(USERS, "b"), "t", ids(&["x"]));
+    s.register(&key(USERS, "a"), "t2", set(&["x"]));
+    s.register(&key(GROUPS, "g"), "t", set(&["x"]));
+    s.register(&key(USERS, "b"), "t", set(&["x"]));
     assert_eq!(s.verdict(&key(USERS, "b"), "t"), Verdict::Clear);
 }
 
@@ -78,13 +82,13 @@ fn after_a_start_the_later_waits_for_each_earlier_resource_of_its_tenant() {
         (USERS, "b", Some("t")),
     ]));
     let (a, b) = (key(USERS, "a"), key(USERS, "b"));
-    s.register(&b, "t", ids(&["x"]));
+    s.register(&b, "t", set(&["x"]));
     assert_eq!(s.verdict(&b, "t"), Verdict::Wait(vec![a.clone()]));
     // A pass that ended before selecting (a stall, say) selects nothing so far.
     s.passed(&a);
     assert_eq!(s.verdict(&b, "t"), Verdict::Clear);
     // Its next selection counts; a later pass without one keeps it.
-    s.register(&a, "t", ids(&["x"]));
+    s.register(&a, "t", set(&["x"]));
     s.passed(&a);
     assert!(matches!(s.verdict(&b, "t"), Verdict::Overlap { .. }));
 }
@@ -93,13 +97,13 @@ fn after_a_start_the_later_waits_for_each_earlier_resource_of_its_tenant() {
 fn a_deleted_resource_no_longer_holds_the_later_back() {
     let s = Selections::new(roster(&[(USERS, "a", Some("t")), (USERS, "b", Some("t"))]));
     let (a, b) = (key(USERS, "a"), key(USERS, "b"));
-    s.register(&a, "t", ids(&["x"]));
-    s.register(&b, "t", ids(&["x"]));
+    s.register(&a, "t", set(&["x"]));
+    s.register(&b, "t", set(&["x"]));
     assert!(matches!(s.verdict(&b, "t"), Verdict::Overlap { .. }));
     // Gone from the roster (deleted without a finalizer): forgotten.
     s.restart(roster(&[(USERS, "b", Some("t"))]));
-    s.register(&b, "t", ids(&["x"]));
-    s.register(&a, "t", ids(&["x"]));
+    s.register(&b, "t", set(&["x"]));
+    s.register(&a, "t", set(&["x"]));
     assert_eq!(s.verdict(&b, "t"), Verdict::Clear);
     assert!(!s.lock().shown.contains_key(&a));
     // Removed when its deletion is seen.
@@ -128,8 +132,8 @@ fn ranks_order_by_creation_then_name() {
 
 #[test]
 fn shared_counts_every_common_id_and_names_a_few() {
-    let a = ids(&["a", "b", "c", "d", "e", "f"]);
-    let b = ids(&["b", "c", "d", "e", "x"]);
-    assert_eq!(shared(&a, &b, 3), (4, ids(&["b", "c", "d"])));
-    assert_eq!(shared(&a, &[], 3), (0, vec![]));
+    let a = set(&["a", "b", "c", "d", "e", "f"]);
+    let b = set(&["b", "c", "d", "e", "x"]);
+    assert_eq!(a.shared(&b, 3), (4, ids(&["b", "c", "d"])));
+    assert_eq!(a.shared(&SortedIds::default(), 3), (0, vec![]));
 }

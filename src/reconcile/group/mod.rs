@@ -150,8 +150,8 @@ impl Rollout for CloudGroupConversion {
         }
     }
 
-    fn selected(world: &World) -> Vec<String> {
-        world.sel.candidates.keys().cloned().collect()
+    fn selected(world: &World) -> impl Iterator<Item = &str> {
+        world.sel.candidates.keys().map(String::as_str)
     }
 
     fn named(world: &World) -> Vec<(String, String)> {

@@ -40,12 +40,17 @@ const PREFIX: &str = "convert:";
 
 impl ConversionDigest {
     /// The plan of converting `ids` (`noun`: `users` or `groups`) in `tenant_id`.
-    pub fn new(tenant_id: &str, noun: &str, ids: &[String]) -> Self {
+    pub fn new(
+        tenant_id: &str,
+        noun: &str,
+        ids: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Self {
         let mut set = Fingerprint::default();
+        let mut objects = 0i64;
         for id in ids {
-            set.add(id);
+            set.add(id.as_ref());
+            objects += 1;
         }
-        let objects = ids.len() as i64;
         let text = format!(
             "{}|{noun}|{objects}|{}",
             tenant_id.to_ascii_lowercase(),
@@ -236,19 +241,19 @@ mod tests {
 
     #[test]
     fn the_digest_is_order_free_and_round_trips() {
-        let a = ConversionDigest::new(TENANT, "users", &ids(5));
+        let a = ConversionDigest::new(TENANT, "users", ids(5));
         let mut rev = ids(5);
         rev.reverse();
-        assert_eq!(a, ConversionDigest::new(TENANT, "users", &rev));
+        assert_eq!(a, ConversionDigest::new(TENANT, "users", rev));
         assert_eq!(ConversionDigest::parse(&a.render()), Some(a.clone()));
-        assert_ne!(a, ConversionDigest::new(TENANT, "groups", &ids(5)));
+        assert_ne!(a, ConversionDigest::new(TENANT, "groups", ids(5)));
         assert!(ConversionDigest::parse("convert:users=5:XYZ").is_none());
         assert!(ConversionDigest::parse("convert:devices=5:0123456789abcdef").is_none());
     }
 
     #[test]
     fn verdicts() {
-        let now = ConversionDigest::new(TENANT, "users", &ids(5));
+        let now = ConversionDigest::new(TENANT, "users", ids(5));
         let off = Approval::default();
         assert_eq!(check(&off, &now), Verdict::NotRequired);
         let required = Approval {
@@ -267,7 +272,7 @@ mod tests {
         // One object swapped: same count, another set.
         let mut swapped = ids(4);
         swapped.push("id-new".into());
-        let moved = ConversionDigest::new(TENANT, "users", &swapped);
+        let moved = ConversionDigest::new(TENANT, "users", swapped);
         assert!(matches!(
             check(&approved, &moved),
             Verdict::Changed { difference: 1, .. }
@@ -290,7 +295,7 @@ mod tests {
 
     #[test]
     fn a_plan_of_the_other_kind_is_refused_by_name() {
-        let groups = ConversionDigest::new(TENANT, "groups", &ids(2)).render();
+        let groups = ConversionDigest::new(TENANT, "groups", ids(2)).render();
         let a = Approval {
             required: true,
             approved: Some(&groups),

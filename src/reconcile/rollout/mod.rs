@@ -253,7 +253,7 @@ pub trait Rollout:
 
     /// The object ids the selector selected (exclusions left out), for `plan` to find
     /// objects two resources select.
-    fn selected(world: &Self::World) -> Vec<String>;
+    fn selected(world: &Self::World) -> impl Iterator<Item = &str>;
 
     /// The selected objects by id and name, for `plan -o json` to list each.
     fn named(world: &Self::World) -> Vec<(String, String)>;
@@ -378,7 +378,7 @@ async fn run<K: Rollout>(
 
 /// The plan of the selection a pass observed (to approve under `spec.requireApproval`).
 fn digest<K: Rollout>(cx: &Cx<'_, SpecOf<K>>, world: &K::World) -> approval::ConversionDigest {
-    approval::ConversionDigest::new(&cx.tenant.tenant_id, K::WORDS.objects, &K::selected(world))
+    approval::ConversionDigest::new(&cx.tenant.tenant_id, K::WORDS.objects, K::selected(world))
 }
 
 /// What the kind's steps see, once the spec is checked (into a typed value, once a pass).

@@ -21,7 +21,11 @@ pub(super) const RECHECK: Duration = Duration::from_secs(5);
 /// Register what this pass selected (with a registry: the controller, `apply`).
 pub(super) fn register<K: Rollout>(cx: &Cx<'_, SpecOf<K>>, world: &K::World) {
     if let Some(s) = cx.ctx.selections {
-        s.register(&cx.ctx.resource, &cx.tenant.tenant_id, K::selected(world));
+        s.register(
+            &cx.ctx.resource,
+            &cx.tenant.tenant_id,
+            K::selected(world).collect(),
+        );
     }
 }
 

@@ -295,7 +295,7 @@ pub struct Preview {
     pub link_audit: Option<crate::api::active_directory::LinkAudit>,
     /// The object ids selected, sorted (ids only), to compare resources; never printed.
     #[serde(skip)]
-    pub selected: Vec<String>,
+    pub selected: crate::guid::SortedIds,
     /// Every selected object and what `apply` would do to it.
     pub objects: Vec<crate::reconcile::outcome::PlannedObject>,
     /// The plan of the selection: the digest to approve in `spec.approvedPlan`.
@@ -383,12 +383,7 @@ pub(super) fn preview<K: Rollout>(
         next_step,
         changes: K::describe(cx, world, classified, step),
         link_audit: K::audit(world),
-        selected: {
-            let mut ids = K::selected(world);
-            ids.sort_unstable();
-            ids.dedup();
-            ids
-        },
+        selected: K::selected(world).collect(),
         permissions: None,
     }
 }

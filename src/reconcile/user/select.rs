@@ -7,6 +7,7 @@ use crate::api::user::{CloudUserConversionSpec, Exclusion};
 use crate::graph::models::User;
 use crate::graph::privileged::Privilege;
 use crate::graph::{GraphClient, GraphError, ListQuery, Pager};
+use crate::guid::IdSet;
 use crate::reconcile::rollout::{SelectError, at};
 
 /// A selected user, with what the plan needs.
@@ -207,14 +208,6 @@ fn advanced(filter: String) -> ListQuery {
     }
 }
 
-/// A matched user as read, with why it is excluded, if it is.
-struct Matched {
-    /// Position in the order read.
-    seq: usize,
-    user: Candidate,
-    excluded: Option<&'static str>,
-}
-
 /// Sorts matched users, page by page, into what the selection keeps.
 struct Sorter {
     /// The tenant's federated domains (lowercase).
@@ -226,13 +219,21 @@ struct Sorter {
     /// Objects Graph refuses to convert (administrator roles, restricted administrative
     /// units), by lowercase id.
     privileged: BTreeMap<String, Privilege>,
-    /// Every match in the order read (a user several criteria match is here more than once).
-    matched: Vec<Matched>,
+    /// The ids matched so far: a user several criteria match counts once, as first read
+    /// (a live user before a deleted one with the same id).
+    seen: IdSet,
+    /// The users kept, in the order read (sorted once all are read).
+    kept: Vec<Candidate>,
+    /// The users excluded, in the order read, and why.
+    excluded: Vec<Exclusion>,
 }
 
 impl Sorter {
     /// Takes one matched user, keeping only what the selection needs of it.
     fn add(&mut self, u: User, deleted: bool) {
+        if !self.seen.insert(&u.id) {
+            return;
+        }
         let upn = u.user_principal_name.as_deref().unwrap_or_default();
         let domain = upn
             .rsplit_once('@')
@@ -251,39 +252,30 @@ impl Sorter {
                 .get(&u.id.to_lowercase())
                 .map(|p| p.reason())
         };
-        let mut user: Candidate = u.into();
-        user.deleted = deleted;
-        let seq = self.matched.len();
-        self.matched.push(Matched {
-            seq,
-            user,
-            excluded,
-        });
+        match excluded {
+            Some(reason) => self.excluded.push(Exclusion {
+                user_principal_name: upn.to_string(),
+                reason: reason.into(),
+            }),
+            None => {
+                let mut user: Candidate = u.into();
+                user.deleted = deleted;
+                self.kept.push(user);
+            }
+        }
     }
 
-    /// The selection: each user once (the first match wins, so a live user read before a
-    /// deleted one with the same id), exclusions in the order they were read. Sorted and
-    /// split in place: no second copy of the users.
+    /// The selection: each user once, the kept ones sorted by id in place (no second copy
+    /// of the users, and an unstable sort: no scratch copy either; ids are unique).
     fn finish(self, missing: Vec<String>, unverified: Vec<String>) -> Selection {
-        let mut matched = self.matched;
-        // Stable: equal ids keep the order read, so `dedup_by` keeps the first.
-        matched.sort_by(|a, b| a.user.id.cmp(&b.user.id));
-        matched.dedup_by(|later, first| later.user.id == first.user.id);
-        let count = matched.len() as i64;
-        let mut excluded: Vec<Matched> = matched.extract_if(.., |m| m.excluded.is_some()).collect();
-        excluded.sort_by_key(|m| m.seq);
+        let mut kept = self.kept;
+        kept.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         Selection {
-            matched: count,
+            matched: (kept.len() + self.excluded.len()) as i64,
             missing,
             unverified,
-            excluded: excluded
-                .into_iter()
-                .map(|m| Exclusion {
-                    user_principal_name: m.user.upn,
-                    reason: m.excluded.unwrap_or_default().into(),
-                })
-                .collect(),
-            candidates: Candidates::from_sorted(matched.into_iter().map(|m| m.user).collect()),
+            excluded: self.excluded,
+            candidates: Candidates::from_sorted(kept),
         }
     }
 }
@@ -337,7 +329,9 @@ pub async fn select(
         excluded_upns,
         excluded_ids,
         privileged: privileged.objects,
-        matched: Vec::new(),
+        seen: IdSet::default(),
+        kept: Vec::new(),
+        excluded: Vec::new(),
     };
 
     let mut missing = Vec::new();
@@ -455,7 +449,9 @@ mod tests {
             excluded_upns: BTreeSet::from(["zed@contoso.com".to_string()]),
             excluded_ids: BTreeSet::new(),
             privileged: BTreeMap::from([("p".to_string(), Privilege::DirectoryRole)]),
-            matched: Vec::new(),
+            seen: IdSet::default(),
+            kept: Vec::new(),
+            excluded: Vec::new(),
         };
         sorter.add(user("c", "carol@contoso.com"), false);
         sorter.add(user("z", "Zed@contoso.com"), false);
