@@ -3,7 +3,7 @@
 //! journaled with its prior value and undone by `onDelete: Revert`. Only users this resource
 //! converted (journaled `Applied`) are touched, never anyone else.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use futures::TryFutureExt as _;
 use serde_json::json;
@@ -12,65 +12,36 @@ use crate::ad::client::ACCOUNT_DISABLED;
 use crate::ad::{AdClient, DirectoryUser, anchor};
 use crate::api::active_directory::AfterConversion;
 use crate::api::common::ObjectFailure;
-use crate::journal::{Action, Entry, Object, Phase, Record};
+use crate::journal::{Action, Object, Phase, Record};
 use crate::reconcile::{Context, ReconcileError};
 
 use super::ad_move::{self, last_of};
+use super::ad_scan::{AdScan, AdUser};
 use super::select::Selection;
-
-/// Users this resource converted: Entra id → UPN, from the journal.
-fn converted(entries: &[Entry]) -> BTreeMap<String, Option<String>> {
-    entries
-        .iter()
-        .map(|e| &e.record)
-        .filter(|r| {
-            r.phase == Phase::Applied
-                && matches!(
-                    r.action,
-                    Action::SwitchToCloud | Action::RestoreUser | Action::ClearImmutableId
-                )
-        })
-        .map(|r| (r.object_id.clone(), r.object_name.clone()))
-        .collect()
-}
 
 /// The AD object of converted user `id`: the one a journaled move names, else the one whose
 /// anchor is the user's ImmutableID (now, or as journaled before it was cleared), else by UPN.
 async fn find(
     ad: &AdClient,
-    entries: &[Entry],
-    id: &str,
-    upn: Option<&str>,
+    (id, journaled): (&str, &AdUser),
     selection: &Selection,
 ) -> Result<Option<DirectoryUser>, crate::ad::AdError> {
-    if let Some(m) = last_of(entries, Action::MoveAdObject).get(id)
-        && let Some(g) = m.intent.prior["objectGuid"]
-            .as_str()
-            .and_then(anchor::guid_bytes)
+    if let Some(g) = journaled.moved_guid
         && let Some(u) = ad.user_by_guid(&g).await?
     {
         return Ok(Some(u));
     }
-    let journaled = entries.iter().rev().find_map(|e| {
-        (e.record.object_id == id && e.record.action == Action::ClearImmutableId)
-            .then(|| {
-                e.record.prior["onPremisesImmutableId"]
-                    .as_str()
-                    .map(str::to_string)
-            })
-            .flatten()
-    });
     let immutable = selection
         .candidates
         .get(id)
-        .and_then(|c| c.immutable_id.clone())
-        .or(journaled);
-    if let Some(b) = immutable.as_deref().and_then(anchor::from_immutable_id)
+        .and_then(|c| c.immutable_id.as_deref())
+        .or(journaled.immutable_id.as_deref());
+    if let Some(b) = immutable.and_then(anchor::from_immutable_id)
         && let Some(u) = ad.user_by_anchor(&b).await?
     {
         return Ok(Some(u));
     }
-    match upn {
+    match journaled.upn.as_deref() {
         Some(u) => ad.user_by_upn(u).await,
         None => Ok(None),
     }
@@ -100,7 +71,7 @@ pub async fn apply(
     tenant_id: &str,
     ad: &AdClient,
     selection: &Selection,
-    entries: &[Entry],
+    journal: &AdScan,
     budget: i64,
 ) -> Result<(i64, Vec<ObjectFailure>), ReconcileError> {
     let done_action = match spec.after_conversion {
@@ -108,18 +79,18 @@ pub async fn apply(
         AfterConversion::Disable => Action::DisableAdAccount,
         AfterConversion::Move => Action::MoveAdObject,
     };
-    let handled: BTreeSet<String> = last_of(entries, done_action)
-        .into_iter()
-        .filter(|(_, m)| m.phase == Phase::Applied)
-        .map(|(id, _)| id)
-        .collect();
+    let handled = |u: &AdUser| match done_action {
+        Action::DisableAdAccount => u.disabled == Some(Phase::Applied),
+        _ => u.moved == Some(Phase::Applied),
+    };
     let (mut changed, mut failures) = (0, Vec::new());
-    let todo = converted(entries)
-        .into_iter()
-        .filter(|(id, _)| !handled.contains(id))
+    let todo = journal
+        .users()
+        .filter(|(_, u)| u.converted && !handled(u))
         .take(usize::try_from(budget.max(0)).unwrap_or(0));
     let target = ad.settings().unsynced_ou.clone();
-    for (id, upn) in todo {
+    for (id, journaled) in todo {
+        let upn: Option<String> = journaled.upn.as_deref().map(str::to_string);
         let fail = |message: String| ObjectFailure {
             object_id: id.clone(),
             name: upn.clone(),
@@ -128,7 +99,7 @@ pub async fn apply(
             message,
             time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(ctx.now),
         };
-        let user = match find(ad, entries, &id, upn.as_deref(), selection).await {
+        let user = match find(ad, (&id, journaled), selection).await {
             Ok(Some(u)) => u,
             Ok(None) => {
                 failures.push(fail(format!(

@@ -3,32 +3,13 @@
 //! of sync scope (`RestoreDeleted`), and disable or move the AD objects of converted users
 //! (`afterConversion`).
 
-use crate::journal::{Action, Entry, JournalError, Phase};
+use crate::journal::Action;
 use crate::reconcile::ReconcileError;
 
 use super::ad_move::{move_waiting, settle};
+use super::ad_scan::AdScan;
 use super::directory::Directory;
 use super::select::Selection;
-
-/// The journal entries the AD steps read (AD changes, the users converted and the
-/// ImmutableIDs cleared), streamed: the other entries (intents of the Graph steps, memberships
-/// recorded, reverts) are not kept.
-async fn needed(ctx: &crate::reconcile::Context<'_>) -> Result<Vec<Entry>, JournalError> {
-    let mut kept = Vec::new();
-    ctx.journal
-        .visit_for(&ctx.resource, &mut |e| {
-            let r = &e.record;
-            let wanted = super::ad_move::is_ad(r.action)
-                || r.action == Action::ClearImmutableId
-                || (r.phase == Phase::Applied
-                    && matches!(r.action, Action::SwitchToCloud | Action::RestoreUser));
-            if wanted {
-                kept.push(e);
-            }
-        })
-        .await?;
-    Ok(kept)
-}
 
 /// The follow-up of a pass that acts (a wave runs, users wait for their soft delete, or all
 /// is converted), in `Apply`: with `RestoreDeleted`, move the next wave's AD objects (`size`
@@ -45,14 +26,17 @@ pub async fn after_decide(
     use crate::api::active_directory::AfterConversion;
     let (ctx, spec, tenant_id) = (cx.ctx, cx.spec.spec, cx.tenant.tenant_id.as_str());
     let size = i64::try_from(size).unwrap_or(i64::MAX);
-    let mut entries = needed(ctx).await?;
-    // Changes a stop left without an outcome are settled first by reading the directory back.
+    // What the journal says of each user (kept between passes: a steady pass reads what is
+    // new). Changes a stop left without an outcome are settled first by reading the directory
+    // back.
+    let mut journal = AdScan::read(ctx).await?;
     let mut settled = 0;
     for action in [Action::MoveAdObject, Action::DisableAdAccount] {
-        settled += settle(ctx, &dir.client, &entries, action).await?;
+        let open = journal.open(action).cloned().collect();
+        settled += settle(ctx, &dir.client, open, action).await?;
     }
     if settled > 0 {
-        entries = needed(ctx).await?;
+        journal = AdScan::read(ctx).await?;
     }
     let mut failures = Vec::new();
     if spec.method == crate::api::user::UserConversionMethod::RestoreDeleted && !waiting.is_empty()
@@ -64,7 +48,7 @@ pub async fn after_decide(
             dir,
             selection,
             (waiting, recorded),
-            &entries,
+            &journal,
             (size, per_cycle),
         )
         .await?;
@@ -83,7 +67,7 @@ pub async fn after_decide(
     }
     if spec.after_conversion != AfterConversion::Keep {
         let (n, f) =
-            super::ad_after::apply(ctx, spec, tenant_id, &dir.client, selection, &entries, size)
+            super::ad_after::apply(ctx, spec, tenant_id, &dir.client, selection, &journal, size)
                 .await?;
         if n > 0 {
             pass.events.push(crate::reconcile::ReconcileEvent::normal(

@@ -3,7 +3,7 @@
 //! before the LDAP write, outcome after). Entra Connect then soft-deletes the cloud user at its
 //! next cycle, and the usual restore / clear / verify wave takes over.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use futures::TryFutureExt as _;
 use serde_json::json;
@@ -13,6 +13,7 @@ use crate::api::common::ObjectFailure;
 use crate::journal::{Action, Entry, Object, Phase, Record, ResourceKey};
 use crate::reconcile::{Context, ReconcileError};
 
+use super::ad_scan::AdScan;
 use super::directory::Directory;
 use super::select::{Candidate, Selection};
 
@@ -106,12 +107,12 @@ fn failure(c: &Candidate, action: &str, message: String, now: jiff::Timestamp) -
     }
 }
 
-/// Where the object of a journaled move is now, by its objectGUID.
+/// Where the object of a journaled move (its intent) is now, by its objectGUID.
 async fn read_back(
     ad: &AdClient,
-    m: &JournaledMove,
+    intent: &Record,
 ) -> Result<Option<DirectoryUser>, crate::ad::AdError> {
-    match m.intent.prior["objectGuid"]
+    match intent.prior["objectGuid"]
         .as_str()
         .and_then(anchor::guid_bytes)
     {
@@ -120,28 +121,26 @@ async fn read_back(
     }
 }
 
-/// Settle the move intents a stop left without an outcome (`action` forward or back): the
-/// object's DN tells whether the modifyDN landed.
+/// Settle the intents of `action` (a move forward or back, a disable) a stop left without an
+/// outcome (`open`): the object's DN tells whether the modifyDN landed, its account whether
+/// the disable did.
 pub async fn settle(
     ctx: &Context<'_>,
     ad: &AdClient,
-    entries: &[Entry],
+    open: Vec<Record>,
     action: Action,
 ) -> Result<i64, ReconcileError> {
     let mut records = Vec::new();
-    for m in last_of(entries, action).into_values() {
-        if m.phase != Phase::Intent {
-            continue;
-        }
+    for intent in &open {
         // Every move record names where the object goes (`targetOu`); a disable is done when
         // the account reads disabled.
-        let target = m.intent.prior["targetOu"].as_str().unwrap_or_default();
-        let now_at = read_back(ad, &m).await.ok().flatten();
+        let target = intent.prior["targetOu"].as_str().unwrap_or_default();
+        let now_at = read_back(ad, intent).await.ok().flatten();
         let landed = now_at.as_ref().is_some_and(|u| match action {
             Action::DisableAdAccount => !u.enabled(),
             _ => dn::parent(&u.dn).is_some_and(|p| dn::same(&p, target)),
         });
-        let mut r = m.intent.clone();
+        let mut r = intent.clone();
         r.phase = if landed {
             Phase::Applied
         } else {
@@ -178,15 +177,11 @@ pub async fn move_waiting(
     dir: &Directory,
     selection: &Selection,
     (waiting, recorded): (&[String], Option<&crate::guid::IdSet>),
-    entries: &[Entry],
+    journal: &AdScan,
     (wave_size, per_cycle): (i64, i64),
 ) -> Result<Moved, ReconcileError> {
     let mut out = Moved::default();
-    let moved: BTreeSet<String> = last_of(entries, Action::MoveAdObject)
-        .into_iter()
-        .filter(|(_, m)| m.phase == Phase::Applied)
-        .map(|(id, _)| id)
-        .collect();
+    let moved = |id: &str| journal.user(id).and_then(|u| u.moved) == Some(Phase::Applied);
     let by_upn: BTreeMap<&str, &Candidate> = selection
         .candidates
         .values()
@@ -198,14 +193,14 @@ pub async fn move_waiting(
         .collect();
     // Moved and not yet soft-deleted: the next sync cycle deletes them all, so together with
     // the new moves they stay within a wave and within what one cycle may delete.
-    let in_flight = waiting.iter().filter(|c| moved.contains(&c.id)).count() as i64;
+    let in_flight = waiting.iter().filter(|c| moved(&c.id)).count() as i64;
     let budget = move_budget(wave_size, per_cycle, in_flight);
     let target = &dir.client.settings().unsynced_ou;
     // A user leaves sync scope only once its group memberships are recorded (when Graph lets
     // the operator read them): the soft delete drops those in synchronised groups.
     for c in waiting
         .into_iter()
-        .filter(|c| !moved.contains(&c.id))
+        .filter(|c| !moved(&c.id))
         .filter(|c| recorded.is_none_or(|r| r.contains(&c.id)))
         .take(budget)
     {
@@ -255,7 +250,12 @@ pub async fn move_back(
     entries: &[Entry],
     refused: &mut crate::reconcile::revert_trust::Refusals,
 ) -> Result<Result<i64, String>, ReconcileError> {
-    settle(ctx, ad, entries, Action::MoveAdObjectBack).await?;
+    let open: Vec<Record> = last_of(entries, Action::MoveAdObjectBack)
+        .into_values()
+        .filter(|m| m.phase == Phase::Intent)
+        .map(|m| m.intent)
+        .collect();
+    settle(ctx, ad, open, Action::MoveAdObjectBack).await?;
     let (entries, untrusted) = crate::reconcile::revert_trust::split(ad_entries(ctx).await?);
     refused.extend(untrusted);
     let forward = last_of(&entries, Action::MoveAdObject);
@@ -278,7 +278,7 @@ pub async fn move_back(
             }
         };
         // Idempotent by reading back: an object already home (or gone) needs nothing.
-        let current = match read_back(ad, &m).await {
+        let current = match read_back(ad, &m.intent).await {
             Ok(Some(u)) => u,
             Ok(None) => continue,
             Err(e) => return Ok(Err(e.stall_message())),

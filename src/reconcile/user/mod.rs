@@ -7,6 +7,7 @@ pub mod ad_after;
 pub mod ad_follow_up;
 pub mod ad_move;
 mod ad_revert;
+pub mod ad_scan;
 mod confirm;
 pub mod convert;
 pub mod directory;
@@ -294,9 +295,8 @@ impl Rollout for CloudUserConversion {
         })
     }
 
-    fn selected(world: &World) -> Vec<String> {
-        let c = &world.selection.candidates;
-        c.values().map(|u| u.id.clone()).collect()
+    fn selected(world: &World) -> impl Iterator<Item = &str> {
+        world.selection.candidates.values().map(|u| u.id.as_str())
     }
 
     fn named(world: &World) -> Vec<(String, String)> {
