@@ -34,7 +34,7 @@ async fn find(
     let immutable = selection
         .candidates
         .get(id)
-        .and_then(|c| c.immutable_id.as_deref())
+        .and_then(|c| c.immutable_id())
         .or(journaled.immutable_id.as_deref());
     if let Some(b) = immutable.and_then(anchor::from_immutable_id)
         && let Some(u) = ad.user_by_anchor(&b).await?

@@ -98,8 +98,8 @@ pub fn record(
 
 fn failure(c: &Candidate, action: &str, message: String, now: jiff::Timestamp) -> ObjectFailure {
     ObjectFailure {
-        object_id: c.id.clone(),
-        name: Some(c.upn.clone()),
+        object_id: c.id().to_string(),
+        name: Some(c.upn().to_string()),
         action: action.into(),
         code: "DirectoryError".into(),
         message,
@@ -185,7 +185,7 @@ pub async fn move_waiting(
     let by_upn: BTreeMap<&str, &Candidate> = selection
         .candidates
         .values()
-        .map(|c| (c.upn.as_str(), c))
+        .map(|c| (c.upn(), c))
         .collect();
     let waiting: Vec<&Candidate> = waiting
         .iter()
@@ -193,27 +193,27 @@ pub async fn move_waiting(
         .collect();
     // Moved and not yet soft-deleted: the next sync cycle deletes them all, so together with
     // the new moves they stay within a wave and within what one cycle may delete.
-    let in_flight = waiting.iter().filter(|c| moved(&c.id)).count() as i64;
+    let in_flight = waiting.iter().filter(|c| moved(c.id())).count() as i64;
     let budget = move_budget(wave_size, per_cycle, in_flight);
     let target = &dir.client.settings().unsynced_ou;
     // A user leaves sync scope only once its group memberships are recorded (when Graph lets
     // the operator read them): the soft delete drops those in synchronised groups.
     for c in waiting
         .into_iter()
-        .filter(|c| !moved(&c.id))
-        .filter(|c| recorded.is_none_or(|r| r.contains(&c.id)))
+        .filter(|c| !moved(c.id()))
+        .filter(|c| recorded.is_none_or(|r| r.contains(c.id())))
         .take(budget)
     {
-        let Some(user) = dir.audit.joined.get(&c.id) else {
+        let Some(user) = dir.audit.joined.get(c.id()) else {
             out.failures.push(failure(
                 c,
                 "MoveAdObject",
-                format!("no AD object in the synchronised OUs is linked to {} (objectSid, DN, ImmutableID or UPN); move it out of sync scope by hand", c.upn),
+                format!("no AD object in the synchronised OUs is linked to {} (objectSid, DN, ImmutableID or UPN); move it out of sync scope by hand", c.upn()),
                 ctx.now,
             ));
             continue;
         };
-        let ids = (c.id.as_str(), Some(c.upn.as_str()));
+        let ids = (c.id(), Some(c.upn()));
         let what = (user.dn.as_str(), &user.object_guid, target.as_str());
         let intent = record(
             &ctx.resource,

@@ -34,8 +34,8 @@ pub(super) async fn switched(
     let suspects: Vec<String> = selection
         .candidates
         .values()
-        .filter(|c| c.synced && applied.contains(&c.id))
-        .map(|c| c.id.clone())
+        .filter(|c| c.synced && applied.contains(c.id()))
+        .map(|c| c.id().to_string())
         .collect();
     let mut unread = 0;
     for part in suspects.chunks(PART) {
@@ -72,8 +72,8 @@ pub(super) fn waiting(selection: &Selection, applied: &IdSet, within: bool) -> I
     let mut out = IdSet::default();
     if within {
         for c in selection.candidates.values() {
-            if (c.synced || c.rolled_back) && applied.contains(&c.id) {
-                out.insert(&c.id);
+            if (c.synced || c.rolled_back) && applied.contains(c.id()) {
+                out.insert(c.id());
             }
         }
     }
@@ -99,13 +99,13 @@ pub(super) async fn cleared(
     let suspects: Vec<String> = selection
         .candidates
         .values()
-        .filter(|c| c.immutable_id.is_some() && !c.deleted && cleared.contains(&c.id))
-        .map(|c| c.id.clone())
+        .filter(|c| c.immutable_id().is_some() && !c.deleted && cleared.contains(c.id()))
+        .map(|c| c.id().to_string())
         .collect();
     if within {
         for id in &suspects {
             if let Some(c) = selection.candidates.get_mut(id) {
-                c.immutable_id = None;
+                c.clear_immutable_id();
             }
         }
         return;
@@ -128,7 +128,7 @@ pub(super) async fn cleared(
         if matches!(read, Ok(true) | Err(_))
             && let Some(c) = selection.candidates.get_mut(id)
         {
-            c.immutable_id = None;
+            c.clear_immutable_id();
         }
     }
 }

@@ -50,7 +50,7 @@ fn steps(spec: &CloudUserConversionSpec, u: &Candidate) -> Vec<Action> {
         UserConversionMethod::SourceOfAuthority => spec.clear_immutable_id,
         _ => true,
     };
-    if clear && u.immutable_id.is_some() {
+    if clear && u.immutable_id().is_some() {
         s.push(Action::ClearImmutableId);
     }
     s
@@ -67,9 +67,9 @@ fn record(
         Action::SwitchToCloud => {
             json!({"isCloudManaged": false, "onPremisesSyncEnabled": u.synced})
         }
-        _ => json!({"onPremisesImmutableId": u.immutable_id}),
+        _ => json!({"onPremisesImmutableId": u.immutable_id()}),
     };
-    let user = Object::user(&u.id, Some(u.upn.clone()));
+    let user = Object::user(u.id(), Some(u.upn().to_string()));
     Record::new(resource, tenant, user, action, phase, prior)
 }
 
@@ -104,7 +104,7 @@ async fn convert_group(
         if who.is_empty() {
             continue;
         }
-        let ids: Vec<String> = who.iter().map(|&i| plans[i].0.id.clone()).collect();
+        let ids: Vec<String> = who.iter().map(|&i| plans[i].0.id().to_string()).collect();
         let results = match action {
             Action::RestoreUser => restore(graph, &ids, in_flight).await,
             Action::SwitchToCloud => switch(graph, &ids, in_flight).await,
@@ -197,7 +197,7 @@ async fn memberships_back(
             done.iter()
                 .any(|(a, r)| *a == Action::RestoreUser && r.is_ok())
         })
-        .filter_map(|((u, _), _)| Some((u.id.clone(), cloud.get(&u.id)?.clone())))
+        .filter_map(|((u, _), _)| Some((u.id().to_string(), cloud.get(u.id())?.clone())))
         .filter(|(_, groups)| !groups.is_empty())
         .collect();
     if expected.is_empty() {
@@ -337,7 +337,7 @@ async fn run_part(
             match result {
                 Ok(request_id) if action == Action::RestoreUser => {
                     r.request_id = request_id;
-                    match missing.get(&u.id) {
+                    match missing.get(u.id()) {
                         Some(Ok(gone)) if !gone.is_empty() => {
                             complete = false;
                             report.memberships_not_restored += 1;
@@ -348,8 +348,8 @@ async fn run_part(
                             );
                             r.note = Some(message.clone());
                             report.failures.push(ObjectFailure {
-                                object_id: u.id.clone(),
-                                name: Some(u.upn.clone()),
+                                object_id: u.id().to_string(),
+                                name: Some(u.upn().to_string()),
                                 action: format!("{action:?}"),
                                 code: MEMBERSHIPS_NOT_RESTORED.into(),
                                 message,
@@ -367,7 +367,7 @@ async fn run_part(
                     // Accepted: the journal says so (a later pass must not switch it again).
                     r.request_id = request_id;
                     r.note = Some(UNCONFIRMED_NOTE.into());
-                    report.unconfirmed.push(u.upn.clone());
+                    report.unconfirmed.push(u.upn().to_string());
                 }
                 Err(e) => {
                     r.phase = Phase::Failed;
@@ -382,7 +382,7 @@ async fn run_part(
                         ),
                         StepError::Graph(e) => {
                             let code = e.code().unwrap_or(e.category().reason()).to_string();
-                            let fatal = e.is_fatal(earlier.per_object(&u.id, action));
+                            let fatal = e.is_fatal(earlier.per_object(u.id(), action));
                             (code, e.to_string(), fatal.then_some(e))
                         }
                     };
@@ -391,8 +391,8 @@ async fn run_part(
                         report.fatal.get_or_insert(f);
                     } else {
                         report.failures.push(ObjectFailure {
-                            object_id: u.id.clone(),
-                            name: Some(u.upn.clone()),
+                            object_id: u.id().to_string(),
+                            name: Some(u.upn().to_string()),
                             action: format!("{action:?}"),
                             code,
                             message,

@@ -69,7 +69,7 @@ pub async fn prepare(
     let scope: BTreeSet<String> = selection
         .candidates
         .values()
-        .map(|c| c.id.clone())
+        .map(|c| c.id().to_string())
         .collect();
     let audit = match link_audit::run(ctx.graph, &client, Some(&scope)).await {
         Ok(a) => a,

@@ -27,8 +27,8 @@ pub(super) async fn read_switches(
     let to_check: Vec<String> = selection
         .candidates
         .values()
-        .filter(|c| !c.synced && c.formerly_synced && applied.contains(&c.id))
-        .map(|c| c.id.clone())
+        .filter(|c| !c.synced && c.formerly_synced && applied.contains(c.id()))
+        .map(|c| c.id().to_string())
         .collect();
     let (mut rolled_back, mut unread) = (0, 0);
     // In parts: the answers of one part are held at a time, however many users were converted.

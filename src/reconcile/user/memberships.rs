@@ -204,21 +204,21 @@ pub async fn record(
     let todo: Vec<&Candidate> = users
         .iter()
         .copied()
-        .filter(|c| !recorded.users.contains(&c.id))
+        .filter(|c| !recorded.users.contains(c.id()))
         .collect();
     if todo.is_empty() {
         return Ok(None);
     }
-    let ids: Vec<String> = todo.iter().map(|c| c.id.clone()).collect();
+    let ids: Vec<String> = todo.iter().map(|c| c.id().to_string()).collect();
     let read = match read(ctx.graph, &ids, ctx.concurrency).await? {
         Read::Refused(e) => return Ok(Some(e)),
         Read::Done(read) => read,
     };
     let mut records = Vec::new();
     for c in todo {
-        let Some(m) = read.get(&c.id) else { continue };
+        let Some(m) = read.get(c.id()) else { continue };
         if journal {
-            let user = Object::user(&c.id, Some(c.upn.clone()));
+            let user = Object::user(c.id(), Some(c.upn().to_string()));
             records.push(Record::new(
                 &ctx.resource,
                 tenant_id,
@@ -228,7 +228,7 @@ pub async fn record(
                 m.to_prior(),
             ));
         }
-        recorded.add(&c.id, m.clone());
+        recorded.add(c.id(), m.clone());
     }
     if !records.is_empty() {
         ctx.journal.append(&records).await?;
@@ -276,7 +276,7 @@ pub async fn observe(
                 let users = selection
                     .candidates
                     .values()
-                    .filter(|c| c.synced && !c.deleted && !journaled.users.contains(&c.id))
+                    .filter(|c| c.synced && !c.deleted && !journaled.users.contains(c.id()))
                     .take(cap)
                     .collect();
                 (users, journaled, applies)
@@ -285,7 +285,7 @@ pub async fn observe(
                 let users = selection
                     .candidates
                     .values()
-                    .filter(|c| (c.synced || c.rolled_back) && !applied.contains(&c.id))
+                    .filter(|c| (c.synced || c.rolled_back) && !applied.contains(c.id()))
                     .take(SAMPLE.min(size.max(1)))
                     .collect();
                 (users, Recorded::default(), false)

@@ -89,7 +89,7 @@ impl Rollout for CloudUserConversion {
         // on-premises Exchange server (Microsoft: move mailboxes to Exchange Online first).
         if let Some(d) = &directory {
             selection.exclude_where(|c| {
-                let u = d.audit.joined.get(&c.id)?;
+                let u = d.audit.joined.get(c.id())?;
                 if u.admin_count {
                     Some("AdminSdHolder")
                 } else if u.mailbox_on_premises {
@@ -207,7 +207,7 @@ impl Rollout for CloudUserConversion {
             .selection
             .candidates
             .at(*item)
-            .map(|c| c.upn.clone())
+            .map(|c| c.upn().to_string())
             .unwrap_or_default()
     }
 
@@ -296,17 +296,19 @@ impl Rollout for CloudUserConversion {
     }
 
     fn selected(world: &World) -> impl Iterator<Item = &str> {
-        world.selection.candidates.values().map(|u| u.id.as_str())
+        world.selection.candidates.values().map(|u| u.id())
     }
 
     fn named(world: &World) -> Vec<(String, String)> {
         let c = &world.selection.candidates;
-        c.values().map(|u| (u.id.clone(), u.upn.clone())).collect()
+        c.values()
+            .map(|u| (u.id().to_string(), u.upn().to_string()))
+            .collect()
     }
 
     fn object_id(world: &World, item: &usize) -> String {
         let c = &world.selection.candidates;
-        c.at(*item).map(|c| c.id.clone()).unwrap_or_default()
+        c.at(*item).map(|c| c.id().to_string()).unwrap_or_default()
     }
 
     fn audit(world: &World) -> Option<crate::api::active_directory::LinkAudit> {

@@ -30,12 +30,12 @@ pub fn classify(
         };
         match spec.method {
             UserConversionMethod::RestoreDeleted => {
-                if cand.deleted || (cand.formerly_synced && cand.immutable_id.is_some()) {
+                if cand.deleted || (cand.formerly_synced && cand.immutable_id().is_some()) {
                     pending(&mut c);
                 } else if cand.synced {
                     // Its AD object has not left sync scope yet: someone else moves it; Entra
                     // soft-deletes the user at the next sync cycle.
-                    c.waiting.push(cand.upn.clone());
+                    c.waiting.push(cand.upn().to_string());
                 } else if cand.formerly_synced {
                     c.converted += 1;
                 } else {
@@ -43,10 +43,10 @@ pub fn classify(
                 }
             }
             UserConversionMethod::SourceOfAuthority => {
-                if confirming.contains(&cand.id) {
-                    c.confirming.push(cand.upn.clone());
+                if confirming.contains(cand.id()) {
+                    c.confirming.push(cand.upn().to_string());
                 } else if cand.synced || cand.rolled_back {
-                    if applied.contains(&cand.id) {
+                    if applied.contains(cand.id()) {
                         drifted.push(Todo {
                             item: index,
                             drifted: true,
@@ -55,7 +55,7 @@ pub fn classify(
                         pending(&mut c);
                     }
                 } else if cand.formerly_synced {
-                    if spec.clear_immutable_id && cand.immutable_id.is_some() {
+                    if spec.clear_immutable_id && cand.immutable_id().is_some() {
                         pending(&mut c);
                     } else {
                         c.converted += 1;
@@ -65,7 +65,7 @@ pub fn classify(
                 }
             }
             UserConversionMethod::ClearImmutableId => {
-                if cand.formerly_synced && cand.immutable_id.is_some() {
+                if cand.formerly_synced && cand.immutable_id().is_some() {
                     pending(&mut c);
                 } else if cand.formerly_synced {
                     c.converted += 1;
@@ -127,7 +127,11 @@ pub fn describe(
                 "PATCH /users/{id}/onPremisesSyncBehavior isCloudManaged=true"
             }
         };
-        let sample: Vec<String> = pending.iter().take(5).map(|u| u.upn.clone()).collect();
+        let sample: Vec<String> = pending
+            .iter()
+            .take(5)
+            .map(|u| u.upn().to_string())
+            .collect();
         changes.push(PlannedChange {
             request: request.into(),
             objects: pending.len() as i64,
@@ -137,7 +141,9 @@ pub fn describe(
             changes.extend(out_of_scope(spec, &pending));
         }
     }
-    let drifted: Vec<String> = users(sel, c.drifted()).map(|u| u.upn.clone()).collect();
+    let drifted: Vec<String> = users(sel, c.drifted())
+        .map(|u| u.upn().to_string())
+        .collect();
     if !drifted.is_empty() {
         changes.push(PlannedChange {
             request: "PATCH /users/{id}/onPremisesSyncBehavior isCloudManaged=true (only with drift: Remediate)".into(),
@@ -200,15 +206,10 @@ mod tests {
     }
 
     fn cand(id: &str, synced: bool, formerly: bool, imm: bool) -> Candidate {
-        Candidate {
-            id: id.into(),
-            upn: format!("{id}@contoso.com"),
-            synced,
-            formerly_synced: formerly,
-            immutable_id: imm.then(|| "x".into()),
-            deleted: false,
-            rolled_back: false,
-        }
+        let mut c = Candidate::new(id, &format!("{id}@contoso.com"), imm.then_some("x"));
+        c.synced = synced;
+        c.formerly_synced = formerly;
+        c
     }
 
     fn sel(c: Vec<Candidate>) -> Selection {
@@ -220,7 +221,7 @@ mod tests {
     }
 
     fn ids<'a>(s: &'a Selection, it: impl Iterator<Item = &'a usize> + 'a) -> Vec<&'a str> {
-        users(s, it).map(|c| c.id.as_str()).collect()
+        users(s, it).map(|c| c.id()).collect()
     }
 
     #[test]
@@ -284,12 +285,7 @@ mod tests {
         let order: Vec<(&str, bool)> = c
             .work
             .iter()
-            .map(|t| {
-                (
-                    s.candidates.at(t.item).map_or("", |c| c.id.as_str()),
-                    t.drifted,
-                )
-            })
+            .map(|t| (s.candidates.at(t.item).map_or("", |c| c.id()), t.drifted))
             .collect();
         assert_eq!(order, vec![("b", false), ("c", false), ("a", true)]);
     }

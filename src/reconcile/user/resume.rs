@@ -113,7 +113,7 @@ fn shown_done(action: Action, c: Option<&Candidate>) -> Option<bool> {
     let c = c?;
     match action {
         Action::RestoreUser => Some(!c.deleted),
-        Action::ClearImmutableId => Some(!c.deleted && c.immutable_id.is_none()),
+        Action::ClearImmutableId => Some(!c.deleted && c.immutable_id().is_none()),
         // The switch is read explicitly: a user that reads as not synchronised may also have
         // been switched back (and not yet taken back by the sync client).
         _ => None,
