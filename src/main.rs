@@ -242,8 +242,7 @@ fn init_logging(format: LogFormat, default: &str) {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     // clap exits 2 on a bad flag, the code `apply` gives a timeout: a bad flag is bad input, 1.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -256,11 +255,44 @@ async fn main() -> ExitCode {
             };
         }
     };
+    // The controller runs for months: glibc's malloc is set to give memory back (this
+    // executes the process again, before any thread starts, unless the deployment set it).
+    use entra_cloud_operator::controller::allocator;
+    let tuned = matches!(cli.command, Command::Controller(_))
+        .then(|| allocator::tune(std::env::args_os().skip(1)));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async_main(cli, tuned))
+}
+
+async fn async_main(
+    cli: Cli,
+    tuned: Option<entra_cloud_operator::controller::allocator::Tuned>,
+) -> ExitCode {
     let default_level = match cli.command {
         Command::Emulator(_) | Command::Controller(_) => "info",
         _ => "warn",
     };
     init_logging(cli.log_format, default_level);
+    use entra_cloud_operator::controller::allocator::{TUNABLES_VAR, Tuned};
+    match tuned {
+        Some(Tuned::Failed(e)) => tracing::warn!(
+            "could not set the memory allocator's settings ({TUNABLES_VAR}) by executing the controller again: {e}; it runs with glibc's defaults, which keep more memory"
+        ),
+        Some(Tuned::AlreadySet) => tracing::info!(
+            "memory allocator settings: {TUNABLES_VAR}={}",
+            std::env::var(TUNABLES_VAR).unwrap_or_default()
+        ),
+        Some(Tuned::NotGlibc) | None => {}
+    }
     let format = cli.log_format;
     match run(cli.command, format).await {
         Ok(code) => code,

@@ -62,8 +62,19 @@ impl Drop for Running {
 /// Runs the binary with `args` in `dir`, waiting at most [`BOUND`] (then it is killed and
 /// the test fails): the output and the time it took.
 fn run_bounded(dir: &Path, args: &[&str]) -> (Output, Duration) {
+    run_bounded_with(dir, args, |_| {})
+}
+
+/// [`run_bounded`], the command changed by `tweak` first (its environment).
+fn run_bounded_with(
+    dir: &Path,
+    args: &[&str],
+    tweak: impl FnOnce(&mut Command),
+) -> (Output, Duration) {
     let started = Instant::now();
-    let child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    tweak(&mut command);
+    let child = command
         .args(args)
         .current_dir(dir)
         .env_remove("AZURE_CLIENT_SECRET")
@@ -364,6 +375,44 @@ const CORPUS: &[(&[&str], &str)] = &[
         "--ad-password-file",
     ),
 ];
+
+/// The controller runs with glibc's malloc set to give memory back (it executes itself again
+/// with `GLIBC_TUNABLES`, its arguments kept), and keeps what a deployment set instead.
+#[test]
+fn the_controller_sets_the_allocator_once_and_keeps_a_deployments_own() {
+    use entra_cloud_operator::controller::allocator::GLIBC_TUNABLES;
+    let dir = temp("allocator");
+    // Without a cluster the controller ends at once, after saying its settings.
+    let args = ["controller", "--namespaces", "bounds-ns"];
+    let said = |tweak: &dyn Fn(&mut Command)| {
+        let (out, _) = run_bounded_with(&dir, &args, |c| tweak(c));
+        assert!(!out.status.success(), "no cluster: the controller fails");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let set = said(&|c| {
+        c.env_remove("GLIBC_TUNABLES");
+    });
+    assert_eq!(
+        set.matches("memory allocator settings").count(),
+        1,
+        "said once, by the process executed again: {set}"
+    );
+    assert!(
+        set.contains(&format!("GLIBC_TUNABLES={GLIBC_TUNABLES}")),
+        "{set}"
+    );
+    assert!(set.contains("kubeconfig"), "the same arguments ran: {set}");
+    let own = "glibc.malloc.arena_max=4";
+    let kept = said(&|c| {
+        c.env("GLIBC_TUNABLES", own);
+    });
+    assert!(
+        kept.lines()
+            .any(|l| l.ends_with(&format!("GLIBC_TUNABLES={own}"))),
+        "the deployment's own value is kept: {kept}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
 
 #[test]
 fn no_flag_value_or_folder_panics_and_each_error_is_one_clear_line() {

@@ -1,6 +1,7 @@
 //! The operator in a cluster: kube-runtime controllers around the Kubernetes-free reconcilers,
 //! leader election on a Lease, status by server-side apply, Events, metrics and health.
 
+pub mod allocator;
 pub mod claim;
 pub mod cli;
 pub mod credentials;
