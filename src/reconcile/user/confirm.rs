@@ -15,7 +15,7 @@ use crate::guid::IdSet;
 use crate::reconcile::Context;
 use crate::reconcile::rollout::consistency::read_back;
 
-use super::select::Selection;
+use super::select::{Candidate, Selection};
 
 /// Users read per part.
 const PART: usize = 2_000;
@@ -31,15 +31,11 @@ pub(super) async fn switched(
     selection: &mut Selection,
     applied: &IdSet,
 ) -> Result<usize, GraphError> {
-    let suspects: Vec<String> = selection
-        .candidates
-        .values()
-        .filter(|c| c.synced && applied.contains(c.id()))
-        .map(|c| c.id().to_string())
-        .collect();
+    let suspects = positions(selection, |c| c.synced && applied.contains(c.id()));
     let mut unread = 0;
     for part in suspects.chunks(PART) {
-        let results = ctx.graph.users_cloud_managed(part, ctx.concurrency).await;
+        let part = ids_at(selection, part);
+        let results = ctx.graph.users_cloud_managed(&part, ctx.concurrency).await;
         for (id, result) in part.iter().zip(results) {
             let converted = match result {
                 Ok(v) => v,
@@ -63,6 +59,19 @@ pub(super) async fn switched(
         );
     }
     Ok(unread)
+}
+
+/// The positions (in id order) of the selected users `pick` chooses: reads in parts hold the
+/// ids of one part at a time ([`ids_at`]), not a copy of every user's id.
+pub(super) fn positions(selection: &Selection, pick: impl Fn(&Candidate) -> bool) -> Vec<usize> {
+    let users = selection.candidates.values().enumerate();
+    users.filter(|(_, c)| pick(c)).map(|(i, _)| i).collect()
+}
+
+/// The ids of the selected users at `part`'s positions.
+pub(super) fn ids_at(selection: &Selection, part: &[usize]) -> Vec<String> {
+    let users = part.iter().filter_map(|&i| selection.candidates.at(i));
+    users.map(|c| c.id().to_string()).collect()
 }
 
 /// While `within` the consistency window after the last wave, every user this resource

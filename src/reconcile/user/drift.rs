@@ -24,16 +24,15 @@ pub(super) async fn read_switches(
     selection: &mut Selection,
     applied: &IdSet,
 ) -> Result<usize, GraphError> {
-    let to_check: Vec<String> = selection
-        .candidates
-        .values()
-        .filter(|c| !c.synced && c.formerly_synced && applied.contains(c.id()))
-        .map(|c| c.id().to_string())
-        .collect();
+    let to_check = super::confirm::positions(selection, |c| {
+        !c.synced && c.formerly_synced && applied.contains(c.id())
+    });
     let (mut rolled_back, mut unread) = (0, 0);
-    // In parts: the answers of one part are held at a time, however many users were converted.
+    // In parts: the ids and answers of one part are held at a time, however many users were
+    // converted.
     for part in to_check.chunks(PART) {
-        let results = ctx.graph.users_cloud_managed(part, ctx.concurrency).await;
+        let part = super::confirm::ids_at(selection, part);
+        let results = ctx.graph.users_cloud_managed(&part, ctx.concurrency).await;
         for (id, result) in part.iter().zip(results) {
             let cloud_managed = match result {
                 Ok(v) => v,
