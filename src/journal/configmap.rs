@@ -224,9 +224,14 @@ impl ConfigMapJournal {
             }
             let Some(tail) = guard.as_mut() else { continue };
             let (lines, seq, hash) = chain_lines(&k.key, records, tail.seq, tail.hash.clone())?;
-            let result = match tail.config_map.as_ref() {
-                Some(cm) if data(cm).len() + lines.len() <= self.shard_bytes => {
-                    let mut next = cm.clone();
+            let fits = tail
+                .config_map
+                .as_ref()
+                .is_some_and(|cm| data(cm).len() + lines.len() <= self.shard_bytes);
+            // The tail shard (up to SHARD_BYTES) is taken, not copied: whatever the answer,
+            // the tail is set again below or read again (`*guard = None`).
+            let result = match (tail.config_map.take(), fits) {
+                (Some(mut next), true) => {
                     let mut d = next.data.take().unwrap_or_default();
                     d.entry(DATA_KEY.to_string()).or_default().push_str(&lines);
                     next.data = Some(d);
@@ -236,7 +241,7 @@ impl ConfigMapJournal {
                         .await
                         .map(|cm| (tail.shard, cm))
                 }
-                other => {
+                (other, _) => {
                     let shard = if other.is_some() { tail.shard + 1 } else { 0 };
                     let cm = self.new_shard(shard, lines);
                     self.api
@@ -257,7 +262,10 @@ impl ConfigMapJournal {
                     return Ok(());
                 }
                 Err(kube::Error::Api(status)) if status.code == 409 => *guard = None,
-                Err(e) => return Err(self.err(e)),
+                Err(e) => {
+                    *guard = None;
+                    return Err(self.err(e));
+                }
             }
         }
         Err(self.err("conflicting writers: gave up after 3 attempts"))
