@@ -8,6 +8,7 @@ pub mod ad_follow_up;
 pub mod ad_move;
 mod ad_revert;
 pub mod ad_scan;
+pub mod candidate;
 mod confirm;
 pub mod convert;
 pub mod directory;
