@@ -90,7 +90,9 @@ fn start_controller(kubeconfig: &std::path::Path, scale: f64) -> ControllerProce
         .args(["--namespaces", NS, "--metrics-addr", "127.0.0.1:0"])
         .args(["--journal-namespace", JOURNAL_NS, "--no-leader-election"])
         .arg("--allow-endpoint-override")
-        .args(["--concurrency", "16", "--time-scale", &scale.to_string()])
+        // The controller's (and the chart's) default: 16 batches in flight cost about 4 MiB
+        // more at the peak (docs/scaling.md).
+        .args(["--concurrency", "8", "--time-scale", &scale.to_string()])
         .env("KUBECONFIG", kubeconfig)
         .env("POD_NAMESPACE", JOURNAL_NS)
         .env("RUST_LOG", "warn")
