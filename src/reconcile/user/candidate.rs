@@ -5,7 +5,7 @@ use crate::graph::models::User;
 /// A selected user, with what the plan needs: compact, since a selection holds up to 100,000
 /// of them (its id, UPN and ImmutableID share one allocation: 32 bytes and one block a user,
 /// not three strings).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Candidate {
     /// The object id, the UPN and the ImmutableID, back to back.
     text: Box<str>,
@@ -74,6 +74,20 @@ impl Candidate {
             let kept = self.text.get(..at as usize).unwrap_or_default();
             self.text = kept.into();
         }
+    }
+}
+
+impl std::fmt::Debug for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Candidate")
+            .field("id", &self.id())
+            .field("upn", &self.upn())
+            .field("immutable_id", &self.immutable_id())
+            .field("synced", &self.synced)
+            .field("formerly_synced", &self.formerly_synced)
+            .field("deleted", &self.deleted)
+            .field("rolled_back", &self.rolled_back)
+            .finish()
     }
 }
 
@@ -171,5 +185,10 @@ mod tests {
         );
         assert_eq!(Candidate::new("id-3", "b@c", None).immutable_id(), None);
         assert!(std::mem::size_of::<Candidate>() <= 32);
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains(r#"id: "id-1", upn: "ann@contoso.com", immutable_id: None"#),
+            "{shown}"
+        );
     }
 }
