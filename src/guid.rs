@@ -110,11 +110,31 @@ impl IdSet {
         self.len() == 0
     }
 
-    /// The GUIDs, sorted.
-    fn sorted_guids(&self) -> Vec<u128> {
+    /// The GUIDs, sorted (borrowed when nothing waits to be merged).
+    fn sorted_guids(&self) -> std::borrow::Cow<'_, [u128]> {
+        if self.recent.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.guids);
+        }
         let mut all = self.clone();
         all.merge();
-        all.guids
+        std::borrow::Cow::Owned(all.guids)
+    }
+
+    /// The ids in order: GUIDs first (in lowercase), then the others.
+    pub fn iter(&self) -> impl Iterator<Item = String> + '_ {
+        let guids = self.sorted_guids().into_owned().into_iter().map(format);
+        guids.chain(self.other.iter().cloned())
+    }
+
+    /// The ids both hold: how many, and the first `limit` of them in order (what two
+    /// conversions both select).
+    pub fn shared(&self, other: &IdSet, limit: usize) -> (i64, Vec<String>) {
+        let (mine, theirs) = (self.sorted_guids(), other.sorted_guids());
+        let (n, mut examples) = common(mine.iter(), theirs.iter(), limit, |g| format(**g));
+        let left = limit - examples.len().min(limit);
+        let (m, more) = common(&self.other, &other.other, left, |s| s.to_string());
+        examples.extend(more);
+        (n + m, examples)
     }
 }
 
@@ -134,6 +154,9 @@ impl<S: AsRef<str>> FromIterator<S> for IdSet {
         for id in iter {
             set.insert(id.as_ref());
         }
+        // Collected sets are kept (a conversion's selection): merged, nothing spare.
+        set.merge();
+        set.recent = Vec::new();
         set
     }
 }
@@ -148,47 +171,6 @@ pub fn format(v: u128) -> String {
         (v >> 48) & 0xffff,
         v & 0xffff_ffff_ffff
     )
-}
-
-/// Object ids, sorted and each once, compact for GUIDs (16 bytes each): what a conversion
-/// selected, kept between its passes to compare with the others' (100,000 users: 1.6 MB,
-/// not the 7 MB of as many strings). GUIDs compare whatever their case and come first, in
-/// the order of their lowercase text; other ids follow, sorted.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SortedIds {
-    guids: Vec<u128>,
-    other: Vec<String>,
-}
-
-impl SortedIds {
-    /// How many ids.
-    pub fn len(&self) -> usize {
-        self.guids.len() + self.other.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The ids in order (GUIDs in lowercase).
-    pub fn iter(&self) -> impl Iterator<Item = String> + '_ {
-        let guids = self.guids.iter().map(|g| format(*g));
-        guids.chain(self.other.iter().cloned())
-    }
-
-    /// The ids both hold: how many, and the first `limit` of them in order.
-    pub fn shared(&self, other: &SortedIds, limit: usize) -> (i64, Vec<String>) {
-        let (n, mut examples) = common(&self.guids, &other.guids, limit, |g| format(*g));
-        let (m, more) = common(
-            &self.other,
-            &other.other,
-            limit - examples.len().min(limit),
-            |s| s.clone(),
-        );
-        examples.extend(more);
-        (n + m, examples)
-    }
 }
 
 /// Values by object id, compact for GUIDs (16 bytes a key instead of a 36-character string):
@@ -245,49 +227,35 @@ impl<V> IdMap<V> {
     }
 }
 
-/// The values both sorted slices hold: how many, and the first `limit` as `show` writes them.
+/// The values both sorted sequences hold: how many, and the first `limit` as `show` writes
+/// them.
 fn common<T: Ord>(
-    a: &[T],
-    b: &[T],
+    a: impl IntoIterator<Item = T>,
+    b: impl IntoIterator<Item = T>,
     limit: usize,
     show: impl Fn(&T) -> String,
 ) -> (i64, Vec<String>) {
-    let (mut i, mut j, mut n, mut examples) = (0, 0, 0i64, Vec::new());
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    let (mut n, mut examples) = (0i64, Vec::new());
+    while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+        match x.cmp(y) {
+            std::cmp::Ordering::Less => {
+                a.next();
+            }
+            std::cmp::Ordering::Greater => {
+                b.next();
+            }
             std::cmp::Ordering::Equal => {
                 n += 1;
                 if examples.len() < limit {
-                    examples.push(show(&a[i]));
+                    examples.push(show(x));
                 }
-                i += 1;
-                j += 1;
+                a.next();
+                b.next();
             }
         }
     }
     (n, examples)
-}
-
-impl<S: AsRef<str>> FromIterator<S> for SortedIds {
-    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
-        let mut ids = SortedIds::default();
-        for id in iter {
-            let id = id.as_ref();
-            match parse(id) {
-                Some(g) => ids.guids.push(g),
-                None => ids.other.push(id.to_string()),
-            }
-        }
-        ids.guids.sort_unstable();
-        ids.guids.dedup();
-        ids.guids.shrink_to_fit();
-        ids.other.sort_unstable();
-        ids.other.dedup();
-        ids.other.shrink_to_fit();
-        ids
-    }
 }
 
 #[cfg(test)]
@@ -320,11 +288,11 @@ mod tests {
     }
 
     #[test]
-    fn sorted_ids_are_compact_ordered_and_compare() {
+    fn id_sets_list_in_order_and_compare() {
         let g1 = "0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0";
         let g2 = "AF1E2D3C-4B5A-4978-8796-A5B4C3D2E1F0";
         assert_eq!(format(parse(g1).unwrap_or_default()), g1);
-        let a: SortedIds = ["u2", g2, "u1", g1, "u2"].into_iter().collect();
+        let a: IdSet = ["u2", g2, "u1", g1, "u2"].into_iter().collect();
         assert_eq!(a.len(), 4);
         let listed: Vec<String> = a.iter().collect();
         assert_eq!(
@@ -336,7 +304,7 @@ mod tests {
                 "u2".into()
             ]
         );
-        let b: SortedIds = [g2.to_ascii_lowercase().as_str(), "u2", "u3"]
+        let b: IdSet = [g2.to_ascii_lowercase().as_str(), "u2", "u3"]
             .into_iter()
             .collect();
         assert_eq!(
@@ -344,8 +312,8 @@ mod tests {
             (2, vec![g2.to_ascii_lowercase(), "u2".into()])
         );
         assert_eq!(a.shared(&b, 1), (2, vec![g2.to_ascii_lowercase()]));
-        assert_eq!(a.shared(&SortedIds::default(), 3), (0, vec![]));
-        assert!(SortedIds::default().is_empty());
+        assert_eq!(a.shared(&IdSet::default(), 3), (0, vec![]));
+        assert!(IdSet::default().is_empty());
     }
 
     #[test]

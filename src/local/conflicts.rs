@@ -47,7 +47,7 @@ pub struct Selected<'a> {
     /// Tenant id.
     pub tenant_id: &'a str,
     /// The objects it selected, sorted ids.
-    pub ids: &'a crate::guid::SortedIds,
+    pub ids: &'a crate::guid::IdSet,
 }
 
 /// A [`SELECTED_TWICE`] conflict for both of every pair of conversions of the same kind and
@@ -171,12 +171,12 @@ pub fn line(c: &Conflict) -> String {
 mod tests {
     use super::*;
 
-    fn ids(v: &[&str]) -> crate::guid::SortedIds {
+    fn ids(v: &[&str]) -> crate::guid::IdSet {
         v.iter().collect()
     }
 
     /// A conversion's selection: (kind, `namespace/name`, tenant, ids).
-    type Owned = (&'static str, String, &'static str, crate::guid::SortedIds);
+    type Owned = (&'static str, String, &'static str, crate::guid::IdSet);
 
     fn report(kind: &'static str, name: &str, tenant: &'static str, selected: &[&str]) -> Owned {
         (kind, format!("identity/{name}"), tenant, ids(selected))

@@ -61,7 +61,7 @@ pub struct PlanReport {
     /// A conversion's selected object ids, sorted (ids only), to find objects two resources
     /// select; never printed.
     #[serde(skip)]
-    pub selected: crate::guid::SortedIds,
+    pub selected: crate::guid::IdSet,
 }
 
 impl PlanReport {

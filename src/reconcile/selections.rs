@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::guid::SortedIds;
+use crate::guid::IdSet;
 use crate::journal::ResourceKey;
 
 /// How many shared objects a [`Verdict::Overlap`] names.
@@ -85,7 +85,7 @@ impl Roster for Listed {
 /// selection (none: its passes ended before selecting, so it selects nothing yet).
 struct Shown {
     tenant_id: Option<String>,
-    ids: SortedIds,
+    ids: IdSet,
 }
 
 #[derive(Default)]
@@ -142,7 +142,7 @@ impl Selections {
     }
 
     /// The pass of `key` selected `ids` in tenant `tenant_id`.
-    pub fn register(&self, key: &ResourceKey, tenant_id: &str, ids: SortedIds) {
+    pub fn register(&self, key: &ResourceKey, tenant_id: &str, ids: IdSet) {
         let shown = Shown {
             tenant_id: Some(tenant_id.to_ascii_lowercase()),
             ids,
@@ -155,7 +155,7 @@ impl Selections {
     pub fn passed(&self, key: &ResourceKey) {
         self.lock().shown.entry(key.clone()).or_insert(Shown {
             tenant_id: None,
-            ids: SortedIds::default(),
+            ids: IdSet::default(),
         });
     }
 
@@ -187,7 +187,7 @@ impl Selections {
         members.retain(|m| m.rank < mine);
         members.sort_by(|a, b| a.rank.cmp(&b.rank));
         let same = |t: Option<&str>| t.is_some_and(|t| t.eq_ignore_ascii_case(tenant_id));
-        let none = SortedIds::default();
+        let none = IdSet::default();
         let own = state.shown.get(me).map_or(&none, |s| &s.ids);
         let mut waiting = Vec::new();
         for m in members {

@@ -15,7 +15,7 @@ fn ids(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-fn set(v: &[&str]) -> SortedIds {
+fn set(v: &[&str]) -> IdSet {
     v.iter().collect()
 }
 
@@ -135,5 +135,5 @@ fn shared_counts_every_common_id_and_names_a_few() {
     let a = set(&["a", "b", "c", "d", "e", "f"]);
     let b = set(&["b", "c", "d", "e", "x"]);
     assert_eq!(a.shared(&b, 3), (4, ids(&["b", "c", "d"])));
-    assert_eq!(a.shared(&SortedIds::default(), 3), (0, vec![]));
+    assert_eq!(a.shared(&IdSet::default(), 3), (0, vec![]));
 }

@@ -295,7 +295,7 @@ pub struct Preview {
     pub link_audit: Option<crate::api::active_directory::LinkAudit>,
     /// The object ids selected, sorted (ids only), to compare resources; never printed.
     #[serde(skip)]
-    pub selected: crate::guid::SortedIds,
+    pub selected: crate::guid::IdSet,
     /// Every selected object and what `apply` would do to it.
     pub objects: Vec<crate::reconcile::outcome::PlannedObject>,
     /// The plan of the selection: the digest to approve in `spec.approvedPlan`.
