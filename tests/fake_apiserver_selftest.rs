@@ -288,6 +288,25 @@ async fn server_side_apply_creates_updates_and_detects_conflicts() {
         again.metadata.resource_version, with_status.metadata.resource_version,
         "no-op"
     );
+    // An object whose every member the manager stops applying goes, not left as `{}` (which
+    // a schema with required members would refuse).
+    let mut with_plan = status.clone();
+    with_plan["status"]["plan"] = json!({"digest": "d", "users": 1});
+    let planned = api
+        .patch_status("t1", &mgr, &Patch::Apply(&with_plan))
+        .await
+        .unwrap();
+    assert_eq!(planned.data["status"]["plan"]["users"], 1);
+    let unplanned = api
+        .patch_status("t1", &mgr, &Patch::Apply(&status))
+        .await
+        .unwrap();
+    assert!(
+        unplanned.data["status"].get("plan").is_none(),
+        "{}",
+        unplanned.data["status"]
+    );
+    assert_eq!(unplanned.data["status"]["syncState"], "Enabled");
 
     // Another manager changing an owned field: 409 without force, taken over with force.
     let mut other = without_extra.clone();

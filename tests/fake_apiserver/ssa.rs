@@ -198,7 +198,9 @@ fn get_at_mut<'a>(v: &'a mut Value, path: &[Seg]) -> Option<&'a mut Value> {
     })
 }
 
-/// Removes the field at `path`, and a keyed-list item left with nothing but its key.
+/// Removes the field at `path`, a keyed-list item left with nothing but its key, and an
+/// object left empty (as structured-merge-diff does: a field whose every member an applier
+/// stopped applying goes, rather than stay `{}`; what is applied is merged back after).
 fn remove_at(v: &mut Value, path: &[Seg]) {
     let Some((last, parent_path)) = path.split_last() else {
         return;
@@ -206,6 +208,10 @@ fn remove_at(v: &mut Value, path: &[Seg]) {
     match (get_at_mut(v, parent_path), last) {
         (Some(Value::Object(map)), Seg::Field(k)) => {
             map.remove(k);
+            if map.is_empty() && matches!(parent_path.last(), Some(Seg::Field(_))) {
+                remove_at(v, parent_path);
+                return;
+            }
         }
         (Some(Value::Array(items)), Seg::Key(k, val)) => items.retain(|i| key_value(i, k) != *val),
         (Some(Value::Array(items)), Seg::Member(s)) => items.retain(|i| !is_member(i, s)),
