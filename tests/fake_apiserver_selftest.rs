@@ -637,6 +637,53 @@ async fn secrets_and_configmaps_round_trip_and_requests_are_logged() {
     assert!(server.requests().is_empty());
 }
 
+/// As the API server: a ConfigMap holds 1 MiB of data at most, whichever verb writes it.
+#[tokio::test]
+async fn configmaps_over_one_mebibyte_are_refused() {
+    let server = FakeApiServer::start().await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let sized = |name: &str, bytes: usize| {
+        let mut cm = ConfigMap::default();
+        cm.metadata.name = Some(name.into());
+        // The key counts too (harsher than the API server, which counts values).
+        cm.data = Some([("k".to_string(), "x".repeat(bytes - 1))].into());
+        cm
+    };
+    let limit = 1024 * 1024;
+    let refused = cms
+        .create(&PostParams::default(), &sized("big", limit + 1))
+        .await;
+    let Err(kube::Error::Api(status)) = refused else {
+        panic!("expected 422, got {refused:?}");
+    };
+    assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
+    assert!(
+        status.message.contains("ConfigMap \"big\" is invalid")
+            && status.message.contains("1048576 bytes"),
+        "{}",
+        status.message
+    );
+    assert!(server.get("configmaps", "default", "big").is_none());
+
+    let full = cms
+        .create(&PostParams::default(), &sized("full", limit))
+        .await
+        .unwrap();
+    let mut more = full.clone();
+    more.data = Some([("k".to_string(), "x".repeat(limit))].into());
+    let (code, _) = api_error(cms.replace("full", &PostParams::default(), &more).await);
+    assert_eq!(code, 422);
+    let patch = json!({"data": {"extra": "y"}});
+    let (code, _) = api_error(
+        cms.patch("full", &PatchParams::default(), &Patch::Merge(&patch))
+            .await,
+    );
+    assert_eq!(code, 422);
+    let stored = server.get("configmaps", "default", "full").unwrap();
+    assert_eq!(stored["data"]["k"].as_str().map(str::len), Some(limit - 1));
+    assert!(stored["data"].get("extra").is_none());
+}
+
 #[tokio::test]
 async fn controller_reconciles_to_a_steady_state() {
     let server = FakeApiServer::start().await;

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use entra_cloud_operator::controller::journal_key;
 use entra_cloud_operator::journal::{
     Action, ConfigMapJournal, Entry, Journal, JournalError, Phase, RESOURCE_LABEL, Record,
-    ResourceKey, Scan, SecretKey, scan,
+    ResourceKey, SHARD_BYTES, Scan, SecretKey, scan,
 };
 use fake_apiserver::FakeApiServer;
 use serde_json::{Value, json};
@@ -230,5 +230,75 @@ async fn the_last_shard_cut_short_behind_the_position_kept_is_caught() {
     api.delete_object("configmaps", NS, last["metadata"]["name"].as_str().unwrap());
     let err = scan::<Cleared>(&j, &resource()).await.unwrap_err();
     assert!(err.to_string().contains("deleted"), "{err}");
+    api.shutdown().await;
+}
+
+fn data_len(shard: &Value) -> usize {
+    shard["data"]["entries.jsonl"].as_str().map_or(0, str::len)
+}
+
+/// A part of a wave journals 2,000 records at once, more than a ConfigMap holds: the append
+/// fills the last shard and goes on in new ones, each under the limit (the stand-in refuses a
+/// ConfigMap over 1 MiB, as the API server does), and the chain reads back whole.
+#[tokio::test]
+async fn an_append_larger_than_a_shard_fills_it_and_goes_on_in_new_ones() {
+    let api = FakeApiServer::start().await;
+    let key = journal_key::load_or_create(&api.client(), NS, SECRET)
+        .await
+        .unwrap();
+    let j = ConfigMapJournal::new(api.client(), NS, resource(), Some(key.clone()));
+    let first: Vec<Record> = (0..10)
+        .map(|i| record(&format!("early-{i}"), Phase::Intent))
+        .collect();
+    j.append(&first).await.unwrap();
+    // Long enough lines that 2,000 of them pass 1 MiB.
+    let part: Vec<Record> = (0..2_000)
+        .map(|i| {
+            let mut r = record(&format!("user-{i:06}"), Phase::Applied);
+            r.note = Some("n".repeat(400));
+            r
+        })
+        .collect();
+    j.append(&part).await.unwrap();
+    j.checkpoint().await.unwrap();
+
+    let all = shards(&api);
+    let sizes: Vec<usize> = all.iter().map(data_len).collect();
+    assert!(sizes.len() >= 2, "{sizes:?}");
+    assert!(
+        sizes.iter().all(|s| *s <= SHARD_BYTES) && sizes.iter().sum::<usize>() > 1024 * 1024,
+        "{sizes:?}"
+    );
+    // The shard the first entries went to was filled before a new one was begun.
+    assert!(sizes[0] > SHARD_BYTES - 1024, "{sizes:?}");
+    let read: Cleared = scan(&journal(&api, &key), &resource()).await.unwrap();
+    assert_eq!((read.entries, read.ids.len()), (2_010, 2_000));
+    let report = journal(&api, &key).verify().await.unwrap();
+    assert_eq!((report.entries, report.head_kept), (2_010, Some(2_010)));
+    api.shutdown().await;
+}
+
+/// A conflicting writer between two shards of one append: what was written stays, the rest is
+/// chained after the tail read again, nothing twice.
+#[tokio::test]
+async fn a_conflict_in_the_middle_of_an_append_writes_only_the_rest() {
+    let api = FakeApiServer::start().await;
+    let key = journal_key::load_or_create(&api.client(), NS, SECRET)
+        .await
+        .unwrap();
+    let j = journal(&api, &key);
+    j.append(&[record("early", Phase::Applied)]).await.unwrap();
+    // The first new shard's creation meets a conflict (as if another replica made it).
+    api.fail_next("POST", "/configmaps", 409, 1);
+    let part: Vec<Record> = (0..200)
+        .map(|i| record(&format!("user-{i:06}"), Phase::Applied))
+        .collect();
+    j.append(&part).await.unwrap();
+    assert!(shards(&api).len() >= 3);
+    let read: Cleared = scan(&journal(&api, &key), &resource()).await.unwrap();
+    assert_eq!((read.entries, read.ids.len()), (201, 201));
+    j.checkpoint().await.unwrap();
+    let report = journal(&api, &key).verify().await.unwrap();
+    assert_eq!(report.entries, 201);
     api.shutdown().await;
 }

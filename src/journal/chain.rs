@@ -165,37 +165,75 @@ fn canonical(e: &Entry) -> Result<Vec<u8>, JournalError> {
     })
 }
 
+/// Chains records one at a time under `key`, each after the one before: what an append writes
+/// in pieces (a ConfigMap shard at a time) takes its lines from one of these.
+pub(crate) struct Chainer<'k> {
+    key: &'k JournalKey,
+    time: String,
+    seq: u64,
+    link: String,
+}
+
+impl<'k> Chainer<'k> {
+    /// After the entry numbered `seq` with link `link`.
+    pub(crate) fn new(key: &'k JournalKey, seq: u64, link: String) -> Self {
+        Chainer {
+            key,
+            time: jiff::Timestamp::now().to_string(),
+            seq,
+            link,
+        }
+    }
+
+    /// The JSON line (with its newline) of `r` as the next entry; the chain moves past it.
+    pub(crate) fn line(&mut self, r: &Record) -> Result<String, JournalError> {
+        let seq = self.seq + 1;
+        let mut e = Entry {
+            seq,
+            time: self.time.clone(),
+            record: r.clone(),
+            prev_hash: self.link.clone(),
+            key_id: Some(self.key.id().to_string()),
+            hash: String::new(),
+            trust: Trust::Unchecked,
+        };
+        e.hash = self.key.mac(&[e.prev_hash.as_bytes(), &canonical(&e)?]);
+        let mut line = serde_json::to_string(&e).map_err(|err| JournalError::Corrupt {
+            path: String::new(),
+            line: usize::try_from(seq).unwrap_or(usize::MAX),
+            detail: err.to_string(),
+        })?;
+        line.push('\n');
+        self.seq = seq;
+        self.link = e.hash;
+        Ok(line)
+    }
+
+    /// The sequence number and link of the last entry chained.
+    pub(crate) fn position(&self) -> (u64, &str) {
+        (self.seq, &self.link)
+    }
+
+    /// [`Self::position`], owned.
+    pub(crate) fn end(self) -> (u64, String) {
+        (self.seq, self.link)
+    }
+}
+
 /// Chain `records` under `key` after the entry numbered `seq` with link `link`: the JSON Lines
 /// to append, and the new tail (sequence number and link).
 pub(crate) fn chain_lines(
     key: &JournalKey,
     records: &[Record],
-    mut seq: u64,
-    mut link: String,
+    seq: u64,
+    link: String,
 ) -> Result<(String, u64, String), JournalError> {
+    let mut chain = Chainer::new(key, seq, link);
     let mut lines = String::new();
-    let time = jiff::Timestamp::now().to_string();
     for r in records {
-        seq += 1;
-        let mut e = Entry {
-            seq,
-            time: time.clone(),
-            record: r.clone(),
-            prev_hash: link.clone(),
-            key_id: Some(key.id().to_string()),
-            hash: String::new(),
-            trust: Trust::Unchecked,
-        };
-        e.hash = key.mac(&[e.prev_hash.as_bytes(), &canonical(&e)?]);
-        link = e.hash.clone();
-        let line = serde_json::to_string(&e).map_err(|err| JournalError::Corrupt {
-            path: String::new(),
-            line: usize::try_from(seq).unwrap_or(usize::MAX),
-            detail: err.to_string(),
-        })?;
-        lines.push_str(&line);
-        lines.push('\n');
+        lines.push_str(&chain.line(r)?);
     }
+    let (seq, link) = chain.end();
     Ok((lines, seq, link))
 }
 

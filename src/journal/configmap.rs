@@ -1,7 +1,9 @@
 //! The journal in a cluster: JSON Lines in ConfigMaps of the operator's namespace, one chain
-//! per resource, sharded when a ConfigMap fills. The ConfigMaps carry no owner reference, so the
-//! audit trail outlives the resource it describes. An append returns once the API server has
-//! acknowledged the write (etcd), which is what makes it durable.
+//! per resource, sharded when a ConfigMap fills (an append that does not fit the last shard
+//! fills it and goes on in new ones, a write each, so no ConfigMap nears the API server's
+//! 1 MiB limit whatever the number of records appended at once). The ConfigMaps carry no owner
+//! reference, so the audit trail outlives the resource it describes. An append returns once the
+//! API server has acknowledged each write (etcd), which is what makes it durable.
 //!
 //! Entries are chained under the key in the journal key Secret ([`SecretKey`]), and the chain's
 //! head is kept in that Secret too, at most once per pass ([`Journal::checkpoint`]): writing
@@ -37,7 +39,7 @@ use tokio::sync::Mutex;
 mod folds;
 mod walk;
 
-use super::chain::{Head, Trust, chain_lines};
+use super::chain::{Chainer, Head, Trust};
 use super::secret::{SecretKey, read_head, write_head};
 use super::{BoxFuture, Entry, Fold, Journal, JournalError, Record, ResourceKey, VerifyReport};
 
@@ -72,6 +74,14 @@ impl Tail {
             kept: head.map(|h| h.seq).unwrap_or(0),
         }
     }
+}
+
+/// Why a write of entries stopped.
+enum WriteError {
+    /// Another writer changed the tail shard; this many records were written before.
+    Conflict(usize),
+    /// Any other failure.
+    Other(JournalError),
 }
 
 /// A journal for one resource, in ConfigMaps.
@@ -216,24 +226,101 @@ impl ConfigMapJournal {
             });
         };
         let mut guard = self.tail.lock().await;
-        // A conflict means someone else wrote (e.g. a replica that just lost the lease):
-        // reload the tail and chain after its entries.
-        for _attempt in 0..3 {
+        // Records written so far: what does not fit the tail shard goes to new shards, one
+        // write each (a ConfigMap holds 1 MiB), and after a conflict only the rest is chained
+        // again.
+        let mut written = 0;
+        let mut conflicts = 0;
+        while written < records.len() {
+            // A conflict means someone else wrote (e.g. a replica that just lost the lease):
+            // reload the tail and chain after its entries.
             if guard.is_none() {
                 *guard = Some(self.load_tail().await?);
             }
             let Some(tail) = guard.as_mut() else { continue };
-            let (lines, seq, hash) = chain_lines(&k.key, records, tail.seq, tail.hash.clone())?;
-            let fits = tail
+            match self.write_from(&k.key, tail, &records[written..]).await {
+                Ok(n) => written += n,
+                Err(WriteError::Conflict(n)) => {
+                    written += n;
+                    *guard = None;
+                    conflicts += 1;
+                    if conflicts == 3 {
+                        return Err(self.err("conflicting writers: gave up after 3 attempts"));
+                    }
+                }
+                Err(WriteError::Other(e)) => {
+                    *guard = None;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Chains `records` after `tail` and writes them, filling the tail shard and then new
+    /// shards of at most [`Self::with_shard_bytes`] bytes each, `tail` following each write:
+    /// how many were written (with a conflict, how many before it).
+    async fn write_from(
+        &self,
+        key: &super::key::JournalKey,
+        tail: &mut Tail,
+        records: &[Record],
+    ) -> Result<usize, WriteError> {
+        let mut chain = Chainer::new(key, tail.seq, tail.hash.clone());
+        let mut rest = records.iter();
+        // A line chained that did not fit the write before: the first of the next.
+        let mut pending: Option<String> = None;
+        let mut written = 0;
+        loop {
+            let room = tail
                 .config_map
                 .as_ref()
-                .is_some_and(|cm| data(cm).len() + lines.len() <= self.shard_bytes);
+                .map(|cm| self.shard_bytes.saturating_sub(data(cm).len()));
+            let mut lines = String::new();
+            let mut count = 0;
+            let mut cap = self.shard_bytes;
+            let mut into_tail = false;
+            let mut end = None;
+            loop {
+                let line = match pending.take() {
+                    Some(line) => line,
+                    None => match rest.next() {
+                        Some(r) => chain.line(r).map_err(WriteError::Other)?,
+                        None => break,
+                    },
+                };
+                if count == 0 {
+                    if line.len() > self.shard_bytes {
+                        return Err(WriteError::Other(self.err(format!(
+                            "an entry of {} bytes does not fit a journal shard ({} bytes)",
+                            line.len(),
+                            self.shard_bytes
+                        ))));
+                    }
+                    // Into the tail shard if the first line fits there, else a new shard.
+                    if let Some(room) = room.filter(|room| line.len() <= *room) {
+                        cap = room;
+                        into_tail = true;
+                    }
+                } else if lines.len() + line.len() > cap {
+                    pending = Some(line);
+                    break;
+                }
+                lines.push_str(&line);
+                count += 1;
+                let (seq, hash) = chain.position();
+                end = Some((seq, hash.to_string()));
+            }
+            let Some((seq, hash)) = end else {
+                return Ok(written);
+            };
             // The tail shard (up to SHARD_BYTES) is taken, not copied: whatever the answer,
-            // the tail is set again below or read again (`*guard = None`).
-            let result = match (tail.config_map.take(), fits) {
-                (Some(mut next), true) => {
+            // the tail is set again below or read again (the caller drops it).
+            let result = match tail.config_map.take() {
+                Some(mut next) if into_tail => {
                     let mut d = next.data.take().unwrap_or_default();
                     d.entry(DATA_KEY.to_string()).or_default().push_str(&lines);
+                    drop(lines);
                     next.data = Some(d);
                     let name = next.metadata.name.clone().unwrap_or_default();
                     self.api
@@ -241,7 +328,7 @@ impl ConfigMapJournal {
                         .await
                         .map(|cm| (tail.shard, cm))
                 }
-                (other, _) => {
+                other => {
                     let shard = if other.is_some() { tail.shard + 1 } else { 0 };
                     let cm = self.new_shard(shard, lines);
                     self.api
@@ -252,23 +339,18 @@ impl ConfigMapJournal {
             };
             match result {
                 Ok((shard, cm)) => {
-                    *tail = Tail {
-                        shard,
-                        config_map: Some(cm),
-                        seq,
-                        hash,
-                        kept: tail.kept,
-                    };
-                    return Ok(());
+                    written += count;
+                    tail.shard = shard;
+                    tail.config_map = Some(cm);
+                    tail.seq = seq;
+                    tail.hash = hash;
                 }
-                Err(kube::Error::Api(status)) if status.code == 409 => *guard = None,
-                Err(e) => {
-                    *guard = None;
-                    return Err(self.err(e));
+                Err(kube::Error::Api(status)) if status.code == 409 => {
+                    return Err(WriteError::Conflict(written));
                 }
+                Err(e) => return Err(WriteError::Other(self.err(e))),
             }
         }
-        Err(self.err("conflicting writers: gave up after 3 attempts"))
     }
 
     fn new_shard(&self, shard: u32, lines: String) -> ConfigMap {

@@ -19,7 +19,7 @@ mod key;
 mod secret;
 
 pub use chain::{Head, Trust};
-pub use configmap::{ConfigMapJournal, JOURNAL_LABEL, RESOURCE_LABEL};
+pub use configmap::{ConfigMapJournal, JOURNAL_LABEL, RESOURCE_LABEL, SHARD_BYTES};
 pub use file::{FileJournal, VerifyReport, default_key, head_path, key_path, load_key};
 pub use fold::{Fold, Scan, audit_where, scan};
 pub use key::{JournalKey, KEY_LEN, KeyError};

@@ -6,7 +6,8 @@
 //! namespaced or not). The server owns uid, creationTimestamp, resourceVersion (one global
 //! counter), generation (custom resources and a few built-ins: bumped when anything outside
 //! metadata and status changes), deletionTimestamp (DELETE of an object with finalizers) and
-//! managedFields. Custom resources behave as if their CRD declared a status subresource: writes
+//! managedFields. A ConfigMap or Secret over 1 MiB of data is refused (422), as the real server
+//! refuses it. Custom resources behave as if their CRD declared a status subresource: writes
 //! to the main resource keep the stored status, writes to `/status` change only the status.
 //!
 //! Not modelled: admission, validation against schemas, RBAC, namespace existence, garbage

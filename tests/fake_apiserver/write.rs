@@ -96,6 +96,38 @@ fn check_name(name: &str) -> ApiResult<()> {
     }
 }
 
+/// What a ConfigMap or a Secret may hold: 1 MiB of data in all (Kubernetes' `MaxSecretSize`,
+/// which ConfigMaps share: "The data stored in a ConfigMap cannot exceed 1 MiB",
+/// kubernetes.io/docs/concepts/configuration/configmap). Counted a little harsher than the
+/// API server: keys with their values, base64 values by their decoded size.
+pub(crate) const MAX_DATA_BYTES: usize = 1024 * 1024;
+
+/// Refuses a ConfigMap or Secret over [`MAX_DATA_BYTES`] as the API server does (422 Invalid).
+fn check_size(rp: &ResourcePath, name: &str, obj: &Value) -> ApiResult<()> {
+    if !rp.group.is_empty() || rp.subresource.is_some() {
+        return Ok(());
+    }
+    let (kind, plain, encoded, field) = match rp.plural.as_str() {
+        "configmaps" => ("ConfigMap", "data", "binaryData", "[]"),
+        "secrets" => ("Secret", "stringData", "data", "data"),
+        _ => return Ok(()),
+    };
+    let sum = |f: &str, size: fn(&str) -> usize| {
+        obj.get(f).and_then(Value::as_object).map_or(0, |m| {
+            m.iter()
+                .map(|(k, v)| k.len() + v.as_str().map_or(0, size))
+                .sum()
+        })
+    };
+    let total = sum(plain, str::len) + sum(encoded, |v| v.len() / 4 * 3);
+    if total > MAX_DATA_BYTES {
+        return Err(ApiError::invalid(format!(
+            "{kind} \"{name}\" is invalid: {field}: Too long: must have at most {MAX_DATA_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
 fn check_url_name(body: &Value, url_name: &str) -> ApiResult<()> {
     match meta_str(body, "name") {
         Some(name) if !name.is_empty() && name != url_name => Err(ApiError::bad_request(format!(
@@ -186,6 +218,7 @@ impl Store {
             map.remove("status");
         }
         self.fill_new(rp, &id, &mut obj, t);
+        check_size(rp, &id.name, &obj)?;
         let mut managers = Vec::new();
         ssa::record_update(&mut managers, &json!({}), &obj, &writer(rp, opts));
         Ok(self.commit(&id, None, obj, managers, opts.dry_run))
@@ -337,6 +370,7 @@ impl Store {
                 map.insert("kind".into(), kind.clone());
             }
             self.fill_new(rp, &id, &mut obj, t);
+            check_size(rp, &id.name, &obj)?;
             return Ok(self.commit(&id, None, obj, managers, opts.dry_run));
         };
         match meta_str(&body, "resourceVersion") {
@@ -408,6 +442,7 @@ impl Store {
                 meta.insert("generation".into(), json!(next));
             }
         }
+        check_size(rp, &id.name, &obj)?;
         let managers = match ownership {
             Ownership::Update(writer) => {
                 let mut managers = old.managers.clone();

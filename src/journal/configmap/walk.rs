@@ -127,8 +127,13 @@ impl ConfigMapJournal {
                         detail: detail.clone(),
                     });
                 }
+                // From a cursor: what it covers was handed over before (the entry it ended at
+                // is checked to be still there as it was), only what follows is new.
                 match seen {
-                    Some(s) if e.seq == s.seq => at_seen = Some(e.hash.clone()),
+                    Some(s) if e.seq == s.seq => {
+                        at_seen = Some(e.hash.clone());
+                        continue;
+                    }
                     Some(s) if e.seq < s.seq => continue,
                     _ => {}
                 }
