@@ -309,6 +309,8 @@ async fn run_part(
         })
         .collect();
     ctx.journal.append(&intents).await?;
+    // Durable: not held while the part's requests and outcomes are.
+    drop(intents);
 
     // The part goes through each step together, `ctx.concurrency` batches (or requests) in
     // flight: every switch, then every read-back, then every clear. A switch is read back
