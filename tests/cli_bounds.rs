@@ -414,6 +414,31 @@ fn the_controller_sets_the_allocator_once_and_keeps_a_deployments_own() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Without a cluster to talk to, the controller and a cluster journal command say so once,
+/// with what was tried and the fix (kube's causes repeat its message: not printed after it).
+#[test]
+fn without_a_cluster_the_error_is_said_once_with_the_fix() {
+    let dir = temp("no-cluster");
+    for args in [
+        &["controller", "--namespaces", "bounds-ns"][..],
+        &["journal", "verify", "--resource", "CloudUserConversion/a/b"][..],
+    ] {
+        let (out, _) = run_bounded(&dir, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {err}");
+        assert_eq!(
+            err.matches("no-such-kubeconfig").count(),
+            1,
+            "{args:?}: the kubeconfig tried is named once: {err}"
+        );
+        assert!(
+            err.contains("no Kubernetes API server") && err.contains("point KUBECONFIG at"),
+            "{args:?}: {err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn no_flag_value_or_folder_panics_and_each_error_is_one_clear_line() {
     let dir = fixtures();

@@ -70,6 +70,17 @@ fn pass_timeout(text: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| format!("{text:?}: give a duration between 10s and 24h, e.g. 30m"))
 }
 
+/// A client of the cluster the process runs in (its service account), else of `KUBECONFIG` (or
+/// `~/.kube/config`). kube's error already says what it tried; it is said once, with the fix,
+/// not followed by its causes (which repeat it).
+pub async fn cluster_client() -> anyhow::Result<kube::Client> {
+    kube::Client::try_default().await.map_err(|e| {
+        anyhow::anyhow!(
+            "no Kubernetes API server to talk to: {e}; run in a cluster (a Pod with a service account) or point KUBECONFIG at a kubeconfig"
+        )
+    })
+}
+
 /// Run the controller until SIGTERM or Ctrl-C.
 pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -77,7 +88,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         "--time-scale {:?}: give a number from 0.000001 to 1000000 (1 against real tenants)",
         args.time_scale
     );
-    let client = kube::Client::try_default().await?;
+    let client = cluster_client().await?;
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     let own_ns = env("POD_NAMESPACE").unwrap_or_else(|| client.default_namespace().to_string());
     let identity = env("POD_NAME").unwrap_or_else(|| {

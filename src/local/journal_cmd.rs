@@ -140,9 +140,7 @@ async fn open(source: &Source) -> anyhow::Result<Opened> {
         namespace: namespace.to_string(),
         name: name.to_string(),
     };
-    let client = kube::Client::try_default()
-        .await
-        .context("connecting to the cluster")?;
+    let client = crate::controller::cli::cluster_client().await?;
     let ns = &source.journal_namespace;
     let secret = &source.journal_key_secret;
     let found = journal::read_key_secret(client.clone(), ns, secret)
