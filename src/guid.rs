@@ -73,20 +73,7 @@ impl IdSet {
 
     /// Moves the recent additions into the sorted vector.
     fn merge(&mut self) {
-        let mut merged = Vec::with_capacity(self.guids.len() + self.recent.len());
-        let (mut a, mut b) = (self.guids.iter().peekable(), self.recent.iter().peekable());
-        while let (Some(&&x), Some(&&y)) = (a.peek(), b.peek()) {
-            if x < y {
-                merged.push(x);
-                a.next();
-            } else {
-                merged.push(y);
-                b.next();
-            }
-        }
-        merged.extend(a);
-        merged.extend(b);
-        self.guids = merged;
+        self.guids = merged(&self.guids, &self.recent);
         self.recent.clear();
     }
 
@@ -115,15 +102,16 @@ impl IdSet {
         if self.recent.is_empty() {
             return std::borrow::Cow::Borrowed(&self.guids);
         }
-        let mut all = self.clone();
-        all.merge();
-        std::borrow::Cow::Owned(all.guids)
+        std::borrow::Cow::Owned(merged(&self.guids, &self.recent))
     }
 
     /// The ids in order: GUIDs first (in lowercase), then the others.
     pub fn iter(&self) -> impl Iterator<Item = String> + '_ {
-        let guids = self.sorted_guids().into_owned().into_iter().map(format);
-        guids.chain(self.other.iter().cloned())
+        let guids: Box<dyn Iterator<Item = u128> + '_> = match self.sorted_guids() {
+            std::borrow::Cow::Borrowed(g) => Box::new(g.iter().copied()),
+            std::borrow::Cow::Owned(g) => Box::new(g.into_iter()),
+        };
+        guids.map(format).chain(self.other.iter().cloned())
     }
 
     /// The ids both hold: how many, and the first `limit` of them in order (what two
@@ -225,6 +213,24 @@ impl<V> IdMap<V> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Two sorted vectors of GUIDs, none in both, as one sorted vector.
+fn merged(a: &[u128], b: &[u128]) -> Vec<u128> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+    while let (Some(&&x), Some(&&y)) = (a.peek(), b.peek()) {
+        if x < y {
+            out.push(x);
+            a.next();
+        } else {
+            out.push(y);
+            b.next();
+        }
+    }
+    out.extend(a);
+    out.extend(b);
+    out
 }
 
 /// The values both sorted sequences hold: how many, and the first `limit` as `show` writes

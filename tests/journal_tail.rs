@@ -62,6 +62,13 @@ impl Scan for Cleared {
     }
 }
 
+/// The journal key (created in the stand-in on first use).
+async fn the_key(api: &FakeApiServer) -> SecretKey {
+    journal_key::load_or_create(&api.client(), NS, SECRET)
+        .await
+        .unwrap()
+}
+
 fn journal(api: &FakeApiServer, key: &SecretKey) -> ConfigMapJournal {
     ConfigMapJournal::new(api.client(), NS, resource(), Some(key.clone())).with_shard_bytes(SHARD)
 }
@@ -69,9 +76,7 @@ fn journal(api: &FakeApiServer, key: &SecretKey) -> ConfigMapJournal {
 /// A conversion of `users` users (an intent and an outcome each, in waves of 50), its head
 /// kept.
 async fn converted(api: &FakeApiServer, users: usize) -> SecretKey {
-    let key = journal_key::load_or_create(&api.client(), NS, SECRET)
-        .await
-        .unwrap();
+    let key = the_key(api).await;
     let j = journal(api, &key);
     let ids: Vec<String> = (0..users).map(|i| format!("user-{i:06}")).collect();
     for wave in ids.chunks(50) {
@@ -243,9 +248,7 @@ fn data_len(shard: &Value) -> usize {
 #[tokio::test]
 async fn an_append_larger_than_a_shard_fills_it_and_goes_on_in_new_ones() {
     let api = FakeApiServer::start().await;
-    let key = journal_key::load_or_create(&api.client(), NS, SECRET)
-        .await
-        .unwrap();
+    let key = the_key(&api).await;
     let j = ConfigMapJournal::new(api.client(), NS, resource(), Some(key.clone()));
     let first: Vec<Record> = (0..10)
         .map(|i| record(&format!("early-{i}"), Phase::Intent))
@@ -283,9 +286,7 @@ async fn an_append_larger_than_a_shard_fills_it_and_goes_on_in_new_ones() {
 #[tokio::test]
 async fn a_conflict_in_the_middle_of_an_append_writes_only_the_rest() {
     let api = FakeApiServer::start().await;
-    let key = journal_key::load_or_create(&api.client(), NS, SECRET)
-        .await
-        .unwrap();
+    let key = the_key(&api).await;
     let j = journal(&api, &key);
     j.append(&[record("early", Phase::Applied)]).await.unwrap();
     // The first new shard's creation meets a conflict (as if another replica made it).
